@@ -1,0 +1,52 @@
+"""CloudEvents 1.0 structured-mode JSON envelope used for every CRM event."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+D = TypeVar("D", bound=BaseModel)
+
+
+class EventData(BaseModel):
+    """Base for event payloads. `event_type` is the CloudEvents type the payload travels under."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    event_type: ClassVar[str]
+
+
+class CloudEvent(BaseModel, Generic[D]):
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    source: str
+    type: str
+    specversion: str = "1.0"
+    time: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    subject: str = Field(description="customer id; also the Kafka key")
+    datacontenttype: str = "application/json"
+    correlationid: str | None = None
+    causationid: str | None = None
+    data: D
+
+    @classmethod
+    def wrap(
+        cls,
+        data: EventData,
+        *,
+        source: str,
+        subject: str,
+        correlationid: str | None = None,
+        causationid: str | None = None,
+    ) -> "CloudEvent[Any]":
+        return CloudEvent[type(data)](  # type: ignore[misc]
+            source=source,
+            type=data.event_type,
+            subject=subject,
+            correlationid=correlationid,
+            causationid=causationid,
+            data=data,
+        )

@@ -1,0 +1,1 @@
+"""Bank CRM shared runtime kit."""

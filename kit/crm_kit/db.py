@@ -1,0 +1,59 @@
+"""MongoDB through PyMongo's async API. Money is Decimal in Python and Decimal128 in the database."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from bson.codec_options import CodecOptions, TypeCodec, TypeRegistry
+from bson.decimal128 import Decimal128
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.read_concern import ReadConcern
+from pymongo.write_concern import WriteConcern
+
+T = TypeVar("T")
+
+
+class _DecimalCodec(TypeCodec):
+    python_type = Decimal
+    bson_type = Decimal128
+
+    def transform_python(self, value: Decimal) -> Decimal128:
+        return Decimal128(value)
+
+    def transform_bson(self, value: Decimal128) -> Decimal:
+        return value.to_decimal()
+
+
+CODEC_OPTIONS: CodecOptions[dict[str, Any]] = CodecOptions(
+    tz_aware=True, type_registry=TypeRegistry([_DecimalCodec()])
+)
+
+
+class Mongo:
+    """One client per process; `transaction` runs a callback in a retried multi-document transaction."""
+
+    def __init__(self, uri: str, database: str) -> None:
+        self.client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+            uri, tz_aware=True, uuidRepresentation="standard", serverSelectionTimeoutMS=5000
+        )
+        self.db: AsyncDatabase[dict[str, Any]] = self.client.get_database(database, codec_options=CODEC_OPTIONS)
+
+    async def transaction(self, fn: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
+        async with self.client.start_session() as session:
+            return await session.with_transaction(
+                fn, read_concern=ReadConcern("snapshot"), write_concern=WriteConcern("majority")
+            )
+
+    async def ping(self) -> bool:
+        try:
+            await self.client.admin.command("ping")
+            return True
+        except Exception:  # noqa: BLE001
+            return False
+
+    async def close(self) -> None:
+        await self.client.close()

@@ -1,0 +1,91 @@
+"""FastAPI app factory every service uses: lifespan that starts and stops the runtime, bearer auth,
+correlation ids, error mapping, /healthz, /readyz and /metrics."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from crm_kit.auth import TokenVerifier
+from crm_kit.errors import CrmError
+from crm_kit.logging import configure_logging, get_logger
+from crm_kit.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from crm_kit.runtime import Runtime
+
+log = get_logger(__name__)
+CORRELATION_HEADER = "X-Correlation-ID"
+
+
+def create_http_app(runtime: Runtime[Any], *, title: str, description: str, routers: Sequence[APIRouter]) -> FastAPI:
+    settings = runtime.settings
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(service=settings.service_name, fmt=settings.log_format, level=settings.log_level)
+        await runtime.start()
+        log.info("service started", port=settings.port)
+        try:
+            yield
+        finally:
+            await runtime.stop()
+            log.info("service stopped")
+
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app.state.runtime = runtime
+    app.state.verifier = TokenVerifier(settings)
+
+    @app.middleware("http")
+    async def correlation_and_metrics(request: Request, call_next: Any) -> Response:
+        correlation_id = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
+        started = time.perf_counter()
+        response: Response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        HTTP_REQUESTS.labels(request.method, path, str(response.status_code)).inc()
+        HTTP_LATENCY.labels(request.method, path).observe(time.perf_counter() - started)
+        response.headers[CORRELATION_HEADER] = correlation_id
+        if path not in ("/healthz", "/readyz", "/metrics"):
+            log.info("http request", method=request.method, route=path, status=response.status_code,
+                     ms=round((time.perf_counter() - started) * 1000, 1))
+        return response
+
+    @app.exception_handler(CrmError)
+    async def crm_error(_: Request, exc: CrmError) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail, **exc.extra}, status_code=exc.status_code)
+
+    @app.get("/healthz", tags=["ops"], include_in_schema=True)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"])
+    async def readyz() -> JSONResponse:
+        db_ok = await runtime.mongo.ping()
+        try:
+            broker_ok = await runtime.broker.ping(timeout=2.0)
+        except Exception:  # noqa: BLE001
+            broker_ok = False
+        ok = db_ok and broker_ok
+        return JSONResponse({"status": "ready" if ok else "not ready", "database": db_ok, "broker": broker_ok},
+                            status_code=200 if ok else 503)
+
+    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def runtime_of(request: Request) -> Runtime[Any]:
+    return request.app.state.runtime  # type: ignore[no-any-return]

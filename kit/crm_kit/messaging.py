@@ -1,0 +1,225 @@
+"""Kafka wiring through FastStream: the broker, topics, and idempotent batch consumers whose
+bad messages go to `<topic>.dlt` (through the outbox) while the partition moves on."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import traceback
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import structlog
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from crm_contracts.topics import dead_letter
+from crm_kit.db import Mongo
+from crm_kit.inbox import Inbox
+from crm_kit.logging import get_logger
+from crm_kit.metrics import DEAD_LETTERS, MESSAGES_CONSUMED
+from crm_kit.outbox import OutgoingMessage, Outbox
+from crm_kit.settings import ServiceSettings
+
+log = get_logger(__name__)
+P = TypeVar("P")
+
+
+def make_broker(settings: ServiceSettings, **kwargs: Any) -> KafkaBroker:
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=settings.service_name,
+        acks="all",
+        enable_idempotence=settings.kafka_idempotent_producer,
+        graceful_timeout=settings.shutdown_grace_seconds,
+        logger=get_logger("faststream"),
+        **kwargs,
+    )
+
+
+async def ensure_topics(bootstrap: str, topics: Sequence[str], *, partitions: int) -> None:
+    """Create topics (and their dead-letter topics) if missing; existing ones are left alone."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [t for topic in topics for t in (topic, dead_letter(topic)) if t not in existing]
+        if wanted:
+            try:
+                await admin.create_topics([NewTopic(t, num_partitions=partitions, replication_factor=1) for t in wanted])
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        await admin.close()
+
+
+@dataclass
+class Incoming(Generic[P]):
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    value: bytes
+    message_id: str
+    payload: P
+
+
+@dataclass
+class Rejection:
+    item: Incoming[Any]
+    reason: str
+
+
+BatchHandler = Callable[[AsyncClientSession, list[Incoming[P]]], Awaitable[list[Rejection]]]
+
+
+def _message_id(value: bytes, topic: str, partition: int, offset: int, headers: dict[str, str]) -> str:
+    # CloudEvents carry their own id; a raw feed record is identified by where it sits in the log.
+    if "ce_id" in headers:
+        return headers["ce_id"]
+    try:
+        doc = json.loads(value)
+        if isinstance(doc, dict) and isinstance(doc.get("id"), str) and "specversion" in doc:
+            return doc["id"]
+    except ValueError:
+        pass
+    return f"{topic}/{partition}/{offset}"
+
+
+def _dead_letter(record: Any, *, group: str, error: str, attempts: int) -> OutgoingMessage:
+    return OutgoingMessage(
+        topic=dead_letter(record.topic),
+        key=(record.key or b"").decode(errors="replace"),
+        value=record.value or b"",
+        headers={
+            "dlt-error": error[:2000],
+            "dlt-source-topic": record.topic,
+            "dlt-source-partition": str(record.partition),
+            "dlt-source-offset": str(record.offset),
+            "dlt-consumer-group": group,
+            "dlt-attempts": str(attempts),
+        },
+    )
+
+
+class BatchConsumer(Generic[P]):
+    """One consumer group on one topic. Each poll is applied in one transaction together with the
+    inbox rows (idempotency) and any dead letters (outbox); offsets are committed after that."""
+
+    def __init__(
+        self,
+        *,
+        topic: str,
+        group: str,
+        parse: Callable[[bytes], P],
+        handle: BatchHandler[P],
+        mongo: Mongo,
+        outbox: Outbox,
+        inbox: Inbox,
+        max_attempts: int,
+        backoff_seconds: float,
+    ) -> None:
+        self.topic, self.group, self.parse, self.handle = topic, group, parse, handle
+        self.mongo, self.outbox, self.inbox = mongo, outbox, inbox
+        self.max_attempts, self.backoff_seconds = max_attempts, backoff_seconds
+
+    def register(self, broker: KafkaBroker, *, max_records: int = 500) -> None:
+        @broker.subscriber(
+            self.topic,
+            group_id=self.group,
+            batch=True,
+            max_records=max_records,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            decoder=_raw_decoder,
+            title=f"{self.group}:{self.topic}",
+        )
+        async def _on_batch(body: Any, msg: KafkaMessage) -> None:  # noqa: ARG001
+            records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
+            await self.process(list(records))
+
+    async def process(self, records: Sequence[Any]) -> None:
+        items: list[Incoming[P]] = []
+        dead: list[OutgoingMessage] = []
+        for r in records:
+            headers = {k: (v.decode(errors="replace") if isinstance(v, bytes) else str(v)) for k, v in (r.headers or [])}
+            mid = _message_id(r.value or b"", r.topic, r.partition, r.offset, headers)
+            try:
+                payload = self.parse(r.value or b"")
+            except (ValidationError, ValueError, TypeError) as exc:
+                dead.append(_dead_letter(r, group=self.group, error=_describe(exc), attempts=1))
+                continue
+            key = r.key.decode(errors="replace") if r.key else None
+            items.append(Incoming(r.topic, r.partition, r.offset, key, r.value or b"", mid, payload))
+
+        correlation = structlog.contextvars.bound_contextvars(topic=self.topic, group=self.group, batch=len(records))
+        with correlation:
+            try:
+                await self._with_retries(items, dead, [r for r in records])
+            except Exception:
+                # A batch that keeps failing is retried message by message, so one poison message
+                # cannot hold back the others; the ones that still fail go to the dead letters.
+                log.warning("batch failed; retrying one by one", size=len(items))
+                for item in items:
+                    try:
+                        await self._with_retries([item], [], records)
+                    except Exception as exc:  # noqa: BLE001
+                        rec = next(r for r in records if r.offset == item.offset and r.partition == item.partition)
+                        await self._apply([], [_dead_letter(rec, group=self.group, error=_describe(exc), attempts=self.max_attempts)])
+                if dead:
+                    await self._apply([], dead)
+
+    async def _with_retries(self, items: list[Incoming[P]], dead: list[OutgoingMessage], records: Sequence[Any]) -> None:
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                await self._apply(items, dead, records)
+                return
+            except Exception:
+                if attempt == self.max_attempts:
+                    raise
+                log.warning("consumer attempt failed", attempt=attempt, exc_info=True)
+                await asyncio.sleep(self.backoff_seconds * attempt)
+
+    async def _apply(self, items: list[Incoming[P]], dead: list[OutgoingMessage], records: Sequence[Any] = ()) -> None:
+        async def txn(session: AsyncClientSession) -> tuple[int, int]:
+            fresh_ids = await self.inbox.unseen(session, self.group, {i.message_id for i in items})
+            # The same id twice in one poll (a producer retry) is applied once.
+            fresh: dict[str, Incoming[P]] = {}
+            for i in items:
+                if i.message_id in fresh_ids and i.message_id not in fresh:
+                    fresh[i.message_id] = i
+            rejections = await self.handle(session, list(fresh.values())) if fresh else []
+            by_offset = {(r.partition, r.offset): r for r in records}
+            letters = list(dead)
+            for rej in rejections:
+                rec = by_offset.get((rej.item.partition, rej.item.offset))
+                if rec is not None:
+                    letters.append(_dead_letter(rec, group=self.group, error=rej.reason, attempts=1))
+            await self.inbox.record(session, self.group, fresh.keys())
+            await self.outbox.add(session, letters)
+            return len(fresh), len(letters)
+
+        applied, lettered = await self.mongo.transaction(txn)
+        self.outbox.notify()
+        MESSAGES_CONSUMED.labels(self.topic, self.group, "applied").inc(applied)
+        MESSAGES_CONSUMED.labels(self.topic, self.group, "duplicate").inc(len(items) - applied)
+        if lettered:
+            DEAD_LETTERS.labels(self.topic, self.group).inc(lettered)
+            log.warning("messages dead-lettered", count=lettered)
+
+
+def _raw_decoder(msg: Any) -> None:
+    # Bodies are parsed by BatchConsumer.parse so a malformed one becomes a dead letter, not a crash.
+    return None
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors())
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip()

@@ -1,0 +1,10 @@
+"""Prometheus metrics shared by every service (one process runs one service)."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+HTTP_REQUESTS = Counter("crm_http_requests_total", "HTTP requests", ["method", "route", "status"])
+HTTP_LATENCY = Histogram("crm_http_request_seconds", "HTTP request latency", ["method", "route"])
+MESSAGES_CONSUMED = Counter("crm_messages_consumed_total", "Messages consumed", ["topic", "group", "outcome"])
+OUTBOX_PUBLISHED = Counter("crm_outbox_published_total", "Outbox rows published")
+OUTBOX_PENDING = Gauge("crm_outbox_pending", "Outbox rows seen unsent at the last relay pass")
+DEAD_LETTERS = Counter("crm_dead_letters_total", "Messages sent to dead letters", ["topic", "group"])

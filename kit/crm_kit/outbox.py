@@ -1,0 +1,178 @@
+"""Transactional outbox: events are written with the state change, in the same transaction,
+and a relay publishes them afterwards. A crash between commit and publish loses nothing: the
+relay finds the unsent rows on restart. Dead letters travel the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ASCENDING
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
+
+from crm_contracts.envelope import CloudEvent
+from crm_kit.db import Mongo
+from crm_kit.logging import get_logger
+from crm_kit.metrics import OUTBOX_PENDING, OUTBOX_PUBLISHED
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    topic: str
+    key: str
+    value: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+    message_id: str = field(default_factory=lambda: str(ObjectId()))
+
+
+def event_message(topic: str, event: CloudEvent[Any]) -> OutgoingMessage:
+    return OutgoingMessage(
+        topic=topic,
+        key=event.subject,
+        value=event.model_dump_json().encode(),
+        headers={"content-type": "application/cloudevents+json", "ce_type": event.type, "ce_id": str(event.id)},
+        message_id=str(event.id),
+    )
+
+
+class Outbox:
+    def __init__(self, mongo: Mongo) -> None:
+        self.collection = mongo.db["outbox"]
+        self._wake = asyncio.Event()
+
+    async def ensure_indexes(self) -> None:
+        await self.collection.create_index([("sent_at", ASCENDING), ("seq", ASCENDING)])
+
+    async def add(self, session: AsyncClientSession, messages: Sequence[OutgoingMessage]) -> None:
+        if not messages:
+            return
+        now = datetime.now(UTC)
+        # seq is taken inside the transaction, after the state change it belongs to, so two changes to
+        # one customer (which conflict on the customer's document) get increasing seq in commit order.
+        await self.collection.insert_many(
+            [
+                {
+                    "_id": m.message_id,
+                    "seq": ObjectId(),
+                    "topic": m.topic,
+                    "key": m.key,
+                    "value": m.value,
+                    "headers": m.headers,
+                    "created_at": now,
+                    "sent_at": None,
+                }
+                for m in messages
+            ],
+            ordered=True,
+            session=session,
+        )
+
+    def notify(self) -> None:
+        """Wake the relay after a commit so events go out without waiting for the next poll."""
+        self._wake.set()
+
+
+class OutboxRelay:
+    """Publishes unsent outbox rows in seq order, keyed by customer id, and marks them sent.
+
+    Several replicas of a service share one outbox: a lease in the database lets one of them relay.
+    """
+
+    LEASE_SECONDS = 15
+
+    def __init__(self, *, outbox: Outbox, mongo: Mongo, broker: Any, name: str, poll_seconds: float, batch_size: int) -> None:
+        self.outbox = outbox
+        self.leases = mongo.db["leases"]
+        self.broker = broker
+        self.name = f"outbox-relay:{name}"
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
+        self.poll_seconds = poll_seconds
+        self.batch_size = batch_size
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+
+    async def _hold_lease(self) -> bool:
+        now = datetime.now(UTC)
+        try:
+            doc = await self.leases.find_one_and_update(
+                {"_id": self.name, "$or": [{"until": {"$lt": now}}, {"owner": self.owner}]},
+                {"$set": {"owner": self.owner, "until": now + timedelta(seconds=self.LEASE_SECONDS)}},
+                upsert=True,
+                return_document=True,
+            )
+        except DuplicateKeyError:
+            return False
+        return doc is not None and doc.get("owner") == self.owner
+
+    async def _release_lease(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.leases.delete_one({"_id": self.name, "owner": self.owner})
+
+    async def publish_pending(self) -> int:
+        """One pass: publish up to batch_size unsent rows. Returns how many were sent."""
+        rows = await self.outbox.collection.find({"sent_at": None}).sort("seq", ASCENDING).limit(self.batch_size).to_list()
+        if not rows:
+            OUTBOX_PENDING.set(0)
+            return 0
+        futures = []
+        for row in rows:
+            # no_confirm queues the send; aiokafka keeps per-partition order, and we wait for all acks below.
+            futures.append(
+                await self.broker.publish(
+                    bytes(row["value"]),
+                    row["topic"],
+                    key=row["key"].encode(),
+                    headers=row.get("headers") or {},
+                    no_confirm=True,
+                )
+            )
+        await asyncio.gather(*futures)
+        await self.outbox.collection.update_many(
+            {"_id": {"$in": [r["_id"] for r in rows]}}, {"$set": {"sent_at": datetime.now(UTC)}}
+        )
+        OUTBOX_PUBLISHED.inc(len(rows))
+        return len(rows)
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            sent = 0
+            try:
+                if await self._hold_lease():
+                    sent = await self.publish_pending()
+            except Exception:  # noqa: BLE001 - keep relaying; the rows stay unsent and are retried
+                log.exception("outbox relay pass failed")
+                await asyncio.sleep(1)
+            if sent < self.batch_size:
+                self.outbox._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.outbox._wake.wait(), timeout=self.poll_seconds)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=self.name)
+
+    async def stop(self, *, flush_timeout: float = 10.0) -> None:
+        """Stop relaying; first publish whatever is still pending (graceful shutdown)."""
+        self._stopping.set()
+        self.outbox.notify()
+        if self._task:
+            with contextlib.suppress(Exception):
+                await self._task
+        try:
+            async with asyncio.timeout(flush_timeout):
+                if await self._hold_lease():
+                    while await self.publish_pending():
+                        pass
+        except Exception:  # noqa: BLE001
+            log.warning("outbox not fully flushed at shutdown; the next start relays the rest")
+        await self._release_lease()

@@ -1,0 +1,79 @@
+"""What a running service holds: settings, database, broker, outbox and relay, inbox, cipher."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+from faststream.kafka import KafkaBroker
+
+from crm_kit.crypto import FieldCipher
+from crm_kit.db import Mongo
+from crm_kit.inbox import Inbox
+from crm_kit.messaging import BatchConsumer, BatchHandler, ensure_topics, make_broker
+from crm_kit.outbox import Outbox, OutboxRelay
+from crm_kit.settings import ServiceSettings
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+class Runtime(Generic[S]):
+    def __init__(self, settings: S, *, topics: Sequence[str]) -> None:
+        self.settings = settings
+        self.topics = [settings.topic(t) for t in topics]
+        self.mongo = Mongo(settings.mongodb_uri, settings.mongodb_database)
+        self.broker: KafkaBroker = make_broker(settings)
+        self.outbox = Outbox(self.mongo)
+        self.inbox = Inbox(self.mongo)
+        self.relay = OutboxRelay(
+            outbox=self.outbox,
+            mongo=self.mongo,
+            broker=self.broker,
+            name=settings.service_name,
+            poll_seconds=settings.outbox_poll_seconds,
+            batch_size=settings.outbox_batch_size,
+        )
+        self.cipher = FieldCipher(
+            data_key_b64=settings.crm_data_key.get_secret_value(),
+            lookup_key_b64=settings.crm_lookup_key.get_secret_value(),
+        )
+        self.startup_hooks: list[Callable[[], Awaitable[Any]]] = [self.outbox.ensure_indexes]
+
+    def consume(
+        self, *, topic: str, group: str, parse: Callable[[bytes], Any], handle: BatchHandler[Any], max_records: int = 500
+    ) -> BatchConsumer[Any]:
+        """Register an idempotent batch consumer on a topic given by its contract name."""
+        consumer = BatchConsumer(
+            topic=self.settings.topic(topic),
+            group=self.settings.topic(group),
+            parse=parse,
+            handle=handle,
+            mongo=self.mongo,
+            outbox=self.outbox,
+            inbox=self.inbox,
+            max_attempts=self.settings.consumer_max_attempts,
+            backoff_seconds=self.settings.consumer_retry_backoff_seconds,
+        )
+        consumer.register(self.broker, max_records=max_records)
+        return consumer
+
+    def topic(self, name: str) -> str:
+        return self.settings.topic(name)
+
+    async def start(self) -> None:
+        await ensure_topics(self.settings.kafka_bootstrap_servers, self.topics, partitions=self.settings.kafka_topic_partitions)
+        for hook in self.startup_hooks:
+            await hook()
+        await self.broker.start()
+        if self.settings.outbox_relay_enabled:
+            self.relay.start()
+
+    async def stop(self) -> None:
+        # Consumers finish in-flight batches first, then the outbox is flushed through the still-open
+        # producer, then the broker and the database close.
+        for subscriber in self.broker.subscribers:
+            await subscriber.stop()
+        if self.settings.outbox_relay_enabled:
+            await self.relay.stop(flush_timeout=self.settings.shutdown_grace_seconds)
+        await self.broker.stop()
+        await self.mongo.close()

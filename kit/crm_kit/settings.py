@@ -1,0 +1,61 @@
+"""Settings every service shares. Each service subclasses `ServiceSettings` once.
+
+Variable names are unprefixed and identical across services (KAFKA_BOOTSTRAP_SERVERS,
+MONGODB_URI, CRM_JWT_SECRET …) so one environment file configures the whole stack.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+
+    service_name: str
+    host: str = "127.0.0.1"
+    port: int
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    # The embedded Tansu broker does not implement the idempotent producer; real Kafka does.
+    kafka_idempotent_producer: bool = True
+    kafka_topic_partitions: int = 6
+    # Prefixes every topic and consumer-group name; lets several environments (or test runs) share one cluster.
+    kafka_topic_prefix: str = ""
+    mongodb_uri: str = "mongodb://127.0.0.1:27017/?directConnection=true"
+    mongodb_database: str
+
+    log_format: Literal["json", "console"] = "json"
+    log_level: str = "INFO"
+
+    crm_jwt_secret: SecretStr | None = None
+    crm_jwt_jwks_url: str | None = None
+    crm_jwt_issuer: str | None = None
+
+    crm_data_key: SecretStr = Field(description="base64 of 32 random bytes: AES-256-GCM key for sensitive fields")
+    crm_lookup_key: SecretStr = Field(description="base64 of 32 random bytes: HMAC key for exact lookups")
+
+    outbox_relay_enabled: bool = True
+    outbox_poll_seconds: float = 0.2
+    outbox_batch_size: int = 500
+    consumer_max_attempts: int = Field(default=3, ge=1)
+    consumer_retry_backoff_seconds: float = 0.2
+    shutdown_grace_seconds: float = 10.0
+
+    def topic(self, name: str) -> str:
+        return f"{self.kafka_topic_prefix}{name}"
+
+    @field_validator("crm_data_key", "crm_lookup_key")
+    @classmethod
+    def _is_32_bytes(cls, v: SecretStr) -> SecretStr:
+        try:
+            raw = base64.b64decode(v.get_secret_value(), validate=True)
+        except Exception as exc:  # noqa: BLE001
+            raise ValueError("must be base64") from exc
+        if len(raw) != 32:
+            raise ValueError(f"must decode to 32 bytes, got {len(raw)}")
+        return v

@@ -1,0 +1,78 @@
+"""Rules of the customer archive that a banker would ask about, in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+CustomerKind = Literal["individual", "corporate"]
+
+# Encrypted at rest, masked in responses, never logged, never in events.
+SENSITIVE_FIELDS: tuple[str, ...] = ("id_document", "phones", "email", "address", "birthday")
+
+# Fields every customer must have (BRIEF §2.2 "basic"); VIP records carry the rest.
+BASIC_FIELDS: dict[CustomerKind, tuple[str, ...]] = {
+    "individual": ("name", "gender", "birthday", "id_document", "phones", "branch"),
+    "corporate": ("name", "id_document", "phones", "branch"),
+}
+
+# Fields staff may change with PATCH. Identity (id_document, kind) changes only by merge;
+# owner changes come from tiering's assignment events; balances only from core banking.
+EDITABLE_FIELDS: frozenset[str] = frozenset(
+    {
+        "name", "gender", "birthday", "phones", "email", "address", "segment", "tags",
+        "income", "assets_declared", "holdings", "education", "career", "family", "lifestyle",
+        "interests", "risk", "credit_rating", "industry", "size", "core_customer_no", "notes",
+    }
+)
+
+RelationshipKind = Literal["family", "referred_by", "corporate_individual"]
+
+
+class RuleBroken(ValueError):
+    """A business rule refused the change; `field` names what to fix."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    return sorted(k for k in after if before.get(k) != after.get(k))
+
+
+def check_relationship(kind: RelationshipKind, *, from_id: str, to_id: str, from_kind: str, to_kind: str) -> None:
+    if from_id == to_id:
+        raise RuleBroken("a customer cannot be related to itself", field="other_customer_id")
+    if kind in ("family", "referred_by") and to_kind != "individual" and kind == "family":
+        raise RuleBroken("family links join two individual customers", field="other_customer_id")
+    if kind == "family" and from_kind != "individual":
+        raise RuleBroken("family links join two individual customers", field="kind")
+    if kind == "corporate_individual" and {from_kind, to_kind} != {"corporate", "individual"}:
+        raise RuleBroken("corporate_individual links one corporate and one individual customer", field="kind")
+
+
+@dataclass(frozen=True)
+class MergeParty:
+    id: str
+    kind: str
+    status: str
+    core_customer_no: str | None
+
+
+def check_merge(survivor: MergeParty, duplicate: MergeParty) -> None:
+    """A duplicate can be folded into a survivor of the same kind when both are active and at most
+    one is linked to a core-banking customer (two core customers must be merged in core banking first)."""
+    if survivor.id == duplicate.id:
+        raise RuleBroken("a customer cannot be merged into itself", field="duplicate_id")
+    for party, name in ((survivor, "survivor"), (duplicate, "duplicate_id")):
+        if party.status != "active":
+            raise RuleBroken(f"{name} {party.id} is {party.status}, not active", field=name)
+    if survivor.kind != duplicate.kind:
+        raise RuleBroken(f"cannot merge a {duplicate.kind} customer into a {survivor.kind} one", field="duplicate_id")
+    if survivor.core_customer_no and duplicate.core_customer_no and survivor.core_customer_no != duplicate.core_customer_no:
+        raise RuleBroken(
+            "both records are linked to different core-banking customers; merge them in core banking first",
+            field="duplicate_id",
+        )

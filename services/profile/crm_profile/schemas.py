@@ -1,0 +1,268 @@
+"""Request and response schemas of the profile API (Create / Read / Update).
+
+Validation lives here so every entry point — HTTP, import, seed — rejects the same things with
+the same messages, each naming the field.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from crm_contracts.corebank import BalanceSnapshot
+from crm_contracts.profile import ConsentChannel, SourceChannel
+from crm_profile.domain.identity import (
+    birthday_from_resident_id,
+    gender_from_resident_id,
+    validate_mobile,
+    validate_resident_id,
+    validate_uscc,
+)
+
+Money = Annotated[Decimal, Field(max_digits=18, decimal_places=2, ge=0)]
+Mobile = Annotated[str, AfterValidator(validate_mobile)]
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+
+
+def _email(v: str) -> str:
+    if not _EMAIL.match(v):
+        raise ValueError("not an email address")
+    return v.lower()
+
+
+Email = Annotated[str, AfterValidator(_email)]
+Tag = Annotated[str, Field(min_length=1, max_length=40)]
+RiskTolerance = Literal["C1", "C2", "C3", "C4", "C5"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class IdDocument(Strict):
+    type: Literal["resident_id", "passport", "hk_macau_permit", "taiwan_permit", "uscc"]
+    number: str = Field(min_length=5, max_length=32)
+
+    @model_validator(mode="after")
+    def _check_number(self) -> "IdDocument":
+        if self.type == "resident_id":
+            self.number = validate_resident_id(self.number)
+        elif self.type == "uscc":
+            self.number = validate_uscc(self.number)
+        elif not re.fullmatch(r"[A-Za-z0-9]{5,20}", self.number):
+            raise ValueError(f"{self.type} number must be 5-20 letters or digits")
+        else:
+            self.number = self.number.upper()
+        return self
+
+
+class Income(Strict):
+    annual: Money
+    currency: Literal["CNY"] = "CNY"
+    source: str | None = None
+
+
+class Holding(Strict):
+    product_type: str = Field(min_length=1, max_length=40, description="deposit, wealth, fund, insurance, loan, card …")
+    product_code: str | None = None
+    amount: Money | None = None
+
+
+class FamilyMember(Strict):
+    relation: str = Field(min_length=1, max_length=20)
+    name: str | None = None
+    birth_year: int | None = Field(default=None, ge=1900, le=2100)
+    customer_id: str | None = None
+
+
+class Risk(Strict):
+    tolerance: RiskTolerance
+    assessed_on: date
+    professional_investor: bool = False
+
+    @model_validator(mode="after")
+    def _not_future(self) -> "Risk":
+        if self.assessed_on > date.today():
+            raise ValueError("assessed_on is in the future")
+        return self
+
+
+class _Common(Strict):
+    name: str = Field(min_length=1, max_length=100)
+    phones: list[Mobile] = Field(min_length=1, max_length=5)
+    email: Email | None = None
+    address: str | None = Field(default=None, max_length=200)
+    branch: str = Field(min_length=1, max_length=20)
+    owner: str | None = Field(default=None, description="staff id; defaults to the registering staff member")
+    core_customer_no: str | None = Field(default=None, min_length=1, max_length=32)
+    tags: list[Tag] = Field(default_factory=list, max_length=30)
+    consents: dict[ConsentChannel, bool] = Field(default_factory=dict)
+    channel: SourceChannel = "service_process"
+    holdings: list[Holding] = Field(default_factory=list)
+    credit_rating: str | None = Field(default=None, max_length=10)
+    notes: str | None = Field(default=None, max_length=2000)
+
+
+class IndividualCreate(_Common):
+    kind: Literal["individual"]
+    gender: Literal["male", "female"]
+    birthday: date
+    id_document: IdDocument
+    segment: Literal["mass", "vip", "private_banking"] = "mass"
+    income: Income | None = None
+    assets_declared: Money | None = None
+    education: str | None = Field(default=None, max_length=60)
+    occupation: str | None = Field(default=None, max_length=60)
+    employer: str | None = Field(default=None, max_length=100)
+    family: list[FamilyMember] = Field(default_factory=list)
+    lifestyle: str | None = Field(default=None, max_length=500)
+    interests: list[Tag] = Field(default_factory=list)
+    risk: Risk | None = None
+
+    @model_validator(mode="after")
+    def _consistent_with_id(self) -> "IndividualCreate":
+        if self.id_document.type == "uscc":
+            raise ValueError("id_document.type uscc is for corporate customers")
+        if self.id_document.type == "resident_id":
+            if birthday_from_resident_id(self.id_document.number) != self.birthday:
+                raise ValueError("birthday does not match the resident ID number")
+            if gender_from_resident_id(self.id_document.number) != self.gender:
+                raise ValueError("gender does not match the resident ID number")
+        if self.birthday > date.today():
+            raise ValueError("birthday is in the future")
+        return self
+
+
+class CorporateCreate(_Common):
+    kind: Literal["corporate"]
+    id_document: IdDocument
+    segment: Literal["sme", "large", "multinational"] = "sme"
+    industry: str | None = Field(default=None, max_length=60)
+    legal_representative: str | None = Field(default=None, max_length=100)
+
+    @model_validator(mode="after")
+    def _uscc(self) -> "CorporateCreate":
+        if self.id_document.type != "uscc":
+            raise ValueError("id_document.type must be uscc for corporate customers")
+        return self
+
+
+CustomerCreate = Annotated[IndividualCreate | CorporateCreate, Field(discriminator="kind")]
+
+
+class CustomerUpdate(Strict):
+    """PATCH body: only the fields sent change. `channel` says where the information came from."""
+
+    channel: SourceChannel
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    phones: list[Mobile] | None = Field(default=None, min_length=1, max_length=5)
+    email: Email | None = None
+    address: str | None = Field(default=None, max_length=200)
+    core_customer_no: str | None = Field(default=None, min_length=1, max_length=32)
+    tags: list[Tag] | None = None
+    segment: str | None = None
+    holdings: list[Holding] | None = None
+    credit_rating: str | None = None
+    notes: str | None = Field(default=None, max_length=2000)
+    income: Income | None = None
+    assets_declared: Money | None = None
+    education: str | None = None
+    occupation: str | None = None
+    employer: str | None = None
+    family: list[FamilyMember] | None = None
+    lifestyle: str | None = None
+    interests: list[Tag] | None = None
+    risk: Risk | None = None
+    industry: str | None = None
+    legal_representative: str | None = None
+
+    def changes(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.model_fields_set if k != "channel"}
+
+
+class ConsentUpdate(Strict):
+    granted: bool
+    source: SourceChannel
+
+
+class RelationshipCreate(Strict):
+    kind: Literal["family", "referred_by", "corporate_individual"]
+    other_customer_id: str
+    role: str | None = Field(default=None, max_length=40, description="spouse, child, legal_representative …")
+
+
+class MergeRequest(Strict):
+    duplicate_id: str
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class BalanceBatch(Strict):
+    snapshots: list[BalanceSnapshot] = Field(min_length=1, max_length=10_000)
+
+
+# --- responses -------------------------------------------------------------------------------
+
+
+class IdDocumentRead(BaseModel):
+    type: str
+    number: str
+
+
+class AumRead(BaseModel):
+    amount: Decimal
+    as_of: date
+    breakdown: dict[str, Decimal] = {}
+
+
+class ConsentRead(BaseModel):
+    granted: bool
+    changed_at: datetime
+    source: str
+    changed_by: str
+
+
+class CustomerRead(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    kind: str
+    status: str
+    name: str
+    gender: str | None = None
+    birthday: str | None = None
+    id_document: IdDocumentRead
+    phones: list[str]
+    email: str | None = None
+    address: str | None = None
+    branch: str
+    owner: str
+    tier: str | None = None
+    segment: str | None = None
+    tags: list[str] = []
+    core_customer_no: str | None = None
+    aum: AumRead | None = None
+    consents: dict[str, ConsentRead] = {}
+    merged_into: str | None = None
+    version: int
+    revealed: bool = False
+    created_at: datetime
+    updated_at: datetime
+
+
+class CustomerPage(BaseModel):
+    items: list[CustomerRead]
+    next_cursor: str | None = None
+
+
+class Created(BaseModel):
+    id: str
+    version: int
+
+
+class BalanceResult(BaseModel):
+    accepted: int
+    rejected: list[dict[str, Any]]

@@ -1,0 +1,33 @@
+"""What the profile's application functions work with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import structlog
+
+from crm_contracts.envelope import CloudEvent, EventData
+from crm_contracts.topics import PROFILE_CUSTOMERS
+from crm_kit.outbox import OutgoingMessage, event_message
+from crm_kit.runtime import Runtime
+from crm_profile.adapters.store import ProfileStore
+from crm_profile.settings import ProfileSettings
+
+SOURCE = "crm/profile"
+
+
+@dataclass
+class Profile:
+    rt: Runtime[ProfileSettings]
+    store: ProfileStore
+
+    def event(self, data: EventData, *, customer_id: str, causationid: str | None = None) -> OutgoingMessage:
+        ctx = structlog.contextvars.get_contextvars()
+        envelope = CloudEvent.wrap(
+            data,
+            source=SOURCE,
+            subject=customer_id,
+            correlationid=ctx.get("correlation_id"),
+            causationid=causationid,
+        )
+        return event_message(self.rt.topic(PROFILE_CUSTOMERS), envelope)

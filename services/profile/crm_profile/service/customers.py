@@ -1,0 +1,468 @@
+"""Application functions of the customer archive: one per use case, keyword-only."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ASCENDING, ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
+
+from crm_contracts.profile import ConsentChanged, CustomerMerged, CustomerRegistered, CustomerUpdated
+from crm_kit.auth import ALL_SCOPE, Principal
+from crm_kit.errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed, PreconditionRequired
+from crm_kit.outbox import OutgoingMessage
+from crm_profile.domain.customer import (
+    EDITABLE_FIELDS,
+    SENSITIVE_FIELDS,
+    MergeParty,
+    RuleBroken,
+    changed_fields,
+    check_merge,
+    check_relationship,
+)
+from crm_profile.domain.identity import validate_mobile
+from crm_profile.schemas import (
+    ConsentUpdate,
+    CorporateCreate,
+    Created,
+    CustomerUpdate,
+    IndividualCreate,
+    MergeRequest,
+    RelationshipCreate,
+)
+from crm_profile.service.context import Profile
+
+PUBLIC_EXCLUDE = {"lookup", "sensitive_history"}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def etag(version: int) -> str:
+    return f'"v{version}"'
+
+
+def _plain(value: Any) -> Any:
+    """Pydantic values to what Mongo stores (dates as ISO strings, models as dicts)."""
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="python")
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _storable(d: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        v = _plain(v)
+        if isinstance(v, dict):
+            v = {kk: (vv.isoformat() if isinstance(vv, date) and not isinstance(vv, datetime) else vv) for kk, vv in v.items()}
+        out[k] = v
+    return out
+
+
+async def _load(p: Profile, principal: Principal, customer_id: str, session: AsyncClientSession | None = None) -> dict[str, Any]:
+    doc = await p.store.customers.find_one({"_id": customer_id}, session=session)
+    # Out of scope is answered exactly like missing, so scope cannot be probed.
+    if doc is None or not principal.can_see(owner=doc.get("owner"), branch=doc.get("branch")):
+        raise NotFound(f"customer {customer_id} not found")
+    return doc
+
+
+def _history_row(
+    *, customer_id: str, version: int, action: str, principal: Principal, channel: str, fields: list[str],
+    changes: dict[str, Any] | None = None, note: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "customer_id": customer_id,
+        "version": version,
+        "action": action,
+        "at": _now(),
+        "by": principal.staff_id,
+        "role": principal.role.value,
+        "channel": channel,
+        "fields": fields,
+        # Old and new values only for fields that are not sensitive.
+        "changes": changes or {},
+        "note": note,
+    }
+
+
+# --- register -----------------------------------------------------------------------------------
+
+
+async def register_customer(*, p: Profile, principal: Principal, data: IndividualCreate | CorporateCreate) -> Created:
+    if principal.role not in ALL_SCOPE and data.branch != principal.branch:
+        raise Forbidden(f"branch: you may register customers only in your branch {principal.branch}")
+    id_hash = p.store.id_lookup(data.id_document.type, data.id_document.number)
+    existing = await p.store.customers.find_one({"lookup.id": id_hash}, {"_id": 1})
+    if existing:
+        raise Conflict("id_document: a customer with this ID document is already registered", existing_id=existing["_id"])
+
+    now = _now()
+    customer_id = f"C{ObjectId()}"
+    raw = data.model_dump(mode="python", exclude={"consents", "channel", "owner"})
+    sensitive = {k: raw.pop(k) for k in SENSITIVE_FIELDS if k in raw}
+    sealed, lookup = p.store.seal(sensitive)
+    owner = data.owner or principal.staff_id
+    doc: dict[str, Any] = {
+        "_id": customer_id,
+        **_storable(raw),
+        **sealed,
+        "lookup": {k.split(".", 1)[1]: v for k, v in lookup.items()},
+        "owner": owner,
+        "status": "active",
+        "tier": None,
+        "aum": None,
+        "consents": {
+            ch: {"granted": granted, "changed_at": now, "source": data.channel, "changed_by": principal.staff_id}
+            for ch, granted in data.consents.items()
+        },
+        "version": 1,
+        "created_at": now,
+        "created_by": principal.staff_id,
+        "updated_at": now,
+        "updated_by": principal.staff_id,
+    }
+    if doc.get("core_customer_no") is None:
+        doc.pop("core_customer_no", None)
+    events: list[OutgoingMessage] = [
+        p.event(
+            CustomerRegistered(
+                customer_id=customer_id, kind=data.kind, segment=data.segment, branch=data.branch, owner=owner,
+                core_customer_no=data.core_customer_no, registered_at=now, registered_by=principal.staff_id,
+                channel=data.channel,
+            ),
+            customer_id=customer_id,
+        )
+    ]
+    events += [
+        p.event(
+            ConsentChanged(customer_id=customer_id, channel=ch, granted=g, changed_at=now, source=data.channel,
+                           changed_by=principal.staff_id),
+            customer_id=customer_id,
+        )
+        for ch, g in data.consents.items()
+    ]
+
+    async def txn(s: AsyncClientSession) -> None:
+        await p.store.customers.insert_one(doc, session=s)
+        await p.store.history.insert_one(
+            _history_row(customer_id=customer_id, version=1, action="registered", principal=principal,
+                         channel=data.channel, fields=sorted(k for k in data.model_fields_set if k != "channel")),
+            session=s,
+        )
+        await p.rt.outbox.add(s, events)
+
+    try:
+        await p.rt.mongo.transaction(txn)
+    except DuplicateKeyError as exc:
+        await _raise_duplicate(p, exc, id_hash=id_hash, core_no=data.core_customer_no)
+    p.rt.outbox.notify()
+    return Created(id=customer_id, version=1)
+
+
+async def _raise_duplicate(p: Profile, exc: DuplicateKeyError, *, id_hash: str | None, core_no: str | None) -> None:
+    msg = str(exc)
+    if "core_customer" in msg and core_no:
+        other = await p.store.customers.find_one({"core_customer_no": core_no}, {"_id": 1})
+        raise Conflict("core_customer_no: already linked to another customer", existing_id=other and other["_id"]) from exc
+    other = await p.store.customers.find_one({"lookup.id": id_hash}, {"_id": 1}) if id_hash else None
+    raise Conflict("id_document: a customer with this ID document is already registered",
+                   existing_id=other and other["_id"]) from exc
+
+
+# --- read -----------------------------------------------------------------------------------------
+
+
+def view(p: Profile, doc: dict[str, Any], *, reveal: bool = False) -> dict[str, Any]:
+    out = {k: v for k, v in doc.items() if k not in PUBLIC_EXCLUDE and k not in SENSITIVE_FIELDS and k != "_id"}
+    out["id"] = doc["_id"]
+    out.update(p.store.open_sensitive(doc, reveal=reveal))
+    if doc.get("aum"):
+        out["aum"] = {"amount": doc["aum"]["amount"], "as_of": doc["aum"]["as_of"], "breakdown": doc["aum"].get("breakdown", {})}
+    out["revealed"] = reveal
+    return out
+
+
+async def get_customer(*, p: Profile, principal: Principal, customer_id: str, reveal: bool = False,
+                       purpose: str | None = None) -> dict[str, Any]:
+    doc = await _load(p, principal, customer_id)
+    if reveal:
+        if not principal.may_reveal:
+            raise Forbidden(f"reveal: role {principal.role.value} may not see full sensitive values")
+        if not purpose or not purpose.strip():
+            raise Invalid("purpose: say why the full values are needed when reveal=true")
+        # Audited before the values leave the service: no audit row, no reveal.
+        await p.store.audit.insert_one(
+            {
+                "at": _now(),
+                "staff_id": principal.staff_id,
+                "role": principal.role.value,
+                "branch": principal.branch,
+                "action": "reveal",
+                "customer_id": customer_id,
+                "fields": list(SENSITIVE_FIELDS),
+                "purpose": purpose.strip(),
+            }
+        )
+    return view(p, doc, reveal=reveal)
+
+
+async def list_customers(
+    *, p: Profile, principal: Principal, branch: str | None = None, owner: str | None = None, tier: str | None = None,
+    tag: str | None = None, phone: str | None = None, include_merged: bool = False, cursor: str | None = None,
+    limit: int = 50,
+) -> tuple[list[dict[str, Any]], str | None]:
+    query: dict[str, Any] = {}
+    scope = principal.scope_filter()
+    for field, value in (("branch", branch), ("owner", owner), ("tier", tier)):
+        if value is not None:
+            query[field] = value
+    if tag is not None:
+        query["tags"] = tag
+    if phone is not None:
+        try:
+            query["lookup.phones"] = p.store.phone_lookup(validate_mobile(phone))
+        except ValueError as exc:
+            raise Invalid(f"phone: {exc}") from exc
+    if not include_merged:
+        query["status"] = "active"
+    if cursor:
+        query["_id"] = {"$gt": cursor}
+    full = {"$and": [query, scope]} if scope else query
+    docs = await p.store.customers.find(full).sort("_id", ASCENDING).limit(limit + 1).to_list()
+    more = len(docs) > limit
+    docs = docs[:limit]
+    return [view(p, d) for d in docs], (docs[-1]["_id"] if more else None)
+
+
+async def customer_history(*, p: Profile, principal: Principal, customer_id: str) -> list[dict[str, Any]]:
+    await _load(p, principal, customer_id)
+    rows = await p.store.history.find({"customer_id": customer_id}, {"_id": 0}).sort("at", ASCENDING).to_list()
+    return rows
+
+
+async def balance_history(*, p: Profile, principal: Principal, customer_id: str, limit: int = 400) -> list[dict[str, Any]]:
+    await _load(p, principal, customer_id)
+    return await p.store.balances.find({"customer_id": customer_id}, {"_id": 0, "customer_id": 0}).sort(
+        "as_of", -1).limit(limit).to_list()
+
+
+# --- update ---------------------------------------------------------------------------------------
+
+
+async def update_customer(*, p: Profile, principal: Principal, customer_id: str, patch: CustomerUpdate,
+                          if_match: str | None) -> dict[str, Any]:
+    if not if_match:
+        raise PreconditionRequired("If-Match: send the ETag of the version you read")
+    requested = patch.changes()
+    kind_fields = _kind_fields(requested)
+    current = await _load(p, principal, customer_id)
+    wrong = sorted(f for f in requested if f not in EDITABLE_FIELDS or f in kind_fields.get(current["kind"], set()))
+    if wrong:
+        raise Invalid(f"{', '.join(wrong)}: cannot be changed on a {current['kind']} customer with PATCH")
+
+    async def txn(s: AsyncClientSession) -> dict[str, Any]:
+        doc = await _load(p, principal, customer_id, session=s)
+        if doc["status"] != "active":
+            raise Conflict(f"customer {customer_id} is {doc['status']}", merged_into=doc.get("merged_into"))
+        if if_match.strip() not in (etag(doc["version"]), "*"):
+            raise PreconditionFailed(f"If-Match: the customer changed since you read it; current ETag is {etag(doc['version'])}",
+                                     current_etag=etag(doc["version"]))
+        plain_new = {k: _storable({k: v})[k] for k, v in requested.items()}
+        before = {k: (p.store.plain_sensitive(doc, k) if k in SENSITIVE_FIELDS else doc.get(k)) for k in plain_new}
+        after = {k: (requested[k] if k in SENSITIVE_FIELDS else plain_new[k]) for k in plain_new}
+        fields = changed_fields(before, after)
+        if not fields:
+            return doc
+        sens = {k: requested[k] for k in fields if k in SENSITIVE_FIELDS}
+        sealed, lookup = p.store.seal(sens)
+        update = {**{k: plain_new[k] for k in fields if k not in SENSITIVE_FIELDS}, **sealed, **lookup,
+                  "updated_at": _now(), "updated_by": principal.staff_id}
+        version = doc["version"] + 1
+        unset = {}
+        if "core_customer_no" in update and update["core_customer_no"] is None:
+            update.pop("core_customer_no")
+            unset["core_customer_no"] = ""
+        new_doc = await p.store.customers.find_one_and_update(
+            {"_id": customer_id, "version": doc["version"]},
+            {"$set": {**update, "version": version}, **({"$unset": unset} if unset else {})},
+            session=s, return_document=ReturnDocument.AFTER,
+        )
+        changes = {k: {"from": before[k], "to": plain_new[k]} for k in fields if k not in SENSITIVE_FIELDS}
+        await p.store.history.insert_one(
+            _history_row(customer_id=customer_id, version=version, action="updated", principal=principal,
+                         channel=patch.channel, fields=fields, changes=_storable(changes)),
+            session=s,
+        )
+        await p.rt.outbox.add(s, [p.event(
+            CustomerUpdated(customer_id=customer_id, version=version, changed_fields=fields, channel=patch.channel,
+                            changed_by=principal.staff_id, changed_at=_now()),
+            customer_id=customer_id)])
+        return new_doc  # type: ignore[return-value]
+
+    try:
+        doc = await p.rt.mongo.transaction(txn)
+    except DuplicateKeyError as exc:
+        await _raise_duplicate(p, exc, id_hash=None, core_no=requested.get("core_customer_no"))
+    p.rt.outbox.notify()
+    return view(p, doc)
+
+
+def _kind_fields(_: dict[str, Any]) -> dict[str, set[str]]:
+    """Fields that belong to the other kind of customer."""
+    return {
+        "corporate": {"gender", "birthday", "income", "education", "occupation", "employer", "family", "lifestyle",
+                      "interests", "risk", "assets_declared"},
+        "individual": {"industry", "legal_representative"},
+    }
+
+
+# --- consent --------------------------------------------------------------------------------------
+
+
+async def set_consent(*, p: Profile, principal: Principal, customer_id: str, channel: str, body: ConsentUpdate) -> dict[str, Any]:
+    async def txn(s: AsyncClientSession) -> dict[str, Any]:
+        doc = await _load(p, principal, customer_id, session=s)
+        current = (doc.get("consents") or {}).get(channel)
+        if current and current["granted"] == body.granted:
+            return doc
+        now = _now()
+        entry = {"granted": body.granted, "changed_at": now, "source": body.source, "changed_by": principal.staff_id}
+        version = doc["version"] + 1
+        new_doc = await p.store.customers.find_one_and_update(
+            {"_id": customer_id}, {"$set": {f"consents.{channel}": entry, "version": version, "updated_at": now,
+                                             "updated_by": principal.staff_id}},
+            session=s, return_document=ReturnDocument.AFTER)
+        await p.store.history.insert_one(
+            _history_row(customer_id=customer_id, version=version, action="consent", principal=principal,
+                         channel=body.source, fields=[f"consents.{channel}"],
+                         changes={f"consents.{channel}": {"from": current and current["granted"], "to": body.granted}}),
+            session=s)
+        await p.rt.outbox.add(s, [p.event(
+            ConsentChanged(customer_id=customer_id, channel=channel, granted=body.granted, changed_at=now,  # type: ignore[arg-type]
+                           source=body.source, changed_by=principal.staff_id), customer_id=customer_id)])
+        return new_doc  # type: ignore[return-value]
+
+    doc = await p.rt.mongo.transaction(txn)
+    p.rt.outbox.notify()
+    return doc.get("consents", {})
+
+
+# --- relationships ---------------------------------------------------------------------------------
+
+
+async def add_relationship(*, p: Profile, principal: Principal, customer_id: str, body: RelationshipCreate) -> dict[str, Any]:
+    doc = await _load(p, principal, customer_id)
+    # The other side may belong to another RM (a referral across teams); it must exist and be active.
+    other = await p.store.customers.find_one({"_id": body.other_customer_id, "status": "active"}, {"kind": 1})
+    if other is None:
+        raise Invalid(f"other_customer_id: customer {body.other_customer_id} not found")
+    try:
+        check_relationship(body.kind, from_id=customer_id, to_id=other["_id"], from_kind=doc["kind"], to_kind=other["kind"])
+    except RuleBroken as exc:
+        raise Invalid(f"{exc.field}: {exc}") from exc
+    dup = await p.store.relationships.find_one({"from_id": customer_id, "to_id": other["_id"], "kind": body.kind})
+    if dup:
+        raise Conflict("relationship already recorded", existing_id=dup["_id"])
+    rel = {"_id": f"R{ObjectId()}", "from_id": customer_id, "to_id": other["_id"], "kind": body.kind, "role": body.role,
+           "created_at": _now(), "created_by": principal.staff_id}
+    await p.store.relationships.insert_one(rel)
+    return _rel_view(rel, customer_id)
+
+
+def _rel_view(rel: dict[str, Any], perspective: str) -> dict[str, Any]:
+    outgoing = rel["from_id"] == perspective
+    return {
+        "id": rel["_id"], "kind": rel["kind"], "role": rel.get("role"),
+        "direction": "outgoing" if outgoing else "incoming",
+        "other_customer_id": rel["to_id"] if outgoing else rel["from_id"],
+        "created_at": rel["created_at"], "created_by": rel["created_by"],
+    }
+
+
+async def list_relationships(*, p: Profile, principal: Principal, customer_id: str) -> list[dict[str, Any]]:
+    await _load(p, principal, customer_id)
+    rels = await p.store.relationships.find({"$or": [{"from_id": customer_id}, {"to_id": customer_id}]}).sort(
+        "created_at", ASCENDING).to_list()
+    return [_rel_view(r, customer_id) for r in rels]
+
+
+async def remove_relationship(*, p: Profile, principal: Principal, customer_id: str, relationship_id: str) -> None:
+    await _load(p, principal, customer_id)
+    res = await p.store.relationships.delete_one(
+        {"_id": relationship_id, "$or": [{"from_id": customer_id}, {"to_id": customer_id}]})
+    if not res.deleted_count:
+        raise NotFound(f"relationship {relationship_id} not found")
+
+
+# --- merge ------------------------------------------------------------------------------------------
+
+
+async def merge_customers(*, p: Profile, principal: Principal, survivor_id: str, body: MergeRequest) -> dict[str, Any]:
+    async def txn(s: AsyncClientSession) -> dict[str, Any]:
+        survivor = await _load(p, principal, survivor_id, session=s)
+        duplicate = await _load(p, principal, body.duplicate_id, session=s)
+        try:
+            check_merge(
+                MergeParty(survivor["_id"], survivor["kind"], survivor["status"], survivor.get("core_customer_no")),
+                MergeParty(duplicate["_id"], duplicate["kind"], duplicate["status"], duplicate.get("core_customer_no")),
+            )
+        except RuleBroken as exc:
+            raise Conflict(f"{exc.field}: {exc}") from exc
+        now = _now()
+        # The duplicate gives up its unique keys first, so the survivor can take them over.
+        await p.store.customers.update_one(
+            {"_id": duplicate["_id"]},
+            {"$set": {"status": "merged", "merged_into": survivor["_id"], "updated_at": now, "updated_by": principal.staff_id,
+                      "lookup.merged_id": duplicate["lookup"].get("id"), "version": duplicate["version"] + 1},
+             "$unset": {"lookup.id": "", "core_customer_no": ""}},
+            session=s)
+        taken: dict[str, Any] = {}
+        if duplicate.get("core_customer_no") and not survivor.get("core_customer_no"):
+            taken["core_customer_no"] = duplicate["core_customer_no"]
+            if duplicate.get("aum"):
+                taken["aum"] = duplicate["aum"]
+            await p.store.balances.update_many({"customer_id": duplicate["_id"]}, {"$set": {"customer_id": survivor["_id"]}}, session=s)
+        consents = {**(duplicate.get("consents") or {}), **(survivor.get("consents") or {})}
+        tags = sorted(set(survivor.get("tags") or []) | set(duplicate.get("tags") or []))
+        version = survivor["version"] + 1
+        new_doc = await p.store.customers.find_one_and_update(
+            {"_id": survivor["_id"]},
+            {"$set": {**taken, "consents": consents, "tags": tags, "version": version, "updated_at": now,
+                      "updated_by": principal.staff_id},
+             "$addToSet": {"merged_ids": duplicate["_id"]}},
+            session=s, return_document=ReturnDocument.AFTER)
+        await p.store.relationships.update_many({"from_id": duplicate["_id"]}, {"$set": {"from_id": survivor["_id"]}}, session=s)
+        await p.store.relationships.update_many({"to_id": duplicate["_id"]}, {"$set": {"to_id": survivor["_id"]}}, session=s)
+        await p.store.relationships.delete_many({"from_id": survivor["_id"], "to_id": survivor["_id"]}, session=s)
+        for cid, v, action in ((survivor["_id"], version, "merged_in"), (duplicate["_id"], duplicate["version"] + 1, "merged_away")):
+            await p.store.history.insert_one(
+                _history_row(customer_id=cid, version=v, action=action, principal=principal, channel="service_process",
+                             fields=sorted(taken) + ["status"] if action == "merged_away" else sorted(taken),
+                             changes={"survivor_id": survivor["_id"], "merged_id": duplicate["_id"]}, note=body.reason),
+                session=s)
+        await p.rt.outbox.add(s, [p.event(
+            CustomerMerged(survivor_id=survivor["_id"], merged_id=duplicate["_id"], merged_by=principal.staff_id, merged_at=now),
+            customer_id=survivor["_id"])])
+        return new_doc  # type: ignore[return-value]
+
+    doc = await p.rt.mongo.transaction(txn)
+    p.rt.outbox.notify()
+    return view(p, doc)
+
+
+async def audit_log(*, p: Profile, customer_id: str | None, staff_id: str | None, limit: int = 200) -> list[dict[str, Any]]:
+    q: dict[str, Any] = {}
+    if customer_id:
+        q["customer_id"] = customer_id
+    if staff_id:
+        q["staff_id"] = staff_id
+    return await p.store.audit.find(q, {"_id": 0}).sort("at", -1).limit(limit).to_list()
