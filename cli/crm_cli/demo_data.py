@@ -283,7 +283,7 @@ def make_corporate(
         "owner": owner,
         "core_customer_no": core_customer_no or _core_customer_no(rng),
         "industry": industry,
-        "size": rng.choices(_CORPORATE_SIZES, weights=_CORPORATE_SIZE_WEIGHTS)[0],
+        "segment": rng.choices(_CORPORATE_SIZES, weights=_CORPORATE_SIZE_WEIGHTS)[0],
     }
 
 

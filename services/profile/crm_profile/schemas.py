@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from crm_contracts.corebank import BalanceSnapshot
 from crm_contracts.profile import ConsentChannel, SourceChannel
@@ -47,17 +47,17 @@ class IdDocument(Strict):
     type: Literal["resident_id", "passport", "hk_macau_permit", "taiwan_permit", "uscc"]
     number: str = Field(min_length=5, max_length=32)
 
-    @model_validator(mode="after")
-    def _check_number(self) -> "IdDocument":
-        if self.type == "resident_id":
-            self.number = validate_resident_id(self.number)
-        elif self.type == "uscc":
-            self.number = validate_uscc(self.number)
-        elif not re.fullmatch(r"[A-Za-z0-9]{5,20}", self.number):
-            raise ValueError(f"{self.type} number must be 5-20 letters or digits")
-        else:
-            self.number = self.number.upper()
-        return self
+    @field_validator("number")
+    @classmethod
+    def _check_number(cls, number: str, info: ValidationInfo) -> str:
+        doc_type = info.data.get("type")
+        if doc_type == "resident_id":
+            return validate_resident_id(number)
+        if doc_type == "uscc":
+            return validate_uscc(number)
+        if not re.fullmatch(r"[A-Za-z0-9]{5,20}", number):
+            raise ValueError(f"{doc_type} number must be 5-20 letters or digits")
+        return number.upper()
 
 
 class Income(Strict):

@@ -148,7 +148,7 @@ def test_corporate_usccs_are_valid(corporates):
 
 
 def test_corporate_payload_shape(corporates):
-    assert {c["size"] for c in corporates} == {"sme", "large", "multinational"}
+    assert {c["segment"] for c in corporates} == {"sme", "large", "multinational"}
     for c in corporates:
         assert c["kind"] == "corporate"
         assert c["name"].endswith("有限公司")

@@ -29,6 +29,7 @@ class ProfileStore:
     async def ensure_indexes(self) -> None:
         await self.customers.create_index("lookup.id", unique=True, sparse=True, name="one_record_per_id_document")
         await self.customers.create_index("core_customer_no", unique=True, sparse=True, name="one_record_per_core_customer")
+        await self.customers.create_index("lookup.merged_id", sparse=True)
         await self.customers.create_index("lookup.phones")
         await self.customers.create_index([("branch", ASCENDING), ("_id", ASCENDING)])
         await self.customers.create_index([("owner", ASCENDING), ("_id", ASCENDING)])

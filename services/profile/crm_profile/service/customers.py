@@ -101,9 +101,12 @@ async def register_customer(*, p: Profile, principal: Principal, data: Individua
     if principal.role not in ALL_SCOPE and data.branch != principal.branch:
         raise Forbidden(f"branch: you may register customers only in your branch {principal.branch}")
     id_hash = p.store.id_lookup(data.id_document.type, data.id_document.number)
-    existing = await p.store.customers.find_one({"lookup.id": id_hash}, {"_id": 1})
+    # A merged-away record still holds its ID document's hash and points to the survivor.
+    existing = await p.store.customers.find_one(
+        {"$or": [{"lookup.id": id_hash}, {"lookup.merged_id": id_hash}]}, {"_id": 1, "merged_into": 1})
     if existing:
-        raise Conflict("id_document: a customer with this ID document is already registered", existing_id=existing["_id"])
+        raise Conflict("id_document: a customer with this ID document is already registered",
+                       existing_id=existing.get("merged_into") or existing["_id"])
 
     now = _now()
     customer_id = f"C{ObjectId()}"

@@ -1,0 +1,40 @@
+# Bank CRM monorepo. Needs only python3.11 (or python3) on a fresh machine.
+#   make run     the whole stack locally (embedded Kafka + MongoDB + services)
+#   make test    the test suite (PYTEST_ARGS="-m unit -x" to pass arguments)
+#   make clean   remove .dev (local data, secrets, logs) and .venv
+
+SHELL := /bin/bash
+.DELETE_ON_ERROR:
+
+PYTHON ?= $(shell command -v python3.11 >/dev/null 2>&1 && echo python3.11 || echo python3)
+VENV := .venv
+VENV_PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+# services/profile always; any other service as soon as it has a pyproject.toml.
+EXTRA_SERVICES := $(filter-out services/profile,$(patsubst %/pyproject.toml,%,$(wildcard services/*/pyproject.toml)))
+PACKAGES := contracts kit services/profile $(EXTRA_SERVICES) cli
+PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
+
+.PHONY: run test clean venv
+
+venv: $(VENV)/.installed
+
+# The virtualenv itself (created once).
+$(VENV):
+	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }
+	$(VENV_PY) -m pip install --upgrade pip || { rm -rf $(VENV); exit 1; }
+
+# Reinstalled only when a pyproject.toml or requirements-dev.txt changes.
+$(VENV)/.installed: $(PYPROJECTS) requirements-dev.txt | $(VENV)
+	$(VENV_PY) -m pip install $(addprefix -e ,$(PACKAGES)) -r requirements-dev.txt
+	touch $@
+
+run: $(VENV)/.installed
+	$(VENV)/bin/crm run
+
+test: $(VENV)/.installed
+	$(VENV_PY) -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf .dev $(VENV)

@@ -1,0 +1,403 @@
+"""`crm`: the developer command line of the bank CRM.
+
+    crm run                      the whole stack on this machine (embedded Kafka + MongoDB + services)
+    crm token --role R --staff-id S [--branch B] [--ttl 8h]
+    crm seed [--count 200] [--api URL]
+    crm import FILE [--api URL] [--staff-id S] [--role R] [--branch B] [--errors PATH]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import os
+import re
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from crm_kit.auth import Role
+
+app = typer.Typer(
+    name="crm",
+    help="Bank CRM developer tools: run the stack locally, issue tokens, seed and import customers.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+DEFAULT_KAFKA = "127.0.0.1:9092"
+DEFAULT_MONGODB_URI = "mongodb://127.0.0.1:27017/?directConnection=true"
+DEFAULT_API = "http://127.0.0.1:8001"
+TOKEN_HINT = "crm token --role relationship_manager --staff-id S0003 --branch BR001"
+
+console = Console(stderr=True)
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+
+
+def dev_dir() -> Path:
+    """Where `crm run` keeps its state (secrets, MongoDB data, logs). Git-ignored."""
+    return Path(os.environ.get("CRM_DEV_DIR", ".dev"))
+
+
+def _split_host_port(address: str, default_port: int) -> tuple[str, int]:
+    address = address.strip()
+    if address.startswith("["):  # [ipv6]:port
+        host, _, rest = address[1:].partition("]")
+        port = rest.lstrip(":")
+        return host, int(port) if port else default_port
+    if address.count(":") == 1:
+        host, _, port = address.partition(":")
+        return host or "127.0.0.1", int(port) if port else default_port
+    return address or "127.0.0.1", default_port
+
+
+def parse_kafka_address(bootstrap: str) -> tuple[str, int]:
+    """host and port of the first broker in a KAFKA_BOOTSTRAP_SERVERS value."""
+    first = bootstrap.split(",")[0].strip()
+    if "://" in first:
+        first = first.split("://", 1)[1]
+    return _split_host_port(first, 9092)
+
+
+def parse_mongo_address(uri: str) -> tuple[str, int]:
+    """host and port of the first host in a MONGODB_URI value."""
+    if uri.startswith("mongodb+srv://"):
+        raise ValueError("a mongodb+srv:// URI cannot be served by the embedded database")
+    rest = uri.split("://", 1)[1] if "://" in uri else uri
+    netloc = re.split(r"[/?]", rest, maxsplit=1)[0]
+    netloc = netloc.rsplit("@", 1)[-1]
+    return _split_host_port(netloc.split(",")[0], 27017)
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: str) -> int:
+    """Seconds in '90', '90s', '30m', '8h', '1d' or '1w'."""
+    match = _DURATION.match(value)
+    if not match:
+        raise typer.BadParameter(f"{value!r} is not a duration like 30m, 8h or 1d")
+    seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
+    if seconds <= 0:
+        raise typer.BadParameter("the duration must be positive")
+    return seconds
+
+
+def _truthy(value: str | None, default: bool = True) -> bool:
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() not in ("0", "false", "no", "off")
+
+
+def _load(module: str, attr: str, command: str) -> Any:
+    """Import `module.attr` lazily; the module may not be written yet."""
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name == module:
+            console.print(f"[red]`crm {command}` is not available yet: {module} is missing.[/]")
+            raise typer.Exit(1) from None
+        raise
+    try:
+        return getattr(mod, attr)
+    except AttributeError:
+        console.print(f"[red]`crm {command}` is not available yet: {module}.{attr} is missing.[/]")
+        raise typer.Exit(1) from None
+
+
+def _resolve(result: Any) -> Any:
+    """Run the result if it is awaitable (commands may be async)."""
+    if inspect.isawaitable(result):
+
+        async def _await() -> Any:
+            return await result
+
+        return asyncio.run(_await())
+    return result
+
+
+def _exit_with(result: Any) -> None:
+    if isinstance(result, int) and not isinstance(result, bool) and result != 0:
+        raise typer.Exit(result)
+
+
+class _PrefixedOutput:
+    """Line-atomic writes to the terminal, shared by the threads that relay service output."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            n = self._stream.write(text)
+            return n
+
+    def flush(self) -> None:
+        with self._lock:
+            self._stream.flush()
+
+
+_COLOURS = ("36", "35", "33", "32", "34")
+
+
+def _prefix(name: str, width: int, index: int) -> str:
+    label = f"{name:<{width}} |"
+    if sys.stdout.isatty() and not os.environ.get("NO_COLOR"):
+        return f"\x1b[{_COLOURS[index % len(_COLOURS)]}m{label}\x1b[0m "
+    return f"{label} "
+
+
+# --------------------------------------------------------------------------------------------
+# crm run
+
+
+@app.command()
+def run() -> None:
+    """Run the whole stack locally (embedded Kafka and MongoDB, every installed service) until Ctrl-C.
+
+    Seeds demo data unless SEED=0. State lives in .dev/ (secrets, MongoDB data, logs).
+    """
+    from crm_cli.devenv import load_or_create_dev_secrets
+    from crm_cli.stack import (
+        SERVICES,
+        EmbeddedKafka,
+        EmbeddedMongo,
+        ManagedProcess,
+        ServiceProcess,
+        StackError,
+        available_services,
+        free_port,
+        port_in_use,
+    )
+
+    env = os.environ
+    try:
+        kafka_host, kafka_port = parse_kafka_address(env.get("KAFKA_BOOTSTRAP_SERVERS") or DEFAULT_KAFKA)
+        mongo_host, mongo_port = parse_mongo_address(env.get("MONGODB_URI") or DEFAULT_MONGODB_URI)
+        host = env.get("HOST") or "127.0.0.1"
+        services = available_services()
+        service_ports = {spec.name: spec.port() for spec in services}
+    except (ValueError, StackError) as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
+    skipped = [spec for spec in SERVICES if spec not in services]
+
+    # Check every port before starting anything.
+    plan: list[tuple[str, str, int]] = [
+        ("KAFKA_BOOTSTRAP_SERVERS", kafka_host, kafka_port),
+        ("MONGODB_URI", mongo_host, mongo_port),
+        *[(spec.port_var, host, service_ports[spec.name]) for spec in services],
+    ]
+    seen: dict[int, str] = {}
+    for var, _h, port in plan:
+        if port in seen:
+            console.print(f"[red]{seen[port]} and {var} both use port {port}: set {var} to a different port[/]")
+            raise typer.Exit(1)
+        seen[port] = var
+    for var, h, port in plan:
+        if port_in_use(h, port):
+            if var == "KAFKA_BOOTSTRAP_SERVERS":
+                hint = f"set {var} to a free address, e.g. {var}={kafka_host}:{free_port()}"
+            elif var == "MONGODB_URI":
+                hint = f"set {var} to a free address, e.g. {var}=mongodb://{mongo_host}:{free_port()}/?directConnection=true"
+            else:
+                hint = f"set {var} to a free port"
+            console.print(f"[red]port {port} is already in use: {hint}[/]")
+            raise typer.Exit(1)
+
+    base = dev_dir()
+    logs = base / "logs"
+    data = base / "mongo-data"
+    logs.mkdir(parents=True, exist_ok=True)
+    secrets = load_or_create_dev_secrets(base / "secrets.env")
+
+    # Ctrl-C and SIGTERM both raise KeyboardInterrupt and unwind through `finally`. SIGINT is set
+    # explicitly because a parent may have left it ignored (e.g. a background job of a script).
+    def _terminate(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous_term = signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _terminate)
+    started: list[ManagedProcess] = []
+    exit_code = 0
+    out = _PrefixedOutput(sys.stdout)
+    width = max([len(spec.name) for spec in services] or [1])
+    try:
+        kafka = EmbeddedKafka(kafka_host, kafka_port, log_path=logs / "kafka.log")
+        console.print(f"starting Kafka (embedded Tansu) on {kafka.bootstrap} …")
+        kafka.start()
+        started.append(kafka)
+
+        mongo = EmbeddedMongo(mongo_host, mongo_port, data, log_path=logs / "mongodb.log")
+        console.print(f"starting MongoDB (embedded SecantusDB) on {mongo.uri}, data in {data} …")
+        mongo.start()
+        started.append(mongo)
+
+        service_env = {
+            "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap,
+            "KAFKA_IDEMPOTENT_PRODUCER": "false",  # Tansu has no idempotent producer
+            "MONGODB_URI": mongo.uri,
+            "LOG_FORMAT": env.get("LOG_FORMAT") or "console",
+            **secrets,
+        }
+        running: dict[str, ServiceProcess] = {}
+        for index, spec in enumerate(services):
+            proc = ServiceProcess(
+                spec.name,
+                spec.factory,
+                spec.port_var,
+                service_ports[spec.name],
+                service_env,
+                host=host,
+                echo=out,  # type: ignore[arg-type]
+                prefix=_prefix(spec.name, width, index),
+                log_path=logs / f"{spec.name}.log",
+            )
+            console.print(f"starting {spec.name} on {proc.base_url} …")
+            proc.start()
+            started.append(proc)
+            running[spec.name] = proc
+
+        if "profile" in running:
+            _seed(running["profile"].base_url, secrets)
+        else:
+            console.print("[yellow]profile service not installed: no demo data seeded[/]")
+
+        console.print(_summary(kafka, mongo, running, skipped, base, data, logs))
+        console.print("[bold]Press Ctrl-C to stop.[/]")
+
+        while True:
+            time.sleep(0.5)
+            dead = [p for p in started if not p.is_running()]
+            if dead:
+                for p in dead:
+                    console.print(f"[red]{p.name} exited unexpectedly (exit code {p.returncode})[/]")
+                    tail = p.log_tail(20)
+                    if tail and p.echo is None:
+                        console.print(tail, markup=False, highlight=False)
+                exit_code = 1
+                break
+    except KeyboardInterrupt:
+        console.print("\nstopping …")
+    except StackError as exc:
+        console.print(str(exc), style="red", markup=False, highlight=False)
+        exit_code = 1
+    finally:
+        # Shutdown is bounded (each component is killed after its grace period); ignore more signals.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for proc in reversed(started):
+            code = proc.stop()
+            clean = code in (0, None, -signal.SIGTERM, -signal.SIGINT)
+            console.print(f"stopped {proc.name}" + ("" if clean else f" (exit code {code})"))
+        signal.signal(signal.SIGTERM, previous_term)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    raise typer.Exit(exit_code)
+
+
+def _seed(profile_url: str, secrets: dict[str, str]) -> None:
+    if not _truthy(os.environ.get("SEED"), default=True):
+        console.print("SEED=0: not seeding demo data")
+        return
+    try:
+        from crm_cli.seed import seed_if_empty  # written separately; may not exist yet
+    except ImportError as exc:
+        console.print(f"[yellow]warning: demo data not seeded (cannot import crm_cli.seed.seed_if_empty: {exc})[/]")
+        return
+    console.print("seeding demo data (if the database is empty) …")
+    try:
+        _resolve(seed_if_empty(profile_url, secrets))
+    except Exception as exc:  # noqa: BLE001 - the stack stays up; seeding is a convenience
+        console.print(f"[yellow]warning: seeding failed: {exc!r}[/]")
+
+
+def _summary(kafka: Any, mongo: Any, running: dict[str, Any], skipped: list[Any], base: Path, data: Path, logs: Path) -> Table:
+    table = Table(title="CRM stack is running", title_justify="left")
+    table.add_column("component", style="bold", no_wrap=True)
+    table.add_column("address", no_wrap=True)
+    table.add_column("notes")
+    for name, proc in running.items():
+        table.add_row(name, proc.base_url, f"API docs {proc.docs_url}")
+    for spec in skipped:
+        table.add_row(spec.name, "—", f"not installed ({spec.package} not importable)", style="dim")
+    table.add_row("kafka", kafka.bootstrap, "embedded Tansu, in memory (emptied on stop)")
+    table.add_row("mongodb", mongo.uri, f"embedded SecantusDB, data kept in {data}")
+    table.add_row("logs", f"{logs}/", "one file per component; service output is also shown here")
+    table.add_row("secrets", str(base / "secrets.env"), "used unless CRM_JWT_SECRET/CRM_DATA_KEY/CRM_LOOKUP_KEY are set")
+    table.add_row("token", TOKEN_HINT, 'send as "Authorization: Bearer <token>"')
+    return table
+
+
+# --------------------------------------------------------------------------------------------
+# crm token
+
+
+@app.command()
+def token(
+    role: Role = typer.Option(..., "--role", help="staff role", case_sensitive=False),
+    staff_id: str = typer.Option(..., "--staff-id", help="staff id, e.g. S0003"),
+    branch: Optional[str] = typer.Option(None, "--branch", help="branch code, e.g. BR001"),  # noqa: UP007 - typer
+    ttl: str = typer.Option("8h", "--ttl", help="lifetime: 90s, 30m, 8h, 1d …"),
+) -> None:
+    """Print a bearer token (HS256, signed with the dev secret) accepted by the running stack."""
+    from crm_cli.devenv import load_or_create_dev_secrets
+    from crm_kit.auth import issue_token
+
+    secrets = load_or_create_dev_secrets(dev_dir() / "secrets.env")
+    value = issue_token(
+        secret=secrets["CRM_JWT_SECRET"],
+        staff_id=staff_id,
+        role=Role(role).value,
+        branch=branch,
+        ttl_seconds=parse_duration(ttl),
+    )
+    typer.echo(value)
+
+
+# --------------------------------------------------------------------------------------------
+# crm seed / crm import (implemented in crm_cli.seed and crm_cli.importer)
+
+
+@app.command()
+def seed(
+    count: int = typer.Option(200, "--count", min=1, help="how many demo customers to create"),
+    api: str = typer.Option(DEFAULT_API, "--api", envvar="CRM_API", help="profile service base URL"),
+) -> None:
+    """Create demo customers through the profile API."""
+    seed_command = _load("crm_cli.seed", "seed_command", "seed")
+    _exit_with(_resolve(seed_command(count=count, api=api)))
+
+
+@app.command("import")
+def import_(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="spreadsheet (.xlsx) or CSV of customers"),
+    api: str = typer.Option(DEFAULT_API, "--api", envvar="CRM_API", help="profile service base URL"),
+    staff_id: str = typer.Option("S-IMPORT", "--staff-id", help="staff id the import acts as"),
+    role: Role = typer.Option(Role.ADMIN, "--role", case_sensitive=False, help="role the import acts as"),
+    branch: Optional[str] = typer.Option(None, "--branch", help="branch of the acting staff"),  # noqa: UP007 - typer
+    errors: Optional[Path] = typer.Option(None, "--errors", help="write rejected rows and reasons here"),  # noqa: UP007
+) -> None:
+    """Import customers from a file through the profile API."""
+    import_command = _load("crm_cli.importer", "import_command", "import")
+    _exit_with(
+        _resolve(
+            import_command(file=file, api=api, staff_id=staff_id, role=Role(role).value, branch=branch, errors=errors)
+        )
+    )
+
+
+if __name__ == "__main__":  # python -m crm_cli.main
+    app()

@@ -1,0 +1,93 @@
+"""`crm seed`: realistic demo data through the profile API — branches, staff, customers, balances.
+
+Customers are registered by their branch's relationship managers (so data scope works as in a
+bank), and three days of core-banking balance snapshots follow, so every tier is populated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import Progress
+
+from crm_cli.api import ProfileClient
+from crm_cli.demo_data import make_balance, make_dataset
+from crm_cli.devenv import load_or_create_dev_secrets
+
+console = Console(stderr=True)
+HEAD_OFFICE = ("S-HO01", "head_office", None)
+ADMIN = ("S-ADMIN", "admin", None)
+
+
+async def seed(*, api: str, secrets: dict[str, str], count: int = 200, seed_value: int = 20261124,
+               staff_file: Path | None = Path(".dev/staff.json"), transport: Any = None) -> dict[str, Any]:
+    branches = 3
+    per_branch = max(1, count // branches)
+    corporates = max(0, per_branch // 8)
+    today = date.today()
+    data = make_dataset(seed_value, branches=branches, individuals_per_branch=per_branch - corporates,
+                        corporates_per_branch=corporates, as_of=today)
+    customers = data["customers"][:count]
+    if staff_file is not None:
+        staff_file.parent.mkdir(parents=True, exist_ok=True)
+        staff_file.write_text(json.dumps({"branches": data["branches"], "staff": data["staff"]}, ensure_ascii=False, indent=2))
+
+    client = ProfileClient(api, jwt_secret=secrets["CRM_JWT_SECRET"], transport=transport)
+    created, duplicates, failed = 0, 0, []
+    try:
+        with Progress(console=console) as progress:
+            task = progress.add_task("customers", total=len(customers))
+
+            async def register(c: dict[str, Any]) -> None:
+                nonlocal created, duplicates
+                r = await client.request("POST", "/v1/customers", json=c, as_=(c["owner"], "relationship_manager", c["branch"]))
+                if r.status_code == 201:
+                    created += 1
+                elif r.status_code == 409:
+                    duplicates += 1
+                else:
+                    failed.append((c["name"], r.status_code, r.text[:200]))
+                progress.advance(task)
+
+            await asyncio.gather(*(register(c) for c in customers))
+            rng = random.Random(seed_value)
+            days = [today - timedelta(days=2), today - timedelta(days=1), today]
+            snapshots = [make_balance(rng, c["core_customer_no"], d) for d in days for c in customers]
+            btask = progress.add_task("balance snapshots", total=len(snapshots))
+            for i in range(0, len(snapshots), 500):
+                chunk = snapshots[i : i + 500]
+                r = await client.request("POST", "/v1/balances", json={"snapshots": chunk}, as_=ADMIN)
+                r.raise_for_status()
+                progress.advance(btask, len(chunk))
+    finally:
+        await client.close()
+    return {"created": created, "duplicates": duplicates, "failed": failed, "staff": len(data["staff"])}
+
+
+async def seed_if_empty(profile_url: str, secrets: dict[str, str], count: int = 200) -> None:
+    client = ProfileClient(profile_url, jwt_secret=secrets["CRM_JWT_SECRET"])
+    try:
+        r = await client.request("GET", "/v1/customers", params={"limit": 1}, as_=HEAD_OFFICE)
+        r.raise_for_status()
+        if r.json()["items"]:
+            console.print("demo data already present: not seeding again")
+            return
+    finally:
+        await client.close()
+    result = await seed(api=profile_url, secrets=secrets, count=count)
+    console.print(f"seeded {result['created']} customers and {result['staff']} staff (staff list in .dev/staff.json)")
+
+
+async def seed_command(*, count: int, api: str) -> int:
+    secrets = load_or_create_dev_secrets(Path(".dev/secrets.env"))
+    result = await seed(api=api, secrets=secrets, count=count)
+    console.print(f"created {result['created']}, already there {result['duplicates']}, failed {len(result['failed'])}")
+    for name, status, text in result["failed"][:10]:
+        console.print(f"  {status}: {text}")
+    return 1 if result["failed"] else 0

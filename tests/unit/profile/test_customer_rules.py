@@ -1,0 +1,41 @@
+import pytest
+
+from crm_profile.domain.customer import MergeParty, RuleBroken, changed_fields, check_merge, check_relationship
+
+
+def test_changed_fields_names_only_what_differs():
+    assert changed_fields({"a": 1, "b": [1]}, {"a": 1, "b": [2], "c": None}) == ["b"]
+
+
+def test_family_links_need_two_individuals():
+    check_relationship("family", from_id="A", to_id="B", from_kind="individual", to_kind="individual")
+    with pytest.raises(RuleBroken):
+        check_relationship("family", from_id="A", to_id="B", from_kind="individual", to_kind="corporate")
+
+
+def test_corporate_individual_link_needs_one_of_each():
+    check_relationship("corporate_individual", from_id="A", to_id="B", from_kind="corporate", to_kind="individual")
+    with pytest.raises(RuleBroken):
+        check_relationship("corporate_individual", from_id="A", to_id="B", from_kind="individual", to_kind="individual")
+
+
+def test_no_self_links():
+    with pytest.raises(RuleBroken):
+        check_relationship("referred_by", from_id="A", to_id="A", from_kind="individual", to_kind="individual")
+
+
+def party(i, kind="individual", status="active", core=None):
+    return MergeParty(i, kind, status, core)
+
+
+def test_merge_rules():
+    check_merge(party("A", core="1"), party("B"))
+    check_merge(party("A", core="1"), party("B", core="1"))
+    for survivor, duplicate in [
+        (party("A"), party("A")),
+        (party("A"), party("B", status="merged")),
+        (party("A"), party("B", kind="corporate")),
+        (party("A", core="1"), party("B", core="2")),
+    ]:
+        with pytest.raises(RuleBroken):
+            check_merge(survivor, duplicate)
