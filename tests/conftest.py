@@ -267,3 +267,27 @@ def token_for(secrets: dict[str, str]) -> Callable[..., str]:
         return f"Bearer {token}"
 
     return make
+
+
+@pytest.fixture
+def people():
+    """A deterministic supply of valid demo customers."""
+    import random
+
+    from crm_cli.demo_data import make_corporate, make_faker, make_individual
+
+    rng, faker = random.Random(7), make_faker(7)
+
+    def individual(branch="BR001", owner="S-RM1", **over):
+        return {**make_individual(rng, faker, {"code": branch, "name": branch}, owner), **over}
+
+    def corporate(branch="BR001", owner="S-RM1", **over):
+        return {**make_corporate(rng, faker, {"code": branch, "name": branch}, owner), **over}
+
+    individual.corporate = corporate
+    return individual
+
+
+@pytest.fixture
+def rm(token_for):
+    return {"Authorization": token_for("relationship_manager", "S-RM1", "BR001")}

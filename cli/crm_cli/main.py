@@ -277,6 +277,7 @@ def run() -> None:
             console.print("[yellow]profile service not installed: no demo data seeded[/]")
 
         console.print(_summary(kafka, mongo, running, skipped, base, data, logs))
+        console.print(f"Get a token:  [bold]{TOKEN_HINT}[/]  (send as \"Authorization: Bearer <token>\")")
         console.print("[bold]Press Ctrl-C to stop.[/]")
 
         while True:
@@ -293,7 +294,7 @@ def run() -> None:
     except KeyboardInterrupt:
         console.print("\nstopping …")
     except StackError as exc:
-        console.print(str(exc), style="red", markup=False, highlight=False)
+        console.print(str(exc), style="red", markup=False, highlight=False, soft_wrap=True)
         exit_code = 1
     finally:
         # Shutdown is bounded (each component is killed after its grace period); ignore more signals.
@@ -327,8 +328,8 @@ def _seed(profile_url: str, secrets: dict[str, str]) -> None:
 def _summary(kafka: Any, mongo: Any, running: dict[str, Any], skipped: list[Any], base: Path, data: Path, logs: Path) -> Table:
     table = Table(title="CRM stack is running", title_justify="left")
     table.add_column("component", style="bold", no_wrap=True)
-    table.add_column("address", no_wrap=True)
-    table.add_column("notes")
+    table.add_column("address", overflow="fold")
+    table.add_column("notes", ratio=1)
     for name, proc in running.items():
         table.add_row(name, proc.base_url, f"API docs {proc.docs_url}")
     for spec in skipped:
@@ -336,8 +337,7 @@ def _summary(kafka: Any, mongo: Any, running: dict[str, Any], skipped: list[Any]
     table.add_row("kafka", kafka.bootstrap, "embedded Tansu, in memory (emptied on stop)")
     table.add_row("mongodb", mongo.uri, f"embedded SecantusDB, data kept in {data}")
     table.add_row("logs", f"{logs}/", "one file per component; service output is also shown here")
-    table.add_row("secrets", str(base / "secrets.env"), "used unless CRM_JWT_SECRET/CRM_DATA_KEY/CRM_LOOKUP_KEY are set")
-    table.add_row("token", TOKEN_HINT, 'send as "Authorization: Bearer <token>"')
+    table.add_row("secrets", str(base / "secrets.env"), "CRM_* secrets in the environment take precedence")
     return table
 
 

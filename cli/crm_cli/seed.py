@@ -67,7 +67,7 @@ async def seed(*, api: str, secrets: dict[str, str], count: int = 200, seed_valu
                 progress.advance(btask, len(chunk))
     finally:
         await client.close()
-    return {"created": created, "duplicates": duplicates, "failed": failed, "staff": len(data["staff"])}
+    return {"created": created, "duplicates": duplicates, "failed": failed, "staff": len(data["staff"]), "customers": customers}
 
 
 async def seed_if_empty(profile_url: str, secrets: dict[str, str], count: int = 200) -> None:

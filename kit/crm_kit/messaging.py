@@ -43,7 +43,7 @@ def make_broker(settings: ServiceSettings, **kwargs: Any) -> KafkaBroker:
     )
 
 
-async def ensure_topics(bootstrap: str, topics: Sequence[str], *, partitions: int) -> None:
+async def ensure_topics(bootstrap: str, topics: Sequence[str], *, partitions: int, replication: int = 1) -> None:
     """Create topics (and their dead-letter topics) if missing; existing ones are left alone."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
@@ -52,7 +52,7 @@ async def ensure_topics(bootstrap: str, topics: Sequence[str], *, partitions: in
         wanted = [t for topic in topics for t in (topic, dead_letter(topic)) if t not in existing]
         if wanted:
             try:
-                await admin.create_topics([NewTopic(t, num_partitions=partitions, replication_factor=1) for t in wanted])
+                await admin.create_topics([NewTopic(t, num_partitions=partitions, replication_factor=replication) for t in wanted])
             except TopicAlreadyExistsError:
                 pass
     finally:

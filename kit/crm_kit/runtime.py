@@ -61,7 +61,8 @@ class Runtime(Generic[S]):
         return self.settings.topic(name)
 
     async def start(self) -> None:
-        await ensure_topics(self.settings.kafka_bootstrap_servers, self.topics, partitions=self.settings.kafka_topic_partitions)
+        await ensure_topics(self.settings.kafka_bootstrap_servers, self.topics, partitions=self.settings.kafka_topic_partitions,
+                            replication=self.settings.kafka_replication_factor)
         for hook in self.startup_hooks:
             await hook()
         await self.broker.start()

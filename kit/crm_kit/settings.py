@@ -24,6 +24,7 @@ class ServiceSettings(BaseSettings):
     # The embedded Tansu broker does not implement the idempotent producer; real Kafka does.
     kafka_idempotent_producer: bool = True
     kafka_topic_partitions: int = 6
+    kafka_replication_factor: int = Field(default=1, ge=1, description="for topics this service creates")
     # Prefixes every topic and consumer-group name; lets several environments (or test runs) share one cluster.
     kafka_topic_prefix: str = ""
     mongodb_uri: str = "mongodb://127.0.0.1:27017/?directConnection=true"

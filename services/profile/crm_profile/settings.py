@@ -8,4 +8,3 @@ class ProfileSettings(ServiceSettings):
     port: int = Field(default=8001, validation_alias=AliasChoices("PROFILE_PORT", "port"))
     mongodb_database: str = "crm_profile"
     balance_batch_size: int = Field(default=500, ge=1, description="snapshots consumed per transaction")
-    import_max_rows: int = 100_000
