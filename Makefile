@@ -16,7 +16,7 @@ EXTRA_SERVICES := $(filter-out services/profile,$(patsubst %/pyproject.toml,%,$(
 PACKAGES := contracts kit services/profile $(EXTRA_SERVICES) cli
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
-.PHONY: run test clean venv
+.PHONY: run test clean venv asyncapi
 
 venv: $(VENV)/.installed
 
@@ -38,3 +38,9 @@ test: $(VENV)/.installed
 
 clean:
 	rm -rf .dev $(VENV)
+
+# AsyncAPI document of every service, as ops publish it.
+asyncapi: $(VENV)/.installed
+	mkdir -p build/asyncapi
+	for s in $(notdir $(patsubst %/pyproject.toml,%,$(wildcard services/*/pyproject.toml))); do \
+	  $(VENV)/bin/faststream docs gen --factory crm_$$s.main:asyncapi -o build/asyncapi/$$s.json; done

@@ -207,6 +207,7 @@ def make_env(stack: Stack, secrets: dict[str, str], **overrides: Any) -> dict[st
         "KAFKA_IDEMPOTENT_PRODUCER": "true" if stack.idempotent_producer else "false",
         "KAFKA_TOPIC_PREFIX": f"t{tag}.",
         "KAFKA_TOPIC_PARTITIONS": "2",
+        "KAFKA_SESSION_TIMEOUT_MS": "6000",
         "MONGODB_URI": stack.mongodb_uri,
         "MONGODB_DATABASE": f"test_{tag}",
         "LOG_FORMAT": "json",

@@ -352,7 +352,8 @@ class EmbeddedKafka(ManagedProcess):
             "--storage-engine", "memory://tansu/",
         ]  # fmt: skip
         # Tansu also reads these from the environment; make sure stray values cannot interfere.
-        env = {k: v for k, v in os.environ.items() if k not in ("LISTENER_URL", "ADVERTISED_LISTENER_URL", "STORAGE_ENGINE", "CLUSTER_ID")}
+        ignored = ("LISTENER_URL", "ADVERTISED_LISTENER_URL", "STORAGE_ENGINE", "CLUSTER_ID")
+        env = {k: v for k, v in os.environ.items() if k not in ignored}
         env.setdefault("RUST_LOG", "warn")
         self.env = env
         self.spawn()

@@ -124,12 +124,14 @@ class BatchConsumer(Generic[P]):
         inbox: Inbox,
         max_attempts: int,
         backoff_seconds: float,
+        session_timeout_ms: int = 10_000,
     ) -> None:
+        self.session_timeout_ms = session_timeout_ms
         self.topic, self.group, self.parse, self.handle = topic, group, parse, handle
         self.mongo, self.outbox, self.inbox = mongo, outbox, inbox
         self.max_attempts, self.backoff_seconds = max_attempts, backoff_seconds
 
-    def register(self, broker: KafkaBroker, *, max_records: int = 500) -> None:
+    def register(self, broker: KafkaBroker, *, max_records: int = 500, description: str | None = None) -> None:
         @broker.subscriber(
             self.topic,
             group_id=self.group,
@@ -139,6 +141,9 @@ class BatchConsumer(Generic[P]):
             ack_policy=AckPolicy.NACK_ON_ERROR,
             decoder=_raw_decoder,
             title=f"{self.group}:{self.topic}",
+            description=description,
+            session_timeout_ms=self.session_timeout_ms,
+            heartbeat_interval_ms=max(1000, self.session_timeout_ms // 3),
         )
         async def _on_batch(body: Any, msg: KafkaMessage) -> None:  # noqa: ARG001
             records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)

@@ -40,7 +40,8 @@ class Runtime(Generic[S]):
         self.startup_hooks: list[Callable[[], Awaitable[Any]]] = [self.outbox.ensure_indexes]
 
     def consume(
-        self, *, topic: str, group: str, parse: Callable[[bytes], Any], handle: BatchHandler[Any], max_records: int = 500
+        self, *, topic: str, group: str, parse: Callable[[bytes], Any], handle: BatchHandler[Any], max_records: int = 500,
+        description: str | None = None,
     ) -> BatchConsumer[Any]:
         """Register an idempotent batch consumer on a topic given by its contract name."""
         consumer = BatchConsumer(
@@ -53,8 +54,9 @@ class Runtime(Generic[S]):
             inbox=self.inbox,
             max_attempts=self.settings.consumer_max_attempts,
             backoff_seconds=self.settings.consumer_retry_backoff_seconds,
+            session_timeout_ms=self.settings.kafka_session_timeout_ms,
         )
-        consumer.register(self.broker, max_records=max_records)
+        consumer.register(self.broker, max_records=max_records, description=description)
         return consumer
 
     def topic(self, name: str) -> str:

@@ -24,6 +24,8 @@ class ServiceSettings(BaseSettings):
     # The embedded Tansu broker does not implement the idempotent producer; real Kafka does.
     kafka_idempotent_producer: bool = True
     kafka_topic_partitions: int = 6
+    # Tansu holds a join for half of it, so the embedded stack starts faster with Kafka's minimum (6000).
+    kafka_session_timeout_ms: int = Field(default=10_000, ge=6_000)
     kafka_replication_factor: int = Field(default=1, ge=1, description="for topics this service creates")
     # Prefixes every topic and consumer-group name; lets several environments (or test runs) share one cluster.
     kafka_topic_prefix: str = ""

@@ -166,7 +166,9 @@ async def test_transaction_commits_and_abort_leaves_nothing(stack: Any, service_
         await client.close()
 
 
-def test_harness_fixtures(stack: Any, service_env: dict[str, str], make_service_env: Any, secrets: dict[str, str], token_for: Any) -> None:
+def test_harness_fixtures(
+    stack: Any, service_env: dict[str, str], make_service_env: Any, secrets: dict[str, str], token_for: Any
+) -> None:
     assert stack.kind in ("env", "testcontainers", "embedded")
     assert service_env["KAFKA_BOOTSTRAP_SERVERS"] == stack.kafka_bootstrap
     assert service_env["MONGODB_URI"] == stack.mongodb_uri

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Union
+
 from fastapi import FastAPI
 from faststream import FastStream
 from faststream.specification import AsyncAPI
 
+from crm_contracts.envelope import CloudEvent
 from crm_contracts.profile import EVENTS
 from crm_contracts.topics import COREBANK_BALANCES, PROFILE_CUSTOMERS
 from crm_kit.http import create_http_app
@@ -25,11 +28,12 @@ def build(settings: ProfileSettings | None = None) -> Profile:
     p = Profile(rt=rt, store=ProfileStore(rt.mongo, rt.cipher))
     rt.startup_hooks.append(p.store.ensure_indexes)
     subscribers.register(p)
-    publisher = rt.broker.publisher(
+    # Documents what the outbox relay publishes (the relay itself publishes through the broker directly).
+    rt.broker.publisher(
         rt.topic(PROFILE_CUSTOMERS), title="crm.profile.customers",
         description="CloudEvents: " + ", ".join(e.event_type for e in EVENTS) + ". Key: customer id.",
+        schema=Union[tuple(CloudEvent[e] for e in EVENTS)],  # type: ignore[misc]  # noqa: UP007
     )
-    rt.documented_publisher = publisher  # type: ignore[attr-defined]
     return p
 
 
