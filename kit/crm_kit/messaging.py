@@ -18,6 +18,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import ConnectionFailure, PyMongoError, ServerSelectionTimeoutError
 
 from crm_contracts.topics import dead_letter
 from crm_kit.db import Mongo
@@ -68,6 +69,7 @@ class Incoming(Generic[P]):
     value: bytes
     message_id: str
     payload: P
+    correlation_id: str | None = None
 
 
 @dataclass
@@ -90,6 +92,18 @@ def _message_id(value: bytes, topic: str, partition: int, offset: int, headers: 
     except ValueError:
         pass
     return f"{topic}/{partition}/{offset}"
+
+
+def _correlation_id(value: bytes, headers: dict[str, str]) -> str | None:
+    # A CloudEvent carries the correlation id of the request that started the chain; raw feeds may set a header.
+    if b'"correlationid"' in value:
+        try:
+            found = json.loads(value).get("correlationid")
+            if isinstance(found, str):
+                return found
+        except (ValueError, AttributeError):
+            pass
+    return headers.get("correlation_id") or headers.get("correlationid")
 
 
 def _dead_letter(record: Any, *, group: str, error: str, attempts: int) -> OutgoingMessage:
@@ -161,12 +175,19 @@ class BatchConsumer(Generic[P]):
                 dead.append(_dead_letter(r, group=self.group, error=_describe(exc), attempts=1))
                 continue
             key = r.key.decode(errors="replace") if r.key else None
-            items.append(Incoming(r.topic, r.partition, r.offset, key, r.value or b"", mid, payload))
+            items.append(Incoming(r.topic, r.partition, r.offset, key, r.value or b"", mid, payload,
+                                  _correlation_id(r.value or b"", headers)))
 
-        correlation = structlog.contextvars.bound_contextvars(topic=self.topic, group=self.group, batch=len(records))
+        correlations = sorted({i.correlation_id for i in items if i.correlation_id})
+        correlation = structlog.contextvars.bound_contextvars(
+            topic=self.topic, group=self.group, batch=len(records),
+            correlation_id=correlations[0] if len(correlations) == 1 else None,
+        )
         with correlation:
             try:
                 await self._with_retries(items, dead, [r for r in records])
+            except DatabaseUnavailable:
+                raise
             except Exception:
                 # A batch that keeps failing is retried message by message, so one poison message
                 # cannot hold back the others; the ones that still fail go to the dead letters.
@@ -174,6 +195,8 @@ class BatchConsumer(Generic[P]):
                 for item in items:
                     try:
                         await self._with_retries([item], [], records)
+                    except DatabaseUnavailable:
+                        raise
                     except Exception as exc:  # noqa: BLE001
                         rec = next(r for r in records if r.offset == item.offset and r.partition == item.partition)
                         await self._apply([], [_dead_letter(rec, group=self.group, error=_describe(exc), attempts=self.max_attempts)])
@@ -185,8 +208,12 @@ class BatchConsumer(Generic[P]):
             try:
                 await self._apply(items, dead, records)
                 return
-            except Exception:
+            except Exception as exc:
                 if attempt == self.max_attempts:
+                    if _database_down(exc):
+                        # Not the message's fault: leave the offsets uncommitted so the poll is redelivered.
+                        await asyncio.sleep(self.backoff_seconds * attempt)
+                        raise DatabaseUnavailable(str(exc)) from exc
                     raise
                 log.warning("consumer attempt failed", attempt=attempt, exc_info=True)
                 await asyncio.sleep(self.backoff_seconds * attempt)
@@ -217,6 +244,16 @@ class BatchConsumer(Generic[P]):
         if lettered:
             DEAD_LETTERS.labels(self.topic, self.group).inc(lettered)
             log.warning("messages dead-lettered", count=lettered)
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database could not be reached: the batch is redelivered, never dead-lettered."""
+
+
+def _database_down(exc: BaseException) -> bool:
+    return isinstance(exc, (ConnectionFailure, ServerSelectionTimeoutError)) or (
+        isinstance(exc, PyMongoError) and exc.has_error_label("TransientTransactionError")
+    )
 
 
 def _raw_decoder(msg: Any) -> None:

@@ -25,6 +25,7 @@ from crm_kit.logging import get_logger
 from crm_kit.metrics import OUTBOX_PENDING, OUTBOX_PUBLISHED
 
 log = get_logger(__name__)
+SENT_RETENTION_SECONDS = 7 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ class Outbox:
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index([("sent_at", ASCENDING), ("seq", ASCENDING)])
+        # Sent rows are kept a week for investigations, then expire; unsent rows (sent_at null) never do.
+        await self.collection.create_index("sent_at", expireAfterSeconds=SENT_RETENTION_SECONDS, name="sent_rows_expire")
 
     async def add(self, session: AsyncClientSession, messages: Sequence[OutgoingMessage]) -> None:
         if not messages:

@@ -146,3 +146,23 @@ async def test_crash_between_commit_and_publish_loses_no_event(service_env, stac
     finally:
         await restarted.stop()
     assert len(await read_topic(stack.kafka_bootstrap, topic, timeout=2)) == 1  # and only once
+
+
+async def test_database_faults_are_retried_not_dead_lettered(service_env, stack):
+    rt = make_runtime(service_env, consumer_max_attempts=2, consumer_retry_backoff_seconds=0.05)
+    accounts = deposits_consumer(rt)
+    await rt.start()
+    admin = rt.mongo.client.admin
+    try:
+        try:
+            # Network errors on the next writes, as in a failover: the effect must still land exactly once.
+            await admin.command({"configureFailPoint": "failCommand", "mode": {"times": 3},
+                                 "data": {"failCommands": ["update", "insert"], "closeConnection": True}})
+        except Exception as exc:  # noqa: BLE001
+            pytest.skip(f"server has no test commands: {exc}")
+        await produce(stack.kafka_bootstrap, rt.topic("deposits"), [{"account": "D", "amount": 4}])
+        assert await eventually(lambda: total(accounts, "D")) == 4
+        assert await read_topic(stack.kafka_bootstrap, f"{rt.topic('deposits')}.dlt", timeout=2) == []
+    finally:
+        await admin.command({"configureFailPoint": "failCommand", "mode": "off"})
+        await rt.stop()

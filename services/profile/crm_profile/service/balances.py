@@ -35,6 +35,7 @@ async def apply_balance_batch(
     by_core = {c["core_customer_no"]: c for c in customers}
     rejected: list[tuple[Any, str]] = []
     grouped: dict[str, list[Position]] = defaultdict(list)
+    causes: dict[str, Any] = {}
     for ref, snap in snapshots:
         if snap.core_customer_no not in by_core:
             rejected.append((ref, f"core_customer_no: unknown core banking customer {snap.core_customer_no}"))
@@ -44,6 +45,7 @@ async def apply_balance_batch(
             rejected.append((ref, f"breakdown: parts add up to {total}, not aum {snap.aum}"))
             continue
         grouped[snap.core_customer_no].append(Position(snap.aum, snap.as_of, dict(snap.breakdown)))
+        causes[snap.core_customer_no] = ref
 
     customer_updates: list[UpdateOne] = []
     history_updates: list[UpdateOne] = []
@@ -71,7 +73,9 @@ async def apply_balance_batch(
                 AssetsChanged(customer_id=cust["_id"], core_customer_no=core_no, as_of=latest.as_of, aum=latest.aum,
                               previous_aum=prev.aum if prev else None, previous_as_of=prev.as_of if prev else None,
                               breakdown=latest.breakdown),
-                customer_id=cust["_id"]))
+                customer_id=cust["_id"],
+                causationid=getattr(causes[core_no], "message_id", None),
+                correlationid=getattr(causes[core_no], "correlation_id", None)))
     if customer_updates:
         await p.store.customers.bulk_write(customer_updates, ordered=False, session=session)
     if history_updates:

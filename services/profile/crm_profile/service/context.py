@@ -21,13 +21,15 @@ class Profile:
     rt: Runtime[ProfileSettings]
     store: ProfileStore
 
-    def event(self, data: EventData, *, customer_id: str, causationid: str | None = None) -> OutgoingMessage:
+    def event(self, data: EventData, *, customer_id: str, causationid: str | None = None,
+              correlationid: str | None = None) -> OutgoingMessage:
+        """The outbox message for an event; the correlation id defaults to the request's or message's."""
         ctx = structlog.contextvars.get_contextvars()
         envelope = CloudEvent.wrap(
             data,
             source=SOURCE,
             subject=customer_id,
-            correlationid=ctx.get("correlation_id"),
+            correlationid=correlationid or ctx.get("correlation_id"),
             causationid=causationid,
         )
         return event_message(self.rt.topic(PROFILE_CUSTOMERS), envelope)
