@@ -302,16 +302,72 @@ class ManagedProcess:
         self.stop()
 
 
+class ListeningProcess(ManagedProcess):
+    """A process that listens on host:port and is ready once `_probe` succeeds.
+
+    Subclasses set `argv`/`env`/`cwd` in `_prepare` and answer one readiness check in `_probe`
+    (True when ready; False or an exception when not yet).
+    """
+
+    host: str
+    port: int
+    timeout: float
+    ready_what = "ready"
+
+    def _port_taken(self) -> str:
+        return f"{self.name}: port {self.port} on {self.host} is already in use"
+
+    def _prepare(self) -> None:
+        """Fill in argv/env/cwd just before spawning."""
+
+    def _probe(self) -> bool:
+        raise NotImplementedError
+
+    def start(self) -> ListeningProcess:
+        if port_in_use(self.host, self.port):
+            raise StackError(self._port_taken())
+        self._prepare()
+        self.spawn()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop(grace=5)
+            raise
+        return self
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.timeout
+        if not wait_for_port(self.host, self.port, self.timeout, alive=self.is_running):
+            raise self._failure(
+                f"port {self.port} did not open within {self.timeout:.0f}s" if self.is_running() else "exited during start-up"
+            )
+        last: object = "no answer"
+        while time.monotonic() < deadline:
+            if not self.is_running():
+                raise self._failure("exited during start-up")
+            try:
+                if self._probe():
+                    return
+            except Exception as exc:  # noqa: BLE001
+                last = exc
+            time.sleep(0.25)
+        raise self._failure(f"not {self.ready_what} within {self.timeout:.0f}s (last: {last!r})")
+
+    def __enter__(self) -> ListeningProcess:
+        return self.start()
+
+
 def _default_log(kind: str, port: int) -> Path:
     import tempfile
 
     return Path(tempfile.gettempdir()) / f"crm-{kind}-{port}.log"
 
 
-class EmbeddedKafka(ManagedProcess):
+class EmbeddedKafka(ListeningProcess):
     """Tansu, a Kafka-compatible broker, memory-only. No idempotent producer support."""
 
     stop_grace = 10.0
+    ready_what = "answering metadata requests"
 
     def __init__(
         self,
@@ -333,9 +389,7 @@ class EmbeddedKafka(ManagedProcess):
     def bootstrap(self) -> str:
         return f"{_probe_host(self.host)}:{self.port}"
 
-    def start(self) -> EmbeddedKafka:
-        if port_in_use(self.host, self.port):
-            raise StackError(f"kafka: port {self.port} on {self.host} is already in use")
+    def _prepare(self) -> None:
         binary = self._binary
         if binary is None:
             try:
@@ -356,34 +410,10 @@ class EmbeddedKafka(ManagedProcess):
         env = {k: v for k, v in os.environ.items() if k not in ignored}
         env.setdefault("RUST_LOG", "warn")
         self.env = env
-        self.spawn()
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.stop(grace=5)
-            raise
-        return self
 
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + self.timeout
-        if not wait_for_port(self.host, self.port, self.timeout, alive=self.is_running):
-            raise self._failure(
-                f"port {self.port} did not open within {self.timeout:.0f}s" if self.is_running() else "exited during start-up"
-            )
-        last: BaseException | None = None
-        while time.monotonic() < deadline:
-            if not self.is_running():
-                raise self._failure("exited during start-up")
-            try:
-                _run_async(lambda: _kafka_list_topics(self.bootstrap))
-                return
-            except Exception as exc:  # noqa: BLE001
-                last = exc
-                time.sleep(0.25)
-        raise self._failure(f"no answer to a metadata request within {self.timeout:.0f}s (last error: {last!r})")
-
-    def __enter__(self) -> EmbeddedKafka:
-        return self.start()
+    def _probe(self) -> bool:
+        _run_async(lambda: _kafka_list_topics(self.bootstrap))
+        return True
 
 
 async def _kafka_list_topics(bootstrap: str) -> list[str]:
@@ -397,10 +427,11 @@ async def _kafka_list_topics(bootstrap: str) -> list[str]:
         await admin.close()
 
 
-class EmbeddedMongo(ManagedProcess):
+class EmbeddedMongo(ListeningProcess):
     """SecantusDB, a MongoDB-compatible server; advertises a single-node replica set (transactions work)."""
 
     stop_grace = 15.0
+    ready_what = "answering ping"
 
     def __init__(
         self,
@@ -424,9 +455,7 @@ class EmbeddedMongo(ManagedProcess):
     def uri(self) -> str:
         return f"mongodb://{_probe_host(self.host)}:{self.port}/?directConnection=true"
 
-    def start(self) -> EmbeddedMongo:
-        if port_in_use(self.host, self.port):
-            raise StackError(f"mongodb: port {self.port} on {self.host} is already in use")
+    def _prepare(self) -> None:
         if importlib.util.find_spec("secantus") is None:
             raise StackError("mongodb: secantusdb is not installed (pip install secantusdb)")
         self.storage_path.mkdir(parents=True, exist_ok=True)
@@ -441,47 +470,24 @@ class EmbeddedMongo(ManagedProcess):
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         # Run inside the data directory so a stray ./secantusd.toml in the caller's cwd is not picked up.
         self.cwd = str(self.storage_path.resolve())
-        self.spawn()
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.stop(grace=5)
-            raise
-        return self
 
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + self.timeout
-        if not wait_for_port(self.host, self.port, self.timeout, alive=self.is_running):
-            raise self._failure(
-                f"port {self.port} did not open within {self.timeout:.0f}s" if self.is_running() else "exited during start-up"
-            )
+    def _probe(self) -> bool:
         from pymongo import MongoClient
 
-        last: BaseException | None = None
-        while time.monotonic() < deadline:
-            if not self.is_running():
-                raise self._failure("exited during start-up")
-            try:
-                client: MongoClient[dict[str, Any]] = MongoClient(self.uri, serverSelectionTimeoutMS=2000, connectTimeoutMS=2000)
-                try:
-                    client.admin.command("ping")
-                    return
-                finally:
-                    client.close()
-            except Exception as exc:  # noqa: BLE001
-                last = exc
-                time.sleep(0.25)
-        raise self._failure(f"no answer to ping within {self.timeout:.0f}s (last error: {last!r})")
-
-    def __enter__(self) -> EmbeddedMongo:
-        return self.start()
+        client: MongoClient[dict[str, Any]] = MongoClient(self.uri, serverSelectionTimeoutMS=2000, connectTimeoutMS=2000)
+        try:
+            client.admin.command("ping")
+            return True
+        finally:
+            client.close()
 
 
-class ServiceProcess(ManagedProcess):
+class ServiceProcess(ListeningProcess):
     """One CRM service run by uvicorn from an app factory, e.g. ``crm_profile.main:create_app``."""
 
     stop_signal = signal.SIGTERM  # uvicorn shuts down gracefully on SIGTERM and SIGINT alike
     stop_grace = SERVICE_STOP_GRACE
+    ready_what = "ready (GET /readyz)"
 
     def __init__(
         self,
@@ -516,38 +522,16 @@ class ServiceProcess(ManagedProcess):
     def docs_url(self) -> str:
         return f"{self.base_url}/docs"
 
-    def start(self) -> ServiceProcess:
-        if port_in_use(self.host, self.port):
-            raise StackError(f"{self.name}: port {self.port} is already in use: set {self.port_var} to a free port")
-        self.spawn()
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.stop(grace=5)
-            raise
-        return self
+    def _port_taken(self) -> str:
+        return f"{self.name}: port {self.port} is already in use: set {self.port_var} to a free port"
 
-    def _wait_ready(self) -> None:
+    def _probe(self) -> bool:
         import httpx
 
-        deadline = time.monotonic() + self.timeout
-        last: str = "no answer"
-        with httpx.Client(timeout=2.0) as client:
-            while time.monotonic() < deadline:
-                if not self.is_running():
-                    raise self._failure("exited during start-up")
-                try:
-                    response = client.get(f"{self.base_url}/readyz")
-                    if response.status_code == 200:
-                        return
-                    last = f"GET /readyz answered {response.status_code}: {response.text[:200]}"
-                except httpx.HTTPError as exc:
-                    last = repr(exc)
-                time.sleep(0.2)
-        raise self._failure(f"not ready within {self.timeout:.0f}s (last: {last})")
-
-    def __enter__(self) -> ServiceProcess:
-        return self.start()
+        response = httpx.get(f"{self.base_url}/readyz", timeout=2.0)
+        if response.status_code != 200:
+            raise StackError(f"GET /readyz answered {response.status_code}: {response.text[:200]}")
+        return True
 
 
 # --------------------------------------------------------------------------------------------
