@@ -1,0 +1,27 @@
+"""`crm run` (what `make run` calls): a taken port stops it at once, naming the variable to change."""
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.mark.parametrize("variable", ["PROFILE_PORT", "KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URI"])
+def test_taken_port_fails_at_once_naming_the_variable(variable, tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        value = {"PROFILE_PORT": str(port), "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{port}",
+                 "MONGODB_URI": f"mongodb://127.0.0.1:{port}/?directConnection=true"}[variable]
+        crm = Path(sys.executable).parent / "crm"
+        result = subprocess.run([str(crm), "run"], env={"PATH": "/usr/bin:/bin", variable: value, "CRM_DEV_DIR": str(tmp_path),
+                                                         "SEED": "0"},
+                                capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert result.returncode == 1
+    assert variable in result.stderr + result.stdout
+    assert str(port) in result.stderr + result.stdout
