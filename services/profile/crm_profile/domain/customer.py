@@ -27,6 +27,20 @@ EDITABLE_FIELDS: frozenset[str] = frozenset(
     }
 )
 
+# Fields that belong to one kind of customer only.
+KIND_ONLY_FIELDS: dict[str, frozenset[str]] = {
+    "individual": frozenset({"gender", "birthday", "income", "education", "occupation", "employer", "family",
+                             "lifestyle", "interests", "risk", "assets_declared"}),
+    "corporate": frozenset({"industry", "legal_representative"}),
+}
+
+
+def fields_not_patchable(kind: str, fields: set[str] | list[str]) -> list[str]:
+    """Requested fields that PATCH may not change on a customer of this kind."""
+    other = {"individual": "corporate", "corporate": "individual"}[kind]
+    return sorted(f for f in fields if f not in EDITABLE_FIELDS or f in KIND_ONLY_FIELDS[other])
+
+
 RelationshipKind = Literal["family", "referred_by", "corporate_individual"]
 
 

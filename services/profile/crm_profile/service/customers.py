@@ -15,13 +15,13 @@ from crm_kit.auth import ALL_SCOPE, Principal
 from crm_kit.errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed, PreconditionRequired
 from crm_kit.outbox import OutgoingMessage
 from crm_profile.domain.customer import (
-    EDITABLE_FIELDS,
     SENSITIVE_FIELDS,
     MergeParty,
     RuleBroken,
     changed_fields,
     check_merge,
     check_relationship,
+    fields_not_patchable,
 )
 from crm_profile.domain.identity import validate_mobile
 from crm_profile.schemas import (
@@ -266,9 +266,8 @@ async def update_customer(*, p: Profile, principal: Principal, customer_id: str,
     if not if_match:
         raise PreconditionRequired("If-Match: send the ETag of the version you read")
     requested = patch.changes()
-    kind_fields = _kind_fields(requested)
     current = await _load(p, principal, customer_id)
-    wrong = sorted(f for f in requested if f not in EDITABLE_FIELDS or f in kind_fields.get(current["kind"], set()))
+    wrong = fields_not_patchable(current["kind"], list(requested))
     if wrong:
         raise Invalid(f"{', '.join(wrong)}: cannot be changed on a {current['kind']} customer with PATCH")
 
@@ -317,15 +316,6 @@ async def update_customer(*, p: Profile, principal: Principal, customer_id: str,
         await _raise_duplicate(p, exc, id_hash=None, core_no=requested.get("core_customer_no"))
     p.rt.outbox.notify()
     return view(p, doc)
-
-
-def _kind_fields(_: dict[str, Any]) -> dict[str, set[str]]:
-    """Fields that belong to the other kind of customer."""
-    return {
-        "corporate": {"gender", "birthday", "income", "education", "occupation", "employer", "family", "lifestyle",
-                      "interests", "risk", "assets_declared"},
-        "individual": {"industry", "legal_representative"},
-    }
 
 
 # --- consent --------------------------------------------------------------------------------------
