@@ -28,9 +28,10 @@ async def running(app: Any):
 
 
 async def read_topic(bootstrap: str, topic: str, *, until: Callable[[list[Any]], bool] = lambda m: False,
-                     timeout: float = 15.0) -> list[Any]:
+                     timeout: float = 15.0, settle: float = 0.0) -> list[Any]:
     """Every record on `topic` from the beginning, read without a consumer group, until `until(records)`
-    holds or `timeout` passes (then whatever was read is returned)."""
+    holds or `timeout` passes (then whatever was read is returned). With `settle`, reading goes on that
+    many seconds after `until` holds, so a test that asserts something is absent sees late arrivals too."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
     try:
@@ -49,11 +50,16 @@ async def read_topic(bootstrap: str, topic: str, *, until: Callable[[list[Any]],
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         records: list[Any] = []
+        settling_until: float | None = None
         while time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=300)
             for msgs in batch.values():
                 records.extend(msgs)
-            if until(records):
+            if settling_until is None and until(records):
+                if settle <= 0:
+                    break
+                settling_until = time.monotonic() + settle
+            if settling_until is not None and time.monotonic() >= settling_until:
                 break
         return records
     finally:

@@ -1,7 +1,8 @@
-"""Development secrets shared by `crm run` and `crm token`.
+"""Development state shared by every `crm` command: where it lives (`dev_dir`) and the secrets.
 
-The running stack and the tokens printed by `crm token` must agree on CRM_JWT_SECRET, so both read
-the same values: the environment first, then `.dev/secrets.env` (created on first use, mode 0600).
+The running stack and the tokens printed by `crm token` (and `crm seed`, `crm import`) must agree on
+CRM_JWT_SECRET, so all read the same values: the environment first, then `<dev dir>/secrets.env`
+(created on first use, mode 0600). The dev dir is found the same way from any working directory.
 """
 
 from __future__ import annotations
@@ -12,7 +13,44 @@ from collections.abc import Mapping
 from pathlib import Path
 
 SECRET_VARS: tuple[str, ...] = ("CRM_JWT_SECRET", "CRM_DATA_KEY", "CRM_LOOKUP_KEY")
-DEFAULT_SECRETS_PATH = Path(".dev/secrets.env")
+DEV_DIR_VAR = "CRM_DEV_DIR"
+DEFAULT_SECRETS_PATH = Path(".dev/secrets.env")  # kept for callers that import it; see dev_dir()
+
+
+def dev_dir() -> Path:
+    """Where the development state lives (secrets, staff list, MongoDB data, logs), from any working directory.
+
+    First match wins:
+    1. ``$CRM_DEV_DIR`` when set;
+    2. the ``.dev`` folder of the nearest ancestor of the working directory (itself included) that holds
+       ``.dev/secrets.env`` — the stack `crm run` started there;
+    3. the ``.dev`` folder of the nearest ancestor holding a ``Makefile`` and a ``services/`` directory
+       (the repository root);
+    4. ``./.dev``.
+    A match in the working directory itself is returned as the relative ``.dev``, as before; a match
+    further up is returned as an absolute path.
+    """
+    configured = os.environ.get(DEV_DIR_VAR, "").strip()
+    if configured:
+        return Path(configured).expanduser()
+    cwd = Path.cwd()
+    ancestors = [cwd, *cwd.parents]
+
+    def found(directory: Path) -> Path:
+        return Path(".dev") if directory == cwd else directory / ".dev"
+
+    for directory in ancestors:
+        if (directory / ".dev" / "secrets.env").is_file():
+            return found(directory)
+    for directory in ancestors:
+        if (directory / "Makefile").is_file() and (directory / "services").is_dir():
+            return found(directory)
+    return Path(".dev")
+
+
+def dev_secrets_path() -> Path:
+    """`secrets.env` in the dev dir (see `dev_dir`)."""
+    return dev_dir() / "secrets.env"
 
 
 def generate_secrets() -> dict[str, str]:
@@ -59,13 +97,14 @@ def write_env_file(path: Path, values: Mapping[str, str]) -> None:
     os.replace(tmp, path)
 
 
-def load_or_create_dev_secrets(path: Path = DEFAULT_SECRETS_PATH) -> dict[str, str]:
+def load_or_create_dev_secrets(path: Path | None = None) -> dict[str, str]:
     """CRM_JWT_SECRET, CRM_DATA_KEY and CRM_LOOKUP_KEY for local development.
 
-    Each value comes from os.environ if set there; otherwise from `path`; the file is created (0600)
-    with fresh values when missing, and completed when it lacks one of them.
+    Each value comes from os.environ if set there; otherwise from `path` (default: `secrets.env` in
+    `dev_dir()`); the file is created (0600) with fresh values when missing, and completed when it
+    lacks one of them.
     """
-    path = Path(path)
+    path = Path(path) if path is not None else dev_secrets_path()
     from_env = {k: os.environ[k] for k in SECRET_VARS if os.environ.get(k)}
     if len(from_env) == len(SECRET_VARS):
         return from_env

@@ -45,9 +45,12 @@ console = Console(stderr=True)
 
 
 def dev_dir() -> Path:
-    """Where `crm run` keeps its state (secrets, MongoDB data, logs), relative to the working directory.
-    Git-ignored. crm_cli.seed and crm_cli.importer read `.dev/secrets.env` too."""
-    return Path(".dev")
+    """Where `crm run` keeps its state (secrets, MongoDB data, logs); git-ignored. The same folder from any
+    working directory ($CRM_DEV_DIR, else the `.dev` of the stack or repository above): see
+    crm_cli.devenv.dev_dir, which crm_cli.seed and crm_cli.importer use too."""
+    from crm_cli.devenv import dev_dir as _dev_dir
+
+    return _dev_dir()
 
 
 def _split_host_port(address: str, default_port: int) -> tuple[str, int]:

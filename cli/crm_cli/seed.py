@@ -11,6 +11,7 @@ import json
 import random
 from datetime import date, timedelta
 from pathlib import Path
+from types import EllipsisType
 from typing import Any
 
 from rich.console import Console
@@ -18,15 +19,23 @@ from rich.progress import Progress
 
 from crm_cli.api import ProfileClient
 from crm_cli.demo_data import make_balance, make_dataset
-from crm_cli.devenv import load_or_create_dev_secrets
+from crm_cli.devenv import dev_dir, load_or_create_dev_secrets
 
 console = Console(stderr=True)
 HEAD_OFFICE = ("S-HO01", "head_office", None)
 ADMIN = ("S-ADMIN", "admin", None)
 
 
+def staff_file_path() -> Path:
+    """Where the seeded staff list is written: `staff.json` in the dev dir (crm_cli.devenv.dev_dir)."""
+    return dev_dir() / "staff.json"
+
+
 async def seed(*, api: str, secrets: dict[str, str], count: int = 200, seed_value: int = 20261124,
-               staff_file: Path | None = Path(".dev/staff.json"), transport: Any = None) -> dict[str, Any]:
+               staff_file: Path | None | EllipsisType = ..., transport: Any = None) -> dict[str, Any]:
+    """`staff_file`: where to write the staff list; by default `staff.json` in the dev dir, None for nowhere."""
+    if staff_file is ...:
+        staff_file = staff_file_path()
     branches = 3
     per_branch = max(1, count // branches)
     corporates = max(0, per_branch // 8)
@@ -81,11 +90,11 @@ async def seed_if_empty(profile_url: str, secrets: dict[str, str], count: int = 
     finally:
         await client.close()
     result = await seed(api=profile_url, secrets=secrets, count=count)
-    console.print(f"seeded {result['created']} customers and {result['staff']} staff (staff list in .dev/staff.json)")
+    console.print(f"seeded {result['created']} customers and {result['staff']} staff (staff list in {staff_file_path()})")
 
 
 async def seed_command(*, count: int, api: str) -> int:
-    secrets = load_or_create_dev_secrets(Path(".dev/secrets.env"))
+    secrets = load_or_create_dev_secrets(dev_dir() / "secrets.env")
     result = await seed(api=api, secrets=secrets, count=count)
     console.print(f"created {result['created']}, already there {result['duplicates']}, failed {len(result['failed'])}")
     for name, status, text in result["failed"][:10]:

@@ -200,6 +200,11 @@ class MergeRequest(Strict):
     reason: str = Field(min_length=1, max_length=500)
 
 
+class CustomerBatch(Strict):
+    customers: list[dict[str, Any]] = Field(min_length=1, max_length=1000,
+                                            description="each item as for POST /v1/customers; validated one by one")
+
+
 class BalanceBatch(Strict):
     snapshots: list[BalanceSnapshot] = Field(min_length=1, max_length=10_000)
 
@@ -261,6 +266,17 @@ class CustomerPage(BaseModel):
 class Created(BaseModel):
     id: str
     version: int
+
+
+class BatchItemResult(BaseModel):
+    index: int
+    status: Literal["created", "exists", "rejected"]
+    id: str | None = None
+    errors: list[dict[str, str]] = []
+
+
+class BatchResult(BaseModel):
+    results: list[BatchItemResult]
 
 
 class BalanceResult(BaseModel):

@@ -255,3 +255,27 @@ async def test_ops_endpoints(profile):
     spec = (await profile.get("/openapi.json")).json()
     assert "/v1/customers/{customer_id}" in spec["paths"]
     assert (await profile.get("/docs")).status_code == 200
+
+
+async def test_batch_registration_reports_each_item_and_is_idempotent(profile, people, rm, stack):
+    a, b = people(), people()
+    bad = people()
+    bad["phones"] = ["110"]
+    other_branch = people(branch="BR009")
+    batch = {"customers": [a, bad, {**a, "core_customer_no": None}, b, other_branch]}
+    first = await profile.post("/v1/customers/batch", json=batch, headers=rm)
+    assert first.status_code == 200, first.text
+    r = first.json()["results"]
+    assert [x["status"] for x in r] == ["created", "rejected", "exists", "created", "rejected"]
+    assert r[2]["id"] == r[0]["id"]
+    assert r[1]["errors"][0]["field"].startswith("phones") and "110" not in str(r[1])
+    assert r[4]["errors"] == [{"field": "branch", "problem": "you may register customers only in your branch BR001"}]
+
+    again = (await profile.post("/v1/customers/batch", json=batch, headers=rm)).json()["results"]
+    assert [x["status"] for x in again] == ["exists", "rejected", "exists", "exists", "rejected"]
+    assert [again[0]["id"], again[3]["id"]] == [r[0]["id"], r[3]["id"]]
+    listed = (await profile.get("/v1/customers", headers=rm)).json()["items"]
+    assert len(listed) == 2
+    records = await read_topic(stack.kafka_bootstrap, profile.settings.topic("crm.profile.customers"),
+                               until=lambda rs: len(rs) >= 2, settle=1.0)
+    assert len(of_type(records, "crm.profile.customer.registered.v1")) == 2

@@ -11,6 +11,8 @@ from crm_kit.auth import Principal, Role, current_principal, require_roles, writ
 from crm_profile.schemas import (
     BalanceBatch,
     BalanceResult,
+    BatchResult,
+    CustomerBatch,
     ConsentUpdate,
     Created,
     CustomerCreate,
@@ -20,7 +22,7 @@ from crm_profile.schemas import (
     MergeRequest,
     RelationshipCreate,
 )
-from crm_profile.service import balances, customers
+from crm_profile.service import balances, customers, registration
 from crm_profile.service.context import Profile
 
 router = APIRouter(prefix="/v1", tags=["customers"])
@@ -39,10 +41,18 @@ Writer = Annotated[Principal, Depends(writer)]
 @router.post("/customers", status_code=status.HTTP_201_CREATED, response_model=Created,
              responses={409: {"description": "ID document already registered; body names existing_id"}})
 async def register(p: P, principal: Writer, body: Annotated[CustomerCreate, Body()], response: Response) -> Created:
-    created = await customers.register_customer(p=p, principal=principal, data=body)
+    created = await registration.register_customer(p=p, principal=principal, data=body)
     response.headers["Location"] = f"/v1/customers/{created.id}"
     response.headers["ETag"] = customers.etag(created.version)
     return created
+
+
+@router.post("/customers/batch", response_model=BatchResult)
+async def register_batch(p: P, principal: Writer, body: CustomerBatch) -> dict[str, Any]:
+    """Register up to 1,000 customers (imports). Each item is validated on its own: the answer says, in order,
+    `created` (with id), `exists` (the ID document is already registered; its customer id) or `rejected` (errors).
+    Sending the same batch again creates nothing new."""
+    return await registration.register_batch(p=p, principal=principal, customers=body.customers)
 
 
 @router.get("/customers", response_model=CustomerPage)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
@@ -10,10 +10,9 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
-from crm_contracts.profile import ConsentChanged, CustomerMerged, CustomerRegistered, CustomerUpdated
-from crm_kit.auth import ALL_SCOPE, Principal
+from crm_contracts.profile import ConsentChanged, CustomerMerged, CustomerUpdated
+from crm_kit.auth import Principal
 from crm_kit.errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed, PreconditionRequired
-from crm_kit.outbox import OutgoingMessage
 from crm_profile.domain.customer import (
     SENSITIVE_FIELDS,
     MergeParty,
@@ -26,14 +25,12 @@ from crm_profile.domain.customer import (
 from crm_profile.domain.identity import validate_mobile
 from crm_profile.schemas import (
     ConsentUpdate,
-    CorporateCreate,
-    Created,
     CustomerUpdate,
-    IndividualCreate,
     MergeRequest,
     RelationshipCreate,
 )
 from crm_profile.service.context import Profile
+from crm_profile.service.records import history_row, storable
 
 PUBLIC_EXCLUDE = {"lookup", "sensitive_history"}
 
@@ -46,129 +43,12 @@ def etag(version: int) -> str:
     return f'"v{version}"'
 
 
-def _plain(value: Any) -> Any:
-    """Pydantic values to what Mongo stores (dates as ISO strings, models as dicts)."""
-    if hasattr(value, "model_dump"):
-        return value.model_dump(mode="python")
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value.isoformat()
-    return value
-
-
-def _storable(d: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for k, v in d.items():
-        v = _plain(v)
-        if isinstance(v, dict):
-            v = {kk: (vv.isoformat() if isinstance(vv, date) and not isinstance(vv, datetime) else vv) for kk, vv in v.items()}
-        out[k] = v
-    return out
-
-
 async def _load(p: Profile, principal: Principal, customer_id: str, session: AsyncClientSession | None = None) -> dict[str, Any]:
     doc = await p.store.customers.find_one({"_id": customer_id}, session=session)
     # Out of scope is answered exactly like missing, so scope cannot be probed.
     if doc is None or not principal.can_see(owner=doc.get("owner"), branch=doc.get("branch")):
         raise NotFound(f"customer {customer_id} not found")
     return doc
-
-
-def _history_row(
-    *, customer_id: str, version: int, action: str, principal: Principal, channel: str, fields: list[str],
-    changes: dict[str, Any] | None = None, note: str | None = None,
-) -> dict[str, Any]:
-    return {
-        "customer_id": customer_id,
-        "version": version,
-        "action": action,
-        "at": _now(),
-        "by": principal.staff_id,
-        "role": principal.role.value,
-        "channel": channel,
-        "fields": fields,
-        # Old and new values only for fields that are not sensitive.
-        "changes": changes or {},
-        "note": note,
-    }
-
-
-# --- register -----------------------------------------------------------------------------------
-
-
-async def register_customer(*, p: Profile, principal: Principal, data: IndividualCreate | CorporateCreate) -> Created:
-    if principal.role not in ALL_SCOPE and data.branch != principal.branch:
-        raise Forbidden(f"branch: you may register customers only in your branch {principal.branch}")
-    id_hash = p.store.id_lookup(data.id_document.type, data.id_document.number)
-    # A merged-away record still holds its ID document's hash and points to the survivor.
-    existing = await p.store.customers.find_one(
-        {"$or": [{"lookup.id": id_hash}, {"lookup.merged_id": id_hash}]}, {"_id": 1, "merged_into": 1})
-    if existing:
-        raise Conflict("id_document: a customer with this ID document is already registered",
-                       existing_id=existing.get("merged_into") or existing["_id"])
-
-    now = _now()
-    customer_id = f"C{ObjectId()}"
-    raw = data.model_dump(mode="python", exclude={"consents", "channel", "owner"})
-    sensitive = {k: raw.pop(k) for k in SENSITIVE_FIELDS if k in raw}
-    sealed, lookup = p.store.seal(sensitive)
-    owner = data.owner or principal.staff_id
-    doc: dict[str, Any] = {
-        "_id": customer_id,
-        **_storable(raw),
-        **sealed,
-        "lookup": {k.split(".", 1)[1]: v for k, v in lookup.items()},
-        "owner": owner,
-        "status": "active",
-        "tier": None,
-        "aum": None,
-        "consents": {
-            ch: {"granted": granted, "changed_at": now, "source": data.channel, "changed_by": principal.staff_id}
-            for ch, granted in data.consents.items()
-        },
-        "version": 1,
-        "created_at": now,
-        "created_by": principal.staff_id,
-        "updated_at": now,
-        "updated_by": principal.staff_id,
-    }
-    if doc.get("core_customer_no") is None:
-        doc.pop("core_customer_no", None)
-    events: list[OutgoingMessage] = [
-        p.event(
-            CustomerRegistered(
-                customer_id=customer_id, kind=data.kind, segment=data.segment, branch=data.branch, owner=owner,
-                core_customer_no=data.core_customer_no, registered_at=now, registered_by=principal.staff_id,
-                channel=data.channel,
-            ),
-            customer_id=customer_id,
-        )
-    ]
-    events += [
-        p.event(
-            ConsentChanged(customer_id=customer_id, channel=ch, granted=g, changed_at=now, source=data.channel,
-                           changed_by=principal.staff_id),
-            customer_id=customer_id,
-        )
-        for ch, g in data.consents.items()
-    ]
-
-    async def txn(s: AsyncClientSession) -> None:
-        await p.store.customers.insert_one(doc, session=s)
-        await p.store.history.insert_one(
-            _history_row(customer_id=customer_id, version=1, action="registered", principal=principal,
-                         channel=data.channel, fields=sorted(k for k in data.model_fields_set if k != "channel")),
-            session=s,
-        )
-        await p.rt.outbox.add(s, events)
-
-    try:
-        await p.rt.mongo.transaction(txn)
-    except DuplicateKeyError as exc:
-        await _raise_duplicate(p, exc, id_hash=id_hash, core_no=data.core_customer_no)
-    p.rt.outbox.notify()
-    return Created(id=customer_id, version=1)
 
 
 async def _raise_duplicate(p: Profile, exc: DuplicateKeyError, *, id_hash: str | None, core_no: str | None) -> None:
@@ -278,7 +158,7 @@ async def update_customer(*, p: Profile, principal: Principal, customer_id: str,
         if if_match.strip() not in (etag(doc["version"]), "*"):
             raise PreconditionFailed(f"If-Match: the customer changed since you read it; current ETag is {etag(doc['version'])}",
                                      current_etag=etag(doc["version"]))
-        plain_new = {k: _storable({k: v})[k] for k, v in requested.items()}
+        plain_new = {k: storable(v) for k, v in requested.items()}
         before = {k: (p.store.plain_sensitive(doc, k) if k in SENSITIVE_FIELDS else doc.get(k)) for k in plain_new}
         after = {k: (requested[k] if k in SENSITIVE_FIELDS else plain_new[k]) for k in plain_new}
         fields = changed_fields(before, after)
@@ -300,8 +180,8 @@ async def update_customer(*, p: Profile, principal: Principal, customer_id: str,
         )
         changes = {k: {"from": before[k], "to": plain_new[k]} for k in fields if k not in SENSITIVE_FIELDS}
         await p.store.history.insert_one(
-            _history_row(customer_id=customer_id, version=version, action="updated", principal=principal,
-                         channel=patch.channel, fields=fields, changes=_storable(changes)),
+            history_row(customer_id=customer_id, version=version, action="updated", principal=principal,
+                         channel=patch.channel, fields=fields, changes=storable(changes)),
             session=s,
         )
         await p.rt.outbox.add(s, [p.event(
@@ -335,7 +215,7 @@ async def set_consent(*, p: Profile, principal: Principal, customer_id: str, cha
                                              "updated_by": principal.staff_id}},
             session=s, return_document=ReturnDocument.AFTER)
         await p.store.history.insert_one(
-            _history_row(customer_id=customer_id, version=version, action="consent", principal=principal,
+            history_row(customer_id=customer_id, version=version, action="consent", principal=principal,
                          channel=body.source, fields=[f"consents.{channel}"],
                          changes={f"consents.{channel}": {"from": current and current["granted"], "to": body.granted}}),
             session=s)
@@ -438,7 +318,7 @@ async def merge_customers(*, p: Profile, principal: Principal, survivor_id: str,
         await p.store.relationships.delete_many({"from_id": survivor["_id"], "to_id": survivor["_id"]}, session=s)
         for cid, v, action in ((survivor["_id"], version, "merged_in"), (duplicate["_id"], duplicate["version"] + 1, "merged_away")):
             await p.store.history.insert_one(
-                _history_row(customer_id=cid, version=v, action=action, principal=principal, channel="service_process",
+                history_row(customer_id=cid, version=v, action=action, principal=principal, channel="service_process",
                              fields=sorted(taken) + ["status"] if action == "merged_away" else sorted(taken),
                              changes={"survivor_id": survivor["_id"], "merged_id": duplicate["_id"]}, note=body.reason),
                 session=s)
