@@ -16,7 +16,7 @@ EXTRA_SERVICES := $(filter-out services/profile,$(patsubst %/pyproject.toml,%,$(
 PACKAGES := contracts kit services/profile $(EXTRA_SERVICES) cli
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
-.PHONY: run test clean venv asyncapi
+.PHONY: run test clean venv asyncapi bench-import
 
 venv: $(VENV)/.installed
 
@@ -44,3 +44,9 @@ asyncapi: $(VENV)/.installed
 	mkdir -p build/asyncapi
 	for s in $(notdir $(patsubst %/pyproject.toml,%,$(wildcard services/*/pyproject.toml))); do \
 	  $(VENV)/bin/faststream docs gen --factory crm_$$s.main:asyncapi -o build/asyncapi/$$s.json; done
+
+# Rows/s of `crm import` on this machine (the figure in the README): N generated rows imported twice
+# into a fresh embedded stack. `make bench-import ROWS=20000` for a quicker run.
+ROWS ?= 100000
+bench-import: $(VENV)/.installed
+	$(VENV_PY) bench/import_rows.py --rows $(ROWS)

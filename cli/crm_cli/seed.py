@@ -90,7 +90,8 @@ async def seed_if_empty(profile_url: str, secrets: dict[str, str], count: int = 
     finally:
         await client.close()
     result = await seed(api=profile_url, secrets=secrets, count=count)
-    console.print(f"seeded {result['created']} customers and {result['staff']} staff (staff list in {staff_file_path()})")
+    console.print(f"seeded {result['created']} customers and {result['staff']} staff "
+                  f"(staff list in {staff_file_path()})")
 
 
 async def seed_command(*, count: int, api: str) -> int:

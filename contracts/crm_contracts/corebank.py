@@ -4,11 +4,35 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated
+from decimal import InvalidOperation
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-Money = Annotated[Decimal, Field(max_digits=18, decimal_places=2)]
+CENT = Decimal("0.01")
+
+
+def _no_binary_floats(value: Any) -> Any:
+    # A JSON number may already have lost cents in a float; amounts travel as strings ("1234.56").
+    if isinstance(value, float):
+        raise ValueError('send amounts as strings, e.g. "1234.56"; a JSON number may have lost precision')
+    if isinstance(value, str):
+        try:
+            parsed = Decimal(value)
+        except InvalidOperation:
+            return value  # pydantic names the problem
+        if not parsed.is_finite():
+            raise ValueError("amount must be a finite number")
+    return value
+
+
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_no_binary_floats),
+    Field(max_digits=18, decimal_places=2, allow_inf_nan=False),
+    AfterValidator(lambda d: d.quantize(CENT)),
+]
+"""CNY with at most 2 decimals, always stored and published with exactly 2 (1E+3 becomes 1000.00)."""
 
 
 class BalanceSnapshot(BaseModel):

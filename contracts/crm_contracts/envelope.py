@@ -14,12 +14,13 @@ D = TypeVar("D", bound=BaseModel)
 class EventData(BaseModel):
     """Base for event payloads. `event_type` is the CloudEvents type the payload travels under."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Readers ignore fields they do not know: adding a field is not a breaking change.
+    model_config = ConfigDict(extra="ignore", frozen=True)
     event_type: ClassVar[str]
 
 
 class CloudEvent(BaseModel, Generic[D]):
-    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4)
     source: str

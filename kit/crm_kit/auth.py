@@ -7,11 +7,14 @@ see all. Auditors never write. A customer out of scope is answered as not found.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 import jwt
+import structlog
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -80,10 +83,16 @@ class Principal:
 class TokenVerifier:
     def __init__(self, settings: ServiceSettings) -> None:
         self._secret = settings.crm_jwt_secret.get_secret_value() if settings.crm_jwt_secret else None
-        self._jwks = jwt.PyJWKClient(settings.crm_jwt_jwks_url) if settings.crm_jwt_jwks_url else None
+        self._jwks = (
+            jwt.PyJWKClient(settings.crm_jwt_jwks_url, cache_keys=True, lifespan=300) if settings.crm_jwt_jwks_url else None
+        )
         self._issuer = settings.crm_jwt_issuer
         if not self._secret and not self._jwks:
             raise RuntimeError("set CRM_JWT_SECRET (HS256) or CRM_JWT_JWKS_URL (RS256)")
+
+    @property
+    def fetches_keys(self) -> bool:
+        return self._jwks is not None
 
     def verify(self, token: str) -> Principal:
         try:
@@ -106,8 +115,6 @@ class TokenVerifier:
 
 
 def issue_token(*, secret: str, staff_id: str, role: str, branch: str | None, ttl_seconds: int = 8 * 3600) -> str:
-    import time
-
     now = int(time.time())
     claims = {"sub": staff_id, "role": Role(role).value, "iat": now, "exp": now + ttl_seconds}
     if branch:
@@ -123,8 +130,12 @@ async def current_principal(
 ) -> Principal:
     if credentials is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing bearer token", {"WWW-Authenticate": "Bearer"})
-    principal = request.app.state.verifier.verify(credentials.credentials)
-    import structlog
+    verifier: TokenVerifier = request.app.state.verifier
+    if verifier.fetches_keys:
+        # PyJWKClient may fetch the key set over HTTP: keep that off the event loop.
+        principal = await asyncio.to_thread(verifier.verify, credentials.credentials)
+    else:
+        principal = verifier.verify(credentials.credentials)
 
     structlog.contextvars.bind_contextvars(staff_id=principal.staff_id, role=principal.role.value)
     return principal

@@ -11,6 +11,7 @@ from typing import Any
 
 import structlog
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -58,6 +59,12 @@ def create_http_app(runtime: Runtime[Any], *, title: str, description: str, rout
             log.info("http request", method=request.method, route=path, status=response.status_code,
                      ms=round((time.perf_counter() - started) * 1000, 1))
         return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # Names the field and the problem; never echoes the input, which may be an ID number or a phone.
+        detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        return JSONResponse({"detail": detail}, status_code=422)
 
     @app.exception_handler(CrmError)
     async def crm_error(_: Request, exc: CrmError) -> JSONResponse:

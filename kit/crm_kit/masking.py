@@ -48,8 +48,9 @@ def mask_email(email: str) -> str:
     if not at:
         # Not an e-mail address; we cannot tell which part is safe, so hide all.
         return _STAR * len(value)
-    if not local:
-        return value
+    if len(local) <= 1:
+        # Keeping the first character of a one-letter local part would show it all.
+        return _STAR * max(len(local), 1) + "@" + domain
     return local[0] + _STAR * (len(local) - 1) + "@" + domain
 
 

@@ -4,6 +4,7 @@ bad messages go to `<topic>.dlt` (through the outbox) while the partition moves 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
@@ -81,8 +82,10 @@ class Rejection:
 BatchHandler = Callable[[AsyncClientSession, list[Incoming[P]]], Awaitable[list[Rejection]]]
 
 
-def _message_id(value: bytes, topic: str, partition: int, offset: int, headers: dict[str, str]) -> str:
-    # CloudEvents carry their own id; a raw feed record is identified by where it sits in the log.
+def _message_id(value: bytes, key: bytes | None, topic: str, headers: dict[str, str]) -> str:
+    # CloudEvents carry their own id. A raw feed record is identified by its content, not by its offset:
+    # offsets start again when a topic is recreated (or the embedded broker restarts) while the inbox
+    # remembers, and a new record at an old offset must not be taken for a redelivery.
     if "ce_id" in headers:
         return headers["ce_id"]
     try:
@@ -91,7 +94,8 @@ def _message_id(value: bytes, topic: str, partition: int, offset: int, headers: 
             return doc["id"]
     except ValueError:
         pass
-    return f"{topic}/{partition}/{offset}"
+    digest = hashlib.sha256(topic.encode() + b"\0" + (key or b"") + b"\0" + value).hexdigest()
+    return f"{topic}#{digest}"
 
 
 def _correlation_id(value: bytes, headers: dict[str, str]) -> str | None:
@@ -168,7 +172,7 @@ class BatchConsumer(Generic[P]):
         dead: list[OutgoingMessage] = []
         for r in records:
             headers = {k: (v.decode(errors="replace") if isinstance(v, bytes) else str(v)) for k, v in (r.headers or [])}
-            mid = _message_id(r.value or b"", r.topic, r.partition, r.offset, headers)
+            mid = _message_id(r.value or b"", r.key, r.topic, headers)
             try:
                 payload = self.parse(r.value or b"")
             except (ValidationError, ValueError, TypeError) as exc:

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from crm_contracts.corebank import BalanceSnapshot
+from crm_contracts.corebank import Money as CoreMoney
 from crm_contracts.profile import ConsentChannel, SourceChannel
 from crm_profile.domain.identity import (
     birthday_from_resident_id,
@@ -23,7 +24,7 @@ from crm_profile.domain.identity import (
     validate_uscc,
 )
 
-Money = Annotated[Decimal, Field(max_digits=18, decimal_places=2, ge=0)]
+Money = Annotated[CoreMoney, Field(ge=0)]
 Mobile = Annotated[str, AfterValidator(validate_mobile)]
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 
@@ -36,6 +37,16 @@ def _email(v: str) -> str:
 
 Email = Annotated[str, AfterValidator(_email)]
 Tag = Annotated[str, Field(min_length=1, max_length=40)]
+Tags = Annotated[list[Tag], Field(max_length=30)]
+Name = Annotated[str, Field(min_length=1, max_length=100)]
+LongName = Annotated[str, Field(max_length=100)]
+ShortText = Annotated[str, Field(max_length=60)]
+LongText = Annotated[str, Field(max_length=500)]
+Notes = Annotated[str, Field(max_length=2000)]
+Address = Annotated[str, Field(max_length=200)]
+CoreNo = Annotated[str, Field(min_length=1, max_length=32)]
+CreditRating = Annotated[str, Field(max_length=10)]
+Phones = Annotated[list[Mobile], Field(min_length=1, max_length=5)]
 RiskTolerance = Literal["C1", "C2", "C3", "C4", "C5"]
 
 
@@ -92,19 +103,19 @@ class Risk(Strict):
 
 
 class _Common(Strict):
-    name: str = Field(min_length=1, max_length=100)
-    phones: list[Mobile] = Field(min_length=1, max_length=5)
+    name: Name
+    phones: Phones
     email: Email | None = None
-    address: str | None = Field(default=None, max_length=200)
+    address: Address | None = None
     branch: str = Field(min_length=1, max_length=20)
-    owner: str | None = Field(default=None, description="staff id; defaults to the registering staff member")
-    core_customer_no: str | None = Field(default=None, min_length=1, max_length=32)
-    tags: list[Tag] = Field(default_factory=list, max_length=30)
+    owner: str | None = Field(default=None, max_length=40, description="staff id; defaults to the registering staff member")
+    core_customer_no: CoreNo | None = None
+    tags: Tags = Field(default_factory=list)
     consents: dict[ConsentChannel, bool] = Field(default_factory=dict)
     channel: SourceChannel = "service_process"
-    holdings: list[Holding] = Field(default_factory=list)
-    credit_rating: str | None = Field(default=None, max_length=10)
-    notes: str | None = Field(default=None, max_length=2000)
+    holdings: list[Holding] = Field(default_factory=list, max_length=100)
+    credit_rating: CreditRating | None = None
+    notes: Notes | None = None
 
 
 class IndividualCreate(_Common):
@@ -115,12 +126,12 @@ class IndividualCreate(_Common):
     segment: Literal["mass", "vip", "private_banking"] = "mass"
     income: Income | None = None
     assets_declared: Money | None = None
-    education: str | None = Field(default=None, max_length=60)
-    occupation: str | None = Field(default=None, max_length=60)
-    employer: str | None = Field(default=None, max_length=100)
-    family: list[FamilyMember] = Field(default_factory=list)
-    lifestyle: str | None = Field(default=None, max_length=500)
-    interests: list[Tag] = Field(default_factory=list)
+    education: ShortText | None = None
+    occupation: ShortText | None = None
+    employer: LongName | None = None
+    family: list[FamilyMember] = Field(default_factory=list, max_length=30)
+    lifestyle: LongText | None = None
+    interests: Tags = Field(default_factory=list)
     risk: Risk | None = None
 
     @model_validator(mode="after")
@@ -141,8 +152,8 @@ class CorporateCreate(_Common):
     kind: Literal["corporate"]
     id_document: IdDocument
     segment: Literal["sme", "large", "multinational"] = "sme"
-    industry: str | None = Field(default=None, max_length=60)
-    legal_representative: str | None = Field(default=None, max_length=100)
+    industry: ShortText | None = None
+    legal_representative: LongName | None = None
 
     @model_validator(mode="after")
     def _uscc(self) -> "CorporateCreate":
@@ -155,33 +166,44 @@ CustomerCreate = Annotated[IndividualCreate | CorporateCreate, Field(discriminat
 
 
 class CustomerUpdate(Strict):
-    """PATCH body: only the fields sent change. `channel` says where the information came from."""
+    """PATCH body: only the fields sent change; `null` clears an optional field. `channel` says where the
+    information came from. Limits are the same as at registration."""
 
     channel: SourceChannel
-    name: str | None = Field(default=None, min_length=1, max_length=100)
-    phones: list[Mobile] | None = Field(default=None, min_length=1, max_length=5)
+    name: Name | None = None
+    phones: Phones | None = None
     email: Email | None = None
-    address: str | None = Field(default=None, max_length=200)
-    core_customer_no: str | None = Field(default=None, min_length=1, max_length=32)
-    tags: list[Tag] | None = None
-    segment: str | None = None
+    address: Address | None = None
+    core_customer_no: CoreNo | None = None
+    tags: Tags | None = None
+    segment: Literal["mass", "vip", "private_banking", "sme", "large", "multinational"] | None = None
     holdings: list[Holding] | None = None
-    credit_rating: str | None = None
-    notes: str | None = Field(default=None, max_length=2000)
+    credit_rating: CreditRating | None = None
+    notes: Notes | None = None
     income: Income | None = None
     assets_declared: Money | None = None
-    education: str | None = None
-    occupation: str | None = None
-    employer: str | None = None
+    education: ShortText | None = None
+    occupation: ShortText | None = None
+    employer: LongName | None = None
     family: list[FamilyMember] | None = None
-    lifestyle: str | None = None
-    interests: list[Tag] | None = None
+    lifestyle: LongText | None = None
+    interests: Tags | None = None
     risk: Risk | None = None
-    industry: str | None = None
-    legal_representative: str | None = None
+    industry: ShortText | None = None
+    legal_representative: LongName | None = None
+
+    @model_validator(mode="after")
+    def _required_stay_set(self) -> "CustomerUpdate":
+        cleared = sorted(f for f in NOT_CLEARABLE if f in self.model_fields_set and getattr(self, f) is None)
+        if cleared:
+            raise ValueError(f"{', '.join(cleared)}: cannot be null (send a value, or leave the field out)")
+        return self
 
     def changes(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.model_fields_set if k != "channel"}
+
+
+NOT_CLEARABLE = ("name", "phones", "tags", "segment", "holdings", "family", "interests")
 
 
 class ConsentUpdate(Strict):
@@ -191,8 +213,9 @@ class ConsentUpdate(Strict):
 
 class RelationshipCreate(Strict):
     kind: Literal["family", "referred_by", "corporate_individual"]
-    other_customer_id: str
+    other_customer_id: str = Field(min_length=1, max_length=40)
     role: str | None = Field(default=None, max_length=40, description="spouse, child, legal_representative …")
+    channel: SourceChannel = "service_process"
 
 
 class MergeRequest(Strict):

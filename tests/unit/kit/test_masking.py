@@ -63,7 +63,8 @@ def test_mask_id_number_keeps_length_and_hides_the_middle(value):
     "value, expected",
     [
         ("zhangsan@example.com", "z*******@example.com"),
-        ("a@example.com", "a@example.com"),
+        ("a@example.com", "*@example.com"),
+        ("@example.com", "*@example.com"),
         ("ab@x.cn", "a*@x.cn"),
         ("first.last@sub.bank.cn", "f*********@sub.bank.cn"),
         ("not-an-email", "************"),

@@ -21,11 +21,18 @@ BASIC_FIELDS: dict[CustomerKind, tuple[str, ...]] = {
 # owner changes come from tiering's assignment events; balances only from core banking.
 EDITABLE_FIELDS: frozenset[str] = frozenset(
     {
-        "name", "gender", "birthday", "phones", "email", "address", "segment", "tags",
-        "income", "assets_declared", "holdings", "education", "career", "family", "lifestyle",
-        "interests", "risk", "credit_rating", "industry", "size", "core_customer_no", "notes",
+        "name", "phones", "email", "address", "segment", "tags", "holdings", "credit_rating", "notes",
+        "core_customer_no", "income", "assets_declared", "education", "occupation", "employer", "family",
+        "lifestyle", "interests", "risk", "industry", "legal_representative",
     }
 )
+# Linking a record to a core-banking customer decides whose balances it shows: head office's call.
+CORE_LINK_FIELDS: frozenset[str] = frozenset({"core_customer_no"})
+
+SEGMENTS: dict[str, frozenset[str]] = {
+    "individual": frozenset({"mass", "vip", "private_banking"}),
+    "corporate": frozenset({"sme", "large", "multinational"}),
+}
 
 # Fields that belong to one kind of customer only.
 KIND_ONLY_FIELDS: dict[str, frozenset[str]] = {
@@ -39,6 +46,11 @@ def fields_not_patchable(kind: str, fields: set[str] | list[str]) -> list[str]:
     """Requested fields that PATCH may not change on a customer of this kind."""
     other = {"individual": "corporate", "corporate": "individual"}[kind]
     return sorted(f for f in fields if f not in EDITABLE_FIELDS or f in KIND_ONLY_FIELDS[other])
+
+
+def check_segment(kind: str, segment: str | None) -> None:
+    if segment is not None and segment not in SEGMENTS[kind]:
+        raise RuleBroken(f"a {kind} customer's segment is one of {', '.join(sorted(SEGMENTS[kind]))}", field="segment")
 
 
 RelationshipKind = Literal["family", "referred_by", "corporate_individual"]
@@ -59,10 +71,8 @@ def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[
 def check_relationship(kind: RelationshipKind, *, from_id: str, to_id: str, from_kind: str, to_kind: str) -> None:
     if from_id == to_id:
         raise RuleBroken("a customer cannot be related to itself", field="other_customer_id")
-    if kind in ("family", "referred_by") and to_kind != "individual" and kind == "family":
+    if kind == "family" and "corporate" in (from_kind, to_kind):
         raise RuleBroken("family links join two individual customers", field="other_customer_id")
-    if kind == "family" and from_kind != "individual":
-        raise RuleBroken("family links join two individual customers", field="kind")
     if kind == "corporate_individual" and {from_kind, to_kind} != {"corporate", "individual"}:
         raise RuleBroken("corporate_individual links one corporate and one individual customer", field="kind")
 
@@ -90,3 +100,14 @@ def check_merge(survivor: MergeParty, duplicate: MergeParty) -> None:
             "both records are linked to different core-banking customers; merge them in core banking first",
             field="duplicate_id",
         )
+
+
+def merged_consents(survivor: Mapping[str, Any], duplicate: Mapping[str, Any]) -> dict[str, Any]:
+    """Per channel, the most recent decision of the customer wins, whichever record holds it; on a tie
+    the refusal wins — an opt-out must never be lost in a merge."""
+    out = dict(survivor)
+    for channel, entry in duplicate.items():
+        mine = out.get(channel)
+        if mine is None or (entry["changed_at"], not entry["granted"]) > (mine["changed_at"], not mine["granted"]):
+            out[channel] = entry
+    return out

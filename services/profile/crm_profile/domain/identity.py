@@ -47,7 +47,7 @@ def _parse_birth_date(digits: str) -> date:
     try:
         return date(int(digits[0:4]), int(digits[4:6]), int(digits[6:8]))
     except ValueError:
-        raise ValueError(f"resident ID birth date {digits} is not a real date") from None
+        raise ValueError("resident ID birth date (digits 7-14) is not a real date") from None
 
 
 def validate_resident_id(value: str, *, today: date | None = None) -> str:
@@ -76,7 +76,7 @@ def validate_resident_id(value: str, *, today: date | None = None) -> str:
             f"resident ID birth date {birth.isoformat()} is before {_MIN_BIRTH_YEAR}"
         )
     if birth > (today or date.today()):
-        raise ValueError(f"resident ID birth date {birth.isoformat()} is in the future")
+        raise ValueError("resident ID birth date (digits 7-14) is in the future")
 
     # Checksum last: a wrong region or date is the more useful message to show.
     expected = resident_id_check_digit(normalised[:17])

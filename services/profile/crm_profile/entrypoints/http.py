@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response, status
 
-from crm_contracts.profile import ConsentChannel
+from crm_contracts.profile import ConsentChannel, SourceChannel
 from crm_kit.auth import Principal, Role, current_principal, require_roles, writer
 from crm_profile.schemas import (
     BalanceBatch,
@@ -119,8 +119,10 @@ async def add_relationship(p: P, principal: Writer, customer_id: CustomerId, bod
 
 
 @router.delete("/customers/{customer_id}/relationships/{relationship_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove_relationship(p: P, principal: Writer, customer_id: CustomerId, relationship_id: str) -> Response:
-    await customers.remove_relationship(p=p, principal=principal, customer_id=customer_id, relationship_id=relationship_id)
+async def remove_relationship(p: P, principal: Writer, customer_id: CustomerId, relationship_id: str,
+                              channel: SourceChannel = "service_process") -> Response:
+    await customers.remove_relationship(p=p, principal=principal, customer_id=customer_id, relationship_id=relationship_id,
+                                        channel=channel)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -10,17 +10,21 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
-from crm_contracts.profile import ConsentChanged, CustomerMerged, CustomerUpdated
-from crm_kit.auth import Principal
+from crm_contracts.profile import AssetsChanged, ConsentChanged, CustomerMerged, CustomerUpdated
+from crm_kit.auth import Principal, Role
 from crm_kit.errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed, PreconditionRequired
+from crm_kit.outbox import OutgoingMessage
 from crm_profile.domain.customer import (
+    CORE_LINK_FIELDS,
     SENSITIVE_FIELDS,
     MergeParty,
     RuleBroken,
     changed_fields,
     check_merge,
     check_relationship,
+    check_segment,
     fields_not_patchable,
+    merged_consents,
 )
 from crm_profile.domain.identity import validate_mobile
 from crm_profile.schemas import (
@@ -49,16 +53,6 @@ async def _load(p: Profile, principal: Principal, customer_id: str, session: Asy
     if doc is None or not principal.can_see(owner=doc.get("owner"), branch=doc.get("branch")):
         raise NotFound(f"customer {customer_id} not found")
     return doc
-
-
-async def _raise_duplicate(p: Profile, exc: DuplicateKeyError, *, id_hash: str | None, core_no: str | None) -> None:
-    msg = str(exc)
-    if "core_customer" in msg and core_no:
-        other = await p.store.customers.find_one({"core_customer_no": core_no}, {"_id": 1})
-        raise Conflict("core_customer_no: already linked to another customer", existing_id=other and other["_id"]) from exc
-    other = await p.store.customers.find_one({"lookup.id": id_hash}, {"_id": 1}) if id_hash else None
-    raise Conflict("id_document: a customer with this ID document is already registered",
-                   existing_id=other and other["_id"]) from exc
 
 
 # --- read -----------------------------------------------------------------------------------------
@@ -138,6 +132,11 @@ async def balance_history(*, p: Profile, principal: Principal, customer_id: str,
         "as_of", -1).limit(limit).to_list()
 
 
+def _must_be_active(doc: dict[str, Any]) -> None:
+    if doc["status"] != "active":
+        raise Conflict(f"customer {doc['_id']} is {doc['status']}", merged_into=doc.get("merged_into"))
+
+
 # --- update ---------------------------------------------------------------------------------------
 
 
@@ -150,11 +149,16 @@ async def update_customer(*, p: Profile, principal: Principal, customer_id: str,
     wrong = fields_not_patchable(current["kind"], list(requested))
     if wrong:
         raise Invalid(f"{', '.join(wrong)}: cannot be changed on a {current['kind']} customer with PATCH")
+    if CORE_LINK_FIELDS & requested.keys() and principal.role not in (Role.HEAD_OFFICE, Role.ADMIN):
+        raise Forbidden("core_customer_no: only head office may link a record to a core-banking customer")
+    try:
+        check_segment(current["kind"], requested.get("segment"))
+    except RuleBroken as exc:
+        raise Invalid(f"{exc.field}: {exc}") from exc
 
     async def txn(s: AsyncClientSession) -> dict[str, Any]:
         doc = await _load(p, principal, customer_id, session=s)
-        if doc["status"] != "active":
-            raise Conflict(f"customer {customer_id} is {doc['status']}", merged_into=doc.get("merged_into"))
+        _must_be_active(doc)
         if if_match.strip() not in (etag(doc["version"]), "*"):
             raise PreconditionFailed(f"If-Match: the customer changed since you read it; current ETag is {etag(doc['version'])}",
                                      current_etag=etag(doc["version"]))
@@ -193,7 +197,10 @@ async def update_customer(*, p: Profile, principal: Principal, customer_id: str,
     try:
         doc = await p.rt.mongo.transaction(txn)
     except DuplicateKeyError as exc:
-        await _raise_duplicate(p, exc, id_hash=None, core_no=requested.get("core_customer_no"))
+        # The only unique key PATCH can touch is the core-banking link.
+        other = await p.store.customers.find_one({"core_customer_no": requested.get("core_customer_no")}, {"_id": 1})
+        raise Conflict("core_customer_no: already linked to another customer",
+                       existing_id=other and other["_id"]) from exc
     p.rt.outbox.notify()
     return view(p, doc)
 
@@ -204,6 +211,7 @@ async def update_customer(*, p: Profile, principal: Principal, customer_id: str,
 async def set_consent(*, p: Profile, principal: Principal, customer_id: str, channel: str, body: ConsentUpdate) -> dict[str, Any]:
     async def txn(s: AsyncClientSession) -> dict[str, Any]:
         doc = await _load(p, principal, customer_id, session=s)
+        _must_be_active(doc)
         current = (doc.get("consents") or {}).get(channel)
         if current and current["granted"] == body.granted:
             return doc
@@ -233,22 +241,39 @@ async def set_consent(*, p: Profile, principal: Principal, customer_id: str, cha
 
 
 async def add_relationship(*, p: Profile, principal: Principal, customer_id: str, body: RelationshipCreate) -> dict[str, Any]:
-    doc = await _load(p, principal, customer_id)
-    # The other side may belong to another RM (a referral across teams); it must exist and be active.
-    other = await p.store.customers.find_one({"_id": body.other_customer_id, "status": "active"}, {"kind": 1})
-    if other is None:
-        raise Invalid(f"other_customer_id: customer {body.other_customer_id} not found")
-    try:
-        check_relationship(body.kind, from_id=customer_id, to_id=other["_id"], from_kind=doc["kind"], to_kind=other["kind"])
-    except RuleBroken as exc:
-        raise Invalid(f"{exc.field}: {exc}") from exc
-    dup = await p.store.relationships.find_one({"from_id": customer_id, "to_id": other["_id"], "kind": body.kind})
-    if dup:
-        raise Conflict("relationship already recorded", existing_id=dup["_id"])
-    rel = {"_id": f"R{ObjectId()}", "from_id": customer_id, "to_id": other["_id"], "kind": body.kind, "role": body.role,
-           "created_at": _now(), "created_by": principal.staff_id}
-    await p.store.relationships.insert_one(rel)
-    return _rel_view(rel, customer_id)
+    async def txn(s: AsyncClientSession) -> dict[str, Any]:
+        doc = await _load(p, principal, customer_id, session=s)
+        _must_be_active(doc)
+        # The other customer must be one the staff member may see; anything else reads as not found,
+        # so links cannot be used to probe which customer ids exist.
+        try:
+            other = await _load(p, principal, body.other_customer_id, session=s)
+            _must_be_active(other)
+        except (NotFound, Conflict):
+            raise Invalid(f"other_customer_id: customer {body.other_customer_id} not found") from None
+        try:
+            check_relationship(body.kind, from_id=customer_id, to_id=other["_id"], from_kind=doc["kind"],
+                               to_kind=other["kind"])
+        except RuleBroken as exc:
+            raise Invalid(f"{exc.field}: {exc}") from exc
+        same_way = {"from_id": customer_id, "to_id": other["_id"], "kind": body.kind}
+        other_way = {"from_id": other["_id"], "to_id": customer_id, "kind": body.kind}
+        # Family is one link whichever side records it; a referral has a direction.
+        dup = await p.store.relationships.find_one(
+            {"$or": [same_way, other_way]} if body.kind == "family" else same_way, session=s)
+        if dup:
+            raise Conflict("relationship already recorded", existing_id=dup["_id"])
+        rel = {"_id": f"R{ObjectId()}", **same_way, "role": body.role, "created_at": _now(),
+               "created_by": principal.staff_id}
+        await p.store.relationships.insert_one(rel, session=s)
+        await p.store.history.insert_one(history_row(
+            customer_id=customer_id, version=doc["version"], action="relationship_added", principal=principal,
+            channel=body.channel, fields=["relationships"],
+            changes={"relationship": {"id": rel["_id"], "kind": body.kind, "other_customer_id": other["_id"],
+                                      "role": body.role}}), session=s)
+        return rel
+
+    return _rel_view(await p.rt.mongo.transaction(txn), customer_id)
 
 
 def _rel_view(rel: dict[str, Any], perspective: str) -> dict[str, Any]:
@@ -268,12 +293,21 @@ async def list_relationships(*, p: Profile, principal: Principal, customer_id: s
     return [_rel_view(r, customer_id) for r in rels]
 
 
-async def remove_relationship(*, p: Profile, principal: Principal, customer_id: str, relationship_id: str) -> None:
-    await _load(p, principal, customer_id)
-    res = await p.store.relationships.delete_one(
-        {"_id": relationship_id, "$or": [{"from_id": customer_id}, {"to_id": customer_id}]})
-    if not res.deleted_count:
-        raise NotFound(f"relationship {relationship_id} not found")
+async def remove_relationship(*, p: Profile, principal: Principal, customer_id: str, relationship_id: str,
+                              channel: str = "service_process") -> None:
+    async def txn(s: AsyncClientSession) -> None:
+        doc = await _load(p, principal, customer_id, session=s)
+        rel = await p.store.relationships.find_one_and_delete(
+            {"_id": relationship_id, "$or": [{"from_id": customer_id}, {"to_id": customer_id}]}, session=s)
+        if rel is None:
+            raise NotFound(f"relationship {relationship_id} not found")
+        await p.store.history.insert_one(history_row(
+            customer_id=customer_id, version=doc["version"], action="relationship_removed", principal=principal,
+            channel=channel, fields=["relationships"],
+            changes={"relationship": {"id": rel["_id"], "kind": rel["kind"],
+                                      "other_customer_id": _rel_view(rel, customer_id)["other_customer_id"]}}), session=s)
+
+    await p.rt.mongo.transaction(txn)
 
 
 # --- merge ------------------------------------------------------------------------------------------
@@ -299,12 +333,30 @@ async def merge_customers(*, p: Profile, principal: Principal, survivor_id: str,
              "$unset": {"lookup.id": "", "core_customer_no": ""}},
             session=s)
         taken: dict[str, Any] = {}
+        events: list[OutgoingMessage] = []
         if duplicate.get("core_customer_no") and not survivor.get("core_customer_no"):
             taken["core_customer_no"] = duplicate["core_customer_no"]
             if duplicate.get("aum"):
                 taken["aum"] = duplicate["aum"]
-            await p.store.balances.update_many({"customer_id": duplicate["_id"]}, {"$set": {"customer_id": survivor["_id"]}}, session=s)
-        consents = {**(duplicate.get("consents") or {}), **(survivor.get("consents") or {})}
+                events.append(p.event(AssetsChanged(
+                    customer_id=survivor["_id"], core_customer_no=duplicate["core_customer_no"],
+                    as_of=duplicate["aum"]["as_of"], aum=duplicate["aum"]["amount"],
+                    previous_aum=(survivor.get("aum") or {}).get("amount"),
+                    previous_as_of=(survivor.get("aum") or {}).get("as_of"),
+                    breakdown=duplicate["aum"].get("breakdown") or {}), customer_id=survivor["_id"]))
+            # The daily history moves with the core-banking link, re-keyed to the survivor.
+            rows = await p.store.balances.find({"customer_id": duplicate["_id"]}, session=s).to_list()
+            if rows:
+                await p.store.balances.insert_many(
+                    [{**r, "_id": f"{survivor['_id']}:{r['as_of']}", "customer_id": survivor["_id"]} for r in rows], session=s)
+                await p.store.balances.delete_many({"customer_id": duplicate["_id"]}, session=s)
+        consents = merged_consents(survivor.get("consents") or {}, duplicate.get("consents") or {})
+        for channel, entry in consents.items():
+            before = (survivor.get("consents") or {}).get(channel)
+            if before is None or before["granted"] != entry["granted"]:
+                events.append(p.event(ConsentChanged(
+                    customer_id=survivor["_id"], channel=channel, granted=entry["granted"], changed_at=now,
+                    source=entry["source"], changed_by=principal.staff_id), customer_id=survivor["_id"]))
         tags = sorted(set(survivor.get("tags") or []) | set(duplicate.get("tags") or []))
         version = survivor["version"] + 1
         new_doc = await p.store.customers.find_one_and_update(
@@ -324,7 +376,7 @@ async def merge_customers(*, p: Profile, principal: Principal, survivor_id: str,
                 session=s)
         await p.rt.outbox.add(s, [p.event(
             CustomerMerged(survivor_id=survivor["_id"], merged_id=duplicate["_id"], merged_by=principal.staff_id, merged_at=now),
-            customer_id=survivor["_id"])])
+            customer_id=survivor["_id"]), *events])
         return new_doc  # type: ignore[return-value]
 
     doc = await p.rt.mongo.transaction(txn)
