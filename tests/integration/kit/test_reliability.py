@@ -2,6 +2,7 @@
 a redelivered message has no second effect, poison messages go to dead letters and the partition
 moves on."""
 
+import asyncio
 import json
 
 import pytest
@@ -166,3 +167,55 @@ async def test_database_faults_are_retried_not_dead_lettered(service_env, stack)
     finally:
         await admin.command({"configureFailPoint": "failCommand", "mode": "off"})
         await rt.stop()
+
+
+async def test_published_but_not_marked_sent_is_sent_again_and_applied_once(service_env, stack):
+    """The other crash window: the broker has the event but the outbox row was not marked sent. The
+    relay sends it again (at least once); the consumer's inbox makes the second copy a no-op."""
+    producer = make_runtime(service_env)
+    await producer.start()
+    admin = producer.mongo.client.admin
+    topic = producer.topic("deposits")
+    event = CloudEvent.wrap(
+        CustomerUpdated(customer_id="C9", version=2, changed_fields=["tags"], channel="terminal", changed_by="S1",
+                        changed_at="2026-11-24T00:00:00Z"),
+        source="crm/test", subject="C9")
+    try:
+        try:
+            await admin.command({"configureFailPoint": "failCommand", "mode": {"times": 1},
+                                 "data": {"failCommands": ["update"], "errorCode": 2}})
+        except Exception as exc:  # noqa: BLE001
+            pytest.skip(f"server has no test commands: {exc}")
+
+        async def commit(session):
+            await producer.outbox.add(session, [event_message(topic, event)])
+
+        await producer.mongo.transaction(commit)
+        producer.outbox.notify()
+        copies = await read_topic(stack.kafka_bootstrap, topic, until=lambda rs: len(rs) >= 2, timeout=20)
+        assert [json.loads(r.value)["id"] for r in copies] == [str(event.id)] * 2
+        assert await eventually(lambda: _all_sent(producer))
+    finally:
+        await admin.command({"configureFailPoint": "failCommand", "mode": "off"})
+        await producer.stop()
+
+    consumer = make_runtime(service_env, service_name="kit-test-consumer")
+    applied = consumer.mongo.db["applied"]
+
+    async def handle(session, items):
+        for item in items:
+            await applied.update_one({"_id": item.payload["subject"]}, {"$inc": {"times": 1}}, upsert=True, session=session)
+        return []
+
+    consumer.consume(topic="deposits", group="event-readers", parse=json.loads, handle=handle)
+    await consumer.start()
+    try:
+        doc = await eventually(lambda: applied.find_one({"_id": "C9"}))
+        await asyncio.sleep(1.0)  # give a second copy every chance to be applied
+        assert (await applied.find_one({"_id": "C9"}))["times"] == doc["times"] == 1
+    finally:
+        await consumer.stop()
+
+
+async def _all_sent(rt):
+    return await rt.outbox.collection.count_documents({"sent_at": None}) == 0
