@@ -30,7 +30,7 @@ from rich.table import Table
 
 from crm_cli.api import ProfileClient
 from crm_cli.devenv import dev_dir, load_or_create_dev_secrets
-from crm_profile.schemas import CustomerCreate
+from crm_profile.schemas import CustomerCreate, problems
 
 console = Console(stderr=True)
 VALIDATOR: TypeAdapter[Any] = TypeAdapter(CustomerCreate)
@@ -140,14 +140,6 @@ def to_payload(row: dict[str, str]) -> dict[str, Any]:
         payload["income"] = {"annual": cells["annual_income"]}
     payload.setdefault("channel", "bulk_import")
     return payload
-
-
-def _problems(exc: ValidationError) -> list[tuple[str, str]]:
-    out = []
-    for e in exc.errors():
-        loc = [str(p) for p in e["loc"] if p not in ("individual", "corporate")]
-        out.append((".".join(loc) or "row", e["msg"]))
-    return out
 
 
 @dataclass(slots=True)
@@ -325,8 +317,8 @@ async def import_file(*, path: Path, api: str, jwt_secret: str, staff_id: str, r
                     payload = to_payload(row)
                     model = VALIDATOR.validate_python(payload)
                 except ValidationError as exc:
-                    for f, m in _problems(exc):
-                        tally.reject(number, f, m)
+                    for problem in problems(exc):
+                        tally.reject(number, problem["field"], problem["problem"])
                     invalid += 1
                     continue
                 doc = model.id_document

@@ -11,7 +11,16 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from crm_contracts.corebank import BalanceSnapshot
 from crm_contracts.corebank import Money as CoreMoney
@@ -305,3 +314,12 @@ class BatchResult(BaseModel):
 class BalanceResult(BaseModel):
     accepted: int
     rejected: list[dict[str, Any]]
+
+
+def problems(exc: ValidationError) -> list[dict[str, str]]:
+    """Validation errors as {field, problem}, as the batch endpoint and import reports give them.
+    Never the input itself: it may be an ID number or a phone."""
+    return [
+        {"field": ".".join(str(p) for p in e["loc"] if p not in ("individual", "corporate")) or "row", "problem": e["msg"]}
+        for e in exc.errors()
+    ]

@@ -6,7 +6,7 @@ import pytest
 
 from crm_contracts.envelope import CloudEvent
 from crm_contracts.registry import EVENTS
-from support import eventually, of_type, read_topic
+from support import of_type, read_topic
 
 pytestmark = pytest.mark.integration
 

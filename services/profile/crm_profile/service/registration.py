@@ -20,7 +20,7 @@ from crm_kit.auth import ALL_SCOPE, Principal
 from crm_kit.errors import Conflict, Forbidden
 from crm_kit.outbox import OutgoingMessage
 from crm_profile.domain.customer import SENSITIVE_FIELDS
-from crm_profile.schemas import Created, CorporateCreate, CustomerCreate, IndividualCreate
+from crm_profile.schemas import Created, CorporateCreate, CustomerCreate, IndividualCreate, problems
 from crm_profile.service.context import Profile
 from crm_profile.service.records import history_row, storable
 
@@ -41,14 +41,6 @@ class Outcome:
         if self.errors:
             out["errors"] = self.errors
         return out
-
-
-def validation_errors(exc: ValidationError) -> list[dict[str, str]]:
-    # Never the input itself: it may be an ID number or a phone.
-    return [
-        {"field": ".".join(str(p) for p in e["loc"] if p not in ("individual", "corporate")) or "body", "problem": e["msg"]}
-        for e in exc.errors()
-    ]
 
 
 def _new_customer(p: Profile, principal: Principal, data: IndividualCreate | CorporateCreate, now: datetime,
@@ -129,7 +121,7 @@ async def register_many(*, p: Profile, principal: Principal, items: list[Any]) -
         try:
             data = item if isinstance(item, (IndividualCreate, CorporateCreate)) else CUSTOMER.validate_python(item)
         except ValidationError as exc:
-            outcomes[i] = Outcome("rejected", errors=validation_errors(exc))
+            outcomes[i] = Outcome("rejected", errors=problems(exc))
             continue
         if principal.role not in ALL_SCOPE and data.branch != principal.branch:
             outcomes[i] = Outcome("rejected", errors=[{"field": "branch", "problem":
