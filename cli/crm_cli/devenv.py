@@ -115,3 +115,25 @@ def load_or_create_dev_secrets(path: Path | None = None) -> dict[str, str]:
         stored = {**stored, **{k: fresh[k] for k in missing}}
         write_env_file(path, stored)
     return {k: from_env.get(k) or stored[k] for k in SECRET_VARS}
+
+
+class NoDevSecrets(RuntimeError):
+    """Tokens signed with secrets no running stack knows would only be refused."""
+
+
+def load_dev_secrets(path: Path | None = None) -> dict[str, str]:
+    """The secrets `crm run` uses, for the commands that talk to it (token, seed, import): from the
+    environment or the dev secrets file, never made up."""
+    path = Path(path) if path is not None else dev_secrets_path()
+    from_env = {k: os.environ[k] for k in SECRET_VARS if os.environ.get(k)}
+    if len(from_env) == len(SECRET_VARS):
+        return from_env
+    stored = read_env_file(path) if path.exists() else {}
+    missing = [k for k in SECRET_VARS if not (from_env.get(k) or stored.get(k))]
+    if missing:
+        raise NoDevSecrets(
+            f"no dev secrets at {path} ({', '.join(missing)} missing): start the stack with `make run` from the "
+            "repository first, run this command inside the repository, or set CRM_DEV_DIR or CRM_JWT_SECRET, "
+            "CRM_DATA_KEY and CRM_LOOKUP_KEY"
+        )
+    return {k: from_env.get(k) or stored[k] for k in SECRET_VARS}

@@ -29,7 +29,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from crm_cli.api import ProfileClient
-from crm_cli.devenv import dev_dir, load_or_create_dev_secrets
+from crm_cli.devenv import dev_dir, load_dev_secrets
 from crm_profile.schemas import CustomerCreate, problems
 
 console = Console(stderr=True)
@@ -379,7 +379,7 @@ def summary_table(result: dict[str, Any], title: str) -> Table:
 
 async def import_command(*, file: Path, api: str, staff_id: str, role: str, branch: str | None,
                          errors: Path | None) -> int:
-    secrets = load_or_create_dev_secrets(dev_dir() / "secrets.env")
+    secrets = load_dev_secrets(dev_dir() / "secrets.env")
     aborted: ImportAborted | None = None
     try:
         result = await import_file(path=file, api=api, jwt_secret=secrets["CRM_JWT_SECRET"], staff_id=staff_id,

@@ -122,13 +122,19 @@ def _load(module: str, attr: str, command: str) -> Any:
 
 def _resolve(result: Any) -> Any:
     """Run the result if it is awaitable (commands may be async)."""
-    if inspect.isawaitable(result):
+    from crm_cli.devenv import NoDevSecrets
 
-        async def _await() -> Any:
-            return await result
+    try:
+        if inspect.isawaitable(result):
 
-        return asyncio.run(_await())
-    return result
+            async def _await() -> Any:
+                return await result
+
+            return asyncio.run(_await())
+        return result
+    except NoDevSecrets as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
 
 
 def _exit_with(result: Any) -> None:
@@ -359,9 +365,13 @@ def token(
     """Print a bearer token (HS256, signed with the dev secret) accepted by the running stack."""
     from crm_kit.auth import issue_token
 
-    from crm_cli.devenv import load_or_create_dev_secrets
+    from crm_cli.devenv import NoDevSecrets, load_dev_secrets
 
-    secrets = load_or_create_dev_secrets(dev_dir() / "secrets.env")
+    try:
+        secrets = load_dev_secrets(dev_dir() / "secrets.env")
+    except NoDevSecrets as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
     value = issue_token(
         secret=secrets["CRM_JWT_SECRET"],
         staff_id=staff_id,

@@ -19,7 +19,7 @@ from rich.progress import Progress
 
 from crm_cli.api import ProfileClient
 from crm_cli.demo_data import make_balance, make_dataset
-from crm_cli.devenv import dev_dir, load_or_create_dev_secrets
+from crm_cli.devenv import dev_dir, load_dev_secrets
 
 console = Console(stderr=True)
 HEAD_OFFICE = ("S-HO01", "head_office", None)
@@ -95,7 +95,7 @@ async def seed_if_empty(profile_url: str, secrets: dict[str, str], count: int = 
 
 
 async def seed_command(*, count: int, api: str) -> int:
-    secrets = load_or_create_dev_secrets(dev_dir() / "secrets.env")
+    secrets = load_dev_secrets(dev_dir() / "secrets.env")
     result = await seed(api=api, secrets=secrets, count=count)
     console.print(f"created {result['created']}, already there {result['duplicates']}, failed {len(result['failed'])}")
     for name, status, text in result["failed"][:10]:
