@@ -10,7 +10,8 @@ import contextlib
 import os
 import socket
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,6 +36,27 @@ class OutgoingMessage:
     value: bytes
     headers: dict[str, str] = field(default_factory=dict)
     message_id: str = field(default_factory=lambda: str(ObjectId()))
+    # Position among the events of this key (customer), taken from the customer's own counter in the same
+    # transaction: what keeps one customer's events in order when several replicas write.
+    key_seq: int | None = None
+
+
+def in_sequence(messages: Sequence[OutgoingMessage], *, first: int) -> list[OutgoingMessage]:
+    """Number messages of one key consecutively from `first`."""
+    return [replace(m, key_seq=first + i) for i, m in enumerate(messages)]
+
+
+def publish_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows in seq order, except that each key's rows take that key's places in key_seq order. seq comes
+    from the writer's clock and process, so two replicas may write one customer's events with their seq
+    inverted; key_seq cannot be."""
+    rows = sorted(rows, key=lambda r: r["seq"])
+    queues: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        queues[r["key"]].append(r)
+    for queue in queues.values():
+        queue.sort(key=lambda r: (r.get("key_seq") is None, r.get("key_seq") or 0, r["seq"]), reverse=True)
+    return [queues[r["key"]].pop() for r in rows]
 
 
 def event_message(topic: str, event: CloudEvent[Any]) -> OutgoingMessage:
@@ -54,6 +76,7 @@ class Outbox:
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index([("sent_at", ASCENDING), ("seq", ASCENDING)])
+        await self.collection.create_index([("key", ASCENDING), ("sent_at", ASCENDING)])
         # Sent rows are kept a week for investigations, then expire; unsent rows (sent_at null) never do.
         await self.collection.create_index("sent_at", expireAfterSeconds=SENT_RETENTION_SECONDS, name="sent_rows_expire")
 
@@ -72,6 +95,7 @@ class Outbox:
                     "key": m.key,
                     "value": m.value,
                     "headers": m.headers,
+                    "key_seq": m.key_seq,
                     "created_at": now,
                     "sent_at": None,
                 }
@@ -84,6 +108,14 @@ class Outbox:
     def notify(self) -> None:
         """Wake the relay after a commit so events go out without waiting for the next poll."""
         self._wake.set()
+
+
+def _headers(row: dict[str, Any]) -> dict[str, str]:
+    headers = dict(row.get("headers") or {})
+    if row.get("key_seq") is not None:
+        # The CloudEvents "sequence" extension: lets a consumer see one customer's order and any gap.
+        headers["ce_sequence"] = str(row["key_seq"])
+    return headers
 
 
 class OutboxRelay:
@@ -128,15 +160,20 @@ class OutboxRelay:
         if not rows:
             OUTBOX_PENDING.set(0)
             return 0
+        if len(rows) == self.batch_size:
+            # The batch may have cut a key's events apart: bring in that key's other unsent rows.
+            rows += await self.outbox.collection.find(
+                {"sent_at": None, "key": {"$in": list({r["key"] for r in rows})}, "_id": {"$nin": [r["_id"] for r in rows]}}
+            ).to_list()
         futures = []
-        for row in rows:
+        for row in publish_order(rows):
             # no_confirm queues the send; aiokafka keeps per-partition order, and we wait for all acks below.
             futures.append(
                 await self.broker.publish(
                     bytes(row["value"]),
                     row["topic"],
                     key=row["key"].encode(),
-                    headers=row.get("headers") or {},
+                    headers=_headers(row),
                     no_confirm=True,
                 )
             )

@@ -48,6 +48,11 @@ async def test_seeded_id_numbers_and_phones_reach_no_log_line_and_no_event(servi
         code = await asyncio.to_thread(proc.stop)
     assert code in (0, -signal.SIGTERM)
 
+    last_sequence: dict[bytes, int] = {}
+    for record in records:  # one customer's events arrive numbered 1, 2, 3 … with no gap
+        sequence = int(dict(record.headers)["ce_sequence"])
+        assert sequence == last_sequence.get(record.key, 0) + 1
+        last_sequence[record.key] = sequence
     for record in records:  # everything published validates against its contract
         event_type = json.loads(record.value)["type"]
         CloudEvent[EVENTS[event_type]].model_validate_json(record.value)

@@ -219,3 +219,28 @@ async def test_published_but_not_marked_sent_is_sent_again_and_applied_once(serv
 
 async def _all_sent(rt):
     return await rt.outbox.collection.count_documents({"sent_at": None}) == 0
+
+
+async def test_one_customers_events_go_out_in_their_own_order_even_across_a_batch_cut(service_env, stack):
+    """Rows written by two replicas can carry inverted `seq`; the relay follows each customer's key_seq,
+    also when the batch limit cuts between them."""
+    from datetime import UTC, datetime, timedelta
+
+    from bson import ObjectId
+
+    rt = make_runtime(service_env, outbox_batch_size=1)
+    topic = rt.topic("deposits")
+    early = datetime.now(UTC) - timedelta(seconds=5)
+
+    def row(key_seq, when):
+        return {"_id": f"C7-{key_seq}", "seq": ObjectId.from_datetime(when), "topic": topic, "key": "C7",
+                "value": json.dumps({"n": key_seq}).encode(), "headers": {}, "key_seq": key_seq,
+                "created_at": when, "sent_at": None}
+
+    await rt.outbox.collection.insert_many([row(2, early), row(1, early + timedelta(seconds=1))])
+    await rt.start()
+    try:
+        records = await read_topic(stack.kafka_bootstrap, topic, until=lambda rs: len(rs) >= 2)
+        assert [json.loads(r.value)["n"] for r in records] == [1, 2]
+    finally:
+        await rt.stop()

@@ -30,7 +30,7 @@ async def apply_balance_batch(
     snapshot; the references of those that cannot be applied come back with the reason."""
     core_nos = sorted({s.core_customer_no for _, s in snapshots})
     customers = await p.store.customers.find(
-        {"core_customer_no": {"$in": core_nos}}, {"_id": 1, "core_customer_no": 1, "aum": 1}, session=session
+        {"core_customer_no": {"$in": core_nos}}, {"_id": 1, "core_customer_no": 1, "aum": 1, "event_seq": 1}, session=session
     ).to_list()
     by_core = {c["core_customer_no"]: c for c in customers}
     rejected: list[tuple[Any, str]] = []
@@ -64,18 +64,21 @@ async def apply_balance_batch(
         if outcome.latest is None:
             continue
         latest = outcome.latest
-        # Read and write happen in one snapshot transaction: a racing writer makes it conflict and retry.
-        customer_updates.append(UpdateOne({"_id": cust["_id"]}, {"$set": {"aum": {
-            "amount": latest.aum, "as_of": latest.as_of.isoformat(), "breakdown": latest.breakdown, "updated_at": now}}}))
+        change: dict[str, Any] = {"aum": {
+            "amount": latest.aum, "as_of": latest.as_of.isoformat(), "breakdown": latest.breakdown, "updated_at": now}}
         if outcome.aum_changed:
+            # The event takes the customer's next event number, set by the same write.
+            change["event_seq"] = cust.get("event_seq", 0) + 1
             prev = outcome.previous
-            events.append(p.event(
+            events += p.numbered([p.event(
                 AssetsChanged(customer_id=cust["_id"], core_customer_no=core_no, as_of=latest.as_of, aum=latest.aum,
                               previous_aum=prev.aum if prev else None, previous_as_of=prev.as_of if prev else None,
                               breakdown=latest.breakdown),
                 customer_id=cust["_id"],
                 causationid=getattr(causes[core_no], "message_id", None),
-                correlationid=getattr(causes[core_no], "correlation_id", None)))
+                correlationid=getattr(causes[core_no], "correlation_id", None))], event_seq_after=change["event_seq"])
+        # Read and write happen in one snapshot transaction: a racing writer makes it conflict and retry.
+        customer_updates.append(UpdateOne({"_id": cust["_id"]}, {"$set": change}))
     if customer_updates:
         await p.store.customers.bulk_write(customer_updates, ordered=False, session=session)
     if history_updates:

@@ -36,7 +36,7 @@ from crm_profile.schemas import (
 from crm_profile.service.context import Profile
 from crm_profile.service.records import history_row, storable
 
-PUBLIC_EXCLUDE = {"lookup", "sensitive_history"}
+PUBLIC_EXCLUDE = {"lookup", "event_seq"}
 
 
 def _now() -> datetime:
@@ -179,7 +179,7 @@ async def update_customer(*, p: Profile, principal: Principal, customer_id: str,
             unset["core_customer_no"] = ""
         new_doc = await p.store.customers.find_one_and_update(
             {"_id": customer_id, "version": doc["version"]},
-            {"$set": {**update, "version": version}, **({"$unset": unset} if unset else {})},
+            {"$set": {**update, "version": version}, "$inc": {"event_seq": 1}, **({"$unset": unset} if unset else {})},
             session=s, return_document=ReturnDocument.AFTER,
         )
         changes = {k: {"from": before[k], "to": plain_new[k]} for k in fields if k not in SENSITIVE_FIELDS}
@@ -188,10 +188,10 @@ async def update_customer(*, p: Profile, principal: Principal, customer_id: str,
                          channel=patch.channel, fields=fields, changes=storable(changes)),
             session=s,
         )
-        await p.rt.outbox.add(s, [p.event(
+        await p.rt.outbox.add(s, p.numbered([p.event(
             CustomerUpdated(customer_id=customer_id, version=version, changed_fields=fields, channel=patch.channel,
                             changed_by=principal.staff_id, changed_at=_now()),
-            customer_id=customer_id)])
+            customer_id=customer_id)], event_seq_after=new_doc["event_seq"]))
         return new_doc  # type: ignore[return-value]
 
     try:
@@ -220,16 +220,17 @@ async def set_consent(*, p: Profile, principal: Principal, customer_id: str, cha
         version = doc["version"] + 1
         new_doc = await p.store.customers.find_one_and_update(
             {"_id": customer_id}, {"$set": {f"consents.{channel}": entry, "version": version, "updated_at": now,
-                                             "updated_by": principal.staff_id}},
+                                             "updated_by": principal.staff_id}, "$inc": {"event_seq": 1}},
             session=s, return_document=ReturnDocument.AFTER)
         await p.store.history.insert_one(
             history_row(customer_id=customer_id, version=version, action="consent", principal=principal,
                          channel=body.source, fields=[f"consents.{channel}"],
                          changes={f"consents.{channel}": {"from": current and current["granted"], "to": body.granted}}),
             session=s)
-        await p.rt.outbox.add(s, [p.event(
+        await p.rt.outbox.add(s, p.numbered([p.event(
             ConsentChanged(customer_id=customer_id, channel=channel, granted=body.granted, changed_at=now,  # type: ignore[arg-type]
-                           source=body.source, changed_by=principal.staff_id), customer_id=customer_id)])
+                           source=body.source, changed_by=principal.staff_id), customer_id=customer_id)],
+            event_seq_after=new_doc["event_seq"]))
         return new_doc  # type: ignore[return-value]
 
     doc = await p.rt.mongo.transaction(txn)
@@ -359,10 +360,14 @@ async def merge_customers(*, p: Profile, principal: Principal, survivor_id: str,
                     source=entry["source"], changed_by=principal.staff_id), customer_id=survivor["_id"]))
         tags = sorted(set(survivor.get("tags") or []) | set(duplicate.get("tags") or []))
         version = survivor["version"] + 1
+        events.insert(0, p.event(
+            CustomerMerged(survivor_id=survivor["_id"], merged_id=duplicate["_id"], merged_by=principal.staff_id, merged_at=now),
+            customer_id=survivor["_id"]))
         new_doc = await p.store.customers.find_one_and_update(
             {"_id": survivor["_id"]},
             {"$set": {**taken, "consents": consents, "tags": tags, "version": version, "updated_at": now,
                       "updated_by": principal.staff_id},
+             "$inc": {"event_seq": len(events)},
              "$addToSet": {"merged_ids": duplicate["_id"]}},
             session=s, return_document=ReturnDocument.AFTER)
         await p.store.relationships.update_many({"from_id": duplicate["_id"]}, {"$set": {"from_id": survivor["_id"]}}, session=s)
@@ -374,9 +379,7 @@ async def merge_customers(*, p: Profile, principal: Principal, survivor_id: str,
                              fields=sorted(taken) + ["status"] if action == "merged_away" else sorted(taken),
                              changes={"survivor_id": survivor["_id"], "merged_id": duplicate["_id"]}, note=body.reason),
                 session=s)
-        await p.rt.outbox.add(s, [p.event(
-            CustomerMerged(survivor_id=survivor["_id"], merged_id=duplicate["_id"], merged_by=principal.staff_id, merged_at=now),
-            customer_id=survivor["_id"]), *events])
+        await p.rt.outbox.add(s, p.numbered(events, event_seq_after=new_doc["event_seq"]))
         return new_doc  # type: ignore[return-value]
 
     doc = await p.rt.mongo.transaction(txn)

@@ -91,7 +91,8 @@ def _new_customer(p: Profile, principal: Principal, data: IndividualCreate | Cor
             for ch, g in data.consents.items()
         ),
     ]
-    return doc, history, events
+    doc["event_seq"] = len(events)
+    return doc, history, p.numbered(events, event_seq_after=len(events))
 
 
 async def _known(p: Profile, id_hashes: list[str], core_nos: list[str]) -> tuple[dict[str, str], set[str]]:
