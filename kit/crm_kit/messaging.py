@@ -82,32 +82,27 @@ class Rejection:
 BatchHandler = Callable[[AsyncClientSession, list[Incoming[P]]], Awaitable[list[Rejection]]]
 
 
-def _message_id(value: bytes, key: bytes | None, topic: str, headers: dict[str, str]) -> str:
-    # CloudEvents carry their own id. A raw feed record is identified by its content, not by its offset:
-    # offsets start again when a topic is recreated (or the embedded broker restarts) while the inbox
-    # remembers, and a new record at an old offset must not be taken for a redelivery.
-    if "ce_id" in headers:
-        return headers["ce_id"]
+def _identify(value: bytes, key: bytes | None, topic: str, headers: dict[str, str]) -> tuple[str, str | None]:
+    """(message id, correlation id) of a record.
+
+    CloudEvents carry their own id and the correlation id of the request that started the chain. A raw
+    feed record is identified by its content, not by its offset: offsets start again when a topic is
+    recreated (or the embedded broker restarts) while the inbox remembers, and a new record at an old
+    offset must not be taken for a redelivery."""
+    doc: Any = None
     try:
         doc = json.loads(value)
-        if isinstance(doc, dict) and isinstance(doc.get("id"), str) and "specversion" in doc:
-            return doc["id"]
     except ValueError:
         pass
-    digest = hashlib.sha256(topic.encode() + b"\0" + (key or b"") + b"\0" + value).hexdigest()
-    return f"{topic}#{digest}"
-
-
-def _correlation_id(value: bytes, headers: dict[str, str]) -> str | None:
-    # A CloudEvent carries the correlation id of the request that started the chain; raw feeds may set a header.
-    if b'"correlationid"' in value:
-        try:
-            found = json.loads(value).get("correlationid")
-            if isinstance(found, str):
-                return found
-        except (ValueError, AttributeError):
-            pass
-    return headers.get("correlation_id") or headers.get("correlationid")
+    event = doc if isinstance(doc, dict) and "specversion" in doc else {}
+    message_id = headers.get("ce_id") or (event.get("id") if isinstance(event.get("id"), str) else None)
+    if message_id is None:
+        digest = hashlib.sha256(topic.encode() + b"\0" + (key or b"") + b"\0" + value).hexdigest()
+        message_id = f"{topic}#{digest}"
+    correlation = event.get("correlationid")
+    if not isinstance(correlation, str):
+        correlation = headers.get("correlation_id") or headers.get("correlationid")
+    return message_id, correlation
 
 
 def _dead_letter(record: Any, *, group: str, error: str, attempts: int) -> OutgoingMessage:
@@ -172,15 +167,14 @@ class BatchConsumer(Generic[P]):
         dead: list[OutgoingMessage] = []
         for r in records:
             headers = {k: (v.decode(errors="replace") if isinstance(v, bytes) else str(v)) for k, v in (r.headers or [])}
-            mid = _message_id(r.value or b"", r.key, r.topic, headers)
+            mid, correlation_id = _identify(r.value or b"", r.key, r.topic, headers)
             try:
                 payload = self.parse(r.value or b"")
             except (ValidationError, ValueError, TypeError) as exc:
                 dead.append(_dead_letter(r, group=self.group, error=_describe(exc), attempts=1))
                 continue
             key = r.key.decode(errors="replace") if r.key else None
-            items.append(Incoming(r.topic, r.partition, r.offset, key, r.value or b"", mid, payload,
-                                  _correlation_id(r.value or b"", headers)))
+            items.append(Incoming(r.topic, r.partition, r.offset, key, r.value or b"", mid, payload, correlation_id))
 
         correlations = sorted({i.correlation_id for i in items if i.correlation_id})
         correlation = structlog.contextvars.bound_contextvars(
@@ -189,7 +183,7 @@ class BatchConsumer(Generic[P]):
         )
         with correlation:
             try:
-                await self._with_retries(items, dead, [r for r in records])
+                await self._with_retries(items, dead, records)
             except DatabaseUnavailable:
                 raise
             except Exception:

@@ -1,4 +1,8 @@
-from crm_kit.messaging import _message_id
+from crm_kit.messaging import _identify
+
+
+def _message_id(value, key, topic, headers):
+    return _identify(value, key, topic, headers)[0]
 
 
 def test_cloudevents_are_identified_by_their_id():

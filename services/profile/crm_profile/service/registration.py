@@ -43,8 +43,8 @@ class Outcome:
         return out
 
 
-def _new_customer(p: Profile, principal: Principal, data: IndividualCreate | CorporateCreate, now: datetime,
-                  id_hash: str) -> tuple[dict[str, Any], dict[str, Any], list[OutgoingMessage]]:
+def _new_customer(p: Profile, principal: Principal, data: IndividualCreate | CorporateCreate,
+                  now: datetime) -> tuple[dict[str, Any], dict[str, Any], list[OutgoingMessage]]:
     customer_id = f"C{ObjectId()}"
     raw = data.model_dump(mode="python", exclude={"consents", "channel", "owner"})
     sensitive = {k: raw.pop(k) for k in SENSITIVE_FIELDS if k in raw}
@@ -95,6 +95,13 @@ def _new_customer(p: Profile, principal: Principal, data: IndividualCreate | Cor
     return doc, history, p.numbered(events, event_seq_after=len(events))
 
 
+def _outside_own_branch(principal: Principal, data: IndividualCreate | CorporateCreate) -> str | None:
+    """Staff register customers in their own branch; head office and admins anywhere."""
+    if principal.role not in ALL_SCOPE and data.branch != principal.branch:
+        return f"you may register customers only in your branch {principal.branch}"
+    return None
+
+
 async def _known(p: Profile, id_hashes: list[str], core_nos: list[str]) -> tuple[dict[str, str], set[str]]:
     """Customers already holding these ID documents (hash → id, a merged record answers with its
     survivor) and the core-banking numbers already taken."""
@@ -124,9 +131,8 @@ async def register_many(*, p: Profile, principal: Principal, items: list[Any]) -
         except ValidationError as exc:
             outcomes[i] = Outcome("rejected", errors=problems(exc))
             continue
-        if principal.role not in ALL_SCOPE and data.branch != principal.branch:
-            outcomes[i] = Outcome("rejected", errors=[{"field": "branch", "problem":
-                                                       f"you may register customers only in your branch {principal.branch}"}])
+        if problem := _outside_own_branch(principal, data):
+            outcomes[i] = Outcome("rejected", errors=[{"field": "branch", "problem": problem}])
             continue
         valid.append((i, data, p.store.id_lookup(data.id_document.type, data.id_document.number)))
 
@@ -144,7 +150,7 @@ async def register_many(*, p: Profile, principal: Principal, items: list[Any]) -
                 outcomes[i] = Outcome("rejected", errors=[{"field": "core_customer_no",
                                                            "problem": "already linked to another customer"}])
                 continue
-            doc, history, evs = _new_customer(p, principal, data, now, id_hash)
+            doc, history, evs = _new_customer(p, principal, data, now)
             docs.append(doc)
             histories.append(history)
             events += evs
@@ -173,8 +179,8 @@ async def register_many(*, p: Profile, principal: Principal, items: list[Any]) -
 
 
 async def register_customer(*, p: Profile, principal: Principal, data: IndividualCreate | CorporateCreate) -> Created:
-    if principal.role not in ALL_SCOPE and data.branch != principal.branch:
-        raise Forbidden(f"branch: you may register customers only in your branch {principal.branch}")
+    if problem := _outside_own_branch(principal, data):
+        raise Forbidden(f"branch: {problem}")
     [outcome] = await register_many(p=p, principal=principal, items=[data])
     if outcome.status == "exists":
         raise Conflict(EXISTS, existing_id=outcome.id)
