@@ -15,6 +15,9 @@ from pydantic import Field
 from crm_contracts.envelope import EventData
 
 CustomerKind = Literal["individual", "corporate"]
+# Bands, not values: enough for tiering's potential score without sending a birthday or an income.
+AgeBand = Literal["under_30", "30_44", "45_59", "60_plus"]
+IncomeBand = Literal["under_100k", "100k_300k", "300k_1m", "1m_plus"]
 ConsentChannel = Literal["phone", "sms", "email", "wechat", "app"]
 SourceChannel = Literal[
     "activity_survey",  # 活动调查
@@ -40,6 +43,8 @@ class CustomerRegistered(EventData):
     registered_at: datetime
     registered_by: str
     channel: SourceChannel
+    age_band: AgeBand | None = Field(default=None, description="individuals only")
+    income_band: IncomeBand | None = Field(default=None, description="annual income band, when known")
 
 
 class CustomerUpdated(EventData):
@@ -50,6 +55,8 @@ class CustomerUpdated(EventData):
     channel: SourceChannel
     changed_by: str
     changed_at: datetime
+    age_band: AgeBand | None = Field(default=None, description="set when birthday changed")
+    income_band: IncomeBand | None = Field(default=None, description="set when income changed")
 
 
 class AssetsChanged(EventData):

@@ -8,13 +8,28 @@ from typing import Any, TypeVar
 
 from bson.codec_options import CodecOptions, TypeCodec, TypeRegistry
 from bson.decimal128 import Decimal128
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
+from crm_kit.metrics import DB_COMMANDS
+
 T = TypeVar("T")
+
+
+class _RoundTrips(monitoring.CommandListener):
+    """Counts commands sent (round trips); the server's answer does not add one."""
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        DB_COMMANDS.labels(event.command_name).inc()
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
 
 
 class _DecimalCodec(TypeCodec):
@@ -38,7 +53,8 @@ class Mongo:
 
     def __init__(self, uri: str, database: str) -> None:
         self.client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-            uri, tz_aware=True, uuidRepresentation="standard", serverSelectionTimeoutMS=5000
+            uri, tz_aware=True, uuidRepresentation="standard", serverSelectionTimeoutMS=5000,
+            event_listeners=[_RoundTrips()],
         )
         self.db: AsyncDatabase[dict[str, Any]] = self.client.get_database(database, codec_options=CODEC_OPTIONS)
 

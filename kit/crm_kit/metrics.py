@@ -8,3 +8,6 @@ MESSAGES_CONSUMED = Counter("crm_messages_consumed_total", "Messages consumed", 
 OUTBOX_PUBLISHED = Counter("crm_outbox_published_total", "Outbox rows published")
 OUTBOX_PENDING = Gauge("crm_outbox_pending", "Outbox rows seen unsent at the last relay pass")
 DEAD_LETTERS = Counter("crm_dead_letters_total", "Messages sent to dead letters", ["topic", "group"])
+# Every command sent to MongoDB is one round trip (a bulk write of a batch is one, a commit is one):
+# what the benchmarks divide by events.
+DB_COMMANDS = Counter("crm_db_commands_total", "Commands sent to MongoDB (round trips)", ["command"])

@@ -7,21 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import socket
 from collections.abc import Sequence
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
 from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import DuplicateKeyError
 
 from crm_contracts.envelope import CloudEvent
 from crm_kit.db import Mongo
+from crm_kit.jobs import Lease
 from crm_kit.logging import get_logger
 from crm_kit.metrics import OUTBOX_PENDING, OUTBOX_PUBLISHED
 
@@ -128,31 +126,19 @@ class OutboxRelay:
 
     def __init__(self, *, outbox: Outbox, mongo: Mongo, broker: Any, name: str, poll_seconds: float, batch_size: int) -> None:
         self.outbox = outbox
-        self.leases = mongo.db["leases"]
         self.broker = broker
         self.name = f"outbox-relay:{name}"
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
+        self.lease = Lease(mongo, self.name, seconds=self.LEASE_SECONDS)
         self.poll_seconds = poll_seconds
         self.batch_size = batch_size
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
     async def _hold_lease(self) -> bool:
-        now = datetime.now(UTC)
-        try:
-            doc = await self.leases.find_one_and_update(
-                {"_id": self.name, "$or": [{"until": {"$lt": now}}, {"owner": self.owner}]},
-                {"$set": {"owner": self.owner, "until": now + timedelta(seconds=self.LEASE_SECONDS)}},
-                upsert=True,
-                return_document=True,
-            )
-        except DuplicateKeyError:
-            return False
-        return doc is not None and doc.get("owner") == self.owner
+        return await self.lease.hold()
 
     async def _release_lease(self) -> None:
-        with contextlib.suppress(Exception):
-            await self.leases.delete_one({"_id": self.name, "owner": self.owner})
+        await self.lease.release()
 
     async def publish_pending(self) -> int:
         """One pass: publish up to batch_size unsent rows. Returns how many were sent."""

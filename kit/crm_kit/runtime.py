@@ -10,6 +10,7 @@ from faststream.kafka import KafkaBroker
 from crm_kit.crypto import FieldCipher
 from crm_kit.db import Mongo
 from crm_kit.inbox import Inbox
+from crm_kit.jobs import LeasedJob
 from crm_kit.messaging import BatchConsumer, BatchHandler, ensure_topics, make_broker
 from crm_kit.outbox import Outbox, OutboxRelay
 from crm_kit.settings import ServiceSettings
@@ -38,6 +39,13 @@ class Runtime(Generic[S]):
             lookup_key_b64=settings.crm_lookup_key.get_secret_value(),
         )
         self.startup_hooks: list[Callable[[], Awaitable[Any]]] = [self.outbox.ensure_indexes]
+        self.jobs: list[LeasedJob] = []
+
+    def job(self, name: str, step: Callable[[], Awaitable[bool]], *, interval: float) -> LeasedJob:
+        """A background job run by one replica at a time (see crm_kit.jobs)."""
+        job = LeasedJob(self.mongo, f"{self.settings.service_name}:{name}", step, interval=interval)
+        self.jobs.append(job)
+        return job
 
     def consume(
         self, *, topic: str, group: str, parse: Callable[[bytes], Any], handle: BatchHandler[Any], max_records: int = 500,
@@ -70,10 +78,14 @@ class Runtime(Generic[S]):
         await self.broker.start()
         if self.settings.outbox_relay_enabled:
             self.relay.start()
+        for job in self.jobs:
+            job.start()
 
     async def stop(self) -> None:
         # Consumers finish in-flight batches first, then the outbox is flushed through the still-open
-        # producer, then the broker and the database close.
+        # producer, then the broker and the database close. Background jobs stop between two steps.
+        for job in self.jobs:
+            await job.stop()
         for subscriber in self.broker.subscribers:
             await subscriber.stop()
         if self.settings.outbox_relay_enabled:

@@ -1,0 +1,105 @@
+"""Tiering's MongoDB collections and the mapping between documents and domain objects.
+
+Dates of snapshots are stored as ISO strings (YYYY-MM-DD): they are calendar dates, not instants,
+and sort correctly as strings. Money is Decimal128.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+
+from crm_kit.db import Mongo
+from crm_tiering.domain.balances import Point
+from crm_tiering.domain.churn import LargeDrop
+from crm_tiering.domain.customer import TieredCustomer
+from crm_tiering.domain.staff import StaffMember
+
+
+def _d(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _s(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+class TieringStore:
+    def __init__(self, mongo: Mongo) -> None:
+        db = mongo.db
+        self.customers = db["customers"]
+        self.staff = db["staff"]
+        self.policies = db["policies"]
+        self.rollouts = db["rollouts"]
+        self.watch = db["watch"]
+        self.clock = db["clock"]
+        self.audit = db["audit"]
+
+    async def ensure_indexes(self) -> None:
+        await self.customers.create_index([("branch", ASCENDING), ("owner", ASCENDING)])
+        await self.customers.create_index([("owner", ASCENDING)])
+        await self.customers.create_index([("as_of", DESCENDING)])  # the business date
+        await self.customers.create_index([("due_on", ASCENDING)], sparse=True)
+        await self.customers.create_index([("branch", ASCENDING), ("tier", ASCENDING)])
+        await self.customers.create_index([("at_risk", ASCENDING), ("branch", ASCENDING)])
+        await self.staff.create_index([("branch", ASCENDING), ("active", ASCENDING)])
+        await self.watch.create_index([("owner", ASCENDING), ("as_of", DESCENDING)])
+        await self.watch.create_index([("branch", ASCENDING), ("as_of", DESCENDING)])
+        await self.rollouts.create_index([("status", ASCENDING)])
+
+
+def customer_from_doc(doc: dict[str, Any]) -> TieredCustomer:
+    drop = doc.get("drop")
+    return TieredCustomer(
+        customer_id=doc["_id"],
+        branch=doc.get("branch"),
+        owner=doc.get("owner"),
+        kind=doc.get("kind"),
+        registered_on=_d(doc.get("registered_on")),
+        age_band=doc.get("age_band"),
+        income_band=doc.get("income_band"),
+        aum=doc.get("aum"),
+        as_of=_d(doc.get("as_of")),
+        breakdown=dict(doc.get("breakdown") or {}),
+        series=[Point(date.fromisoformat(p["d"]), p["a"]) for p in doc.get("series") or []],
+        last_change=_d(doc.get("last_change")),
+        ever_held=doc.get("ever_held") or Decimal(0),
+        tier=doc.get("tier"),
+        tier_since=_d(doc.get("tier_since")),
+        policy_version=doc.get("policy_version"),
+        below_since=_d(doc.get("below_since")),
+        tier_history=list(doc.get("tier_history") or []),
+        stage=doc.get("stage"),
+        stage_since=_d(doc.get("stage_since")),
+        churn=dict(doc.get("churn") or {}),
+        churn_since=_d(doc.get("churn_since")),
+        drop=LargeDrop(date.fromisoformat(drop["as_of"]), drop["before"], drop["after"]) if drop else None,
+        open_complaints=list(doc.get("open_complaints") or []),
+        evaluated_on=_d(doc.get("evaluated_on")),
+        due_on=_d(doc.get("due_on")),
+        merged_into=doc.get("merged_into"),
+    )
+
+
+def customer_state(c: TieredCustomer) -> dict[str, Any]:
+    """Everything but `_id` and the event counter, for a `$set`."""
+    return {
+        "branch": c.branch, "owner": c.owner, "kind": c.kind, "registered_on": _s(c.registered_on),
+        "age_band": c.age_band, "income_band": c.income_band, "aum": c.aum, "as_of": _s(c.as_of),
+        "breakdown": c.breakdown, "series": [{"d": p.as_of.isoformat(), "a": p.aum} for p in c.series],
+        "last_change": _s(c.last_change), "ever_held": c.ever_held, "tier": c.tier, "tier_since": _s(c.tier_since),
+        "policy_version": c.policy_version, "below_since": _s(c.below_since), "tier_history": c.tier_history,
+        "stage": c.stage, "stage_since": _s(c.stage_since), "churn": c.churn, "at_risk": bool(c.churn),
+        "churn_since": _s(c.churn_since),
+        "drop": {"as_of": c.drop.as_of.isoformat(), "before": c.drop.before, "after": c.drop.after} if c.drop else None,
+        "open_complaints": c.open_complaints, "evaluated_on": _s(c.evaluated_on), "due_on": _s(c.due_on),
+        "merged_into": c.merged_into,
+    }
+
+
+def staff_from_doc(doc: dict[str, Any]) -> StaffMember:
+    return StaffMember(staff_id=doc["_id"], branch=doc.get("branch"), roles=frozenset(doc.get("roles") or []),
+                       active=bool(doc.get("active", True)), name=doc.get("name"))

@@ -1,0 +1,191 @@
+"""A customer as tiering sees it: balances on snapshot dates, tier, lifecycle stage, churn warning
+and owner. Each change records the event it causes in `events`; the service publishes them through
+the outbox in the same transaction as the new state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from crm_contracts.envelope import EventData
+from crm_contracts.tiering import (
+    ChurnReason, ChurnRiskCleared, ChurnRiskRaised, LifecycleChanged, OwnerAssigned, TierChanged,
+)
+from crm_tiering.domain import churn, lifecycle
+from crm_tiering.domain.balances import Point, average_daily, record
+from crm_tiering.domain.policy import Policy
+from crm_tiering.domain.tiers import decide
+
+TIER_HISTORY_KEPT = 100
+
+
+@dataclass(frozen=True)
+class WatchEntry:
+    """A significant AUM change of a watched customer (20万+), for the owner's morning list."""
+    as_of: date
+    previous: Decimal
+    aum: Decimal
+
+    @property
+    def change(self) -> Decimal:
+        return self.aum - self.previous
+
+
+@dataclass
+class TieredCustomer:
+    customer_id: str
+    branch: str | None = None
+    owner: str | None = None
+    kind: str | None = None
+    registered_on: date | None = None
+    age_band: str | None = None
+    income_band: str | None = None
+    aum: Decimal | None = None
+    as_of: date | None = None
+    breakdown: dict[str, Decimal] = field(default_factory=dict)
+    series: list[Point] = field(default_factory=list)
+    last_change: date | None = None
+    ever_held: Decimal = Decimal(0)
+    tier: str | None = None
+    tier_since: date | None = None
+    policy_version: int | None = None
+    below_since: date | None = None
+    tier_history: list[dict[str, Any]] = field(default_factory=list)
+    stage: str | None = None
+    stage_since: date | None = None
+    churn: dict[str, str] = field(default_factory=dict)
+    churn_since: date | None = None
+    drop: churn.LargeDrop | None = None
+    open_complaints: list[str] = field(default_factory=list)
+    evaluated_on: date | None = None
+    due_on: date | None = None
+    merged_into: str | None = None
+    # Not stored: what this unit of work caused.
+    events: list[EventData] = field(default_factory=list)
+    tier_entered: bool = False
+    watch: WatchEntry | None = None
+
+    # -- what happens to a customer -------------------------------------------------------------
+
+    def observe_balance(self, *, as_of: date, aum: Decimal, breakdown: dict[str, Decimal], policy: Policy,
+                        version: int) -> bool:
+        """A snapshot reported by the profile. An older one than the latest changes nothing."""
+        if self.merged_into or (self.as_of is not None and as_of < self.as_of):
+            return False
+        previous = self.aum
+        self.series = record(self.series, Point(as_of, aum), keep_days=policy.history_days)
+        if previous is None or aum != previous:
+            self.last_change = as_of
+        self.drop = churn.large_drop(previous, aum, as_of, policy.churn) or self.drop
+        self.ever_held = max(self.ever_held, aum)
+        self.aum, self.as_of, self.breakdown = aum, as_of, dict(breakdown)
+        if previous is not None and _significant(previous, aum, policy):
+            self.watch = WatchEntry(as_of, previous, aum)
+        self.evaluate(on=as_of, policy=policy, version=version)
+        return True
+
+    def evaluate(self, *, on: date, policy: Policy, version: int, policy_changed: bool = False) -> None:
+        """Apply the rules as of snapshot date `on` (a balance arrived, a date came due, or a new policy)."""
+        if self.merged_into:
+            return
+        on = max(on, self.evaluated_on or on)
+        self.evaluated_on = on
+        self._evaluate_tier(on, policy, version, policy_changed)
+        self.policy_version = version
+        self._evaluate_lifecycle(on, policy, version)
+        self._evaluate_churn(on, policy)
+        self.due_on = self._next_check(on, policy)
+
+    def complaint_opened(self, complaint_id: str, *, on: date, policy: Policy) -> None:
+        if complaint_id not in self.open_complaints:
+            self.open_complaints = [*self.open_complaints, complaint_id]
+        self._evaluate_churn(max(on, self.evaluated_on or on), policy)
+
+    def complaint_closed(self, complaint_id: str, *, on: date, policy: Policy) -> None:
+        self.open_complaints = [c for c in self.open_complaints if c != complaint_id]
+        self._evaluate_churn(max(on, self.evaluated_on or on), policy)
+
+    def assign_owner(self, new_owner: str, *, reason: str, by: str, at: datetime, note: str | None = None) -> bool:
+        if new_owner == self.owner:
+            return False
+        self.events.append(OwnerAssigned(
+            customer_id=self.customer_id, branch=self.branch, previous_owner=self.owner, new_owner=new_owner,
+            reason=reason, tier=self.tier, assigned_by=by, assigned_at=at, note=note))  # type: ignore[arg-type]
+        self.owner = new_owner
+        return True
+
+    # -- rules ------------------------------------------------------------------------------------
+
+    def basis(self, on: date, policy: Policy) -> Decimal | None:
+        if policy.basis == "average_daily":
+            return average_daily(self.series, end=on, days=policy.average_days)
+        return self.aum
+
+    def _evaluate_tier(self, on: date, policy: Policy, version: int, policy_changed: bool) -> None:
+        basis = self.basis(on, policy)
+        if basis is None:
+            return
+        d = decide(current=self.tier, below_since=self.below_since, basis=basis, as_of=on, policy=policy,
+                   policy_changed=policy_changed)
+        self.below_since = d.below_since
+        if d.reason is None:
+            return
+        self.events.append(TierChanged(
+            customer_id=self.customer_id, branch=self.branch, from_tier=self.tier, to_tier=d.tier,  # type: ignore[arg-type]
+            reason=d.reason, policy_version=version, as_of=on, basis_amount=basis, basis=policy.basis))  # type: ignore[arg-type]
+        self.tier_history = [*self.tier_history, {
+            "from": self.tier, "to": d.tier, "reason": d.reason, "policy_version": version, "as_of": on.isoformat(),
+            "basis_amount": basis, "basis": policy.basis}][-TIER_HISTORY_KEPT:]
+        self.tier, self.tier_since = d.tier, on
+        self.tier_entered = d.tier is not None
+
+    def _evaluate_lifecycle(self, on: date, policy: Policy, version: int) -> None:
+        if not self.series:
+            return
+        stage, why = lifecycle.stage(series=self.series, as_of=on, registered_on=self.registered_on,
+                                     last_change=self.last_change, ever_held=self.ever_held, rules=policy.lifecycle)
+        if stage != self.stage:
+            self.events.append(LifecycleChanged(customer_id=self.customer_id, from_stage=self.stage, to_stage=stage,  # type: ignore[arg-type]
+                                                as_of=on, reasons=why, policy_version=version))
+            self.stage, self.stage_since = stage, on
+
+    def _evaluate_churn(self, on: date, policy: Policy) -> None:
+        now = churn.reasons(series=self.series, as_of=on, last_change=self.last_change, drop=self.drop,
+                            open_complaints=self.open_complaints, rules=policy.churn)
+        added = now.keys() - self.churn.keys()
+        resolved = self.churn.keys() - now.keys()
+        if added:
+            self.events.append(ChurnRiskRaised(
+                customer_id=self.customer_id, branch=self.branch, owner=self.owner, as_of=on, aum=self.aum,
+                reasons=[ChurnReason(rule=rule, detail=detail) for rule, detail in sorted(now.items())]))  # type: ignore[arg-type]
+            self.churn_since = self.churn_since if self.churn else on
+        elif resolved and not now:
+            self.events.append(ChurnRiskCleared(customer_id=self.customer_id, as_of=on, resolved=sorted(resolved)))
+            self.churn_since = None
+        self.churn = now
+        if self.drop and on - self.drop.as_of >= timedelta(days=policy.churn.outflow_window_days):
+            self.drop = None
+
+    def _next_check(self, on: date, policy: Policy) -> date | None:
+        dates = [
+            self.below_since + timedelta(days=policy.downgrade_grace_days) if self.below_since else None,
+            churn.next_check(series=self.series, as_of=on, last_change=self.last_change, drop=self.drop,
+                             rules=policy.churn),
+            lifecycle.next_check(series=self.series, as_of=on, registered_on=self.registered_on,
+                                 last_change=self.last_change, rules=policy.lifecycle),
+        ]
+        if policy.basis == "average_daily" and self.series and self.basis(on, policy) != self.aum:
+            dates.append(on + timedelta(days=1))  # 日均 moves every day until it reaches the balance
+        future = [d for d in dates if d is not None and d > on]
+        return min(future) if future else None
+
+
+def _significant(previous: Decimal, aum: Decimal, policy: Policy) -> bool:
+    rules = policy.watch
+    if max(previous, aum) < rules.min_aum or previous == aum:
+        return False
+    change = abs(aum - previous)
+    pct = change / previous * 100 if previous else Decimal(100)
+    return change >= rules.min_change_amount or pct >= rules.min_change_pct

@@ -1,0 +1,119 @@
+"""HTTP routes: parse, call one application function, return."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request, status
+
+from crm_contracts.tiering import LifecycleStage, TierName
+from crm_kit.auth import Principal, Role, current_principal, require_roles, writer
+from crm_tiering.domain.policy import StaffRole
+from crm_tiering.schemas import (
+    CustomerPage, OwnerChange, OwnerChanged, PolicyRead, PolicyUpdate, RolloutRead, StaffChanged, StaffRead,
+    StaffUpsert, TierRead, ValueRead, WatchList,
+)
+from crm_tiering.service import customers, policies, staff
+from crm_tiering.service.context import Tiering
+
+router = APIRouter(prefix="/v1")
+CustomerId = Annotated[str, Path(min_length=1, max_length=40)]
+StaffId = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9._-]+$")]
+
+
+def tiering(request: Request) -> Tiering:
+    return request.app.state.tiering  # type: ignore[no-any-return]
+
+
+T = Annotated[Tiering, Depends(tiering)]
+Reader = Annotated[Principal, Depends(current_principal)]
+Writer = Annotated[Principal, Depends(writer)]
+PolicyEditor = Annotated[Principal, Depends(require_roles(Role.HEAD_OFFICE, Role.ADMIN))]
+Supervisor = Annotated[Principal, Depends(require_roles(Role.RM_SUPERVISOR, Role.BRANCH_MANAGER))]
+
+
+@router.get("/policy", response_model=PolicyRead, tags=["policy"])
+async def get_policy(t: T, principal: Reader) -> dict[str, Any]:  # noqa: ARG001 - any staff may read the rules
+    """The policy in force: tier bounds (lower bound inclusive), responsible roles, downgrade grace, basis (balance
+    or 日均), churn, lifecycle, value and watch rules."""
+    return await policies.read(t=t)
+
+
+@router.put("/policy", response_model=RolloutRead, status_code=status.HTTP_202_ACCEPTED, tags=["policy"],
+            responses={202: {"description": "new version stored; every customer is re-tiered in the background"}})
+async def put_policy(t: T, principal: PolicyEditor, body: PolicyUpdate) -> dict[str, Any]:
+    """Store a new policy version (head office, admin) and start re-tiering every customer under it. Follow the
+    rollout at `/v1/policy/rollouts/{id}`."""
+    return await policies.publish_new(t=t, policy=body.policy, by=principal.staff_id, note=body.note)
+
+
+@router.get("/policy/rollouts/{rollout_id}", response_model=RolloutRead, tags=["policy"])
+async def get_rollout(t: T, principal: Reader, rollout_id: Annotated[str, Path(max_length=40)]) -> dict[str, Any]:  # noqa: ARG001
+    return await policies.rollout(t=t, rollout_id=rollout_id)
+
+
+@router.get("/customers", response_model=CustomerPage, tags=["customers"])
+async def list_customers(
+    t: T, principal: Reader,
+    tier: TierName | None = None, owner: str | None = Query(None, max_length=40),
+    branch: str | None = Query(None, max_length=20), churn_risk: bool | None = None,
+    stage: LifecycleStage | None = None, after: str | None = Query(None, max_length=40),
+    limit: int = Query(100, ge=1, le=500),
+) -> dict[str, Any]:
+    """Customers in the caller's scope with tier, stage and churn reasons; filter e.g. `churn_risk=true`."""
+    return await customers.list_customers(t=t, principal=principal, tier=tier, owner=owner, branch=branch,
+                                          churn_risk=churn_risk, stage=stage, after=after, limit=limit)
+
+
+@router.get("/customers/{customer_id}/tier", response_model=TierRead, tags=["customers"])
+async def get_tier(t: T, principal: Reader, customer_id: CustomerId) -> dict[str, Any]:
+    """Tier, since when, under which policy version, any pending downgrade, lifecycle, churn risk and history."""
+    return await customers.tier(t=t, principal=principal, customer_id=customer_id)
+
+
+@router.get("/customers/{customer_id}/value", response_model=ValueRead, tags=["customers"])
+async def get_value(t: T, principal: Reader, customer_id: CustomerId) -> dict[str, Any]:
+    """Contribution (yearly margin per product type) and potential (trend, income band, age band), part by part."""
+    return await customers.customer_value(t=t, principal=principal, customer_id=customer_id)
+
+
+@router.post("/customers/{customer_id}/owner", response_model=OwnerChanged, tags=["customers"])
+async def change_owner(t: T, principal: Supervisor, customer_id: CustomerId, body: OwnerChange) -> dict[str, Any]:
+    """Manual reassignment by an RM supervisor or branch manager, to an active staff member of the customer's branch."""
+    return await staff.reassign(t=t, principal=principal, customer_id=customer_id, new_owner=body.owner,
+                                reason=body.reason)
+
+
+@router.get("/watch", response_model=WatchList, tags=["reports"])
+async def watch(t: T, principal: Reader, owner: str | None = Query(None, max_length=40),
+                date: date | None = None) -> dict[str, Any]:  # noqa: A002 - the query parameter's name
+    """The morning list: significant AUM changes of customers at or above the watch amount (200,000) on `date`
+    (default: the latest day with changes), per owner; an RM sees their own."""
+    return await customers.watch_list(t=t, principal=principal, owner=owner, on=date)
+
+
+@router.get("/reports/concentration", tags=["reports"])
+async def concentration(t: T, principal: Reader) -> dict[str, Any]:
+    """Share of total AUM held by the top 20% of customers, overall and per branch, within the caller's scope."""
+    return await customers.concentration(t=t, principal=principal)
+
+
+@router.get("/reports/tiers", tags=["reports"])
+async def tiers(t: T, principal: Reader) -> dict[str, Any]:
+    """Customers and AUM per tier and branch, within the caller's scope."""
+    return await customers.tier_distribution(t=t, principal=principal)
+
+
+@router.get("/staff", response_model=list[StaffRead], tags=["staff"])
+async def list_staff(t: T, principal: Reader, branch: str | None = Query(None, max_length=20),
+                     role: StaffRole | None = None, active: bool | None = None) -> list[dict[str, Any]]:
+    """Staff of the caller's branch (head office, auditors and admins: any branch) with how many customers each owns."""
+    return await staff.list_staff(t=t, principal=principal, branch=branch, role=role, active=active)
+
+
+@router.put("/staff/{staff_id}", response_model=StaffChanged, tags=["staff"])
+async def put_staff(t: T, principal: Writer, staff_id: StaffId, body: StaffUpsert) -> dict[str, Any]:
+    """Create or replace a staff member (admin, head office; a branch manager for their branch). Setting `active`
+    false (or moving them to another branch) hands their customers to colleagues at once."""
+    return await staff.put_staff(t=t, principal=principal, staff_id=staff_id, data=body)

@@ -1,0 +1,25 @@
+"""Kafka consumers of the tiering service."""
+
+from __future__ import annotations
+
+from crm_contracts.topics import COMPLAINTS_CASES, PROFILE_CUSTOMERS
+from crm_tiering.service import complaints, profile_events
+from crm_tiering.service.context import Tiering
+from crm_tiering.service.events import parse_event
+
+PROFILE_GROUP = "crm-tiering.profile"
+COMPLAINTS_GROUP = "crm-tiering.complaints"
+
+
+def register(t: Tiering) -> None:
+    t.rt.consume(
+        topic=PROFILE_CUSTOMERS, group=PROFILE_GROUP, parse=parse_event, handle=profile_events.handler(t),
+        max_records=t.rt.settings.event_batch_size,
+        description="Profile events: registrations (branch, owner, bands) and assets-changed drive tiers, owners, "
+        "lifecycle and churn warning. Invalid events go to crm.profile.customers.dlt.",
+    )
+    t.rt.consume(
+        topic=COMPLAINTS_CASES, group=COMPLAINTS_GROUP, parse=parse_event, handle=complaints.handler(t),
+        max_records=t.rt.settings.event_batch_size,
+        description="Complaint opened / closed: an open complaint is a churn-warning reason.",
+    )

@@ -1,0 +1,54 @@
+"""The tiering service: tiers, who is responsible, value, lifecycle and churn warning (BRIEF §3)."""
+
+from __future__ import annotations
+
+from typing import Union
+
+from fastapi import FastAPI
+from faststream import FastStream
+from faststream.specification import AsyncAPI
+
+from crm_contracts.envelope import CloudEvent
+from crm_contracts.tiering import EVENTS
+from crm_contracts.topics import COMPLAINTS_CASES, PROFILE_CUSTOMERS, TIERING_CUSTOMERS
+from crm_kit.http import create_http_app
+from crm_kit.runtime import Runtime
+from crm_tiering.adapters.store import TieringStore
+from crm_tiering.entrypoints import http, subscribers
+from crm_tiering.service import policies, sweep
+from crm_tiering.service.context import Tiering
+from crm_tiering.settings import TieringSettings
+
+DESCRIPTION = """Tiers customers by the assets they hold under a versioned policy, keeps the right staff member
+responsible for each, values them, follows their lifecycle and warns of churn. Consumes `crm.profile.customers`
+and `crm.complaints.cases`; publishes on `crm.tiering.customers`."""
+
+
+def build(settings: TieringSettings | None = None) -> Tiering:
+    settings = settings or TieringSettings()
+    rt = Runtime(settings, topics=[TIERING_CUSTOMERS, PROFILE_CUSTOMERS, COMPLAINTS_CASES])
+    t = Tiering(rt=rt, store=TieringStore(rt.mongo))
+    rt.startup_hooks += [t.store.ensure_indexes, lambda: policies.ensure_default(t)]
+    t.rollout_job = rt.job("policy-rollout", lambda: policies.rollout_step(t), interval=2.0)
+    t.sweep_job = rt.job("due-sweep", lambda: sweep.sweep_step(t), interval=settings.sweep_interval_seconds)
+    subscribers.register(t)
+    rt.broker.publisher(
+        rt.topic(TIERING_CUSTOMERS), title="crm.tiering.customers",
+        description="CloudEvents: " + ", ".join(e.event_type for e in EVENTS) + ". Key: customer id.",
+        schema=Union[tuple(CloudEvent[e] for e in EVENTS)],  # type: ignore[misc]  # noqa: UP007
+    )
+    return t
+
+
+def create_app(settings: TieringSettings | None = None) -> FastAPI:
+    t = build(settings)
+    app = create_http_app(t.rt, title="Bank CRM — tiering", description=DESCRIPTION, routers=[http.router])
+    app.state.tiering = t
+    return app
+
+
+def asyncapi() -> FastStream:
+    """AsyncAPI document: `faststream docs gen --factory crm_tiering.main:asyncapi`."""
+    t = build(TieringSettings(crm_data_key="A" * 43 + "=", crm_lookup_key="A" * 43 + "=", crm_jwt_secret="docs"))
+    return FastStream(t.rt.broker, specification=AsyncAPI(title="Bank CRM — tiering events", version="1.0.0",
+                                                         description=DESCRIPTION))

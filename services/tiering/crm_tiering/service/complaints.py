@@ -1,0 +1,38 @@
+"""Complaints into the churn warning: an open complaint is a reason, its closing clears it."""
+
+from __future__ import annotations
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from crm_contracts.complaints import ComplaintClosed, ComplaintOpened
+from crm_kit.messaging import Incoming, Rejection
+from crm_tiering.service import policies
+from crm_tiering.service.context import Tiering, load, save
+from crm_tiering.service.events import Received
+
+
+async def apply_complaint_events(*, t: Tiering, session: AsyncClientSession, items: list[Incoming[Received]]) -> list[Rejection]:
+    policy, _ = await policies.current(t, session)
+    relevant = [i for i in items if isinstance(i.payload.data, (ComplaintOpened, ComplaintClosed))]
+    loaded = await load(t, session, {i.payload.data.customer_id for i in relevant})  # type: ignore[union-attr]
+    rejections: list[Rejection] = []
+    for item in relevant:
+        data = item.payload.data
+        c = loaded.customers.get(data.customer_id)  # type: ignore[union-attr]
+        if c is None:
+            rejections.append(Rejection(item, f"customer_id: {data.customer_id} is not known to tiering"))  # type: ignore[union-attr]
+            continue
+        if isinstance(data, ComplaintOpened):
+            c.complaint_opened(data.complaint_id, on=data.opened_at.date(), policy=policy)
+        elif isinstance(data, ComplaintClosed):
+            c.complaint_closed(data.complaint_id, on=data.closed_at.date(), policy=policy)
+        loaded.causes[c.customer_id] = (item.message_id, item.correlation_id)
+    await save(t, session, loaded, only=set(loaded.causes))
+    return rejections
+
+
+def handler(t: Tiering):  # type: ignore[no-untyped-def]
+    async def handle(session: AsyncClientSession, items: list[Incoming[Received]]) -> list[Rejection]:
+        return await apply_complaint_events(t=t, session=session, items=items)
+
+    return handle

@@ -1,0 +1,152 @@
+"""Policy versions and the rollout that re-tiers every customer after a new one.
+
+The rollout works through customers in id order, one chunk per transaction; the chunk's effects,
+its events and the rollout's cursor commit together, so a crash resumes where the last chunk ended
+and nothing is done twice. A customer already evaluated under the new version (by a balance that
+arrived meanwhile) is skipped."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
+
+from crm_kit.errors import NotFound
+from crm_kit.logging import get_logger
+from crm_tiering.domain.policy import DEFAULT_POLICY, Policy
+from crm_tiering.service.assignment import assign_owners
+from crm_tiering.service.context import Tiering, load, save
+
+log = get_logger(__name__)
+_parsed: dict[tuple[str, int], Policy] = {}
+
+
+async def ensure_default(t: Tiering) -> None:
+    if await t.store.policies.find_one({}, {"_id": 1}) is None:
+        try:
+            await t.store.policies.insert_one({"_id": 1, "policy": DEFAULT_POLICY.model_dump(mode="json"),
+                                               "created_by": "default", "created_at": datetime.now(UTC),
+                                               "note": "defaults of BRIEF §3.1"})
+        except DuplicateKeyError:
+            pass  # another replica was first
+
+
+async def current(t: Tiering, session: AsyncClientSession | None = None) -> tuple[Policy, int]:
+    doc = await t.store.policies.find_one({}, sort=[("_id", DESCENDING)], session=session)
+    if doc is None:
+        return DEFAULT_POLICY, 1
+    return _parse(t, doc), doc["_id"]
+
+
+async def version(t: Tiering, number: int, session: AsyncClientSession | None = None) -> Policy | None:
+    doc = await t.store.policies.find_one({"_id": number}, session=session)
+    return _parse(t, doc) if doc else None
+
+
+def _parse(t: Tiering, doc: dict[str, Any]) -> Policy:
+    key = (t.rt.settings.mongodb_database, doc["_id"])
+    if key not in _parsed:
+        _parsed[key] = Policy.model_validate(doc["policy"])
+    return _parsed[key]
+
+
+async def read(*, t: Tiering) -> dict[str, Any]:
+    doc = await t.store.policies.find_one({}, sort=[("_id", DESCENDING)])
+    if doc is None:
+        await ensure_default(t)
+        doc = await t.store.policies.find_one({}, sort=[("_id", DESCENDING)])
+    assert doc is not None
+    return {"version": doc["_id"], "created_by": doc.get("created_by"), "created_at": doc.get("created_at"),
+            "note": doc.get("note"), "policy": doc["policy"]}
+
+
+async def publish_new(*, t: Tiering, policy: Policy, by: str, note: str | None) -> dict[str, Any]:
+    """Store the next version and start its rollout. Earlier unfinished rollouts are superseded: the new
+    one visits every customer anyway."""
+    now = datetime.now(UTC)
+
+    async def txn(s: AsyncClientSession) -> dict[str, Any]:
+        latest = await t.store.policies.find_one({}, {"_id": 1}, sort=[("_id", DESCENDING)], session=s)
+        number = (latest["_id"] if latest else 1) + 1
+        await t.store.policies.insert_one({"_id": number, "policy": policy.model_dump(mode="json"), "created_by": by,
+                                           "created_at": now, "note": note}, session=s)
+        await t.store.rollouts.update_many({"status": "running"}, {"$set": {"status": "superseded", "finished_at": now}},
+                                           session=s)
+        total = await t.store.customers.count_documents({}, session=s)
+        rollout = {"_id": f"rollout-{number}", "policy_version": number, "status": "running", "cursor": "",
+                   "total": total, "done": 0, "changed": 0, "started_at": now, "updated_at": now,
+                   "finished_at": None, "started_by": by}
+        await t.store.rollouts.insert_one(rollout, session=s)
+        return rollout
+
+    rollout = await t.rt.mongo.transaction(txn)
+    if t.rollout_job:
+        t.rollout_job.wake()
+    log.info("policy published", version=rollout["policy_version"], customers=rollout["total"])
+    return rollout_view(rollout)
+
+
+def rollout_view(doc: dict[str, Any]) -> dict[str, Any]:
+    done = doc["done"]
+    total = max(doc["total"], done)  # customers registered during the rollout are visited too
+    return {"id": doc["_id"], "policy_version": doc["policy_version"], "status": doc["status"], "total": total,
+            "done": done, "changed": doc["changed"], "percent": round(100 * done / total, 1) if total else 100.0,
+            "started_at": doc["started_at"], "updated_at": doc["updated_at"], "finished_at": doc.get("finished_at")}
+
+
+async def rollout(*, t: Tiering, rollout_id: str) -> dict[str, Any]:
+    doc = await t.store.rollouts.find_one({"_id": rollout_id})
+    if doc is None:
+        raise NotFound(f"rollout {rollout_id} not found")
+    return rollout_view(doc)
+
+
+async def rollout_step(t: Tiering) -> bool:
+    """Re-tier one chunk of the running rollout. True while there is more to do."""
+    chunk = t.rt.settings.rollout_chunk_size
+
+    async def txn(s: AsyncClientSession) -> bool:
+        job = await t.store.rollouts.find_one({"status": "running"}, sort=[("policy_version", ASCENDING)], session=s)
+        if job is None:
+            return False
+        number = job["policy_version"]
+        policy = await version(t, number, s)
+        previous = await version(t, number - 1, s)
+        assert policy is not None
+        ids = [d["_id"] for d in await t.store.customers.find(
+            {"_id": {"$gt": job["cursor"]}}, {"_id": 1}, session=s).sort("_id", ASCENDING).limit(chunk).to_list()]
+        loaded = await load(t, s, ids)
+        changed = 0
+        todo: set[str] = set()
+        for cid in ids:
+            c = loaded.customers[cid]
+            if c.merged_into or (c.policy_version or 0) >= number:
+                continue
+            todo.add(cid)
+            before = c.tier
+            on = c.evaluated_on or c.as_of
+            if on is None:
+                c.policy_version = number  # no balance yet: nothing to tier
+                continue
+            c.evaluate(on=on, policy=policy, version=number, policy_changed=True)
+            changed += c.tier != before
+            # New responsible roles for an unchanged tier also call for the right owner.
+            old_rule, new_rule = (previous.rule(c.tier) if previous else None), policy.rule(c.tier)
+            if c.tier and old_rule and new_rule and old_rule.responsible_roles != new_rule.responsible_roles:
+                c.tier_entered = True
+        await assign_owners(t, s, [loaded.customers[i] for i in sorted(todo)], policy=policy)
+        await save(t, s, loaded, only=todo)
+        now = datetime.now(UTC)
+        finished = len(ids) < chunk
+        await t.store.rollouts.update_one({"_id": job["_id"]}, {
+            "$set": {"cursor": ids[-1] if ids else job["cursor"], "updated_at": now,
+                     **({"status": "done", "finished_at": now} if finished else {})},
+            "$inc": {"done": len(ids), "changed": changed}}, session=s)
+        return True
+
+    more = await t.rt.mongo.transaction(txn)
+    t.rt.outbox.notify()
+    return more

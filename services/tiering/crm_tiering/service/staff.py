@@ -1,0 +1,133 @@
+"""The staff directory (branches, staff, roles, active flag), manual reassignment, and handing a
+deactivated staff member's customers to colleagues."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ASCENDING
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from crm_kit.auth import ALL_SCOPE, Principal, Role
+from crm_kit.errors import Forbidden, Invalid, NotFound
+from crm_tiering.adapters.store import staff_from_doc
+from crm_tiering.domain.staff import least_loaded
+from crm_tiering.schemas import StaffUpsert
+from crm_tiering.service import policies
+from crm_tiering.service.assignment import branch_staff, loads
+from crm_tiering.service.context import Tiering, load, save
+
+MANAGES_STAFF = frozenset({Role.ADMIN, Role.HEAD_OFFICE, Role.BRANCH_MANAGER})
+
+
+def _view(doc: dict[str, Any], owned: int) -> dict[str, Any]:
+    return {"staff_id": doc["_id"], "name": doc.get("name"), "branch": doc.get("branch"), "roles": doc.get("roles", []),
+            "active": doc.get("active", True), "customers": owned, "updated_at": doc.get("updated_at")}
+
+
+async def list_staff(*, t: Tiering, principal: Principal, branch: str | None, role: str | None,
+                     active: bool | None) -> list[dict[str, Any]]:
+    query: dict[str, Any] = {}
+    if principal.role not in ALL_SCOPE:
+        if branch and branch != principal.branch:
+            return []
+        query["branch"] = principal.branch
+    elif branch:
+        query["branch"] = branch
+    if role:
+        query["roles"] = role
+    if active is not None:
+        query["active"] = active
+    docs = await t.store.staff.find(query).sort("_id", ASCENDING).to_list()
+    owned = await loads(t, None, [d["_id"] for d in docs])
+    return [_view(d, owned.get(d["_id"], 0)) for d in docs]
+
+
+async def put_staff(*, t: Tiering, principal: Principal, staff_id: str, data: StaffUpsert) -> dict[str, Any]:
+    """Create or replace a staff member. Deactivating one hands their customers to colleagues in the same call."""
+    if principal.role not in MANAGES_STAFF:
+        raise Forbidden(f"role {principal.role.value} may not change the staff directory")
+    if principal.role is Role.BRANCH_MANAGER and data.branch != principal.branch:
+        raise Forbidden("a branch manager manages the staff of their own branch")
+    now = datetime.now(UTC)
+    before = await t.store.staff.find_one_and_update(
+        {"_id": staff_id},
+        {"$set": {"name": data.name, "branch": data.branch, "roles": sorted(set(data.roles)), "active": data.active,
+                  "updated_at": now, "updated_by": principal.staff_id}},
+        upsert=True)
+    moved: dict[str, int] = {"reassigned": 0, "unassigned": 0}
+    leaving = not data.active or (before is not None and before.get("branch") != data.branch)
+    if leaving:
+        moved = await redistribute(t=t, staff_id=staff_id, by=principal.staff_id)
+    doc = await t.store.staff.find_one({"_id": staff_id})
+    owned = await loads(t, None, [staff_id])
+    return {**_view(doc or {}, owned.get(staff_id, 0)), **moved}
+
+
+async def redistribute(*, t: Tiering, staff_id: str, by: str, chunk: int = 500) -> dict[str, int]:
+    """Each customer of a staff member who left (inactive, or moved branch) goes to the least-loaded active
+    colleague of the customer's branch holding one of the tier's responsible roles (for untiered customers,
+    one of the leaver's roles). Chunked transactions: a crash leaves the rest with the leaver, and running
+    it again continues."""
+    reassigned = unassigned = 0
+    skip: list[str] = []
+    while True:
+        async def txn(s: AsyncClientSession) -> tuple[int, int, list[str], bool]:
+            leaver_doc = await t.store.staff.find_one({"_id": staff_id}, session=s)
+            leaver = staff_from_doc(leaver_doc) if leaver_doc else None
+            ids = [d["_id"] for d in await t.store.customers.find(
+                {"owner": staff_id, "merged_into": None, "_id": {"$nin": skip}}, {"_id": 1}, session=s,
+            ).sort("_id", ASCENDING).limit(chunk).to_list()]
+            if not ids:
+                return 0, 0, [], False
+            policy, _ = await policies.current(t, s)
+            loaded = await load(t, s, ids)
+            staff = await branch_staff(t, s, (c.branch for c in loaded.customers.values()))
+            load_by = await loads(t, s, (m.staff_id for m in staff))
+            done, stuck = 0, []
+            now = datetime.now(UTC)
+            for cid in ids:
+                c = loaded.customers[cid]
+                rule = policy.rule(c.tier)
+                roles = rule.responsible_roles if rule else sorted(leaver.roles if leaver else [])
+                pick = least_loaded(staff, load_by, branch=c.branch, roles=roles, exclude=staff_id)
+                if pick is None:
+                    stuck.append(cid)
+                    continue
+                c.assign_owner(pick.staff_id, reason="staff_deactivated", by=by, at=now,
+                               note=f"{staff_id} no longer serves branch {c.branch}")
+                load_by[pick.staff_id] += 1
+                done += 1
+            await save(t, s, loaded)
+            return done, len(stuck), stuck, len(ids) == chunk
+
+        done, stuck_n, stuck, more = await t.rt.mongo.transaction(txn)
+        t.rt.outbox.notify()
+        reassigned += done
+        unassigned += stuck_n
+        skip += stuck
+        if not more:
+            return {"reassigned": reassigned, "unassigned": unassigned}
+
+
+async def reassign(*, t: Tiering, principal: Principal, customer_id: str, new_owner: str, reason: str) -> dict[str, Any]:
+    """Manual reassignment by an RM supervisor or branch manager, within their branch."""
+    async def txn(s: AsyncClientSession) -> dict[str, Any]:
+        loaded = await load(t, s, [customer_id])
+        c = loaded.customers.get(customer_id)
+        if c is None or c.merged_into or not principal.can_see(owner=c.owner, branch=c.branch):
+            raise NotFound(f"customer {customer_id} not found")
+        target = await t.store.staff.find_one({"_id": new_owner}, session=s)
+        if target is None or not target.get("active", True):
+            raise Invalid(f"owner: {new_owner} is not an active staff member")
+        if target.get("branch") != c.branch:
+            raise Invalid(f"owner: {new_owner} works in branch {target.get('branch')}, the customer in {c.branch}")
+        previous = c.owner
+        c.assign_owner(new_owner, reason="manual", by=principal.staff_id, at=datetime.now(UTC), note=reason)
+        await save(t, s, loaded)
+        return {"customer_id": customer_id, "previous_owner": previous, "owner": new_owner}
+
+    result = await t.rt.mongo.transaction(txn)
+    t.rt.outbox.notify()
+    return result
