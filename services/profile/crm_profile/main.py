@@ -10,7 +10,7 @@ from faststream.specification import AsyncAPI
 
 from crm_contracts.envelope import CloudEvent
 from crm_contracts.profile import EVENTS
-from crm_contracts.topics import COREBANK_BALANCES, PROFILE_CUSTOMERS
+from crm_contracts.topics import COREBANK_BALANCES, PROFILE_CUSTOMERS, TIERING_CUSTOMERS
 from crm_kit.http import create_http_app
 from crm_kit.runtime import Runtime
 from crm_profile.adapters.store import ProfileStore
@@ -24,7 +24,7 @@ relationships, consents and balances from core banking. Publishes on `crm.profil
 
 def build(settings: ProfileSettings | None = None) -> Profile:
     settings = settings or ProfileSettings()
-    rt = Runtime(settings, topics=[PROFILE_CUSTOMERS, COREBANK_BALANCES])
+    rt = Runtime(settings, topics=[PROFILE_CUSTOMERS, COREBANK_BALANCES, TIERING_CUSTOMERS])
     p = Profile(rt=rt, store=ProfileStore(rt.mongo, rt.cipher))
     rt.startup_hooks.append(p.store.ensure_indexes)
     subscribers.register(p)

@@ -277,7 +277,10 @@ class CustomerRead(BaseModel):
     address: str | None = None
     branch: str
     owner: str
+    owner_assigned_at: datetime | None = Field(default=None, description="when tiering last assigned the owner")
     tier: str | None = None
+    tier_since: date | None = Field(default=None, description="snapshot day tiering counted the current tier on")
+    tier_policy_version: int | None = Field(default=None, description="tiering policy that decided the tier")
     segment: str | None = None
     tags: list[str] = []
     core_customer_no: str | None = None

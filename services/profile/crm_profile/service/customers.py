@@ -14,6 +14,7 @@ from crm_contracts.profile import AssetsChanged, ConsentChanged, CustomerMerged,
 from crm_kit.auth import Principal, Role
 from crm_kit.errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed, PreconditionRequired
 from crm_kit.outbox import OutgoingMessage
+from crm_profile.domain.bands import age_band, bank_day, income_band
 from crm_profile.domain.customer import (
     CORE_LINK_FIELDS,
     SENSITIVE_FIELDS,
@@ -190,7 +191,7 @@ async def update_customer(*, p: Profile, principal: Principal, customer_id: str,
         )
         await p.rt.outbox.add(s, p.numbered([p.event(
             CustomerUpdated(customer_id=customer_id, version=version, changed_fields=fields, channel=patch.channel,
-                            changed_by=principal.staff_id, changed_at=_now()),
+                            changed_by=principal.staff_id, changed_at=_now(), **_changed_bands(requested, fields)),
             customer_id=customer_id)], event_seq_after=new_doc["event_seq"]))
         return new_doc  # type: ignore[return-value]
 
@@ -203,6 +204,17 @@ async def update_customer(*, p: Profile, principal: Principal, customer_id: str,
                        existing_id=other and other["_id"]) from exc
     p.rt.outbox.notify()
     return view(p, doc)
+
+
+def _changed_bands(requested: dict[str, Any], fields: list[str]) -> dict[str, Any]:
+    """The new band of a changed birthday or income, never the value (null when it was cleared)."""
+    bands: dict[str, Any] = {}
+    if "birthday" in fields:
+        bands["age_band"] = age_band(requested["birthday"], on=bank_day(_now()))
+    if "income" in fields:
+        income = requested["income"]
+        bands["income_band"] = income_band(income.annual if income else None)
+    return bands
 
 
 # --- consent --------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from crm_contracts.profile import ConsentChanged, CustomerRegistered
 from crm_kit.auth import ALL_SCOPE, Principal
 from crm_kit.errors import Conflict, Forbidden
 from crm_kit.outbox import OutgoingMessage
+from crm_profile.domain.bands import age_band, bank_day, income_band
 from crm_profile.domain.customer import SENSITIVE_FIELDS
 from crm_profile.schemas import Created, CorporateCreate, CustomerCreate, IndividualCreate, problems
 from crm_profile.service.context import Profile
@@ -78,7 +79,7 @@ def _new_customer(p: Profile, principal: Principal, data: IndividualCreate | Cor
             CustomerRegistered(
                 customer_id=customer_id, kind=data.kind, segment=data.segment, branch=data.branch, owner=owner,
                 core_customer_no=data.core_customer_no, registered_at=now, registered_by=principal.staff_id,
-                channel=data.channel,
+                channel=data.channel, **_bands(data, now),
             ),
             customer_id=customer_id,
         ),
@@ -93,6 +94,14 @@ def _new_customer(p: Profile, principal: Principal, data: IndividualCreate | Cor
     ]
     doc["event_seq"] = len(events)
     return doc, history, p.numbered(events, event_seq_after=len(events))
+
+
+def _bands(data: IndividualCreate | CorporateCreate, now: datetime) -> dict[str, Any]:
+    """Bands instead of the birthday and income themselves, which never leave the archive in an event."""
+    if not isinstance(data, IndividualCreate):
+        return {}
+    return {"age_band": age_band(data.birthday, on=bank_day(now)),
+            "income_band": income_band(data.income.annual if data.income else None)}
 
 
 def _outside_own_branch(principal: Principal, data: IndividualCreate | CorporateCreate) -> str | None:
