@@ -2,7 +2,7 @@
 
     crm run                      the whole stack on this machine (embedded Kafka + MongoDB + services)
     crm token --role R --staff-id S [--branch B] [--ttl 8h]
-    crm seed [--count 200] [--api URL]
+    crm seed [--count 200] [--api URL] [--tiering-api URL]
     crm import FILE [--api URL] [--staff-id S] [--role R] [--branch B] [--errors PATH]
 """
 
@@ -35,6 +35,7 @@ app = typer.Typer(
 DEFAULT_KAFKA = "127.0.0.1:9092"
 DEFAULT_MONGODB_URI = "mongodb://127.0.0.1:27017/?directConnection=true"
 DEFAULT_API = "http://127.0.0.1:8001"
+DEFAULT_TIERING_API = "http://127.0.0.1:8002"
 TOKEN_HINT = "crm token --role relationship_manager --staff-id S0006 --branch BR001"
 
 console = Console(stderr=True)
@@ -282,7 +283,8 @@ def run() -> None:
             running[spec.name] = proc
 
         if "profile" in running:
-            _seed(running["profile"].base_url, secrets)
+            _seed(running["profile"].base_url, secrets,
+                  tiering_url=running["tiering"].base_url if "tiering" in running else None)
         else:
             console.print("[yellow]profile service not installed: no demo data seeded[/]")
 
@@ -319,7 +321,7 @@ def run() -> None:
     raise typer.Exit(exit_code)
 
 
-def _seed(profile_url: str, secrets: dict[str, str]) -> None:
+def _seed(profile_url: str, secrets: dict[str, str], *, tiering_url: str | None = None) -> None:
     if not _truthy(os.environ.get("SEED"), default=True):
         console.print("SEED=0: not seeding demo data")
         return
@@ -330,7 +332,7 @@ def _seed(profile_url: str, secrets: dict[str, str]) -> None:
         return
     console.print("seeding demo data (if the database is empty) …")
     try:
-        _resolve(seed_if_empty(profile_url, secrets))
+        _resolve(seed_if_empty(profile_url, secrets, tiering_url=tiering_url))
     except Exception as exc:  # noqa: BLE001 - the stack stays up; seeding is a convenience
         console.print(f"[yellow]warning: seeding failed: {exc!r}[/]")
 
@@ -390,10 +392,13 @@ def token(
 def seed(
     count: Annotated[int, typer.Option("--count", min=1, help="how many demo customers to create")] = 200,
     api: Annotated[str, typer.Option("--api", envvar="CRM_API", help="profile service base URL")] = DEFAULT_API,
+    tiering_api: Annotated[str, typer.Option("--tiering-api", envvar="CRM_TIERING_API",
+                                             help="tiering service base URL (staff directory); '' to skip")]
+    = DEFAULT_TIERING_API,
 ) -> None:
-    """Create demo customers through the profile API."""
+    """Create demo customers through the profile API and the staff directory in the tiering service."""
     seed_command = _load("crm_cli.seed", "seed_command", "seed")
-    _exit_with(_resolve(seed_command(count=count, api=api)))
+    _exit_with(_resolve(seed_command(count=count, api=api, tiering_api=tiering_api or None)))
 
 
 @app.command("import")

@@ -31,9 +31,28 @@ def staff_file_path() -> Path:
     return dev_dir() / "staff.json"
 
 
+async def put_staff(tiering_api: str, secrets: dict[str, str], staff: list[dict[str, Any]], *,
+                    transport: Any = None) -> int:
+    """Fill the tiering service's staff directory (who may own which tier's customers). Idempotent."""
+    client = ProfileClient(tiering_api, jwt_secret=secrets["CRM_JWT_SECRET"], transport=transport)
+    try:
+        async def put(member: dict[str, Any]) -> None:
+            r = await client.request("PUT", f"/v1/staff/{member['staff_id']}", as_=ADMIN, json={
+                "name": member["name"], "branch": member["branch"], "roles": [member["role"]], "active": True})
+            r.raise_for_status()
+
+        await asyncio.gather(*(put(m) for m in staff))
+    finally:
+        await client.close()
+    return len(staff)
+
+
 async def seed(*, api: str, secrets: dict[str, str], count: int = 200, seed_value: int = 20261124,
-               staff_file: Path | None | EllipsisType = ..., transport: Any = None) -> dict[str, Any]:
-    """`staff_file`: where to write the staff list; by default `staff.json` in the dev dir, None for nowhere."""
+               staff_file: Path | None | EllipsisType = ..., transport: Any = None,
+               tiering_api: str | None = None, tiering_transport: Any = None) -> dict[str, Any]:
+    """`staff_file`: where to write the staff list; by default `staff.json` in the dev dir, None for nowhere.
+    `tiering_api`: the tiering service, whose staff directory is filled before the balances arrive, so the
+    customers go to the staff responsible for their tier."""
     if staff_file is ...:
         staff_file = staff_file_path()
     branches = 3
@@ -65,6 +84,11 @@ async def seed(*, api: str, secrets: dict[str, str], count: int = 200, seed_valu
                 progress.advance(task)
 
             await asyncio.gather(*(register(c) for c in customers))
+            if tiering_api:
+                try:
+                    await put_staff(tiering_api, secrets, data["staff"], transport=tiering_transport)
+                except Exception as exc:  # noqa: BLE001 - customers stay with the staff who registered them
+                    console.print(f"[yellow]warning: staff directory not filled on {tiering_api}: {exc!r}[/]")
             rng = random.Random(seed_value)
             days = [today - timedelta(days=2), today - timedelta(days=1), today]
             snapshots = [make_balance(rng, c["core_customer_no"], d) for d in days for c in customers]
@@ -79,7 +103,8 @@ async def seed(*, api: str, secrets: dict[str, str], count: int = 200, seed_valu
     return {"created": created, "duplicates": duplicates, "failed": failed, "staff": len(data["staff"]), "customers": customers}
 
 
-async def seed_if_empty(profile_url: str, secrets: dict[str, str], count: int = 200) -> None:
+async def seed_if_empty(profile_url: str, secrets: dict[str, str], count: int = 200,
+                        tiering_url: str | None = None) -> None:
     client = ProfileClient(profile_url, jwt_secret=secrets["CRM_JWT_SECRET"])
     try:
         r = await client.request("GET", "/v1/customers", params={"limit": 1}, as_=HEAD_OFFICE)
@@ -89,14 +114,14 @@ async def seed_if_empty(profile_url: str, secrets: dict[str, str], count: int = 
             return
     finally:
         await client.close()
-    result = await seed(api=profile_url, secrets=secrets, count=count)
+    result = await seed(api=profile_url, secrets=secrets, count=count, tiering_api=tiering_url)
     console.print(f"seeded {result['created']} customers and {result['staff']} staff "
                   f"(staff list in {staff_file_path()})")
 
 
-async def seed_command(*, count: int, api: str) -> int:
+async def seed_command(*, count: int, api: str, tiering_api: str | None = None) -> int:
     secrets = load_dev_secrets(dev_dir() / "secrets.env")
-    result = await seed(api=api, secrets=secrets, count=count)
+    result = await seed(api=api, secrets=secrets, count=count, tiering_api=tiering_api)
     console.print(f"created {result['created']}, already there {result['duplicates']}, failed {len(result['failed'])}")
     for name, status, text in result["failed"][:10]:
         console.print(f"  {status}: {text}")

@@ -7,14 +7,18 @@ import sys
 import pytest
 
 
-@pytest.mark.parametrize("service", ["profile"])
-def test_asyncapi_document_names_topics_and_event_types(service, tmp_path):
+def generate(service: str, tmp_path) -> dict:
     out = tmp_path / f"{service}.json"
     subprocess.run(
         [sys.executable, "-m", "faststream", "docs", "gen", "--factory", f"crm_{service}.main:asyncapi", "-o", str(out)],
         check=True, capture_output=True, timeout=120,
     )
-    doc = json.loads(out.read_text())
+    return json.loads(out.read_text())
+
+
+@pytest.mark.parametrize("service", ["profile"])
+def test_asyncapi_document_names_topics_and_event_types(service, tmp_path):
+    doc = generate(service, tmp_path)
     channels = list(doc["channels"])
     assert any("corebank.balances" in c for c in channels)
     assert "crm.profile.customers" in channels
@@ -22,3 +26,14 @@ def test_asyncapi_document_names_topics_and_event_types(service, tmp_path):
     for event in ("registered", "updated", "assets-changed", "consent-changed", "merged"):
         assert f"crm.profile.customer.{event}.v1" in text
     assert "core_customer_no" in text  # payload schemas are there, not just names
+
+
+def test_tiering_asyncapi_names_what_it_consumes_and_publishes(tmp_path):
+    doc = generate("tiering", tmp_path)
+    channels = list(doc["channels"])
+    for topic in ("crm.tiering.customers", "crm.profile.customers", "crm.complaints.cases"):
+        assert any(topic in c for c in channels), (topic, channels)
+    text = json.dumps(doc)
+    for event in ("tier-changed", "owner-assigned", "lifecycle-changed", "churn-risk-raised", "churn-risk-cleared"):
+        assert f"crm.tiering.customer.{event}.v1" in text
+    assert "policy_version" in text

@@ -27,6 +27,7 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 # Service name -> (settings module, settings class). Add a row when a service gets its pyproject.toml.
 SETTINGS: dict[str, tuple[str, str]] = {
     "profile": ("crm_profile.settings", "ProfileSettings"),
+    "tiering": ("crm_tiering.settings", "TieringSettings"),
 }
 INFRASTRUCTURE = ("kafka", "mongodb")
 
