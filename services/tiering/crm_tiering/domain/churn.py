@@ -60,7 +60,11 @@ def next_check(*, series: list[Point], as_of: date, last_change: date | None, dr
     dates = []
     peak = peak_within(series, end=as_of, days=rules.outflow_window_days)
     if peak is not None:
-        dates.append(peak.as_of + timedelta(days=rules.outflow_window_days))  # the peak leaves the window
+        # The peak leaves the window with its last day in force; counting from its date instead made
+        # every unchanged balance due again the next day. A peak still in force never leaves.
+        ended = next((p.as_of for p in series if p.as_of > peak.as_of), None)
+        if ended is not None:
+            dates.append(ended + timedelta(days=rules.outflow_window_days - 1))
     if drop is not None:
         dates.append(drop.as_of + timedelta(days=rules.outflow_window_days))
     if last_change is not None:

@@ -16,13 +16,18 @@ from crm_tiering.domain.policy import LifecycleRules
 HUNDRED = Decimal(100)
 
 
-def trend_pct(series: list[Point], *, as_of: date, days: int) -> Decimal | None:
-    """AUM change in percent over the `days` days ending `as_of` (None without a base)."""
+def _change_pct(series: list[Point], *, as_of: date, days: int) -> Decimal | None:
     base = value_at(series, as_of - timedelta(days=days))
     now = value_at(series, as_of)
     if base is None or now is None or base == 0:
         return None
-    return ((now - base) / base * HUNDRED).quantize(Decimal("0.1"))
+    return (now - base) / base * HUNDRED
+
+
+def trend_pct(series: list[Point], *, as_of: date, days: int) -> Decimal | None:
+    """AUM change in percent over the `days` days ending `as_of` (None without a base), to 0.1 for display."""
+    exact = _change_pct(series, as_of=as_of, days=days)
+    return None if exact is None else exact.quantize(Decimal("0.1"))
 
 
 def stage(*, series: list[Point], as_of: date, registered_on: date | None, last_change: date | None,
@@ -34,12 +39,15 @@ def stage(*, series: list[Point], as_of: date, registered_on: date | None, last_
         return "churned", [f"no change in AUM since {last_change}"]
     if registered_on is not None and (as_of - registered_on).days < rules.new_days:
         return "new", [f"registered {registered_on}, within {rules.new_days} days"]
-    trend = trend_pct(series, as_of=as_of, days=rules.trend_window_days)
-    if trend is not None and trend >= rules.growing_pct:
-        return "growing", [f"AUM up {trend}% over {rules.trend_window_days} days"]
-    if trend is not None and trend <= -rules.declining_pct:
-        return "declining", [f"AUM down {-trend}% over {rules.trend_window_days} days"]
-    return "mature", ["stable AUM" if trend is not None else "no trend yet"]
+    # Compared unrounded: 9.96% is not "up 10%" (rounding first moved the bound).
+    trend = _change_pct(series, as_of=as_of, days=rules.trend_window_days)
+    if trend is None:
+        return "mature", ["no trend yet"]
+    if trend >= rules.growing_pct:
+        return "growing", [f"AUM up {trend.quantize(Decimal('0.1'))}% over {rules.trend_window_days} days"]
+    if trend <= -rules.declining_pct:
+        return "declining", [f"AUM down {(-trend).quantize(Decimal('0.1'))}% over {rules.trend_window_days} days"]
+    return "mature", ["stable AUM"]
 
 
 def next_check(*, series: list[Point], as_of: date, registered_on: date | None, last_change: date | None,

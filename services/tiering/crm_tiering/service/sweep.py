@@ -1,12 +1,15 @@
 """Re-evaluation of customers whose balance did not change but whose dates came due: a downgrade's
 grace period ending, dormancy, a large drop leaving the window, a new customer growing up.
 
-The clock is the business date of the balance feed — the latest snapshot date seen — never the
-wall clock: a balance that does not change holds (the profile reports changes only)."""
+The clock is the balance feed's business date, never the wall clock: a balance that does not change
+holds (the profile reports changes only). The sweep works on the last complete day — the day before
+the latest snapshot date seen — because that day's snapshots may still be arriving for other
+customers on other partitions, and a downgrade applied before the customer's own snapshot of the day
+would flap back when it arrives."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -27,9 +30,10 @@ async def sweep_step(t: Tiering) -> bool:
     chunk = t.rt.settings.rollout_chunk_size
 
     async def txn(s: AsyncClientSession) -> bool:
-        today = await business_date(t, s)
-        if today is None:
+        latest = await business_date(t, s)
+        if latest is None:
             return False
+        today = latest - timedelta(days=1)
         ids = [d["_id"] for d in await t.store.customers.find(
             {"due_on": {"$ne": None, "$lte": today.isoformat()}, "merged_into": None}, {"_id": 1}, session=s,
         ).sort("due_on", ASCENDING).limit(chunk).to_list()]
