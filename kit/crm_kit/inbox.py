@@ -17,7 +17,8 @@ class Inbox:
 
     async def unseen(self, session: AsyncClientSession, group: str, ids: Iterable[str]) -> set[str]:
         wanted = {f"{group}|{i}" for i in ids}
-        seen = await self.collection.find({"_id": {"$in": list(wanted)}}, {"_id": 1}, session=session).to_list()
+        seen = await self.collection.find({"_id": {"$in": list(wanted)}}, {"_id": 1}, session=session,
+                                          batch_size=max(1, len(wanted))).to_list()
         seen_ids = {d["_id"] for d in seen}
         return {w.split("|", 1)[1] for w in wanted - seen_ids}
 

@@ -24,10 +24,15 @@ class Lease:
         self.name = name
         self.seconds = seconds
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
+        self._held_until: datetime | None = None
 
     async def hold(self) -> bool:
-        """Take or renew the lease; False while another replica holds it."""
+        """Take or renew the lease; False while another replica holds it. Renewed only when half of it
+        has run out, so a busy holder does not spend a database round trip on every pass."""
         now = datetime.now(UTC)
+        if self._held_until is not None and self._held_until - now > timedelta(seconds=self.seconds / 2):
+            return True
+        self._held_until = None
         try:
             doc = await self.collection.find_one_and_update(
                 {"_id": self.name, "$or": [{"until": {"$lt": now}}, {"owner": self.owner}]},
@@ -37,9 +42,13 @@ class Lease:
             )
         except DuplicateKeyError:
             return False
-        return doc is not None and doc.get("owner") == self.owner
+        held = doc is not None and doc.get("owner") == self.owner
+        if held:
+            self._held_until = now + timedelta(seconds=self.seconds)
+        return held
 
     async def release(self) -> None:
+        self._held_until = None
         with contextlib.suppress(Exception):
             await self.collection.delete_one({"_id": self.name, "owner": self.owner})
 

@@ -9,7 +9,7 @@ import json
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -71,6 +71,8 @@ class Incoming(Generic[P]):
     message_id: str
     payload: P
     correlation_id: str | None = None
+    sequence: int | None = None
+    """The producer's per-customer event number (CloudEvents `sequence`, header ce_sequence), if any."""
 
 
 @dataclass
@@ -138,8 +140,12 @@ class BatchConsumer(Generic[P]):
         max_attempts: int,
         backoff_seconds: float,
         session_timeout_ms: int = 10_000,
+        dedupe: Literal["inbox", "handler"] = "inbox",
     ) -> None:
         self.session_timeout_ms = session_timeout_ms
+        # "handler": the handler's effects are idempotent by themselves (e.g. it keeps each customer's last
+        # applied event number), so the inbox's look-up and insert per message are saved.
+        self.dedupe = dedupe
         self.topic, self.group, self.parse, self.handle = topic, group, parse, handle
         self.mongo, self.outbox, self.inbox = mongo, outbox, inbox
         self.max_attempts, self.backoff_seconds = max_attempts, backoff_seconds
@@ -174,7 +180,9 @@ class BatchConsumer(Generic[P]):
                 dead.append(_dead_letter(r, group=self.group, error=_describe(exc), attempts=1))
                 continue
             key = r.key.decode(errors="replace") if r.key else None
-            items.append(Incoming(r.topic, r.partition, r.offset, key, r.value or b"", mid, payload, correlation_id))
+            seq = headers.get("ce_sequence")
+            items.append(Incoming(r.topic, r.partition, r.offset, key, r.value or b"", mid, payload, correlation_id,
+                                  int(seq) if seq and seq.isdigit() else None))
 
         correlations = sorted({i.correlation_id for i in items if i.correlation_id})
         correlation = structlog.contextvars.bound_contextvars(
@@ -218,7 +226,8 @@ class BatchConsumer(Generic[P]):
 
     async def _apply(self, items: list[Incoming[P]], dead: list[OutgoingMessage], records: Sequence[Any] = ()) -> None:
         async def txn(session: AsyncClientSession) -> tuple[int, int]:
-            fresh_ids = await self.inbox.unseen(session, self.group, {i.message_id for i in items})
+            ids = {i.message_id for i in items}
+            fresh_ids = ids if self.dedupe == "handler" else await self.inbox.unseen(session, self.group, ids)
             # The same id twice in one poll (a producer retry) is applied once.
             fresh: dict[str, Incoming[P]] = {}
             for i in items:
@@ -231,7 +240,8 @@ class BatchConsumer(Generic[P]):
                 rec = by_offset.get((rej.item.partition, rej.item.offset))
                 if rec is not None:
                     letters.append(_dead_letter(rec, group=self.group, error=rej.reason, attempts=1))
-            await self.inbox.record(session, self.group, fresh.keys())
+            if self.dedupe == "inbox":
+                await self.inbox.record(session, self.group, fresh.keys())
             await self.outbox.add(session, letters)
             return len(fresh), len(letters)
 

@@ -10,7 +10,7 @@ import contextlib
 from collections.abc import Sequence
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
@@ -68,13 +68,18 @@ def event_message(topic: str, event: CloudEvent[Any]) -> OutgoingMessage:
 
 
 class Outbox:
+    """One document per transaction holds that transaction's messages (up to MESSAGES_PER_DOC each), so
+    writing and marking a batch of 500 events is one document, not 500: the database's cost per
+    document is what bounds a consumer's throughput."""
+
+    MESSAGES_PER_DOC = 1000
+
     def __init__(self, mongo: Mongo) -> None:
         self.collection = mongo.db["outbox"]
         self._wake = asyncio.Event()
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index([("sent_at", ASCENDING), ("seq", ASCENDING)])
-        await self.collection.create_index([("key", ASCENDING), ("sent_at", ASCENDING)])
         # Sent rows are kept a week for investigations, then expire; unsent rows (sent_at null) never do.
         await self.collection.create_index("sent_at", expireAfterSeconds=SENT_RETENTION_SECONDS, name="sent_rows_expire")
 
@@ -84,28 +89,32 @@ class Outbox:
         now = datetime.now(UTC)
         # seq is taken inside the transaction, after the state change it belongs to, so two changes to
         # one customer (which conflict on the customer's document) get increasing seq in commit order.
-        await self.collection.insert_many(
-            [
-                {
-                    "_id": m.message_id,
-                    "seq": ObjectId(),
-                    "topic": m.topic,
-                    "key": m.key,
-                    "value": m.value,
-                    "headers": m.headers,
-                    "key_seq": m.key_seq,
-                    "created_at": now,
-                    "sent_at": None,
-                }
-                for m in messages
-            ],
-            ordered=True,
-            session=session,
-        )
+        docs = []
+        for start in range(0, len(messages), self.MESSAGES_PER_DOC):
+            part = messages[start : start + self.MESSAGES_PER_DOC]
+            docs.append({
+                "_id": part[0].message_id,
+                "seq": ObjectId(),
+                "created_at": now,
+                "sent_at": None,
+                "messages": [{"id": m.message_id, "topic": m.topic, "key": m.key, "value": m.value,
+                              "headers": m.headers, "key_seq": m.key_seq} for m in part],
+            })
+        await self.collection.insert_many(docs, ordered=True, session=session)
+
+    async def pending(self) -> int:
+        """Messages not yet published."""
+        docs = await self.collection.find({"sent_at": None}, {"messages.id": 1}).to_list()
+        return sum(len(d["messages"]) for d in docs)
 
     def notify(self) -> None:
         """Wake the relay after a commit so events go out without waiting for the next poll."""
         self._wake.set()
+
+
+def rows_of(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The messages of outbox documents as rows in write order: (document seq, position)."""
+    return [{**m, "seq": (d["seq"], i)} for d in docs for i, m in enumerate(d["messages"])]
 
 
 def _headers(row: dict[str, Any]) -> dict[str, str]:
@@ -123,6 +132,8 @@ class OutboxRelay:
     """
 
     LEASE_SECONDS = 15
+    # How far apart the writers' clocks may be (NTP keeps them far closer).
+    CLOCK_SKEW = timedelta(seconds=5)
 
     def __init__(self, *, outbox: Outbox, mongo: Mongo, broker: Any, name: str, poll_seconds: float, batch_size: int) -> None:
         self.outbox = outbox
@@ -141,16 +152,26 @@ class OutboxRelay:
         await self.lease.release()
 
     async def publish_pending(self) -> int:
-        """One pass: publish up to batch_size unsent rows. Returns how many were sent."""
-        rows = await self.outbox.collection.find({"sent_at": None}).sort("seq", ASCENDING).limit(self.batch_size).to_list()
-        if not rows:
+        """One pass: publish the unsent documents, about batch_size messages. Returns how many were sent."""
+        docs: list[dict[str, Any]] = []
+        count = 0
+        cursor = self.outbox.collection.find({"sent_at": None}).sort("seq", ASCENDING).limit(self.batch_size)
+        async for doc in cursor:
+            docs.append(doc)
+            count += len(doc["messages"])
+            if count >= self.batch_size:
+                break
+        await cursor.close()
+        if not docs:
             OUTBOX_PENDING.set(0)
             return 0
-        if len(rows) == self.batch_size:
-            # The batch may have cut a key's events apart: bring in that key's other unsent rows.
-            rows += await self.outbox.collection.find(
-                {"sent_at": None, "key": {"$in": list({r["key"] for r in rows})}, "_id": {"$nin": [r["_id"] for r in rows]}}
-            ).to_list()
+        if count >= self.batch_size:
+            # The pass may have cut between two replicas' writes of one customer whose seq (their clocks)
+            # are inverted: take what was written within the clock skew after the last document too.
+            last = docs[-1]["seq"]
+            horizon = ObjectId.from_datetime(last.generation_time + self.CLOCK_SKEW)
+            docs += await self.outbox.collection.find({"sent_at": None, "seq": {"$gt": last, "$lte": horizon}}).to_list()
+        rows = rows_of(docs)
         futures = []
         for row in publish_order(rows):
             # no_confirm queues the send; aiokafka keeps per-partition order, and we wait for all acks below.
@@ -165,7 +186,7 @@ class OutboxRelay:
             )
         await asyncio.gather(*futures)
         await self.outbox.collection.update_many(
-            {"_id": {"$in": [r["_id"] for r in rows]}}, {"$set": {"sent_at": datetime.now(UTC)}}
+            {"_id": {"$in": [d["_id"] for d in docs]}}, {"$set": {"sent_at": datetime.now(UTC)}}
         )
         OUTBOX_PUBLISHED.inc(len(rows))
         return len(rows)

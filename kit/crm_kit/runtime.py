@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from faststream.kafka import KafkaBroker
 
@@ -49,9 +49,10 @@ class Runtime(Generic[S]):
 
     def consume(
         self, *, topic: str, group: str, parse: Callable[[bytes], Any], handle: BatchHandler[Any], max_records: int = 500,
-        description: str | None = None,
+        description: str | None = None, dedupe: Literal["inbox", "handler"] = "inbox",
     ) -> BatchConsumer[Any]:
-        """Register an idempotent batch consumer on a topic given by its contract name."""
+        """Register an idempotent batch consumer on a topic given by its contract name. `dedupe="handler"`
+        when the handler's effects are idempotent by themselves (see BatchConsumer)."""
         consumer = BatchConsumer(
             topic=self.settings.topic(topic),
             group=self.settings.topic(group),
@@ -63,6 +64,7 @@ class Runtime(Generic[S]):
             max_attempts=self.settings.consumer_max_attempts,
             backoff_seconds=self.settings.consumer_retry_backoff_seconds,
             session_timeout_ms=self.settings.kafka_session_timeout_ms,
+            dedupe=dedupe,
         )
         consumer.register(self.broker, max_records=max_records, description=description)
         return consumer

@@ -222,8 +222,8 @@ async def _all_sent(rt):
 
 
 async def test_one_customers_events_go_out_in_their_own_order_even_across_a_batch_cut(service_env, stack):
-    """Rows written by two replicas can carry inverted `seq`; the relay follows each customer's key_seq,
-    also when the batch limit cuts between them."""
+    """Transactions of two replicas can carry inverted `seq` (their clocks); the relay follows each customer's
+    key_seq, also when the batch limit cuts between them (within the allowed clock skew)."""
     from datetime import UTC, datetime, timedelta
 
     from bson import ObjectId
@@ -232,12 +232,13 @@ async def test_one_customers_events_go_out_in_their_own_order_even_across_a_batc
     topic = rt.topic("deposits")
     early = datetime.now(UTC) - timedelta(seconds=5)
 
-    def row(key_seq, when):
-        return {"_id": f"C7-{key_seq}", "seq": ObjectId.from_datetime(when), "topic": topic, "key": "C7",
-                "value": json.dumps({"n": key_seq}).encode(), "headers": {}, "key_seq": key_seq,
-                "created_at": when, "sent_at": None}
+    def doc(key_seq, when):
+        # What Outbox.add writes: one document per transaction with its messages.
+        return {"_id": f"C7-{key_seq}", "seq": ObjectId.from_datetime(when), "created_at": when, "sent_at": None,
+                "messages": [{"id": f"C7-{key_seq}", "topic": topic, "key": "C7",
+                              "value": json.dumps({"n": key_seq}).encode(), "headers": {}, "key_seq": key_seq}]}
 
-    await rt.outbox.collection.insert_many([row(2, early), row(1, early + timedelta(seconds=1))])
+    await rt.outbox.collection.insert_many([doc(2, early), doc(1, early + timedelta(seconds=1))])
     await rt.start()
     try:
         records = await read_topic(stack.kafka_bootstrap, topic, until=lambda rs: len(rs) >= 2)

@@ -26,6 +26,8 @@ def register(p: Profile) -> None:
         group=TIERING_GROUP,
         parse=tiering_events.parse_tiering_event,
         handle=tiering_events.consumer_handler(p),
+        # Idempotent by its own rule (an older or equal decision than the one held is skipped): no inbox needed.
+        dedupe="handler",
         description="Tiering's decisions (CloudEvents): owner-assigned sets the customer's owner, so data scope "
         "follows it; tier-changed sets the tier. Older decisions than the one held are skipped; other tiering "
         "events are ignored. Unknown customers and unreadable events go to crm.tiering.customers.dlt.",

@@ -30,7 +30,8 @@ async def apply_balance_batch(
     snapshot; the references of those that cannot be applied come back with the reason."""
     core_nos = sorted({s.core_customer_no for _, s in snapshots})
     customers = await p.store.customers.find(
-        {"core_customer_no": {"$in": core_nos}}, {"_id": 1, "core_customer_no": 1, "aum": 1, "event_seq": 1}, session=session
+        {"core_customer_no": {"$in": core_nos}}, {"_id": 1, "core_customer_no": 1, "aum": 1, "event_seq": 1}, session=session,
+        batch_size=max(1, len(core_nos)),  # the whole batch in one reply
     ).to_list()
     by_core = {c["core_customer_no"]: c for c in customers}
     rejected: list[tuple[Any, str]] = []

@@ -113,7 +113,8 @@ async def apply_tiering_batch(
     caller's reference with each event; the references of those that cannot be applied come back with
     the reason. An older decision than the one held is skipped, not refused."""
     ids = sorted({e.data.customer_id for _, e in events})
-    by_id = {c["_id"]: c for c in await p.store.customers.find({"_id": {"$in": ids}}, FIELDS, session=session).to_list()}
+    by_id = {c["_id"]: c for c in await p.store.customers.find({"_id": {"$in": ids}}, FIELDS, session=session,
+                                                                                batch_size=max(1, len(ids))).to_list()}
     rejected: list[tuple[Any, str]] = []
     changes: dict[str, dict[str, Any]] = {}
     history: list[dict[str, Any]] = []

@@ -39,16 +39,16 @@ class TieringStore:
         self.audit = db["audit"]
 
     async def ensure_indexes(self) -> None:
-        await self.customers.create_index([("branch", ASCENDING), ("owner", ASCENDING)])
+        # Few indexes on customers on purpose: every index is rewritten on every update of a customer, and the
+        # balance feed updates each customer daily. Scope queries use owner or branch; the due sweep due_on.
         await self.customers.create_index([("owner", ASCENDING)])
-        await self.customers.create_index([("as_of", DESCENDING)])  # the business date
+        await self.customers.create_index([("branch", ASCENDING)])
         await self.customers.create_index([("due_on", ASCENDING)], sparse=True)
-        await self.customers.create_index([("branch", ASCENDING), ("tier", ASCENDING)])
-        await self.customers.create_index([("at_risk", ASCENDING), ("branch", ASCENDING)])
         await self.staff.create_index([("branch", ASCENDING), ("active", ASCENDING)])
         await self.watch.create_index([("owner", ASCENDING), ("as_of", DESCENDING)])
         await self.watch.create_index([("branch", ASCENDING), ("as_of", DESCENDING)])
         await self.rollouts.create_index([("status", ASCENDING)])
+        await self.audit.create_index([("target", ASCENDING), ("at", DESCENDING)])
 
 
 def customer_from_doc(doc: dict[str, Any]) -> TieredCustomer:
@@ -81,6 +81,7 @@ def customer_from_doc(doc: dict[str, Any]) -> TieredCustomer:
         evaluated_on=_d(doc.get("evaluated_on")),
         due_on=_d(doc.get("due_on")),
         merged_into=doc.get("merged_into"),
+        profile_seq=doc.get("profile_seq") or 0,
     )
 
 
@@ -96,10 +97,11 @@ def customer_state(c: TieredCustomer) -> dict[str, Any]:
         "churn_since": _s(c.churn_since),
         "drop": {"as_of": c.drop.as_of.isoformat(), "before": c.drop.before, "after": c.drop.after} if c.drop else None,
         "open_complaints": c.open_complaints, "evaluated_on": _s(c.evaluated_on), "due_on": _s(c.due_on),
-        "merged_into": c.merged_into,
+        "merged_into": c.merged_into, "profile_seq": c.profile_seq,
     }
 
 
 def staff_from_doc(doc: dict[str, Any]) -> StaffMember:
+    """The member as the rules see them; how many customers they own is `doc["owned"]`."""
     return StaffMember(staff_id=doc["_id"], branch=doc.get("branch"), roles=frozenset(doc.get("roles") or []),
                        active=bool(doc.get("active", True)), name=doc.get("name"))

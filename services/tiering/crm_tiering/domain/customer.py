@@ -62,6 +62,8 @@ class TieredCustomer:
     evaluated_on: date | None = None
     due_on: date | None = None
     merged_into: str | None = None
+    profile_seq: int = 0
+    """Number (CloudEvents sequence) of the last profile event applied: a redelivered one is not applied again."""
     # Not stored: what this unit of work caused.
     events: list[EventData] = field(default_factory=list)
     tier_entered: bool = False

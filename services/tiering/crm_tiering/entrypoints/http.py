@@ -15,6 +15,7 @@ from crm_tiering.schemas import (
     StaffUpsert, TierRead, ValueRead, WatchList,
 )
 from crm_tiering.service import customers, policies, staff
+from crm_tiering.service.context import audit_log
 from crm_tiering.service.context import Tiering
 
 router = APIRouter(prefix="/v1")
@@ -45,7 +46,8 @@ async def get_policy(t: T, principal: Reader) -> dict[str, Any]:  # noqa: ARG001
 async def put_policy(t: T, principal: PolicyEditor, body: PolicyUpdate) -> dict[str, Any]:
     """Store a new policy version (head office, admin) and start re-tiering every customer under it. Follow the
     rollout at `/v1/policy/rollouts/{id}`."""
-    return await policies.publish_new(t=t, policy=body.policy, by=principal.staff_id, note=body.note)
+    return await policies.publish_new(t=t, policy=body.policy, by=principal.staff_id, role=principal.role.value,
+                                      note=body.note)
 
 
 @router.get("/policy/rollouts/{rollout_id}", response_model=RolloutRead, tags=["policy"])
@@ -93,13 +95,18 @@ async def watch(t: T, principal: Reader, owner: str | None = Query(None, max_len
     return await customers.watch_list(t=t, principal=principal, owner=owner, on=date)
 
 
-@router.get("/reports/concentration", tags=["reports"])
+# The reports are plain dicts: declared as such so that money keeps its exact decimal string, as everywhere
+# else in the API (without a response model FastAPI would turn Decimal into a float).
+Report = dict[str, Any]
+
+
+@router.get("/reports/concentration", response_model=Report, tags=["reports"])
 async def concentration(t: T, principal: Reader) -> dict[str, Any]:
     """Share of total AUM held by the top 20% of customers, overall and per branch, within the caller's scope."""
     return await customers.concentration(t=t, principal=principal)
 
 
-@router.get("/reports/tiers", tags=["reports"])
+@router.get("/reports/tiers", response_model=Report, tags=["reports"])
 async def tiers(t: T, principal: Reader) -> dict[str, Any]:
     """Customers and AUM per tier and branch, within the caller's scope."""
     return await customers.tier_distribution(t=t, principal=principal)
@@ -117,3 +124,11 @@ async def put_staff(t: T, principal: Writer, staff_id: StaffId, body: StaffUpser
     """Create or replace a staff member (admin, head office; a branch manager for their branch). Setting `active`
     false (or moving them to another branch) hands their customers to colleagues at once."""
     return await staff.put_staff(t=t, principal=principal, staff_id=staff_id, data=body)
+
+
+@router.get("/audit", tags=["audit"])
+async def get_audit(t: T, principal: Annotated[Principal, Depends(require_roles(Role.AUDITOR, Role.HEAD_OFFICE, Role.ADMIN))],  # noqa: ARG001
+                    target: str | None = Query(None, max_length=60), staff_id: str | None = Query(None, max_length=40),
+                    limit: int = Query(200, ge=1, le=1000)) -> list[dict[str, Any]]:
+    """Who changed the policy, the staff directory or a customer's owner, newest first."""
+    return await audit_log(t=t, target=target, staff_id=staff_id, limit=limit)

@@ -14,7 +14,7 @@ COMPLAINTS_GROUP = "crm-tiering.complaints"
 def register(t: Tiering) -> None:
     t.rt.consume(
         topic=PROFILE_CUSTOMERS, group=PROFILE_GROUP, parse=parse_event, handle=profile_events.handler(t),
-        max_records=t.rt.settings.event_batch_size,
+        max_records=t.rt.settings.event_batch_size, dedupe="handler",
         description="Profile events: registrations (branch, owner, bands) and assets-changed drive tiers, owners, "
         "lifecycle and churn warning. Invalid events go to crm.profile.customers.dlt.",
     )

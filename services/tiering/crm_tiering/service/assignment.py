@@ -20,13 +20,15 @@ log = get_logger(__name__)
 UNSTAFFED = prometheus_client.Counter("crm_tiering_unstaffed_total", "Customers who needed a new owner but the branch had no active staff in the role")
 
 
-async def branch_staff(t: Tiering, session: AsyncClientSession | None, branches: Iterable[str | None]) -> list[StaffMember]:
+async def branch_staff(t: Tiering, session: AsyncClientSession | None, branches: Iterable[str | None]
+                       ) -> tuple[list[StaffMember], Counter[str]]:
+    """The branches' staff, and how many customers each owns (kept by crm_tiering.service.context.save)."""
     docs = await t.store.staff.find({"branch": {"$in": sorted({b for b in branches if b})}}, session=session).to_list()
-    return [staff_from_doc(d) for d in docs]
+    return [staff_from_doc(d) for d in docs], Counter({d["_id"]: d.get("owned", 0) for d in docs})
 
 
-async def loads(t: Tiering, session: AsyncClientSession | None, staff_ids: Iterable[str]) -> Counter[str]:
-    """Customers owned by each of these staff members (merged records not counted)."""
+async def count_owned(t: Tiering, session: AsyncClientSession | None, staff_ids: Iterable[str]) -> Counter[str]:
+    """Customers owned by each of these staff members (merged records not counted), counted afresh."""
     rows = await (await t.store.customers.aggregate([
         {"$match": {"owner": {"$in": sorted(set(staff_ids))}, "merged_into": None}},
         {"$group": {"_id": "$owner", "n": {"$sum": 1}}},
@@ -37,17 +39,16 @@ async def loads(t: Tiering, session: AsyncClientSession | None, staff_ids: Itera
 async def assign_owners(t: Tiering, session: AsyncClientSession, customers: list[TieredCustomer], *, policy: Policy,
                         at: datetime | None = None) -> None:
     """Customers who entered a tier in this unit of work go to a responsible owner when theirs is not one.
-    Costs two round trips, and only when some customer entered a tier."""
+    Costs one round trip, and only when some customer entered a tier."""
     entered = [c for c in customers if c.tier_entered and c.tier and not c.merged_into]
     if not entered:
         return
-    staff = await branch_staff(t, session, (c.branch for c in entered))
+    staff, load = await branch_staff(t, session, (c.branch for c in entered))
     by_id = {s.staff_id: s for s in staff}
     needing = [c for c in entered
                if needs_new_owner(by_id.get(c.owner or ""), branch=c.branch, roles=policy.rule(c.tier).responsible_roles)]  # type: ignore[union-attr]
     if not needing:
         return
-    load = await loads(t, session, by_id)
     at = at or datetime.now(UTC)
     for c in sorted(needing, key=lambda c: c.customer_id):
         roles = policy.rule(c.tier).responsible_roles  # type: ignore[union-attr]

@@ -3,7 +3,11 @@ the events they caused (outbox, numbered per customer) in one transaction."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
+import os
+import socket
+from datetime import UTC, date, datetime
 from typing import Any
 
 import structlog
@@ -28,6 +32,9 @@ class Tiering:
     store: TieringStore
     rollout_job: LeasedJob | None = None
     sweep_job: LeasedJob | None = None
+    instance: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    queues: dict[str, list[str]] = field(default_factory=dict)
+    """Work lists of the background jobs (rollout, sweep), read once per run: range queries cost a scan."""
 
     def event(self, data: EventData, *, customer_id: str, causationid: str | None = None,
               correlationid: str | None = None) -> OutgoingMessage:
@@ -44,20 +51,27 @@ class Loaded:
     seqs: dict[str, int] = field(default_factory=dict)
     causes: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     """customer id -> (causation id, correlation id) of the message that changed it"""
+    owners: dict[str, str | None] = field(default_factory=dict)
+    """customer id -> owner as read (None for a merged record): staff counters move by the difference"""
 
     def add_new(self, customer_id: str) -> TieredCustomer:
         c = TieredCustomer(customer_id=customer_id)
         self.customers[customer_id] = c
         self.seqs[customer_id] = 0
+        self.owners[customer_id] = None
         return c
 
 
 async def load(t: Tiering, session: AsyncClientSession, ids: list[str] | set[str]) -> Loaded:
-    docs = await t.store.customers.find({"_id": {"$in": sorted(ids)}}, session=session).to_list()
+    wanted = sorted(ids)
+    # One round trip: the whole batch in the first reply.
+    docs = await t.store.customers.find({"_id": {"$in": wanted}}, session=session, batch_size=max(1, len(wanted))).to_list()
     loaded = Loaded()
     for d in docs:
-        loaded.customers[d["_id"]] = customer_from_doc(d)
+        c = customer_from_doc(d)
+        loaded.customers[d["_id"]] = c
         loaded.seqs[d["_id"]] = d.get("event_seq", 0)
+        loaded.owners[d["_id"]] = None if c.merged_into else c.owner
     return loaded
 
 
@@ -83,9 +97,46 @@ async def save(t: Tiering, session: AsyncClientSession, loaded: Loaded, *, only:
             watch.append(UpdateOne({"_id": f"{cid}:{w.as_of.isoformat()}"}, {"$set": {
                 "customer_id": cid, "owner": c.owner, "branch": c.branch, "tier": c.tier, "as_of": w.as_of.isoformat(),
                 "previous_aum": w.previous, "aum": w.aum, "change": w.change}}, upsert=True))
+    owned: Counter[str] = Counter()
+    for cid, c in loaded.customers.items():
+        if only is not None and cid not in only:
+            continue
+        before, after = loaded.owners.get(cid), (None if c.merged_into else c.owner)
+        if before != after:
+            owned.update({k: v for k, v in ((before, -1), (after, 1)) if k})
     if updates:
         await t.store.customers.bulk_write(updates, ordered=False, session=session)
+    if any(owned.values()):
+        # How many customers each staff member owns, kept with the change that moves them: what the
+        # least-loaded choice reads, without counting customers on every assignment.
+        await t.store.staff.bulk_write([UpdateOne({"_id": sid}, {"$inc": {"owned": n}}) for sid, n in sorted(owned.items()) if n],
+                                       ordered=False, session=session)
     if watch:
         await t.store.watch.bulk_write(watch, ordered=False, session=session)
     await t.rt.outbox.add(session, messages)
     return len(messages)
+
+
+async def audit(t: Tiering, session: AsyncClientSession | None, *, staff_id: str, role: str, action: str, target: str,
+                detail: dict[str, Any] | None = None) -> None:
+    """Who changed the rules, the staff directory or an owner: written in the change's own transaction."""
+    await t.store.audit.insert_one({"at": datetime.now(UTC), "staff_id": staff_id, "role": role, "action": action,
+                                    "target": target, "detail": detail or {}}, session=session)
+
+
+async def audit_log(*, t: Tiering, target: str | None, staff_id: str | None, limit: int) -> list[dict[str, Any]]:
+    query = {k: v for k, v in (("target", target), ("staff_id", staff_id)) if v}
+    return await t.store.audit.find(query, {"_id": 0}).sort("at", -1).limit(limit).to_list()
+
+
+async def advance_clock(t: Tiering, session: AsyncClientSession, as_of: str | None) -> None:
+    """The latest snapshot date this process has applied; the business date is the latest over all
+    processes (one small document each, so replicas never write the same one)."""
+    if as_of:
+        await t.store.clock.update_one({"_id": t.instance}, {"$max": {"as_of": as_of}}, upsert=True, session=session)
+
+
+async def business_date(t: Tiering, session: AsyncClientSession | None = None) -> date | None:
+    docs = await t.store.clock.find({}, {"as_of": 1}, session=session).to_list()
+    dates = [d["as_of"] for d in docs if d.get("as_of")]
+    return date.fromisoformat(max(dates)) if dates else None

@@ -4,7 +4,7 @@ the reader's data scope (an RM their own customers, branch roles their branch, h
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -35,7 +35,9 @@ async def tier(*, t: Tiering, principal: Principal, customer_id: str) -> dict[st
     policy = await policies.version(t, c.policy_version) if c.policy_version else None
     pending = None
     if c.below_since and policy:
-        pending = {"below_since": c.below_since, "due": c.due_on if c.due_on else None,
+        # The downgrade's own date: `due_on` is the next date any rule needs a look (a churn or lifecycle
+        # check may come sooner than the end of the grace period).
+        pending = {"below_since": c.below_since, "due": c.below_since + timedelta(days=policy.downgrade_grace_days),
                    "grace_days": policy.downgrade_grace_days}
     return {
         "customer_id": c.customer_id, "branch": c.branch, "owner": c.owner, "tier": c.tier, "since": c.tier_since,

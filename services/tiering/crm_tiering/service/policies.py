@@ -18,7 +18,7 @@ from crm_kit.errors import NotFound
 from crm_kit.logging import get_logger
 from crm_tiering.domain.policy import DEFAULT_POLICY, Policy
 from crm_tiering.service.assignment import assign_owners
-from crm_tiering.service.context import Tiering, load, save
+from crm_tiering.service.context import Tiering, audit, load, save
 
 log = get_logger(__name__)
 _parsed: dict[tuple[str, int], Policy] = {}
@@ -63,7 +63,7 @@ async def read(*, t: Tiering) -> dict[str, Any]:
             "note": doc.get("note"), "policy": doc["policy"]}
 
 
-async def publish_new(*, t: Tiering, policy: Policy, by: str, note: str | None) -> dict[str, Any]:
+async def publish_new(*, t: Tiering, policy: Policy, by: str, role: str, note: str | None) -> dict[str, Any]:
     """Store the next version and start its rollout. Earlier unfinished rollouts are superseded: the new
     one visits every customer anyway."""
     now = datetime.now(UTC)
@@ -80,6 +80,8 @@ async def publish_new(*, t: Tiering, policy: Policy, by: str, note: str | None) 
                    "total": total, "done": 0, "changed": 0, "started_at": now, "updated_at": now,
                    "finished_at": None, "started_by": by}
         await t.store.rollouts.insert_one(rollout, session=s)
+        await audit(t, s, staff_id=by, role=role, action="policy.published", target=f"policy-{number}",
+                    detail={"note": note, "rollout": rollout["_id"]})
         return rollout
 
     rollout = await t.rt.mongo.transaction(txn)
@@ -105,25 +107,37 @@ async def rollout(*, t: Tiering, rollout_id: str) -> dict[str, Any]:
 
 
 async def rollout_step(t: Tiering) -> bool:
-    """Re-tier one chunk of the running rollout. True while there is more to do."""
+    """Re-tier one chunk of the running rollout. True while there is more to do.
+
+    The customers still to visit (ids after the cursor) are listed once per run of the job — a range
+    query costs a scan on the database, so one per chunk would make a rollout quadratic — and each
+    chunk commits its effects, its events and the new cursor together."""
     chunk = t.rt.settings.rollout_chunk_size
+    job = await t.store.rollouts.find_one({"status": "running"}, sort=[("policy_version", ASCENDING)])
+    if job is None:
+        return False
+    key = f"rollout:{job['_id']}"
+    if key not in t.queues:
+        t.queues = {k: v for k, v in t.queues.items() if not k.startswith("rollout:")}
+        t.queues[key] = [d["_id"] for d in await t.store.customers.find(
+            {"_id": {"$gt": job["cursor"]}}, {"_id": 1}).sort("_id", ASCENDING).to_list()]
+    queue = t.queues[key]
+    ids = queue[:chunk]
 
     async def txn(s: AsyncClientSession) -> bool:
-        job = await t.store.rollouts.find_one({"status": "running"}, sort=[("policy_version", ASCENDING)], session=s)
-        if job is None:
+        current = await t.store.rollouts.find_one({"_id": job["_id"]}, session=s)
+        if current is None or current["status"] != "running":
             return False
-        number = job["policy_version"]
+        number = current["policy_version"]
         policy = await version(t, number, s)
         previous = await version(t, number - 1, s)
         assert policy is not None
-        ids = [d["_id"] for d in await t.store.customers.find(
-            {"_id": {"$gt": job["cursor"]}}, {"_id": 1}, session=s).sort("_id", ASCENDING).limit(chunk).to_list()]
         loaded = await load(t, s, ids)
         changed = 0
         todo: set[str] = set()
         for cid in ids:
-            c = loaded.customers[cid]
-            if c.merged_into or (c.policy_version or 0) >= number:
+            c = loaded.customers.get(cid)
+            if c is None or c.merged_into or (c.policy_version or 0) >= number:
                 continue
             todo.add(cid)
             before = c.tier
@@ -142,11 +156,14 @@ async def rollout_step(t: Tiering) -> bool:
         now = datetime.now(UTC)
         finished = len(ids) < chunk
         await t.store.rollouts.update_one({"_id": job["_id"]}, {
-            "$set": {"cursor": ids[-1] if ids else job["cursor"], "updated_at": now,
+            "$set": {"cursor": ids[-1] if ids else current["cursor"], "updated_at": now,
                      **({"status": "done", "finished_at": now} if finished else {})},
             "$inc": {"done": len(ids), "changed": changed}}, session=s)
-        return True
+        return not finished
 
     more = await t.rt.mongo.transaction(txn)
     t.rt.outbox.notify()
+    del queue[: len(ids)]
+    if not more:
+        t.queues.pop(key, None)
     return more

@@ -1,5 +1,9 @@
 """The profile's events into tiering: registrations, bands and balances. One batch is read with one
-query, evaluated in memory and written back with one bulk write and one outbox insert."""
+query, evaluated in memory and written back with one bulk write and one outbox insert.
+
+Redeliveries are recognised without an inbox: the profile numbers each customer's events (CloudEvents
+`sequence`), and each customer keeps the number of the last one applied. Without a number (an older
+producer), the rules themselves make a repeat harmless: an older or equal snapshot changes nothing."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from crm_contracts.profile import AssetsChanged, CustomerMerged, CustomerRegiste
 from crm_kit.messaging import Incoming, Rejection
 from crm_tiering.service import policies
 from crm_tiering.service.assignment import assign_owners
-from crm_tiering.service.context import Tiering, load, save
+from crm_tiering.service.context import Tiering, advance_clock, load, save
 from crm_tiering.service.events import Received
 
 
@@ -23,8 +27,12 @@ async def apply_profile_events(*, t: Tiering, session: AsyncClientSession, items
     policy, number = await policies.current(t, session)
     loaded = await load(t, session, {cid for i in items for cid in _customer_ids(i.payload)})
     rejections: list[Rejection] = []
+    latest_as_of: str | None = None
     for item in items:
         data = item.payload.data
+        subject = loaded.customers.get(item.payload.subject)
+        if subject is not None and item.sequence is not None and item.sequence <= subject.profile_seq:
+            continue  # applied before: a redelivery
         if isinstance(data, CustomerRegistered):
             c = loaded.customers.get(data.customer_id) or loaded.add_new(data.customer_id)
             c.branch, c.kind = data.branch, data.kind
@@ -50,6 +58,7 @@ async def apply_profile_events(*, t: Tiering, session: AsyncClientSession, items
                 c.evaluate(on=c.evaluated_on or c.as_of, policy=policy, version=number, policy_changed=True)
             c.observe_balance(as_of=data.as_of, aum=data.aum, breakdown=dict(data.breakdown), policy=policy,
                               version=number)
+            latest_as_of = max(latest_as_of or "", data.as_of.isoformat())
         elif isinstance(data, CustomerMerged):
             merged = loaded.customers.get(data.merged_id)
             if merged is not None:
@@ -58,7 +67,11 @@ async def apply_profile_events(*, t: Tiering, session: AsyncClientSession, items
             continue
         for cid in _customer_ids(item.payload):
             loaded.causes[cid] = (item.message_id, item.correlation_id)
+        subject = loaded.customers.get(item.payload.subject)
+        if subject is not None and item.sequence is not None:
+            subject.profile_seq = max(subject.profile_seq, item.sequence)
     await assign_owners(t, session, list(loaded.customers.values()), policy=policy)
+    await advance_clock(t, session, latest_as_of)
     touched = set(loaded.causes) & set(loaded.customers)
     await save(t, session, loaded, only=touched)
     return rejections

@@ -15,8 +15,8 @@ from crm_tiering.adapters.store import staff_from_doc
 from crm_tiering.domain.staff import least_loaded
 from crm_tiering.schemas import StaffUpsert
 from crm_tiering.service import policies
-from crm_tiering.service.assignment import branch_staff, loads
-from crm_tiering.service.context import Tiering, load, save
+from crm_tiering.service.assignment import branch_staff, count_owned
+from crm_tiering.service.context import Tiering, audit, load, save
 
 MANAGES_STAFF = frozenset({Role.ADMIN, Role.HEAD_OFFICE, Role.BRANCH_MANAGER})
 
@@ -40,8 +40,7 @@ async def list_staff(*, t: Tiering, principal: Principal, branch: str | None, ro
     if active is not None:
         query["active"] = active
     docs = await t.store.staff.find(query).sort("_id", ASCENDING).to_list()
-    owned = await loads(t, None, [d["_id"] for d in docs])
-    return [_view(d, owned.get(d["_id"], 0)) for d in docs]
+    return [_view(d, d.get("owned", 0)) for d in docs]
 
 
 async def put_staff(*, t: Tiering, principal: Principal, staff_id: str, data: StaffUpsert) -> dict[str, Any]:
@@ -51,18 +50,27 @@ async def put_staff(*, t: Tiering, principal: Principal, staff_id: str, data: St
     if principal.role is Role.BRANCH_MANAGER and data.branch != principal.branch:
         raise Forbidden("a branch manager manages the staff of their own branch")
     now = datetime.now(UTC)
-    before = await t.store.staff.find_one_and_update(
-        {"_id": staff_id},
-        {"$set": {"name": data.name, "branch": data.branch, "roles": sorted(set(data.roles)), "active": data.active,
-                  "updated_at": now, "updated_by": principal.staff_id}},
-        upsert=True)
+    change = {"name": data.name, "branch": data.branch, "roles": sorted(set(data.roles)), "active": data.active}
+
+    async def txn(s: AsyncClientSession) -> dict[str, Any] | None:
+        before = await t.store.staff.find_one_and_update(
+            {"_id": staff_id}, {"$set": {**change, "updated_at": now, "updated_by": principal.staff_id}},
+            upsert=True, session=s)
+        # Counted afresh when a member is written: the counter then moves with each assignment.
+        owned = (await count_owned(t, s, [staff_id])).get(staff_id, 0)
+        await t.store.staff.update_one({"_id": staff_id}, {"$set": {"owned": owned}}, session=s)
+        if before is None or any(before.get(k) != v for k, v in change.items()):
+            await audit(t, s, staff_id=principal.staff_id, role=principal.role.value, action="staff.changed",
+                        target=staff_id, detail=change)
+        return before
+
+    before = await t.rt.mongo.transaction(txn)
     moved: dict[str, int] = {"reassigned": 0, "unassigned": 0}
     leaving = not data.active or (before is not None and before.get("branch") != data.branch)
     if leaving:
         moved = await redistribute(t=t, staff_id=staff_id, by=principal.staff_id)
-    doc = await t.store.staff.find_one({"_id": staff_id})
-    owned = await loads(t, None, [staff_id])
-    return {**_view(doc or {}, owned.get(staff_id, 0)), **moved}
+    doc = await t.store.staff.find_one({"_id": staff_id}) or {}
+    return {**_view(doc, doc.get("owned", 0)), **moved}
 
 
 async def redistribute(*, t: Tiering, staff_id: str, by: str, chunk: int = 500) -> dict[str, int]:
@@ -83,8 +91,7 @@ async def redistribute(*, t: Tiering, staff_id: str, by: str, chunk: int = 500) 
                 return 0, 0, [], False
             policy, _ = await policies.current(t, s)
             loaded = await load(t, s, ids)
-            staff = await branch_staff(t, s, (c.branch for c in loaded.customers.values()))
-            load_by = await loads(t, s, (m.staff_id for m in staff))
+            staff, load_by = await branch_staff(t, s, (c.branch for c in loaded.customers.values()))
             done, stuck = 0, []
             now = datetime.now(UTC)
             for cid in ids:
@@ -126,6 +133,8 @@ async def reassign(*, t: Tiering, principal: Principal, customer_id: str, new_ow
         previous = c.owner
         c.assign_owner(new_owner, reason="manual", by=principal.staff_id, at=datetime.now(UTC), note=reason)
         await save(t, s, loaded)
+        await audit(t, s, staff_id=principal.staff_id, role=principal.role.value, action="owner.reassigned",
+                    target=customer_id, detail={"from": previous, "to": new_owner, "reason": reason})
         return {"customer_id": customer_id, "previous_owner": previous, "owner": new_owner}
 
     result = await t.rt.mongo.transaction(txn)

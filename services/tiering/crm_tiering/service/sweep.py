@@ -9,45 +9,57 @@ would flap back when it arrives."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
-from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_tiering.service import policies
 from crm_tiering.service.assignment import assign_owners
-from crm_tiering.service.context import Tiering, load, save
+from crm_tiering.service.context import Tiering, business_date, load, save
 
-
-async def business_date(t: Tiering, session: AsyncClientSession | None = None) -> date | None:
-    doc = await t.store.customers.find_one({"as_of": {"$ne": None}}, {"as_of": 1}, sort=[("as_of", DESCENDING)],
-                                           session=session)
-    return date.fromisoformat(doc["as_of"]) if doc else None
+SWEPT = "swept"  # clock document: the last day the sweep finished
 
 
 async def sweep_step(t: Tiering) -> bool:
-    """Evaluate one chunk of due customers. True while there may be more."""
-    chunk = t.rt.settings.rollout_chunk_size
+    """Evaluate one chunk of the customers due on the last complete day. True while there is more.
 
-    async def txn(s: AsyncClientSession) -> bool:
-        latest = await business_date(t, s)
-        if latest is None:
-            return False
-        today = latest - timedelta(days=1)
-        ids = [d["_id"] for d in await t.store.customers.find(
-            {"due_on": {"$ne": None, "$lte": today.isoformat()}, "merged_into": None}, {"_id": 1}, session=s,
-        ).sort("due_on", ASCENDING).limit(chunk).to_list()]
+    Runs once per new business day: the due customers are listed with one query (a range query costs a
+    scan, so not one per chunk), then handled chunk by chunk, each in its own transaction; the day is
+    marked done at the end. After a crash the list is read again: customers already handled are no
+    longer due."""
+    chunk = t.rt.settings.rollout_chunk_size
+    latest = await business_date(t)
+    if latest is None:
+        return False
+    today = latest - timedelta(days=1)
+    done = await t.store.clock.find_one({"_id": SWEPT})
+    if done is not None and done["through"] >= today.isoformat():
+        return False
+    key = f"sweep:{today.isoformat()}"
+    if key not in t.queues:
+        t.queues = {k: v for k, v in t.queues.items() if not k.startswith("sweep:")}
+        t.queues[key] = [d["_id"] for d in await t.store.customers.find(
+            {"due_on": {"$ne": None, "$lte": today.isoformat()}, "merged_into": None}, {"_id": 1}).to_list()]
+    queue = t.queues[key]
+    ids = queue[:chunk]
+
+    async def txn(s: AsyncClientSession) -> None:
         if not ids:
-            return False
+            await t.store.clock.update_one({"_id": SWEPT}, {"$max": {"through": today.isoformat()}}, upsert=True, session=s)
+            return
         policy, number = await policies.current(t, s)
         loaded = await load(t, s, ids)
         for c in loaded.customers.values():
+            if c.due_on is None or c.due_on > today or c.merged_into:
+                continue  # evaluated meanwhile by a balance
             c.evaluate(on=today, policy=policy, version=number,
                        policy_changed=c.policy_version is not None and c.policy_version < number)
         await assign_owners(t, s, list(loaded.customers.values()), policy=policy)
         await save(t, s, loaded)
-        return len(ids) == chunk
 
-    more = await t.rt.mongo.transaction(txn)
+    await t.rt.mongo.transaction(txn)
     t.rt.outbox.notify()
-    return more
+    del queue[: len(ids)]
+    if not ids:
+        t.queues.pop(key, None)
+    return bool(ids)
