@@ -332,14 +332,15 @@ def test_an_outflow_of_thirty_percent_raises_and_recovery_clears():
     assert c.churn == {} and c.churn_since is None
 
 
-def test_an_outflow_clears_when_the_high_day_leaves_the_window():
+def test_an_outflow_does_not_clear_when_the_high_day_leaves_the_window_but_when_money_returns():
     c = customer(registered_on=day(-400))
     see(c, 0, "100000.00")
     see(c, 10, "60000.00")
-    while not of(c, ChurnRiskCleared):
-        assert c.due_on is not None and c.due_on <= day(39)
-        c.evaluate(on=c.due_on, policy=DEFAULT_POLICY, version=1)
-    assert of(c, ChurnRiskCleared)[0].as_of == day(39)
+    c.evaluate(on=day(39), policy=DEFAULT_POLICY, version=1)
+    c.evaluate(on=day(90), policy=DEFAULT_POLICY, version=1)
+    assert not of(c, ChurnRiskCleared) and "outflow" in c.churn
+    see(c, 91, "70000.01")
+    assert of(c, ChurnRiskCleared)[0].as_of == day(91)
 
 
 def test_a_single_large_drop_raises_for_a_customer_of_200k_or_more():
@@ -463,3 +464,20 @@ def test_a_merged_customer_ignores_balances_and_evaluations():
     assert not see(c, 0, "600000.00")
     c.evaluate(on=day(1), policy=DEFAULT_POLICY, version=1)
     assert c.events == [] and c.tier is None and c.series == []
+
+
+def test_an_outflow_warning_holds_until_aum_is_back_above_seventy_percent_of_the_peak():
+    c = TieredCustomer("C-OUT", branch="BR001", owner="S1", registered_on=date(2020, 1, 1))
+    start = date(2026, 3, 1)
+    c.observe_balance(as_of=start, aum=Decimal("100000.00"), breakdown={}, policy=DEFAULT_POLICY, version=1)
+    c.observe_balance(as_of=start + timedelta(days=5), aum=Decimal("70000.00"), breakdown={}, policy=DEFAULT_POLICY,
+                      version=1)
+    assert "outflow" in c.churn
+    c.events.clear()
+    # Sixty days later the fall has left the 30-day window, but nothing came back.
+    c.evaluate(on=start + timedelta(days=65), policy=DEFAULT_POLICY, version=1)
+    assert "outflow" in c.churn and not any(isinstance(e, ChurnRiskCleared) for e in c.events)
+    c.observe_balance(as_of=start + timedelta(days=66), aum=Decimal("70000.01"), breakdown={}, policy=DEFAULT_POLICY,
+                      version=1)
+    assert "outflow" not in c.churn
+    assert [e.resolved for e in c.events if isinstance(e, ChurnRiskCleared)] == [["outflow"]]

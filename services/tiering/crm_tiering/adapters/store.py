@@ -82,6 +82,7 @@ def customer_from_doc(doc: dict[str, Any]) -> TieredCustomer:
         due_on=_d(doc.get("due_on")),
         merged_into=doc.get("merged_into"),
         profile_seq=doc.get("profile_seq") or 0,
+        outflow_from=doc.get("outflow_from"),
     )
 
 
@@ -98,6 +99,7 @@ def customer_state(c: TieredCustomer) -> dict[str, Any]:
         "drop": {"as_of": c.drop.as_of.isoformat(), "before": c.drop.before, "after": c.drop.after} if c.drop else None,
         "open_complaints": c.open_complaints, "evaluated_on": _s(c.evaluated_on), "due_on": _s(c.due_on),
         "merged_into": c.merged_into, "profile_seq": c.profile_seq,
+        "outflow_from": c.outflow_from,
     }
 
 

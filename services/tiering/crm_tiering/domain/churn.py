@@ -4,7 +4,8 @@ A warning is raised with its reasons when a rule starts to hold and cleared when
 more (the customer recovered): an outflow of `outflow_pct` within `outflow_window_days`; a single
 fall above `large_drop_amount` for a customer at or above `large_drop_min_aum` (it holds for the
 outflow window unless AUM is back to where it was); no AUM change for `dormancy_days`; an open
-complaint.
+complaint. An outflow warning stays after the fall leaves the window until AUM has recovered: back
+above the level that would not have counted as an outflow from that peak.
 """
 
 from __future__ import annotations
@@ -71,3 +72,8 @@ def next_check(*, series: list[Point], as_of: date, last_change: date | None, dr
         dates.append(last_change + timedelta(days=rules.dormancy_days))
     future = [d for d in dates if d > as_of]
     return min(future) if future else None
+
+
+def recovery_level(peak: Decimal, rules: ChurnRules) -> Decimal:
+    """AUM above which a customer has recovered from an outflow from `peak`."""
+    return (peak * (HUNDRED - rules.outflow_pct) / HUNDRED).quantize(Decimal("0.01"))

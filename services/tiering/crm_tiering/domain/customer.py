@@ -14,7 +14,7 @@ from crm_contracts.tiering import (
     ChurnReason, ChurnRiskCleared, ChurnRiskRaised, LifecycleChanged, OwnerAssigned, TierChanged,
 )
 from crm_tiering.domain import churn, lifecycle
-from crm_tiering.domain.balances import Point, average_daily, record
+from crm_tiering.domain.balances import Point, average_daily, peak_within, record
 from crm_tiering.domain.policy import Policy
 from crm_tiering.domain.tiers import decide
 
@@ -63,6 +63,8 @@ class TieredCustomer:
     due_on: date | None = None
     merged_into: str | None = None
     profile_seq: int = 0
+    outflow_from: Decimal | None = None
+    """Peak AUM of the outflow being warned about, until the customer recovers."""
     """Number (CloudEvents sequence) of the last profile event applied: a redelivered one is not applied again."""
     # Not stored: what this unit of work caused.
     events: list[EventData] = field(default_factory=list)
@@ -156,6 +158,15 @@ class TieredCustomer:
     def _evaluate_churn(self, on: date, policy: Policy) -> None:
         now = churn.reasons(series=self.series, as_of=on, last_change=self.last_change, drop=self.drop,
                             open_complaints=self.open_complaints, rules=policy.churn)
+        if "outflow" in now:
+            peak = peak_within(self.series, end=on, days=policy.churn.outflow_window_days)
+            self.outflow_from = max(self.outflow_from or Decimal(0), peak.aum if peak else Decimal(0))
+        elif self.outflow_from is not None and self.aum is not None and \
+                self.aum <= (level := churn.recovery_level(self.outflow_from, policy.churn)):
+            # The fall has left the window but the money has not come back: still a warning.
+            now["outflow"] = f"AUM {self.aum} not back above {level} since falling from {self.outflow_from}"
+        else:
+            self.outflow_from = None
         added = now.keys() - self.churn.keys()
         resolved = self.churn.keys() - now.keys()
         if added:

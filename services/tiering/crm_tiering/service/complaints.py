@@ -20,8 +20,9 @@ async def apply_complaint_events(*, t: Tiering, session: AsyncClientSession, ite
         data = item.payload.data
         c = loaded.customers.get(data.customer_id)  # type: ignore[union-attr]
         if c is None:
-            rejections.append(Rejection(item, f"customer_id: {data.customer_id} is not known to tiering"))  # type: ignore[union-attr]
-            continue
+            # The complaint may overtake the registration (another topic): keep it, the registration fills in
+            # branch and owner when it arrives.
+            c = loaded.add_new(data.customer_id)  # type: ignore[union-attr]
         if isinstance(data, ComplaintOpened):
             c.complaint_opened(data.complaint_id, on=data.opened_at.date(), policy=policy)
         elif isinstance(data, ComplaintClosed):
