@@ -141,7 +141,10 @@ class BatchConsumer(Generic[P]):
         backoff_seconds: float,
         session_timeout_ms: int = 10_000,
         dedupe: Literal["inbox", "handler"] = "inbox",
+        fetch_min_bytes: int = 1,
+        fetch_max_wait_ms: int = 500,
     ) -> None:
+        self.fetch_min_bytes, self.fetch_max_wait_ms = fetch_min_bytes, fetch_max_wait_ms
         self.session_timeout_ms = session_timeout_ms
         # "handler": the handler's effects are idempotent by themselves (e.g. it keeps each customer's last
         # applied event number), so the inbox's look-up and insert per message are saved.
@@ -163,6 +166,8 @@ class BatchConsumer(Generic[P]):
             description=description,
             session_timeout_ms=self.session_timeout_ms,
             heartbeat_interval_ms=max(1000, self.session_timeout_ms // 3),
+            fetch_min_bytes=self.fetch_min_bytes,
+            fetch_max_wait_ms=self.fetch_max_wait_ms,
         )
         async def _on_batch(body: Any, msg: KafkaMessage) -> None:  # noqa: ARG001
             records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)

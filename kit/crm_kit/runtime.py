@@ -65,6 +65,8 @@ class Runtime(Generic[S]):
             backoff_seconds=self.settings.consumer_retry_backoff_seconds,
             session_timeout_ms=self.settings.kafka_session_timeout_ms,
             dedupe=dedupe,
+            fetch_min_bytes=self.settings.kafka_fetch_min_bytes,
+            fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
         )
         consumer.register(self.broker, max_records=max_records, description=description)
         return consumer

@@ -27,6 +27,10 @@ class ServiceSettings(BaseSettings):
     # Tansu holds a join for half of it, so the embedded stack starts faster with Kafka's minimum (6000).
     kafka_session_timeout_ms: int = Field(default=10_000, ge=6_000)
     kafka_replication_factor: int = Field(default=1, ge=1, description="for topics this service creates")
+    # A consumer's fetch waits up to this long for this many bytes: under load a poll brings a full batch
+    # (fewer transactions and round trips per event); when quiet, a message waits at most the wait.
+    kafka_fetch_min_bytes: int = Field(default=65_536, ge=1)
+    kafka_fetch_max_wait_ms: int = Field(default=200, ge=0, le=5_000)
     # Prefixes every topic and consumer-group name; lets several environments (or test runs) share one cluster.
     kafka_topic_prefix: str = ""
     mongodb_uri: str = "mongodb://127.0.0.1:27017/?directConnection=true"
