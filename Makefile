@@ -16,7 +16,7 @@ EXTRA_SERVICES := $(filter-out services/profile,$(patsubst %/pyproject.toml,%,$(
 PACKAGES := contracts kit services/profile $(EXTRA_SERVICES) cli
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
-.PHONY: run test clean venv asyncapi bench-import
+.PHONY: run test clean venv asyncapi bench-import bench-pipeline
 
 venv: $(VENV)/.installed
 
@@ -50,3 +50,10 @@ asyncapi: $(VENV)/.installed
 ROWS ?= 100000
 bench-import: $(VENV)/.installed
 	$(VENV_PY) bench/import_rows.py --rows $(ROWS)
+
+# End-to-end events/s (corebank.balances → profile → tiering) against a bare consumer, database round trips per
+# event, and re-tiering customers/s at several sizes, on a fresh embedded stack. `make bench-pipeline
+# BENCH_ARGS=--quick` for a smoke run of about a minute; see `bench/pipeline.py --help`.
+BENCH_ARGS ?=
+bench-pipeline: $(VENV)/.installed
+	$(VENV_PY) bench/pipeline.py $(BENCH_ARGS)

@@ -47,7 +47,8 @@ class ServiceSettings(BaseSettings):
     crm_lookup_key: SecretStr = Field(description="base64 of 32 random bytes: HMAC key for exact lookups")
 
     outbox_relay_enabled: bool = True
-    outbox_poll_seconds: float = 0.2
+    # A commit in this process wakes the relay at once; the poll only picks up other replicas' commits.
+    outbox_poll_seconds: float = 1.0
     outbox_batch_size: int = 500
     consumer_max_attempts: int = Field(default=3, ge=1)
     consumer_retry_backoff_seconds: float = 0.2

@@ -53,6 +53,8 @@ class Loaded:
     """customer id -> (causation id, correlation id) of the message that changed it"""
     owners: dict[str, str | None] = field(default_factory=dict)
     """customer id -> owner as read (None for a merged record): staff counters move by the difference"""
+    states: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """customer id -> state as read: only what changed is written back"""
 
     def add_new(self, customer_id: str) -> TieredCustomer:
         c = TieredCustomer(customer_id=customer_id)
@@ -72,6 +74,7 @@ async def load(t: Tiering, session: AsyncClientSession, ids: list[str] | set[str
         loaded.customers[d["_id"]] = c
         loaded.seqs[d["_id"]] = d.get("event_seq", 0)
         loaded.owners[d["_id"]] = None if c.merged_into else c.owner
+        loaded.states[d["_id"]] = customer_state(c)
     return loaded
 
 
@@ -90,8 +93,14 @@ async def save(t: Tiering, session: AsyncClientSession, loaded: Loaded, *, only:
             messages += in_sequence(
                 [t.event(e, customer_id=cid, causationid=causation, correlationid=correlation) for e in c.events],
                 first=seq + 1)
-        state: dict[str, Any] = {**customer_state(c), "event_seq": seq + len(c.events)}
-        updates.append(UpdateOne({"_id": cid}, {"$set": state}, upsert=True))
+        before = loaded.states.get(cid)
+        state = customer_state(c)
+        # Only the fields that changed: the database's cost grows with what a write touches.
+        changed: dict[str, Any] = state if before is None else {k: v for k, v in state.items() if before.get(k) != v}
+        if c.events or before is None:
+            changed["event_seq"] = seq + len(c.events)
+        if changed:
+            updates.append(UpdateOne({"_id": cid}, {"$set": changed}, upsert=True))
         if c.watch is not None:
             w = c.watch
             watch.append(UpdateOne({"_id": f"{cid}:{w.as_of.isoformat()}"}, {"$set": {
