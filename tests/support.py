@@ -95,3 +95,27 @@ async def eventually(check: Callable[[], Any], *, timeout: float = 20.0, interva
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")
+
+
+async def fuzz_without_server_errors(proc: Any, log: Any, authorization: str, *, max_examples: int) -> None:
+    """Run schemathesis against a running service process's OpenAPI document, then stop the process: bad input
+    must be a 4xx, never a 5xx, and nothing may reach the service's log as a server error or a traceback."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    try:
+        st = Path(sys.executable).parent / "st"
+        result = await asyncio.to_thread(
+            subprocess.run,
+            [str(st), "run", f"{proc.base_url}/openapi.json", "-H", f"Authorization: {authorization}",
+             "--checks", "not_a_server_error", "--max-examples", str(max_examples), "--phases", "examples,fuzzing",
+             "--seed", "2026", "--request-timeout", "10"],
+            capture_output=True, text=True, timeout=300,
+        )
+    finally:
+        await asyncio.to_thread(proc.stop)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "passed" in result.stdout
+    text = log.read_text()
+    assert '"status": 500' not in text and "Traceback" not in text
