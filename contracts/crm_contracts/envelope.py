@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
+from collections.abc import Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -51,3 +53,19 @@ class CloudEvent(BaseModel, Generic[D]):
             causationid=causationid,
             data=data,
         )
+
+
+class _Typed(BaseModel):
+    type: str
+
+
+def read_event(raw: bytes, known: Mapping[str, type[EventData]]) -> "CloudEvent[Any] | None":
+    """The CloudEvent with its payload validated against its contract when its type is in `known`; None
+    for another type (a reader skips those: a producer may add types). Anything unreadable raises a
+    ValidationError (a ValueError) naming the problem — the envelope's fields, or the payload's own — which
+    a consumer sends to the dead letters."""
+    model = known.get(_Typed.model_validate_json(raw).type)
+    if model is None:
+        return None
+    envelope = CloudEvent[EventData].model_validate_json(raw)
+    return envelope.model_copy(update={"data": model.model_validate(json.loads(raw)["data"])})

@@ -17,7 +17,9 @@ from bson import ObjectId
 from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from crm_contracts.envelope import CloudEvent
+import structlog
+
+from crm_contracts.envelope import CloudEvent, EventData
 from crm_kit.db import Mongo
 from crm_kit.jobs import Lease
 from crm_kit.logging import get_logger
@@ -55,6 +57,15 @@ def publish_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for queue in queues.values():
         queue.sort(key=lambda r: (r.get("key_seq") is None, r.get("key_seq") or 0, r["seq"]), reverse=True)
     return [queues[r["key"]].pop() for r in rows]
+
+
+def outgoing_event(topic: str, data: EventData, *, source: str, customer_id: str, causationid: str | None = None,
+                   correlationid: str | None = None) -> OutgoingMessage:
+    """The outbox message for a service's event about a customer. The correlation id defaults to the one
+    bound for the request or message being handled."""
+    envelope = CloudEvent.wrap(data, source=source, subject=customer_id, causationid=causationid,
+                               correlationid=correlationid or structlog.contextvars.get_contextvars().get("correlation_id"))
+    return event_message(topic, envelope)
 
 
 def event_message(topic: str, event: CloudEvent[Any]) -> OutgoingMessage:
@@ -145,12 +156,6 @@ class OutboxRelay:
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
-    async def _hold_lease(self) -> bool:
-        return await self.lease.hold()
-
-    async def _release_lease(self) -> None:
-        await self.lease.release()
-
     async def publish_pending(self) -> int:
         """One pass: publish the unsent documents, about batch_size messages. Returns how many were sent."""
         docs: list[dict[str, Any]] = []
@@ -195,7 +200,7 @@ class OutboxRelay:
         while not self._stopping.is_set():
             sent = 0
             try:
-                if await self._hold_lease():
+                if await self.lease.hold():
                     sent = await self.publish_pending()
             except Exception:  # noqa: BLE001 - keep relaying; the rows stay unsent and are retried
                 log.exception("outbox relay pass failed")
@@ -217,9 +222,9 @@ class OutboxRelay:
                 await self._task
         try:
             async with asyncio.timeout(flush_timeout):
-                if await self._hold_lease():
+                if await self.lease.hold():
                     while await self.publish_pending():
                         pass
         except Exception:  # noqa: BLE001
             log.warning("outbox not fully flushed at shutdown; the next start relays the rest")
-        await self._release_lease()
+        await self.lease.release()

@@ -30,7 +30,7 @@ def build(settings: TieringSettings | None = None) -> Tiering:
     t = Tiering(rt=rt, store=TieringStore(rt.mongo))
     rt.startup_hooks += [t.store.ensure_indexes, lambda: policies.ensure_default(t)]
     t.rollout_job = rt.job("policy-rollout", lambda: policies.rollout_step(t), interval=2.0)
-    t.sweep_job = rt.job("due-sweep", lambda: sweep.sweep_step(t), interval=settings.sweep_interval_seconds)
+    rt.job("due-sweep", lambda: sweep.sweep_step(t), interval=settings.sweep_interval_seconds)
     subscribers.register(t)
     rt.broker.publisher(
         rt.topic(TIERING_CUSTOMERS), title="crm.tiering.customers",

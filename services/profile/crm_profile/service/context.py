@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import structlog
-
-from crm_contracts.envelope import CloudEvent, EventData
+from crm_contracts.envelope import EventData
 from crm_contracts.topics import PROFILE_CUSTOMERS
-from crm_kit.outbox import OutgoingMessage, event_message, in_sequence
+from crm_kit.outbox import OutgoingMessage, in_sequence, outgoing_event
 from crm_kit.runtime import Runtime
 from crm_profile.adapters.store import ProfileStore
 from crm_profile.settings import ProfileSettings
@@ -23,16 +21,8 @@ class Profile:
 
     def event(self, data: EventData, *, customer_id: str, causationid: str | None = None,
               correlationid: str | None = None) -> OutgoingMessage:
-        """The outbox message for an event; the correlation id defaults to the request's or message's."""
-        ctx = structlog.contextvars.get_contextvars()
-        envelope = CloudEvent.wrap(
-            data,
-            source=SOURCE,
-            subject=customer_id,
-            correlationid=correlationid or ctx.get("correlation_id"),
-            causationid=causationid,
-        )
-        return event_message(self.rt.topic(PROFILE_CUSTOMERS), envelope)
+        return outgoing_event(self.rt.topic(PROFILE_CUSTOMERS), data, source=SOURCE, customer_id=customer_id,
+                              causationid=causationid, correlationid=correlationid)
 
     @staticmethod
     def numbered(messages: list[OutgoingMessage], *, event_seq_after: int) -> list[OutgoingMessage]:

@@ -10,11 +10,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from pydantic import BaseModel
 from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from crm_contracts.envelope import CloudEvent
+from crm_contracts.envelope import CloudEvent, EventData, read_event
 from crm_contracts.tiering import OwnerAssigned, TierChanged
 from crm_kit.logging import get_logger
 from crm_kit.messaging import Incoming, Rejection
@@ -25,10 +24,7 @@ log = get_logger(__name__)
 
 TieringEvent = CloudEvent[OwnerAssigned] | CloudEvent[TierChanged]
 # Lifecycle stages and churn warnings are tiering's own view, not the archive's to keep.
-APPLIED: dict[str, type[CloudEvent[Any]]] = {
-    OwnerAssigned.event_type: CloudEvent[OwnerAssigned],
-    TierChanged.event_type: CloudEvent[TierChanged],
-}
+APPLIED: dict[str, type[EventData]] = {OwnerAssigned.event_type: OwnerAssigned, TierChanged.event_type: TierChanged}
 # The SourceChannel closest to a decision taken by the bank's own tiering process (服务过程); the row's
 # `by` and `action` say it was tiering.
 CHANNEL = "service_process"
@@ -36,15 +32,9 @@ FIELDS = {"_id": 1, "status": 1, "version": 1, "owner": 1, "owner_assigned_at": 
           "tier_policy_version": 1, "tier_decided_at": 1}
 
 
-class _Typed(BaseModel):
-    type: str
-
-
 def parse_tiering_event(raw: bytes) -> TieringEvent | None:
-    """The CloudEvent if the archive acts on its type, None for the other tiering events. Anything
-    unreadable raises a ValidationError, which sends it to the dead letters naming what is wrong."""
-    model = APPLIED.get(_Typed.model_validate_json(raw).type)
-    return model.model_validate_json(raw) if model else None
+    """The CloudEvent if the archive acts on its type, None for the other tiering events."""
+    return read_event(raw, APPLIED)  # type: ignore[return-value]
 
 
 def _as_stored(moment: datetime) -> datetime:

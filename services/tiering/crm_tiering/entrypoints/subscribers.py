@@ -5,10 +5,16 @@ from __future__ import annotations
 from crm_contracts.topics import COMPLAINTS_CASES, PROFILE_CUSTOMERS
 from crm_tiering.service import complaints, profile_events
 from crm_tiering.service.context import Tiering
-from crm_tiering.service.events import parse_event
+from crm_contracts.envelope import CloudEvent, read_event
+from crm_contracts.registry import EVENTS
 
 PROFILE_GROUP = "crm-tiering.profile"
 COMPLAINTS_GROUP = "crm-tiering.complaints"
+
+
+def parse_event(raw: bytes) -> CloudEvent | None:  # type: ignore[type-arg]
+    """Known event types validated against their contract; other types on the topic come through as None."""
+    return read_event(raw, EVENTS)
 
 
 def register(t: Tiering) -> None:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
+from crm_contracts.envelope import CloudEvent
 from crm_contracts.complaints import ComplaintClosed, ComplaintOpened
 from crm_kit.messaging import Incoming, Rejection
 from crm_tiering.service import policies
 from crm_tiering.service.context import Tiering, load, save
-from crm_tiering.service.events import Received
 
 
-async def apply_complaint_events(*, t: Tiering, session: AsyncClientSession, items: list[Incoming[Received]]) -> list[Rejection]:
+async def apply_complaint_events(*, t: Tiering, session: AsyncClientSession, items: list[Incoming[CloudEvent | None]]) -> list[Rejection]:
     policy, _ = await policies.current(t, session)
-    relevant = [i for i in items if isinstance(i.payload.data, (ComplaintOpened, ComplaintClosed))]
+    relevant = [i for i in items if i.payload is not None and isinstance(i.payload.data, (ComplaintOpened, ComplaintClosed))]
     loaded = await load(t, session, {i.payload.data.customer_id for i in relevant})  # type: ignore[union-attr]
     rejections: list[Rejection] = []
     for item in relevant:
@@ -33,7 +33,7 @@ async def apply_complaint_events(*, t: Tiering, session: AsyncClientSession, ite
 
 
 def handler(t: Tiering):  # type: ignore[no-untyped-def]
-    async def handle(session: AsyncClientSession, items: list[Incoming[Received]]) -> list[Rejection]:
+    async def handle(session: AsyncClientSession, items: list[Incoming[CloudEvent | None]]) -> list[Rejection]:
         return await apply_complaint_events(t=t, session=session, items=items)
 
     return handle

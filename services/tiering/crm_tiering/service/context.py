@@ -3,21 +3,21 @@ the events they caused (outbox, numbered per customer) in one transaction."""
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
 import os
 import socket
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-import structlog
 from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from crm_contracts.envelope import CloudEvent, EventData
+from crm_contracts.envelope import EventData
 from crm_contracts.topics import TIERING_CUSTOMERS
 from crm_kit.jobs import LeasedJob
-from crm_kit.outbox import OutgoingMessage, event_message, in_sequence
+from crm_kit.outbox import OutgoingMessage, in_sequence, outgoing_event
 from crm_kit.runtime import Runtime
 from crm_tiering.adapters.store import TieringStore, customer_from_doc, customer_state
 from crm_tiering.domain.customer import TieredCustomer
@@ -31,17 +31,23 @@ class Tiering:
     rt: Runtime[TieringSettings]
     store: TieringStore
     rollout_job: LeasedJob | None = None
-    sweep_job: LeasedJob | None = None
     instance: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     queues: dict[str, list[str]] = field(default_factory=dict)
     """Work lists of the background jobs (rollout, sweep), read once per run: range queries cost a scan."""
 
     def event(self, data: EventData, *, customer_id: str, causationid: str | None = None,
               correlationid: str | None = None) -> OutgoingMessage:
-        ctx = structlog.contextvars.get_contextvars()
-        envelope = CloudEvent.wrap(data, source=SOURCE, subject=customer_id,
-                                   correlationid=correlationid or ctx.get("correlation_id"), causationid=causationid)
-        return event_message(self.rt.topic(TIERING_CUSTOMERS), envelope)
+        return outgoing_event(self.rt.topic(TIERING_CUSTOMERS), data, source=SOURCE, customer_id=customer_id,
+                              causationid=causationid, correlationid=correlationid)
+
+    async def work_list(self, key: str, fetch: Callable[[], Awaitable[list[str]]]) -> list[str]:
+        """A background job's list of customer ids, read once per run and kept until done (`key` is
+        "<job>:<run>"; a new run of the job replaces the old list)."""
+        if key not in self.queues:
+            job = key.split(":", 1)[0]
+            self.queues = {k: v for k, v in self.queues.items() if k.split(":", 1)[0] != job}
+            self.queues[key] = await fetch()
+        return self.queues[key]
 
 
 @dataclass

@@ -117,11 +117,12 @@ async def rollout_step(t: Tiering) -> bool:
     if job is None:
         return False
     key = f"rollout:{job['_id']}"
-    if key not in t.queues:
-        t.queues = {k: v for k, v in t.queues.items() if not k.startswith("rollout:")}
-        t.queues[key] = [d["_id"] for d in await t.store.customers.find(
+
+    async def after_cursor() -> list[str]:
+        return [d["_id"] for d in await t.store.customers.find(
             {"_id": {"$gt": job["cursor"]}}, {"_id": 1}).sort("_id", ASCENDING).to_list()]
-    queue = t.queues[key]
+
+    queue = await t.work_list(key, after_cursor)
     ids = queue[:chunk]
 
     async def txn(s: AsyncClientSession) -> bool:

@@ -9,26 +9,30 @@ from __future__ import annotations
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
+from crm_contracts.envelope import CloudEvent
 from crm_contracts.profile import AssetsChanged, CustomerMerged, CustomerRegistered, CustomerUpdated
 from crm_kit.messaging import Incoming, Rejection
 from crm_tiering.service import policies
 from crm_tiering.service.assignment import assign_owners
 from crm_tiering.service.context import Tiering, advance_clock, load, save
-from crm_tiering.service.events import Received
 
 
-def _customer_ids(ev: Received) -> list[str]:
+def _customer_ids(ev: CloudEvent | None) -> list[str]:  # type: ignore[type-arg]
+    if ev is None:
+        return []  # a type tiering does not know
     if isinstance(ev.data, CustomerMerged):
         return [ev.data.survivor_id, ev.data.merged_id]
-    return [ev.subject] if ev.data is not None else []
+    return [ev.subject]
 
 
-async def apply_profile_events(*, t: Tiering, session: AsyncClientSession, items: list[Incoming[Received]]) -> list[Rejection]:
+async def apply_profile_events(*, t: Tiering, session: AsyncClientSession, items: list[Incoming[CloudEvent | None]]) -> list[Rejection]:
     policy, number = await policies.current(t, session)
     loaded = await load(t, session, {cid for i in items for cid in _customer_ids(i.payload)})
     rejections: list[Rejection] = []
     latest_as_of: str | None = None
     for item in items:
+        if item.payload is None:
+            continue
         data = item.payload.data
         subject = loaded.customers.get(item.payload.subject)
         if subject is not None and item.sequence is not None and item.sequence <= subject.profile_seq:
@@ -78,7 +82,7 @@ async def apply_profile_events(*, t: Tiering, session: AsyncClientSession, items
 
 
 def handler(t: Tiering):  # type: ignore[no-untyped-def]
-    async def handle(session: AsyncClientSession, items: list[Incoming[Received]]) -> list[Rejection]:
+    async def handle(session: AsyncClientSession, items: list[Incoming[CloudEvent | None]]) -> list[Rejection]:
         return await apply_profile_events(t=t, session=session, items=items)
 
     return handle

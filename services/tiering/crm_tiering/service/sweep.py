@@ -36,11 +36,12 @@ async def sweep_step(t: Tiering) -> bool:
     if done is not None and done["through"] >= today.isoformat():
         return False
     key = f"sweep:{today.isoformat()}"
-    if key not in t.queues:
-        t.queues = {k: v for k, v in t.queues.items() if not k.startswith("sweep:")}
-        t.queues[key] = [d["_id"] for d in await t.store.customers.find(
+
+    async def due() -> list[str]:
+        return [d["_id"] for d in await t.store.customers.find(
             {"due_on": {"$ne": None, "$lte": today.isoformat()}, "merged_into": None}, {"_id": 1}).to_list()]
-    queue = t.queues[key]
+
+    queue = await t.work_list(key, due)
     ids = queue[:chunk]
 
     async def txn(s: AsyncClientSession) -> None:
