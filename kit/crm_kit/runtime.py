@@ -7,6 +7,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from faststream.kafka import KafkaBroker
 
+from crm_kit.calendar import WorkingCalendar
 from crm_kit.crypto import FieldCipher
 from crm_kit.db import Mongo
 from crm_kit.inbox import Inbox
@@ -38,6 +39,7 @@ class Runtime(Generic[S]):
             data_key_b64=settings.crm_data_key.get_secret_value(),
             lookup_key_b64=settings.crm_lookup_key.get_secret_value(),
         )
+        self.calendar = WorkingCalendar(settings.calendar_override_file)
         self.startup_hooks: list[Callable[[], Awaitable[Any]]] = [self.outbox.ensure_indexes]
         self.jobs: list[LeasedJob] = []
 

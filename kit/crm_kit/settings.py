@@ -7,6 +7,7 @@ MONGODB_URI, CRM_JWT_SECRET …) so one environment file configures the whole st
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
@@ -53,6 +54,8 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = Field(default=3, ge=1)
     consumer_retry_backoff_seconds: float = 0.2
     shutdown_grace_seconds: float = 10.0
+    calendar_override_file: Path | None = Field(
+        default=None, description="JSON holidays/make-up workdays by year; overrides chinesecalendar (deploy/README.md)")
 
     def topic(self, name: str) -> str:
         return f"{self.kafka_topic_prefix}{name}"
