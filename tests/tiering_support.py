@@ -1,5 +1,6 @@
-"""Helpers for testing the tiering service: feeding it profile and complaint CloudEvents on the test's
-prefixed topics (as the profile and complaints services publish them) and reading what it publishes.
+"""Helpers for testing the tiering service: feeding it profile, complaint and engagement CloudEvents on the
+test's prefixed topics (as the profile, complaints and engagement services publish them) and reading what it
+publishes.
 
 Importable from any test module as `tiering_support` (it sits beside `support.py`, which pytest puts on
 sys.path through tests/conftest.py); the fixtures are in tests/integration/tiering/conftest.py.
@@ -14,9 +15,10 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from crm_contracts.complaints import ComplaintClosed, ComplaintOpened
+from crm_contracts.engagement import SurveyAnswered
 from crm_contracts.envelope import CloudEvent, EventData
 from crm_contracts.profile import AssetsChanged, CustomerRegistered
-from crm_contracts.topics import COMPLAINTS_CASES, PROFILE_CUSTOMERS, TIERING_CUSTOMERS
+from crm_contracts.topics import COMPLAINTS_CASES, ENGAGEMENT_TASKS, PROFILE_CUSTOMERS, TIERING_CUSTOMERS
 from support import eventually, of_type, read_topic
 
 TIER_CHANGED = "crm.tiering.customer.tier-changed.v1"
@@ -24,6 +26,9 @@ OWNER_ASSIGNED = "crm.tiering.customer.owner-assigned.v1"
 CHURN_RAISED = "crm.tiering.customer.churn-risk-raised.v1"
 CHURN_CLEARED = "crm.tiering.customer.churn-risk-cleared.v1"
 LIFECYCLE_CHANGED = "crm.tiering.customer.lifecycle-changed.v1"
+
+SOURCES = {COMPLAINTS_CASES: "crm/complaints", ENGAGEMENT_TASKS: "crm/engagement"}
+"""The CloudEvents source of each topic's producer (the profile's otherwise)."""
 
 Event = tuple[EventData, str]
 """An event's data and its subject (the customer id, also the Kafka key)."""
@@ -46,8 +51,14 @@ def assets(customer_id: str, as_of: date, aum: str | Decimal, **extra: Any) -> E
                          aum=Decimal(aum), **extra), customer_id
 
 
+def survey(customer_id: str, survey_id: str, at: datetime, *, csat: int | None = None, nps: int | None = None,
+           trigger: str = "interaction_sample", complaint_id: str | None = None) -> Event:
+    return SurveyAnswered(survey_id=survey_id, customer_id=customer_id, trigger=trigger,  # type: ignore[arg-type]
+                          complaint_id=complaint_id, csat=csat, nps=nps, answered_at=at), customer_id
+
+
 class Feed:
-    """Publishes profile and complaint events for the tiering service under test and reads its topic."""
+    """Publishes profile, complaint and engagement events for the tiering service under test and reads its topic."""
 
     def __init__(self, env: dict[str, str]) -> None:
         self.env = env
@@ -70,7 +81,7 @@ class Feed:
 
     async def send(self, topic: str, *events: Event) -> list[bytes]:
         """Events as CloudEvents, in this order; returns the envelopes sent (to send one again)."""
-        source = "crm/complaints" if topic == COMPLAINTS_CASES else "crm/profile"
+        source = SOURCES.get(topic, "crm/profile")
         raw = [(envelope(data, subject, source=source), subject) for data, subject in events]
         await self.send_raw(topic, raw)
         return [value for value, _ in raw]
@@ -91,6 +102,9 @@ class Feed:
     async def complaint_closed(self, customer_id: str, complaint_id: str, at: datetime) -> None:
         await self.send(COMPLAINTS_CASES, (ComplaintClosed(complaint_id=complaint_id, customer_id=customer_id,
                                                            closed_at=at), customer_id))
+
+    async def engagement(self, *events: Event) -> list[bytes]:
+        return await self.send(ENGAGEMENT_TASKS, *events)
 
     async def records(self, *, until=lambda r: False, timeout: float = 20.0, settle: float = 0.0) -> list[Any]:
         """Every record tiering published so far (read from the beginning)."""

@@ -10,7 +10,7 @@ from faststream.specification import AsyncAPI
 
 from crm_contracts.envelope import CloudEvent
 from crm_contracts.tiering import EVENTS
-from crm_contracts.topics import COMPLAINTS_CASES, PROFILE_CUSTOMERS, TIERING_CUSTOMERS
+from crm_contracts.topics import COMPLAINTS_CASES, ENGAGEMENT_TASKS, PROFILE_CUSTOMERS, TIERING_CUSTOMERS
 from crm_kit.http import create_http_app
 from crm_kit.runtime import Runtime
 from crm_tiering.adapters.store import TieringStore
@@ -20,13 +20,13 @@ from crm_tiering.service.context import Tiering
 from crm_tiering.settings import TieringSettings
 
 DESCRIPTION = """Tiers customers by the assets they hold under a versioned policy, keeps the right staff member
-responsible for each, values them, follows their lifecycle and warns of churn. Consumes `crm.profile.customers`
-and `crm.complaints.cases`; publishes on `crm.tiering.customers`."""
+responsible for each, values them, follows their lifecycle and warns of churn. Consumes `crm.profile.customers`,
+`crm.complaints.cases` and `crm.engagement.tasks` (survey answers); publishes on `crm.tiering.customers`."""
 
 
 def build(settings: TieringSettings | None = None) -> Tiering:
     settings = settings or TieringSettings()
-    rt = Runtime(settings, topics=[TIERING_CUSTOMERS, PROFILE_CUSTOMERS, COMPLAINTS_CASES])
+    rt = Runtime(settings, topics=[TIERING_CUSTOMERS, PROFILE_CUSTOMERS, COMPLAINTS_CASES, ENGAGEMENT_TASKS])
     t = Tiering(rt=rt, store=TieringStore(rt.mongo))
     rt.startup_hooks += [t.store.ensure_indexes, lambda: policies.ensure_default(t)]
     t.rollout_job = rt.job("policy-rollout", lambda: policies.rollout_step(t), interval=2.0)

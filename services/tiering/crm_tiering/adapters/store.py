@@ -14,7 +14,7 @@ from pymongo import ASCENDING, DESCENDING
 
 from crm_kit.db import Mongo
 from crm_tiering.domain.balances import Point
-from crm_tiering.domain.churn import LargeDrop
+from crm_tiering.domain.churn import LargeDrop, SurveyAnswer
 from crm_tiering.domain.customer import TieredCustomer
 from crm_tiering.domain.staff import StaffMember
 
@@ -51,6 +51,20 @@ class TieringStore:
         await self.audit.create_index([("target", ASCENDING), ("at", DESCENDING)])
 
 
+def _answer(doc: dict[str, Any] | None) -> SurveyAnswer | None:
+    if not doc:
+        return None
+    return SurveyAnswer(survey_id=doc["survey_id"], answered_at=doc["answered_at"], on=date.fromisoformat(doc["on"]),
+                        csat=doc.get("csat"), nps=doc.get("nps"), complaint_id=doc.get("complaint_id"))
+
+
+def _answer_doc(a: SurveyAnswer | None) -> dict[str, Any] | None:
+    if a is None:
+        return None
+    return {"survey_id": a.survey_id, "answered_at": a.answered_at, "on": a.on.isoformat(), "csat": a.csat,
+            "nps": a.nps, "complaint_id": a.complaint_id}
+
+
 def customer_from_doc(doc: dict[str, Any]) -> TieredCustomer:
     drop = doc.get("drop")
     return TieredCustomer(
@@ -78,6 +92,7 @@ def customer_from_doc(doc: dict[str, Any]) -> TieredCustomer:
         churn_since=_d(doc.get("churn_since")),
         drop=LargeDrop(date.fromisoformat(drop["as_of"]), drop["before"], drop["after"]) if drop else None,
         open_complaints=list(doc.get("open_complaints") or []),
+        satisfaction=_answer(doc.get("satisfaction")),
         evaluated_on=_d(doc.get("evaluated_on")),
         due_on=_d(doc.get("due_on")),
         merged_into=doc.get("merged_into"),
@@ -97,7 +112,8 @@ def customer_state(c: TieredCustomer) -> dict[str, Any]:
         "stage": c.stage, "stage_since": _s(c.stage_since), "churn": c.churn, "at_risk": bool(c.churn),
         "churn_since": _s(c.churn_since),
         "drop": {"as_of": c.drop.as_of.isoformat(), "before": c.drop.before, "after": c.drop.after} if c.drop else None,
-        "open_complaints": c.open_complaints, "evaluated_on": _s(c.evaluated_on), "due_on": _s(c.due_on),
+        "open_complaints": c.open_complaints, "satisfaction": _answer_doc(c.satisfaction),
+        "evaluated_on": _s(c.evaluated_on), "due_on": _s(c.due_on),
         "merged_into": c.merged_into, "profile_seq": c.profile_seq,
         "outflow_from": c.outflow_from,
     }

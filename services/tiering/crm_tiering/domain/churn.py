@@ -4,14 +4,16 @@ A warning is raised with its reasons when a rule starts to hold and cleared when
 more (the customer recovered): an outflow of `outflow_pct` within `outflow_window_days`; a single
 fall above `large_drop_amount` for a customer at or above `large_drop_min_aum` (it holds for the
 outflow window unless AUM is back to where it was); no AUM change for `dormancy_days`; an open
-complaint. An outflow warning stays after the fall leaves the window until AUM has recovered: back
+complaint; a low satisfaction-survey answer (CSAT at most `low_csat_at_most` or NPS at most
+`low_nps_at_most`) for `low_satisfaction_days` from the day it was given, unless a later answer is not
+low. An outflow warning stays after the fall leaves the window until AUM has recovered: back
 above the level that would not have counted as an outflow from that peak.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from crm_tiering.domain.balances import Point, peak_within, value_at
@@ -27,6 +29,41 @@ class LargeDrop:
     after: Decimal
 
 
+@dataclass(frozen=True)
+class SurveyAnswer:
+    """A customer's answer to a satisfaction survey: the latest one given is the one that counts."""
+    survey_id: str
+    answered_at: datetime
+    on: date
+    """The day it was answered (of `answered_at` as the engagement service gave it)."""
+    csat: int | None = None
+    nps: int | None = None
+    complaint_id: str | None = None
+    """The complaint whose closing the survey followed, if any."""
+
+    @property
+    def scored(self) -> bool:
+        """An answer without a score says nothing about satisfaction."""
+        return self.csat is not None or self.nps is not None
+
+    def newer_than(self, other: SurveyAnswer | None) -> bool:
+        """Answered after `other` (the same instant: the higher survey id, so the order of arrival does not matter)."""
+        return other is None or (_instant(self.answered_at), self.survey_id) > (_instant(other.answered_at),
+                                                                                other.survey_id)
+
+    def low(self, rules: ChurnRules) -> bool:
+        return ((self.csat is not None and rules.low_csat_at_most is not None and self.csat <= rules.low_csat_at_most)
+                or (self.nps is not None and rules.low_nps_at_most is not None and self.nps <= rules.low_nps_at_most))
+
+    def counts_until(self, rules: ChurnRules) -> date:
+        """The first day a low answer is no longer a reason."""
+        return self.on + timedelta(days=rules.low_satisfaction_days)
+
+
+def _instant(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
 def large_drop(previous: Decimal | None, aum: Decimal, as_of: date, rules: ChurnRules) -> LargeDrop | None:
     if previous is None or previous < rules.large_drop_min_aum:
         return None
@@ -36,7 +73,7 @@ def large_drop(previous: Decimal | None, aum: Decimal, as_of: date, rules: Churn
 
 
 def reasons(*, series: list[Point], as_of: date, last_change: date | None, drop: LargeDrop | None,
-            open_complaints: list[str], rules: ChurnRules) -> dict[str, str]:
+            open_complaints: list[str], rules: ChurnRules, satisfaction: SurveyAnswer | None = None) -> dict[str, str]:
     """The rules that hold on `as_of`, each with a detail a relationship manager can read."""
     found: dict[str, str] = {}
     aum = value_at(series, as_of)
@@ -52,11 +89,17 @@ def reasons(*, series: list[Point], as_of: date, last_change: date | None, drop:
         found["dormancy"] = f"no change in AUM since {last_change} ({(as_of - last_change).days} days)"
     if rules.complaint and open_complaints:
         found["complaint"] = f"open complaint(s): {', '.join(sorted(open_complaints))}"
+    if satisfaction is not None and satisfaction.low(rules) and as_of < satisfaction.counts_until(rules):
+        scores = [f"{name} {score}/{top}" for name, score, top in
+                  (("CSAT", satisfaction.csat, 5), ("NPS", satisfaction.nps, 10)) if score is not None]
+        after = f" after complaint {satisfaction.complaint_id}" if satisfaction.complaint_id else ""
+        found["low_satisfaction"] = (f"{', '.join(scores)} in survey {satisfaction.survey_id}{after} "
+                                     f"answered on {satisfaction.on}")
     return found
 
 
 def next_check(*, series: list[Point], as_of: date, last_change: date | None, drop: LargeDrop | None,
-               rules: ChurnRules) -> date | None:
+               rules: ChurnRules, satisfaction: SurveyAnswer | None = None) -> date | None:
     """The next snapshot date on which a rule may start or stop holding without a new balance."""
     dates = []
     peak = peak_within(series, end=as_of, days=rules.outflow_window_days)
@@ -70,6 +113,8 @@ def next_check(*, series: list[Point], as_of: date, last_change: date | None, dr
         dates.append(drop.as_of + timedelta(days=rules.outflow_window_days))
     if last_change is not None:
         dates.append(last_change + timedelta(days=rules.dormancy_days))
+    if satisfaction is not None and satisfaction.low(rules):
+        dates.append(satisfaction.counts_until(rules))
     future = [d for d in dates if d > as_of]
     return min(future) if future else None
 

@@ -59,6 +59,8 @@ class TieredCustomer:
     churn_since: date | None = None
     drop: churn.LargeDrop | None = None
     open_complaints: list[str] = field(default_factory=list)
+    satisfaction: churn.SurveyAnswer | None = None
+    """The latest scored survey answer (low or not): a low one is a churn reason for a while."""
     evaluated_on: date | None = None
     due_on: date | None = None
     merged_into: str | None = None
@@ -111,6 +113,18 @@ class TieredCustomer:
         self.open_complaints = [c for c in self.open_complaints if c != complaint_id]
         self._evaluate_churn(max(on, self.evaluated_on or on), policy)
 
+    def survey_answered(self, answer: churn.SurveyAnswer, *, policy: Policy) -> bool:
+        """A satisfaction-survey answer. Only the latest counts: one answered before the answer kept (it arrived
+        late, or again) changes nothing, nor does one without a score. A low one raises the warning until
+        `low_satisfaction_days` have passed (the due sweep clears it then); a later one that is not low clears it."""
+        if self.merged_into or not answer.scored or not answer.newer_than(self.satisfaction):
+            return False
+        self.satisfaction = answer
+        self._evaluate_churn(max(answer.on, self.evaluated_on or answer.on), policy)
+        # From the last evaluation, as it was: the other dates due stay as they were.
+        self.due_on = self._next_check(self.evaluated_on or answer.on, policy)
+        return True
+
     def assign_owner(self, new_owner: str, *, reason: str, by: str, at: datetime, note: str | None = None) -> bool:
         if new_owner == self.owner:
             return False
@@ -157,7 +171,8 @@ class TieredCustomer:
 
     def _evaluate_churn(self, on: date, policy: Policy) -> None:
         now = churn.reasons(series=self.series, as_of=on, last_change=self.last_change, drop=self.drop,
-                            open_complaints=self.open_complaints, rules=policy.churn)
+                            open_complaints=self.open_complaints, rules=policy.churn,
+                            satisfaction=self.satisfaction)
         if "outflow" in now:
             peak = peak_within(self.series, end=on, days=policy.churn.outflow_window_days)
             self.outflow_from = max(self.outflow_from or Decimal(0), peak.aum if peak else Decimal(0))
@@ -185,7 +200,7 @@ class TieredCustomer:
         dates = [
             self.below_since + timedelta(days=policy.downgrade_grace_days) if self.below_since else None,
             churn.next_check(series=self.series, as_of=on, last_change=self.last_change, drop=self.drop,
-                             rules=policy.churn),
+                             rules=policy.churn, satisfaction=self.satisfaction),
             lifecycle.next_check(series=self.series, as_of=on, registered_on=self.registered_on,
                                  last_change=self.last_change, rules=policy.lifecycle),
         ]

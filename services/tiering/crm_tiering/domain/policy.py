@@ -40,6 +40,15 @@ class ChurnRules(Rules):
     large_drop_min_aum: Amount = Field(default=Decimal("200000.00"), description="... for customers at or above this AUM")
     dormancy_days: Days = Field(default=180, description="no change in AUM for this many days")
     complaint: bool = Field(default=True, description="an open complaint is a churn reason")
+    # A low score in a satisfaction survey (BRIEF §4.8) is a reason for `low_satisfaction_days` after the
+    # answer, unless a later answer of the customer is not low. Low: the CSAT or the NPS at or below its bound.
+    low_csat_at_most: Annotated[int, Field(ge=1, le=5)] | None = Field(
+        default=2, description="a CSAT (1 very dissatisfied … 5 very satisfied) at or below this is low; null: "
+        "CSAT never is")
+    low_nps_at_most: Annotated[int, Field(ge=0, le=10)] | None = Field(
+        default=4, description="an NPS answer (0–10, likely to recommend the bank) at or below this is low; null: "
+        "NPS never is")
+    low_satisfaction_days: Days = Field(default=90, description="a low answer is a churn reason for this many days")
 
 
 class LifecycleRules(Rules):

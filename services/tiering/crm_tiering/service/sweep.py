@@ -1,5 +1,5 @@
 """Re-evaluation of customers whose balance did not change but whose dates came due: a downgrade's
-grace period ending, dormancy, a large drop leaving the window, a new customer growing up.
+grace period ending, dormancy, a large drop or a low survey answer leaving its window, a new customer growing up.
 
 The clock is the balance feed's business date, never the wall clock: a balance that does not change
 holds (the profile reports changes only). The sweep works on the last complete day — the day before
