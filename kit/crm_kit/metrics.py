@@ -11,3 +11,5 @@ DEAD_LETTERS = Counter("crm_dead_letters_total", "Messages sent to dead letters"
 # Every command sent to MongoDB is one round trip (a bulk write of a batch is one, a commit is one):
 # what the benchmarks divide by events.
 DB_COMMANDS = Counter("crm_db_commands_total", "Commands sent to MongoDB (round trips)", ["command"])
+CALENDAR_UNKNOWN = Counter("crm_calendar_year_unknown_total",
+                           "Working-day look-ups for a year neither chinese-calendar nor the override file knows", ["service"])

@@ -1,0 +1,55 @@
+"""Follow-up tasks: who contacts which customer, why, on which channel and by when (BRIEF §4.4).
+
+A task's id says what it is for — `C0001:birthday:2026`, `C0001:follow_up:monthly_call:2026-12-14`,
+`C0001:complaint_follow_up:CMP-7` — so the same reason can never make a second task: a redelivered
+event or a scheduler restarted half-way writes the same id again, which the store ignores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from crm_engagement.domain.policy import TIER_RANK
+
+# Most important first in a staff member's day, after tier and due date.
+KIND_ORDER = ("complaint_follow_up", "retention", "welcome", "follow_up", "product_recommendation", "birthday",
+              "anniversary", "festival", "manual")
+
+
+@dataclass
+class Task:
+    task_id: str
+    customer_id: str
+    kind: str
+    purpose: str
+    channel: str
+    due_on: date
+    assignee: str | None
+    branch: str | None
+    tier: str | None
+    owner: str | None = None
+    occasion: str | None = None
+    visible_from: date | None = None
+    status: str = "open"
+    overdue: bool = False
+    created_at: datetime | None = None
+    created_by: str = "engagement"
+    note: str | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def task_id(customer_id: str, kind: str, *parts: object) -> str:
+    return ":".join([customer_id, kind, *(str(p) for p in parts)])
+
+
+def priority(*, tier: str | None, due_on: date | str, kind: str) -> tuple[int, str, int]:
+    """Sort key of a staff member's day: higher tier first, then the earliest due, then the kind's urgency."""
+    due = due_on if isinstance(due_on, str) else due_on.isoformat()
+    return (-TIER_RANK.get(tier, 0), due, KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER))
+
+
+def is_overdue(*, status: str, due_on: date, today: date) -> bool:
+    """Open after the day it was due (a task due today is not overdue yet)."""
+    return status == "open" and due_on < today

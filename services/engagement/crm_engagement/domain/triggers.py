@@ -1,0 +1,17 @@
+"""When an event about a customer calls for a contact (BRIEF §4.3)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+
+def crossed_upward(*, previous: Decimal | None, current: Decimal, amount: Decimal) -> bool:
+    """Idle funds (账户余额达到一定数额时主动推荐理财产品): AUM reached `amount` from below. A first balance at or above
+    it counts too (previous unknown); staying above it does not trigger again."""
+    return current >= amount and (previous is None or previous < amount)
+
+
+def retention_is_service(reasons: list[str]) -> bool:
+    """A retention call about a problem the customer has (a complaint, low satisfaction) is a service contact, not
+    marketing: it is never capped."""
+    return any(r in ("complaint", "low_satisfaction") for r in reasons)

@@ -1,0 +1,48 @@
+"""Complaints into engagement: a closed complaint brings a follow-up call by the customer's owner and a
+satisfaction survey (BRIEF §4.3). Both are keyed by the complaint id, so a redelivery makes neither twice."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from crm_contracts.complaints import ComplaintClosed
+from crm_contracts.envelope import CloudEvent
+from crm_engagement.service import policies, surveys
+from crm_engagement.service.context import Engagement, load, save
+from crm_kit.messaging import Incoming, Rejection
+
+
+async def apply_complaint_events(*, e: Engagement, session: AsyncClientSession,
+                                 items: list[Incoming[CloudEvent | None]]) -> list[Rejection]:
+    closed = [i for i in items if i.payload is not None and isinstance(i.payload.data, ComplaintClosed)]
+    if not closed:
+        return []
+    policy, _ = await policies.current(e, session)
+    loaded = await load(e, session, {i.payload.data.customer_id for i in closed})  # type: ignore[union-attr]
+    today, now = e.today(), e.now()
+    for item in closed:
+        data = item.payload.data  # type: ignore[union-attr]
+        c = loaded.get_or_new(data.customer_id)
+        if c.merged_into:
+            continue
+        due = e.due_in_working_days(today, policy.triggers.complaint_follow_up_working_days)
+        c.plan_task(kind="complaint_follow_up", due_on=due, channel="call", policy=policy, now=now,
+                    parts=(data.complaint_id,), occasion=data.complaint_id,
+                    note=f"complaint {data.complaint_id} closed ({data.outcome or 'no outcome given'}): call back, "
+                         "check the customer is satisfied, ask the survey")
+        if policy.surveys.after_complaint:
+            await surveys.open_survey(e, session, survey_id=f"complaint:{data.complaint_id}", customer_id=c.customer_id,
+                                      trigger="complaint_closed", complaint_id=data.complaint_id, now=now,
+                                      expires_on=today + timedelta(days=policy.surveys.expires_days))
+        loaded.causes[c.customer_id] = (item.message_id, item.correlation_id)
+    await save(e, session, loaded, only=set(loaded.causes))
+    return []
+
+
+def handler(e: Engagement):  # type: ignore[no-untyped-def]
+    async def handle(session: AsyncClientSession, items: list[Incoming[CloudEvent | None]]) -> list[Rejection]:
+        return await apply_complaint_events(e=e, session=session, items=items)
+
+    return handle

@@ -1,0 +1,191 @@
+"""What engagement's application functions work with, and the unit of work that saves customers, their
+tasks and the events they caused (outbox) in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pymongo import UpdateOne
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from crm_contracts.engagement import ContactBlocked
+from crm_contracts.envelope import EventData
+from crm_contracts.topics import ENGAGEMENT_TASKS
+from crm_engagement.adapters.store import EngagementStore, customer_from_doc, customer_state, task_doc, task_from_doc
+from crm_engagement.domain.customer import EngagedCustomer, task_created
+from crm_engagement.domain.tasks import Task
+from crm_engagement.settings import EngagementSettings
+from crm_kit.calendar import CalendarYearUnknown
+from crm_kit.jobs import LeasedJob
+from crm_kit.logging import get_logger
+from crm_kit.metrics import CALENDAR_UNKNOWN
+from crm_kit.outbox import OutgoingMessage, outgoing_event
+from crm_kit.runtime import Runtime
+
+SOURCE = "crm/engagement"
+BANK_TZ = ZoneInfo("Asia/Shanghai")
+log = get_logger(__name__)
+
+
+@dataclass
+class Engagement:
+    rt: Runtime[EngagementSettings]
+    store: EngagementStore
+    scheduler_job: LeasedJob | None = None
+    work: dict[str, list[str]] = field(default_factory=dict)
+
+    def today(self) -> date:
+        """The business date: pinned by CLOCK_DATE, else today in the bank's time zone."""
+        return self.rt.settings.clock_date or datetime.now(BANK_TZ).date()
+
+    def now(self) -> datetime:
+        """Now; with a pinned date, that date at the current local time."""
+        real = datetime.now(BANK_TZ)
+        pinned = self.rt.settings.clock_date
+        if pinned is None:
+            return real.astimezone(UTC)
+        return datetime.combine(pinned, real.time(), tzinfo=BANK_TZ).astimezone(UTC)
+
+    def event(self, data: EventData, *, customer_id: str, causationid: str | None = None,
+              correlationid: str | None = None) -> OutgoingMessage:
+        return outgoing_event(self.rt.topic(ENGAGEMENT_TASKS), data, source=SOURCE, customer_id=customer_id,
+                              causationid=causationid, correlationid=correlationid)
+
+    def due_in_working_days(self, start: date, days: int) -> date:
+        """`days` working days after `start` (Chinese public holidays and 调休). For a year the calendar does not
+        know, the due date counts calendar days — never later than the working-day date would be — and the gap is
+        logged and counted so ops add the year (CALENDAR_OVERRIDE_FILE)."""
+        try:
+            return self.rt.calendar.add_working_days(start, days) if days else self.rt.calendar.next_workday(start)
+        except CalendarYearUnknown as exc:
+            CALENDAR_UNKNOWN.labels(self.rt.settings.service_name).inc()
+            log.error("working-day calendar does not know the year; due date counted in calendar days", error=str(exc))
+            return start + timedelta(days=days)
+
+    def is_public_holiday(self, day: date) -> bool:
+        try:
+            return self.rt.calendar.is_public_holiday(day)
+        except CalendarYearUnknown as exc:
+            CALENDAR_UNKNOWN.labels(self.rt.settings.service_name).inc()
+            log.error("working-day calendar does not know the year; public-holiday rule not applied", error=str(exc))
+            return False
+
+
+def local_day(at: datetime) -> date:
+    return at.astimezone(BANK_TZ).date()
+
+
+def local_time(day: date, t: time) -> datetime:
+    return datetime.combine(day, t, tzinfo=BANK_TZ)
+
+
+@dataclass
+class Loaded:
+    """Customers read in a transaction with their open tasks, so changes can be written in bulk."""
+    customers: dict[str, EngagedCustomer] = field(default_factory=dict)
+    open_tasks: dict[str, list[Task]] = field(default_factory=dict)
+    states: dict[str, dict[str, Any]] = field(default_factory=dict)
+    causes: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    extra_events: list[tuple[str, EventData]] = field(default_factory=list)
+
+    def get_or_new(self, customer_id: str) -> EngagedCustomer:
+        c = self.customers.get(customer_id)
+        if c is None:
+            c = self.customers[customer_id] = EngagedCustomer(customer_id=customer_id)
+            self.open_tasks[customer_id] = []
+        return c
+
+    def tasks_of(self, customer_id: str) -> list[Task]:
+        return self.open_tasks.setdefault(customer_id, [])
+
+
+async def load(e: Engagement, session: AsyncClientSession, ids: Iterable[str], *, with_tasks: bool = True) -> Loaded:
+    wanted = sorted(set(ids))
+    loaded = Loaded()
+    if not wanted:
+        return loaded
+    docs = await e.store.customers.find({"_id": {"$in": wanted}}, session=session, batch_size=len(wanted)).to_list()
+    for d in docs:
+        c = customer_from_doc(d)
+        loaded.customers[c.customer_id] = c
+        loaded.states[c.customer_id] = customer_state(c)
+        loaded.open_tasks[c.customer_id] = []
+    if with_tasks:
+        async for d in e.store.tasks.find({"customer_id": {"$in": wanted}, "status": "open"}, session=session):
+            loaded.open_tasks.setdefault(d["customer_id"], []).append(task_from_doc(d))
+    return loaded
+
+
+async def save(e: Engagement, session: AsyncClientSession, loaded: Loaded, *, only: set[str] | None = None) -> int:
+    """Write the customers that changed, the tasks they planned (a task id already stored is left alone and makes
+    no event), the changes to their open tasks and all their events. Returns the number of events."""
+    customers = [c for cid, c in loaded.customers.items() if only is None or cid in only]
+    new_tasks = [t for c in customers for t in c.new_tasks]
+    inserted: set[str] = set()
+    if new_tasks:
+        ops = [UpdateOne({"_id": t.task_id}, {"$setOnInsert": {k: v for k, v in task_doc(t).items() if k != "_id"}}, upsert=True)
+               for t in new_tasks]
+        result = await e.store.tasks.bulk_write(ops, ordered=True, session=session)
+        inserted = {new_tasks[i].task_id for i in result.upserted_ids}
+    changes: list[UpdateOne] = []
+    for c in customers:
+        for tid, fields in c.task_changes.items():
+            fields = dict(fields)
+            push = fields.pop("_push", None)
+            update: dict[str, Any] = {"$set": fields} if fields else {}
+            if push:
+                update["$push"] = {"history": {"$each": push}}
+            if update:
+                changes.append(UpdateOne({"_id": tid, "status": "open"} if "status" not in fields else {"_id": tid},
+                                         update))
+    if changes:
+        await e.store.tasks.bulk_write(changes, ordered=True, session=session)
+    # A task that could not be planned on any channel the customer allows is a blocked attempt: kept once (its id is
+    # the task's), published once.
+    blocked = [b for c in customers for b in c.events if isinstance(b, ContactBlocked)]
+    fresh_attempts: set[str] = set()
+    if blocked:
+        result = await e.store.attempts.bulk_write([UpdateOne({"_id": b.attempt_id}, {"$setOnInsert": {
+            "customer_id": b.customer_id, "channel": b.channel, "purpose": b.purpose, "rule": b.rule, "detail": b.detail,
+            "staff_id": b.staff_id, "at": b.at, "context": b.context, "task_id": b.task_id}}, upsert=True) for b in blocked],
+            ordered=True, session=session)
+        fresh_attempts = {blocked[i].attempt_id for i in result.upserted_ids}
+    writes: list[UpdateOne] = []
+    messages: list[OutgoingMessage] = []
+    for c in customers:
+        state = customer_state(c)
+        before = loaded.states.get(c.customer_id)
+        changed = state if before is None else {k: v for k, v in state.items() if before.get(k) != v}
+        if changed:
+            writes.append(UpdateOne({"_id": c.customer_id}, {"$set": changed}, upsert=True))
+        causation, correlation = loaded.causes.get(c.customer_id, (None, None))
+        created = [task_created(t) for t in c.new_tasks if t.task_id in inserted]
+        events = [ev for ev in c.events if not isinstance(ev, ContactBlocked) or ev.attempt_id in fresh_attempts]
+        for data in [*events, *created]:
+            messages.append(e.event(data, customer_id=c.customer_id, causationid=causation, correlationid=correlation))
+        c.events.clear()
+        c.task_changes.clear()
+        c.new_tasks.clear()
+    for cid, data in loaded.extra_events:
+        causation, correlation = loaded.causes.get(cid, (None, None))
+        messages.append(e.event(data, customer_id=cid, causationid=causation, correlationid=correlation))
+    loaded.extra_events.clear()
+    if writes:
+        await e.store.customers.bulk_write(writes, ordered=False, session=session)
+    await e.rt.outbox.add(session, messages)
+    return len(messages)
+
+
+async def audit(e: Engagement, session: AsyncClientSession | None, *, staff_id: str, role: str, action: str, target: str,
+                detail: dict[str, Any] | None = None) -> None:
+    await e.store.audit.insert_one({"at": datetime.now(UTC), "staff_id": staff_id, "role": role, "action": action,
+                                    "target": target, "detail": detail or {}}, session=session)
+
+
+async def audit_log(*, e: Engagement, target: str | None, staff_id: str | None, limit: int) -> list[dict[str, Any]]:
+    query = {k: v for k, v in (("target", target), ("staff_id", staff_id)) if v}
+    return await e.store.audit.find(query, {"_id": 0}).sort("at", -1).limit(limit).to_list()

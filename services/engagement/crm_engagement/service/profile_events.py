@@ -1,0 +1,93 @@
+"""The profile's events into engagement: who the customer is (branch, owner, birthday month-day, customer
+since, risk assessment), their consent per channel, merges, and AUM crossing the idle-funds amount.
+
+Each customer keeps the profile's per-customer number (CloudEvents `sequence`) of the last event applied:
+a redelivery or an older event changes nothing."""
+
+from __future__ import annotations
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from crm_contracts.envelope import CloudEvent
+from crm_contracts.profile import AssetsChanged, ConsentChanged, CustomerMerged, CustomerRegistered, CustomerUpdated
+from crm_engagement.domain.triggers import crossed_upward
+from crm_engagement.service import policies
+from crm_engagement.service.context import Engagement, load, save
+from crm_kit.messaging import Incoming, Rejection
+
+
+def _ids(ev: CloudEvent | None) -> list[str]:  # type: ignore[type-arg]
+    if ev is None:
+        return []
+    if isinstance(ev.data, CustomerMerged):
+        return [ev.data.survivor_id, ev.data.merged_id]
+    return [ev.subject]
+
+
+async def apply_profile_events(*, e: Engagement, session: AsyncClientSession,
+                               items: list[Incoming[CloudEvent | None]]) -> list[Rejection]:
+    policy, version = await policies.current(e, session)
+    loaded = await load(e, session, {cid for i in items for cid in _ids(i.payload)})
+    today, now = e.today(), e.now()
+    for item in items:
+        if item.payload is None:
+            continue
+        data = item.payload.data
+        subject = loaded.get_or_new(item.payload.subject)
+        if item.sequence is not None and item.sequence <= subject.profile_seq:
+            continue  # applied before
+        if isinstance(data, CustomerRegistered):
+            c = subject
+            c.kind = data.kind
+            c.change_branch(data.branch, open_tasks=loaded.tasks_of(c.customer_id))
+            if c.owner is None:
+                c.change_owner(data.owner, open_tasks=loaded.tasks_of(c.customer_id), now=now, by="profile")
+            c.customer_since = data.registered_at.date()
+            c.birth_month_day = getattr(data, "birth_month_day", None)
+            if getattr(data, "risk_tolerance", None) is not None:
+                c.risk_tolerance = data.risk_tolerance  # type: ignore[attr-defined]
+                c.risk_assessed_on = data.risk_assessed_on  # type: ignore[attr-defined]
+                c.professional_investor = bool(data.professional_investor)  # type: ignore[attr-defined]
+        elif isinstance(data, CustomerUpdated):
+            c = subject
+            if "birthday" in data.changed_fields:
+                c.birth_month_day = getattr(data, "birth_month_day", None)
+            if "risk" in data.changed_fields:
+                c.risk_tolerance = getattr(data, "risk_tolerance", None)
+                c.risk_assessed_on = getattr(data, "risk_assessed_on", None)
+                c.professional_investor = bool(getattr(data, "professional_investor", False))
+        elif isinstance(data, ConsentChanged):
+            subject.consent_changed(data.channel, data.granted, at=data.changed_at,
+                                    open_tasks=loaded.tasks_of(subject.customer_id), policy=policy, now=now)
+        elif isinstance(data, AssetsChanged):
+            c = subject
+            amount = policy.triggers.idle_funds_amount
+            if crossed_upward(previous=data.previous_aum, current=data.aum, amount=amount) and c.tier is not None:
+                due = e.due_in_working_days(today, policy.triggers.idle_funds_working_days)
+                c.plan_task(kind="product_recommendation", due_on=due, channel="call", policy=policy, now=now,
+                            parts=(data.as_of.isoformat(),), occasion=f"aum_above_{amount}",
+                            note=f"AUM reached {data.aum} on {data.as_of} (above {amount}): recommend a wealth product")
+            c.aum = data.aum
+        elif isinstance(data, CustomerMerged):
+            merged = loaded.get_or_new(data.merged_id)
+            merged.merged(data.survivor_id, open_tasks=loaded.tasks_of(data.merged_id), now=now)
+            loaded.causes[data.merged_id] = (item.message_id, item.correlation_id)
+        else:
+            continue
+        if item.sequence is not None:
+            subject.profile_seq = max(subject.profile_seq, item.sequence)
+        loaded.causes[subject.customer_id] = (item.message_id, item.correlation_id)
+    # A registration may have brought the branch and owner a tier was waiting for: plan its follow-ups.
+    for cid in loaded.causes:
+        c = loaded.customers[cid]
+        if c.tier and c.owner and not c.merged_into:
+            c.plan_cadence(policy=policy, version=version, today=today, now=now, open_tasks=loaded.tasks_of(cid))
+    await save(e, session, loaded, only=set(loaded.causes))
+    return []
+
+
+def handler(e: Engagement):  # type: ignore[no-untyped-def]
+    async def handle(session: AsyncClientSession, items: list[Incoming[CloudEvent | None]]) -> list[Rejection]:
+        return await apply_profile_events(e=e, session=session, items=items)
+
+    return handle

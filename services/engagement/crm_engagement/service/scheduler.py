@@ -1,0 +1,110 @@
+"""The daily scheduler: for each business day it re-plans customers whose plan is older than the policy,
+creates the care-moment tasks (birthdays, anniversaries, festivals) that come within each tier's lead
+time, flags overdue tasks (task-overdue.v1) and credits the month's loyalty points.
+
+Each phase walks customers (or tasks) in id order, one chunk per transaction; the chunk's tasks, events
+and the phase's cursor commit together. A scheduler killed half-way resumes at the cursor, and since a
+task's id is its reason (`C1:birthday:2026`) even a chunk done twice could not make a task twice."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from crm_contracts.engagement import TaskOverdue
+from crm_engagement.domain.occasions import occasions_between
+from crm_engagement.service import points, policies
+from crm_engagement.service.context import Engagement, load, save
+from crm_kit.logging import get_logger
+
+log = get_logger(__name__)
+PHASES = ("replan", "care", "overdue", "points")
+
+
+async def step(e: Engagement) -> bool:
+    """One chunk of today's work. True while there is more."""
+    day = e.today()
+    for phase in PHASES:
+        key = f"{phase}:{day.isoformat()}" if phase != "points" else f"points:{day:%Y-%m}"
+        state = await e.store.scheduler.find_one({"_id": key})
+        if state is not None and state.get("done"):
+            continue
+        if phase == "replan":
+            _, version = await policies.current(e)
+            key = f"replan:{version}"
+            state = await e.store.scheduler.find_one({"_id": key})
+            if state is not None and state.get("done"):
+                continue
+        cursor = (state or {}).get("cursor", "")
+        await _chunk(e, phase, key, day, cursor)
+        return True
+    return False
+
+
+async def _ids_after(e: Engagement, s: AsyncClientSession, collection: Any, query: dict[str, Any], cursor: str,
+                     limit: int) -> list[str]:
+    docs = await collection.find({**query, "_id": {"$gt": cursor}}, {"_id": 1}, session=s).sort("_id", 1).limit(limit).to_list()
+    return [d["_id"] for d in docs]
+
+
+async def _chunk(e: Engagement, phase: str, key: str, day: date, cursor: str) -> None:
+    size = e.rt.settings.scheduler_chunk_size
+
+    async def txn(s: AsyncClientSession) -> int:
+        policy, version = await policies.current(e, s)
+        now = e.now()
+        if phase == "overdue":
+            ids = await _ids_after(e, s, e.store.tasks, {"status": "open", "overdue": False,
+                                                           "due_on": {"$lt": day.isoformat()}}, cursor, size)
+            docs = await e.store.tasks.find({"_id": {"$in": ids}}, session=s).to_list() if ids else []
+            if ids:
+                await e.store.tasks.update_many({"_id": {"$in": ids}}, {"$set": {"overdue": True, "overdue_since": day.isoformat()}},
+                                                session=s)
+                await e.rt.outbox.add(s, [e.event(TaskOverdue(
+                    task_id=d["_id"], customer_id=d["customer_id"], kind=d["kind"], assignee=d.get("assignee"),
+                    branch=d.get("branch"), tier=d.get("tier"), due_on=date.fromisoformat(d["due_on"]), detected_on=day),
+                    customer_id=d["customer_id"]) for d in sorted(docs, key=lambda d: d["_id"])])
+        else:
+            query: dict[str, Any] = {"merged_into": None}
+            if phase == "replan":
+                query["plan_version"] = {"$lt": version}
+            elif phase in ("care", "points"):
+                query["tier"] = {"$ne": None}
+            ids = await _ids_after(e, s, e.store.customers, query, cursor, size)
+            loaded = await load(e, s, ids, with_tasks=phase == "replan")
+            for cid in ids:
+                c = loaded.customers[cid]
+                if phase == "replan":
+                    c.plan_cadence(policy=policy, version=version, today=day, now=now, open_tasks=loaded.tasks_of(cid))
+                elif phase == "care":
+                    if c.tier not in policy.care.tiers or c.owner is None:
+                        continue
+                    lead = policy.care.days_before.get(c.tier, 0)  # type: ignore[call-overload]
+                    found = occasions_between(day, day + timedelta(days=lead),
+                                              birth_month_day=c.birth_month_day if policy.care.birthday else None,
+                                              customer_since=c.customer_since if policy.care.anniversary else None,
+                                              festivals=policy.care.festivals)
+                    for o in found:
+                        parts = (o.year,) if o.kind != "festival" else (o.name, o.year)
+                        c.plan_task(kind=o.kind, due_on=o.on, channel=policy.care.channel.get(c.tier, "sms"),  # type: ignore[call-overload]
+                                    policy=policy, now=now, parts=parts, occasion=o.name,
+                                    visible_from=o.on - timedelta(days=lead))
+                elif phase == "points":
+                    monthly = policy.points.monthly.get(c.tier, 0)  # type: ignore[call-overload]
+                    if monthly:
+                        await points.credit(e, s, customer_id=cid, entry_id=f"{cid}:monthly:{day:%Y-%m}", points=monthly,
+                                            reason="monthly_tier", now=now, note=f"{c.tier} customer, {day:%Y-%m}")
+                loaded.causes[cid] = (None, None)
+            await save(e, s, loaded)
+        done = len(ids) < size
+        await e.store.scheduler.update_one({"_id": key}, {"$set": {
+            "cursor": ids[-1] if ids else cursor, "done": done, "updated_at": now},
+            "$inc": {"visited": len(ids)}}, upsert=True, session=s)
+        return len(ids)
+
+    visited = await e.rt.mongo.transaction(txn)
+    e.rt.outbox.notify()
+    if visited:
+        log.info("scheduler chunk", phase=phase, key=key, visited=visited)

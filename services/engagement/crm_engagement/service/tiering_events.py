@@ -1,0 +1,75 @@
+"""Tiering's events into engagement: a tier change re-plans the follow-ups (and an upgrade brings a welcome
+call), an owner change moves the open tasks to the new owner, a churn warning brings a retention call.
+
+Each customer keeps tiering's per-customer number (CloudEvents `sequence`) of the last event applied: a
+redelivery changes nothing."""
+
+from __future__ import annotations
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from crm_contracts.envelope import CloudEvent
+from crm_contracts.tiering import ChurnRiskRaised, OwnerAssigned, TierChanged
+from crm_engagement.domain.triggers import retention_is_service
+from crm_engagement.service import policies
+from crm_engagement.service.context import Engagement, load, save
+from crm_kit.messaging import Incoming, Rejection
+
+
+async def apply_tiering_events(*, e: Engagement, session: AsyncClientSession,
+                               items: list[Incoming[CloudEvent | None]]) -> list[Rejection]:
+    relevant = [i for i in items if i.payload is not None
+                and isinstance(i.payload.data, (TierChanged, OwnerAssigned, ChurnRiskRaised))]
+    if not relevant:
+        return []
+    policy, version = await policies.current(e, session)
+    loaded = await load(e, session, {i.payload.subject for i in relevant})  # type: ignore[union-attr]
+    today, now = e.today(), e.now()
+    replan: set[str] = set()
+    for item in relevant:
+        ev = item.payload
+        assert ev is not None
+        c = loaded.get_or_new(ev.subject)
+        if item.sequence is not None and item.sequence <= c.tiering_seq:
+            continue  # applied before
+        tasks = loaded.tasks_of(c.customer_id)
+        data = ev.data
+        if isinstance(data, TierChanged):
+            c.change_tier(data.to_tier, open_tasks=tasks)
+            if data.branch and c.branch is None:
+                c.change_branch(data.branch, open_tasks=tasks)
+            replan.add(c.customer_id)
+            if data.reason == "upgrade" and data.to_tier in policy.triggers.welcome_tiers and not c.merged_into:
+                due = e.due_in_working_days(today, policy.triggers.welcome_working_days)
+                c.plan_task(kind="welcome", due_on=due, channel="call", policy=policy, now=now,
+                            parts=(data.to_tier, data.as_of.isoformat()), occasion=f"upgrade_to_{data.to_tier}",
+                            note=f"upgraded from {data.from_tier or 'no tier'} to {data.to_tier} on {data.as_of}")
+        elif isinstance(data, OwnerAssigned):
+            if data.branch and c.branch != data.branch:
+                c.change_branch(data.branch, open_tasks=tasks)
+            c.change_owner(data.new_owner, open_tasks=tasks, now=now, by=data.assigned_by)
+        elif isinstance(data, ChurnRiskRaised):
+            rules = [r.rule for r in data.reasons]
+            already = any(t.kind == "retention" and t.status == "open" for t in [*tasks, *c.new_tasks])
+            if not already and not c.merged_into:
+                due = e.due_in_working_days(today, policy.triggers.retention_working_days)
+                detail = "; ".join(f"{r.rule}: {r.detail}" for r in data.reasons)
+                c.plan_task(kind="retention", due_on=due, channel="call", policy=policy, now=now,
+                            parts=(data.as_of.isoformat(),), occasion=",".join(rules), note=f"churn risk: {detail}",
+                            purpose="service" if retention_is_service(rules) else policy.purpose_of("retention"))
+        if item.sequence is not None:
+            c.tiering_seq = max(c.tiering_seq, item.sequence)
+        loaded.causes[c.customer_id] = (item.message_id, item.correlation_id)
+    for cid in replan:
+        c = loaded.customers[cid]
+        c.plan_cadence(policy=policy, version=version, today=today, now=now, open_tasks=loaded.tasks_of(cid),
+                       reason="tier_change")
+    await save(e, session, loaded, only=set(loaded.causes))
+    return []
+
+
+def handler(e: Engagement):  # type: ignore[no-untyped-def]
+    async def handle(session: AsyncClientSession, items: list[Incoming[CloudEvent | None]]) -> list[Rejection]:
+        return await apply_tiering_events(e=e, session=session, items=items)
+
+    return handle

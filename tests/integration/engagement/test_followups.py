@@ -1,0 +1,58 @@
+"""Follow-ups against the real broker and database: an upgrade brings a welcome call by the new owner, an owner
+change re-plans the open tasks (none left with the previous owner, none lost, none doubled)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from engagement_support import (
+    TASK_CREATED, TASK_REASSIGNED, auth, owner_assigned, registered, tier_changed, wait_customer, wait_tasks,
+)
+
+
+async def test_upgrade_brings_a_welcome_call_by_the_new_owner(engagement, feed, head_office, token_for):
+    await feed.profile(registered("C100", owner="S-RM1"))
+    await wait_customer(engagement, "C100", lambda d: d.get("owner") == "S-RM1")
+    # Tiering publishes the tier change, then the new owner, in that order.
+    await feed.tiering(tier_changed("C100", "vip", from_tier="potential"), owner_assigned("C100", "S-RM2"))
+    welcome = await wait_tasks(engagement, head_office, customer_id="C100", kind="welcome")
+    assert len(welcome) == 1
+    assert welcome[0]["assignee"] == "S-RM2"
+    # 2026-12-01 is a Tuesday: two working days later is Thursday.
+    assert welcome[0]["due_on"] == "2026-12-03"
+    follow_ups = await wait_tasks(engagement, head_office, customer_id="C100", kind="follow_up")
+    assert [t["occasion"] for t in follow_ups] == ["monthly_call"]
+    assert follow_ups[0]["assignee"] == "S-RM2" and follow_ups[0]["due_on"] == "2026-12-31"
+    # The new owner sees them in their day's list on the due date; the previous owner has nothing.
+    r = await engagement.get("/v1/agenda", params={"date": "2026-12-03"}, headers=auth(token_for("relationship_manager", "S-RM2")))
+    assert [t["kind"] for t in r.json()["items"]] == ["welcome"]
+    r = await engagement.get("/v1/tasks", params={"status": "open"}, headers=auth(token_for("relationship_manager", "S-RM1")))
+    assert r.json()["items"] == []
+    created = await feed.published(TASK_CREATED, "C100", count=2)
+    assert {e["data"]["kind"] for e in created} == {"welcome", "follow_up"}
+
+
+async def test_owner_change_replans_open_tasks_without_losing_or_doubling(engagement, feed, head_office):
+    await feed.profile(registered("C200", owner="S-RM1"))
+    await feed.tiering(tier_changed("C200", "key", from_tier="vip"))
+    tasks = await wait_tasks(engagement, head_office, customer_id="C200", status="open", count=3)
+    assert {t["kind"] for t in tasks} == {"welcome", "follow_up"}
+    assert {t["assignee"] for t in tasks} == {"S-RM1"}
+    before = sorted(t["id"] for t in tasks)
+    # Owner changes twice; the second is delivered twice (a redelivery).
+    sent = await feed.tiering(owner_assigned("C200", "S-BM1", tier="key"))
+    await feed.tiering(owner_assigned("C200", "S-SUP1", previous="S-BM1", tier="key"))
+    await feed.send_records("crm.tiering.customers", [sent[0]])
+
+    async def settled():
+        r = await engagement.get("/v1/tasks", params={"customer_id": "C200", "status": "open"}, headers=auth(head_office))
+        items = r.json()["items"]
+        return items if items and {t["assignee"] for t in items} == {"S-SUP1"} else None
+
+    from support import eventually
+    after = await eventually(settled)
+    assert sorted(t["id"] for t in after) == before  # none lost, none doubled
+    moved = await feed.published(TASK_REASSIGNED, "C200", count=6, settle=1.0)
+    assert len(moved) == 6  # 3 tasks × 2 owner changes; the redelivered one moved nothing
+    assert {(m["data"]["from_assignee"], m["data"]["to_assignee"]) for m in moved} == {("S-RM1", "S-BM1"), ("S-BM1", "S-SUP1")}
+    assert date.fromisoformat(after[0]["due_on"]) >= date(2026, 12, 1)
