@@ -1,7 +1,10 @@
 """Events published by the profile service on `crm.profile.customers`.
 
 No payload carries a sensitive value (ID number, phone, email, address, birthday): consumers
-that need one call the profile API, which masks, scopes and audits.
+that need one call the profile API, which masks, scopes and audits. Of the birthday, events carry
+only its month and day (`birth_month_day`, "MM-DD"), never the year nor the full date: month and day
+are all that birthday care moments need, while the full date (or the year) would help identify the
+customer and give away the exact age, which travels only as a band (`age_band`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ CustomerKind = Literal["individual", "corporate"]
 # Bands, not values: enough for tiering's potential score without sending a birthday or an income.
 AgeBand = Literal["under_30", "30_44", "45_59", "60_plus"]
 IncomeBand = Literal["under_100k", "100k_300k", "300k_1m", "1m_plus"]
+# Of a birthday, only "MM-DD": never the year, never the full date.
+BIRTH_MONTH_DAY_PATTERN = r"^\d{2}-\d{2}$"
+# Risk tolerance grades (客户风险承受能力), C1 the most cautious to C5 the boldest, for suitability checks.
+RiskTolerance = Literal["C1", "C2", "C3", "C4", "C5"]
 ConsentChannel = Literal["phone", "sms", "email", "wechat", "app"]
 SourceChannel = Literal[
     "activity_survey",  # 活动调查
@@ -45,6 +52,17 @@ class CustomerRegistered(EventData):
     channel: SourceChannel
     age_band: AgeBand | None = Field(default=None, description="individuals only")
     income_band: IncomeBand | None = Field(default=None, description="annual income band, when known")
+    birth_month_day: str | None = Field(
+        default=None, pattern=BIRTH_MONTH_DAY_PATTERN,
+        description='month and day of the birthday as "MM-DD" (e.g. "09-17"), never the year; individuals only, '
+                    'null for corporate customers')
+    risk_tolerance: RiskTolerance | None = Field(
+        default=None, description="risk tolerance grade C1-C5; null when no risk assessment is on record")
+    risk_assessed_on: date | None = Field(
+        default=None, description="day of the risk assessment behind risk_tolerance; null when none is on record")
+    professional_investor: bool | None = Field(
+        default=None, description="whether the customer is a professional investor (may take any product risk "
+                                  "level); null when no risk assessment is on record")
 
 
 class CustomerUpdated(EventData):
@@ -57,6 +75,29 @@ class CustomerUpdated(EventData):
     changed_at: datetime
     age_band: AgeBand | None = Field(default=None, description="set when birthday changed")
     income_band: IncomeBand | None = Field(default=None, description="set when income changed")
+    birth_month_day: str | None = Field(
+        default=None, pattern=BIRTH_MONTH_DAY_PATTERN,
+        description='month and day of the new birthday as "MM-DD" (e.g. "09-17"), never the year. Set only when '
+                    '"birthday" is in changed_fields; null otherwise. Look at changed_fields to tell the two nulls '
+                    'apart: "birthday" listed and null means the birthday was cleared, "birthday" not listed means '
+                    'it did not change (null then says nothing about its value)')
+    risk_tolerance: RiskTolerance | None = Field(
+        default=None,
+        description='new risk tolerance grade C1-C5. Set only when "risk" is in changed_fields; null otherwise. '
+                    'Look at changed_fields to tell the two nulls apart: "risk" listed and null means the risk '
+                    'assessment was cleared, "risk" not listed means it did not change (null then says nothing '
+                    'about its value)')
+    risk_assessed_on: date | None = Field(
+        default=None,
+        description='day of the new risk assessment. Set only when "risk" is in changed_fields; null otherwise. '
+                    'Look at changed_fields to tell the two nulls apart: "risk" listed and null means the risk '
+                    'assessment was cleared, "risk" not listed means it did not change')
+    professional_investor: bool | None = Field(
+        default=None,
+        description='whether the customer is now a professional investor. Set only when "risk" is in '
+                    'changed_fields; null otherwise. Look at changed_fields to tell the two nulls apart: "risk" '
+                    'listed and null means the risk assessment was cleared, "risk" not listed means it did not '
+                    'change')
 
 
 class AssetsChanged(EventData):

@@ -24,7 +24,7 @@ from pydantic import (
 
 from crm_contracts.corebank import BalanceSnapshot
 from crm_contracts.corebank import Money as CoreMoney
-from crm_contracts.profile import ConsentChannel, SourceChannel
+from crm_contracts.profile import ConsentChannel, RiskTolerance, SourceChannel
 from crm_profile.domain.identity import (
     birthday_from_resident_id,
     gender_from_resident_id,
@@ -56,7 +56,6 @@ Address = Annotated[str, Field(max_length=200)]
 CoreNo = Annotated[str, Field(min_length=1, max_length=32)]
 CreditRating = Annotated[str, Field(max_length=10)]
 Phones = Annotated[list[Mobile], Field(min_length=1, max_length=5)]
-RiskTolerance = Literal["C1", "C2", "C3", "C4", "C5"]
 
 
 class Strict(BaseModel):

@@ -1,11 +1,14 @@
-"""Age and income bands: what other services may know of a birthday or an income, instead of the value."""
+"""What other services may know of a customer, as the profile's events carry it: age and income bands
+instead of the birthday and income, the birthday's month and day without its year, and the risk
+assessment's grade for suitability checks."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any, Protocol
 
-from crm_contracts.profile import AgeBand, IncomeBand
+from crm_contracts.profile import AgeBand, IncomeBand, RiskTolerance
 
 # Ages count in the bank's calendar (China Standard Time, no daylight saving), not UTC's: at 02:00 in
 # Beijing a customer born on today's date is already a year older.
@@ -43,3 +46,26 @@ def income_band(annual: Decimal | None) -> IncomeBand | None:
     if annual is None:
         return None
     return next((band for bound, band in INCOME_BANDS if annual >= bound), "under_100k")
+
+
+def birth_month_day(birthday: date | None) -> str | None:
+    """A birthday's month and day as "MM-DD" (29 February stays "02-29"), never its year: what birthday
+    care needs, without the date that would identify the customer and give away the age. None without
+    a birthday (corporate customers)."""
+    if birthday is None:
+        return None
+    return f"{birthday.month:02d}-{birthday.day:02d}"
+
+
+class RiskAssessment(Protocol):
+    tolerance: RiskTolerance
+    assessed_on: date
+    professional_investor: bool
+
+
+def risk_facts(risk: RiskAssessment | None) -> dict[str, Any]:
+    """The event fields of a risk assessment, all three None when there is none (or it was cleared)."""
+    if risk is None:
+        return {"risk_tolerance": None, "risk_assessed_on": None, "professional_investor": None}
+    return {"risk_tolerance": risk.tolerance, "risk_assessed_on": risk.assessed_on,
+            "professional_investor": risk.professional_investor}

@@ -9,7 +9,8 @@ from typing import Any, Literal, TypeVar
 
 CustomerKind = Literal["individual", "corporate"]
 
-# Encrypted at rest, masked in responses, never logged, never in events.
+# Encrypted at rest, masked in responses, never logged, never in events (of the birthday, events carry
+# only its month and day, never the year or the date: see crm_contracts.profile).
 SENSITIVE_FIELDS: tuple[str, ...] = ("id_document", "phones", "email", "address", "birthday")
 
 # Fields every customer must have (BRIEF §2.2 "basic"); VIP records carry the rest.

@@ -14,7 +14,7 @@ from crm_contracts.profile import AssetsChanged, ConsentChanged, CustomerMerged,
 from crm_kit.auth import Principal, Role
 from crm_kit.errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed, PreconditionRequired
 from crm_kit.outbox import OutgoingMessage
-from crm_profile.domain.bands import age_band, bank_day, income_band
+from crm_profile.domain.bands import age_band, bank_day, birth_month_day, income_band, risk_facts
 from crm_profile.domain.customer import (
     CORE_LINK_FIELDS,
     SENSITIVE_FIELDS,
@@ -207,13 +207,19 @@ async def update_customer(*, p: Profile, principal: Principal, customer_id: str,
 
 
 def _changed_bands(requested: dict[str, Any], fields: list[str]) -> dict[str, Any]:
-    """The new band of a changed birthday or income, never the value (null when it was cleared)."""
+    """The new band of a changed birthday or income, never the value; the new month and day of a changed
+    birthday, never the year; the new risk assessment of a changed risk. Only for fields in `fields`
+    (the event's changed_fields), null when the field was cleared: a reader tells "cleared" from
+    "not changed" by changed_fields."""
     bands: dict[str, Any] = {}
     if "birthday" in fields:
         bands["age_band"] = age_band(requested["birthday"], on=bank_day(_now()))
+        bands["birth_month_day"] = birth_month_day(requested["birthday"])
     if "income" in fields:
         income = requested["income"]
         bands["income_band"] = income_band(income.annual if income else None)
+    if "risk" in fields:
+        bands.update(risk_facts(requested["risk"]))
     return bands
 
 

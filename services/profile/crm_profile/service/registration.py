@@ -19,7 +19,7 @@ from crm_contracts.profile import ConsentChanged, CustomerRegistered
 from crm_kit.auth import ALL_SCOPE, Principal
 from crm_kit.errors import Conflict, Forbidden
 from crm_kit.outbox import OutgoingMessage
-from crm_profile.domain.bands import age_band, bank_day, income_band
+from crm_profile.domain.bands import age_band, bank_day, birth_month_day, income_band, risk_facts
 from crm_profile.domain.customer import SENSITIVE_FIELDS
 from crm_profile.schemas import Created, CorporateCreate, CustomerCreate, IndividualCreate, problems
 from crm_profile.service.context import Profile
@@ -97,11 +97,15 @@ def _new_customer(p: Profile, principal: Principal, data: IndividualCreate | Cor
 
 
 def _bands(data: IndividualCreate | CorporateCreate, now: datetime) -> dict[str, Any]:
-    """Bands instead of the birthday and income themselves, which never leave the archive in an event."""
+    """Bands instead of the birthday and income themselves, which never leave the archive in an event;
+    of the birthday only its month and day, never the year; the risk assessment when there is one.
+    A corporate customer has none of these."""
     if not isinstance(data, IndividualCreate):
         return {}
     return {"age_band": age_band(data.birthday, on=bank_day(now)),
-            "income_band": income_band(data.income.annual if data.income else None)}
+            "income_band": income_band(data.income.annual if data.income else None),
+            "birth_month_day": birth_month_day(data.birthday),
+            **risk_facts(data.risk)}
 
 
 def _outside_own_branch(principal: Principal, data: IndividualCreate | CorporateCreate) -> str | None:
