@@ -21,6 +21,7 @@ from crm_profile.domain.identity import resident_id_check_digit, uscc_check_char
 
 __all__ = [
     "DEFAULT_ROLES_PER_BRANCH",
+    "PRODUCTS",
     "REGIONS",
     "make_balance",
     "make_branches",
@@ -28,6 +29,7 @@ __all__ = [
     "make_dataset",
     "make_faker",
     "make_individual",
+    "make_products",
     "make_staff",
 ]
 
@@ -101,6 +103,32 @@ _AUM_BOUNDS = (
     1_000_000, 2_000_000, 5_000_000,
     10_000_000, 20_000_000,
 )
+
+
+# The engagement service's product catalogue (PUT /v1/products/{code}): (code, name, type, risk level R1-R5).
+# Risk levels as a Chinese bank grades them (R1 lowest); suitability matches them against the customer's
+# risk assessment (C1-C5), so every level has at least one product.
+PRODUCTS: tuple[tuple[str, str, str, str], ...] = (
+    ("P-DEP-01", "活期存款", "deposit", "R1"),
+    ("P-DEP-02", "三年期定期存款", "deposit", "R1"),
+    ("P-DEP-03", "大额存单", "deposit", "R1"),
+    ("P-BND-01", "储蓄国债（电子式）", "bond", "R1"),
+    ("P-WM-01", "现金管理类理财", "wealth", "R1"),
+    ("P-WM-02", "稳健理财", "wealth", "R2"),
+    ("P-INS-01", "年金保险", "insurance", "R2"),
+    ("P-FND-01", "债券基金", "fund", "R3"),
+    ("P-PM-01", "黄金积存", "precious_metal", "R3"),
+    ("P-FND-02", "混合基金", "fund", "R4"),
+    ("P-FND-03", "股票基金", "fund", "R5"),
+)
+
+
+def make_products() -> list[dict[str, Any]]:
+    """The demo product catalogue: ``code`` plus the body of engagement's ``PUT /v1/products/{code}``."""
+    return [
+        {"code": code, "name": name, "type": kind, "risk_level": risk, "active": True}
+        for code, name, kind, risk in PRODUCTS
+    ]
 
 
 def make_faker(seed: int) -> Faker:
@@ -319,7 +347,7 @@ def make_dataset(
     corporates_per_branch: int = 5,
     as_of: date | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Return a complete, reproducible data set: branches, staff, customers and balances.
+    """Return a complete, reproducible data set: branches, staff, customers, balances and products.
 
     Customers are owned by their branch's relationship managers; core customer
     numbers are unique across the set.
@@ -354,4 +382,5 @@ def make_dataset(
                 rng, faker, branch, rng.choice(rms), core_customer_no=fresh_number()))
 
     balances = [make_balance(rng, c["core_customer_no"], as_of) for c in customers]
-    return {"branches": branch_list, "staff": staff, "customers": customers, "balances": balances}
+    return {"branches": branch_list, "staff": staff, "customers": customers, "balances": balances,
+            "products": make_products()}

@@ -1,7 +1,8 @@
-"""`crm seed`: realistic demo data through the profile API — branches, staff, customers, balances.
+"""`crm seed`: realistic demo data through the service APIs — branches, staff, customers, balances, products.
 
 Customers are registered by their branch's relationship managers (so data scope works as in a
-bank), and three days of core-banking balance snapshots follow, so every tier is populated.
+bank), and three days of core-banking balance snapshots follow, so every tier is populated. When
+tiering runs, its staff directory is filled; when engagement runs, its product catalogue (R1–R5).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from crm_cli.api import ProfileClient
-from crm_cli.demo_data import make_balance, make_dataset
+from crm_cli.demo_data import make_balance, make_dataset, make_products
 from crm_cli.devenv import dev_dir, load_dev_secrets
 
 console = Console(stderr=True)
@@ -47,12 +48,43 @@ async def put_staff(tiering_api: str, secrets: dict[str, str], staff: list[dict[
     return len(staff)
 
 
+async def put_products(engagement_api: str, secrets: dict[str, str], products: list[dict[str, Any]], *,
+                       transport: Any = None) -> int:
+    """Fill the engagement service's product catalogue (suitability, recommendations) as head office. Idempotent."""
+    client = ProfileClient(engagement_api, jwt_secret=secrets["CRM_JWT_SECRET"], transport=transport)
+    try:
+        async def put(product: dict[str, Any]) -> None:
+            body = {k: product[k] for k in ("name", "type", "risk_level", "active")}
+            r = await client.request("PUT", f"/v1/products/{product['code']}", as_=HEAD_OFFICE, json=body)
+            r.raise_for_status()
+
+        await asyncio.gather(*(put(p) for p in products))
+    finally:
+        await client.close()
+    return len(products)
+
+
+async def seed_products_if_empty(engagement_api: str, secrets: dict[str, str], *, transport: Any = None) -> int:
+    """The demo catalogue, unless engagement already has products (edits made since are kept). How many were put."""
+    client = ProfileClient(engagement_api, jwt_secret=secrets["CRM_JWT_SECRET"], transport=transport)
+    try:
+        r = await client.request("GET", "/v1/products", as_=HEAD_OFFICE)
+        r.raise_for_status()
+        if r.json():
+            return 0
+    finally:
+        await client.close()
+    return await put_products(engagement_api, secrets, make_products(), transport=transport)
+
+
 async def seed(*, api: str, secrets: dict[str, str], count: int = 200, seed_value: int = 20261124,
                staff_file: Path | None | EllipsisType = ..., transport: Any = None,
-               tiering_api: str | None = None, tiering_transport: Any = None) -> dict[str, Any]:
+               tiering_api: str | None = None, tiering_transport: Any = None,
+               engagement_api: str | None = None, engagement_transport: Any = None) -> dict[str, Any]:
     """`staff_file`: where to write the staff list; by default `staff.json` in the dev dir, None for nowhere.
     `tiering_api`: the tiering service, whose staff directory is filled before the balances arrive, so the
-    customers go to the staff responsible for their tier."""
+    customers go to the staff responsible for their tier.
+    `engagement_api`: the engagement service, whose product catalogue is filled (PUT, so a repeat changes nothing)."""
     if staff_file is ...:
         staff_file = staff_file_path()
     branches = 3
@@ -68,6 +100,7 @@ async def seed(*, api: str, secrets: dict[str, str], count: int = 200, seed_valu
 
     client = ProfileClient(api, jwt_secret=secrets["CRM_JWT_SECRET"], transport=transport)
     created, duplicates, failed = 0, 0, []
+    products = 0
     try:
         with Progress(console=console) as progress:
             task = progress.add_task("customers", total=len(customers))
@@ -89,6 +122,12 @@ async def seed(*, api: str, secrets: dict[str, str], count: int = 200, seed_valu
                     await put_staff(tiering_api, secrets, data["staff"], transport=tiering_transport)
                 except Exception as exc:  # noqa: BLE001 - customers stay with the staff who registered them
                     console.print(f"[yellow]warning: staff directory not filled on {tiering_api}: {exc!r}[/]")
+            if engagement_api:
+                try:
+                    products = await put_products(engagement_api, secrets, data["products"],
+                                                  transport=engagement_transport)
+                except Exception as exc:  # noqa: BLE001 - the customers are there; the catalogue can be seeded again
+                    console.print(f"[yellow]warning: product catalogue not filled on {engagement_api}: {exc!r}[/]")
             rng = random.Random(seed_value)
             days = [today - timedelta(days=2), today - timedelta(days=1), today]
             snapshots = [make_balance(rng, c["core_customer_no"], d) for d in days for c in customers]
@@ -100,29 +139,44 @@ async def seed(*, api: str, secrets: dict[str, str], count: int = 200, seed_valu
                 progress.advance(btask, len(chunk))
     finally:
         await client.close()
-    return {"created": created, "duplicates": duplicates, "failed": failed, "staff": len(data["staff"]), "customers": customers}
+    return {"created": created, "duplicates": duplicates, "failed": failed, "staff": len(data["staff"]),
+            "products": products, "customers": customers}
 
 
 async def seed_if_empty(profile_url: str, secrets: dict[str, str], count: int = 200,
-                        tiering_url: str | None = None) -> None:
+                        tiering_url: str | None = None, engagement_url: str | None = None) -> None:
     client = ProfileClient(profile_url, jwt_secret=secrets["CRM_JWT_SECRET"])
     try:
         r = await client.request("GET", "/v1/customers", params={"limit": 1}, as_=HEAD_OFFICE)
         r.raise_for_status()
-        if r.json()["items"]:
-            console.print("demo data already present: not seeding again")
-            return
+        present = bool(r.json()["items"])
     finally:
         await client.close()
-    result = await seed(api=profile_url, secrets=secrets, count=count, tiering_api=tiering_url)
-    console.print(f"seeded {result['created']} customers and {result['staff']} staff "
+    if present:
+        console.print("demo data already present: not seeding again")
+        if engagement_url:
+            # Customers seeded before engagement was added: the catalogue is still filled once.
+            try:
+                added = await seed_products_if_empty(engagement_url, secrets)
+            except Exception as exc:  # noqa: BLE001
+                console.print(f"[yellow]warning: product catalogue not filled on {engagement_url}: {exc!r}[/]")
+            else:
+                if added:
+                    console.print(f"seeded {added} products in engagement's catalogue")
+        return
+    result = await seed(api=profile_url, secrets=secrets, count=count, tiering_api=tiering_url,
+                        engagement_api=engagement_url)
+    products = f", {result['products']} products" if engagement_url else ""
+    console.print(f"seeded {result['created']} customers and {result['staff']} staff{products} "
                   f"(staff list in {staff_file_path()})")
 
 
-async def seed_command(*, count: int, api: str, tiering_api: str | None = None) -> int:
+async def seed_command(*, count: int, api: str, tiering_api: str | None = None,
+                       engagement_api: str | None = None) -> int:
     secrets = load_dev_secrets(dev_dir() / "secrets.env")
-    result = await seed(api=api, secrets=secrets, count=count, tiering_api=tiering_api)
-    console.print(f"created {result['created']}, already there {result['duplicates']}, failed {len(result['failed'])}")
+    result = await seed(api=api, secrets=secrets, count=count, tiering_api=tiering_api, engagement_api=engagement_api)
+    console.print(f"created {result['created']}, already there {result['duplicates']}, failed {len(result['failed'])}"
+                  + (f"; {result['products']} products put" if engagement_api else ""))
     for name, status, text in result["failed"][:10]:
         console.print(f"  {status}: {text}")
     return 1 if result["failed"] else 0

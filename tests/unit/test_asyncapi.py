@@ -37,3 +37,18 @@ def test_tiering_asyncapi_names_what_it_consumes_and_publishes(tmp_path):
     for event in ("tier-changed", "owner-assigned", "lifecycle-changed", "churn-risk-raised", "churn-risk-cleared"):
         assert f"crm.tiering.customer.{event}.v1" in text
     assert "policy_version" in text
+
+
+def test_engagement_asyncapi_names_what_it_consumes_and_publishes(tmp_path):
+    doc = generate("engagement", tmp_path)
+    channels = list(doc["channels"])
+    for topic in ("crm.engagement.tasks", "crm.profile.customers", "crm.tiering.customers", "crm.complaints.cases"):
+        assert any(topic in c for c in channels), (topic, channels)
+    for group in ("crm-engagement.profile", "crm-engagement.tiering", "crm-engagement.complaints"):
+        assert any(group in c for c in channels), (group, channels)
+    text = json.dumps(doc)
+    for event in ("task.created", "task.completed", "task.reassigned", "task.cancelled", "task.overdue",
+                  "interaction.logged", "contact.blocked", "recommendation.recorded", "survey.answered",
+                  "points.changed"):
+        assert f"crm.engagement.{event}.v1" in text
+    assert "due_on" in text  # payload schemas are there, not just names

@@ -28,6 +28,7 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 SETTINGS: dict[str, tuple[str, str]] = {
     "profile": ("crm_profile.settings", "ProfileSettings"),
     "tiering": ("crm_tiering.settings", "TieringSettings"),
+    "engagement": ("crm_engagement.settings", "EngagementSettings"),
 }
 INFRASTRUCTURE = ("kafka", "mongodb")
 

@@ -10,6 +10,7 @@ import pytest
 
 from crm_cli.demo_data import (
     DEFAULT_ROLES_PER_BRANCH,
+    PRODUCTS,
     REGIONS,
     make_balance,
     make_branches,
@@ -17,6 +18,7 @@ from crm_cli.demo_data import (
     make_dataset,
     make_faker,
     make_individual,
+    make_products,
     make_staff,
 )
 from crm_profile.domain.identity import (
@@ -198,6 +200,43 @@ def test_balance_accepts_iso_string_date():
         make_balance(random.Random(0), "CB0000000001", "2025-02-30")
 
 
+# --- products ----------------------------------------------------------------------
+
+def test_products_are_a_realistic_catalogue_for_engagement():
+    products = make_products()
+    assert 8 <= len(products) <= 15
+    codes = [p["code"] for p in products]
+    assert len(set(codes)) == len(codes)
+    for p in products:
+        assert set(p) == {"code", "name", "type", "risk_level", "active"}
+        # engagement's PUT /v1/products/{code}: code matches the path pattern, the body its ProductUpsert.
+        assert re.fullmatch(r"P-[A-Z]+-[0-9]{2}", p["code"]), p
+        assert 1 <= len(p["name"]) <= 100 and 1 <= len(p["type"]) <= 40
+        assert p["risk_level"] in {"R1", "R2", "R3", "R4", "R5"}
+        assert p["active"] is True
+    # Every risk level has a product, so suitability has something to offer each customer.
+    assert {p["risk_level"] for p in products} == {"R1", "R2", "R3", "R4", "R5"}
+    assert {"deposit", "bond", "wealth", "fund", "insurance", "precious_metal"} <= {p["type"] for p in products}
+    by_name = {p["name"]: p for p in products}
+    assert (by_name["活期存款"]["type"], by_name["活期存款"]["risk_level"]) == ("deposit", "R1")
+    assert by_name["股票基金"]["risk_level"] == "R5"
+    assert by_name["黄金积存"]["type"] == "precious_metal"
+
+
+def test_products_bodies_are_valid_for_the_engagement_api():
+    schemas = pytest.importorskip("crm_engagement.schemas")
+    for p in make_products():
+        body = {k: v for k, v in p.items() if k != "code"}
+        assert schemas.ProductUpsert.model_validate(body).risk_level == p["risk_level"]
+
+
+def test_make_products_returns_fresh_copies():
+    first = make_products()
+    first[0]["active"] = False
+    assert make_products()[0]["active"] is True
+    assert len(make_products()) == len(PRODUCTS)
+
+
 # --- determinism -------------------------------------------------------------------
 
 def test_seeded_generation_is_deterministic(branches):
@@ -218,6 +257,7 @@ def test_make_dataset_is_deterministic_and_consistent():
     first = make_dataset(5, branches=2, individuals_per_branch=10, corporates_per_branch=3, as_of=AS_OF)
     second = make_dataset(5, branches=2, individuals_per_branch=10, corporates_per_branch=3, as_of=AS_OF)
     assert first == second
+    assert first["products"] == make_products()
 
     customers = first["customers"]
     assert len(customers) == 2 * (10 + 3)
