@@ -3,6 +3,7 @@ tasks and the events they caused (outbox) in one transaction."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -112,7 +113,8 @@ async def load(e: Engagement, session: AsyncClientSession, ids: Iterable[str], *
     for d in docs:
         c = customer_from_doc(d)
         loaded.customers[c.customer_id] = c
-        loaded.states[c.customer_id] = customer_state(c)
+        # A copy: the domain changes its dicts (cadence, consents) in place, and only what differs is written.
+        loaded.states[c.customer_id] = copy.deepcopy(customer_state(c))
         loaded.open_tasks[c.customer_id] = []
     if with_tasks:
         async for d in e.store.tasks.find({"customer_id": {"$in": wanted}, "status": "open"}, session=session):
