@@ -136,6 +136,14 @@ async def wait_tasks(client, token: str, *, count: int = 1, timeout: float = 20.
     return await eventually(probe, timeout=timeout)
 
 
+async def register(client, feed: "Feed", *customer_ids: str, **kwargs: Any) -> None:
+    """Register customers through the profile's topic and wait until engagement knows their owner, as happens before
+    tiering has anything to say about them (topics are not ordered with each other)."""
+    await feed.profile(*[registered(cid, **kwargs) for cid in customer_ids])
+    for cid in customer_ids:
+        await wait_customer(client, cid, lambda d: d.get("owner") is not None)
+
+
 async def wait_customer(client, customer_id: str, check=lambda doc: True, timeout: float = 20.0) -> dict[str, Any]:
     """Engagement's stored view of a customer once `check` holds."""
     async def probe():

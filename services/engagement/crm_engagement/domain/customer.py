@@ -108,7 +108,7 @@ class EngagedCustomer:
                      open_tasks: Sequence[Task], reason: str = "cadence_changed") -> None:
         """Make the open follow-ups match the cadence of the customer's tier under `policy`."""
         rules = {r.name: r for r in policy.cadence.get(self.tier, [])} if self.tier and not self.merged_into else {}  # type: ignore[call-overload]
-        open_by_id = {t.task_id: t for t in open_tasks}
+        open_by_id = {t.task_id: t for t in open_tasks if t.status == "open"}
         for name in sorted(set(self.cadence) - set(rules)):
             tid = self.cadence.pop(name).get("task")
             if tid and tid in open_by_id:

@@ -62,7 +62,7 @@ async def apply_profile_events(*, e: Engagement, session: AsyncClientSession,
         elif isinstance(data, AssetsChanged):
             c = subject
             amount = policy.triggers.idle_funds_amount
-            if crossed_upward(previous=data.previous_aum, current=data.aum, amount=amount) and c.tier is not None:
+            if crossed_upward(previous=data.previous_aum, current=data.aum, amount=amount) and not c.merged_into:
                 due = e.due_in_working_days(today, policy.triggers.idle_funds_working_days)
                 c.plan_task(kind="product_recommendation", due_on=due, channel="call", policy=policy, now=now,
                             parts=(data.as_of.isoformat(),), occasion=f"aum_above_{amount}",

@@ -25,7 +25,6 @@ async def apply_tiering_events(*, e: Engagement, session: AsyncClientSession,
     policy, version = await policies.current(e, session)
     loaded = await load(e, session, {i.payload.subject for i in relevant})  # type: ignore[union-attr]
     today, now = e.today(), e.now()
-    replan: set[str] = set()
     for item in relevant:
         ev = item.payload
         assert ev is not None
@@ -38,7 +37,8 @@ async def apply_tiering_events(*, e: Engagement, session: AsyncClientSession,
             c.change_tier(data.to_tier, open_tasks=tasks)
             if data.branch and c.branch is None:
                 c.change_branch(data.branch, open_tasks=tasks)
-            replan.add(c.customer_id)
+            # Re-planned at once, so that an owner change later in the batch moves only the tasks that stay.
+            c.plan_cadence(policy=policy, version=version, today=today, now=now, open_tasks=tasks, reason="tier_change")
             if data.reason == "upgrade" and data.to_tier in policy.triggers.welcome_tiers and not c.merged_into:
                 due = e.due_in_working_days(today, policy.triggers.welcome_working_days)
                 c.plan_task(kind="welcome", due_on=due, channel="call", policy=policy, now=now,
@@ -60,10 +60,6 @@ async def apply_tiering_events(*, e: Engagement, session: AsyncClientSession,
         if item.sequence is not None:
             c.tiering_seq = max(c.tiering_seq, item.sequence)
         loaded.causes[c.customer_id] = (item.message_id, item.correlation_id)
-    for cid in replan:
-        c = loaded.customers[cid]
-        c.plan_cadence(policy=policy, version=version, today=today, now=now, open_tasks=loaded.tasks_of(cid),
-                       reason="tier_change")
     await save(e, session, loaded, only=set(loaded.causes))
     return []
 

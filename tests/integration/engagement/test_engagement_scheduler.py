@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 
 from engagement_support import (
-    TASK_OVERDUE, auth, owner_assigned, registered, tier_changed, wait_customer, wait_tasks,
+    TASK_OVERDUE, auth, owner_assigned, register, registered, tier_changed, wait_customer, wait_tasks,
 )
 from support import eventually
 
@@ -73,7 +73,7 @@ async def test_birthday_task_is_due_on_the_birthday(engagement, feed, head_offic
 
 async def test_overdue_tasks_surface_once(engagement, feed, head_office, token_for):
     rm2 = token_for("relationship_manager", "S-RM2")
-    await feed.profile(registered("C420", owner="S-RM1"))
+    await register(engagement, feed, "C420")
     await feed.tiering(tier_changed("C420", "vip", from_tier="potential"), owner_assigned("C420", "S-RM2"))
     [welcome] = await wait_tasks(engagement, rm2, kind="welcome", assignee="S-RM2")
     assert welcome["due_on"] == "2026-12-03" and welcome["overdue"] is False
@@ -104,7 +104,7 @@ async def test_overdue_tasks_surface_once(engagement, feed, head_office, token_f
 
 async def test_monthly_points_are_credited_once_per_month(engagement, feed, token_for):
     rm = auth(token_for("relationship_manager", "S-RM1"))
-    await feed.profile(registered("C430", owner="S-RM1"))
+    await register(engagement, feed, "C430")
     await feed.tiering(tier_changed("C430", "vip", reason="first_tier"))
     await wait_customer(engagement, "C430", lambda d: d.get("tier") == "vip")
     # December's points went to the customers tiered on its first run; this one earns from January.

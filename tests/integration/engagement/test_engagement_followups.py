@@ -6,12 +6,13 @@ from __future__ import annotations
 from datetime import date
 
 from engagement_support import (
-    TASK_CREATED, TASK_REASSIGNED, auth, owner_assigned, registered, tier_changed, wait_customer, wait_tasks,
+    TASK_CREATED, TASK_REASSIGNED, auth, owner_assigned, register, registered, tier_changed, wait_customer,
+    wait_tasks,
 )
 
 
 async def test_upgrade_brings_a_welcome_call_by_the_new_owner(engagement, feed, head_office, token_for):
-    await feed.profile(registered("C100", owner="S-RM1"))
+    await register(engagement, feed, "C100")
     await wait_customer(engagement, "C100", lambda d: d.get("owner") == "S-RM1")
     # Tiering publishes the tier change, then the new owner, in that order.
     await feed.tiering(tier_changed("C100", "vip", from_tier="potential"), owner_assigned("C100", "S-RM2"))
@@ -33,7 +34,7 @@ async def test_upgrade_brings_a_welcome_call_by_the_new_owner(engagement, feed, 
 
 
 async def test_owner_change_replans_open_tasks_without_losing_or_doubling(engagement, feed, head_office):
-    await feed.profile(registered("C200", owner="S-RM1"))
+    await register(engagement, feed, "C200")
     await feed.tiering(tier_changed("C200", "key", from_tier="vip"))
     tasks = await wait_tasks(engagement, head_office, customer_id="C200", status="open", count=3)
     assert {t["kind"] for t in tasks} == {"welcome", "follow_up"}

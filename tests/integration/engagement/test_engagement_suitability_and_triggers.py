@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import date
 
 from engagement_support import (
-    RECOMMENDATION, SURVEY_ANSWERED, assets, auth, churn, complaint_closed, consent, registered, tier_changed,
-    wait_customer, wait_tasks,
+    RECOMMENDATION, SURVEY_ANSWERED, assets, auth, churn, complaint_closed, consent, register, registered,
+    tier_changed, wait_customer, wait_tasks,
 )
 
 
@@ -78,7 +78,7 @@ def _risk_update(cid, tolerance):
 
 
 async def test_churn_risk_brings_a_retention_call_within_one_working_day(engagement, feed, head_office):
-    await feed.profile(registered("C510"))
+    await register(engagement, feed, "C510")
     await feed.tiering(tier_changed("C510", "vip", reason="first_tier"), churn("C510", "outflow"),
                        churn("C510", "outflow", "complaint"))
     [task] = await wait_tasks(engagement, head_office, customer_id="C510", kind="retention")
@@ -89,7 +89,7 @@ async def test_churn_risk_brings_a_retention_call_within_one_working_day(engagem
 async def test_a_retention_call_before_a_holiday_is_due_after_it(start_engagement, feed, head_office):
     # 2026-09-30 is the last working day before 国庆 (10-01..10-07 off): one working day later is 10-08.
     async with start_engagement(clock_date="2026-09-30") as engagement:
-        await feed.profile(registered("C511"))
+        await register(engagement, feed, "C511")
         await feed.tiering(tier_changed("C511", "vip", reason="first_tier"), churn("C511", "dormancy"))
         [task] = await wait_tasks(engagement, head_office, customer_id="C511", kind="retention")
         assert task["due_on"] == "2026-10-08"
@@ -107,7 +107,7 @@ async def test_idle_funds_bring_a_product_recommendation_task_on_a_consented_cha
 
 
 async def test_complaint_closed_brings_a_follow_up_and_a_survey_answered_once(engagement, feed, rm, head_office):
-    await feed.profile(registered("C530"))
+    await register(engagement, feed, "C530")
     await feed.tiering(tier_changed("C530", "potential", reason="first_tier"))
     await wait_customer(engagement, "C530", lambda d: d.get("owner") == "S-RM1")
     sent = await feed.complaints(complaint_closed("C530", "CMP-1"))
