@@ -32,9 +32,9 @@ async def test_upgrade_welcome_and_a_bad_survey_answer_round_trip(service_env, t
             r = await tiering.put(f"/v1/staff/{staff_id}", headers=admin,
                                   json={"name": staff_id, "branch": "BR001", "roles": roles, "active": True})
             assert r.status_code == 200, r.text
-        await feed.profile(registered("C900", owner="S-LC1"), assets("C900", date(2026, 11, 30), "100000.00"))
+        await feed.profile(registered("C900", owner="S-LC1"), assets("C900", date(2026, 11, 30), "60000.00"))
         await wait_tasks(engagement, head_office, customer_id="C900", kind="follow_up")  # ordinary: half-yearly call
-        await feed.profile(assets("C900", date(2026, 12, 1), "600000.00", previous_aum="100000.00",
+        await feed.profile(assets("C900", date(2026, 12, 1), "600000.00", previous_aum="60000.00",
                                   previous_as_of=date(2026, 11, 30)))
 
         async def upgraded():
@@ -52,8 +52,8 @@ async def test_upgrade_welcome_and_a_bad_survey_answer_round_trip(service_env, t
             return items if {t["assignee"] for t in items} == {owner} and len(items) >= 3 else None
 
         open_tasks = await eventually(replanned)
-        # vip: the monthly call replaces ordinary's half-yearly one; the first balance, at the idle-funds amount,
-        # brought a product recommendation (no phone consent: planned as a visit).
+        # vip: the monthly call replaces ordinary's half-yearly one; crossing the idle-funds amount (100,000) brings a
+        # product recommendation (no phone consent: planned as a visit).
         assert sorted((t["kind"], t.get("occasion")) for t in open_tasks) == [
             ("follow_up", "monthly_call"), ("product_recommendation", "aum_above_100000.00"),
             ("welcome", "upgrade_to_vip")]

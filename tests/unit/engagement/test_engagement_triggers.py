@@ -23,8 +23,8 @@ AMOUNT = Decimal("100000.00")
         (Decimal("150000"), Decimal("100000"), False),  # above -> at
         (Decimal("150000"), Decimal("50000"), False),  # downward
         (Decimal("10"), Decimal("99999.99"), False),  # below -> below
-        (None, Decimal("100000.00"), True),  # first balance at
-        (None, Decimal("200000"), True),  # first balance above
+        (None, Decimal("100000.00"), False),  # a first balance is no crossing
+        (None, Decimal("200000"), False),
         (None, Decimal("99999.99"), False),  # first balance below
         (Decimal("0"), Decimal("0"), False),
     ],
