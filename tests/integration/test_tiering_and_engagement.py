@@ -62,8 +62,8 @@ async def test_upgrade_welcome_and_a_bad_survey_answer_round_trip(service_env, t
         await feed.send("crm.complaints.cases", (ComplaintClosed(complaint_id="CMP-9", customer_id="C900",
                                                                  closed_at=datetime.now(UTC)), "C900"))
         await wait_tasks(engagement, head_office, customer_id="C900", kind="complaint_follow_up")
-        owner_token = auth(token_for("relationship_manager" if owner == "S-RM1" else "rm_supervisor", owner, "BR001"))
-        r = await engagement.post("/v1/surveys/complaint:CMP-9/responses", headers=owner_token, json={"csat": 1})
+        # The call centre (head office) records the customer's answer.
+        r = await engagement.post("/v1/surveys/complaint:CMP-9/responses", headers=auth(head_office), json={"csat": 1})
         assert r.status_code == 200, r.text
         [retention] = await wait_tasks(engagement, head_office, customer_id="C900", kind="retention", timeout=30)
         assert retention["purpose"] == "service" and "low_satisfaction" in retention["occasion"]

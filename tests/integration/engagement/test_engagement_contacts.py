@@ -26,7 +26,7 @@ async def test_marketing_caps_block_the_third_in_a_week_and_the_fifth_in_a_month
         assert r.status_code == 201, r.text
     r = await _contact(engagement, rm, "C300", "sms", "marketing", "2026-11-30T10:00:00+08:00")
     assert r.status_code == 409, r.text
-    assert r.json()["rule"] == "cap.short" and "2 marketing contact(s) in the last 7 days" in r.json()["detail"]
+    assert r.json()["rule"] == "cap.short" and "2 other marketing contact(s) within 7 days" in r.json()["detail"]
     # A service contact is never capped.
     r = await _contact(engagement, rm, "C300", "call", "service", "2026-11-30T10:05:00+08:00")
     assert r.status_code == 201, r.text
@@ -118,3 +118,15 @@ async def test_out_of_scope_and_bad_input(engagement, feed, rm, token_for):
     r = await _contact(engagement, auditor, "C350", "call", "service", "2026-11-30T10:00:00+08:00")
     assert r.status_code == 403
     assert (await engagement.get("/v1/tasks")).status_code == 401
+
+
+async def test_two_marketing_contacts_at_once_cannot_both_take_the_last_place(engagement, feed, rm, token_for):
+    import asyncio
+
+    await _customer(engagement, feed, "C360", ("sms", True), ("phone", True))
+    assert (await _contact(engagement, rm, "C360", "sms", "marketing", "2026-11-29T10:00:00+08:00")).status_code == 201
+    sup = auth(token_for("rm_supervisor", "S-SUP1", "BR001"))
+    results = await asyncio.gather(*(_contact(engagement, who, "C360", ch, "marketing", "2026-11-30T10:00:00+08:00")
+                                     for who, ch in ((rm, "sms"), (sup, "call"), (rm, "call"))))
+    assert sorted(r.status_code for r in results) == [201, 409, 409], [r.text for r in results]
+    assert {r.json()["rule"] for r in results if r.status_code == 409} == {"cap.short"}

@@ -106,7 +106,8 @@ async def test_idle_funds_bring_a_product_recommendation_task_on_a_consented_cha
     assert "120000.00" in task["note"]
 
 
-async def test_complaint_closed_brings_a_follow_up_and_a_survey_answered_once(engagement, feed, rm, head_office):
+async def test_complaint_closed_brings_a_follow_up_and_a_survey_answered_once(engagement, feed, rm, head_office,
+                                                                             token_for):
     await register(engagement, feed, "C530")
     await feed.tiering(tier_changed("C530", "potential", reason="first_tier"))
     await wait_customer(engagement, "C530", lambda d: d.get("owner") == "S-RM1")
@@ -117,11 +118,14 @@ async def test_complaint_closed_brings_a_follow_up_and_a_survey_answered_once(en
     surveys = (await engagement.get("/v1/customers/C530/surveys", headers=rm)).json()
     assert [(s["id"], s["status"]) for s in surveys] == [("complaint:CMP-1", "open")]
 
-    r = await engagement.post("/v1/surveys/complaint:CMP-1/responses", headers=rm, json={"csat": 2, "nps": 3})
+    r = await engagement.post("/v1/surveys/complaint:CMP-1/responses", headers=rm, json={"csat": 5, "nps": 10})
+    assert r.status_code == 403  # the owner does not score their own service
+    branch = auth(token_for("branch_manager", "S-BM1", "BR001"))
+    r = await engagement.post("/v1/surveys/complaint:CMP-1/responses", headers=branch, json={"csat": 2, "nps": 3})
     assert r.status_code == 200 and r.json()["status"] == "answered", r.text
-    r = await engagement.post("/v1/surveys/complaint:CMP-1/responses", headers=rm, json={"csat": 5})
+    r = await engagement.post("/v1/surveys/complaint:CMP-1/responses", headers=branch, json={"csat": 5})
     assert r.status_code == 409 and "already answered" in r.json()["detail"]
-    r = await engagement.post("/v1/surveys/complaint:CMP-1/responses", headers=rm, json={"csat": 9})
+    r = await engagement.post("/v1/surveys/complaint:CMP-1/responses", headers=branch, json={"csat": 9})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "csat"]
     [answered] = await feed.published(SURVEY_ANSWERED, "C530", settle=1.0)
     assert (answered["data"]["csat"], answered["data"]["nps"], answered["data"]["complaint_id"]) == (2, 3, "CMP-1")

@@ -36,11 +36,14 @@ def engagement_token(engagement, staff_id):
 
 async def test_supervisors_reassign_and_staff_make_tasks_by_hand(engagement, feed, rm, token_for, head_office):
     await register(engagement, feed, "C610")
+    await register(engagement, feed, "C611", owner="S-RM2")  # S-RM2 is staff of BR001: owns a customer there
     await feed.tiering(tier_changed("C610", "key", reason="first_tier"))
     tasks = await wait_tasks(engagement, rm["Authorization"], customer_id="C610", count=2)
     r = await engagement.post(f"/v1/tasks/{tasks[0]['id']}/assign", headers=rm, json={"assignee": "S-RM2", "reason": "cover"})
     assert r.status_code == 403
     sup = auth(token_for("rm_supervisor", "S-SUP1", "BR001"))
+    r = await engagement.post(f"/v1/tasks/{tasks[0]['id']}/assign", headers=sup, json={"assignee": "S-RM22", "reason": "typo"})
+    assert r.status_code == 422 and "S-RM22 is not staff of branch BR001" in r.json()["detail"]
     r = await engagement.post(f"/v1/tasks/{tasks[0]['id']}/assign", headers=sup, json={"assignee": "S-RM2", "reason": "RM on leave"})
     assert r.status_code == 200 and r.json()["assignee"] == "S-RM2", r.text
     other_branch = auth(token_for("rm_supervisor", "S-SUP9", "BR009"))
@@ -106,3 +109,18 @@ async def test_bad_events_go_to_the_dead_letters_and_the_next_apply(engagement, 
     assert len(dead) == 2
     errors = [dict(r.headers)["dlt-error"].decode() for r in dead]
     assert any("to_tier" in e or "from_tier" in e for e in errors), errors
+
+
+async def test_agenda_scope(engagement, feed, rm, token_for, head_office):
+    await register(engagement, feed, "C640")
+    await feed.tiering(tier_changed("C640", "vip", from_tier="potential"))
+    await wait_tasks(engagement, rm["Authorization"], customer_id="C640", kind="welcome")
+    other_rm = auth(token_for("relationship_manager", "S-RM9"))
+    assert (await engagement.get("/v1/agenda", params={"staff": "S-RM1"}, headers=other_rm)).status_code == 403
+    day = {"staff": "S-RM1", "date": "2026-12-03"}
+    mine = (await engagement.get("/v1/agenda", params={"date": "2026-12-03"}, headers=rm)).json()["items"]
+    sup = auth(token_for("rm_supervisor", "S-SUP1", "BR001"))
+    assert (await engagement.get("/v1/agenda", params=day, headers=sup)).json()["items"] == mine
+    far = auth(token_for("rm_supervisor", "S-SUP9", "BR009"))
+    assert (await engagement.get("/v1/agenda", params=day, headers=far)).json()["items"] == []
+    assert [t["kind"] for t in mine] == ["welcome"]

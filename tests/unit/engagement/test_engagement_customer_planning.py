@@ -161,9 +161,17 @@ def test_task_created_events() -> None:
 
 def cadence(c: EngagedCustomer, open_tasks: list[Task] | None = None, *, today: date = TODAY,
             policy: EngagementPolicy = P, version: int = 1, reason: str = "cadence_changed") -> list[Task]:
+    """Plan, then save as the service does: the tasks planned are stored (no longer pending in the unit of work)."""
     before = len(c.new_tasks)
     c.plan_cadence(policy=policy, version=version, today=today, now=NOW, open_tasks=open_tasks or [], reason=reason)
-    return c.new_tasks[before:]
+    planned = c.new_tasks[before:]
+    c.new_tasks = c.new_tasks[:before]
+    return planned
+
+
+def state(c: EngagedCustomer) -> dict:
+    """The cadence state's task and last contact per rule (it also remembers the rule's settings)."""
+    return {k: {"task": v["task"], "last_done": v["last_done"]} for k, v in c.cadence.items()}
 
 
 def test_plan_cadence_one_follow_up_per_rule_of_the_tier() -> None:
@@ -178,7 +186,7 @@ def test_plan_cadence_one_follow_up_per_rule_of_the_tier() -> None:
     assert visit.task_id == "C0001:follow_up:monthly_visit:2026-07-10"
     assert call.task_id == "C0001:follow_up:fortnightly_call:2026-06-24"
     assert visit.assignee == "S1"
-    assert c.cadence == {"monthly_visit": {"task": visit.task_id, "last_done": None},
+    assert state(c) == {"monthly_visit": {"task": visit.task_id, "last_done": None},
                          "fortnightly_call": {"task": call.task_id, "last_done": None}}
     assert c.plan_version == 3
     assert c.events == []
@@ -204,7 +212,7 @@ def test_plan_cadence_twice_plans_nothing_new() -> None:
     assert len(first) == 2
     assert cadence(c, open_tasks=first) == []
     assert cadence(c, open_tasks=first, today=TODAY + timedelta(days=3)) == []
-    assert len(c.new_tasks) == 2 and c.events == []
+    assert c.events == []
 
 
 def test_plan_cadence_again_in_a_new_unit_of_work() -> None:
@@ -272,7 +280,7 @@ def test_follow_up_done_plans_from_the_day_of_contact() -> None:
     call = next(t for t in stored if t.occasion == "fortnightly_call")
     visit = next(t for t in stored if t.occasion == "monthly_visit")
     c.follow_up_done(call, on=date(2026, 6, 20))
-    assert c.cadence["fortnightly_call"] == {"task": None, "last_done": "2026-06-20"}
+    assert state(c)["fortnightly_call"] == {"task": None, "last_done": "2026-06-20"}
     assert c.cadence["monthly_visit"]["task"] == visit.task_id
     call.status = "done"
     (nxt,) = cadence(c, open_tasks=[visit], today=date(2026, 6, 20))
@@ -490,3 +498,42 @@ def test_change_tier_and_branch_update_open_tasks() -> None:
     c.change_branch("B02", open_tasks=[open_, done, same_branch])
     assert c.branch == "B02" and open_.branch == "B02" and done.branch == "B01"
     assert c.task_changes == {open_.task_id: {"tier": "key", "branch": "B02"}}
+
+
+# -- several changes in one unit of work (one consumed batch) ------------------------------------------------------
+
+
+def test_tier_flapping_within_one_batch_leaves_only_the_last_tiers_follow_ups() -> None:
+    c = customer(tier="vip")
+    for tier in ("key", "vip"):
+        c.change_tier(tier, open_tasks=[])
+        c.plan_cadence(policy=P, version=1, today=TODAY, now=NOW, open_tasks=[], reason="tier_change")
+    assert [t.occasion for t in c.new_tasks] == ["monthly_call"]
+    assert set(c.cadence) == {"monthly_call"}
+    assert of_type(c, TaskCancelled) == []  # the key tier's tasks were never stored: nothing to announce
+
+
+def test_an_opt_out_later_in_the_batch_reaches_a_task_planned_earlier_in_it() -> None:
+    c = customer(tier="vip", consents={"phone": True})
+    c.plan_task(kind="product_recommendation", due_on=TODAY, channel="call", policy=P, now=NOW, parts=("x",))
+    c.consent_changed("phone", False, at=NOW, open_tasks=[], policy=P, now=NOW)
+    [planned] = c.new_tasks
+    assert planned.channel == "visit"
+
+
+def test_a_merge_later_in_the_batch_drops_tasks_planned_earlier_in_it() -> None:
+    c = customer(tier="vip")
+    c.plan_task(kind="welcome", due_on=TODAY, channel="call", policy=P, now=NOW, parts=("x",))
+    c.merged("C0002", open_tasks=[], now=NOW)
+    assert c.new_tasks == []
+
+
+def test_a_rule_whose_interval_changes_is_planned_again_from_the_same_start() -> None:
+    c = customer(tier="vip")
+    (monthly,) = cadence(c)
+    assert monthly.due_on == TODAY + timedelta(days=30)
+    faster = EngagementPolicy(cadence={"vip": [CadenceRule(name="monthly_call", channel="call", every_days=14)]})
+    (replanned,) = cadence(c, open_tasks=[monthly], policy=faster, version=2, today=TODAY + timedelta(days=2))
+    assert replanned.due_on == TODAY + timedelta(days=14)
+    assert [e.task_id for e in of_type(c, TaskCancelled)] == [monthly.task_id]
+    assert cadence(c, open_tasks=[replanned], policy=faster, version=2) == []  # and then it holds

@@ -6,7 +6,8 @@ In order, the first rule that blocks names the answer:
 2. consent.opt_out — the customer opted out of the channel: nothing more on it, service or marketing;
 3. consent.missing — marketing on a channel the customer never agreed to (PIPL consent);
 4. quiet_hours / public_holiday — no marketing calls or SMS 21:00–08:00 local time, nor on public holidays;
-5. cap.short / cap.long — at most 2 marketing contacts in 7 days and 4 in 30 (the contact being made counts).
+5. cap.short / cap.long — at most 2 marketing contacts in any 7 days and 4 in any 30 (the contact being made
+   counts; for a contact logged after the fact, the ones after it count too).
 A visit has no consent channel (the customer is met in person); its marketing still counts against the caps.
 """
 
@@ -56,16 +57,29 @@ def check(*, channel: ContactChannel, purpose: Purpose, at: datetime, consents: 
                                           f"{rules.quiet_until:%H:%M} ({rules.timezone}); it is {local:%H:%M}")
         if rules.no_marketing_on_public_holidays and is_public_holiday(local.date()):
             return Blocked("public_holiday", f"no marketing {channel} on a public holiday ({local.date()})")
-    earlier = [t for t in marketing_contacts if t <= at]
-    short = sum(1 for t in earlier if at - t < timedelta(days=rules.short_window_days))
+    times = list(marketing_contacts)
+    short = busiest_window(times, at, timedelta(days=rules.short_window_days))
     if short + 1 > rules.short_window_max:
-        return Blocked("cap.short", f"{short} marketing contact(s) in the last {rules.short_window_days} days; "
+        return Blocked("cap.short", f"{short} other marketing contact(s) within {rules.short_window_days} days; "
                                     f"at most {rules.short_window_max}")
-    long = sum(1 for t in earlier if at - t < timedelta(days=rules.long_window_days))
+    long = busiest_window(times, at, timedelta(days=rules.long_window_days))
     if long + 1 > rules.long_window_max:
-        return Blocked("cap.long", f"{long} marketing contact(s) in the last {rules.long_window_days} days; "
+        return Blocked("cap.long", f"{long} other marketing contact(s) within {rules.long_window_days} days; "
                                    f"at most {rules.long_window_max}")
     return None
+
+
+def busiest_window(times: list[datetime], at: datetime, width: timedelta) -> int:
+    """The most other contacts in any window of `width` that contains `at`. For a contact made now that is the
+    contacts of the last `width`; for one logged after the fact, later contacts count too, so back-dating a
+    contact cannot slip it between two others."""
+    near = sorted(t for t in times if at - width < t < at + width)
+    best = 0
+    for start in [t for t in near if t <= at] + [at]:
+        if start + width <= at:
+            continue
+        best = max(best, sum(1 for t in near if start <= t < start + width))
+    return best
 
 
 def in_quiet_hours(t: object, rules: ContactRules) -> bool:

@@ -106,23 +106,32 @@ class EngagedCustomer:
 
     def plan_cadence(self, *, policy: EngagementPolicy, version: int, today: date, now: datetime,
                      open_tasks: Sequence[Task], reason: str = "cadence_changed") -> None:
-        """Make the open follow-ups match the cadence of the customer's tier under `policy`."""
+        """Make the open follow-ups match the cadence of the customer's tier under `policy`: cancel the rules the tier
+        no longer has, re-plan a rule whose interval, channel or purpose changed, plan the missing ones."""
         rules = {r.name: r for r in policy.cadence.get(self.tier, [])} if self.tier and not self.merged_into else {}  # type: ignore[call-overload]
-        open_by_id = {t.task_id: t for t in open_tasks if t.status == "open"}
+        live = {t.task_id: t for t in self._live(open_tasks)}
         for name in sorted(set(self.cadence) - set(rules)):
             tid = self.cadence.pop(name).get("task")
-            if tid and tid in open_by_id:
-                self.cancel(open_by_id[tid], reason=reason, now=now)
+            if tid and tid in live:
+                self.cancel(live[tid], reason=reason, now=now)
         for name, rule in rules.items():
             state = self.cadence.setdefault(name, {"task": None, "last_done": None})
-            if state.get("task") and state["task"] in open_by_id:
-                continue
+            settings = {"every_days": rule.every_days, "channel": rule.channel, "purpose": rule.purpose}
+            if state.get("task") and state["task"] in live:
+                if all(state.get(k, v) == v for k, v in settings.items()):
+                    continue
+                self.cancel(live[state["task"]], reason="cadence_changed", now=now)
             last = date.fromisoformat(state["last_done"]) if state.get("last_done") else None
-            due = max(today, (last or today) + timedelta(days=rule.every_days))
+            start = last or (date.fromisoformat(state["from"]) if state.get("from") else today)
+            due = max(today, start + timedelta(days=rule.every_days))
             task = self.plan_task(kind="follow_up", due_on=due, channel=rule.channel, policy=policy, now=now,
                                   parts=(name, due.isoformat()), occasion=name, purpose=rule.purpose)
-            state["task"] = task.task_id if task else None
+            state.update(settings, task=task.task_id if task else None, **{"from": start.isoformat()})
         self.plan_version = version
+
+    def _live(self, open_tasks: Sequence[Task]) -> list[Task]:
+        """Open tasks as loaded, and those planned in this unit of work."""
+        return [*(t for t in open_tasks if t.status == "open"), *self.new_tasks]
 
     def follow_up_done(self, task: Task, *, on: date) -> None:
         """A cadence contact was made: the rule's next task is planned from this day."""
@@ -134,6 +143,10 @@ class EngagedCustomer:
     # -- changes to open tasks -----------------------------------------------------------------------------
 
     def cancel(self, task: Task, *, reason: str, now: datetime) -> None:
+        if any(t is task for t in self.new_tasks):  # planned in this unit of work: never stored, nothing to announce
+            self.new_tasks = [t for t in self.new_tasks if t is not task]
+            task.status = "cancelled"
+            return
         task.status = "cancelled"
         self._change(task, {"status": "cancelled", "cancelled_at": now, "cancel_reason": reason},
                      {"at": now, "action": "cancelled", "by": "engagement", "reason": reason})
@@ -178,12 +191,14 @@ class EngagedCustomer:
         self.consent_at[channel] = at
         if granted:
             return True
-        for t in open_tasks:
-            if t.status != "open" or contact.CONSENT_CHANNEL.get(t.channel) != channel:
+        for t in self._live(open_tasks):
+            if contact.CONSENT_CHANNEL.get(t.channel) != channel:
                 continue
             chosen, _ = self._channel_for(t.channel, t.purpose, policy, now)
             if chosen is None:
                 self.cancel(t, reason="consent.opt_out", now=now)
+            elif any(n is t for n in self.new_tasks):
+                t.channel = chosen
             else:
                 self._change(t, {"channel": chosen}, {"at": now, "action": "channel_changed", "by": "engagement",
                                                       "from": t.channel, "to": chosen, "reason": "consent.opt_out"})
@@ -193,9 +208,8 @@ class EngagedCustomer:
     def merged(self, survivor_id: str, *, open_tasks: Sequence[Task], now: datetime) -> None:
         """A duplicate record merged into another: nothing more is planned for it; the survivor's owner plans anew."""
         self.merged_into = survivor_id
-        for t in open_tasks:
-            if t.status == "open":
-                self.cancel(t, reason="customer_merged", now=now)
+        for t in self._live(open_tasks):
+            self.cancel(t, reason="customer_merged", now=now)
         self.cadence = {}
 
     def change_tier(self, tier: str | None, *, open_tasks: Sequence[Task]) -> None:

@@ -8,7 +8,9 @@ from datetime import time
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from crm_contracts.corebank import Money
 from crm_contracts.engagement import ContactChannel, Purpose, TaskKind
@@ -75,6 +77,15 @@ class ContactRules(Rules):
     timezone: str = "Asia/Shanghai"
     marketing_needs_consent: bool = Field(
         default=True, description="marketing only on channels the customer agreed to; an opt-out always stops a channel")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {v!r} (e.g. Asia/Shanghai)") from exc
+        return v
 
     @model_validator(mode="after")
     def _windows(self) -> "ContactRules":

@@ -21,13 +21,20 @@ async def apply_complaint_events(*, e: Engagement, session: AsyncClientSession,
         return []
     policy, _ = await policies.current(e, session)
     loaded = await load(e, session, {i.payload.data.customer_id for i in closed})  # type: ignore[union-attr]
+    # A complaint on a record merged away is followed up with the surviving record.
+    survivors = {c.merged_into for c in loaded.customers.values() if c.merged_into} - set(loaded.customers)
+    if survivors:
+        more = await load(e, session, survivors)
+        loaded.customers.update(more.customers)
+        loaded.states.update(more.states)
+        loaded.open_tasks.update(more.open_tasks)
     today, now = e.today(), e.now()
     for item in closed:
         data = item.payload.data  # type: ignore[union-attr]
         c = loaded.get_or_new(data.customer_id)
         if c.merged_into:
-            continue
-        due = e.due_in_working_days(today, policy.triggers.complaint_follow_up_working_days)
+            c = loaded.get_or_new(c.merged_into)
+        due = e.due_in_working_days(e.trigger_day(data.closed_at), policy.triggers.complaint_follow_up_working_days)
         c.plan_task(kind="complaint_follow_up", due_on=due, channel="call", policy=policy, now=now,
                     parts=(data.complaint_id,), occasion=data.complaint_id,
                     note=f"complaint {data.complaint_id} closed ({data.outcome or 'no outcome given'}): call back, "

@@ -31,9 +31,10 @@ class BlockedAttempt:
 
 async def marketing_contacts(e: Engagement, session: AsyncClientSession | None, customer_id: str, *, at: datetime,
                              policy: EngagementPolicy) -> list[datetime]:
-    since = contact.window_start(at, policy.contact)
+    since, until = contact.window_start(at, policy.contact), at + (at - contact.window_start(at, policy.contact))
     docs = await e.store.interactions.find(
-        {"customer_id": customer_id, "purpose": "marketing", "direction": "outbound", "occurred_at": {"$gte": since}},
+        {"customer_id": customer_id, "purpose": "marketing", "direction": "outbound",
+         "occurred_at": {"$gt": since, "$lt": until}},
         {"occurred_at": 1}, session=session).to_list()
     return [d["occurred_at"] for d in docs]
 
@@ -42,7 +43,12 @@ async def check(e: Engagement, session: AsyncClientSession, *, customer: Engaged
                 at: datetime, policy: EngagementPolicy, staff_id: str, context: str, task_id: str | None = None
                 ) -> BlockedAttempt | None:
     """None if the contact may be made now; otherwise the blocked attempt, already recorded."""
-    recent = await marketing_contacts(e, session, customer.customer_id, at=at, policy=policy) if purpose == "marketing" else []
+    recent: list[datetime] = []
+    if purpose == "marketing":
+        # Two marketing contacts checked at once would each count the other's absence (write skew): touching the
+        # customer's document makes the second transaction conflict, retry and count the first.
+        await e.store.customers.update_one({"_id": customer.customer_id}, {"$inc": {"contact_seq": 1}}, session=session)
+        recent = await marketing_contacts(e, session, customer.customer_id, at=at, policy=policy)
     blocked = contact.check(channel=channel, purpose=purpose, at=at, consents=customer.consents,  # type: ignore[arg-type]
                             marketing_contacts=recent, rules=policy.contact, is_public_holiday=e.is_public_holiday,
                             do_not_contact=customer.do_not_contact)
@@ -50,7 +56,7 @@ async def check(e: Engagement, session: AsyncClientSession, *, customer: Engaged
         return None
     return await record_blocked(e, session, customer_id=customer.customer_id, channel=channel, purpose=purpose,
                                 rule=blocked.rule, detail=blocked.detail, staff_id=staff_id, at=at, context=context,
-                                task_id=task_id)
+                                task_id=task_id, extra={"branch": customer.branch})
 
 
 async def record_blocked(e: Engagement, session: AsyncClientSession, *, customer_id: str, channel: str, purpose: str,

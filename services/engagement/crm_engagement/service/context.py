@@ -56,6 +56,12 @@ class Engagement:
         return outgoing_event(self.rt.topic(ENGAGEMENT_TASKS), data, source=SOURCE, customer_id=customer_id,
                               causationid=causationid, correlationid=correlationid)
 
+    def trigger_day(self, happened: date | datetime) -> date:
+        """The day a trigger's deadline counts from: when the event happened, not when it was processed (a backlog
+        or a replay from the dead letters must not push the deadline out); never after the business date."""
+        day = happened.astimezone(BANK_TZ).date() if isinstance(happened, datetime) else happened
+        return min(day, self.today())
+
     def due_in_working_days(self, start: date, days: int) -> date:
         """`days` working days after `start` (Chinese public holidays and 调休). For a year the calendar does not
         know, the due date counts calendar days — never later than the working-day date would be — and the gap is
@@ -153,7 +159,8 @@ async def save(e: Engagement, session: AsyncClientSession, loaded: Loaded, *, on
     if blocked:
         result = await e.store.attempts.bulk_write([UpdateOne({"_id": b.attempt_id}, {"$setOnInsert": {
             "customer_id": b.customer_id, "channel": b.channel, "purpose": b.purpose, "rule": b.rule, "detail": b.detail,
-            "staff_id": b.staff_id, "at": b.at, "context": b.context, "task_id": b.task_id}}, upsert=True) for b in blocked],
+            "staff_id": b.staff_id, "at": b.at, "context": b.context, "task_id": b.task_id,
+            "branch": loaded.customers[b.customer_id].branch}}, upsert=True) for b in blocked],
             ordered=True, session=session)
         fresh_attempts = {blocked[i].attempt_id for i in result.upserted_ids}
     writes: list[UpdateOne] = []

@@ -16,7 +16,8 @@ from crm_engagement.schemas import ProductUpsert, RecommendationCreate
 from crm_engagement.service import contacts, interactions, policies
 from crm_engagement.service.context import Engagement, audit, local_day
 from crm_engagement.service.scope import customer_in_scope
-from crm_kit.auth import ALL_SCOPE, BRANCH_SCOPE, Principal
+from crm_engagement.service.tasks import SUPERVISORS
+from crm_kit.auth import Principal
 from crm_kit.errors import Conflict, Forbidden, NotFound
 
 
@@ -49,7 +50,7 @@ def _rec_view(doc: dict[str, Any]) -> dict[str, Any]:
 
 async def recommend(*, e: Engagement, principal: Principal, body: RecommendationCreate) -> dict[str, Any]:
     staff = body.staff_id or principal.staff_id
-    if staff != principal.staff_id and principal.role not in BRANCH_SCOPE | ALL_SCOPE:
+    if staff != principal.staff_id and principal.role not in SUPERVISORS:
         raise Forbidden("staff_id: you may record only your own recommendations")
     now = e.now()
 

@@ -15,7 +15,7 @@ from crm_engagement.service import points, policies
 from crm_engagement.service.context import Engagement
 from crm_engagement.service.scope import customer_in_scope
 from crm_kit.auth import Principal
-from crm_kit.errors import Conflict, NotFound
+from crm_kit.errors import Conflict, Forbidden, NotFound
 
 
 async def open_survey(e: Engagement, session: AsyncClientSession, *, survey_id: str, customer_id: str, trigger: str,
@@ -43,7 +43,10 @@ async def answer(*, e: Engagement, principal: Principal, survey_id: str, body: S
         doc = await e.store.surveys.find_one({"_id": survey_id}, session=s)
         if doc is None:
             raise NotFound(f"survey {survey_id} not found")
-        await customer_in_scope(e, principal, doc["customer_id"], s)
+        customer = await customer_in_scope(e, principal, doc["customer_id"], s)
+        if customer.owner == principal.staff_id:
+            raise Forbidden("the customer's owner may not record the answer about their own service: the call centre, "
+                            "the branch or mobile banking records it")
         if doc["status"] == "answered":
             raise Conflict(f"survey {survey_id} was already answered on {doc['answered_at']:%Y-%m-%d}", state="answered")
         if doc["expires_on"] < today.isoformat():

@@ -143,6 +143,7 @@ async def reassign(*, e: Engagement, principal: Principal, task_id: str, body: T
             raise Conflict(f"task {task_id} is {doc['status']}; only an open task can be reassigned", state=doc["status"])
         if doc.get("assignee") == body.assignee:
             return doc
+        await _must_be_branch_staff(e, s, staff_id=body.assignee, branch=doc.get("branch"), principal=principal)
         await e.store.tasks.update_one({"_id": task_id}, {
             "$set": {"assignee": body.assignee},
             "$push": {"history": {"at": now, "action": "reassigned", "by": principal.staff_id,
@@ -159,6 +160,17 @@ async def reassign(*, e: Engagement, principal: Principal, task_id: str, body: T
     return view(doc, today=e.today())
 
 
+async def _must_be_branch_staff(e: Engagement, s: AsyncClientSession, *, staff_id: str, branch: str | None,
+                                principal: Principal) -> None:
+    """A task goes only to staff of the customer's branch — as engagement knows them: someone who owns customers
+    there, or the supervisor doing it. Anyone else could read the task's notes about a customer out of their
+    scope, and a typo would leave the task with nobody."""
+    if staff_id == principal.staff_id and principal.branch == branch:
+        return
+    if await e.store.customers.find_one({"branch": branch, "owner": staff_id}, {"_id": 1}, session=s) is None:
+        raise Invalid(f"assignee: {staff_id} is not staff of branch {branch} (owns no customer there)", field="assignee")
+
+
 async def create(*, e: Engagement, principal: Principal, body: TaskCreate) -> dict[str, Any]:
     """A task made by hand (e.g. a call-back the customer asked for), for the caller or, by a supervisor, for a
     colleague. Planned on a channel the customer has not refused, like every task."""
@@ -169,7 +181,9 @@ async def create(*, e: Engagement, principal: Principal, body: TaskCreate) -> di
         raise Forbidden("only a supervisor may create a task for someone else")
 
     async def txn(s: AsyncClientSession) -> dict[str, Any]:
-        await customer_in_scope(e, principal, body.customer_id, s)
+        customer = await customer_in_scope(e, principal, body.customer_id, s)
+        if body.assignee and body.assignee != principal.staff_id:
+            await _must_be_branch_staff(e, s, staff_id=body.assignee, branch=customer.branch, principal=principal)
         policy, _ = await policies.current(e, s)
         loaded = await load(e, s, [body.customer_id])
         c = loaded.customers[body.customer_id]
