@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 from engagement_support import (
-    TASK_CREATED, TASK_REASSIGNED, auth, owner_assigned, register, registered, tier_changed, wait_customer,
+    TASK_CREATED, TASK_REASSIGNED, auth, owner_assigned, register, tier_changed, wait_customer,
     wait_tasks,
 )
 

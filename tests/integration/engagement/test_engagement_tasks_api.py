@@ -4,7 +4,7 @@ dead letters while the next ones apply."""
 
 from __future__ import annotations
 
-from engagement_support import TASK_REASSIGNED, auth, register, registered, tier_changed, wait_customer, wait_tasks
+from engagement_support import TASK_REASSIGNED, auth, register, tier_changed, wait_customer, wait_tasks
 from support import eventually, produce, read_topic
 
 

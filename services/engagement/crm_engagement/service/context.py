@@ -21,6 +21,7 @@ from crm_engagement.domain.customer import EngagedCustomer, task_created
 from crm_engagement.domain.tasks import Task
 from crm_engagement.settings import EngagementSettings
 from crm_kit.calendar import CalendarYearUnknown
+from crm_kit import audit as audit_trail
 from crm_kit.jobs import LeasedJob
 from crm_kit.logging import get_logger
 from crm_kit.metrics import CALENDAR_UNKNOWN
@@ -191,10 +192,10 @@ async def save(e: Engagement, session: AsyncClientSession, loaded: Loaded, *, on
 
 async def audit(e: Engagement, session: AsyncClientSession | None, *, staff_id: str, role: str, action: str, target: str,
                 detail: dict[str, Any] | None = None) -> None:
-    await e.store.audit.insert_one({"at": datetime.now(UTC), "staff_id": staff_id, "role": role, "action": action,
-                                    "target": target, "detail": detail or {}}, session=session)
+    """Who changed the rules or an assignment: written in the change's own transaction."""
+    await audit_trail.write(e.store.audit, session, staff_id=staff_id, role=role, action=action, target=target,
+                            detail=detail)
 
 
 async def audit_log(*, e: Engagement, target: str | None, staff_id: str | None, limit: int) -> list[dict[str, Any]]:
-    query = {k: v for k, v in (("target", target), ("staff_id", staff_id)) if v}
-    return await e.store.audit.find(query, {"_id": 0}).sort("at", -1).limit(limit).to_list()
+    return await audit_trail.read(e.store.audit, target=target, staff_id=staff_id, limit=limit)

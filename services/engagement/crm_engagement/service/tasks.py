@@ -3,7 +3,7 @@ stands for is checked against the contact rules), reassignment by supervisors an
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession

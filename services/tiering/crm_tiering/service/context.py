@@ -8,7 +8,7 @@ import socket
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from pymongo import UpdateOne
@@ -16,6 +16,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_contracts.envelope import EventData
 from crm_contracts.topics import TIERING_CUSTOMERS
+from crm_kit import audit as audit_trail
 from crm_kit.jobs import LeasedJob
 from crm_kit.outbox import OutgoingMessage, in_sequence, outgoing_event
 from crm_kit.runtime import Runtime
@@ -134,14 +135,13 @@ async def save(t: Tiering, session: AsyncClientSession, loaded: Loaded, *, only:
 
 async def audit(t: Tiering, session: AsyncClientSession | None, *, staff_id: str, role: str, action: str, target: str,
                 detail: dict[str, Any] | None = None) -> None:
-    """Who changed the rules, the staff directory or an owner: written in the change's own transaction."""
-    await t.store.audit.insert_one({"at": datetime.now(UTC), "staff_id": staff_id, "role": role, "action": action,
-                                    "target": target, "detail": detail or {}}, session=session)
+    """Who changed the rules or an assignment: written in the change's own transaction."""
+    await audit_trail.write(t.store.audit, session, staff_id=staff_id, role=role, action=action, target=target,
+                            detail=detail)
 
 
 async def audit_log(*, t: Tiering, target: str | None, staff_id: str | None, limit: int) -> list[dict[str, Any]]:
-    query = {k: v for k, v in (("target", target), ("staff_id", staff_id)) if v}
-    return await t.store.audit.find(query, {"_id": 0}).sort("at", -1).limit(limit).to_list()
+    return await audit_trail.read(t.store.audit, target=target, staff_id=staff_id, limit=limit)
 
 
 async def advance_clock(t: Tiering, session: AsyncClientSession, as_of: str | None) -> None:
