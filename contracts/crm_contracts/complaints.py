@@ -1,14 +1,26 @@
-"""Events published by the complaints service on `crm.complaints.cases` (key: customer id).
+"""Events published by the complaints service on `crm.complaints.cases` (key: customer id; for a complainant
+who is not a customer, the complaint id).
 
-Only what other services react to today (tiering's churn warning); the complaints service (#5)
-may add fields — readers ignore fields they do not know.
+`complaint.opened` and `complaint.closed` are what tiering (churn warning) and engagement (follow-up call,
+survey) react to; they are published for identified customers only. Every step of the standard process is a
+`complaint.status-changed`; the deadline clock publishes `deadline-approaching` and `sla-breached`. No payload
+carries the description, the complainant's contact details or notes.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import Field
 
 from crm_contracts.envelope import EventData
+
+ComplaintChannel = Literal["hotline", "email", "online", "branch", "suggestion_box", "social_media", "regulator_forwarded"]
+ComplaintState = Literal["received", "acknowledged", "assigned", "investigating", "escalated", "resolved", "closed",
+                         "reopened"]
+DeadlineTarget = Literal["acknowledge", "first_contact", "decision"]
 
 
 class ComplaintOpened(EventData):
@@ -18,6 +30,11 @@ class ComplaintOpened(EventData):
     opened_at: datetime
     category: str | None = None
     branch: str | None = None
+    channel: ComplaintChannel | None = None
+    severity: Literal["low", "medium", "high", "critical"] | None = None
+    priority: bool | None = Field(default=None, description="regulator-forwarded, or a key or vip customer")
+    repeat_of: str | None = Field(default=None, description="an earlier complaint of the customer in the same category")
+    decision_due: date | None = None
 
 
 class ComplaintClosed(EventData):
@@ -26,6 +43,47 @@ class ComplaintClosed(EventData):
     customer_id: str
     closed_at: datetime
     outcome: str | None = None
+    category: str | None = None
+    root_cause: str | None = None
+    compensation: Decimal | None = Field(default=None, description="CNY, string")
+    closed_by: Literal["customer_confirmed", "no_answer"] | None = None
 
 
-EVENTS: tuple[type[EventData], ...] = (ComplaintOpened, ComplaintClosed)
+class ComplaintStatusChanged(EventData):
+    event_type = "crm.complaints.complaint.status-changed.v1"
+    complaint_id: str
+    customer_id: str | None = None
+    from_state: ComplaintState | None = None
+    to_state: ComplaintState
+    by: str
+    at: datetime
+    branch: str | None = None
+    category: str | None = None
+    handler: str | None = None
+
+
+class DeadlineApproaching(EventData):
+    event_type = "crm.complaints.complaint.deadline-approaching.v1"
+    complaint_id: str
+    customer_id: str | None = None
+    target: DeadlineTarget
+    due: date
+    days_left: int
+    branch: str | None = None
+    handler: str | None = None
+
+
+class SlaBreached(EventData):
+    event_type = "crm.complaints.complaint.sla-breached.v1"
+    complaint_id: str
+    customer_id: str | None = None
+    target: DeadlineTarget
+    due: date
+    detected_on: date
+    branch: str | None = None
+    handler: str | None = None
+    escalated_to: str | None = Field(default=None, description="the supervisor role the case was escalated to")
+
+
+EVENTS: tuple[type[EventData], ...] = (ComplaintOpened, ComplaintClosed, ComplaintStatusChanged, DeadlineApproaching,
+                                       SlaBreached)

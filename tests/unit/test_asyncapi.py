@@ -52,3 +52,16 @@ def test_engagement_asyncapi_names_what_it_consumes_and_publishes(tmp_path):
                   "points.changed"):
         assert f"crm.engagement.{event}.v1" in text
     assert "due_on" in text  # payload schemas are there, not just names
+
+
+def test_complaints_asyncapi_names_what_it_consumes_and_publishes(tmp_path):
+    doc = generate("complaints", tmp_path)
+    channels = list(doc["channels"])
+    for topic in ("crm.complaints.cases", "crm.profile.customers", "crm.tiering.customers"):
+        assert any(topic in c for c in channels), (topic, channels)
+    for group in ("crm-complaints.profile", "crm-complaints.tiering"):
+        assert any(group in c for c in channels), (group, channels)
+    text = json.dumps(doc)
+    for event in ("opened", "closed", "status-changed", "deadline-approaching", "sla-breached"):
+        assert f"crm.complaints.complaint.{event}.v1" in text
+    assert "decision_due" in text  # payload schemas are there, not just names

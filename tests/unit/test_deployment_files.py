@@ -29,6 +29,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "profile": ("crm_profile.settings", "ProfileSettings"),
     "tiering": ("crm_tiering.settings", "TieringSettings"),
     "engagement": ("crm_engagement.settings", "EngagementSettings"),
+    "complaints": ("crm_complaints.settings", "ComplaintsSettings"),
 }
 INFRASTRUCTURE = ("kafka", "mongodb")
 

@@ -1,0 +1,56 @@
+"""Complaints' MongoDB collections and the mapping between documents and the domain's Complaint.
+
+Days (receipt day, due dates, appraisal days) are ISO strings; instants are UTC datetimes; money Decimal128.
+The description and the complainant's contact details are stored encrypted (AES-GCM, bound to the field)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+
+from crm_complaints.domain.complaint import Complaint
+from crm_kit.db import Mongo
+
+_DATES = ("received_on", "acknowledge_due", "first_contact_due")
+
+
+class ComplaintsStore:
+    def __init__(self, mongo: Mongo) -> None:
+        db = mongo.db
+        self.complaints = db["complaints"]
+        self.customers = db["customers"]
+        self.handlers = db["handlers"]
+        self.policies = db["policies"]
+        self.audit = db["audit"]
+        self.scheduler = db["scheduler"]
+
+    async def ensure_indexes(self) -> None:
+        await self.complaints.create_index([("customer_id", ASCENDING), ("category", ASCENDING), ("received_at", DESCENDING)])
+        await self.complaints.create_index([("branch", ASCENDING), ("received_at", DESCENDING)])
+        await self.complaints.create_index([("handler", ASCENDING), ("state", ASCENDING)])
+        await self.complaints.create_index([("open", ASCENDING), ("_id", ASCENDING)])
+        await self.handlers.create_index([("branch", ASCENDING), ("active", ASCENDING)])
+        await self.audit.create_index([("target", ASCENDING), ("at", DESCENDING)])
+
+
+def complaint_from_doc(doc: dict[str, Any]) -> Complaint:
+    fields = {k: doc.get(k) for k in Complaint.__dataclass_fields__ if k not in ("complaint_id", "events") and k in doc}
+    for k in _DATES:
+        if fields.get(k):
+            fields[k] = date.fromisoformat(fields[k])
+    return Complaint(complaint_id=doc["_id"], **fields)
+
+
+def complaint_state(c: Complaint) -> dict[str, Any]:
+    """Everything but `_id` and the events, for a `$set`; plus `open` for the deadline sweep's index."""
+    doc = asdict(c)
+    doc.pop("complaint_id")
+    doc.pop("events")
+    for k in _DATES:
+        doc[k] = doc[k].isoformat() if doc[k] else None
+    from crm_complaints.domain.workflow import OPEN_STATES
+    doc["open"] = c.state in OPEN_STATES
+    return doc

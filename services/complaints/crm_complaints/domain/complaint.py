@@ -1,0 +1,255 @@
+"""A complaint and the rules of its life: the standard process, the regulator's clock with its extensions and
+pauses, internal targets, resolution with compensation approval, and the deadline checks that warn, record a
+breach and escalate once. The complaint records the events it causes; the service layer saves both together."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from crm_contracts.complaints import (
+    ComplaintClosed, ComplaintOpened, ComplaintStatusChanged, DeadlineApproaching, SlaBreached,
+)
+from crm_contracts.envelope import EventData
+from crm_complaints.domain import deadlines, workflow
+from crm_complaints.domain.policy import ComplaintsPolicy
+
+EXTENDERS_BEYOND_30 = frozenset({"branch_manager", "head_office"})
+APPROVERS = frozenset({"branch_manager", "head_office"})
+
+
+class RuleBroken(ValueError):
+    """A request the rules refuse (the service answers 409 or 403 with this text)."""
+
+    def __init__(self, detail: str, *, forbidden: bool = False) -> None:
+        super().__init__(detail)
+        self.forbidden = forbidden
+
+
+@dataclass
+class Complaint:
+    complaint_id: str
+    customer_id: str | None
+    channel: str
+    category: str
+    severity: str
+    received_at: datetime
+    received_on: date
+    branch: str | None
+    tier: str | None = None
+    priority: bool = False
+    repeat_of: str | None = None
+    state: str = "received"
+    handler: str | None = None
+    allowed_days: int = 15
+    extensions: list[dict[str, Any]] = field(default_factory=list)
+    pauses: list[dict[str, Any]] = field(default_factory=list)
+    """[{"start": ISO date, "end": ISO date or None, "by": …, "reason": …}]"""
+    acknowledge_due: date | None = None
+    first_contact_due: date | None = None
+    acknowledged_at: datetime | None = None
+    first_contact_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    closed_by: str | None = None
+    resolution: dict[str, Any] | None = None
+    warned: list[str] = field(default_factory=list)
+    breached: list[str] = field(default_factory=list)
+    escalated_for_breach: bool = False
+    history: list[dict[str, Any]] = field(default_factory=list)
+    events: list[EventData] = field(default_factory=list, repr=False)
+
+    # -- the clock -----------------------------------------------------------------------------------------
+
+    def decision_due(self, *, today: date) -> date:
+        return deadlines.decision_due(received_on=self.received_on, allowed_days=self.allowed_days,
+                                      paused_days=self.paused_days(today=today))
+
+    def paused_days(self, *, today: date) -> int:
+        return deadlines.paused_days([(date.fromisoformat(p["start"]), date.fromisoformat(p["end"]) if p["end"] else None)
+                                      for p in self.pauses], today=today)
+
+    @property
+    def in_appraisal(self) -> bool:
+        return bool(self.pauses) and self.pauses[-1]["end"] is None
+
+    def set_targets(self, policy: ComplaintsPolicy, *, add_working_days: Callable[[date, int], date],
+                    next_workday: Callable[[date], date]) -> None:
+        t = deadlines.targets_for(policy, priority=self.priority)
+        self.acknowledge_due = deadlines.internal_due(self.received_on, t.acknowledge, add_working_days=add_working_days,
+                                                      next_workday=next_workday)
+        self.first_contact_due = deadlines.internal_due(self.received_on, t.first_contact,
+                                                        add_working_days=add_working_days, next_workday=next_workday)
+        self.allowed_days = policy.regulator.decision_days
+
+    # -- intake --------------------------------------------------------------------------------------------
+
+    def opened(self, *, by: str, today: date) -> None:
+        self._step(None, "received", by=by, at=self.received_at, note="received")
+        if self.customer_id:
+            self.events.append(ComplaintOpened(
+                complaint_id=self.complaint_id, customer_id=self.customer_id, opened_at=self.received_at,
+                category=self.category, branch=self.branch, channel=self.channel, severity=self.severity,  # type: ignore[arg-type]
+                priority=self.priority, repeat_of=self.repeat_of, decision_due=self.decision_due(today=today)))
+
+    # -- the process ---------------------------------------------------------------------------------------
+
+    def move(self, to: str, *, by: str, at: datetime, note: str | None = None) -> None:
+        """One step of the standard process; IllegalTransition names the current state."""
+        workflow.check(self.state, to)
+        previous = self.state
+        self.state = to
+        if to == "acknowledged":
+            self.acknowledged_at = at
+        self._step(previous, to, by=by, at=at, note=note)
+
+    def assign(self, handler: str, *, by: str, at: datetime, note: str | None = None) -> None:
+        if self.state == "assigned":
+            self.handler = handler
+            self.history.append({"at": at, "by": by, "action": "reassigned", "handler": handler, "note": note})
+            return
+        self.handler = handler
+        self.move("assigned", by=by, at=at, note=note or f"assigned to {handler}")
+
+    def contacted(self, *, by: str, at: datetime, note: str | None) -> None:
+        """The handler reached the complainant (the first-contact target)."""
+        if self.state not in workflow.OPEN_STATES:
+            raise RuleBroken(f"a complaint that is {self.state} is not being handled")
+        if self.first_contact_at is None:
+            self.first_contact_at = at
+        self.history.append({"at": at, "by": by, "action": "contacted", "note": note})
+
+    def resolve(self, *, by: str, at: datetime, explanation: str, apology: bool, compensation: Decimal,
+                root_cause: str, policy: ComplaintsPolicy) -> None:
+        if root_cause not in policy.categories:
+            raise RuleBroken(f"root_cause: {root_cause} is not in the taxonomy ({', '.join(policy.categories)})")
+        needs = compensation > policy.compensation_approval_above
+        self.move("resolved", by=by, at=at, note="resolved")
+        self.resolved_at = at
+        self.resolution = {"explanation": explanation, "apology": apology, "compensation": compensation,
+                           "root_cause": root_cause, "needs_approval": needs, "approved_by": None, "approved_at": None}
+
+    def approve_compensation(self, *, by: str, role: str, at: datetime) -> None:
+        if role not in APPROVERS:
+            raise RuleBroken("compensation above the approval amount is approved by a branch manager or head office",
+                             forbidden=True)
+        if not self.resolution or not self.resolution["needs_approval"]:
+            raise RuleBroken("there is no compensation waiting for approval")
+        self.resolution = {**self.resolution, "approved_by": by, "approved_at": at}
+        self.history.append({"at": at, "by": by, "action": "compensation_approved"})
+
+    def close(self, *, by: str, at: datetime, how: str) -> None:
+        if self.resolution and self.resolution["needs_approval"] and not self.resolution["approved_by"]:
+            raise RuleBroken(f"compensation of {self.resolution['compensation']} is above the approval amount and not "
+                             "approved yet")
+        self.move("closed", by=by, at=at, note=f"closed ({how})")
+        self.closed_at, self.closed_by = at, how
+        if self.customer_id:
+            r = self.resolution or {}
+            self.events.append(ComplaintClosed(
+                complaint_id=self.complaint_id, customer_id=self.customer_id, closed_at=at, outcome="resolved",
+                category=self.category, root_cause=r.get("root_cause"), compensation=r.get("compensation"),
+                closed_by=how))  # type: ignore[arg-type]
+
+    def reopen(self, *, by: str, at: datetime, reason: str) -> None:
+        self.move("reopened", by=by, at=at, note=reason)
+        self.resolved_at = None
+        self.closed_at = self.closed_by = None
+        if self.customer_id:  # open again for tiering's churn view
+            self.events.append(ComplaintOpened(
+                complaint_id=self.complaint_id, customer_id=self.customer_id, opened_at=at, category=self.category,
+                branch=self.branch, channel=self.channel, severity=self.severity, priority=self.priority,  # type: ignore[arg-type]
+                repeat_of=self.repeat_of))
+
+    # -- extensions and appraisal --------------------------------------------------------------------------
+
+    def extend(self, *, to_days: int, reason: str, by: str, role: str, at: datetime, policy: ComplaintsPolicy,
+               today: date | None = None) -> None:
+        r = policy.regulator
+        local = today or at.date()
+        if self.state not in workflow.OPEN_STATES:
+            raise RuleBroken(f"a complaint that is {self.state} has no open deadline to extend")
+        if to_days <= self.allowed_days:
+            raise RuleBroken(f"the decision is already due within {self.allowed_days} days")
+        if to_days > r.maximum_days:
+            raise RuleBroken(f"at most {r.maximum_days} days in all")
+        due = self.decision_due(today=local)
+        if local > due:
+            raise RuleBroken(f"the decision was due on {due}: a deadline is extended before it passes, not after")
+        if to_days > r.extended_days and role not in EXTENDERS_BEYOND_30:
+            raise RuleBroken(f"beyond {r.extended_days} days needs a branch manager or head office", forbidden=True)
+        self.extensions.append({"from_days": self.allowed_days, "to_days": to_days, "reason": reason, "by": by,
+                                "role": role, "at": at})
+        self.allowed_days = to_days
+        # A new deadline may be approached and missed again.
+        self.warned = [w for w in self.warned if w != "decision"]
+        self.history.append({"at": at, "by": by, "action": "extended", "to_days": to_days, "note": reason})
+
+    def start_appraisal(self, *, on: date, by: str, reason: str, at: datetime, today: date | None = None) -> None:
+        if self.state not in workflow.OPEN_STATES:
+            raise RuleBroken(f"a complaint that is {self.state} is not being handled")
+        if self.in_appraisal:
+            raise RuleBroken("an external appraisal is already running")
+        if on < self.received_on or (self.pauses and on < date.fromisoformat(self.pauses[-1]["end"])):
+            raise RuleBroken("an appraisal starts after the complaint was received and after the previous one ended")
+        if today is not None and on > today:
+            raise RuleBroken(f"an appraisal is recorded when it starts, not ahead ({on} is after today, {today})")
+        self.pauses.append({"start": on.isoformat(), "end": None, "by": by, "reason": reason})
+        self.history.append({"at": at, "by": by, "action": "appraisal_started", "note": reason})
+
+    def end_appraisal(self, *, on: date, by: str, at: datetime, today: date | None = None) -> None:
+        if not self.in_appraisal:
+            raise RuleBroken("no external appraisal is running")
+        if today is not None and on > today:
+            raise RuleBroken(f"an appraisal's end is recorded when it ends ({on} is after today, {today})")
+        if on < date.fromisoformat(self.pauses[-1]["start"]):
+            raise RuleBroken("the appraisal cannot end before it started")
+        self.pauses[-1] = {**self.pauses[-1], "end": on.isoformat()}
+        self.warned = [w for w in self.warned if w != "decision"]
+        self.history.append({"at": at, "by": by, "action": "appraisal_ended"})
+
+    # -- the deadline check --------------------------------------------------------------------------------
+
+    def open_targets(self, *, today: date) -> dict[str, date]:
+        """Targets not met yet, with their due dates. The decision's clock stands still during an appraisal."""
+        if self.state not in workflow.OPEN_STATES:
+            return {}
+        due: dict[str, date] = {}
+        if self.acknowledged_at is None and self.acknowledge_due:
+            due["acknowledge"] = self.acknowledge_due
+        if self.first_contact_at is None and self.first_contact_due:
+            due["first_contact"] = self.first_contact_due
+        if not self.in_appraisal:
+            due["decision"] = self.decision_due(today=today)
+        return due
+
+    def check_deadlines(self, *, today: date, policy: ComplaintsPolicy, at: datetime) -> None:
+        """Warn once per target as it nears; record a breach once per target; escalate the case once, on its first
+        breach, to the supervisor role (head office for regulator-forwarded cases)."""
+        for target, due in self.open_targets(today=today).items():
+            left = (due - today).days
+            if 0 <= left <= policy.warn_days_before and target not in self.warned and target not in self.breached:
+                self.warned.append(target)
+                self.events.append(DeadlineApproaching(complaint_id=self.complaint_id, customer_id=self.customer_id,
+                                                       target=target, due=due, days_left=left, branch=self.branch,  # type: ignore[arg-type]
+                                                       handler=self.handler))
+            if left < 0 and target not in self.breached:
+                self.breached.append(target)
+                escalated_to = None
+                if not self.escalated_for_breach:
+                    self.escalated_for_breach = True
+                    escalated_to = "head_office" if self.channel == "regulator_forwarded" else "branch_manager"
+                    if "escalated" in workflow.TRANSITIONS.get(self.state, ()):
+                        self.move("escalated", by="complaints", at=at, note=f"{target} due {due} missed: to {escalated_to}")
+                self.events.append(SlaBreached(complaint_id=self.complaint_id, customer_id=self.customer_id,
+                                               target=target, due=due, detected_on=today, branch=self.branch,  # type: ignore[arg-type]
+                                               handler=self.handler, escalated_to=escalated_to))
+
+    def _step(self, previous: str | None, to: str, *, by: str, at: datetime, note: str | None) -> None:
+        self.history.append({"at": at, "by": by, "action": "state", "from": previous, "to": to, "note": note})
+        self.events.append(ComplaintStatusChanged(
+            complaint_id=self.complaint_id, customer_id=self.customer_id, from_state=previous, to_state=to,  # type: ignore[arg-type]
+            by=by, at=at, branch=self.branch, category=self.category, handler=self.handler))

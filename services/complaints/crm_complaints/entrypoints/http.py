@@ -1,0 +1,122 @@
+"""HTTP routes: parse, call one application function, return."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, status
+
+from crm_complaints.schemas import (
+    Appraisal, Assign, ComplaintCreate, Confirm, Escalate, Extend, HandlerUpsert, PolicyRead, PolicyUpdate, Reopen,
+    Resolve, Step,
+)
+from crm_complaints.service import cases, handlers, policy, reports
+from crm_complaints.service.context import Complaints
+from crm_kit import audit as audit_trail
+from crm_kit.auth import Principal, Role, current_principal, require_roles, writer
+from crm_kit.errors import Invalid
+
+router = APIRouter(prefix="/v1")
+ComplaintId = Annotated[str, Path(min_length=1, max_length=40)]
+StaffId = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9._-]+$")]
+
+
+def complaints(request: Request) -> Complaints:
+    return request.app.state.complaints  # type: ignore[no-any-return]
+
+
+C = Annotated[Complaints, Depends(complaints)]
+Reader = Annotated[Principal, Depends(current_principal)]
+Writer = Annotated[Principal, Depends(writer)]
+Conflicts = {409: {"description": "not allowed from the case's current state (named in `state`) or by the rules"}}
+Report = dict[str, Any]
+
+
+@router.post("/complaints", status_code=status.HTTP_201_CREATED, tags=["complaints"])
+async def create(cx: C, principal: Writer, body: ComplaintCreate) -> dict[str, Any]:
+    """Take in a complaint from any channel. A repeat (same customer, same category within 90 days) is linked to the
+    earlier case; the case is routed to a complaint handler of the branch."""
+    return await cases.create(cx=cx, principal=principal, body=body)
+
+
+@router.get("/complaints", tags=["complaints"])
+async def list_complaints(cx: C, principal: Reader, state: str | None = Query(None, max_length=20),
+                          branch: str | None = Query(None, max_length=20), customer_id: str | None = Query(None, max_length=40),
+                          handler: str | None = Query(None, max_length=40), category: str | None = Query(None, max_length=40),
+                          after: str | None = Query(None, max_length=40), limit: int = Query(100, ge=1, le=500)) -> dict[str, Any]:
+    return await cases.list_cases(cx=cx, principal=principal, state=state, branch=branch, customer_id=customer_id,
+                                  handler=handler, category=category, limit=limit, after=after)
+
+
+@router.get("/complaints/{complaint_id}", tags=["complaints"])
+async def get_complaint(cx: C, principal: Reader, complaint_id: ComplaintId) -> dict[str, Any]:
+    """The case with its deadlines (acknowledge, first contact, decision), pauses, extensions and every step."""
+    return await cases.get(cx=cx, principal=principal, complaint_id=complaint_id)
+
+
+def _action(name: str, model: type, doc: str) -> None:
+    async def endpoint(cx: C, principal: Writer, complaint_id: ComplaintId, body: model = Body(default_factory=model)) -> dict[str, Any]:  # type: ignore[valid-type]
+        return await cases.act(cx=cx, principal=principal, complaint_id=complaint_id, action=name, body=body)
+
+    endpoint.__doc__ = doc
+    endpoint.__annotations__["body"] = model  # the body model of this action (a string under future annotations)
+    router.add_api_route(f"/complaints/{{complaint_id}}/{name.replace('_', '-')}", endpoint, methods=["POST"],
+                         tags=["process"], responses=Conflicts, name=name)
+
+
+_action("acknowledge", Step, "received → acknowledged.")
+_action("assign", Assign, "→ assigned, to the named handler or the one routed by branch and category.")
+_action("investigate", Step, "assigned/escalated/reopened → investigating.")
+_action("contact", Step, "The handler reached the complainant (the first-contact target); no state change.")
+_action("escalate", Escalate, "Any open step → escalated, with the reason.")
+_action("resolve", Resolve, "→ resolved: explanation, apology, compensation (above the approval amount it needs a "
+        "branch manager or head office), root cause.")
+_action("approve_compensation", Step, "A branch manager or head office approves the compensation.")
+_action("confirm", Confirm, "resolved → closed: the customer confirmed.")
+_action("reopen", Reopen, "resolved/closed → reopened, with the reason.")
+_action("extend", Extend, "Extend the decision deadline: to 30 days by the handler with a reason; up to 60 by a branch "
+        "manager or head office.")
+_action("appraisal_start", Appraisal, "An external appraisal starts: the regulator's clock stops.")
+_action("appraisal_end", Appraisal, "The appraisal ended: the clock runs again; the decision is due later by the paused days.")
+
+
+@router.get("/reports/complaints", response_model=Report, tags=["reports"])
+async def complaints_report(cx: C, principal: Reader, from_: Annotated[date, Query(alias="from")],
+                            to: date, branch: str | None = Query(None, max_length=20)) -> dict[str, Any]:
+    """Cases received from `from` to `to` (inclusive) in the caller's scope: volume by category, channel and branch;
+    on-time rate; median and 90th-percentile days to resolve; compensation total; repeat rate."""
+    if to < from_:
+        raise Invalid("to: is before from", field="to")
+    return await reports.complaints_report(cx=cx, principal=principal, start=from_, end=to, branch=branch)
+
+
+@router.get("/handlers", tags=["handlers"])
+async def list_handlers(cx: C, principal: Reader, branch: str | None = Query(None, max_length=20)) -> list[dict[str, Any]]:
+    return await handlers.list_handlers(cx=cx, principal=principal, branch=branch)
+
+
+@router.put("/handlers/{staff_id}", tags=["handlers"])
+async def put_handler(cx: C, principal: Writer, staff_id: StaffId, body: HandlerUpsert) -> dict[str, Any]:
+    """A complaint handler of a branch and the categories they take (empty: all)."""
+    return await handlers.put(cx=cx, principal=principal, staff_id=staff_id, body=body)
+
+
+@router.get("/policy", response_model=PolicyRead, tags=["policy"])
+async def get_policy(cx: C, principal: Reader) -> dict[str, Any]:  # noqa: ARG001
+    return await policy.read(cx=cx)
+
+
+@router.put("/policy", response_model=PolicyRead, tags=["policy"])
+async def put_policy(cx: C, principal: Annotated[Principal, Depends(require_roles(Role.HEAD_OFFICE, Role.ADMIN))],
+                     body: PolicyUpdate) -> dict[str, Any]:
+    return await policy.publish_new(cx=cx, policy=body.policy, by=principal.staff_id, role=principal.role.value,
+                                    note=body.note)
+
+
+@router.get("/audit", tags=["audit"])
+async def get_audit(cx: C, principal: Annotated[Principal, Depends(require_roles(Role.AUDITOR, Role.HEAD_OFFICE, Role.ADMIN))],  # noqa: ARG001
+                    target: str | None = Query(None, max_length=60), staff_id: str | None = Query(None, max_length=40),
+                    limit: int = Query(200, ge=1, le=1000)) -> list[dict[str, Any]]:
+    return await audit_trail.read(cx.store.audit, target=target, staff_id=staff_id, limit=limit)
+

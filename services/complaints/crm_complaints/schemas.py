@@ -1,0 +1,110 @@
+"""Request bodies of the complaints API (pydantic v2)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from crm_complaints.domain.policy import ComplaintsPolicy
+from crm_contracts.complaints import ComplaintChannel
+from crm_contracts.corebank import Money
+
+StaffId = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9._-]+$")]
+Note = Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Complainant(Strict):
+    """Someone who is not (or not yet) a customer; stored encrypted, shown masked."""
+
+    name: str = Field(min_length=1, max_length=60)
+    phone: str | None = Field(default=None, pattern=r"^\+?[0-9 -]{6,20}$")
+    email: str | None = Field(default=None, max_length=120, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+    @model_validator(mode="after")
+    def _reachable(self) -> "Complainant":
+        if not self.phone and not self.email:
+            raise ValueError("give a phone or an email to answer the complainant")
+        return self
+
+
+class ComplaintCreate(Strict):
+    customer_id: str | None = Field(default=None, min_length=1, max_length=40)
+    complainant: Complainant | None = None
+    channel: ComplaintChannel
+    category: str = Field(min_length=1, max_length=40, description="from the policy's taxonomy")
+    description: str = Field(min_length=1, max_length=5000)
+    severity: Literal["low", "medium", "high", "critical"] = "medium"
+    received_at: datetime | None = Field(default=None, description="default now; earlier for letters and the "
+                                         "suggestion box; never in the future; with a time zone")
+    branch: str | None = Field(default=None, min_length=1, max_length=20,
+                               description="default: the customer's branch, else the caller's")
+    handler: StaffId | None = Field(default=None, description="assign by hand; default: routed by branch and category")
+
+    @model_validator(mode="after")
+    def _who(self) -> "ComplaintCreate":
+        if (self.customer_id is None) == (self.complainant is None):
+            raise ValueError("give either customer_id or complainant (someone who is not a customer)")
+        return self
+
+
+class Step(Strict):
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class Assign(Strict):
+    handler: StaffId | None = Field(default=None, description="default: the routed or least-loaded handler")
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class Escalate(Strict):
+    reason: Note
+
+
+class Resolve(Strict):
+    explanation: Note
+    apology: bool
+    compensation: Annotated[Money, Field(ge=0)] = Field(description='CNY as a string, e.g. "500.00"')
+    root_cause: str = Field(min_length=1, max_length=40, description="a category of the taxonomy")
+
+
+class Confirm(Strict):
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class Reopen(Strict):
+    reason: Note
+
+
+class Extend(Strict):
+    to_days: int = Field(ge=16, le=120, description="30 (the handler, complex case) or up to 60 (branch manager, head office)")
+    reason: Note
+
+
+class Appraisal(Strict):
+    on: date | None = Field(default=None, description="default: today")
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class HandlerUpsert(Strict):
+    branch: str = Field(min_length=1, max_length=20)
+    categories: list[str] = Field(default_factory=list, description="empty: every category")
+    active: bool = True
+
+
+class PolicyUpdate(Strict):
+    policy: ComplaintsPolicy
+    note: str | None = Field(default=None, max_length=500)
+
+
+class PolicyRead(BaseModel):
+    version: int
+    created_by: str | None = None
+    created_at: datetime | None = None
+    note: str | None = None
+    policy: dict[str, Any]

@@ -1,0 +1,213 @@
+"""Complaints through the API: intake (with repeat linking and routing to a handler), every step of the standard
+process, extensions, appraisal pauses, compensation approval, and the reads — all within data scope."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from bson import ObjectId
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from crm_complaints.adapters.store import complaint_from_doc
+from crm_complaints.domain import deadlines
+from crm_complaints.domain.complaint import Complaint, RuleBroken
+from crm_complaints.domain.workflow import IllegalTransition
+from crm_complaints.schemas import Appraisal, Assign, ComplaintCreate, Confirm, Escalate, Extend, Reopen, Resolve, Step
+from crm_complaints.service import handlers
+from crm_complaints.service.context import Complaints, audit, local_day, save
+from crm_complaints.service.policy import current
+from crm_kit.auth import ALL_SCOPE, BRANCH_SCOPE, Principal, Role
+from crm_kit.calendar import CalendarYearUnknown
+from crm_kit.errors import Conflict, CrmError, Forbidden, Invalid, NotFound
+from crm_kit.masking import mask_email, mask_name, mask_phone
+
+HANDLING = frozenset({Role.COMPLAINT_HANDLER, Role.BRANCH_MANAGER, Role.HEAD_OFFICE, Role.ADMIN})
+
+
+class CalendarUnavailable(CrmError):
+    status_code = 503
+
+
+def scope(principal: Principal) -> dict[str, Any]:
+    """Complaint handlers and branch roles see their branch; head office, auditors and admins all; other staff the
+    complaints of their own customers and those they took in."""
+    if principal.role in ALL_SCOPE:
+        return {}
+    if principal.role in BRANCH_SCOPE or principal.role == Role.COMPLAINT_HANDLER:
+        return {"branch": principal.branch}
+    return {"$or": [{"owner": principal.staff_id}, {"received_by": principal.staff_id}]}
+
+
+def _visible(principal: Principal, doc: dict[str, Any]) -> bool:
+    if principal.role in ALL_SCOPE:
+        return True
+    if principal.role in BRANCH_SCOPE or principal.role == Role.COMPLAINT_HANDLER:
+        return doc.get("branch") == principal.branch
+    return principal.staff_id in (doc.get("owner"), doc.get("received_by"))
+
+
+def view(cx: Complaints, doc: dict[str, Any]) -> dict[str, Any]:
+    c = complaint_from_doc(doc)
+    today = cx.today()
+    out = {k: v for k, v in doc.items() if k not in ("_id", "description", "complainant", "open", "events")}
+    out["id"] = doc["_id"]
+    out["decision_due"] = c.decision_due(today=today) if c.state != "closed" else None
+    out["paused_days"] = c.paused_days(today=today)
+    out["overdue"] = sorted(t for t, due in c.open_targets(today=today).items() if due < today)
+    if doc.get("complainant"):
+        p = {k: cx.rt.cipher.decrypt(v, field=f"complainant.{k}") for k, v in doc["complainant"].items() if v}
+        out["complainant"] = {"name": mask_name(p["name"]), "phone": mask_phone(p["phone"]) if p.get("phone") else None,
+                              "email": mask_email(p["email"]) if p.get("email") else None}
+    out["description"] = cx.rt.cipher.decrypt(doc["description"], field="description") if doc.get("description") else None
+    return out
+
+
+def _received_at(cx: Complaints, value: datetime | None) -> datetime:
+    now = cx.now()
+    if value is None:
+        return now
+    if value.tzinfo is None:
+        raise Invalid("received_at: give a time zone (e.g. +08:00)", field="received_at")
+    if value > now + timedelta(minutes=5):
+        raise Invalid("received_at: is in the future", field="received_at")
+    if value < now - timedelta(days=366):
+        raise Invalid("received_at: more than a year ago", field="received_at")
+    return value
+
+
+async def create(*, cx: Complaints, principal: Principal, body: ComplaintCreate) -> dict[str, Any]:
+    received_at = _received_at(cx, body.received_at)
+    cal = cx.rt.calendar
+
+    async def txn(s: AsyncClientSession) -> dict[str, Any]:
+        policy, _ = await current(cx, s)
+        if body.category not in policy.categories:
+            raise Invalid(f"category: {body.category} is not in the taxonomy ({', '.join(policy.categories)})",
+                          field="category")
+        customer = await cx.store.customers.find_one({"_id": body.customer_id}, session=s) if body.customer_id else None
+        branch = body.branch or (customer or {}).get("branch") or principal.branch
+        if branch is None:
+            raise Invalid("branch: the customer's branch is not known yet; give the branch", field="branch")
+        if principal.role not in ALL_SCOPE and branch != principal.branch:
+            raise Forbidden(f"you may take in complaints for your branch {principal.branch} only")
+        tier = (customer or {}).get("tier")
+        repeat = None
+        if body.customer_id:
+            since = received_at - timedelta(days=policy.repeat_window_days)
+            earlier = await cx.store.complaints.find_one(
+                {"customer_id": body.customer_id, "category": body.category,
+                 "received_at": {"$gte": since, "$lte": received_at}}, {"_id": 1}, sort=[("received_at", -1)], session=s)
+            repeat = earlier["_id"] if earlier else None
+        c = Complaint(complaint_id=f"CMP-{ObjectId()}", customer_id=body.customer_id, channel=body.channel,
+                      category=body.category, severity=body.severity, received_at=received_at,
+                      received_on=local_day(received_at), branch=branch, tier=tier,
+                      priority=deadlines.is_priority(channel=body.channel, tier=tier, policy=policy), repeat_of=repeat)
+        try:
+            c.set_targets(policy, add_working_days=cal.add_working_days, next_workday=cal.next_workday)
+        except CalendarYearUnknown as exc:
+            raise CalendarUnavailable(f"working-day calendar: {exc}") from exc
+        c.handler = body.handler or await handlers.route(cx, s, branch=branch, category=body.category)
+        c.opened(by=principal.staff_id, today=cx.today())
+        await save(cx, s, c, new=True)
+        extra: dict[str, Any] = {"received_by": principal.staff_id, "owner": (customer or {}).get("owner"),
+                                 "description": cx.rt.cipher.encrypt(body.description, field="description")}
+        if body.complainant:
+            extra["complainant"] = {k: cx.rt.cipher.encrypt(v, field=f"complainant.{k}")
+                                    for k, v in body.complainant.model_dump().items() if v}
+        await cx.store.complaints.update_one({"_id": c.complaint_id}, {"$set": extra}, session=s)
+        return await cx.store.complaints.find_one({"_id": c.complaint_id}, session=s)  # type: ignore[return-value]
+
+    doc = await cx.rt.mongo.transaction(txn)
+    cx.rt.outbox.notify()
+    return view(cx, doc)
+
+
+async def get(*, cx: Complaints, principal: Principal, complaint_id: str) -> dict[str, Any]:
+    doc = await cx.store.complaints.find_one({"_id": complaint_id})
+    if doc is None or not _visible(principal, doc):
+        raise NotFound(f"complaint {complaint_id} not found")
+    return view(cx, doc)
+
+
+async def list_cases(*, cx: Complaints, principal: Principal, state: str | None, branch: str | None,
+                     customer_id: str | None, handler: str | None, category: str | None, limit: int,
+                     after: str | None) -> dict[str, Any]:
+    query: dict[str, Any] = dict(scope(principal))
+    for k, v in (("state", state), ("branch", branch), ("customer_id", customer_id), ("handler", handler),
+                 ("category", category)):
+        if v:
+            query = {"$and": [query, {k: v}]}
+    if after:
+        query = {"$and": [query, {"_id": {"$gt": after}}]}
+    docs = await cx.store.complaints.find(query).sort("_id", 1).limit(limit + 1).to_list()
+    more = len(docs) > limit
+    docs = docs[:limit]
+    return {"items": [view(cx, d) for d in docs], "next": docs[-1]["_id"] if more else None}
+
+
+async def act(*, cx: Complaints, principal: Principal, complaint_id: str, action: str, body: Any) -> dict[str, Any]:
+    """One step on a case, by a handler of its branch, a branch manager, head office or an admin."""
+    if principal.role not in HANDLING:
+        raise Forbidden(f"role {principal.role.value} does not handle complaints")
+    at = cx.now()
+
+    async def txn(s: AsyncClientSession) -> dict[str, Any]:
+        doc = await cx.store.complaints.find_one({"_id": complaint_id}, session=s)
+        if doc is None or not _visible(principal, doc):
+            raise NotFound(f"complaint {complaint_id} not found")
+        c = complaint_from_doc(doc)
+        policy, _ = await current(cx, s)
+        who, role = principal.staff_id, principal.role.value
+        try:
+            match action:
+                case "acknowledge":
+                    c.move("acknowledged", by=who, at=at, note=body.note)
+                case "assign":
+                    handler = body.handler or c.handler or await handlers.route(cx, s, branch=c.branch, category=c.category)
+                    if handler is None:
+                        raise Conflict(f"no active complaint handler for branch {c.branch}: name one", state=c.state)
+                    c.assign(handler, by=who, at=at, note=body.note)
+                case "investigate":
+                    c.move("investigating", by=who, at=at, note=body.note)
+                case "contact":
+                    c.contacted(by=who, at=at, note=body.note)
+                case "escalate":
+                    c.move("escalated", by=who, at=at, note=body.reason)
+                case "resolve":
+                    c.resolve(by=who, at=at, explanation=body.explanation, apology=body.apology,
+                              compensation=body.compensation, root_cause=body.root_cause, policy=policy)
+                case "approve_compensation":
+                    c.approve_compensation(by=who, role=role, at=at)
+                case "confirm":
+                    c.close(by=who, at=at, how="customer_confirmed")
+                case "reopen":
+                    c.reopen(by=who, at=at, reason=body.reason)
+                case "extend":
+                    c.extend(to_days=body.to_days, reason=body.reason, by=who, role=role, at=at, policy=policy,
+                             today=cx.today())
+                case "appraisal_start":
+                    c.start_appraisal(on=body.on or cx.today(), by=who, reason=body.reason or "external appraisal", at=at,
+                                      today=cx.today())
+                case "appraisal_end":
+                    c.end_appraisal(on=body.on or cx.today(), by=who, at=at, today=cx.today())
+                case _:
+                    raise NotFound(f"no action {action}")
+        except IllegalTransition as exc:
+            raise Conflict(str(exc), state=exc.current) from exc
+        except RuleBroken as exc:
+            raise (Forbidden(str(exc)) if exc.forbidden else Conflict(str(exc), state=c.state)) from exc
+        await save(cx, s, c)
+        if action in ("extend", "approve_compensation", "reopen"):
+            await audit(cx, s, staff_id=who, role=role, action=f"complaint.{action}", target=complaint_id,
+                        detail={"to_days": getattr(body, "to_days", None)})
+        return await cx.store.complaints.find_one({"_id": complaint_id}, session=s)  # type: ignore[return-value]
+
+    doc = await cx.rt.mongo.transaction(txn)
+    cx.rt.outbox.notify()
+    return view(cx, doc)
+
+
+ACTIONS: dict[str, type] = {"acknowledge": Step, "assign": Assign, "investigate": Step, "contact": Step,
+                            "escalate": Escalate, "resolve": Resolve, "approve_compensation": Step, "confirm": Confirm,
+                            "reopen": Reopen, "extend": Extend, "appraisal_start": Appraisal, "appraisal_end": Appraisal}

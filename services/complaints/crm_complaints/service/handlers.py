@@ -1,0 +1,47 @@
+"""The roster of complaint handlers per branch and category, and routing a new case to one of them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from crm_complaints.schemas import HandlerUpsert
+from crm_complaints.service.context import Complaints, audit
+from crm_kit.auth import ALL_SCOPE, Principal, Role
+from crm_kit.errors import Forbidden
+
+
+async def route(cx: Complaints, s: AsyncClientSession | None, *, branch: str | None, category: str) -> str | None:
+    """The active handler of the branch who takes this category (or every category) and has the fewest open
+    cases; equal loads go to the smallest staff id. None when the branch has nobody."""
+    docs = await cx.store.handlers.find({"branch": branch, "active": True}, session=s).to_list()
+    fit = [d["_id"] for d in docs if not d.get("categories") or category in d["categories"]]
+    if not fit:
+        return None
+    loads = {r["_id"]: r["n"] for r in await (await cx.store.complaints.aggregate(
+        [{"$match": {"handler": {"$in": fit}, "open": True}}, {"$group": {"_id": "$handler", "n": {"$sum": 1}}}],
+        session=s)).to_list()}
+    return min(fit, key=lambda h: (loads.get(h, 0), h))
+
+
+async def put(*, cx: Complaints, principal: Principal, staff_id: str, body: HandlerUpsert) -> dict[str, Any]:
+    if principal.role not in ALL_SCOPE - {Role.AUDITOR} and not (principal.role == Role.BRANCH_MANAGER
+                                                                   and principal.branch == body.branch):
+        raise Forbidden("handlers are set by head office, an admin, or the branch's manager")
+    doc = {"branch": body.branch, "categories": body.categories, "active": body.active,
+           "updated_at": datetime.now(UTC), "updated_by": principal.staff_id}
+
+    async def txn(s: AsyncClientSession) -> None:
+        await cx.store.handlers.update_one({"_id": staff_id}, {"$set": doc}, upsert=True, session=s)
+        await audit(cx, s, staff_id=principal.staff_id, role=principal.role.value, action="handler.put",
+                    target=f"handler-{staff_id}", detail={"branch": body.branch, "active": body.active})
+
+    await cx.rt.mongo.transaction(txn)
+    return {"staff_id": staff_id, **doc}
+
+
+async def list_handlers(*, cx: Complaints, principal: Principal, branch: str | None) -> list[dict[str, Any]]:
+    query = {"branch": branch or principal.branch} if principal.role not in ALL_SCOPE or branch else {}
+    return [{"staff_id": d.pop("_id"), **d} for d in await cx.store.handlers.find(query).sort("_id", 1).to_list()]

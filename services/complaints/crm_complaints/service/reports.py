@@ -1,0 +1,59 @@
+"""The complaints report (BRIEF §5.5): volume by category, channel and branch; deadline compliance; time to resolve;
+compensation; repeats — over the cases received in the period, within the caller's scope. Every figure is
+computed from the same list of cases, so the parts add up to the total."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from crm_complaints.adapters.store import complaint_from_doc
+from crm_complaints.service.cases import scope
+from crm_complaints.service.context import BANK_TZ, Complaints, local_day
+from crm_kit.auth import Principal
+
+
+def percentile(values: list[float], pct: float) -> float | None:
+    """Nearest-rank percentile (the smallest value with at least pct% of the values at or below it)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
+
+
+async def complaints_report(*, cx: Complaints, principal: Principal, start: date, end: date,
+                            branch: str | None) -> dict[str, Any]:
+    since = datetime.combine(start, time(0), tzinfo=BANK_TZ)
+    until = datetime.combine(end + timedelta(days=1), time(0), tzinfo=BANK_TZ)
+    query: dict[str, Any] = {"$and": [scope(principal), {"received_at": {"$gte": since, "$lt": until}}]}
+    if branch:
+        query["$and"].append({"branch": branch})
+    docs = await cx.store.complaints.find(query, {"description": 0, "complainant": 0, "history": 0}).to_list()
+    today = cx.today()
+    decided = on_time = 0
+    days_to_resolve: list[float] = []
+    compensation = Decimal("0.00")
+    for d in docs:
+        c = complaint_from_doc(d)
+        if c.resolved_at is not None:
+            decided += 1
+            on_time += local_day(c.resolved_at) <= c.decision_due(today=today)
+            days_to_resolve.append(round((c.resolved_at - c.received_at).total_seconds() / 86400, 2))
+            compensation += (c.resolution or {}).get("compensation") or Decimal("0")
+    total = len(docs)
+    repeats = sum(1 for d in docs if d.get("repeat_of"))
+    return {
+        "from": start, "to": end, "branch": branch, "total": total,
+        "by_category": dict(sorted(Counter(d["category"] for d in docs).items())),
+        "by_channel": dict(sorted(Counter(d["channel"] for d in docs).items())),
+        "by_branch": dict(sorted(Counter(d.get("branch") or "" for d in docs).items())),
+        "by_state": dict(sorted(Counter(d["state"] for d in docs).items())),
+        "decided": decided, "decided_on_time": on_time,
+        "on_time_rate": round(on_time / decided, 4) if decided else None,
+        "days_to_resolve": {"median": percentile(days_to_resolve, 50), "p90": percentile(days_to_resolve, 90)},
+        "compensation_total": str(compensation.quantize(Decimal("0.01"))),
+        "repeats": repeats, "repeat_rate": round(repeats / total, 4) if total else None,
+    }

@@ -1,0 +1,55 @@
+"""The deadline clock: every open case is checked, pass after pass (a pass walks the open cases in id order, one
+chunk per transaction, then waits SCHEDULER_INTERVAL_SECONDS) — deadline-approaching (default 3 days
+before), sla-breached and a single escalation to the supervisor role on the first breach — and resolved cases the
+customer has not answered for `confirm_within_days` are closed. Each chunk commits its cases, their events and the
+day's cursor together; the warned/breached/escalated marks live on the case, so a scheduler killed and started
+again, or run twice, says nothing twice."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from crm_complaints.adapters.store import complaint_from_doc
+from crm_complaints.service.context import Complaints, local_day, save
+from crm_complaints.service.policy import current
+
+
+KEY = "deadlines"
+
+
+async def step(cx: Complaints) -> bool:
+    """One chunk of the current pass. True while the pass has more."""
+    day = cx.today()
+    state = await cx.store.scheduler.find_one({"_id": KEY}) or {}
+    cursor = state.get("cursor", "")
+    size = cx.rt.settings.scheduler_chunk_size
+
+    async def txn(s: AsyncClientSession) -> int:
+        policy, _ = await current(cx, s)
+        now = cx.now()
+        docs = await cx.store.complaints.find(
+            {"$or": [{"open": True}, {"state": "resolved"}], "_id": {"$gt": cursor}}, session=s
+        ).sort("_id", 1).limit(size).to_list()
+        for doc in docs:
+            c = complaint_from_doc(doc)
+            if c.state == "resolved":
+                if c.resolved_at and local_day(c.resolved_at) + timedelta(days=policy.confirm_within_days) <= day:
+                    if not (c.resolution and c.resolution["needs_approval"] and not c.resolution["approved_by"]):
+                        c.close(by="complaints", at=now, how="no_answer")
+            else:
+                c.check_deadlines(today=day, policy=policy, at=now)
+            if c.events:
+                await save(cx, s, c)
+        finished = len(docs) < size
+        update: dict = {"$set": {"cursor": "" if finished else docs[-1]["_id"], "updated_at": now}}
+        if finished:
+            update["$inc"] = {"passes": 1}
+            update["$set"]["last_pass_day"] = day.isoformat()
+        await cx.store.scheduler.update_one({"_id": KEY}, update, upsert=True, session=s)
+        return len(docs)
+
+    visited = await cx.rt.mongo.transaction(txn)
+    cx.rt.outbox.notify()
+    return visited == size

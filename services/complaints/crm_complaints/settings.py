@@ -1,0 +1,16 @@
+from datetime import date
+
+from pydantic import AliasChoices, Field
+
+from crm_kit.settings import ServiceSettings
+
+
+class ComplaintsSettings(ServiceSettings):
+    service_name: str = "complaints"
+    port: int = Field(default=8004, validation_alias=AliasChoices("COMPLAINTS_PORT", "port"))
+    mongodb_database: str = "crm_complaints"
+    event_batch_size: int = Field(default=500, ge=1, description="events consumed per transaction")
+    scheduler_interval_seconds: float = Field(default=60.0, gt=0, description="how often deadlines are checked")
+    scheduler_chunk_size: int = Field(default=200, ge=1, description="cases checked per transaction")
+    clock_date: date | None = Field(
+        default=None, description="pin the business date (demos, replays, tests); default: today in the bank's time zone")

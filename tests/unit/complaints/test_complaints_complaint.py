@@ -1,0 +1,655 @@
+"""The complaint aggregate: intake, the standard process, extensions and appraisal pauses, the deadline checks that
+warn, record a breach and escalate once, resolution with compensation approval, closing and reopening."""
+
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+
+import pytest
+
+from crm_contracts.complaints import (
+    ComplaintClosed, ComplaintOpened, ComplaintStatusChanged, DeadlineApproaching, SlaBreached,
+)
+from crm_complaints.domain.complaint import Complaint, RuleBroken
+from crm_complaints.domain.policy import DEFAULT_POLICY, ComplaintsPolicy, Regulator
+from crm_complaints.domain.workflow import IllegalTransition
+from crm_kit.calendar import WorkingCalendar
+
+CAL = WorkingCalendar()
+RECEIVED = date(2026, 6, 1)  # a Monday: acknowledge due 06-02, first contact 06-03, decision 06-16
+
+
+def at(d: date, hour: int = 10) -> datetime:
+    return datetime.combine(d, time(hour), tzinfo=UTC)
+
+
+def d(day: int, month: int = 6) -> date:
+    return date(2026, month, day)
+
+
+def complaint(*, received_on: date = RECEIVED, policy: ComplaintsPolicy = DEFAULT_POLICY, **kw) -> Complaint:
+    fields = {"complaint_id": "K1", "customer_id": "C1", "channel": "hotline", "category": "fees",
+              "severity": "medium", "received_at": at(received_on, 9), "received_on": received_on, "branch": "B1"}
+    c = Complaint(**{**fields, **kw})
+    c.set_targets(policy, add_working_days=CAL.add_working_days, next_workday=CAL.next_workday)
+    return c
+
+
+def opened(**kw) -> Complaint:
+    c = complaint(**kw)
+    c.opened(by="intake", today=c.received_on)
+    c.events.clear()
+    return c
+
+
+def investigating(**kw) -> Complaint:
+    """Acknowledged, contacted, assigned and under investigation: only the decision target is open."""
+    c = opened(**kw)
+    c.move("acknowledged", by="intake", at=at(c.received_on, 11))
+    c.assign("h1", by="supervisor", at=at(c.received_on, 12))
+    c.contacted(by="h1", at=at(c.received_on, 13), note="called")
+    c.move("investigating", by="h1", at=at(c.received_on, 14))
+    c.events.clear()
+    return c
+
+
+def resolved(compensation: str = "0.00", **kw) -> Complaint:
+    c = investigating(**kw)
+    c.resolve(by="h1", at=at(d(5)), explanation="fee refunded", apology=True, compensation=Decimal(compensation),
+              root_cause="fees", policy=DEFAULT_POLICY)
+    c.events.clear()
+    return c
+
+
+def check(c: Complaint, today: date) -> list:
+    before = len(c.events)
+    c.check_deadlines(today=today, policy=DEFAULT_POLICY, at=at(today, 6))
+    return c.events[before:]
+
+
+def of(events: list, kind: type) -> list:
+    return [e for e in events if isinstance(e, kind)]
+
+
+# -- targets ---------------------------------------------------------------------------------------------------
+
+
+def test_set_targets_with_the_working_calendar():
+    c = complaint()
+    assert (c.acknowledge_due, c.first_contact_due) == (d(2), d(3))
+    assert c.allowed_days == 15
+    assert c.decision_due(today=RECEIVED) == d(16)
+
+
+def test_set_targets_across_golden_week():
+    c = complaint(received_on=date(2026, 9, 30))
+    assert (c.acknowledge_due, c.first_contact_due) == (date(2026, 10, 8), date(2026, 10, 9))
+    assert c.decision_due(today=date(2026, 9, 30)) == date(2026, 10, 15)
+
+
+def test_set_targets_for_a_priority_case_received_on_a_sunday():
+    c = complaint(received_on=d(7), priority=True, channel="regulator_forwarded")
+    assert (c.acknowledge_due, c.first_contact_due) == (d(8), d(8))
+
+
+def test_set_targets_takes_the_decision_days_of_the_policy():
+    policy = ComplaintsPolicy(regulator=Regulator(decision_days=10, extended_days=30, maximum_days=60))
+    c = complaint(policy=policy)
+    assert c.allowed_days == 10 and c.decision_due(today=RECEIVED) == d(11)
+
+
+# -- intake ----------------------------------------------------------------------------------------------------
+
+
+def test_opened_for_an_identified_customer():
+    c = complaint(priority=True, repeat_of="K0", channel="branch")
+    c.opened(by="intake", today=RECEIVED)
+    changed, opened_ = c.events
+    assert isinstance(changed, ComplaintStatusChanged)
+    assert (changed.from_state, changed.to_state, changed.by, changed.at) == (None, "received", "intake", c.received_at)
+    assert (changed.customer_id, changed.branch, changed.category) == ("C1", "B1", "fees")
+    assert isinstance(opened_, ComplaintOpened)
+    assert opened_.model_dump() == {
+        "complaint_id": "K1", "customer_id": "C1", "opened_at": c.received_at, "category": "fees", "branch": "B1",
+        "channel": "branch", "severity": "medium", "priority": True, "repeat_of": "K0", "decision_due": d(16)}
+    assert c.state == "received"
+    assert c.history == [{"at": c.received_at, "by": "intake", "action": "state", "from": None, "to": "received",
+                          "note": "received"}]
+
+
+def test_opened_for_a_complainant_who_is_not_a_customer_publishes_only_the_status():
+    c = complaint(customer_id=None)
+    c.opened(by="intake", today=RECEIVED)
+    assert [type(e) for e in c.events] == [ComplaintStatusChanged]
+    assert c.events[0].customer_id is None
+
+
+# -- the process -----------------------------------------------------------------------------------------------
+
+
+def test_move_records_history_and_a_status_event():
+    c = opened()
+    c.move("acknowledged", by="u1", at=at(d(1), 11), note="letter sent")
+    assert c.state == "acknowledged" and c.acknowledged_at == at(d(1), 11)
+    assert c.history[-1] == {"at": at(d(1), 11), "by": "u1", "action": "state", "from": "received",
+                             "to": "acknowledged", "note": "letter sent"}
+    (e,) = c.events
+    assert isinstance(e, ComplaintStatusChanged)
+    assert (e.from_state, e.to_state, e.by, e.at) == ("received", "acknowledged", "u1", at(d(1), 11))
+
+
+def test_an_illegal_move_changes_nothing():
+    c = opened()
+    history = list(c.history)
+    with pytest.raises(IllegalTransition, match="is received"):
+        c.move("resolved", by="u1", at=at(d(2)))
+    assert c.state == "received" and c.history == history and c.events == []
+
+
+def test_the_whole_standard_process():
+    c = opened()
+    c.move("acknowledged", by="u1", at=at(d(1), 11))
+    c.assign("h1", by="sup", at=at(d(1), 12))
+    c.move("investigating", by="h1", at=at(d(2)))
+    c.resolve(by="h1", at=at(d(3)), explanation="explained", apology=False, compensation=Decimal("0"),
+              root_cause="fees", policy=DEFAULT_POLICY)
+    c.close(by="h1", at=at(d(5)), how="customer_confirmed")
+    steps = [(e.from_state, e.to_state) for e in of(c.events, ComplaintStatusChanged)]
+    assert steps == [("received", "acknowledged"), ("acknowledged", "assigned"), ("assigned", "investigating"),
+                     ("investigating", "resolved"), ("resolved", "closed")]
+    assert [h["to"] for h in c.history if h["action"] == "state"] == [
+        "received", "acknowledged", "assigned", "investigating", "resolved", "closed"]
+    assert c.state == "closed"
+
+
+def test_assign_and_reassign():
+    c = opened()
+    c.move("acknowledged", by="u1", at=at(d(1), 11))
+    c.assign("h1", by="sup", at=at(d(1), 12))
+    assert c.state == "assigned" and c.handler == "h1"
+    assert c.history[-1]["note"] == "assigned to h1"
+    assert c.events[-1].handler == "h1"
+    events = len(c.events)
+    c.assign("h2", by="sup", at=at(d(1), 13))
+    assert c.handler == "h2" and c.state == "assigned"
+    assert c.history[-1] == {"at": at(d(1), 13), "by": "sup", "action": "reassigned", "handler": "h2", "note": None}
+    assert len(c.events) == events
+
+
+def test_assign_from_received_is_illegal():
+    c = opened()
+    with pytest.raises(IllegalTransition):
+        c.assign("h1", by="sup", at=at(d(1)))
+
+
+def test_first_contact_is_recorded_once():
+    c = opened()
+    c.contacted(by="h1", at=at(d(2)), note="called")
+    c.contacted(by="h1", at=at(d(3)), note="called again")
+    assert c.first_contact_at == at(d(2))
+    assert [h["action"] for h in c.history[-2:]] == ["contacted", "contacted"]
+
+
+def test_a_resolved_case_is_not_contacted():
+    c = resolved()
+    with pytest.raises(RuleBroken, match="resolved"):
+        c.contacted(by="h1", at=at(d(6)), note=None)
+
+
+# -- extensions --------------------------------------------------------------------------------------------------
+
+
+def test_the_handler_extends_to_30_days_with_a_reason():
+    c = investigating()
+    c.extend(to_days=30, reason="complex case", by="h1", role="complaint_handler", at=at(d(10)), policy=DEFAULT_POLICY)
+    assert c.allowed_days == 30 and c.decision_due(today=d(10)) == date(2026, 7, 1)
+    assert c.extensions == [{"from_days": 15, "to_days": 30, "reason": "complex case", "by": "h1",
+                             "role": "complaint_handler", "at": at(d(10))}]
+    assert c.history[-1] == {"at": at(d(10)), "by": "h1", "action": "extended", "to_days": 30, "note": "complex case"}
+
+
+@pytest.mark.parametrize("to_days", [31, 45, 60])
+def test_beyond_30_days_the_handler_is_forbidden(to_days):
+    c = investigating()
+    with pytest.raises(RuleBroken, match="beyond 30 days") as info:
+        c.extend(to_days=to_days, reason="complex", by="h1", role="complaint_handler", at=at(d(10)),
+                 policy=DEFAULT_POLICY)
+    assert info.value.forbidden is True
+    assert c.allowed_days == 15 and c.extensions == []
+
+
+def test_beyond_30_days_after_the_handler_extended_to_30_is_still_forbidden_for_the_handler():
+    c = investigating()
+    c.extend(to_days=30, reason="complex", by="h1", role="complaint_handler", at=at(d(10)), policy=DEFAULT_POLICY)
+    with pytest.raises(RuleBroken) as info:
+        c.extend(to_days=60, reason="more", by="h1", role="complaint_handler", at=at(d(20)), policy=DEFAULT_POLICY)
+    assert info.value.forbidden is True and c.allowed_days == 30
+
+
+@pytest.mark.parametrize("role", ["branch_manager", "head_office"])
+def test_a_branch_manager_or_head_office_extends_to_60(role):
+    c = investigating()
+    c.extend(to_days=30, reason="complex", by="h1", role="complaint_handler", at=at(d(10)), policy=DEFAULT_POLICY)
+    c.extend(to_days=60, reason="appraisal abroad", by="m1", role=role, at=at(d(20)), policy=DEFAULT_POLICY)
+    assert c.allowed_days == 60 and c.decision_due(today=d(20)) == date(2026, 7, 31)
+    assert [(x["from_days"], x["to_days"], x["role"]) for x in c.extensions] == [
+        (15, 30, "complaint_handler"), (30, 60, role)]
+
+
+@pytest.mark.parametrize("role", ["complaint_handler", "branch_manager", "head_office"])
+def test_never_beyond_60_days(role):
+    c = investigating()
+    with pytest.raises(RuleBroken, match="at most 60 days") as info:
+        c.extend(to_days=61, reason="x", by="m1", role=role, at=at(d(10)), policy=DEFAULT_POLICY)
+    assert info.value.forbidden is False and c.allowed_days == 15
+
+
+def test_never_beyond_60_days_after_60():
+    c = investigating()
+    c.extend(to_days=60, reason="x", by="m1", role="head_office", at=at(d(10)), policy=DEFAULT_POLICY)
+    with pytest.raises(RuleBroken):
+        c.extend(to_days=61, reason="x", by="m1", role="head_office", at=at(d(11)), policy=DEFAULT_POLICY)
+    with pytest.raises(RuleBroken, match="already due within 60 days"):
+        c.extend(to_days=60, reason="x", by="m1", role="head_office", at=at(d(11)), policy=DEFAULT_POLICY)
+
+
+@pytest.mark.parametrize("to_days", [10, 15])
+def test_an_extension_is_never_shorter(to_days):
+    c = investigating()
+    with pytest.raises(RuleBroken, match="already due within 15 days") as info:
+        c.extend(to_days=to_days, reason="x", by="m1", role="branch_manager", at=at(d(10)), policy=DEFAULT_POLICY)
+    assert info.value.forbidden is False and c.allowed_days == 15
+
+
+def test_shorter_than_an_earlier_extension_is_refused():
+    c = investigating()
+    c.extend(to_days=45, reason="x", by="m1", role="branch_manager", at=at(d(10)), policy=DEFAULT_POLICY)
+    with pytest.raises(RuleBroken):
+        c.extend(to_days=30, reason="x", by="h1", role="complaint_handler", at=at(d(11)), policy=DEFAULT_POLICY)
+    assert c.allowed_days == 45
+
+
+def test_a_resolved_case_has_no_deadline_to_extend():
+    c = resolved()
+    with pytest.raises(RuleBroken, match="resolved"):
+        c.extend(to_days=30, reason="x", by="h1", role="complaint_handler", at=at(d(10)), policy=DEFAULT_POLICY)
+
+
+# -- external appraisal ----------------------------------------------------------------------------------------
+
+
+def test_an_appraisal_moves_the_decision_by_the_paused_days():
+    c = investigating()
+    assert c.decision_due(today=d(1)) == d(16)
+    c.start_appraisal(on=d(5), by="h1", reason="signature expert", at=at(d(5)))
+    assert c.in_appraisal
+    assert c.decision_due(today=d(8)) == d(19)  # the running pause counts up to today
+    c.end_appraisal(on=d(12), by="h1", at=at(d(12)))
+    assert not c.in_appraisal
+    assert c.paused_days(today=d(30)) == 7
+    assert c.decision_due(today=d(30)) == d(23)
+    assert [h["action"] for h in c.history[-2:]] == ["appraisal_started", "appraisal_ended"]
+    assert c.pauses == [{"start": "2026-06-05", "end": "2026-06-12", "by": "h1", "reason": "signature expert"}]
+
+
+def test_two_appraisals_add_up():
+    c = investigating()
+    c.start_appraisal(on=d(2), by="h1", reason="a", at=at(d(2)))
+    c.end_appraisal(on=d(4), by="h1", at=at(d(4)))
+    c.start_appraisal(on=d(6), by="h1", reason="b", at=at(d(6)))
+    c.end_appraisal(on=d(9), by="h1", at=at(d(9)))
+    assert c.decision_due(today=d(30)) == d(21)
+
+
+def test_the_decision_target_is_not_checked_while_the_appraisal_runs():
+    c = investigating()
+    c.start_appraisal(on=d(5), by="h1", reason="expert", at=at(d(5)))
+    assert "decision" not in c.open_targets(today=d(20))
+    assert check(c, d(14)) == [] and check(c, d(20)) == [] and check(c, date(2026, 7, 20)) == []
+    assert c.state == "investigating" and c.breached == []
+
+
+def test_only_one_appraisal_at_a_time():
+    c = investigating()
+    c.start_appraisal(on=d(5), by="h1", reason="expert", at=at(d(5)))
+    with pytest.raises(RuleBroken, match="already running"):
+        c.start_appraisal(on=d(6), by="h1", reason="another", at=at(d(6)))
+
+
+def test_ending_an_appraisal_that_is_not_running():
+    c = investigating()
+    with pytest.raises(RuleBroken, match="no external appraisal"):
+        c.end_appraisal(on=d(6), by="h1", at=at(d(6)))
+
+
+def test_an_appraisal_cannot_end_before_it_started():
+    c = investigating()
+    c.start_appraisal(on=d(5), by="h1", reason="expert", at=at(d(5)))
+    with pytest.raises(RuleBroken, match="before it started"):
+        c.end_appraisal(on=d(4), by="h1", at=at(d(5)))
+    assert c.in_appraisal
+
+
+def test_a_resolved_case_has_no_appraisal():
+    c = resolved()
+    with pytest.raises(RuleBroken):
+        c.start_appraisal(on=d(6), by="h1", reason="expert", at=at(d(6)))
+
+
+# -- the deadline check ----------------------------------------------------------------------------------------
+
+
+def test_open_targets_of_a_new_case():
+    c = opened()
+    assert c.open_targets(today=d(1)) == {"acknowledge": d(2), "first_contact": d(3), "decision": d(16)}
+    c.move("acknowledged", by="u1", at=at(d(1)))
+    assert set(c.open_targets(today=d(1))) == {"first_contact", "decision"}
+    c.contacted(by="h1", at=at(d(1)), note=None)
+    assert set(c.open_targets(today=d(1))) == {"decision"}
+
+
+def test_a_closed_case_has_no_open_targets():
+    c = resolved()
+    assert c.open_targets(today=d(30)) == {}
+    assert check(c, d(30)) == []
+
+
+def test_internal_targets_are_warned_once_each():
+    c = opened()
+    events = check(c, d(1))
+    assert [(e.target, e.due, e.days_left) for e in events] == [("acknowledge", d(2), 1), ("first_contact", d(3), 2)]
+    assert all(isinstance(e, DeadlineApproaching) and e.customer_id == "C1" and e.branch == "B1" for e in events)
+    assert check(c, d(1)) == []
+    assert check(c, d(2)) == []  # days_left 0: already warned
+
+
+def test_the_decision_is_warned_three_days_before_and_once():
+    c = investigating()
+    assert check(c, d(12)) == []  # 4 days left
+    (e,) = check(c, d(13))
+    assert isinstance(e, DeadlineApproaching)
+    assert (e.target, e.due, e.days_left, e.handler) == ("decision", d(16), 3, "h1")
+    assert check(c, d(14)) == [] and check(c, d(16)) == []
+    assert c.warned == ["decision"]
+
+
+def test_a_warning_on_the_due_day_itself():
+    c = investigating()
+    (e,) = check(c, d(16))
+    assert isinstance(e, DeadlineApproaching) and e.days_left == 0
+
+
+def test_the_first_breach_escalates_to_the_branch_manager():
+    c = investigating()
+    check(c, d(13))
+    events = check(c, d(17))
+    changed, breached = events
+    assert isinstance(changed, ComplaintStatusChanged)
+    assert (changed.from_state, changed.to_state, changed.by) == ("investigating", "escalated", "complaints")
+    assert isinstance(breached, SlaBreached)
+    assert (breached.target, breached.due, breached.detected_on, breached.escalated_to) == (
+        "decision", d(16), d(17), "branch_manager")
+    assert c.state == "escalated" and c.escalated_for_breach and c.breached == ["decision"]
+    assert "branch_manager" in c.history[-1]["note"]
+    assert check(c, d(18)) == [] and check(c, d(30)) == []
+    assert c.state == "escalated"
+
+
+def test_a_breach_without_an_earlier_warning():
+    c = investigating()
+    events = check(c, d(20))
+    assert [type(e) for e in events] == [ComplaintStatusChanged, SlaBreached]
+    assert of(events, DeadlineApproaching) == []
+
+
+def test_a_regulator_forwarded_case_is_escalated_to_head_office():
+    c = investigating(channel="regulator_forwarded", priority=True)
+    (breach,) = of(check(c, d(17)), SlaBreached)
+    assert breach.escalated_to == "head_office" and c.state == "escalated"
+
+
+def test_a_second_breach_does_not_escalate_again():
+    c = opened()
+    check(c, d(1))  # both internal targets warned
+    events = check(c, d(3))  # acknowledge missed (due 06-02), first contact due today
+    (changed,) = of(events, ComplaintStatusChanged)
+    assert (changed.from_state, changed.to_state) == ("received", "escalated")
+    (breach,) = of(events, SlaBreached)
+    assert (breach.target, breach.escalated_to) == ("acknowledge", "branch_manager")
+    events = check(c, d(4))  # first contact missed
+    assert [type(e) for e in events] == [SlaBreached]
+    assert (events[0].target, events[0].escalated_to) == ("first_contact", None)
+    c.assign("h1", by="m1", at=at(d(4)))
+    c.move("investigating", by="h1", at=at(d(4)))
+    events = check(c, d(17))  # the decision missed too: recorded, not escalated again
+    assert [type(e) for e in events] == [SlaBreached]
+    assert (events[0].target, events[0].escalated_to) == ("decision", None)
+    assert c.state == "investigating" and c.breached == ["acknowledge", "first_contact", "decision"]
+    escalations = [h for h in c.history if h["action"] == "state" and h["to"] == "escalated"]
+    assert len(escalations) == 1
+
+
+def test_two_breaches_found_by_one_check_escalate_once():
+    c = opened()
+    events = check(c, d(10))
+    assert [(e.target, e.escalated_to) for e in of(events, SlaBreached)] == [
+        ("acknowledge", "branch_manager"), ("first_contact", None)]
+    assert len(of(events, ComplaintStatusChanged)) == 1 and c.state == "escalated"
+
+
+def test_a_breach_of_a_case_already_escalated_by_hand_names_the_supervisor_without_a_step():
+    c = investigating()
+    c.move("escalated", by="h1", at=at(d(10)))
+    c.events.clear()
+    events = check(c, d(17))
+    assert [type(e) for e in events] == [SlaBreached]
+    assert events[0].escalated_to == "branch_manager" and c.state == "escalated"
+
+
+def test_an_extension_after_a_warning_allows_a_new_warning():
+    c = investigating()
+    (w,) = check(c, d(13))
+    assert w.due == d(16)
+    c.extend(to_days=30, reason="complex", by="h1", role="complaint_handler", at=at(d(14)), policy=DEFAULT_POLICY)
+    assert check(c, d(17)) == []  # no breach of the old date
+    assert check(c, d(27)) == []
+    (w,) = check(c, d(28))
+    assert isinstance(w, DeadlineApproaching) and (w.due, w.days_left) == (date(2026, 7, 1), 3)
+    assert check(c, d(29)) == []
+    (b,) = of(check(c, date(2026, 7, 2)), SlaBreached)
+    assert b.due == date(2026, 7, 1)
+
+
+def test_an_appraisal_after_a_warning_allows_a_new_warning_for_the_moved_date():
+    c = investigating()
+    check(c, d(13))
+    c.start_appraisal(on=d(13), by="h1", reason="expert", at=at(d(13)))
+    assert check(c, d(17)) == []
+    c.end_appraisal(on=d(20), by="h1", at=at(d(20)))
+    (w,) = check(c, d(20))
+    assert (w.target, w.due, w.days_left) == ("decision", d(23), 3)
+    assert check(c, d(23)) == []
+    (b,) = of(check(c, d(24)), SlaBreached)
+    assert b.due == d(23)
+
+
+def test_deadline_events_of_a_complainant_who_is_not_a_customer():
+    c = opened(customer_id=None)
+    events = check(c, d(10))
+    assert events and all(e.customer_id is None for e in events)
+
+
+# -- resolution, compensation, closing -------------------------------------------------------------------------
+
+
+def test_resolve_records_the_explanation_apology_compensation_and_root_cause():
+    c = investigating()
+    c.resolve(by="h1", at=at(d(5)), explanation="fee refunded", apology=True, compensation=Decimal("200.00"),
+              root_cause="fees", policy=DEFAULT_POLICY)
+    assert c.state == "resolved" and c.resolved_at == at(d(5))
+    assert c.resolution == {"explanation": "fee refunded", "apology": True, "compensation": Decimal("200.00"),
+                            "root_cause": "fees", "needs_approval": False, "approved_by": None, "approved_at": None}
+    (e,) = c.events
+    assert (e.from_state, e.to_state) == ("investigating", "resolved")
+
+
+def test_the_root_cause_must_be_in_the_taxonomy():
+    c = investigating()
+    with pytest.raises(RuleBroken, match="root_cause: weather is not in the taxonomy"):
+        c.resolve(by="h1", at=at(d(5)), explanation="x", apology=False, compensation=Decimal("0"),
+                  root_cause="weather", policy=DEFAULT_POLICY)
+    assert c.state == "investigating" and c.resolution is None and c.events == []
+
+
+def test_resolve_follows_the_process():
+    c = opened()
+    with pytest.raises(IllegalTransition, match="is received"):
+        c.resolve(by="h1", at=at(d(5)), explanation="x", apology=False, compensation=Decimal("0"),
+                  root_cause="fees", policy=DEFAULT_POLICY)
+    assert c.resolution is None
+
+
+def test_compensation_at_the_approval_amount_needs_no_approval():
+    c = resolved("1000.00")
+    assert c.resolution["needs_approval"] is False
+    c.close(by="h1", at=at(d(8)), how="customer_confirmed")
+    assert c.state == "closed"
+
+
+def test_compensation_above_the_approval_amount_must_be_approved_before_closing():
+    c = resolved("1000.01")
+    assert c.resolution["needs_approval"] is True
+    with pytest.raises(RuleBroken, match="1000.01 is above the approval amount") as info:
+        c.close(by="h1", at=at(d(8)), how="customer_confirmed")
+    assert info.value.forbidden is False
+    assert c.state == "resolved" and c.events == []
+
+
+@pytest.mark.parametrize("role", ["relationship_manager", "complaint_handler", "rm_supervisor"])
+def test_only_a_branch_manager_or_head_office_approves_compensation(role):
+    c = resolved("5000.00")
+    with pytest.raises(RuleBroken, match="branch manager or head office") as info:
+        c.approve_compensation(by="rm1", role=role, at=at(d(6)))
+    assert info.value.forbidden is True
+    assert c.resolution["approved_by"] is None
+    with pytest.raises(RuleBroken):
+        c.close(by="h1", at=at(d(8)), how="customer_confirmed")
+
+
+@pytest.mark.parametrize("role", ["branch_manager", "head_office"])
+def test_approved_compensation_lets_the_case_close(role):
+    c = resolved("5000.00")
+    c.approve_compensation(by="m1", role=role, at=at(d(6)))
+    assert (c.resolution["approved_by"], c.resolution["approved_at"]) == ("m1", at(d(6)))
+    assert c.history[-1] == {"at": at(d(6)), "by": "m1", "action": "compensation_approved"}
+    c.close(by="h1", at=at(d(8)), how="customer_confirmed")
+    (closed,) = of(c.events, ComplaintClosed)
+    assert closed.compensation == Decimal("5000.00")
+
+
+def test_there_is_nothing_to_approve_below_the_amount():
+    c = resolved("100.00")
+    with pytest.raises(RuleBroken, match="no compensation waiting") as info:
+        c.approve_compensation(by="m1", role="branch_manager", at=at(d(6)))
+    assert info.value.forbidden is False
+
+
+def test_close_publishes_complaint_closed_for_an_identified_customer():
+    c = resolved("300.00")
+    c.close(by="h1", at=at(d(12)), how="no_answer")
+    changed, closed = c.events
+    assert (changed.from_state, changed.to_state) == ("resolved", "closed")
+    assert isinstance(closed, ComplaintClosed)
+    assert closed.model_dump() == {
+        "complaint_id": "K1", "customer_id": "C1", "closed_at": at(d(12)), "outcome": "resolved",
+        "category": "fees", "root_cause": "fees", "compensation": Decimal("300.00"), "closed_by": "no_answer"}
+    assert (c.state, c.closed_at, c.closed_by) == ("closed", at(d(12)), "no_answer")
+
+
+def test_close_of_a_complainant_who_is_not_a_customer_publishes_only_the_status():
+    c = resolved(customer_id=None)
+    c.close(by="h1", at=at(d(8)), how="customer_confirmed")
+    assert [type(e) for e in c.events] == [ComplaintStatusChanged]
+
+
+def test_close_follows_the_process():
+    c = investigating()
+    with pytest.raises(IllegalTransition, match="is investigating"):
+        c.close(by="h1", at=at(d(8)), how="customer_confirmed")
+
+
+# -- reopen ----------------------------------------------------------------------------------------------------
+
+
+def test_reopen_a_closed_case_publishes_complaint_opened_again():
+    c = resolved()
+    c.close(by="h1", at=at(d(8)), how="customer_confirmed")
+    c.events.clear()
+    c.reopen(by="h1", at=at(d(20)), reason="customer not satisfied")
+    assert c.state == "reopened"
+    assert (c.closed_at, c.closed_by, c.resolved_at) == (None, None, None)
+    changed, opened_ = c.events
+    assert (changed.from_state, changed.to_state) == ("closed", "reopened")
+    assert isinstance(opened_, ComplaintOpened)
+    assert (opened_.complaint_id, opened_.customer_id, opened_.opened_at, opened_.category) == (
+        "K1", "C1", at(d(20)), "fees")
+    assert c.history[-1]["note"] == "customer not satisfied"
+
+
+def test_reopen_a_resolved_case_and_handle_it_again():
+    c = resolved()
+    c.reopen(by="h1", at=at(d(6)), reason="new facts")
+    assert c.state == "reopened" and c.resolved_at is None
+    c.move("investigating", by="h1", at=at(d(6)))
+    c.resolve(by="h1", at=at(d(7)), explanation="again", apology=True, compensation=Decimal("10.00"),
+              root_cause="cards", policy=DEFAULT_POLICY)
+    c.close(by="h1", at=at(d(9)), how="customer_confirmed")
+    (closed,) = of(c.events, ComplaintClosed)
+    assert closed.root_cause == "cards" and c.state == "closed"
+
+
+def test_reopen_of_a_complainant_who_is_not_a_customer_publishes_only_the_status():
+    c = resolved(customer_id=None)
+    c.reopen(by="h1", at=at(d(6)), reason="x")
+    assert [type(e) for e in c.events] == [ComplaintStatusChanged]
+
+
+def test_an_open_case_cannot_be_reopened():
+    c = investigating()
+    with pytest.raises(IllegalTransition, match="is investigating"):
+        c.reopen(by="h1", at=at(d(6)), reason="x")
+    assert c.events == []
+
+
+# -- extensions and appraisals: when they may be recorded ----------------------------------------------------------
+
+
+def test_a_deadline_is_extended_before_it_passes_not_after() -> None:
+    c = opened()  # received 2026-06-01: decision due 06-16
+    c.extend(to_days=30, reason="complex", by="H1", role="complaint_handler", at=at(d(16)), policy=DEFAULT_POLICY,
+             today=d(16))
+    late = opened()
+    with pytest.raises(RuleBroken, match="was due on 2026-06-16"):
+        late.extend(to_days=30, reason="complex", by="H1", role="complaint_handler", at=at(d(17)), policy=DEFAULT_POLICY,
+                    today=d(17))
+
+
+def test_an_appraisal_cannot_start_before_receipt_ahead_of_today_or_inside_the_previous_one() -> None:
+    c = opened()
+    with pytest.raises(RuleBroken, match="after the complaint was received"):
+        c.start_appraisal(on=d(31, 5), by="H1", reason="x", at=at(d(2)), today=d(2))
+    with pytest.raises(RuleBroken, match="not ahead"):
+        c.start_appraisal(on=d(9), by="H1", reason="x", at=at(d(2)), today=d(2))
+    c.start_appraisal(on=d(3), by="H1", reason="x", at=at(d(3)), today=d(3))
+    with pytest.raises(RuleBroken, match="when it ends"):
+        c.end_appraisal(on=d(9), by="H1", at=at(d(5)), today=d(5))
+    c.end_appraisal(on=d(6), by="H1", at=at(d(6)), today=d(6))
+    with pytest.raises(RuleBroken, match="after the previous one ended"):
+        c.start_appraisal(on=d(5), by="H1", reason="again", at=at(d(8)), today=d(8))
+    assert c.paused_days(today=d(20)) == 3 and c.decision_due(today=d(20)) == d(19)
+
+
+def test_a_case_escalated_before_acknowledgement_can_still_be_acknowledged() -> None:
+    c = opened()
+    c.move("escalated", by="S1", at=at(d(1)), note="VIP complaint")
+    c.move("acknowledged", by="H1", at=at(d(2)))
+    assert "acknowledge" not in c.open_targets(today=d(3))
