@@ -56,7 +56,11 @@ async def get_complaint(cx: C, principal: Reader, complaint_id: ComplaintId) -> 
 
 
 def _action(name: str, model: type, doc: str) -> None:
-    async def endpoint(cx: C, principal: Writer, complaint_id: ComplaintId, body: model = Body(default_factory=model)) -> dict[str, Any]:  # type: ignore[valid-type]
+    # A body with required fields must be sent; one without may be left out.
+    needed = any(f.is_required() for f in model.model_fields.values())  # type: ignore[attr-defined]
+
+    async def endpoint(cx: C, principal: Writer, complaint_id: ComplaintId,
+                       body: model = Body(...) if needed else Body(default_factory=model)) -> dict[str, Any]:  # type: ignore[valid-type]
         return await cases.act(cx=cx, principal=principal, complaint_id=complaint_id, action=name, body=body)
 
     endpoint.__doc__ = doc
