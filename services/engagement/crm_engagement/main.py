@@ -12,11 +12,13 @@ from crm_contracts.engagement import EVENTS
 from crm_contracts.envelope import CloudEvent
 from crm_contracts.topics import COMPLAINTS_CASES, ENGAGEMENT_TASKS, PROFILE_CUSTOMERS, TIERING_CUSTOMERS
 from crm_engagement.adapters.store import EngagementStore
+from crm_engagement.domain.policy import DEFAULT_POLICY, EngagementPolicy
 from crm_engagement.entrypoints import http, subscribers
 from crm_engagement.service import policies, scheduler
 from crm_engagement.service.context import Engagement
 from crm_engagement.settings import EngagementSettings
 from crm_kit.http import create_http_app
+from crm_kit.policies import PolicyVersions
 from crm_kit.runtime import Runtime
 
 DESCRIPTION = """Makes sure the right person contacts each customer at the right time, for the right reason, and
@@ -28,7 +30,9 @@ and `crm.complaints.cases`; publishes on `crm.engagement.tasks`."""
 def build(settings: EngagementSettings | None = None) -> Engagement:
     settings = settings or EngagementSettings()
     rt = Runtime(settings, topics=[ENGAGEMENT_TASKS, PROFILE_CUSTOMERS, TIERING_CUSTOMERS, COMPLAINTS_CASES])
-    e = Engagement(rt=rt, store=EngagementStore(rt.mongo))
+    store = EngagementStore(rt.mongo)
+    e = Engagement(rt=rt, store=store, policies=PolicyVersions(store.policies, EngagementPolicy, DEFAULT_POLICY,
+                                                                note="defaults of BRIEF §4"))
     rt.startup_hooks += [e.store.ensure_indexes, lambda: policies.ensure_default(e)]
     e.scheduler_job = rt.job("scheduler", lambda: scheduler.step(e), interval=settings.scheduler_interval_seconds)
     subscribers.register(e)

@@ -18,11 +18,13 @@ from crm_contracts.envelope import EventData
 from crm_contracts.topics import ENGAGEMENT_TASKS
 from crm_engagement.adapters.store import EngagementStore, customer_from_doc, customer_state, task_doc, task_from_doc
 from crm_engagement.domain.customer import EngagedCustomer, task_created
+from crm_engagement.domain.policy import EngagementPolicy
 from crm_engagement.domain.tasks import Task
 from crm_engagement.settings import EngagementSettings
 from crm_kit.calendar import CalendarYearUnknown
 from crm_kit import audit as audit_trail
 from crm_kit.jobs import LeasedJob
+from crm_kit.policies import PolicyVersions
 from crm_kit.logging import get_logger
 from crm_kit.metrics import CALENDAR_UNKNOWN
 from crm_kit.outbox import OutgoingMessage, outgoing_event
@@ -37,6 +39,7 @@ log = get_logger(__name__)
 class Engagement:
     rt: Runtime[EngagementSettings]
     store: EngagementStore
+    policies: PolicyVersions[EngagementPolicy]
     scheduler_job: LeasedJob | None = None
     work: dict[str, list[str]] = field(default_factory=dict)
 
