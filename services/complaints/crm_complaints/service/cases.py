@@ -15,10 +15,12 @@ from crm_complaints.domain.complaint import Complaint, RuleBroken
 from crm_complaints.domain.workflow import IllegalTransition
 from crm_complaints.schemas import Appraisal, Assign, ComplaintCreate, Confirm, Escalate, Extend, Reopen, Resolve, Step
 from crm_complaints.service import handlers
-from crm_complaints.service.context import Complaints, audit, local_day, save
+from crm_complaints.service.context import Complaints, audit, save
+from crm_kit.clock import local_day
 from crm_complaints.service.policy import current
 from crm_kit.auth import ALL_SCOPE, BRANCH_SCOPE, Principal, Role
 from crm_kit.calendar import CalendarYearUnknown
+from crm_kit.clock import past_instant
 from crm_kit.errors import Conflict, CrmError, Forbidden, Invalid, NotFound
 from crm_kit.masking import mask_email, mask_name, mask_phone
 
@@ -64,16 +66,8 @@ def view(cx: Complaints, doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _received_at(cx: Complaints, value: datetime | None) -> datetime:
-    now = cx.now()
-    if value is None:
-        return now
-    if value.tzinfo is None:
-        raise Invalid("received_at: give a time zone (e.g. +08:00)", field="received_at")
-    if value > now + timedelta(minutes=5):
-        raise Invalid("received_at: is in the future", field="received_at")
-    if value < now - timedelta(days=366):
-        raise Invalid("received_at: more than a year ago", field="received_at")
-    return value
+    return past_instant(value, now=cx.now(), max_age=timedelta(days=366), field="received_at",
+                        what="a complaint is taken in when it arrives")
 
 
 async def create(*, cx: Complaints, principal: Principal, body: ComplaintCreate) -> dict[str, Any]:

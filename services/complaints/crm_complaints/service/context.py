@@ -4,9 +4,8 @@ complaint with the events it caused (outbox) in one transaction."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
@@ -16,13 +15,13 @@ from crm_complaints.domain.policy import ComplaintsPolicy
 from crm_complaints.settings import ComplaintsSettings
 from crm_contracts.topics import COMPLAINTS_CASES
 from crm_kit import audit as audit_trail
+from crm_kit.clock import BusinessClock
 from crm_kit.jobs import LeasedJob
 from crm_kit.policies import PolicyVersions
 from crm_kit.outbox import outgoing_event
 from crm_kit.runtime import Runtime
 
 SOURCE = "crm/complaints"
-BANK_TZ = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass
@@ -33,18 +32,11 @@ class Complaints:
     scheduler_job: LeasedJob | None = None
 
     def today(self) -> date:
-        return self.rt.settings.clock_date or datetime.now(BANK_TZ).date()
+        """The business date: pinned by CLOCK_DATE, else today in the bank's time zone."""
+        return BusinessClock(self.rt.settings).today()
 
     def now(self) -> datetime:
-        real = datetime.now(BANK_TZ)
-        pinned = self.rt.settings.clock_date
-        if pinned is None:
-            return real.astimezone(UTC)
-        return datetime.combine(pinned, real.time(), tzinfo=BANK_TZ).astimezone(UTC)
-
-
-def local_day(at: datetime) -> date:
-    return at.astimezone(BANK_TZ).date()
+        return BusinessClock(self.rt.settings).now()
 
 
 async def save(cx: Complaints, session: AsyncClientSession, c: Complaint, *, new: bool = False) -> None:

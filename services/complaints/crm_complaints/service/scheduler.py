@@ -12,7 +12,8 @@ from datetime import timedelta
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_complaints.adapters.store import complaint_from_doc
-from crm_complaints.service.context import Complaints, local_day, save
+from crm_complaints.service.context import Complaints, save
+from crm_kit.clock import local_day
 from crm_complaints.service.policy import current
 
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -22,6 +21,7 @@ from crm_engagement.domain.policy import EngagementPolicy
 from crm_engagement.domain.tasks import Task
 from crm_engagement.settings import EngagementSettings
 from crm_kit.calendar import CalendarYearUnknown
+from crm_kit.clock import BANK_TZ, BusinessClock
 from crm_kit import audit as audit_trail
 from crm_kit.jobs import LeasedJob
 from crm_kit.policies import PolicyVersions
@@ -31,7 +31,6 @@ from crm_kit.outbox import OutgoingMessage, outgoing_event
 from crm_kit.runtime import Runtime
 
 SOURCE = "crm/engagement"
-BANK_TZ = ZoneInfo("Asia/Shanghai")
 log = get_logger(__name__)
 
 
@@ -45,15 +44,10 @@ class Engagement:
 
     def today(self) -> date:
         """The business date: pinned by CLOCK_DATE, else today in the bank's time zone."""
-        return self.rt.settings.clock_date or datetime.now(BANK_TZ).date()
+        return BusinessClock(self.rt.settings).today()
 
     def now(self) -> datetime:
-        """Now; with a pinned date, that date at the current local time."""
-        real = datetime.now(BANK_TZ)
-        pinned = self.rt.settings.clock_date
-        if pinned is None:
-            return real.astimezone(UTC)
-        return datetime.combine(pinned, real.time(), tzinfo=BANK_TZ).astimezone(UTC)
+        return BusinessClock(self.rt.settings).now()
 
     def event(self, data: EventData, *, customer_id: str, causationid: str | None = None,
               correlationid: str | None = None) -> OutgoingMessage:
@@ -84,14 +78,6 @@ class Engagement:
             CALENDAR_UNKNOWN.labels(self.rt.settings.service_name).inc()
             log.error("working-day calendar does not know the year; public-holiday rule not applied", error=str(exc))
             return False
-
-
-def local_day(at: datetime) -> date:
-    return at.astimezone(BANK_TZ).date()
-
-
-def local_time(day: date, t: time) -> datetime:
-    return datetime.combine(day, t, tzinfo=BANK_TZ)
 
 
 @dataclass

@@ -15,10 +15,11 @@ from crm_engagement.domain.customer import EngagedCustomer
 from crm_engagement.domain.policy import EngagementPolicy
 from crm_engagement.schemas import InteractionCreate
 from crm_engagement.service import contacts, policies, surveys
-from crm_engagement.service.context import Engagement, local_day
+from crm_engagement.service.context import Engagement
+from crm_kit.clock import local_day
 from crm_engagement.service.scope import customer_in_scope
 from crm_kit.auth import Principal
-from crm_kit.errors import Invalid
+from crm_kit.clock import past_instant
 
 
 def sampled(interaction_id: str, pct: int) -> bool:
@@ -53,16 +54,8 @@ def view(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _when(e: Engagement, occurred_at: datetime | None) -> datetime:
-    now = e.now()
-    if occurred_at is None:
-        return now
-    if occurred_at.tzinfo is None:
-        raise Invalid("occurred_at: give a time zone (e.g. +08:00)", field="occurred_at")
-    if occurred_at > now + timedelta(minutes=5):
-        raise Invalid("occurred_at: is in the future", field="occurred_at")
-    if occurred_at < now - timedelta(days=30):
-        raise Invalid("occurred_at: more than 30 days ago; contacts are logged when they happen", field="occurred_at")
-    return occurred_at
+    return past_instant(occurred_at, now=e.now(), max_age=timedelta(days=30), field="occurred_at",
+                        what="contacts are logged when they happen")
 
 
 async def log_interaction(*, e: Engagement, principal: Principal, body: InteractionCreate) -> dict[str, Any]:
