@@ -1,4 +1,5 @@
-"""Realistic, reproducible demo data for the bank CRM.
+"""Realistic, reproducible demo data for the bank CRM: branches, staff, customers, balances, the product
+catalogue and a few complaints.
 
 All randomness flows from a caller-supplied ``random.Random`` and a seeded
 ``Faker("zh_CN")`` so the same seed always yields the same data set. Identity
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -20,11 +21,14 @@ from faker import Faker
 from crm_profile.domain.identity import resident_id_check_digit, uscc_check_char
 
 __all__ = [
+    "COMPLAINT_CHANNELS",
+    "COMPLAINTS",
     "DEFAULT_ROLES_PER_BRANCH",
     "PRODUCTS",
     "REGIONS",
     "make_balance",
     "make_branches",
+    "make_complaints",
     "make_corporate",
     "make_dataset",
     "make_faker",
@@ -129,6 +133,77 @@ def make_products() -> list[dict[str, Any]]:
         {"code": code, "name": name, "type": kind, "risk_level": risk, "active": True}
         for code, name, kind, risk in PRODUCTS
     ]
+
+
+# The complaints service's intake (POST /v1/complaints): channel -> weight, as complaints reach a retail bank
+# (most by phone, at the counter or online; a few through the suggestion box, social media or the regulator).
+COMPLAINT_CHANNELS: Mapping[str, int] = {
+    "hotline": 30,
+    "branch": 25,
+    "online": 18,
+    "email": 8,
+    "suggestion_box": 7,
+    "social_media": 6,
+    "regulator_forwarded": 6,
+}
+# (category of the complaints policy's default taxonomy, description, severity).
+COMPLAINTS: tuple[tuple[str, str, str], ...] = (
+    ("service_attitude", "柜员办理业务时态度冷淡，询问问题时很不耐烦。", "low"),
+    ("service_attitude", "大堂经理对老年客户解释不清，语气生硬。", "medium"),
+    ("fees", "账户被扣取小额账户管理费，事先没有收到任何通知。", "medium"),
+    ("fees", "跨行转账收取的手续费与网点公示的标准不一致。", "low"),
+    ("wealth_mis_selling", "客户经理推荐理财时称保本保收益，到期却出现亏损。", "high"),
+    ("wealth_mis_selling", "风险评估为稳健型，却被推荐购买高风险的股票基金。", "high"),
+    ("cards", "信用卡年费未按办卡时的承诺减免，要求退还。", "medium"),
+    ("cards", "借记卡在自助取款机被吞，三天后仍未退还。", "medium"),
+    ("loans", "提前还贷被收取违约金，合同中没有看到相关条款。", "medium"),
+    ("loans", "房贷审批迟迟没有答复，多次询问客户经理无果。", "low"),
+    ("deposits", "定期存款到期自动转存，利率与当初约定的不符。", "medium"),
+    ("deposits", "大额存单提前支取时利息计算有误。", "medium"),
+    ("app", "手机银行转账显示成功，但对方账户一直未到账。", "high"),
+    ("app", "手机银行升级后无法登录，人脸识别反复失败。", "low"),
+    ("queueing", "网点只开一个窗口，排队等候超过一个小时。", "low"),
+    ("queueing", "线上预约取号后到网点仍需重新排队。", "low"),
+    ("other", "网点门口的无障碍通道被占用，轮椅无法通行。", "low"),
+)
+_CHINA_TIME = timezone(timedelta(hours=8))
+
+
+def make_complaints(
+    rng: random.Random, customers: Sequence[Mapping[str, Any]], *, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Bodies of the complaints service's ``POST /v1/complaints``: about one per 20 customers (at least 3, at
+    most one per customer), each for a different customer (``id`` and ``branch`` of the profile's
+    registration), received one to seven days before ``now`` in China time (+08:00, never in the future)."""
+    now = (now or datetime.now(_CHINA_TIME)).astimezone(_CHINA_TIME)
+    n = min(len(customers), max(3, round(len(customers) / 20)))
+    chosen = rng.sample(list(customers), k=n)
+    # Every channel and category once before any repeats, then as often as they occur.
+    channels = rng.sample(list(COMPLAINT_CHANNELS), k=min(n, len(COMPLAINT_CHANNELS)))
+    channels += rng.choices(list(COMPLAINT_CHANNELS), weights=list(COMPLAINT_CHANNELS.values()), k=n - len(channels))
+    by_category: dict[str, list[tuple[str, str]]] = {}
+    for category, description, severity in COMPLAINTS:
+        by_category.setdefault(category, []).append((description, severity))
+    categories = rng.sample(list(by_category), k=len(by_category))
+    complaints = []
+    for i, (customer, channel) in enumerate(zip(chosen, channels)):
+        category = categories[i % len(categories)]
+        description, severity = rng.choice(by_category[category])
+        if channel == "regulator_forwarded" and severity == "low":
+            severity = "medium"  # it reached the regulator: not a small matter any more
+        # A day one to seven days back, in opening hours (09:00-17:59): always before now.
+        day = (now - timedelta(days=rng.randint(1, 7))).date()
+        received = datetime(day.year, day.month, day.day, rng.randint(9, 17), rng.randrange(60), tzinfo=_CHINA_TIME)
+        complaints.append({
+            "customer_id": customer["id"],
+            "branch": customer["branch"],
+            "channel": channel,
+            "category": category,
+            "description": description,
+            "severity": severity,
+            "received_at": received.isoformat(),
+        })
+    return complaints
 
 
 def make_faker(seed: int) -> Faker:

@@ -2,7 +2,7 @@
 
     crm run                      the whole stack on this machine (embedded Kafka + MongoDB + services)
     crm token --role R --staff-id S [--branch B] [--ttl 8h]
-    crm seed [--count 200] [--api URL] [--tiering-api URL] [--engagement-api URL]
+    crm seed [--count 200] [--api URL] [--tiering-api URL] [--engagement-api URL] [--complaints-api URL]
     crm import FILE [--api URL] [--staff-id S] [--role R] [--branch B] [--errors PATH]
 """
 
@@ -37,6 +37,7 @@ DEFAULT_MONGODB_URI = "mongodb://127.0.0.1:27017/?directConnection=true"
 DEFAULT_API = "http://127.0.0.1:8001"
 DEFAULT_TIERING_API = "http://127.0.0.1:8002"
 DEFAULT_ENGAGEMENT_API = "http://127.0.0.1:8003"
+DEFAULT_COMPLAINTS_API = "http://127.0.0.1:8004"
 TOKEN_HINT = "crm token --role relationship_manager --staff-id S0006 --branch BR001"
 
 console = Console(stderr=True)
@@ -286,7 +287,8 @@ def run() -> None:
         if "profile" in running:
             _seed(running["profile"].base_url, secrets,
                   tiering_url=running["tiering"].base_url if "tiering" in running else None,
-                  engagement_url=running["engagement"].base_url if "engagement" in running else None)
+                  engagement_url=running["engagement"].base_url if "engagement" in running else None,
+                  complaints_url=running["complaints"].base_url if "complaints" in running else None)
         else:
             console.print("[yellow]profile service not installed: no demo data seeded[/]")
 
@@ -324,7 +326,7 @@ def run() -> None:
 
 
 def _seed(profile_url: str, secrets: dict[str, str], *, tiering_url: str | None = None,
-          engagement_url: str | None = None) -> None:
+          engagement_url: str | None = None, complaints_url: str | None = None) -> None:
     if not _truthy(os.environ.get("SEED"), default=True):
         console.print("SEED=0: not seeding demo data")
         return
@@ -335,7 +337,8 @@ def _seed(profile_url: str, secrets: dict[str, str], *, tiering_url: str | None 
         return
     console.print("seeding demo data (if the database is empty) …")
     try:
-        _resolve(seed_if_empty(profile_url, secrets, tiering_url=tiering_url, engagement_url=engagement_url))
+        _resolve(seed_if_empty(profile_url, secrets, tiering_url=tiering_url, engagement_url=engagement_url,
+                               complaints_url=complaints_url))
     except Exception as exc:  # noqa: BLE001 - the stack stays up; seeding is a convenience
         console.print(f"[yellow]warning: seeding failed: {exc!r}[/]")
 
@@ -401,12 +404,17 @@ def seed(
     engagement_api: Annotated[str, typer.Option("--engagement-api", envvar="CRM_ENGAGEMENT_API",
                                                 help="engagement service base URL (product catalogue); '' to skip")]
     = DEFAULT_ENGAGEMENT_API,
+    complaints_api: Annotated[str, typer.Option("--complaints-api", envvar="CRM_COMPLAINTS_API",
+                                                help="complaints service base URL (handler roster, demo complaints); "
+                                                     "'' to skip")]
+    = DEFAULT_COMPLAINTS_API,
 ) -> None:
-    """Create demo customers through the profile API, the staff directory in the tiering service and the
-    product catalogue in the engagement service."""
+    """Create demo customers through the profile API, the staff directory in the tiering service, the
+    product catalogue in the engagement service, and the handler roster and a few complaints in the
+    complaints service."""
     seed_command = _load("crm_cli.seed", "seed_command", "seed")
     _exit_with(_resolve(seed_command(count=count, api=api, tiering_api=tiering_api or None,
-                                     engagement_api=engagement_api or None)))
+                                     engagement_api=engagement_api or None, complaints_api=complaints_api or None)))
 
 
 @app.command("import")

@@ -45,7 +45,8 @@ def roles(token_for):
         return {"Authorization": token_for(role, staff_id, branch)}
 
     return {
-        "handler": h("complaint_handler", "S-CH1"), "manager": h("branch_manager", "S-BM1"),
+        "handler": h("complaint_handler", "S-CH1"), "handler2": h("complaint_handler", "S-CH2"),
+        "manager": h("branch_manager", "S-BM1"),
         "teller": h("high_counter_teller", "S-T1"), "rm": h("relationship_manager", "S-RM1"),
         "head_office": h("head_office", "S-HO1", None), "admin": h("admin", "S-ADMIN", None),
         "other_branch": h("complaint_handler", "S-CH9", "BR009"),

@@ -69,6 +69,11 @@ async def test_the_standard_process_and_illegal_steps(complaints, roles):
     assert steps == [(None, "received", "S-T1"), ("received", "acknowledged", "S-CH1"), ("acknowledged", "assigned", "S-CH1"),
                      ("assigned", "investigating", "S-CH1"), ("investigating", "resolved", "S-CH1"),
                      ("resolved", "closed", "S-CH1"), ("closed", "reopened", "S-CH1")]
+    # Another handler of the branch may not act on S-CH1's case; a handler outside the roster cannot be named.
+    r = await _do(complaints, roles["handler2"], c["id"], "investigate")
+    assert r.status_code == 403 and "handled by S-CH1" in r.json()["detail"]
+    r = await _do(complaints, roles["manager"], c["id"], "assign", handler="S-NOBODY")
+    assert r.status_code == 422 and "S-NOBODY" in r.json()["detail"]
     # Out of scope: another branch's handler sees nothing; a teller cannot handle.
     assert (await complaints.get(f"/v1/complaints/{c['id']}", headers=roles["other_branch"])).status_code == 404
     assert (await _do(complaints, roles["teller"], c["id"], "investigate")).status_code == 403
@@ -85,14 +90,17 @@ async def test_extensions_need_the_right_role_and_an_appraisal_moves_the_deadlin
     assert r.status_code == 409 and "at most 60" in r.json()["detail"]
     r = await _do(complaints, roles["manager"], c["id"], "extend", to_days=60, reason="approved: awaiting the network")
     assert r.status_code == 200 and r.json()["decision_due"] == "2027-01-19"
-    r = await _do(complaints, roles["handler"], c["id"], "appraisal-start", on="2026-11-25", reason="forensic appraisal")
+    r = await _do(complaints, roles["handler"], c["id"], "appraisal-start", on="2026-11-20", reason="too late to record")
+    assert r.status_code == 409 and "within 3 days" in r.json()["detail"]
+    r = await _do(complaints, roles["handler"], c["id"], "appraisal-start", on="2026-11-28", reason="forensic appraisal")
     assert r.status_code == 200
-    r = await _do(complaints, roles["handler"], c["id"], "appraisal-end", on="2026-12-01")
-    assert r.status_code == 200 and r.json()["paused_days"] == 6 and r.json()["decision_due"] == "2027-01-25"
+    r = await _do(complaints, roles["handler"], c["id"], "appraisal-end", on="2026-12-01", reason="report received")
+    assert r.status_code == 200 and r.json()["paused_days"] == 3 and r.json()["decision_due"] == "2027-01-22"
     r = await _do(complaints, roles["handler"], c["id"], "appraisal-end")
     assert r.status_code == 409
     audit = (await complaints.get("/v1/audit", params={"target": c["id"]}, headers=roles["head_office"])).json()
     assert [a["action"] for a in audit].count("complaint.extend") == 2
+    assert {"complaint.appraisal_start", "complaint.appraisal_end"} <= {a["action"] for a in audit}
 
 
 async def test_a_breached_case_is_escalated_once_even_across_a_restart(start_complaints, complaints_env, roles):
@@ -143,7 +151,15 @@ async def test_intake_rules(complaints, roles):
     assert r.status_code == 201, r.text
     body = r.json()
     assert body["customer_id"] is None and body["complainant"]["phone"] == "138****5678"
-    assert "13812345678" not in r.text
+    assert "13812345678" not in r.text and body["description"] is None
+    # The full details for the case's handling roles, for a purpose, audited; not for the teller who took it in.
+    url = f"/v1/complaints/{body['id']}"
+    assert (await complaints.get(url, params={"reveal": "true", "purpose": "call back"}, headers=roles["teller"])).status_code == 403
+    assert (await complaints.get(url, params={"reveal": "true"}, headers=roles["manager"])).status_code == 422
+    full = (await complaints.get(url, params={"reveal": "true", "purpose": "call back"}, headers=roles["manager"])).json()
+    assert full["complainant"]["phone"] == "13812345678" and full["description"] == "app crashes"
+    audit = (await complaints.get("/v1/audit", params={"target": body["id"]}, headers=roles["head_office"])).json()
+    assert [(a["action"], a["staff_id"], a["detail"]["purpose"]) for a in audit] == [("complaint.revealed", "S-BM1", "call back")]
     bad = [({"category": "weather"}, "category"), ({"received_at": "2027-01-01T00:00:00+08:00"}, "received_at"),
            ({"received_at": "2026-11-01T00:00:00"}, "received_at"), ({"channel": "fax"}, "channel")]
     for over, field in bad:
@@ -188,7 +204,9 @@ async def test_the_report_adds_up_to_its_cases(complaints, roles):
     assert report["by_category"] == {"cards": 1, "fees": 3}
     assert report["by_channel"] == {"branch": 1, "email": 1, "hotline": 1, "online": 1}
     # Decided today (2026-12-01): the 11-02 and 11-05 cases after their 15 days, the 11-20 one in time.
-    assert report["decided"] == 3 and report["decided_on_time"] == 1 and report["on_time_rate"] == 0.3333
+    # … and the 11-03 case is still open past its due date: it counts against the rate too.
+    assert report["decided"] == 3 and report["decided_on_time"] == 1 and report["open_past_due"] == 1
+    assert report["on_time_rate"] == 0.25
     assert report["compensation_total"] == "150.50"
     assert report["repeats"] == 1 and report["repeat_rate"] == 0.25
     assert report["days_to_resolve"]["median"] is not None and report["days_to_resolve"]["p90"] >= report["days_to_resolve"]["median"]

@@ -9,7 +9,7 @@ import pytest
 from crm_contracts.complaints import (
     ComplaintClosed, ComplaintOpened, ComplaintStatusChanged, DeadlineApproaching, SlaBreached,
 )
-from crm_complaints.domain.complaint import Complaint, RuleBroken
+from crm_complaints.domain.complaint import APPRAISAL_BACKDATING_DAYS, Complaint, RuleBroken
 from crm_complaints.domain.policy import DEFAULT_POLICY, ComplaintsPolicy, Regulator
 from crm_complaints.domain.workflow import IllegalTransition
 from crm_kit.calendar import WorkingCalendar
@@ -52,9 +52,9 @@ def investigating(**kw) -> Complaint:
     return c
 
 
-def resolved(compensation: str = "0.00", **kw) -> Complaint:
+def resolved(compensation: str = "0.00", *, by: str = "h1", **kw) -> Complaint:
     c = investigating(**kw)
-    c.resolve(by="h1", at=at(d(5)), explanation="fee refunded", apology=True, compensation=Decimal(compensation),
+    c.resolve(by=by, at=at(d(5)), explanation="fee refunded", apology=True, compensation=Decimal(compensation),
               root_cause="fees", policy=DEFAULT_POLICY)
     c.events.clear()
     return c
@@ -335,6 +335,53 @@ def test_a_resolved_case_has_no_appraisal():
         c.start_appraisal(on=d(6), by="h1", reason="expert", at=at(d(6)))
 
 
+def test_end_appraisal_records_its_note_in_history():
+    c = investigating()
+    c.start_appraisal(on=d(5), by="h1", reason="expert", at=at(d(5)))
+    c.end_appraisal(on=d(8), by="h1", at=at(d(8)), note="report received")
+    assert c.history[-1] == {"at": at(d(8)), "by": "h1", "action": "appraisal_ended", "note": "report received"}
+    c.start_appraisal(on=d(9), by="h1", reason="second expert", at=at(d(9)))
+    c.end_appraisal(on=d(10), by="h1", at=at(d(10)))
+    assert c.history[-1]["note"] is None
+
+
+def test_resolve_during_an_appraisal_ends_it_on_the_resolution_day():
+    c = investigating()
+    c.start_appraisal(on=d(5), by="h1", reason="expert", at=at(d(5)))
+    c.resolve(by="h1", at=at(d(9)), explanation="x", apology=False, compensation=Decimal("0"), root_cause="fees",
+              policy=DEFAULT_POLICY)
+    assert not c.in_appraisal
+    assert c.pauses == [{"start": "2026-06-05", "end": "2026-06-09", "by": "h1", "reason": "expert"}]
+    assert c.paused_days(today=d(30)) == 4  # the clock of the appraisal does not run on after the decision
+
+
+def test_resolve_on_the_day_an_appraisal_started_ends_it_that_day():
+    c = investigating()
+    c.start_appraisal(on=d(5), by="h1", reason="expert", at=at(d(5)))
+    c.resolve(by="h1", at=at(d(5), 16), explanation="x", apology=False, compensation=Decimal("0"),
+              root_cause="fees", policy=DEFAULT_POLICY)
+    assert c.pauses[-1]["end"] == "2026-06-05" and c.paused_days(today=d(30)) == 0
+
+
+def test_an_appraisal_is_recorded_within_three_days_of_its_start():
+    assert APPRAISAL_BACKDATING_DAYS == 3
+    c = investigating()
+    with pytest.raises(RuleBroken, match="within 3 days of its start"):
+        c.start_appraisal(on=d(6), by="h1", reason="expert", at=at(d(10)), today=d(10))
+    assert c.pauses == [] and not c.in_appraisal
+    c.start_appraisal(on=d(7), by="h1", reason="expert", at=at(d(10)), today=d(10))  # exactly 3 days back
+    assert c.pauses[-1]["start"] == "2026-06-07"
+
+
+def test_an_appraisal_cannot_start_after_the_decision_is_due():
+    c = investigating()  # decision due 06-16
+    with pytest.raises(RuleBroken, match="was due on 2026-06-16: an appraisal pauses a clock that is still running"):
+        c.start_appraisal(on=d(17), by="h1", reason="expert", at=at(d(17)), today=d(17))
+    assert c.pauses == []
+    c.start_appraisal(on=d(16), by="h1", reason="expert", at=at(d(16)), today=d(16))  # on the due day itself
+    assert c.in_appraisal
+
+
 # -- the deadline check ----------------------------------------------------------------------------------------
 
 
@@ -353,13 +400,39 @@ def test_a_closed_case_has_no_open_targets():
     assert check(c, d(30)) == []
 
 
-def test_internal_targets_are_warned_once_each():
+def test_internal_targets_are_warned_once_each_on_the_day_they_fall_due():
+    c = opened()  # acknowledge due 06-02, first contact 06-03, decision 06-16
+    assert check(c, d(1)) == []  # 1 and 2 days left: inside warn_days_before, but internal targets wait for the day
+    (e,) = check(c, d(2))
+    assert isinstance(e, DeadlineApproaching) and e.customer_id == "C1" and e.branch == "B1"
+    assert (e.target, e.due, e.days_left) == ("acknowledge", d(2), 0)
+    assert check(c, d(2)) == []  # already warned
+    c.move("acknowledged", by="u1", at=at(d(2), 15))
+    c.events.clear()
+    (e,) = check(c, d(3))
+    assert (e.target, e.due, e.days_left) == ("first_contact", d(3), 0)
+    assert check(c, d(3)) == []
+    assert c.warned == ["acknowledge", "first_contact"]
+
+
+def test_internal_targets_are_not_warned_inside_the_decisions_window():
+    policy = ComplaintsPolicy(targets={"acknowledge": 3, "first_contact": 5})
+    c = opened(policy=policy)  # acknowledge due 06-04, first contact 06-08
+    assert (c.acknowledge_due, c.first_contact_due) == (d(4), d(8))
+    for today in (d(1), d(2), d(3)):
+        assert check(c, today) == []
+    (e,) = check(c, d(4))
+    assert (e.target, e.days_left) == ("acknowledge", 0)
+    assert "first_contact" not in c.warned
+
+
+def test_only_the_decision_gets_the_warning_window():
     c = opened()
-    events = check(c, d(1))
-    assert [(e.target, e.due, e.days_left) for e in events] == [("acknowledge", d(2), 1), ("first_contact", d(3), 2)]
-    assert all(isinstance(e, DeadlineApproaching) and e.customer_id == "C1" and e.branch == "B1" for e in events)
-    assert check(c, d(1)) == []
-    assert check(c, d(2)) == []  # days_left 0: already warned
+    c.move("acknowledged", by="u1", at=at(d(1), 11))
+    c.contacted(by="h1", at=at(d(1), 12), note=None)
+    c.events.clear()
+    (e,) = check(c, d(13))
+    assert (e.target, e.days_left) == ("decision", 3)
 
 
 def test_the_decision_is_warned_three_days_before_and_once():
@@ -409,8 +482,10 @@ def test_a_regulator_forwarded_case_is_escalated_to_head_office():
 
 def test_a_second_breach_does_not_escalate_again():
     c = opened()
-    check(c, d(1))  # both internal targets warned
+    assert check(c, d(1)) == []  # internal targets are not warned ahead of their day
     events = check(c, d(3))  # acknowledge missed (due 06-02), first contact due today
+    (warning,) = of(events, DeadlineApproaching)
+    assert (warning.target, warning.days_left) == ("first_contact", 0)
     (changed,) = of(events, ComplaintStatusChanged)
     assert (changed.from_state, changed.to_state) == ("received", "escalated")
     (breach,) = of(events, SlaBreached)
@@ -487,7 +562,8 @@ def test_resolve_records_the_explanation_apology_compensation_and_root_cause():
               root_cause="fees", policy=DEFAULT_POLICY)
     assert c.state == "resolved" and c.resolved_at == at(d(5))
     assert c.resolution == {"explanation": "fee refunded", "apology": True, "compensation": Decimal("200.00"),
-                            "root_cause": "fees", "needs_approval": False, "approved_by": None, "approved_at": None}
+                            "root_cause": "fees", "needs_approval": False, "approved_by": None, "approved_at": None,
+                            "resolved_by": "h1"}
     (e,) = c.events
     assert (e.from_state, e.to_state) == ("investigating", "resolved")
 
@@ -540,10 +616,44 @@ def test_approved_compensation_lets_the_case_close(role):
     c = resolved("5000.00")
     c.approve_compensation(by="m1", role=role, at=at(d(6)))
     assert (c.resolution["approved_by"], c.resolution["approved_at"]) == ("m1", at(d(6)))
-    assert c.history[-1] == {"at": at(d(6)), "by": "m1", "action": "compensation_approved"}
+    assert c.resolution["resolved_by"] == "h1"
+    assert c.history[-1] == {"at": at(d(6)), "by": "m1", "action": "compensation_approved", "note": None}
     c.close(by="h1", at=at(d(8)), how="customer_confirmed")
     (closed,) = of(c.events, ComplaintClosed)
     assert closed.compensation == Decimal("5000.00")
+
+
+@pytest.mark.parametrize("role", ["branch_manager", "head_office"])
+def test_who_resolved_the_case_may_not_approve_its_compensation(role):
+    c = resolved("5000.00", by="m1")
+    assert c.resolution["resolved_by"] == "m1"
+    with pytest.raises(RuleBroken, match="four eyes") as info:
+        c.approve_compensation(by="m1", role=role, at=at(d(6)))
+    assert info.value.forbidden is True
+    assert (c.resolution["approved_by"], c.resolution["approved_at"]) == (None, None)
+    assert all(h["action"] != "compensation_approved" for h in c.history)
+    with pytest.raises(RuleBroken, match="not approved yet"):
+        c.close(by="m1", at=at(d(8)), how="customer_confirmed")
+    c.approve_compensation(by="m2", role=role, at=at(d(7)))  # a second person may
+    assert c.resolution["approved_by"] == "m2"
+    c.close(by="m1", at=at(d(8)), how="customer_confirmed")
+    assert c.state == "closed"
+
+
+def test_approval_and_closing_notes_land_in_history():
+    c = resolved("5000.00")
+    c.approve_compensation(by="m1", role="branch_manager", at=at(d(6)), note="receipts checked")
+    assert c.history[-1] == {"at": at(d(6)), "by": "m1", "action": "compensation_approved",
+                             "note": "receipts checked"}
+    c.close(by="h1", at=at(d(8)), how="customer_confirmed", note="customer thanked us")
+    assert c.history[-1] == {"at": at(d(8)), "by": "h1", "action": "state", "from": "resolved", "to": "closed",
+                             "note": "customer thanked us"}
+
+
+def test_closing_without_a_note_says_how():
+    c = resolved()
+    c.close(by="h1", at=at(d(8)), how="no_answer")
+    assert c.history[-1]["note"] == "closed (no_answer)"
 
 
 def test_there_is_nothing_to_approve_below_the_amount():
@@ -584,7 +694,7 @@ def test_reopen_a_closed_case_publishes_complaint_opened_again():
     c = resolved()
     c.close(by="h1", at=at(d(8)), how="customer_confirmed")
     c.events.clear()
-    c.reopen(by="h1", at=at(d(20)), reason="customer not satisfied")
+    c.reopen(by="h1", at=at(d(20)), reason="customer not satisfied", today=d(20), policy=DEFAULT_POLICY)
     assert c.state == "reopened"
     assert (c.closed_at, c.closed_by, c.resolved_at) == (None, None, None)
     changed, opened_ = c.events
@@ -592,12 +702,13 @@ def test_reopen_a_closed_case_publishes_complaint_opened_again():
     assert isinstance(opened_, ComplaintOpened)
     assert (opened_.complaint_id, opened_.customer_id, opened_.opened_at, opened_.category) == (
         "K1", "C1", at(d(20)), "fees")
+    assert opened_.decision_due == date(2026, 7, 5)  # today + 15
     assert c.history[-1]["note"] == "customer not satisfied"
 
 
 def test_reopen_a_resolved_case_and_handle_it_again():
     c = resolved()
-    c.reopen(by="h1", at=at(d(6)), reason="new facts")
+    c.reopen(by="h1", at=at(d(6)), reason="new facts", today=d(6), policy=DEFAULT_POLICY)
     assert c.state == "reopened" and c.resolved_at is None
     c.move("investigating", by="h1", at=at(d(6)))
     c.resolve(by="h1", at=at(d(7)), explanation="again", apology=True, compensation=Decimal("10.00"),
@@ -609,15 +720,72 @@ def test_reopen_a_resolved_case_and_handle_it_again():
 
 def test_reopen_of_a_complainant_who_is_not_a_customer_publishes_only_the_status():
     c = resolved(customer_id=None)
-    c.reopen(by="h1", at=at(d(6)), reason="x")
+    c.reopen(by="h1", at=at(d(6)), reason="x", today=d(6), policy=DEFAULT_POLICY)
     assert [type(e) for e in c.events] == [ComplaintStatusChanged]
 
 
 def test_an_open_case_cannot_be_reopened():
     c = investigating()
     with pytest.raises(IllegalTransition, match="is investigating"):
-        c.reopen(by="h1", at=at(d(6)), reason="x")
+        c.reopen(by="h1", at=at(d(6)), reason="x", today=d(6), policy=DEFAULT_POLICY)
     assert c.events == []
+
+
+def test_reopen_starts_a_fresh_regulators_clock():
+    c = investigating()  # decision due 06-16
+    c.start_appraisal(on=d(2), by="h1", reason="expert", at=at(d(2)))
+    c.end_appraisal(on=d(4), by="h1", at=at(d(4)))  # due 06-18
+    (w,) = check(c, d(15))
+    assert (w.target, w.due) == ("decision", d(18))
+    (b,) = of(check(c, d(19)), SlaBreached)
+    assert b.escalated_to == "branch_manager" and c.state == "escalated"
+    c.resolve(by="h1", at=at(d(20)), explanation="x", apology=True, compensation=Decimal("0"), root_cause="fees",
+              policy=DEFAULT_POLICY)
+    c.close(by="h1", at=at(d(22)), how="customer_confirmed")
+    c.events.clear()
+
+    c.reopen(by="h1", at=at(d(25)), reason="customer not satisfied", today=d(25), policy=DEFAULT_POLICY)
+    assert c.clock_start == d(25) and c.allowed_days == 15 and c.pauses == []
+    assert "decision" not in c.warned and "decision" not in c.breached
+    assert c.escalated_for_breach is False
+    assert c.decision_due(today=d(25)) == date(2026, 7, 10)
+    (opened_,) = of(c.events, ComplaintOpened)
+    assert opened_.decision_due == date(2026, 7, 10)
+    assert c.open_targets(today=d(25)) == {"decision": date(2026, 7, 10)}
+
+    # the new deadline is warned of, breached and escalated on its own
+    assert check(c, date(2026, 7, 6)) == []
+    (w,) = check(c, date(2026, 7, 7))
+    assert (w.target, w.due, w.days_left) == ("decision", date(2026, 7, 10), 3)
+    events = check(c, date(2026, 7, 11))
+    (b,) = of(events, SlaBreached)
+    assert (b.due, b.escalated_to) == (date(2026, 7, 10), "branch_manager")
+    assert c.state == "escalated" and c.breached == ["decision"] and c.escalated_for_breach
+
+
+def test_reopen_resets_an_extended_clock_to_the_policys_decision_days():
+    policy = ComplaintsPolicy(regulator=Regulator(decision_days=10, extended_days=20, maximum_days=60))
+    c = investigating()
+    c.extend(to_days=30, reason="complex", by="h1", role="complaint_handler", at=at(d(4)), policy=DEFAULT_POLICY)
+    c.resolve(by="h1", at=at(d(5)), explanation="x", apology=False, compensation=Decimal("0"), root_cause="fees",
+              policy=DEFAULT_POLICY)
+    assert c.allowed_days == 30
+    c.reopen(by="h1", at=at(d(6)), reason="new facts", today=d(6), policy=policy)
+    assert c.allowed_days == 10 and c.clock_start == d(6)
+    assert c.decision_due(today=d(6)) == d(16)
+
+
+def test_reopen_keeps_the_internal_targets_breaches_on_record():
+    c = opened()
+    events = check(c, d(17))  # acknowledge, first contact and the decision all missed
+    assert [b.target for b in of(events, SlaBreached)] == ["acknowledge", "first_contact", "decision"]
+    c.assign("h1", by="m1", at=at(d(17)))
+    c.move("investigating", by="h1", at=at(d(17)))
+    c.resolve(by="h1", at=at(d(18)), explanation="x", apology=False, compensation=Decimal("0"), root_cause="fees",
+              policy=DEFAULT_POLICY)
+    c.reopen(by="h1", at=at(d(20)), reason="x", today=d(20), policy=DEFAULT_POLICY)
+    assert c.breached == ["acknowledge", "first_contact"]
+    assert c.escalated_for_breach is False
 
 
 # -- extensions and appraisals: when they may be recorded ----------------------------------------------------------
@@ -653,3 +821,29 @@ def test_a_case_escalated_before_acknowledgement_can_still_be_acknowledged() -> 
     c.move("escalated", by="S1", at=at(d(1)), note="VIP complaint")
     c.move("acknowledged", by="H1", at=at(d(2)))
     assert "acknowledge" not in c.open_targets(today=d(3))
+
+
+@pytest.mark.parametrize("to", ["assigned", "investigating"])
+def test_a_case_taken_out_of_escalation_counts_as_acknowledged(to) -> None:
+    c = opened()
+    c.move("escalated", by="S1", at=at(d(1)), note="VIP complaint")
+    assert c.acknowledged_at is None
+    c.move(to, by="M1", at=at(d(2), 15))
+    assert c.acknowledged_at == at(d(2), 15)
+    assert "acknowledge" not in c.open_targets(today=d(3))
+
+
+def test_an_earlier_acknowledgement_is_kept_when_a_case_leaves_escalation() -> None:
+    c = opened()
+    c.move("acknowledged", by="H1", at=at(d(1), 11))
+    c.move("escalated", by="S1", at=at(d(1), 12))
+    c.move("assigned", by="M1", at=at(d(2)))
+    assert c.acknowledged_at == at(d(1), 11)
+
+
+def test_a_case_resolved_straight_from_escalation_is_not_marked_acknowledged() -> None:
+    c = opened()
+    c.move("escalated", by="S1", at=at(d(1)))
+    c.resolve(by="M1", at=at(d(2)), explanation="x", apology=False, compensation=Decimal("0"), root_cause="fees",
+              policy=DEFAULT_POLICY)
+    assert c.acknowledged_at is None

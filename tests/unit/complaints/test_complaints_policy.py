@@ -29,20 +29,45 @@ def test_other_defaults():
     assert ComplaintsPolicy() == DEFAULT_POLICY
 
 
-@pytest.mark.parametrize("decision,extended,maximum", [(15, 30, 60), (15, 15, 15), (10, 20, 90), (1, 1, 1)])
+@pytest.mark.parametrize("decision,extended,maximum", [
+    (15, 30, 60), (15, 15, 15), (10, 20, 60), (5, 10, 20), (1, 1, 1)])
 def test_ordered_regulator_clocks_are_accepted(decision, extended, maximum):
     r = Regulator(decision_days=decision, extended_days=extended, maximum_days=maximum)
     assert (r.decision_days, r.extended_days, r.maximum_days) == (decision, extended, maximum)
 
 
-@pytest.mark.parametrize("decision,extended,maximum", [(31, 30, 60), (15, 50, 40), (15, 30, 20), (20, 10, 60)])
+@pytest.mark.parametrize("decision,extended,maximum", [(15, 10, 60), (10, 30, 20), (15, 30, 20), (10, 5, 60)])
 def test_unordered_regulator_clocks_are_refused(decision, extended, maximum):
     with pytest.raises(ValidationError, match="decision_days <= extended_days <= maximum_days"):
         Regulator(decision_days=decision, extended_days=extended, maximum_days=maximum)
 
 
+@pytest.mark.parametrize("field,value", [("decision_days", 16), ("extended_days", 31), ("maximum_days", 61)])
+def test_the_regulators_days_are_maxima(field, value):
+    """The regulation's 15/30/60 days are maxima: a bank may set shorter ones, never longer."""
+    days = {"decision_days": 15, "extended_days": 30, "maximum_days": 60, field: value}
+    with pytest.raises(ValidationError, match="less than or equal to") as info:
+        Regulator(**days)
+    assert info.value.errors()[0]["loc"] == (field,)
+
+
+@pytest.mark.parametrize("decision,extended,maximum", [(31, 30, 60), (15, 50, 40), (20, 10, 60), (10, 20, 90)])
+def test_clocks_beyond_the_regulators_maxima_are_refused(decision, extended, maximum):
+    with pytest.raises(ValidationError, match="less than or equal to"):
+        Regulator(decision_days=decision, extended_days=extended, maximum_days=maximum)
+
+
+def test_the_regulators_maxima_themselves_are_accepted():
+    assert Regulator(decision_days=15, extended_days=30, maximum_days=60) == DEFAULT_POLICY.regulator
+
+
 def test_unordered_clock_inside_a_policy_is_refused():
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="decision_days <= extended_days <= maximum_days"):
+        ComplaintsPolicy.model_validate({"regulator": {"decision_days": 15, "extended_days": 10}})
+
+
+def test_a_clock_beyond_the_maxima_inside_a_policy_is_refused():
+    with pytest.raises(ValidationError, match="less than or equal to 15"):
         ComplaintsPolicy.model_validate({"regulator": {"decision_days": 45}})
 
 

@@ -14,7 +14,7 @@ from pymongo import ASCENDING, DESCENDING
 from crm_complaints.domain.complaint import Complaint
 from crm_kit.db import Mongo
 
-_DATES = ("received_on", "acknowledge_due", "first_contact_due")
+_DATES = ("received_on", "acknowledge_due", "first_contact_due", "clock_start")
 
 
 class ComplaintsStore:

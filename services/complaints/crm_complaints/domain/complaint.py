@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +18,7 @@ from crm_complaints.domain import deadlines, workflow
 from crm_complaints.domain.policy import ComplaintsPolicy
 
 EXTENDERS_BEYOND_30 = frozenset({"branch_manager", "head_office"})
+APPRAISAL_BACKDATING_DAYS = 3
 APPROVERS = frozenset({"branch_manager", "head_office"})
 
 
@@ -59,13 +60,15 @@ class Complaint:
     warned: list[str] = field(default_factory=list)
     breached: list[str] = field(default_factory=list)
     escalated_for_breach: bool = False
+    clock_start: date | None = None
+    """the day the regulator's clock starts: the day of receipt, or of the reopening"""
     history: list[dict[str, Any]] = field(default_factory=list)
     events: list[EventData] = field(default_factory=list, repr=False)
 
     # -- the clock -----------------------------------------------------------------------------------------
 
     def decision_due(self, *, today: date) -> date:
-        return deadlines.decision_due(received_on=self.received_on, allowed_days=self.allowed_days,
+        return deadlines.decision_due(received_on=self.clock_start or self.received_on, allowed_days=self.allowed_days,
                                       paused_days=self.paused_days(today=today))
 
     def paused_days(self, *, today: date) -> int:
@@ -102,8 +105,8 @@ class Complaint:
         workflow.check(self.state, to)
         previous = self.state
         self.state = to
-        if to == "acknowledged":
-            self.acknowledged_at = at
+        if to == "acknowledged" or (previous == "escalated" and to != "resolved" and self.acknowledged_at is None):
+            self.acknowledged_at = at  # a case taken back from an escalation has been seen
         self._step(previous, to, by=by, at=at, note=note)
 
     def assign(self, handler: str, *, by: str, at: datetime, note: str | None = None) -> None:
@@ -129,23 +132,29 @@ class Complaint:
         needs = compensation > policy.compensation_approval_above
         self.move("resolved", by=by, at=at, note="resolved")
         self.resolved_at = at
+        if self.in_appraisal:  # the decision ends the appraisal: its clock must not run on
+            self.pauses[-1] = {**self.pauses[-1], "end": max(at.date(), date.fromisoformat(self.pauses[-1]["start"])).isoformat()}
         self.resolution = {"explanation": explanation, "apology": apology, "compensation": compensation,
-                           "root_cause": root_cause, "needs_approval": needs, "approved_by": None, "approved_at": None}
+                           "root_cause": root_cause, "needs_approval": needs, "approved_by": None, "approved_at": None,
+                           "resolved_by": by}
 
-    def approve_compensation(self, *, by: str, role: str, at: datetime) -> None:
+    def approve_compensation(self, *, by: str, role: str, at: datetime, note: str | None = None) -> None:
         if role not in APPROVERS:
             raise RuleBroken("compensation above the approval amount is approved by a branch manager or head office",
                              forbidden=True)
         if not self.resolution or not self.resolution["needs_approval"]:
             raise RuleBroken("there is no compensation waiting for approval")
+        if self.resolution.get("resolved_by") == by:
+            raise RuleBroken("compensation is approved by someone other than who resolved the case (four eyes)",
+                             forbidden=True)
         self.resolution = {**self.resolution, "approved_by": by, "approved_at": at}
-        self.history.append({"at": at, "by": by, "action": "compensation_approved"})
+        self.history.append({"at": at, "by": by, "action": "compensation_approved", "note": note})
 
-    def close(self, *, by: str, at: datetime, how: str) -> None:
+    def close(self, *, by: str, at: datetime, how: str, note: str | None = None) -> None:
         if self.resolution and self.resolution["needs_approval"] and not self.resolution["approved_by"]:
             raise RuleBroken(f"compensation of {self.resolution['compensation']} is above the approval amount and not "
                              "approved yet")
-        self.move("closed", by=by, at=at, note=f"closed ({how})")
+        self.move("closed", by=by, at=at, note=note or f"closed ({how})")
         self.closed_at, self.closed_by = at, how
         if self.customer_id:
             r = self.resolution or {}
@@ -154,15 +163,21 @@ class Complaint:
                 category=self.category, root_cause=r.get("root_cause"), compensation=r.get("compensation"),
                 closed_by=how))  # type: ignore[arg-type]
 
-    def reopen(self, *, by: str, at: datetime, reason: str) -> None:
+    def reopen(self, *, by: str, at: datetime, reason: str, today: date, policy: ComplaintsPolicy) -> None:
+        """Open again, with a fresh regulator's clock from today: the earlier decision was given in time (or its
+        breach is on record); the new one has its own 15 days, warnings and breaches."""
         self.move("reopened", by=by, at=at, note=reason)
         self.resolved_at = None
         self.closed_at = self.closed_by = None
+        self.clock_start, self.allowed_days, self.pauses = today, policy.regulator.decision_days, []
+        self.warned = [w for w in self.warned if w != "decision"]
+        self.breached = [b for b in self.breached if b != "decision"]
+        self.escalated_for_breach = False
         if self.customer_id:  # open again for tiering's churn view
             self.events.append(ComplaintOpened(
                 complaint_id=self.complaint_id, customer_id=self.customer_id, opened_at=at, category=self.category,
                 branch=self.branch, channel=self.channel, severity=self.severity, priority=self.priority,  # type: ignore[arg-type]
-                repeat_of=self.repeat_of))
+                repeat_of=self.repeat_of, decision_due=self.decision_due(today=today)))
 
     # -- extensions and appraisal --------------------------------------------------------------------------
 
@@ -197,10 +212,15 @@ class Complaint:
             raise RuleBroken("an appraisal starts after the complaint was received and after the previous one ended")
         if today is not None and on > today:
             raise RuleBroken(f"an appraisal is recorded when it starts, not ahead ({on} is after today, {today})")
+        if today is not None and on < today - timedelta(days=APPRAISAL_BACKDATING_DAYS):
+            raise RuleBroken(f"an appraisal is recorded within {APPRAISAL_BACKDATING_DAYS} days of its start")
+        due = self.decision_due(today=on)
+        if on > due:
+            raise RuleBroken(f"the decision was due on {due}: an appraisal pauses a clock that is still running")
         self.pauses.append({"start": on.isoformat(), "end": None, "by": by, "reason": reason})
         self.history.append({"at": at, "by": by, "action": "appraisal_started", "note": reason})
 
-    def end_appraisal(self, *, on: date, by: str, at: datetime, today: date | None = None) -> None:
+    def end_appraisal(self, *, on: date, by: str, at: datetime, today: date | None = None, note: str | None = None) -> None:
         if not self.in_appraisal:
             raise RuleBroken("no external appraisal is running")
         if today is not None and on > today:
@@ -209,7 +229,7 @@ class Complaint:
             raise RuleBroken("the appraisal cannot end before it started")
         self.pauses[-1] = {**self.pauses[-1], "end": on.isoformat()}
         self.warned = [w for w in self.warned if w != "decision"]
-        self.history.append({"at": at, "by": by, "action": "appraisal_ended"})
+        self.history.append({"at": at, "by": by, "action": "appraisal_ended", "note": note})
 
     # -- the deadline check --------------------------------------------------------------------------------
 
@@ -231,7 +251,9 @@ class Complaint:
         breach, to the supervisor role (head office for regulator-forwarded cases)."""
         for target, due in self.open_targets(today=today).items():
             left = (due - today).days
-            if 0 <= left <= policy.warn_days_before and target not in self.warned and target not in self.breached:
+            # Internal targets are a day or two long: they are warned of on the day they fall due.
+            window = policy.warn_days_before if target == "decision" else 0
+            if 0 <= left <= window and target not in self.warned and target not in self.breached:
                 self.warned.append(target)
                 self.events.append(DeadlineApproaching(complaint_id=self.complaint_id, customer_id=self.customer_id,
                                                        target=target, due=due, days_left=left, branch=self.branch,  # type: ignore[arg-type]

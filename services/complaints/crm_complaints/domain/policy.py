@@ -29,9 +29,10 @@ class Targets(Rules):
 class Regulator(Rules):
     """Calendar days after the day of receipt; time under external appraisal does not count."""
 
-    decision_days: int = Field(default=15, ge=1, le=60)
-    extended_days: int = Field(default=30, ge=1, le=60, description="complex cases, extended by the handler with a reason")
-    maximum_days: int = Field(default=60, ge=1, le=120, description="a further extension needs branch_manager or head_office")
+    # The regulation's 15/30/60 days are maxima: a bank may set shorter ones, never longer.
+    decision_days: int = Field(default=15, ge=1, le=15)
+    extended_days: int = Field(default=30, ge=1, le=30, description="complex cases, extended by the handler with a reason")
+    maximum_days: int = Field(default=60, ge=1, le=60, description="a further extension needs branch_manager or head_office")
 
     @model_validator(mode="after")
     def _ordered(self) -> "Regulator":

@@ -50,9 +50,12 @@ async def list_complaints(cx: C, principal: Reader, state: str | None = Query(No
 
 
 @router.get("/complaints/{complaint_id}", tags=["complaints"])
-async def get_complaint(cx: C, principal: Reader, complaint_id: ComplaintId) -> dict[str, Any]:
-    """The case with its deadlines (acknowledge, first contact, decision), pauses, extensions and every step."""
-    return await cases.get(cx=cx, principal=principal, complaint_id=complaint_id)
+async def get_complaint(cx: C, principal: Reader, complaint_id: ComplaintId, reveal: bool = False,
+                        purpose: str | None = Query(None, min_length=3, max_length=200)) -> dict[str, Any]:
+    """The case with its deadlines (acknowledge, first contact, decision), pauses, extensions and every step.
+    `reveal=true&purpose=…` adds the description and the complainant's contact details (the case's handler, branch
+    managers, head office; audited)."""
+    return await cases.get(cx=cx, principal=principal, complaint_id=complaint_id, reveal=reveal, purpose=purpose)
 
 
 def _action(name: str, model: type, doc: str) -> None:
@@ -92,6 +95,8 @@ async def complaints_report(cx: C, principal: Reader, from_: Annotated[date, Que
     on-time rate; median and 90th-percentile days to resolve; compensation total; repeat rate."""
     if to < from_:
         raise Invalid("to: is before from", field="to")
+    if from_ < date(2000, 1, 1) or to > date(2100, 12, 31) or (to - from_).days > 3660:
+        raise Invalid("from, to: a period within 2000–2100 and at most ten years", field="from")
     return await reports.complaints_report(cx=cx, principal=principal, start=from_, end=to, branch=branch)
 
 

@@ -49,7 +49,9 @@ def _visible(principal: Principal, doc: dict[str, Any]) -> bool:
     return principal.staff_id in (doc.get("owner"), doc.get("received_by"))
 
 
-def view(cx: Complaints, doc: dict[str, Any]) -> dict[str, Any]:
+def view(cx: Complaints, doc: dict[str, Any], *, full: bool = False) -> dict[str, Any]:
+    """The case; the description and the complainant's contact details only with `full` (the handling roles, audited
+    by the caller), masked or left out otherwise."""
     c = complaint_from_doc(doc)
     today = cx.today()
     out = {k: v for k, v in doc.items() if k not in ("_id", "description", "complainant", "open", "events")}
@@ -59,9 +61,11 @@ def view(cx: Complaints, doc: dict[str, Any]) -> dict[str, Any]:
     out["overdue"] = sorted(t for t, due in c.open_targets(today=today).items() if due < today)
     if doc.get("complainant"):
         p = {k: cx.rt.cipher.decrypt(v, field=f"complainant.{k}") for k, v in doc["complainant"].items() if v}
-        out["complainant"] = {"name": mask_name(p["name"]), "phone": mask_phone(p["phone"]) if p.get("phone") else None,
-                              "email": mask_email(p["email"]) if p.get("email") else None}
-    out["description"] = cx.rt.cipher.decrypt(doc["description"], field="description") if doc.get("description") else None
+        out["complainant"] = p if full else {
+            "name": mask_name(p["name"]), "phone": mask_phone(p["phone"]) if p.get("phone") else None,
+            "email": mask_email(p["email"]) if p.get("email") else None}
+    out["description"] = (cx.rt.cipher.decrypt(doc["description"], field="description")
+                          if full and doc.get("description") else None)
     return out
 
 
@@ -101,6 +105,8 @@ async def create(*, cx: Complaints, principal: Principal, body: ComplaintCreate)
             c.set_targets(policy, add_working_days=cal.add_working_days, next_workday=cal.next_workday)
         except CalendarYearUnknown as exc:
             raise CalendarUnavailable(f"working-day calendar: {exc}") from exc
+        if body.handler:
+            await handlers.must_handle(cx, s, staff_id=body.handler, branch=branch)
         c.handler = body.handler or await handlers.route(cx, s, branch=branch, category=body.category)
         c.opened(by=principal.staff_id, today=cx.today())
         await save(cx, s, c, new=True)
@@ -117,11 +123,24 @@ async def create(*, cx: Complaints, principal: Principal, body: ComplaintCreate)
     return view(cx, doc)
 
 
-async def get(*, cx: Complaints, principal: Principal, complaint_id: str) -> dict[str, Any]:
+async def get(*, cx: Complaints, principal: Principal, complaint_id: str, reveal: bool = False,
+              purpose: str | None = None) -> dict[str, Any]:
+    """A case; `reveal` shows the description and the complainant's contact details in full to the roles that handle
+    complaints, for a stated purpose, and writes the audit row first."""
     doc = await cx.store.complaints.find_one({"_id": complaint_id})
     if doc is None or not _visible(principal, doc):
         raise NotFound(f"complaint {complaint_id} not found")
-    return view(cx, doc)
+    if not reveal:
+        return view(cx, doc)
+    if principal.role not in HANDLING - {Role.ADMIN} or (principal.role == Role.COMPLAINT_HANDLER
+                                                         and doc.get("handler") not in (None, principal.staff_id)):
+        raise Forbidden("the description and contact details are shown to the case's handler, branch managers and "
+                        "head office")
+    if not purpose:
+        raise Invalid("purpose: say why the full details are needed", field="purpose")
+    await audit(cx, None, staff_id=principal.staff_id, role=principal.role.value, action="complaint.revealed",
+                target=complaint_id, detail={"purpose": purpose})
+    return view(cx, doc, full=True)
 
 
 async def list_cases(*, cx: Complaints, principal: Principal, state: str | None, branch: str | None,
@@ -153,11 +172,15 @@ async def act(*, cx: Complaints, principal: Principal, complaint_id: str, action
         c = complaint_from_doc(doc)
         policy, _ = await current(cx, s)
         who, role = principal.staff_id, principal.role.value
+        if principal.role == Role.COMPLAINT_HANDLER and c.handler not in (None, who):
+            raise Forbidden(f"complaint {complaint_id} is handled by {c.handler}; a branch manager may reassign it")
         try:
             match action:
                 case "acknowledge":
                     c.move("acknowledged", by=who, at=at, note=body.note)
                 case "assign":
+                    if body.handler:
+                        await handlers.must_handle(cx, s, staff_id=body.handler, branch=c.branch)
                     handler = body.handler or c.handler or await handlers.route(cx, s, branch=c.branch, category=c.category)
                     if handler is None:
                         raise Conflict(f"no active complaint handler for branch {c.branch}: name one", state=c.state)
@@ -172,11 +195,11 @@ async def act(*, cx: Complaints, principal: Principal, complaint_id: str, action
                     c.resolve(by=who, at=at, explanation=body.explanation, apology=body.apology,
                               compensation=body.compensation, root_cause=body.root_cause, policy=policy)
                 case "approve_compensation":
-                    c.approve_compensation(by=who, role=role, at=at)
+                    c.approve_compensation(by=who, role=role, at=at, note=body.note)
                 case "confirm":
-                    c.close(by=who, at=at, how="customer_confirmed")
+                    c.close(by=who, at=at, how="customer_confirmed", note=body.note)
                 case "reopen":
-                    c.reopen(by=who, at=at, reason=body.reason)
+                    c.reopen(by=who, at=at, reason=body.reason, today=cx.today(), policy=policy)
                 case "extend":
                     c.extend(to_days=body.to_days, reason=body.reason, by=who, role=role, at=at, policy=policy,
                              today=cx.today())
@@ -184,7 +207,7 @@ async def act(*, cx: Complaints, principal: Principal, complaint_id: str, action
                     c.start_appraisal(on=body.on or cx.today(), by=who, reason=body.reason or "external appraisal", at=at,
                                       today=cx.today())
                 case "appraisal_end":
-                    c.end_appraisal(on=body.on or cx.today(), by=who, at=at, today=cx.today())
+                    c.end_appraisal(on=body.on or cx.today(), by=who, at=at, today=cx.today(), note=body.reason)
                 case _:
                     raise NotFound(f"no action {action}")
         except IllegalTransition as exc:
@@ -192,7 +215,7 @@ async def act(*, cx: Complaints, principal: Principal, complaint_id: str, action
         except RuleBroken as exc:
             raise (Forbidden(str(exc)) if exc.forbidden else Conflict(str(exc), state=c.state)) from exc
         await save(cx, s, c)
-        if action in ("extend", "approve_compensation", "reopen"):
+        if action in ("extend", "approve_compensation", "reopen", "appraisal_start", "appraisal_end", "assign"):
             await audit(cx, s, staff_id=who, role=role, action=f"complaint.{action}", target=complaint_id,
                         detail={"to_days": getattr(body, "to_days", None)})
         return await cx.store.complaints.find_one({"_id": complaint_id}, session=s)  # type: ignore[return-value]

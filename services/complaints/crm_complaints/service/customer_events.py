@@ -15,7 +15,7 @@ from crm_kit.messaging import Incoming, Rejection
 
 async def apply(*, cx: Complaints, session: AsyncClientSession, items: list[Incoming[CloudEvent | None]]) -> list[Rejection]:
     customers: list[UpdateOne] = []
-    owners: list[tuple[str, str]] = []
+    owners: list[tuple[str, str, bool]] = []
     for item in items:
         ev = item.payload
         if ev is None:
@@ -25,18 +25,22 @@ async def apply(*, cx: Complaints, session: AsyncClientSession, items: list[Inco
             fields = {"tier": data.to_tier, **({"branch": data.branch} if data.branch else {})}
         elif isinstance(data, OwnerAssigned):
             fields = {"owner": data.new_owner, **({"branch": data.branch} if data.branch else {})}
-            owners.append((ev.subject, data.new_owner))
+            owners.append((ev.subject, data.new_owner, True))
         elif isinstance(data, CustomerRegistered):
-            customers.append(UpdateOne({"_id": ev.subject}, {"$setOnInsert": {"owner": data.owner},
-                                                             "$set": {"branch": data.branch}}, upsert=True))
+            # Fills what tiering has not said yet (topics are not ordered with each other): tiering's word wins.
+            customers.append(UpdateOne({"_id": ev.subject}, [{"$set": {
+                "owner": {"$ifNull": ["$owner", data.owner]}, "branch": {"$ifNull": ["$branch", data.branch]}}}],
+                upsert=True))
+            owners.append((ev.subject, data.owner, False))
             continue
         else:
             continue
         customers.append(UpdateOne({"_id": ev.subject}, {"$set": fields}, upsert=True))
     if customers:
         await cx.store.customers.bulk_write(customers, ordered=True, session=session)
-    for customer_id, owner in owners:  # scope of the customer's complaints follows the owner
-        await cx.store.complaints.update_many({"customer_id": customer_id}, {"$set": {"owner": owner}}, session=session)
+    for customer_id, owner, replaces in owners:  # scope of the customer's complaints follows the owner
+        query = {"customer_id": customer_id, **({} if replaces else {"owner": None})}
+        await cx.store.complaints.update_many(query, {"$set": {"owner": owner}}, session=session)
     return []
 
 

@@ -9,8 +9,9 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_complaints.schemas import HandlerUpsert
 from crm_complaints.service.context import Complaints, audit
+from crm_complaints.service.policy import current
 from crm_kit.auth import ALL_SCOPE, Principal, Role
-from crm_kit.errors import Forbidden
+from crm_kit.errors import Forbidden, Invalid
 
 
 async def route(cx: Complaints, s: AsyncClientSession | None, *, branch: str | None, category: str) -> str | None:
@@ -26,10 +27,24 @@ async def route(cx: Complaints, s: AsyncClientSession | None, *, branch: str | N
     return min(fit, key=lambda h: (loads.get(h, 0), h))
 
 
+async def must_handle(cx: Complaints, s: AsyncClientSession | None, *, staff_id: str, branch: str | None) -> None:
+    """A case goes only to an active handler of its branch (the roster): anyone else could not even see it."""
+    doc = await cx.store.handlers.find_one({"_id": staff_id}, session=s)
+    if doc is None or not doc.get("active", True) or doc.get("branch") != branch:
+        raise Invalid(f"handler: {staff_id} is not an active complaint handler of branch {branch}", field="handler")
+
+
 async def put(*, cx: Complaints, principal: Principal, staff_id: str, body: HandlerUpsert) -> dict[str, Any]:
     if principal.role not in ALL_SCOPE - {Role.AUDITOR} and not (principal.role == Role.BRANCH_MANAGER
                                                                    and principal.branch == body.branch):
         raise Forbidden("handlers are set by head office, an admin, or the branch's manager")
+    policy, _ = await current(cx)
+    unknown = sorted(set(body.categories) - set(policy.categories))
+    if unknown:
+        raise Invalid(f"categories: {', '.join(unknown)} not in the taxonomy", field="categories")
+    existing = await cx.store.handlers.find_one({"_id": staff_id})
+    if principal.role == Role.BRANCH_MANAGER and existing is not None and existing.get("branch") != principal.branch:
+        raise Forbidden(f"{staff_id} handles complaints of branch {existing.get('branch')}: head office moves them")
     doc = {"branch": body.branch, "categories": body.categories, "active": body.active,
            "updated_at": datetime.now(UTC), "updated_by": principal.staff_id}
 

@@ -18,10 +18,14 @@ from crm_kit.auth import Principal
 
 
 def percentile(values: list[float], pct: float) -> float | None:
-    """Nearest-rank percentile (the smallest value with at least pct% of the values at or below it)."""
+    """Nearest-rank percentile (the smallest value with at least pct% of the values at or below it); the median of
+    an even count is the mean of the middle two."""
     if not values:
         return None
     ordered = sorted(values)
+    if pct == 50 and len(ordered) % 2 == 0:
+        mid = len(ordered) // 2
+        return round((ordered[mid - 1] + ordered[mid]) / 2, 2)
     return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
 
 
@@ -34,11 +38,13 @@ async def complaints_report(*, cx: Complaints, principal: Principal, start: date
         query["$and"].append({"branch": branch})
     docs = await cx.store.complaints.find(query, {"description": 0, "complainant": 0, "history": 0}).to_list()
     today = cx.today()
-    decided = on_time = 0
+    decided = on_time = open_late = 0
     days_to_resolve: list[float] = []
     compensation = Decimal("0.00")
     for d in docs:
         c = complaint_from_doc(d)
+        if c.resolved_at is None and c.state != "closed" and c.decision_due(today=today) < today:
+            open_late += 1  # not decided and already late: counts against the on-time rate
         if c.resolved_at is not None:
             decided += 1
             on_time += local_day(c.resolved_at) <= c.decision_due(today=today)
@@ -52,8 +58,8 @@ async def complaints_report(*, cx: Complaints, principal: Principal, start: date
         "by_channel": dict(sorted(Counter(d["channel"] for d in docs).items())),
         "by_branch": dict(sorted(Counter(d.get("branch") or "" for d in docs).items())),
         "by_state": dict(sorted(Counter(d["state"] for d in docs).items())),
-        "decided": decided, "decided_on_time": on_time,
-        "on_time_rate": round(on_time / decided, 4) if decided else None,
+        "decided": decided, "decided_on_time": on_time, "open_past_due": open_late,
+        "on_time_rate": round(on_time / (decided + open_late), 4) if decided + open_late else None,
         "days_to_resolve": {"median": percentile(days_to_resolve, 50), "p90": percentile(days_to_resolve, 90)},
         "compensation_total": str(compensation.quantize(Decimal("0.01"))),
         "repeats": repeats, "repeat_rate": round(repeats / total, 4) if total else None,
