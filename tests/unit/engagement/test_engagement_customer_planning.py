@@ -150,7 +150,7 @@ def test_task_created_events() -> None:
     c = customer()
     t = plan(c)
     assert t is not None
-    (ev,) = c.task_created_events()
+    (ev,) = [task_created(planned) for planned in c.new_tasks]  # as the unit of work announces them
     assert isinstance(ev, TaskCreated)
     assert ev == task_created(t)
     assert (ev.task_id, ev.kind, ev.channel, ev.assignee, ev.due_on, ev.created_at, ev.tier, ev.branch) == \
@@ -368,7 +368,7 @@ def test_change_owner_gives_tasks_planned_in_the_same_unit_of_work_to_the_new_ow
     assert c.change_owner("S2", open_tasks=[], now=NOW, by="system") == []
     assert (planned.assignee, planned.owner) == ("S2", "S2")
     assert of_type(c, TaskReassigned) == [] and c.task_changes == {}
-    (ev,) = c.task_created_events()
+    (ev,) = [task_created(planned) for planned in c.new_tasks]  # as the unit of work announces them
     assert ev.assignee == "S2"
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING
 
 from crm_complaints.domain.complaint import Complaint
+from crm_complaints.domain.workflow import OPEN_STATES
 from crm_kit.db import Mongo
 
 _DATES = ("received_on", "acknowledge_due", "first_contact_due", "clock_start")
@@ -51,6 +52,5 @@ def complaint_state(c: Complaint) -> dict[str, Any]:
     doc.pop("events")
     for k in _DATES:
         doc[k] = doc[k].isoformat() if doc[k] else None
-    from crm_complaints.domain.workflow import OPEN_STATES
     doc["open"] = c.state in OPEN_STATES
     return doc

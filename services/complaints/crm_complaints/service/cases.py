@@ -13,7 +13,7 @@ from crm_complaints.adapters.store import complaint_from_doc
 from crm_complaints.domain import deadlines
 from crm_complaints.domain.complaint import Complaint, RuleBroken
 from crm_complaints.domain.workflow import IllegalTransition
-from crm_complaints.schemas import Appraisal, Assign, ComplaintCreate, Confirm, Escalate, Extend, Reopen, Resolve, Step
+from crm_complaints.schemas import ComplaintCreate
 from crm_complaints.service import handlers
 from crm_complaints.service.context import Complaints, audit, save
 from crm_kit.clock import local_day
@@ -223,8 +223,3 @@ async def act(*, cx: Complaints, principal: Principal, complaint_id: str, action
     doc = await cx.rt.mongo.transaction(txn)
     cx.rt.outbox.notify()
     return view(cx, doc)
-
-
-ACTIONS: dict[str, type] = {"acknowledge": Step, "assign": Assign, "investigate": Step, "contact": Step,
-                            "escalate": Escalate, "resolve": Resolve, "approve_compensation": Step, "confirm": Confirm,
-                            "reopen": Reopen, "extend": Extend, "appraisal_start": Appraisal, "appraisal_end": Appraisal}

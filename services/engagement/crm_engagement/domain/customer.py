@@ -13,7 +13,7 @@ Rules kept here:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -232,11 +232,6 @@ class EngagedCustomer:
         if history:
             changes.setdefault("_push", []).append(history)
 
-    def task_created_events(self) -> list[EventData]:
-        """TaskCreated for the tasks planned in this unit of work that the store actually inserted (the caller
-        filters: a task id already stored is not new)."""
-        return [task_created(t) for t in self.new_tasks]
-
 
 def task_created(t: Task) -> TaskCreated:
     assert t.created_at is not None
@@ -244,5 +239,3 @@ def task_created(t: Task) -> TaskCreated:
                        channel=t.channel, assignee=t.assignee, branch=t.branch, tier=t.tier, due_on=t.due_on,  # type: ignore[arg-type]
                        occasion=t.occasion, created_at=t.created_at)
 
-
-WorkingDays = Callable[[date, int], date]

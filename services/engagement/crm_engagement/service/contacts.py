@@ -31,10 +31,10 @@ class BlockedAttempt:
 
 async def marketing_contacts(e: Engagement, session: AsyncClientSession | None, customer_id: str, *, at: datetime,
                              policy: EngagementPolicy) -> list[datetime]:
-    since, until = contact.window_start(at, policy.contact), at + (at - contact.window_start(at, policy.contact))
+    width = at - contact.window_start(at, policy.contact)  # the busiest window may lie on either side of `at`
     docs = await e.store.interactions.find(
         {"customer_id": customer_id, "purpose": "marketing", "direction": "outbound",
-         "occurred_at": {"$gt": since, "$lt": until}},
+         "occurred_at": {"$gt": at - width, "$lt": at + width}},
         {"occurred_at": 1}, session=session).to_list()
     return [d["occurred_at"] for d in docs]
 
@@ -71,8 +71,3 @@ async def record_blocked(e: Engagement, session: AsyncClientSession, *, customer
         attempt_id=attempt_id, customer_id=customer_id, channel=channel, purpose=purpose, rule=rule, detail=detail,  # type: ignore[arg-type]
         staff_id=staff_id, at=at, context=context, task_id=task_id), customer_id=customer_id)])  # type: ignore[arg-type]
     return BlockedAttempt(attempt_id, rule, detail)
-
-
-async def list_attempts(*, e: Engagement, query: dict[str, Any], limit: int) -> list[dict[str, Any]]:
-    docs = await e.store.attempts.find(query).sort("at", -1).limit(limit).to_list()
-    return [{"id": d.pop("_id"), **d} for d in docs]

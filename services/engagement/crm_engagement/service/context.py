@@ -87,7 +87,6 @@ class Loaded:
     open_tasks: dict[str, list[Task]] = field(default_factory=dict)
     states: dict[str, dict[str, Any]] = field(default_factory=dict)
     causes: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
-    extra_events: list[tuple[str, EventData]] = field(default_factory=list)
 
     def get_or_new(self, customer_id: str) -> EngagedCustomer:
         c = self.customers.get(customer_id)
@@ -169,10 +168,6 @@ async def save(e: Engagement, session: AsyncClientSession, loaded: Loaded, *, on
         c.events.clear()
         c.task_changes.clear()
         c.new_tasks.clear()
-    for cid, data in loaded.extra_events:
-        causation, correlation = loaded.causes.get(cid, (None, None))
-        messages.append(e.event(data, customer_id=cid, causationid=causation, correlationid=correlation))
-    loaded.extra_events.clear()
     if writes:
         await e.store.customers.bulk_write(writes, ordered=False, session=session)
     await e.rt.outbox.add(session, messages)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
+from crm_engagement.domain.tasks import is_overdue
 from crm_engagement.service.context import Engagement
 from crm_engagement.service.scope import customer_in_scope, task_scope
 from crm_kit.auth import ALL_SCOPE, BRANCH_SCOPE, Principal
@@ -11,7 +13,8 @@ from crm_kit.errors import Forbidden
 
 
 async def follow_ups(*, e: Engagement, principal: Principal, branch: str | None) -> dict[str, Any]:
-    today = e.today().isoformat()
+    day = e.today()
+    today = day.isoformat()
     match: dict[str, Any] = dict(task_scope(principal))
     if branch:
         match = {"$and": [match, {"branch": branch}]}
@@ -21,7 +24,7 @@ async def follow_ups(*, e: Engagement, principal: Principal, branch: str | None)
                                                                   "cancelled": 0})
         if d["status"] == "open":
             r["open"] += 1
-            r["overdue"] += d["due_on"] < today
+            r["overdue"] += is_overdue(status=d["status"], due_on=date.fromisoformat(d["due_on"]), today=day)
         elif d["status"] == "done":
             r["done"] += 1
             r["done_on_time"] += bool(d.get("on_time"))

@@ -10,7 +10,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_contracts.engagement import TaskCompleted, TaskReassigned
 from crm_engagement.adapters.store import task_from_doc
-from crm_engagement.domain.tasks import priority
+from crm_engagement.domain.tasks import is_overdue, priority
 from crm_engagement.schemas import TaskAssign, TaskComplete, TaskCreate
 from crm_engagement.service import contacts, interactions, policies
 from crm_engagement.service.context import Engagement, audit, load, save
@@ -25,7 +25,7 @@ SUPERVISORS = frozenset({Role.RM_SUPERVISOR, Role.BRANCH_MANAGER, Role.HEAD_OFFI
 def view(doc: dict[str, Any], *, today: date | None = None) -> dict[str, Any]:
     out = {"id": doc["_id"], **{k: v for k, v in doc.items() if k != "_id"}}
     if today is not None and doc["status"] == "open":
-        out["overdue"] = doc["due_on"] < today.isoformat()
+        out["overdue"] = is_overdue(status=doc["status"], due_on=date.fromisoformat(doc["due_on"]), today=today)
     return out
 
 
