@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_complaints.adapters.store import ComplaintsStore, complaint_state
@@ -40,15 +41,28 @@ class Complaints:
 
 
 async def save(cx: Complaints, session: AsyncClientSession, c: Complaint, *, new: bool = False) -> None:
-    state = complaint_state(c)
     if new:
-        await cx.store.complaints.insert_one({"_id": c.complaint_id, **state}, session=session)
+        await cx.store.complaints.insert_one({"_id": c.complaint_id, **complaint_state(c)}, session=session)
+        await _publish(cx, session, [c])
     else:
-        await cx.store.complaints.update_one({"_id": c.complaint_id}, {"$set": state}, session=session)
-    subject = c.customer_id or c.complaint_id
-    await cx.rt.outbox.add(session, [outgoing_event(cx.rt.topic(COMPLAINTS_CASES), e, source=SOURCE, customer_id=subject)
-                                     for e in c.events])
-    c.events.clear()
+        await save_many(cx, session, [c])
+
+
+async def save_many(cx: Complaints, session: AsyncClientSession, cases: list[Complaint]) -> None:
+    """Stored cases and their events: one bulk write and one outbox insert, however many cases."""
+    if not cases:
+        return
+    await cx.store.complaints.bulk_write([UpdateOne({"_id": c.complaint_id}, {"$set": complaint_state(c)}) for c in cases],
+                                         ordered=False, session=session)
+    await _publish(cx, session, cases)
+
+
+async def _publish(cx: Complaints, session: AsyncClientSession, cases: list[Complaint]) -> None:
+    topic = cx.rt.topic(COMPLAINTS_CASES)
+    await cx.rt.outbox.add(session, [outgoing_event(topic, e, source=SOURCE, customer_id=c.customer_id or c.complaint_id)
+                                     for c in cases for e in c.events])
+    for c in cases:
+        c.events.clear()
 
 
 async def audit(cx: Complaints, session: AsyncClientSession | None, *, staff_id: str, role: str, action: str,

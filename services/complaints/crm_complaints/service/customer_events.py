@@ -3,7 +3,7 @@ tier gives key and vip customers priority; the owner and branch give data scope.
 
 from __future__ import annotations
 
-from pymongo import UpdateOne
+from pymongo import UpdateMany, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_contracts.envelope import CloudEvent
@@ -38,9 +38,10 @@ async def apply(*, cx: Complaints, session: AsyncClientSession, items: list[Inco
         customers.append(UpdateOne({"_id": ev.subject}, {"$set": fields}, upsert=True))
     if customers:
         await cx.store.customers.bulk_write(customers, ordered=True, session=session)
-    for customer_id, owner, replaces in owners:  # scope of the customer's complaints follows the owner
-        query = {"customer_id": customer_id, **({} if replaces else {"owner": None})}
-        await cx.store.complaints.update_many(query, {"$set": {"owner": owner}}, session=session)
+    if owners:  # scope of the customer's complaints follows the owner
+        await cx.store.complaints.bulk_write([UpdateMany({"customer_id": cid, **({} if replaces else {"owner": None})},
+                                                         {"$set": {"owner": owner}}) for cid, owner, replaces in owners],
+                                             ordered=True, session=session)
     return []
 
 

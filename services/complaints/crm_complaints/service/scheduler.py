@@ -12,7 +12,7 @@ from datetime import timedelta
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_complaints.adapters.store import complaint_from_doc
-from crm_complaints.service.context import Complaints, save
+from crm_complaints.service.context import Complaints, save_many
 from crm_kit.clock import local_day
 from crm_complaints.service.policy import current
 
@@ -33,6 +33,7 @@ async def step(cx: Complaints) -> bool:
         docs = await cx.store.complaints.find(
             {"$or": [{"open": True}, {"state": "resolved"}], "_id": {"$gt": cursor}}, session=s
         ).sort("_id", 1).limit(size).to_list()
+        changed = []
         for doc in docs:
             c = complaint_from_doc(doc)
             if c.state == "resolved":
@@ -42,7 +43,8 @@ async def step(cx: Complaints) -> bool:
             else:
                 c.check_deadlines(today=day, policy=policy, at=now)
             if c.events:
-                await save(cx, s, c)
+                changed.append(c)
+        await save_many(cx, s, changed)
         finished = len(docs) < size
         update: dict = {"$set": {"cursor": "" if finished else docs[-1]["_id"], "updated_at": now}}
         if finished:

@@ -4,10 +4,12 @@ a redemption is a conditional update on the balance."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_contracts.engagement import PointsChanged
@@ -21,19 +23,49 @@ from crm_kit.errors import Conflict
 async def credit(e: Engagement, session: AsyncClientSession, *, customer_id: str, entry_id: str, points: int,
                  reason: str, now: datetime, note: str | None = None) -> bool:
     """Earn `points` once for `entry_id`. False when that entry exists already."""
-    result = await e.store.ledger.update_one({"_id": entry_id}, {"$setOnInsert": {
-        "customer_id": customer_id, "change": points, "reason": reason, "at": now, "note": note}},
-        upsert=True, session=session)
-    if result.upserted_id is None:
-        return False
-    account = await e.store.points.find_one_and_update(
-        {"_id": customer_id}, {"$inc": {"balance": points, "earned": points}, "$set": {"updated_at": now}},
-        upsert=True, return_document=ReturnDocument.AFTER, session=session)
-    await e.store.ledger.update_one({"_id": entry_id}, {"$set": {"balance": account["balance"]}}, session=session)
-    await e.rt.outbox.add(session, [e.event(PointsChanged(customer_id=customer_id, entry_id=entry_id, change=points,
-                                                          balance=account["balance"], reason=reason, at=now),  # type: ignore[arg-type]
-                                            customer_id=customer_id)])
-    return True
+    return bool(await credit_many(e, session, [Earning(customer_id, entry_id, points, reason, note)], now=now))
+
+
+@dataclass(frozen=True)
+class Earning:
+    customer_id: str
+    entry_id: str
+    points: int
+    reason: str
+    note: str | None = None
+
+
+async def credit_many(e: Engagement, session: AsyncClientSession, earnings: list[Earning], *, now: datetime) -> int:
+    """Earn each entry once (an entry already in the ledger is skipped), in a fixed number of round trips whatever
+    the number of entries. Returns how many were new."""
+    if not earnings:
+        return 0
+    result = await e.store.ledger.bulk_write([UpdateOne({"_id": x.entry_id}, {"$setOnInsert": {
+        "customer_id": x.customer_id, "change": x.points, "reason": x.reason, "at": now, "note": x.note}}, upsert=True)
+        for x in earnings], ordered=True, session=session)
+    new = [earnings[i] for i in sorted(result.upserted_ids)]
+    if not new:
+        return 0
+    totals: dict[str, int] = defaultdict(int)
+    for x in new:
+        totals[x.customer_id] += x.points
+    await e.store.points.bulk_write([UpdateOne({"_id": cid}, {"$inc": {"balance": n, "earned": n},
+                                                              "$set": {"updated_at": now}}, upsert=True)
+                                     for cid, n in sorted(totals.items())], ordered=True, session=session)
+    balances = {d["_id"]: d["balance"] for d in await e.store.points.find(
+        {"_id": {"$in": sorted(totals)}}, {"balance": 1}, session=session).to_list()}
+    # Each entry's balance right after it: the balance now, less what later entries of the customer added.
+    after: list[int] = []
+    for x in reversed(new):
+        after.append(balances[x.customer_id])
+        balances[x.customer_id] -= x.points
+    after.reverse()
+    await e.store.ledger.bulk_write([UpdateOne({"_id": x.entry_id}, {"$set": {"balance": b}})
+                                     for x, b in zip(new, after, strict=True)], ordered=False, session=session)
+    await e.rt.outbox.add(session, [e.event(PointsChanged(customer_id=x.customer_id, entry_id=x.entry_id, change=x.points,
+                                                          balance=b, reason=x.reason, at=now),  # type: ignore[arg-type]
+                                            customer_id=x.customer_id) for x, b in zip(new, after, strict=True)])
+    return len(new)
 
 
 async def balance(*, e: Engagement, principal: Principal, customer_id: str, limit: int) -> dict[str, Any]:

@@ -74,6 +74,7 @@ async def _chunk(e: Engagement, phase: str, key: str, day: date, cursor: str) ->
                 query["tier"] = {"$ne": None}
             ids = await _ids_after(e, s, e.store.customers, query, cursor, size)
             loaded = await load(e, s, ids, with_tasks=phase == "replan")
+            earnings: list[points.Earning] = []
             for cid in ids:
                 c = loaded.customers[cid]
                 if phase == "replan":
@@ -94,9 +95,10 @@ async def _chunk(e: Engagement, phase: str, key: str, day: date, cursor: str) ->
                 elif phase == "points":
                     monthly = policy.points.monthly.get(c.tier, 0)  # type: ignore[call-overload]
                     if monthly:
-                        await points.credit(e, s, customer_id=cid, entry_id=f"{cid}:monthly:{day:%Y-%m}", points=monthly,
-                                            reason="monthly_tier", now=now, note=f"{c.tier} customer, {day:%Y-%m}")
+                        earnings.append(points.Earning(cid, f"{cid}:monthly:{day:%Y-%m}", monthly, "monthly_tier",
+                                                       f"{c.tier} customer, {day:%Y-%m}"))
                 loaded.causes[cid] = (None, None)
+            await points.credit_many(e, s, earnings, now=now)
             await save(e, s, loaded)
         done = len(ids) < size
         await e.store.scheduler.update_one({"_id": key}, {"$set": {
