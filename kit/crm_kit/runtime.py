@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar, Union
 
+from faststream import FastStream
 from faststream.kafka import KafkaBroker
+from faststream.specification import AsyncAPI
+
+from crm_contracts.envelope import CloudEvent, EventData
 
 from crm_kit.calendar import WorkingCalendar
+from crm_kit.clock import BusinessClock
 from crm_kit.crypto import FieldCipher
 from crm_kit.db import Mongo
 from crm_kit.inbox import Inbox
@@ -17,6 +22,11 @@ from crm_kit.outbox import Outbox, OutboxRelay
 from crm_kit.settings import ServiceSettings
 
 S = TypeVar("S", bound=ServiceSettings)
+
+
+def docs_settings(cls: type[S]) -> S:
+    """Settings good enough to build a service for its AsyncAPI document: placeholder keys, nothing connects."""
+    return cls(crm_data_key="A" * 43 + "=", crm_lookup_key="A" * 43 + "=", crm_jwt_secret="docs")  # type: ignore[call-arg]
 
 
 class Runtime(Generic[S]):
@@ -40,6 +50,7 @@ class Runtime(Generic[S]):
             lookup_key_b64=settings.crm_lookup_key.get_secret_value(),
         )
         self.calendar = WorkingCalendar(settings.calendar_override_file)
+        self.clock = BusinessClock(settings)
         self.startup_hooks: list[Callable[[], Awaitable[Any]]] = [self.outbox.ensure_indexes]
         self.jobs: list[LeasedJob] = []
 
@@ -75,6 +86,18 @@ class Runtime(Generic[S]):
 
     def topic(self, name: str) -> str:
         return self.settings.topic(name)
+
+    def publishes(self, topic: str, events: Sequence[type[EventData]], *, key: str = "customer id") -> None:
+        """Declare the service's topic and its CloudEvent types, for the AsyncAPI document."""
+        self.broker.publisher(
+            self.topic(topic), title=topic,
+            description="CloudEvents: " + ", ".join(e.event_type for e in events) + f". Key: {key}.",
+            schema=Union[tuple(CloudEvent[e] for e in events)],  # type: ignore[misc]  # noqa: UP007
+        )
+
+    def asyncapi(self, *, title: str, description: str) -> FastStream:
+        """The AsyncAPI document of this runtime's consumers and publishers (`faststream docs gen`)."""
+        return FastStream(self.broker, specification=AsyncAPI(title=title, version="1.0.0", description=description))
 
     async def start(self) -> None:
         await ensure_topics(self.settings.kafka_bootstrap_servers, self.topics, partitions=self.settings.kafka_topic_partitions,

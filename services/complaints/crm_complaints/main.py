@@ -3,11 +3,8 @@ reports (BRIEF §5)."""
 
 from __future__ import annotations
 
-from typing import Union
-
 from fastapi import FastAPI
 from faststream import FastStream
-from faststream.specification import AsyncAPI
 
 from crm_complaints.adapters.store import ComplaintsStore
 from crm_complaints.domain.policy import DEFAULT_POLICY, ComplaintsPolicy
@@ -16,11 +13,10 @@ from crm_complaints.service import scheduler
 from crm_complaints.service.context import Complaints
 from crm_complaints.settings import ComplaintsSettings
 from crm_contracts.complaints import EVENTS
-from crm_contracts.envelope import CloudEvent
 from crm_contracts.topics import COMPLAINTS_CASES, PROFILE_CUSTOMERS, TIERING_CUSTOMERS
 from crm_kit.http import create_http_app
 from crm_kit.policies import PolicyVersions
-from crm_kit.runtime import Runtime
+from crm_kit.runtime import Runtime, docs_settings
 
 DESCRIPTION = """Takes complaints from every channel, walks each through one standard process, keeps the regulator's
 deadlines (15 days, 30 extended, 60 with approval; appraisal pauses) and the internal working-day targets, and
@@ -37,12 +33,7 @@ def build(settings: ComplaintsSettings | None = None) -> Complaints:
     rt.startup_hooks += [store.ensure_indexes, cx.policies.ensure_default]
     cx.scheduler_job = rt.job("deadlines", lambda: scheduler.step(cx), interval=settings.scheduler_interval_seconds)
     subscribers.register(cx)
-    rt.broker.publisher(
-        rt.topic(COMPLAINTS_CASES), title="crm.complaints.cases",
-        description="CloudEvents: " + ", ".join(e.event_type for e in EVENTS) + ". Key: customer id (complaint id for "
-        "a complainant who is not a customer).",
-        schema=Union[tuple(CloudEvent[e] for e in EVENTS)],  # type: ignore[misc]  # noqa: UP007
-    )
+    rt.publishes(COMPLAINTS_CASES, EVENTS, key="customer id (complaint id for a complainant who is not a customer)")
     return cx
 
 
@@ -55,6 +46,5 @@ def create_app(settings: ComplaintsSettings | None = None) -> FastAPI:
 
 def asyncapi() -> FastStream:
     """AsyncAPI document: `faststream docs gen --factory crm_complaints.main:asyncapi`."""
-    cx = build(ComplaintsSettings(crm_data_key="A" * 43 + "=", crm_lookup_key="A" * 43 + "=", crm_jwt_secret="docs"))
-    return FastStream(cx.rt.broker, specification=AsyncAPI(title="Bank CRM — complaints events", version="1.0.0",
-                                                         description=DESCRIPTION))
+    return build(docs_settings(ComplaintsSettings)).rt.asyncapi(title="Bank CRM — complaints events",
+                                                  description=DESCRIPTION)

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Union
-
 from fastapi import FastAPI
 from faststream import FastStream
-from faststream.specification import AsyncAPI
 
 from crm_contracts.engagement import EVENTS
-from crm_contracts.envelope import CloudEvent
 from crm_contracts.topics import COMPLAINTS_CASES, ENGAGEMENT_TASKS, PROFILE_CUSTOMERS, TIERING_CUSTOMERS
 from crm_engagement.adapters.store import EngagementStore
 from crm_engagement.domain.policy import DEFAULT_POLICY, EngagementPolicy
@@ -19,7 +15,7 @@ from crm_engagement.service.context import Engagement
 from crm_engagement.settings import EngagementSettings
 from crm_kit.http import create_http_app
 from crm_kit.policies import PolicyVersions
-from crm_kit.runtime import Runtime
+from crm_kit.runtime import Runtime, docs_settings
 
 DESCRIPTION = """Makes sure the right person contacts each customer at the right time, for the right reason, and
 never in a way the customer refused or the rules forbid: follow-up tasks by tier cadence, care moments, triggers,
@@ -36,11 +32,7 @@ def build(settings: EngagementSettings | None = None) -> Engagement:
     rt.startup_hooks += [e.store.ensure_indexes, lambda: policies.ensure_default(e)]
     e.scheduler_job = rt.job("scheduler", lambda: scheduler.step(e), interval=settings.scheduler_interval_seconds)
     subscribers.register(e)
-    rt.broker.publisher(
-        rt.topic(ENGAGEMENT_TASKS), title="crm.engagement.tasks",
-        description="CloudEvents: " + ", ".join(ev.event_type for ev in EVENTS) + ". Key: customer id.",
-        schema=Union[tuple(CloudEvent[ev] for ev in EVENTS)],  # type: ignore[misc]  # noqa: UP007
-    )
+    rt.publishes(ENGAGEMENT_TASKS, EVENTS)
     return e
 
 
@@ -53,6 +45,5 @@ def create_app(settings: EngagementSettings | None = None) -> FastAPI:
 
 def asyncapi() -> FastStream:
     """AsyncAPI document: `faststream docs gen --factory crm_engagement.main:asyncapi`."""
-    e = build(EngagementSettings(crm_data_key="A" * 43 + "=", crm_lookup_key="A" * 43 + "=", crm_jwt_secret="docs"))
-    return FastStream(e.rt.broker, specification=AsyncAPI(title="Bank CRM — engagement events", version="1.0.0",
-                                                         description=DESCRIPTION))
+    return build(docs_settings(EngagementSettings)).rt.asyncapi(title="Bank CRM — engagement events",
+                                                  description=DESCRIPTION)

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Union
-
 from fastapi import FastAPI
 from faststream import FastStream
-from faststream.specification import AsyncAPI
 
-from crm_contracts.envelope import CloudEvent
 from crm_contracts.profile import EVENTS
 from crm_contracts.topics import COREBANK_BALANCES, PROFILE_CUSTOMERS, TIERING_CUSTOMERS
 from crm_kit.http import create_http_app
-from crm_kit.runtime import Runtime
+from crm_kit.runtime import Runtime, docs_settings
 from crm_profile.adapters.store import ProfileStore
 from crm_profile.entrypoints import http, subscribers
 from crm_profile.service.context import Profile
@@ -29,11 +25,7 @@ def build(settings: ProfileSettings | None = None) -> Profile:
     rt.startup_hooks.append(p.store.ensure_indexes)
     subscribers.register(p)
     # Documents what the outbox relay publishes (the relay itself publishes through the broker directly).
-    rt.broker.publisher(
-        rt.topic(PROFILE_CUSTOMERS), title="crm.profile.customers",
-        description="CloudEvents: " + ", ".join(e.event_type for e in EVENTS) + ". Key: customer id.",
-        schema=Union[tuple(CloudEvent[e] for e in EVENTS)],  # type: ignore[misc]  # noqa: UP007
-    )
+    rt.publishes(PROFILE_CUSTOMERS, EVENTS)
     return p
 
 
@@ -46,6 +38,5 @@ def create_app(settings: ProfileSettings | None = None) -> FastAPI:
 
 def asyncapi() -> FastStream:
     """AsyncAPI document: `faststream docs gen --factory crm_profile.main:asyncapi`."""
-    p = build(ProfileSettings(crm_data_key="A" * 43 + "=", crm_lookup_key="A" * 43 + "=", crm_jwt_secret="docs"))
-    return FastStream(p.rt.broker, specification=AsyncAPI(title="Bank CRM — profile events", version="1.0.0",
-                                                         description=DESCRIPTION))
+    return build(docs_settings(ProfileSettings)).rt.asyncapi(title="Bank CRM — profile events",
+                                                  description=DESCRIPTION)

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Union
-
 from fastapi import FastAPI
 from faststream import FastStream
-from faststream.specification import AsyncAPI
 
-from crm_contracts.envelope import CloudEvent
 from crm_contracts.tiering import EVENTS
 from crm_contracts.topics import COMPLAINTS_CASES, ENGAGEMENT_TASKS, PROFILE_CUSTOMERS, TIERING_CUSTOMERS
 from crm_kit.http import create_http_app
-from crm_kit.runtime import Runtime
+from crm_kit.runtime import Runtime, docs_settings
 from crm_tiering.adapters.store import TieringStore
 from crm_tiering.entrypoints import http, subscribers
 from crm_tiering.service import policies, sweep
@@ -32,11 +28,7 @@ def build(settings: TieringSettings | None = None) -> Tiering:
     t.rollout_job = rt.job("policy-rollout", lambda: policies.rollout_step(t), interval=2.0)
     rt.job("due-sweep", lambda: sweep.sweep_step(t), interval=settings.sweep_interval_seconds)
     subscribers.register(t)
-    rt.broker.publisher(
-        rt.topic(TIERING_CUSTOMERS), title="crm.tiering.customers",
-        description="CloudEvents: " + ", ".join(e.event_type for e in EVENTS) + ". Key: customer id.",
-        schema=Union[tuple(CloudEvent[e] for e in EVENTS)],  # type: ignore[misc]  # noqa: UP007
-    )
+    rt.publishes(TIERING_CUSTOMERS, EVENTS)
     return t
 
 
@@ -49,6 +41,5 @@ def create_app(settings: TieringSettings | None = None) -> FastAPI:
 
 def asyncapi() -> FastStream:
     """AsyncAPI document: `faststream docs gen --factory crm_tiering.main:asyncapi`."""
-    t = build(TieringSettings(crm_data_key="A" * 43 + "=", crm_lookup_key="A" * 43 + "=", crm_jwt_secret="docs"))
-    return FastStream(t.rt.broker, specification=AsyncAPI(title="Bank CRM — tiering events", version="1.0.0",
-                                                         description=DESCRIPTION))
+    return build(docs_settings(TieringSettings)).rt.asyncapi(title="Bank CRM — tiering events",
+                                                  description=DESCRIPTION)

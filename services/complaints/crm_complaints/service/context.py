@@ -16,7 +16,6 @@ from crm_complaints.domain.policy import ComplaintsPolicy
 from crm_complaints.settings import ComplaintsSettings
 from crm_contracts.topics import COMPLAINTS_CASES
 from crm_kit import audit as audit_trail
-from crm_kit.clock import BusinessClock
 from crm_kit.jobs import LeasedJob
 from crm_kit.policies import PolicyVersions
 from crm_kit.outbox import outgoing_event
@@ -34,10 +33,10 @@ class Complaints:
 
     def today(self) -> date:
         """The business date: pinned by CLOCK_DATE, else today in the bank's time zone."""
-        return BusinessClock(self.rt.settings).today()
+        return self.rt.clock.today()
 
     def now(self) -> datetime:
-        return BusinessClock(self.rt.settings).now()
+        return self.rt.clock.now()
 
 
 async def save(cx: Complaints, session: AsyncClientSession, c: Complaint, *, new: bool = False) -> None:

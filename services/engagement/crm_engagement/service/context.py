@@ -21,7 +21,7 @@ from crm_engagement.domain.policy import EngagementPolicy
 from crm_engagement.domain.tasks import Task
 from crm_engagement.settings import EngagementSettings
 from crm_kit.calendar import CalendarYearUnknown
-from crm_kit.clock import BANK_TZ, BusinessClock
+from crm_kit.clock import BANK_TZ
 from crm_kit import audit as audit_trail
 from crm_kit.jobs import LeasedJob
 from crm_kit.policies import PolicyVersions
@@ -44,10 +44,10 @@ class Engagement:
 
     def today(self) -> date:
         """The business date: pinned by CLOCK_DATE, else today in the bank's time zone."""
-        return BusinessClock(self.rt.settings).today()
+        return self.rt.clock.today()
 
     def now(self) -> datetime:
-        return BusinessClock(self.rt.settings).now()
+        return self.rt.clock.now()
 
     def event(self, data: EventData, *, customer_id: str, causationid: str | None = None,
               correlationid: str | None = None) -> OutgoingMessage:
