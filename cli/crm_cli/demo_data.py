@@ -136,12 +136,15 @@ def make_products() -> list[dict[str, Any]]:
 
 
 # The complaints service's intake (POST /v1/complaints): channel -> weight, as complaints reach a retail bank
-# (most by phone, at the counter or online; a few through the suggestion box, social media or the regulator).
+# (most by phone, at the counter or online; a few by letter, through the suggestion box, social media or the
+# regulator). The vocabulary is crm_contracts.complaints.COMPLAINT_CHANNELS.
 COMPLAINT_CHANNELS: Mapping[str, int] = {
     "hotline": 30,
-    "branch": 25,
+    "counter": 15,
+    "branch": 10,
     "online": 18,
     "email": 8,
+    "letter": 3,
     "suggestion_box": 7,
     "social_media": 6,
     "regulator_forwarded": 6,

@@ -17,7 +17,22 @@ from pydantic import Field
 
 from crm_contracts.envelope import EventData
 
-ComplaintChannel = Literal["hotline", "email", "online", "branch", "suggestion_box", "social_media", "regulator_forwarded"]
+ComplaintChannel = Literal["hotline", "email", "online", "counter", "branch", "letter", "suggestion_box", "social_media",
+                           "regulator_forwarded"]
+COMPLAINT_CHANNELS: dict[str, str] = {
+    "hotline": "the customer-service hotline or call centre (客服热线)",
+    "email": "an email to the bank",
+    "online": "mobile or internet banking, the bank's website or WeChat (手机银行、网银)",
+    "counter": "told to staff at a branch counter during a visit (高柜、低柜、VIP柜台)",
+    "branch": "in person at a branch, not at a counter: the lobby manager, a relationship manager, the branch manager "
+              "(大堂经理、客户经理)",
+    "letter": "a letter by post (信函); received_at is the day it arrived",
+    "suggestion_box": "a branch's suggestion box (意见箱); received_at is when the box was opened",
+    "social_media": "a post on social media picked up by the bank",
+    "regulator_forwarded": "forwarded by the regulator (监管转办); always handled with priority",
+}
+"""The intake channels, a closed vocabulary: each value and what it means (shown in the OpenAPI document)."""
+CHANNELS_DOC = "; ".join(f"`{name}`: {meaning}" for name, meaning in COMPLAINT_CHANNELS.items())
 ComplaintState = Literal["received", "acknowledged", "assigned", "investigating", "escalated", "resolved", "closed",
                          "reopened"]
 DeadlineTarget = Literal["acknowledge", "first_contact", "decision"]
@@ -30,7 +45,7 @@ class ComplaintOpened(EventData):
     opened_at: datetime
     category: str | None = None
     branch: str | None = None
-    channel: ComplaintChannel | None = None
+    channel: ComplaintChannel | None = Field(default=None, description=CHANNELS_DOC)
     severity: Literal["low", "medium", "high", "critical"] | None = None
     priority: bool | None = Field(default=None, description="regulator-forwarded, or a key or vip customer")
     repeat_of: str | None = Field(default=None, description="an earlier complaint of the customer in the same category")

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from crm_complaints.domain.policy import ComplaintsPolicy
-from crm_contracts.complaints import ComplaintChannel
+from crm_contracts.complaints import CHANNELS_DOC, ComplaintChannel
 from crm_contracts.corebank import Money
 
 StaffId = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9._-]+$")]
@@ -36,7 +36,7 @@ class Complainant(Strict):
 class ComplaintCreate(Strict):
     customer_id: str | None = Field(default=None, min_length=1, max_length=40)
     complainant: Complainant | None = None
-    channel: ComplaintChannel
+    channel: ComplaintChannel = Field(description=f"how the complaint reached the bank: {CHANNELS_DOC}")
     category: str = Field(min_length=1, max_length=40, description="from the policy's taxonomy")
     description: str = Field(min_length=1, max_length=5000)
     severity: Literal["low", "medium", "high", "critical"] = "medium"
