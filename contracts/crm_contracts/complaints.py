@@ -36,6 +36,17 @@ CHANNELS_DOC = "; ".join(f"`{name}`: {meaning}" for name, meaning in COMPLAINT_C
 ComplaintState = Literal["received", "acknowledged", "assigned", "investigating", "escalated", "resolved", "closed",
                          "reopened"]
 DeadlineTarget = Literal["acknowledge", "first_contact", "decision"]
+NoticeChannel = Literal["phone", "sms", "letter", "email", "in_person", "online"]
+NOTICE_CHANNELS: dict[str, str] = {
+    "phone": "a call to the complainant (the hotline or the handler)",
+    "sms": "a text message",
+    "letter": "a letter by post (书面告知)",
+    "email": "an email",
+    "in_person": "told face to face at a branch or a visit",
+    "online": "a message in mobile or internet banking",
+}
+"""How the decision was communicated to the complainant (告知), a closed vocabulary."""
+NOTICE_CHANNELS_DOC = "; ".join(f"`{name}`: {meaning}" for name, meaning in NOTICE_CHANNELS.items())
 
 
 class ComplaintOpened(EventData):
@@ -62,6 +73,7 @@ class ComplaintClosed(EventData):
     root_cause: str | None = None
     compensation: Decimal | None = Field(default=None, description="CNY, string")
     closed_by: Literal["customer_confirmed", "no_answer"] | None = None
+    notified_at: datetime | None = Field(default=None, description="when the decision was communicated to the complainant")
 
 
 class ComplaintStatusChanged(EventData):
@@ -100,5 +112,21 @@ class SlaBreached(EventData):
     escalated_to: str | None = Field(default=None, description="the supervisor role the case was escalated to")
 
 
+class DecisionNotified(EventData):
+    """The decision was communicated to the complainant (告知): when, how and by whom; on time when on or before the
+    decision's due day (the regulator's deadline with its extensions and appraisal pauses)."""
+
+    event_type = "crm.complaints.complaint.decision-notified.v1"
+    complaint_id: str
+    customer_id: str | None = None
+    notified_at: datetime
+    channel: NoticeChannel = Field(description=NOTICE_CHANNELS_DOC)
+    by: str
+    decision_due: date
+    on_time: bool
+    branch: str | None = None
+    handler: str | None = None
+
+
 EVENTS: tuple[type[EventData], ...] = (ComplaintOpened, ComplaintClosed, ComplaintStatusChanged, DeadlineApproaching,
-                                       SlaBreached)
+                                       SlaBreached, DecisionNotified)

@@ -52,7 +52,8 @@ async def test_a_complaint_opened_and_closed_reaches_tiering_and_engagement(serv
         for action, body in (("acknowledge", {}), ("assign", {}), ("investigate", {}), ("contact", {}),
                              ("resolve", {"explanation": "the fund was within the customer's C4 tolerance; the "
                                           "risk disclosure was re-explained", "apology": True, "compensation": "0.00",
-                                          "root_cause": "wealth_mis_selling"}), ("confirm", {})):
+                                          "root_cause": "wealth_mis_selling"}), ("notify", {"channel": "phone"}),
+                             ("confirm", {})):
             r = await complaints.post(f"/v1/complaints/{case['id']}/{action}", headers=handler, json=body)
             assert r.status_code == 200, (action, r.text)
         assert r.json()["state"] == "closed"

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from crm_complaints.domain.policy import ComplaintsPolicy
-from crm_contracts.complaints import CHANNELS_DOC, ComplaintChannel
+from crm_contracts.complaints import CHANNELS_DOC, NOTICE_CHANNELS_DOC, ComplaintChannel, NoticeChannel
 from crm_contracts.corebank import Money
 
 StaffId = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9._-]+$")]
@@ -74,6 +74,13 @@ class Resolve(Strict):
 
 
 class Confirm(Strict):
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class Notify(Strict):
+    notified_at: datetime | None = Field(default=None, description="when the complainant was told the decision; default "
+                                         "now; never in the future; with a time zone")
+    channel: NoticeChannel = Field(description=f"how the decision was communicated: {NOTICE_CHANNELS_DOC}")
     note: str | None = Field(default=None, max_length=2000)
 
 

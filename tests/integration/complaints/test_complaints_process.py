@@ -60,6 +60,10 @@ async def test_the_standard_process_and_illegal_steps(complaints, roles):
     assert (await _do(complaints, roles["handler"], c["id"], "approve-compensation")).status_code == 403
     assert (await _do(complaints, roles["manager"], c["id"], "approve-compensation")).status_code == 200
     r = await _do(complaints, roles["handler"], c["id"], "confirm", note="customer satisfied")
+    assert r.status_code == 409 and "告知" in r.json()["detail"]  # the decision has not been communicated yet
+    r = await _do(complaints, roles["handler"], c["id"], "notify", channel="phone")
+    assert r.status_code == 200 and r.json()["decision_notice"]["by"] == "S-CH1"
+    r = await _do(complaints, roles["handler"], c["id"], "confirm", note="customer satisfied")
     assert r.status_code == 200 and r.json()["state"] == "closed" and r.json()["closed_by"] == "customer_confirmed"
     r = await _do(complaints, roles["handler"], c["id"], "investigate")
     assert r.status_code == 409 and r.json()["state"] == "closed"

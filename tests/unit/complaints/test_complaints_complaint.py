@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from crm_contracts.complaints import (
-    ComplaintClosed, ComplaintOpened, ComplaintStatusChanged, DeadlineApproaching, SlaBreached,
+    ComplaintClosed, ComplaintOpened, ComplaintStatusChanged, DeadlineApproaching, DecisionNotified, SlaBreached,
 )
 from crm_complaints.domain.complaint import APPRAISAL_BACKDATING_DAYS, Complaint, RuleBroken
 from crm_complaints.domain.policy import DEFAULT_POLICY, ComplaintsPolicy, Regulator
@@ -58,6 +58,12 @@ def resolved(compensation: str = "0.00", *, by: str = "h1", **kw) -> Complaint:
               root_cause="fees", policy=DEFAULT_POLICY)
     c.events.clear()
     return c
+
+
+def tell(c: Complaint, *, channel: str = "phone") -> None:
+    """The decision is communicated to the complainant on the day it was made (before a case may close)."""
+    day = c.resolved_at.date()
+    c.notify(at=at(day, 16), notified_on=day, channel=channel, by="h1", recorded_at=at(day, 17))
 
 
 def check(c: Complaint, today: date) -> list:
@@ -152,6 +158,7 @@ def test_the_whole_standard_process():
     c.move("investigating", by="h1", at=at(d(2)))
     c.resolve(by="h1", at=at(d(3)), explanation="explained", apology=False, compensation=Decimal("0"),
               root_cause="fees", policy=DEFAULT_POLICY)
+    tell(c)
     c.close(by="h1", at=at(d(5)), how="customer_confirmed")
     steps = [(e.from_state, e.to_state) for e in of(c.events, ComplaintStatusChanged)]
     assert steps == [("received", "acknowledged"), ("acknowledged", "assigned"), ("assigned", "investigating"),
@@ -587,6 +594,7 @@ def test_resolve_follows_the_process():
 def test_compensation_at_the_approval_amount_needs_no_approval():
     c = resolved("1000.00")
     assert c.resolution["needs_approval"] is False
+    tell(c)
     c.close(by="h1", at=at(d(8)), how="customer_confirmed")
     assert c.state == "closed"
 
@@ -618,6 +626,7 @@ def test_approved_compensation_lets_the_case_close(role):
     assert (c.resolution["approved_by"], c.resolution["approved_at"]) == ("m1", at(d(6)))
     assert c.resolution["resolved_by"] == "h1"
     assert c.history[-1] == {"at": at(d(6)), "by": "m1", "action": "compensation_approved", "note": None}
+    tell(c)
     c.close(by="h1", at=at(d(8)), how="customer_confirmed")
     (closed,) = of(c.events, ComplaintClosed)
     assert closed.compensation == Decimal("5000.00")
@@ -636,6 +645,7 @@ def test_who_resolved_the_case_may_not_approve_its_compensation(role):
         c.close(by="m1", at=at(d(8)), how="customer_confirmed")
     c.approve_compensation(by="m2", role=role, at=at(d(7)))  # a second person may
     assert c.resolution["approved_by"] == "m2"
+    tell(c)
     c.close(by="m1", at=at(d(8)), how="customer_confirmed")
     assert c.state == "closed"
 
@@ -645,6 +655,7 @@ def test_approval_and_closing_notes_land_in_history():
     c.approve_compensation(by="m1", role="branch_manager", at=at(d(6)), note="receipts checked")
     assert c.history[-1] == {"at": at(d(6)), "by": "m1", "action": "compensation_approved",
                              "note": "receipts checked"}
+    tell(c)
     c.close(by="h1", at=at(d(8)), how="customer_confirmed", note="customer thanked us")
     assert c.history[-1] == {"at": at(d(8)), "by": "h1", "action": "state", "from": "resolved", "to": "closed",
                              "note": "customer thanked us"}
@@ -652,6 +663,7 @@ def test_approval_and_closing_notes_land_in_history():
 
 def test_closing_without_a_note_says_how():
     c = resolved()
+    tell(c)
     c.close(by="h1", at=at(d(8)), how="no_answer")
     assert c.history[-1]["note"] == "closed (no_answer)"
 
@@ -665,20 +677,23 @@ def test_there_is_nothing_to_approve_below_the_amount():
 
 def test_close_publishes_complaint_closed_for_an_identified_customer():
     c = resolved("300.00")
+    tell(c)
     c.close(by="h1", at=at(d(12)), how="no_answer")
-    changed, closed = c.events
+    _, changed, closed = c.events
     assert (changed.from_state, changed.to_state) == ("resolved", "closed")
     assert isinstance(closed, ComplaintClosed)
     assert closed.model_dump() == {
         "complaint_id": "K1", "customer_id": "C1", "closed_at": at(d(12)), "outcome": "resolved",
-        "category": "fees", "root_cause": "fees", "compensation": Decimal("300.00"), "closed_by": "no_answer"}
+        "category": "fees", "root_cause": "fees", "compensation": Decimal("300.00"), "closed_by": "no_answer",
+        "notified_at": at(d(5), 16)}
     assert (c.state, c.closed_at, c.closed_by) == ("closed", at(d(12)), "no_answer")
 
 
 def test_close_of_a_complainant_who_is_not_a_customer_publishes_only_the_status():
     c = resolved(customer_id=None)
+    tell(c)
     c.close(by="h1", at=at(d(8)), how="customer_confirmed")
-    assert [type(e) for e in c.events] == [ComplaintStatusChanged]
+    assert [type(e) for e in c.events] == [DecisionNotified, ComplaintStatusChanged]
 
 
 def test_close_follows_the_process():
@@ -692,6 +707,7 @@ def test_close_follows_the_process():
 
 def test_reopen_a_closed_case_publishes_complaint_opened_again():
     c = resolved()
+    tell(c)
     c.close(by="h1", at=at(d(8)), how="customer_confirmed")
     c.events.clear()
     c.reopen(by="h1", at=at(d(20)), reason="customer not satisfied", today=d(20), policy=DEFAULT_POLICY)
@@ -713,6 +729,7 @@ def test_reopen_a_resolved_case_and_handle_it_again():
     c.move("investigating", by="h1", at=at(d(6)))
     c.resolve(by="h1", at=at(d(7)), explanation="again", apology=True, compensation=Decimal("10.00"),
               root_cause="cards", policy=DEFAULT_POLICY)
+    tell(c)
     c.close(by="h1", at=at(d(9)), how="customer_confirmed")
     (closed,) = of(c.events, ComplaintClosed)
     assert closed.root_cause == "cards" and c.state == "closed"
@@ -741,6 +758,7 @@ def test_reopen_starts_a_fresh_regulators_clock():
     assert b.escalated_to == "branch_manager" and c.state == "escalated"
     c.resolve(by="h1", at=at(d(20)), explanation="x", apology=True, compensation=Decimal("0"), root_cause="fees",
               policy=DEFAULT_POLICY)
+    tell(c)
     c.close(by="h1", at=at(d(22)), how="customer_confirmed")
     c.events.clear()
 

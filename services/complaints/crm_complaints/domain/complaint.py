@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from crm_contracts.complaints import (
-    ComplaintClosed, ComplaintOpened, ComplaintStatusChanged, DeadlineApproaching, SlaBreached,
+    ComplaintClosed, ComplaintOpened, ComplaintStatusChanged, DeadlineApproaching, DecisionNotified, SlaBreached,
 )
 from crm_contracts.envelope import EventData
 from crm_complaints.domain import deadlines, workflow
@@ -62,6 +62,8 @@ class Complaint:
     escalated_for_breach: bool = False
     clock_start: date | None = None
     """the day the regulator's clock starts: the day of receipt, or of the reopening"""
+    decision_notice: dict[str, Any] | None = None
+    """how the decision was communicated (告知): {"at", "channel", "by", "recorded_at", "due": ISO date, "on_time"}"""
     history: list[dict[str, Any]] = field(default_factory=list)
     events: list[EventData] = field(default_factory=list, repr=False)
 
@@ -150,10 +152,35 @@ class Complaint:
         self.resolution = {**self.resolution, "approved_by": by, "approved_at": at}
         self.history.append({"at": at, "by": by, "action": "compensation_approved", "note": note})
 
+    def notify(self, *, at: datetime, notified_on: date, channel: str, by: str, recorded_at: datetime) -> None:
+        """The decision was communicated to the complainant (告知) on `notified_on` (the local day of `at`). On time
+        when that day is on or before the decision's due day; a case closes only after it."""
+        if self.state != "resolved":
+            raise RuleBroken(f"a complaint that is {self.state} has no decision to communicate: the notice follows the "
+                             "decision (resolve)")
+        if self.decision_notice is not None:
+            raise RuleBroken(f"the decision was communicated already ({self.decision_notice['channel']}, "
+                             f"{self.decision_notice['at'].isoformat()})")
+        if self.resolution and self.resolution["needs_approval"] and not self.resolution["approved_by"]:
+            raise RuleBroken("compensation above the approval amount is approved before the decision is communicated")
+        if notified_on < (self.clock_start or self.received_on):
+            raise RuleBroken(f"notified_at: {notified_on} is before the complaint was received or reopened")
+        due = self.decision_due(today=notified_on)
+        self.decision_notice = {"at": at, "channel": channel, "by": by, "recorded_at": recorded_at,
+                                "due": due.isoformat(), "on_time": notified_on <= due}
+        self.history.append({"at": recorded_at, "by": by, "action": "decision_notified", "channel": channel,
+                             "notified_at": at, "note": None})
+        self.events.append(DecisionNotified(
+            complaint_id=self.complaint_id, customer_id=self.customer_id, notified_at=at, channel=channel,  # type: ignore[arg-type]
+            by=by, decision_due=due, on_time=notified_on <= due, branch=self.branch, handler=self.handler))
+
     def close(self, *, by: str, at: datetime, how: str, note: str | None = None) -> None:
         if self.resolution and self.resolution["needs_approval"] and not self.resolution["approved_by"]:
             raise RuleBroken(f"compensation of {self.resolution['compensation']} is above the approval amount and not "
                              "approved yet")
+        if self.state == "resolved" and self.decision_notice is None:
+            raise RuleBroken("the decision has not been communicated to the complainant (告知): record the notice "
+                             "(notify: when, channel) before closing")
         self.move("closed", by=by, at=at, note=note or f"closed ({how})")
         self.closed_at, self.closed_by = at, how
         if self.customer_id:
@@ -161,7 +188,7 @@ class Complaint:
             self.events.append(ComplaintClosed(
                 complaint_id=self.complaint_id, customer_id=self.customer_id, closed_at=at, outcome="resolved",
                 category=self.category, root_cause=r.get("root_cause"), compensation=r.get("compensation"),
-                closed_by=how))  # type: ignore[arg-type]
+                closed_by=how, notified_at=(self.decision_notice or {}).get("at")))  # type: ignore[arg-type]
 
     def reopen(self, *, by: str, at: datetime, reason: str, today: date, policy: ComplaintsPolicy) -> None:
         """Open again, with a fresh regulator's clock from today: the earlier decision was given in time (or its
@@ -169,6 +196,7 @@ class Complaint:
         self.move("reopened", by=by, at=at, note=reason)
         self.resolved_at = None
         self.closed_at = self.closed_by = None
+        self.decision_notice = None  # the new decision is communicated again; the old notice stays in the history
         self.clock_start, self.allowed_days, self.pauses = today, policy.regulator.decision_days, []
         self.warned = [w for w in self.warned if w != "decision"]
         self.breached = [b for b in self.breached if b != "decision"]

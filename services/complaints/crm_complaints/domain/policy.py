@@ -55,7 +55,8 @@ class ComplaintsPolicy(Rules):
     compensation_approval_above: Annotated[Money, Field(ge=0)] = Field(
         default=Decimal("1000.00"), description="compensation above this needs branch_manager or head_office approval")
     confirm_within_days: int = Field(default=7, ge=1, le=60,
-                                     description="a resolved case closes when the customer has not answered in this many days")
+                                     description="a resolved case closes when the customer has not answered in this many "
+                                                 "days after being told the decision (告知)")
     repeat_window_days: int = Field(default=90, ge=1, le=366)
 
 

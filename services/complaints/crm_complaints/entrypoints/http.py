@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, status
 
 from crm_complaints.schemas import (
-    Appraisal, Assign, ComplaintCreate, Confirm, Escalate, Extend, HandlerUpsert, PolicyRead, PolicyUpdate, Reopen,
-    Resolve, Step,
+    Appraisal, Assign, ComplaintCreate, Confirm, Escalate, Extend, HandlerUpsert, Notify, PolicyRead, PolicyUpdate,
+    Reopen, Resolve, Step,
 )
 from crm_complaints.service import cases, handlers, policy, reports
 from crm_complaints.service.context import Complaints
@@ -80,7 +80,10 @@ _action("escalate", Escalate, "Any open step → escalated, with the reason.")
 _action("resolve", Resolve, "→ resolved: explanation, apology, compensation (above the approval amount it needs a "
         "branch manager or head office), root cause.")
 _action("approve_compensation", Step, "A branch manager or head office approves the compensation.")
-_action("confirm", Confirm, "resolved → closed: the customer confirmed.")
+_action("notify", Notify, "The decision was communicated to the complainant (告知): when (`notified_at`), how "
+        "(`channel`), by the caller. Once per decision, after `resolve` (and any compensation approval); a case cannot "
+        "close without it. On time when on or before the decision's due day.")
+_action("confirm", Confirm, "resolved → closed: the customer confirmed (after the decision notice).")
 _action("reopen", Reopen, "resolved/closed → reopened, with the reason.")
 _action("extend", Extend, "Extend the decision deadline: to 30 days by the handler with a reason; up to 60 by a branch "
         "manager or head office.")
@@ -92,7 +95,9 @@ _action("appraisal_end", Appraisal, "The appraisal ended: the clock runs again; 
 async def complaints_report(cx: C, principal: Reader, from_: Annotated[date, Query(alias="from")],
                             to: date, branch: str | None = Query(None, max_length=20)) -> dict[str, Any]:
     """Cases received from `from` to `to` (inclusive) in the caller's scope: volume by category, channel and branch;
-    on-time rate; median and 90th-percentile days to resolve; compensation total; repeat rate."""
+    on-time rate; median and 90th-percentile days to resolve; compensation total; repeat rate; decisions notified
+    (告知) on time — told on or before the decision's due day — and their rate (decided cases not told by then count
+    against it)."""
     if to < from_:
         raise Invalid("to: is before from", field="to")
     if from_ < date(2000, 1, 1) or to > date(2100, 12, 31) or (to - from_).days > 3660:

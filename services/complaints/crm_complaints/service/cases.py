@@ -196,6 +196,11 @@ async def act(*, cx: Complaints, principal: Principal, complaint_id: str, action
                               compensation=body.compensation, root_cause=body.root_cause, policy=policy)
                 case "approve_compensation":
                     c.approve_compensation(by=who, role=role, at=at, note=body.note)
+                case "notify":
+                    notified_at = past_instant(body.notified_at, now=at, max_age=timedelta(days=366), field="notified_at",
+                                               what="a notice is recorded once it was given")
+                    c.notify(at=notified_at, notified_on=local_day(notified_at), channel=body.channel, by=who,
+                             recorded_at=at)
                 case "confirm":
                     c.close(by=who, at=at, how="customer_confirmed", note=body.note)
                 case "reopen":
@@ -215,7 +220,7 @@ async def act(*, cx: Complaints, principal: Principal, complaint_id: str, action
         except RuleBroken as exc:
             raise (Forbidden(str(exc)) if exc.forbidden else Conflict(str(exc), state=c.state)) from exc
         await save(cx, s, c)
-        if action in ("extend", "approve_compensation", "reopen", "appraisal_start", "appraisal_end", "assign"):
+        if action in ("extend", "approve_compensation", "reopen", "appraisal_start", "appraisal_end", "assign", "notify"):
             await audit(cx, s, staff_id=who, role=role, action=f"complaint.{action}", target=complaint_id,
                         detail={"to_days": getattr(body, "to_days", None)})
         return await cx.store.complaints.find_one({"_id": complaint_id}, session=s)  # type: ignore[return-value]

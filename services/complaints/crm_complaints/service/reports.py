@@ -1,6 +1,6 @@
 """The complaints report (BRIEF §5.5): volume by category, channel and branch; deadline compliance; time to resolve;
-compensation; repeats — over the cases received in the period, within the caller's scope. Every figure is
-computed from the same list of cases, so the parts add up to the total."""
+compensation; repeats; decisions communicated (告知) on time — over the cases received in the period, within the
+caller's scope. Every figure is computed from the same list of cases, so the parts add up to the total."""
 
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ async def complaints_report(*, cx: Complaints, principal: Principal, start: date
     docs = await cx.store.complaints.find(query, {"description": 0, "complainant": 0, "history": 0}).to_list()
     today = cx.today()
     decided = on_time = open_late = 0
+    notified = notified_on_time = untold_late = 0
     days_to_resolve: list[float] = []
     compensation = Decimal("0.00")
     for d in docs:
@@ -50,6 +51,11 @@ async def complaints_report(*, cx: Complaints, principal: Principal, start: date
             on_time += local_day(c.resolved_at) <= c.decision_due(today=today)
             days_to_resolve.append(round((c.resolved_at - c.received_at).total_seconds() / 86400, 2))
             compensation += (c.resolution or {}).get("compensation") or Decimal("0")
+            if c.decision_notice:
+                notified += 1
+                notified_on_time += bool(c.decision_notice["on_time"])
+            elif c.decision_due(today=today) < today:
+                untold_late += 1  # decided but not told, and the due day has passed: late whenever it is told
     total = len(docs)
     repeats = sum(1 for d in docs if d.get("repeat_of"))
     return {
@@ -60,6 +66,12 @@ async def complaints_report(*, cx: Complaints, principal: Principal, start: date
         "by_state": dict(sorted(Counter(d["state"] for d in docs).items())),
         "decided": decided, "decided_on_time": on_time, "open_past_due": open_late,
         "on_time_rate": round(on_time / (decided + open_late), 4) if decided + open_late else None,
+        # 告知: a decision is notified on time when the complainant was told on or before its due day (the
+        # regulator's deadline with extensions and appraisal pauses); decided-but-untold cases past that day count
+        # against the rate, those still within it do not count yet.
+        "notified": notified, "notified_on_time": notified_on_time, "awaiting_notice": decided - notified,
+        "notified_on_time_rate": (round(notified_on_time / (notified + untold_late), 4)
+                                  if notified + untold_late else None),
         "days_to_resolve": {"median": percentile(days_to_resolve, 50), "p90": percentile(days_to_resolve, 90)},
         "compensation_total": str(compensation.quantize(Decimal("0.01"))),
         "repeats": repeats, "repeat_rate": round(repeats / total, 4) if total else None,

@@ -1,7 +1,8 @@
 """The deadline clock: every open case is checked, pass after pass (a pass walks the open cases in id order, one
 chunk per transaction, then waits SCHEDULER_INTERVAL_SECONDS) — deadline-approaching (default 3 days
 before), sla-breached and a single escalation to the supervisor role on the first breach — and resolved cases the
-customer has not answered for `confirm_within_days` are closed. Each chunk commits its cases, their events and the
+customer has not answered for `confirm_within_days` after being told the decision (告知) are closed; a decision not
+communicated yet keeps its case resolved. Each chunk commits its cases, their events and the
 day's cursor together; the warned/breached/escalated marks live on the case, so a scheduler killed and started
 again, or run twice, says nothing twice."""
 
@@ -37,7 +38,9 @@ async def step(cx: Complaints) -> bool:
         for doc in docs:
             c = complaint_from_doc(doc)
             if c.state == "resolved":
-                if c.resolved_at and local_day(c.resolved_at) + timedelta(days=policy.confirm_within_days) <= day:
+                # The customer's silence counts from the day they were told the decision; untold, it waits.
+                told = c.decision_notice
+                if told and local_day(told["at"]) + timedelta(days=policy.confirm_within_days) <= day:
                     if not (c.resolution and c.resolution["needs_approval"] and not c.resolution["approved_by"]):
                         c.close(by="complaints", at=now, how="no_answer")
             else:
