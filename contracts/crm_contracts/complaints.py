@@ -128,5 +128,34 @@ class DecisionNotified(EventData):
     handler: str | None = None
 
 
+class ComplaintRouted(EventData):
+    """A case taken in before complaints knew its customer got its branch and handler once the customer's event
+    arrived (`customer_known`), its priority from a tier that arrived later (`tier`), or was routed by hand
+    (`manual`)."""
+
+    event_type = "crm.complaints.complaint.routed.v1"
+    complaint_id: str
+    customer_id: str | None = None
+    reason: Literal["customer_known", "tier", "manual"]
+    branch: str | None = None
+    handler: str | None = None
+    priority: bool
+    tier: str | None = None
+    by: str = Field(description="staff id, or `complaints` when routed on the customer's event")
+    at: datetime
+
+
+class CustomerUnverified(EventData):
+    """The customer id a case names was still unknown to complaints after the policy's wait: the case is listed for
+    manual routing (`GET /v1/complaints?customer_unverified=true`)."""
+
+    event_type = "crm.complaints.complaint.customer-unverified.v1"
+    complaint_id: str
+    customer_id: str
+    branch: str | None = None
+    pending_since: datetime
+    flagged_at: datetime
+
+
 EVENTS: tuple[type[EventData], ...] = (ComplaintOpened, ComplaintClosed, ComplaintStatusChanged, DeadlineApproaching,
-                                       SlaBreached, DecisionNotified)
+                                       SlaBreached, DecisionNotified, ComplaintRouted, CustomerUnverified)

@@ -62,6 +62,16 @@ class Assign(Strict):
     note: str | None = Field(default=None, max_length=2000)
 
 
+class Route(Strict):
+    """Route a case by hand: typically one whose customer id is still unknown (`customer_unverified`)."""
+
+    branch: str | None = Field(default=None, min_length=1, max_length=20,
+                               description="the branch that handles the case; default: its current branch")
+    handler: StaffId | None = Field(default=None, description="default: the case's handler if it stays in its branch, "
+                                    "else the least-loaded handler of the branch")
+    note: str | None = Field(default=None, max_length=2000)
+
+
 class Escalate(Strict):
     reason: Note
 

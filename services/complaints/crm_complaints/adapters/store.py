@@ -33,6 +33,9 @@ class ComplaintsStore:
         await self.complaints.create_index([("branch", ASCENDING), ("received_at", DESCENDING)])
         await self.complaints.create_index([("handler", ASCENDING), ("state", ASCENDING)])
         await self.complaints.create_index([("open", ASCENDING), ("_id", ASCENDING)])
+        # Cases waiting for their customer: the unverified sweep, and the catch-up when the customer arrives.
+        await self.complaints.create_index([("routing", ASCENDING), ("customer_unverified", ASCENDING),
+                                            ("pending_since", ASCENDING)])
         await self.handlers.create_index([("branch", ASCENDING), ("active", ASCENDING)])
         await self.audit.create_index([("target", ASCENDING), ("at", DESCENDING)])
 

@@ -11,7 +11,8 @@ from decimal import Decimal
 from typing import Any
 
 from crm_contracts.complaints import (
-    ComplaintClosed, ComplaintOpened, ComplaintStatusChanged, DeadlineApproaching, DecisionNotified, SlaBreached,
+    ComplaintClosed, ComplaintOpened, ComplaintRouted, ComplaintStatusChanged, CustomerUnverified, DeadlineApproaching,
+    DecisionNotified, SlaBreached,
 )
 from crm_contracts.envelope import EventData
 from crm_complaints.domain import deadlines, workflow
@@ -64,6 +65,15 @@ class Complaint:
     """the day the regulator's clock starts: the day of receipt, or of the reopening"""
     decision_notice: dict[str, Any] | None = None
     """how the decision was communicated (告知): {"at", "channel", "by", "recorded_at", "due": ISO date, "on_time"}"""
+    routing: str = "routed"
+    """`routed`; `pending_customer` (taken in before complaints knew the customer: routed when the customer's event
+    arrives); `manual` (routed by hand)"""
+    branch_source: str | None = None
+    """where the branch came from: `intake` (named in the request), `customer`, `receiver` (the branch of who took
+    the case in, provisional until the customer is known), `manual`"""
+    pending_since: datetime | None = None
+    """when a case waiting for its customer was taken in (the unverified wait counts from here, not from receipt)"""
+    customer_unverified: bool = False
     history: list[dict[str, Any]] = field(default_factory=list)
     events: list[EventData] = field(default_factory=list, repr=False)
 
@@ -99,6 +109,70 @@ class Complaint:
                 complaint_id=self.complaint_id, customer_id=self.customer_id, opened_at=self.received_at,
                 category=self.category, branch=self.branch, channel=self.channel, severity=self.severity,  # type: ignore[arg-type]
                 priority=self.priority, repeat_of=self.repeat_of, decision_due=self.decision_due(today=today)))
+
+    # -- routing when the customer is known late ----------------------------------------------------------
+
+    @property
+    def waits_for_customer(self) -> bool:
+        return self.routing == "pending_customer"
+
+    def takes_customer_branch(self) -> bool:
+        """A waiting case moves to the customer's branch unless the intake named a branch or someone took it on."""
+        return self.waits_for_customer and self.branch_source in ("receiver", None) and self.handler is None
+
+    def route(self, *, branch: str | None, handler: str | None, by: str, at: datetime,
+              reason: str, note: str | None = None) -> None:
+        """Branch and handler decided: on the customer's event (`customer_known`) or by hand (`manual`). Not a step
+        of the process: the state stays, the regulator's clock runs on from receipt."""
+        if reason == "manual":
+            self.branch_source = "manual"
+        elif branch != self.branch or self.branch_source in ("receiver", None):
+            self.branch_source = "customer"
+        self.branch, self.handler = branch, handler
+        self.routing = "manual" if reason == "manual" else "routed"
+        self.customer_unverified = False
+        self.history.append({"at": at, "by": by, "action": "routed", "reason": reason, "branch": branch,
+                             "handler": handler, "note": note})
+        self._routed(reason=reason, by=by, at=at)
+
+    def raise_priority(self, *, tier: str, policy: ComplaintsPolicy, today: date, at: datetime,
+                       add_working_days: Callable[[date, int], date], next_workday: Callable[[date], date]) -> bool:
+        """A tier learnt after intake (late, or an upgrade during the case) that gives priority: the open case gets
+        the priority targets — never later than before, never earlier than today (the bank could not have known)."""
+        if self.priority or self.state not in workflow.OPEN_STATES:
+            return False
+        if not deadlines.is_priority(channel=self.channel, tier=tier, policy=policy):
+            if self.tier is None:
+                self.tier = tier
+            return False
+        before = (self.acknowledge_due, self.first_contact_due, self.allowed_days)
+        self.tier, self.priority = tier, True
+        try:
+            self.set_targets(policy, add_working_days=add_working_days, next_workday=next_workday)
+        finally:
+            faster = (self.acknowledge_due, self.first_contact_due)
+            self.acknowledge_due, self.first_contact_due, self.allowed_days = before
+        for name, old, new in (("acknowledge_due", before[0], faster[0]), ("first_contact_due", before[1], faster[1])):
+            if old is not None and new is not None:
+                setattr(self, name, min(old, max(new, today)))
+        self.history.append({"at": at, "by": "complaints", "action": "priority_raised", "tier": tier, "note": None})
+        self._routed(reason="tier", by="complaints", at=at)
+        return True
+
+    def flag_unverified(self, *, at: datetime) -> None:
+        """Still no event of the customer after the policy's wait: listed for manual routing, never dropped."""
+        if self.customer_unverified or not self.waits_for_customer or not self.customer_id:
+            return
+        self.customer_unverified = True
+        self.history.append({"at": at, "by": "complaints", "action": "customer_unverified", "note": None})
+        self.events.append(CustomerUnverified(complaint_id=self.complaint_id, customer_id=self.customer_id,
+                                              branch=self.branch, pending_since=self.pending_since or self.received_at,
+                                              flagged_at=at))
+
+    def _routed(self, *, reason: str, by: str, at: datetime) -> None:
+        self.events.append(ComplaintRouted(complaint_id=self.complaint_id, customer_id=self.customer_id, reason=reason,  # type: ignore[arg-type]
+                                           branch=self.branch, handler=self.handler, priority=self.priority,
+                                           tier=self.tier, by=by, at=at))
 
     # -- the process ---------------------------------------------------------------------------------------
 

@@ -58,6 +58,10 @@ class ComplaintsPolicy(Rules):
                                      description="a resolved case closes when the customer has not answered in this many "
                                                  "days after being told the decision (告知)")
     repeat_window_days: int = Field(default=90, ge=1, le=366)
+    unverified_customer_after_minutes: int = Field(
+        default=10, ge=1, le=7 * 24 * 60,
+        description="a case naming a customer complaints has not heard of this long is flagged customer_unverified "
+                    "and listed for manual routing")
 
 
 DEFAULT_POLICY = ComplaintsPolicy()

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, status
 
 from crm_complaints.schemas import (
     Appraisal, Assign, ComplaintCreate, Confirm, Escalate, Extend, HandlerUpsert, Notify, PolicyRead, PolicyUpdate,
-    Reopen, Resolve, Step,
+    Reopen, Resolve, Route, Step,
 )
 from crm_complaints.service import cases, handlers, policy, reports
 from crm_complaints.service.context import Complaints
@@ -36,7 +36,9 @@ Report = dict[str, Any]
 @router.post("/complaints", status_code=status.HTTP_201_CREATED, tags=["complaints"])
 async def create(cx: C, principal: Writer, body: ComplaintCreate) -> dict[str, Any]:
     """Take in a complaint from any channel. A repeat (same customer, same category within 90 days) is linked to the
-    earlier case; the case is routed to a complaint handler of the branch."""
+    earlier case; the case is routed to a complaint handler of the branch. A customer id complaints has not heard of
+    yet is accepted (`routing: pending_customer`) and routed when the customer's event arrives; still unknown after
+    the policy's wait (10 minutes), it is flagged `customer_unverified` for manual routing."""
     return await cases.create(cx=cx, principal=principal, body=body)
 
 
@@ -44,9 +46,15 @@ async def create(cx: C, principal: Writer, body: ComplaintCreate) -> dict[str, A
 async def list_complaints(cx: C, principal: Reader, state: str | None = Query(None, max_length=20),
                           branch: str | None = Query(None, max_length=20), customer_id: str | None = Query(None, max_length=40),
                           handler: str | None = Query(None, max_length=40), category: str | None = Query(None, max_length=40),
-                          after: str | None = Query(None, max_length=40), limit: int = Query(100, ge=1, le=500)) -> dict[str, Any]:
+                          after: str | None = Query(None, max_length=40), limit: int = Query(100, ge=1, le=500),
+                          routing: Literal["routed", "pending_customer", "manual"] | None = Query(
+                              None, description="`pending_customer`: taken in before complaints knew the customer"),
+                          customer_unverified: bool | None = Query(
+                              None, description="true: the queue for manual routing (customer id still unknown after "
+                              "the policy's wait)")) -> dict[str, Any]:
     return await cases.list_cases(cx=cx, principal=principal, state=state, branch=branch, customer_id=customer_id,
-                                  handler=handler, category=category, limit=limit, after=after)
+                                  handler=handler, category=category, limit=limit, after=after, routing=routing,
+                                  customer_unverified=customer_unverified)
 
 
 @router.get("/complaints/{complaint_id}", tags=["complaints"])
@@ -74,6 +82,8 @@ def _action(name: str, model: type, doc: str) -> None:
 
 _action("acknowledge", Step, "received → acknowledged.")
 _action("assign", Assign, "→ assigned, to the named handler or the one routed by branch and category.")
+_action("route", Route, "Route the case by hand to a branch and handler (no state change): the queue of cases whose "
+        "customer is unverified. Outside head office, to the caller's branch only.")
 _action("investigate", Step, "assigned/escalated/reopened → investigating.")
 _action("contact", Step, "The handler reached the complainant (the first-contact target); no state change.")
 _action("escalate", Escalate, "Any open step → escalated, with the reason.")

@@ -12,7 +12,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from crm_complaints.adapters.store import complaint_from_doc
 from crm_complaints.domain import deadlines
 from crm_complaints.domain.complaint import Complaint, RuleBroken
-from crm_complaints.domain.workflow import IllegalTransition
+from crm_complaints.domain.workflow import OPEN_STATES, IllegalTransition
 from crm_complaints.schemas import ComplaintCreate
 from crm_complaints.service import handlers
 from crm_complaints.service.context import Complaints, audit, save
@@ -84,9 +84,14 @@ async def create(*, cx: Complaints, principal: Principal, body: ComplaintCreate)
             raise Invalid(f"category: {body.category} is not in the taxonomy ({', '.join(policy.categories)})",
                           field="category")
         customer = await cx.store.customers.find_one({"_id": body.customer_id}, session=s) if body.customer_id else None
-        branch = body.branch or (customer or {}).get("branch") or principal.branch
-        if branch is None:
-            raise Invalid("branch: the customer's branch is not known yet; give the branch", field="branch")
+        # A customer complaints has not heard of yet (the registration may be seconds behind): accepted all the same,
+        # waiting for the customer's event to be routed (service.routing); the receiver's branch meanwhile.
+        waits = body.customer_id is not None and not (customer or {}).get("branch")
+        branch, branch_source = ((body.branch, "intake") if body.branch else
+                                 ((customer or {}).get("branch"), "customer") if not waits else
+                                 (principal.branch, "receiver"))
+        if branch is None and not waits:
+            raise Invalid("branch: the complainant is not a customer; give the branch", field="branch")
         if principal.role not in ALL_SCOPE and branch != principal.branch:
             raise Forbidden(f"you may take in complaints for your branch {principal.branch} only")
         tier = (customer or {}).get("tier")
@@ -107,7 +112,12 @@ async def create(*, cx: Complaints, principal: Principal, body: ComplaintCreate)
             raise CalendarUnavailable(f"working-day calendar: {exc}") from exc
         if body.handler:
             await handlers.must_handle(cx, s, staff_id=body.handler, branch=branch)
-        c.handler = body.handler or await handlers.route(cx, s, branch=branch, category=body.category)
+        if waits:
+            c.routing, c.pending_since = "pending_customer", cx.now()
+        c.branch_source = branch_source if branch else None
+        # A waiting case is routed now only when the intake named its branch; else when the customer's branch is known.
+        c.handler = body.handler or (await handlers.route(cx, s, branch=branch, category=body.category)
+                                     if branch_source in ("intake", "customer") else None)
         c.opened(by=principal.staff_id, today=cx.today())
         await save(cx, s, c, new=True)
         extra: dict[str, Any] = {"received_by": principal.staff_id, "owner": (customer or {}).get("owner"),
@@ -145,18 +155,40 @@ async def get(*, cx: Complaints, principal: Principal, complaint_id: str, reveal
 
 async def list_cases(*, cx: Complaints, principal: Principal, state: str | None, branch: str | None,
                      customer_id: str | None, handler: str | None, category: str | None, limit: int,
-                     after: str | None) -> dict[str, Any]:
+                     after: str | None, routing: str | None = None,
+                     customer_unverified: bool | None = None) -> dict[str, Any]:
     query: dict[str, Any] = dict(scope(principal))
     for k, v in (("state", state), ("branch", branch), ("customer_id", customer_id), ("handler", handler),
-                 ("category", category)):
+                 ("category", category), ("routing", routing)):
         if v:
             query = {"$and": [query, {k: v}]}
+    if customer_unverified is not None:  # cases written before the flag existed have none: not unverified
+        query = {"$and": [query, {"customer_unverified": True} if customer_unverified
+                          else {"customer_unverified": {"$ne": True}}]}
     if after:
         query = {"$and": [query, {"_id": {"$gt": after}}]}
     docs = await cx.store.complaints.find(query).sort("_id", 1).limit(limit + 1).to_list()
     more = len(docs) > limit
     docs = docs[:limit]
     return {"items": [view(cx, d) for d in docs], "next": docs[-1]["_id"] if more else None}
+
+
+async def _route_by_hand(cx: Complaints, s: AsyncClientSession, principal: Principal, c: Complaint, body: Any, *,
+                         at: datetime) -> None:
+    """Manual routing (a case whose customer is unverified, or any open case): its branch and handler, no step of the
+    process. Outside head office, only to the caller's own branch."""
+    if c.state not in OPEN_STATES:
+        raise RuleBroken(f"a complaint that is {c.state} is not routed any more")
+    branch = body.branch or c.branch
+    if branch is None:
+        raise Invalid("branch: the case has no branch yet; give the branch that handles it", field="branch")
+    if principal.role not in ALL_SCOPE and branch != principal.branch:
+        raise Forbidden(f"you route complaints to your branch {principal.branch} only")
+    if body.handler:
+        await handlers.must_handle(cx, s, staff_id=body.handler, branch=branch)
+    handler = body.handler or (c.handler if branch == c.branch else None) or await handlers.route(
+        cx, s, branch=branch, category=c.category)
+    c.route(branch=branch, handler=handler, by=principal.staff_id, at=at, reason="manual", note=body.note)
 
 
 async def act(*, cx: Complaints, principal: Principal, complaint_id: str, action: str, body: Any) -> dict[str, Any]:
@@ -185,6 +217,8 @@ async def act(*, cx: Complaints, principal: Principal, complaint_id: str, action
                     if handler is None:
                         raise Conflict(f"no active complaint handler for branch {c.branch}: name one", state=c.state)
                     c.assign(handler, by=who, at=at, note=body.note)
+                case "route":
+                    await _route_by_hand(cx, s, principal, c, body, at=at)
                 case "investigate":
                     c.move("investigating", by=who, at=at, note=body.note)
                 case "contact":
@@ -220,9 +254,10 @@ async def act(*, cx: Complaints, principal: Principal, complaint_id: str, action
         except RuleBroken as exc:
             raise (Forbidden(str(exc)) if exc.forbidden else Conflict(str(exc), state=c.state)) from exc
         await save(cx, s, c)
-        if action in ("extend", "approve_compensation", "reopen", "appraisal_start", "appraisal_end", "assign", "notify"):
+        if action in ("extend", "approve_compensation", "reopen", "appraisal_start", "appraisal_end", "assign", "notify",
+                      "route"):
             await audit(cx, s, staff_id=who, role=role, action=f"complaint.{action}", target=complaint_id,
-                        detail={"to_days": getattr(body, "to_days", None)})
+                        detail={"to_days": getattr(body, "to_days", None), "branch": getattr(body, "branch", None)})
         return await cx.store.complaints.find_one({"_id": complaint_id}, session=s)  # type: ignore[return-value]
 
     doc = await cx.rt.mongo.transaction(txn)

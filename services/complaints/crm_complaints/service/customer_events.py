@@ -1,5 +1,6 @@
 """What complaints keeps of a customer, from the profile (branch, owner) and tiering (tier, branch, owner): the
-tier gives key and vip customers priority; the owner and branch give data scope."""
+tier gives key and vip customers priority; the owner and branch give data scope. Cases taken in before the customer
+(or its tier) was known catch up in the same transaction (service.routing)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from crm_contracts.envelope import CloudEvent
 from crm_contracts.profile import CustomerRegistered
 from crm_contracts.tiering import OwnerAssigned, TierChanged
+from crm_complaints.service import routing
 from crm_complaints.service.context import Complaints
 from crm_kit.messaging import Incoming, Rejection
 
@@ -16,11 +18,14 @@ from crm_kit.messaging import Incoming, Rejection
 async def apply(*, cx: Complaints, session: AsyncClientSession, items: list[Incoming[CloudEvent | None]]) -> list[Rejection]:
     customers: list[UpdateOne] = []
     owners: list[tuple[str, str, bool]] = []
+    heard_of: set[str] = set()
     for item in items:
         ev = item.payload
         if ev is None:
             continue
         data = ev.data
+        if isinstance(data, (TierChanged, OwnerAssigned, CustomerRegistered)):
+            heard_of.add(ev.subject)
         if isinstance(data, TierChanged):
             fields = {"tier": data.to_tier, **({"branch": data.branch} if data.branch else {})}
         elif isinstance(data, OwnerAssigned):
@@ -42,6 +47,8 @@ async def apply(*, cx: Complaints, session: AsyncClientSession, items: list[Inco
         await cx.store.complaints.bulk_write([UpdateMany({"customer_id": cid, **({} if replaces else {"owner": None})},
                                                          {"$set": {"owner": owner}}) for cid, owner, replaces in owners],
                                              ordered=True, session=session)
+    # Cases taken in before these customers were known, or before their tier was: routed and prioritised now.
+    await routing.catch_up(cx, session, heard_of)
     return []
 
 
