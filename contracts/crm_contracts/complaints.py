@@ -130,13 +130,14 @@ class DecisionNotified(EventData):
 
 class ComplaintRouted(EventData):
     """A case taken in before complaints knew its customer got its branch and handler once the customer's event
-    arrived (`customer_known`), its priority from a tier that arrived later (`tier`), or was routed by hand
-    (`manual`)."""
+    arrived (`customer_known`), its priority from a tier that arrived later (`tier`), was routed by hand (`manual`),
+    or got a handler from the roster (`roster`: a handler joined a branch that had none for it, or its handler left
+    or moved)."""
 
     event_type = "crm.complaints.complaint.routed.v1"
     complaint_id: str
     customer_id: str | None = None
-    reason: Literal["customer_known", "tier", "manual"]
+    reason: Literal["customer_known", "tier", "manual", "roster"]
     branch: str | None = None
     handler: str | None = None
     priority: bool

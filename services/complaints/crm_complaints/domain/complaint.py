@@ -135,6 +135,14 @@ class Complaint:
                              "handler": handler, "note": note})
         self._routed(reason=reason, by=by, at=at)
 
+    def hand_to(self, handler: str | None, *, by: str, at: datetime, reason: str) -> None:
+        """A new handler from the roster (`roster`: a handler joined a branch that had none for the case, or the
+        case's handler left or moved). Not a step of the process."""
+        self.handler = handler
+        self.history.append({"at": at, "by": by, "action": "routed", "reason": reason, "branch": self.branch,
+                             "handler": handler, "note": None})
+        self._routed(reason=reason, by=by, at=at)
+
     def raise_priority(self, *, tier: str, policy: ComplaintsPolicy, today: date, at: datetime,
                        add_working_days: Callable[[date, int], date], next_workday: Callable[[date], date]) -> bool:
         """A tier learnt after intake (late, or an upgrade during the case) that gives priority: the open case gets

@@ -14,7 +14,7 @@ from crm_complaints.domain import deadlines
 from crm_complaints.domain.complaint import Complaint, RuleBroken
 from crm_complaints.domain.workflow import OPEN_STATES, IllegalTransition
 from crm_complaints.schemas import ComplaintCreate
-from crm_complaints.service import handlers
+from crm_complaints.service import handlers, routing
 from crm_complaints.service.context import Complaints, audit, save
 from crm_kit.clock import local_day
 from crm_complaints.service.policy import current
@@ -83,10 +83,17 @@ async def create(*, cx: Complaints, principal: Principal, body: ComplaintCreate)
         if body.category not in policy.categories:
             raise Invalid(f"category: {body.category} is not in the taxonomy ({', '.join(policy.categories)})",
                           field="category")
-        customer = await cx.store.customers.find_one({"_id": body.customer_id}, session=s) if body.customer_id else None
+        customer_id = body.customer_id
+        customer = await cx.store.customers.find_one({"_id": customer_id}, session=s) if customer_id else None
+        # A record merged away: the complaint is the survivor's (repeats, owner, events); the id given is kept.
+        for _ in range(routing.MERGE_DEPTH):
+            if not (customer or {}).get("merged_into"):
+                break
+            customer_id = customer["merged_into"]  # type: ignore[index]
+            customer = await cx.store.customers.find_one({"_id": customer_id}, session=s)
         # A customer complaints has not heard of yet (the registration may be seconds behind): accepted all the same,
         # waiting for the customer's event to be routed (service.routing); the receiver's branch meanwhile.
-        waits = body.customer_id is not None and not (customer or {}).get("branch")
+        waits = customer_id is not None and not (customer or {}).get("branch")
         branch, branch_source = ((body.branch, "intake") if body.branch else
                                  ((customer or {}).get("branch"), "customer") if not waits else
                                  (principal.branch, "receiver"))
@@ -96,13 +103,13 @@ async def create(*, cx: Complaints, principal: Principal, body: ComplaintCreate)
             raise Forbidden(f"you may take in complaints for your branch {principal.branch} only")
         tier = (customer or {}).get("tier")
         repeat = None
-        if body.customer_id:
+        if customer_id:
             since = received_at - timedelta(days=policy.repeat_window_days)
             earlier = await cx.store.complaints.find_one(
-                {"customer_id": body.customer_id, "category": body.category,
+                {"customer_id": {"$in": [customer_id, *(customer or {}).get("merged_ids", [])]}, "category": body.category,
                  "received_at": {"$gte": since, "$lte": received_at}}, {"_id": 1}, sort=[("received_at", -1)], session=s)
             repeat = earlier["_id"] if earlier else None
-        c = Complaint(complaint_id=f"CMP-{ObjectId()}", customer_id=body.customer_id, channel=body.channel,
+        c = Complaint(complaint_id=f"CMP-{ObjectId()}", customer_id=customer_id, channel=body.channel,
                       category=body.category, severity=body.severity, received_at=received_at,
                       received_on=local_day(received_at), branch=branch, tier=tier,
                       priority=deadlines.is_priority(channel=body.channel, tier=tier, policy=policy), repeat_of=repeat)
@@ -121,6 +128,7 @@ async def create(*, cx: Complaints, principal: Principal, body: ComplaintCreate)
         c.opened(by=principal.staff_id, today=cx.today())
         await save(cx, s, c, new=True)
         extra: dict[str, Any] = {"received_by": principal.staff_id, "owner": (customer or {}).get("owner"),
+                                 "named_customer_id": body.customer_id,
                                  "description": cx.rt.cipher.encrypt(body.description, field="description")}
         if body.complainant:
             extra["complainant"] = {k: cx.rt.cipher.encrypt(v, field=f"complainant.{k}")

@@ -8,7 +8,7 @@ from pymongo import UpdateMany, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_contracts.envelope import CloudEvent
-from crm_contracts.profile import CustomerRegistered
+from crm_contracts.profile import CustomerMerged, CustomerRegistered
 from crm_contracts.tiering import OwnerAssigned, TierChanged
 from crm_complaints.service import routing
 from crm_complaints.service.context import Complaints
@@ -31,6 +31,14 @@ async def apply(*, cx: Complaints, session: AsyncClientSession, items: list[Inco
         elif isinstance(data, OwnerAssigned):
             fields = {"owner": data.new_owner, **({"branch": data.branch} if data.branch else {})}
             owners.append((ev.subject, data.new_owner, True))
+        elif isinstance(data, CustomerMerged):
+            # The merged-away record's cases follow the survivor (branch, owner, tier); intake resolves it to the
+            # survivor. One level is kept per record; service.routing follows the chain.
+            heard_of |= {data.merged_id, data.survivor_id}
+            customers.append(UpdateOne({"_id": data.merged_id}, {"$set": {"merged_into": data.survivor_id}}, upsert=True))
+            customers.append(UpdateOne({"_id": data.survivor_id}, {"$addToSet": {"merged_ids": data.merged_id}},
+                                       upsert=True))
+            continue
         elif isinstance(data, CustomerRegistered):
             # Fills what tiering has not said yet (topics are not ordered with each other): tiering's word wins.
             customers.append(UpdateOne({"_id": ev.subject}, [{"$set": {

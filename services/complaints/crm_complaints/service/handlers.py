@@ -1,4 +1,5 @@
-"""The roster of complaint handlers per branch and category, and routing a new case to one of them."""
+"""The roster of complaint handlers per branch and category, and routing a new case to one of them. A roster change
+catches the cases up: a branch's cases that found no handler get one, a leaving handler's open cases another."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
+from crm_complaints.adapters.store import complaint_from_doc
 from crm_complaints.schemas import HandlerUpsert
-from crm_complaints.service.context import Complaints, audit
+from crm_complaints.service.context import Complaints, audit, save
 from crm_complaints.service.policy import current
 from crm_kit.auth import ALL_SCOPE, Principal, Role
 from crm_kit.errors import Forbidden, Invalid
@@ -48,13 +50,40 @@ async def put(*, cx: Complaints, principal: Principal, staff_id: str, body: Hand
     doc = {"branch": body.branch, "categories": body.categories, "active": body.active,
            "updated_at": datetime.now(UTC), "updated_by": principal.staff_id}
 
-    async def txn(s: AsyncClientSession) -> None:
+    async def txn(s: AsyncClientSession) -> int:
         await cx.store.handlers.update_one({"_id": staff_id}, {"$set": doc}, upsert=True, session=s)
         await audit(cx, s, staff_id=principal.staff_id, role=principal.role.value, action="handler.put",
                     target=f"handler-{staff_id}", detail={"branch": body.branch, "active": body.active})
+        return await _roster_changed(cx, s, staff_id=staff_id, body=body, by=principal.staff_id)
 
-    await cx.rt.mongo.transaction(txn)
+    if await cx.rt.mongo.transaction(txn):
+        cx.rt.outbox.notify()
     return {"staff_id": staff_id, **doc}
+
+
+async def _roster_changed(cx: Complaints, s: AsyncClientSession, *, staff_id: str, body: HandlerUpsert, by: str) -> int:
+    """The roster arriving after the cases: open cases of the branch that found no handler get one now; the open
+    cases of a handler who left the branch or was deactivated go to another handler of their branch (or none: the
+    branch manager assigns). The number of cases given a new handler."""
+    at = datetime.now(UTC)
+    stranded = await cx.store.complaints.find(
+        {"open": True, "handler": staff_id, **({"branch": {"$ne": body.branch}} if body.active else {})},
+        {"description": 0, "complainant": 0}, session=s).sort("_id", 1).to_list()
+    unhandled = (await cx.store.complaints.find(
+        {"open": True, "branch": body.branch, "handler": None}, {"description": 0, "complainant": 0}, session=s
+    ).sort("_id", 1).to_list()) if body.active else []
+    changed = 0
+    for doc in stranded + unhandled:
+        c = complaint_from_doc(doc)
+        if c.takes_customer_branch():
+            continue  # waits for its customer's branch (service.routing)
+        handler = await route(cx, s, branch=c.branch, category=c.category)
+        if handler == c.handler:
+            continue
+        c.hand_to(handler, by=by, at=at, reason="roster")
+        await save(cx, s, c)  # one by one: the next case's routing sees this one's load
+        changed += 1
+    return changed
 
 
 async def list_handlers(*, cx: Complaints, principal: Principal, branch: str | None) -> list[dict[str, Any]]:

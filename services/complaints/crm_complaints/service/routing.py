@@ -11,6 +11,10 @@
   customer_unverified=true`) and routed by hand with `POST /v1/complaints/{id}/route`. A registration arriving
   even later still routes a flagged case nobody has routed yet.
 
+A record merged away (the profile's CustomerMerged) follows its survivor: its open cases take the survivor's owner
+(data scope) and tier (priority); a complaint taken in later under the merged-away id is filed under the survivor
+(`named_customer_id` keeps the id given).
+
 Everything is idempotent: a routed case no longer waits, a raised priority is not raised again, a flagged case is
 not flagged again — a redelivered event or a second replica's pass changes nothing twice."""
 
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any
 
 import structlog
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -30,27 +35,33 @@ from crm_kit.calendar import CalendarYearUnknown
 
 log = structlog.get_logger(__name__)
 KEY = "unverified"
+MERGE_DEPTH = 5
+"""merges followed from a record to its survivor (a survivor merged again, and so on)"""
 
 
 async def catch_up(cx: Complaints, session: AsyncClientSession, customer_ids: Iterable[str]) -> int:
     """Route the waiting cases and raise the priority of the open cases of these customers, from what complaints now
     knows of them (the `customers` collection, already updated in this transaction). The number of cases changed."""
-    ids = sorted(set(customer_ids))
+    ids = set(customer_ids)
     if not ids:
         return 0
+    known = await _with_merges(cx, session, ids)
+    # A survivor's news reaches the cases of the records merged into it.
+    ids |= {m for cid in list(ids) for m in (known.get(cid) or {}).get("merged_ids", [])}
+    await _owners_of_merged(cx, session, ids, known)
     docs = await cx.store.complaints.find(
-        {"customer_id": {"$in": ids}, "open": True, "$or": [{"routing": "pending_customer"}, {"priority": False}]},
+        {"customer_id": {"$in": sorted(ids)}, "open": True,
+         "$or": [{"routing": "pending_customer"}, {"priority": False}]},
         {"description": 0, "complainant": 0}, session=session).sort("_id", 1).to_list()
     if not docs:
         return 0
-    known = {d["_id"]: d for d in await cx.store.customers.find({"_id": {"$in": ids}}, session=session).to_list()}
     policy, _ = await current(cx, session)
     cal = cx.rt.calendar
     now, today = cx.now(), cx.today()
     changed = 0
     for doc in docs:
         c = complaint_from_doc(doc)
-        customer = known.get(c.customer_id or "") or {}
+        customer = effective(known, c.customer_id)
         touched = False
         if c.waits_for_customer and customer.get("branch"):
             branch = customer["branch"] if c.takes_customer_branch() else c.branch
@@ -69,6 +80,44 @@ async def catch_up(cx: Complaints, session: AsyncClientSession, customer_ids: It
             await save(cx, session, c)  # one by one: the next case's routing sees this one's load
             changed += 1
     return changed
+
+
+def effective(known: dict[str, dict[str, Any]], customer_id: str | None) -> dict[str, Any]:
+    """What complaints knows of a customer: the survivor's record for one merged away (followed along a chain)."""
+    doc = known.get(customer_id or "") or {}
+    for _ in range(MERGE_DEPTH):
+        survivor = doc.get("merged_into")
+        if not survivor or survivor not in known:
+            break
+        doc = known[survivor]
+    return doc
+
+
+async def _with_merges(cx: Complaints, session: AsyncClientSession, ids: set[str]) -> dict[str, dict[str, Any]]:
+    """The customers' records, with those they were merged into and those merged into them."""
+    known: dict[str, dict[str, Any]] = {}
+    wanted = set(ids)
+    for _ in range(MERGE_DEPTH):
+        wanted -= known.keys()
+        if not wanted:
+            break
+        for doc in await cx.store.customers.find({"_id": {"$in": sorted(wanted)}}, session=session).to_list():
+            known[doc["_id"]] = doc
+        wanted = {d["merged_into"] for d in known.values() if d.get("merged_into")} | {
+            m for d in known.values() for m in d.get("merged_ids", [])}
+    return known
+
+
+async def _owners_of_merged(cx: Complaints, session: AsyncClientSession, ids: set[str],
+                            known: dict[str, dict[str, Any]]) -> None:
+    """Complaints of a record merged away are in the scope of the survivor's owner."""
+    for cid in sorted(ids):
+        if not (known.get(cid) or {}).get("merged_into"):
+            continue
+        owner = effective(known, cid).get("owner")
+        if owner:
+            await cx.store.complaints.update_many({"customer_id": cid, "owner": {"$ne": owner}},
+                                                  {"$set": {"owner": owner}}, session=session)
 
 
 async def unverified_step(cx: Complaints) -> bool:
