@@ -1,6 +1,6 @@
 """The decision notice (告知) against the real broker and database: a case closes only after the complainant was told
 the decision (when, how, by whom); the customer's silence is counted from the notice; the report counts decisions
-notified on time; intake takes letters and counter visits."""
+notified on time; an untold decision stays due; intake takes letters and counter visits."""
 
 from __future__ import annotations
 
@@ -81,8 +81,13 @@ async def test_silence_counts_from_the_notice_and_an_untold_decision_waits(compl
         return got if got["state"] == "closed" else None
 
     assert (await eventually(closed, timeout=30))["closed_by"] == "no_answer"
-    got = (await complaints.get(f"/v1/complaints/{untold['id']}", headers=roles["manager"])).json()
-    assert got["state"] == "resolved" and got["decision_notice"] is None
+    # Untold, the decision is still due (处理决定并告知): past its day it is overdue and breached, and stays resolved.
+    async def breached():
+        got = (await complaints.get(f"/v1/complaints/{untold['id']}", headers=roles["manager"])).json()
+        return got if "decision" in got["breached"] else None
+
+    got = await eventually(breached, timeout=30)
+    assert got["state"] == "resolved" and got["decision_notice"] is None and got["overdue"] == ["decision"]
 
 
 async def test_the_report_counts_decisions_notified_on_time(complaints, roles):

@@ -401,10 +401,23 @@ def test_open_targets_of_a_new_case():
     assert set(c.open_targets(today=d(1))) == {"decision"}
 
 
-def test_a_closed_case_has_no_open_targets():
+def test_a_decided_and_communicated_case_has_no_open_targets():
     c = resolved()
+    tell(c)
     assert c.open_targets(today=d(30)) == {}
     assert check(c, d(30)) == []
+
+
+def test_a_decision_not_communicated_keeps_the_decision_target_open():
+    c = resolved()  # decided 06-05, due 06-16, nobody told the complainant
+    assert c.open_targets(today=d(14)) == {"decision": d(16)}
+    (warning,) = check(c, d(14))
+    assert isinstance(warning, DeadlineApproaching) and warning.target == "decision"
+    (breach,) = check(c, d(17))
+    assert isinstance(breach, SlaBreached) and breach.escalated_to == "branch_manager"
+    assert c.state == "resolved" and c.breached == ["decision"]  # flagged up; the decision itself stands
+    tell(c)
+    assert c.open_targets(today=d(18)) == {}
 
 
 def test_internal_targets_are_warned_once_each_on_the_day_they_fall_due():

@@ -344,7 +344,11 @@ class Complaint:
     # -- the deadline check --------------------------------------------------------------------------------
 
     def open_targets(self, *, today: date) -> dict[str, date]:
-        """Targets not met yet, with their due dates. The decision's clock stands still during an appraisal."""
+        """Targets not met yet, with their due dates. The decision's clock stands still during an appraisal. The
+        regulator asks for a decision *communicated* (处理决定并告知) in time: a resolved case whose complainant has
+        not been told keeps its decision target open."""
+        if self.state == "resolved" and self.decision_notice is None:
+            return {"decision": self.decision_due(today=today)}
         if self.state not in workflow.OPEN_STATES:
             return {}
         due: dict[str, date] = {}

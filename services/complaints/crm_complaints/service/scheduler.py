@@ -2,7 +2,7 @@
 chunk per transaction, then waits SCHEDULER_INTERVAL_SECONDS) — deadline-approaching (default 3 days
 before), sla-breached and a single escalation to the supervisor role on the first breach — and resolved cases the
 customer has not answered for `confirm_within_days` after being told the decision (告知) are closed; a decision not
-communicated yet keeps its case resolved. Each chunk commits its cases, their events and the
+communicated yet keeps its case resolved, and its decision target open (warned and breached like any other). Each chunk commits its cases, their events and the
 day's cursor together; the warned/breached/escalated marks live on the case, so a scheduler killed and started
 again, or run twice, says nothing twice."""
 
@@ -43,6 +43,8 @@ async def step(cx: Complaints) -> bool:
                 if told and local_day(told["at"]) + timedelta(days=policy.confirm_within_days) <= day:
                     if not (c.resolution and c.resolution["needs_approval"] and not c.resolution["approved_by"]):
                         c.close(by="complaints", at=now, how="no_answer")
+                elif not told:
+                    c.check_deadlines(today=day, policy=policy, at=now)  # the decision is due told
             else:
                 c.check_deadlines(today=day, policy=policy, at=now)
             if c.events:
