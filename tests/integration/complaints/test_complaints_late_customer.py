@@ -103,6 +103,13 @@ async def test_a_named_branch_is_kept_and_a_head_office_intake_without_one_waits
     assert (got["branch"], got["handler"]) == ("BR001", "S-CH1")  # the intake's branch stands
     got = await _until(complaints, roles, unplaced["id"], lambda c: c["routing"] == "routed")
     assert (got["branch"], got["handler"], got["branch_source"]) == ("BR002", "S-CH2", "customer")
+    # Someone who is not a customer has nobody to wait for: the receiver's branch handles it at once.
+    r = await complaints.post("/v1/complaints", headers=roles["teller"], json={
+        "complainant": {"name": "韩梅梅", "email": "hmm@example.com"}, "channel": "counter", "category": "queueing",
+        "description": "no queue numbers"})
+    assert r.status_code == 201, r.text
+    assert (r.json()["routing"], r.json()["branch"], r.json()["branch_source"], r.json()["handler"]) == (
+        "routed", "BR001", "intake", "S-CH1")
 
 
 async def test_a_customer_still_unknown_is_flagged_listed_and_routed_by_hand(complaints, complaints_env, roles):

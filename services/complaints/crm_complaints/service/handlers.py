@@ -65,7 +65,7 @@ async def _roster_changed(cx: Complaints, s: AsyncClientSession, *, staff_id: st
     """The roster arriving after the cases: open cases of the branch that found no handler get one now; the open
     cases of a handler who left the branch or was deactivated go to another handler of their branch (or none: the
     branch manager assigns). The number of cases given a new handler."""
-    at = datetime.now(UTC)
+    at = cx.now()
     stranded = await cx.store.complaints.find(
         {"open": True, "handler": staff_id, **({"branch": {"$ne": body.branch}} if body.active else {})},
         {"description": 0, "complainant": 0}, session=s).sort("_id", 1).to_list()
