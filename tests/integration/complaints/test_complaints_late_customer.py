@@ -155,3 +155,15 @@ async def test_a_customer_still_unknown_is_flagged_listed_and_routed_by_hand(com
     # Flagged once only, across passes.
     complaints.cx.unverified_job.wake()
     assert len(await _published(complaints_env, UNVERIFIED, 3, settle=1.0)) == 2
+
+
+async def test_an_intake_racing_the_registration_is_routed_all_the_same(complaints, roles):
+    await _roster(complaints, roles)
+    case = await _take_in(complaints, roles["teller"], "L7")
+    assert case["routing"] == "pending_customer"
+    # The consumer's transaction committed the registration without seeing the intake's (concurrent) case: the
+    # customer is known, no event will come again.
+    await complaints.cx.store.customers.insert_one({"_id": "L7", "branch": "BR002", "owner": "S-RM2"})
+    complaints.cx.unverified_job.wake()
+    got = await _until(complaints, roles, case["id"], lambda c: c["routing"] == "routed")
+    assert (got["branch"], got["handler"], got["owner"], got["customer_unverified"]) == ("BR002", "S-CH2", "S-RM2", False)

@@ -6,7 +6,8 @@
   consumer's transaction: the case moves to the customer's branch (unless the intake named one or someone already
   took it on), gets a handler of that branch, and priority by tier.
 - A tier learnt after intake that gives priority (key, vip) raises the priority of every open case of the customer.
-- `unverified_step` (a leased job) flags the cases still waiting after the policy's wait (default 10 minutes)
+- `unverified_step` (a leased job) first routes young waiting cases whose customer is already known (an intake and the
+  registration committed at the same moment miss each other), then flags the cases still waiting after the policy's wait (default 10 minutes)
   `customer_unverified` and publishes it; they are listed for manual routing (`GET /v1/complaints?
   customer_unverified=true`) and routed by hand with `POST /v1/complaints/{id}/route`. A registration arriving
   even later still routes a flagged case nobody has routed yet.
@@ -78,6 +79,9 @@ async def catch_up(cx: Complaints, session: AsyncClientSession, customer_ids: It
                 touched = True
         if touched:
             await save(cx, session, c)  # one by one: the next case's routing sees this one's load
+            if not doc.get("owner") and customer.get("owner"):  # scope, when the consumer did not fill it
+                await cx.store.complaints.update_one({"_id": c.complaint_id}, {"$set": {"owner": customer["owner"]}},
+                                                     session=session)
             changed += 1
     return changed
 
@@ -121,12 +125,25 @@ async def _owners_of_merged(cx: Complaints, session: AsyncClientSession, ids: se
 
 
 async def unverified_step(cx: Complaints) -> bool:
-    """Flag one chunk of the cases whose customer is still unknown after the policy's wait. True while more wait."""
+    """Route the waiting cases whose customer became known without their noticing; flag one chunk of those whose
+    customer is still unknown after the policy's wait. True while more wait to be flagged."""
     size = cx.rt.settings.scheduler_chunk_size
 
     async def txn(s: AsyncClientSession) -> int:
         policy, _ = await current(cx, s)
         now = cx.now()
+        # An intake and the customer's registration committed at the same moment do not see each other: the case
+        # waits for an event that has already been applied. Young waiting cases whose customer is known are routed
+        # here (within ROUTING_INTERVAL_SECONDS), before anything is flagged.
+        young = await cx.store.complaints.find(
+            {"routing": "pending_customer", "customer_unverified": False, "open": True}, {"customer_id": 1},
+            session=s).sort("pending_since", 1).limit(size).to_list()
+        ids = sorted({d["customer_id"] for d in young if d.get("customer_id")})
+        if ids:
+            known = await cx.store.customers.find({"_id": {"$in": ids}, "branch": {"$ne": None}}, {"_id": 1},
+                                                  session=s).to_list()
+            if known:
+                await catch_up(cx, s, [d["_id"] for d in known])
         cutoff = now - timedelta(minutes=policy.unverified_customer_after_minutes)
         docs = await cx.store.complaints.find(
             {"routing": "pending_customer", "customer_unverified": False, "open": True,
