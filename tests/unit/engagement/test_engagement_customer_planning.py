@@ -595,3 +595,16 @@ def test_a_follow_up_due_on_a_public_holiday_is_due_the_next_working_day():
     plain = customer(tier="vip")
     plain.plan_cadence(policy=P, version=1, today=date(2026, 9, 10), now=NOW, open_tasks=[], working_day=working_day)
     assert [t.due_on for t in plain.new_tasks] == [date(2026, 10, 10)]  # a Saturday, but no public holiday
+
+
+def test_the_next_follow_up_never_takes_the_id_of_the_one_it_replaces():
+    c = customer(tier="vip")
+    c.plan_cadence(policy=P, version=1, today=TODAY, now=NOW, open_tasks=[])
+    [first] = c.new_tasks
+    c.new_tasks = []
+    first.status = "done"
+    c.follow_up_done(first, on=TODAY)  # called the day it was planned from: the next one falls on the same day
+    c.plan_cadence(policy=P, version=1, today=TODAY, now=NOW, open_tasks=[])
+    [second] = c.new_tasks
+    assert second.due_on == first.due_on and second.task_id != first.task_id
+    assert c.cadence["monthly_call"]["task"] == second.task_id

@@ -134,8 +134,13 @@ class EngagedCustomer:
             due = max(today, start + timedelta(days=rule.every_days))
             if working_day is not None:
                 due = working_day(due)
+            parts: tuple[str, ...] = (name, due.isoformat())
+            if task_id(self.customer_id, "follow_up", *parts) in (state.get("task"), state.get("last_task")):
+                # The task it replaces (done, cancelled) had this id — a contact made on the day it was planned from,
+                # a re-plan to the same day, two days moved to one working day: the next one needs its own id.
+                parts = (*parts, start.isoformat(), f"v{version}")
             task = self.plan_task(kind="follow_up", due_on=due, channel=rule.channel, policy=policy, now=now,
-                                  parts=(name, due.isoformat()), occasion=name, purpose=rule.purpose)
+                                  parts=parts, occasion=name, purpose=rule.purpose)
             state.update(settings, task=task.task_id if task else None, **{"from": start.isoformat()})
         self.plan_version = version
 
@@ -189,6 +194,7 @@ class EngagedCustomer:
             if state.get("task") == task.task_id:
                 state["task"] = None
                 state["last_done"] = on.isoformat()
+                state["last_task"] = task.task_id
 
     # -- changes to open tasks -----------------------------------------------------------------------------
 

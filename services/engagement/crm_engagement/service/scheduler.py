@@ -8,7 +8,7 @@ task's id is its reason (`C1:birthday:2026`) even a chunk done twice could not m
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
