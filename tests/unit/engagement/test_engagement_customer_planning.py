@@ -608,3 +608,11 @@ def test_the_next_follow_up_never_takes_the_id_of_the_one_it_replaces():
     [second] = c.new_tasks
     assert second.due_on == first.due_on and second.task_id != first.task_id
     assert c.cadence["monthly_call"]["task"] == second.task_id
+
+
+def test_a_newer_welcome_supersedes_the_open_one():
+    c = customer()
+    vip = task("C0001:welcome:vip:2026-06-08", kind="welcome")
+    c.supersede("welcome", open_tasks=[vip, task("C0001:follow_up:monthly_call:2026-07-08")], now=NOW)
+    assert vip.status == "cancelled" and c.task_changes[vip.task_id]["cancel_reason"] == "superseded"
+    assert [e.task_id for e in of_type(c, TaskCancelled)] == [vip.task_id]

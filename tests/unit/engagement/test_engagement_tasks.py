@@ -117,7 +117,7 @@ def test_open_key_is_the_customer_kind_and_occasion():
         == open_key(_task("product_recommendation", "aum_above_100000.00", task_id="C1:product_recommendation:2026-12-04")) \
         == "C1:product_recommendation:aum_above_100000.00"
     assert open_key(_task("follow_up", "monthly_call")) == "C1:follow_up:monthly_call"
-    assert open_key(_task("welcome", "upgrade_to_vip")) != open_key(_task("welcome", "upgrade_to_key"))
+    assert open_key(_task("welcome", "upgrade_to_vip")) == open_key(_task("welcome", "first_tier_key")) == "C1:welcome"
     assert open_key(_task("complaint_follow_up", "CMP-7")) == "C1:complaint_follow_up:CMP-7"
 
 

@@ -176,6 +176,13 @@ class EngagedCustomer:
             return to_tier in policy.triggers.welcome_tiers
         return from_tier is None and reason in ("first_tier", "policy_change") and to_tier in policy.triggers.welcome_first_tiers
 
+    def supersede(self, kind: str, *, open_tasks: Sequence[Task], now: datetime) -> None:
+        """Cancel the open tasks of `kind` a newer one replaces: a customer upgraded twice within days (ordinary, vip,
+        key) gets one welcome, to the latest tier by its owner, not one per step with the same due date."""
+        for t in self._live(open_tasks):
+            if t.kind == kind:
+                self.cancel(t, reason="superseded", now=now)
+
     def _live(self, open_tasks: Sequence[Task]) -> list[Task]:
         """Open tasks as loaded, and those planned in this unit of work."""
         return [*(t for t in open_tasks if t.status == "open"), *self.new_tasks]

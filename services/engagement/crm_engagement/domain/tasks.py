@@ -51,18 +51,21 @@ def task_id(customer_id: str, kind: str, *parts: object) -> str:
     return ":".join([customer_id, kind, *(str(p) for p in parts)])
 
 
+# One open task of these kinds per customer, whatever its occasion: a retention call whatever rules raised the churn
+# warning; a welcome to the customer's latest tier (see EngagedCustomer.supersede).
+ONE_AT_A_TIME = ("retention", "welcome")
 # Care moments come once a year: last year's greeting left open does not stand in for this year's.
 YEARLY = ("birthday", "anniversary", "festival")
 
 
 def open_key(task: Task) -> str | None:
     """What an open task is for — at most one open task per key. None: a task made by hand (staff may plan
-    several call-backs). A churn warning is one occasion whatever rules raised it (one retention call at a time);
-    a care moment is the occasion of its year."""
+    several call-backs). One retention call and one welcome at a time (ONE_AT_A_TIME); a care moment is the occasion
+    of its year."""
     if task.kind == "manual":
         return None
-    if task.kind == "retention":
-        return f"{task.customer_id}:retention"
+    if task.kind in ONE_AT_A_TIME:
+        return f"{task.customer_id}:{task.kind}"
     occasion = task.occasion or task.task_id
     if task.kind in YEARLY:
         return f"{task.customer_id}:{task.kind}:{occasion}:{task.due_on.year}"

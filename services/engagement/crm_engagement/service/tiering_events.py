@@ -45,6 +45,7 @@ async def apply_tiering_events(*, e: Engagement, session: AsyncClientSession,
             if c.welcome_due(reason=data.reason, from_tier=data.from_tier, to_tier=data.to_tier, policy=policy):
                 due = e.due_in_working_days(e.trigger_day(data.as_of), policy.triggers.welcome_working_days)
                 upgraded = data.reason == "upgrade"
+                c.supersede("welcome", open_tasks=tasks, now=now)
                 c.plan_task(kind="welcome", due_on=due, channel="call", policy=policy, now=now,
                             parts=(data.to_tier, data.as_of.isoformat()),
                             occasion=f"upgrade_to_{data.to_tier}" if upgraded else f"first_tier_{data.to_tier}",
