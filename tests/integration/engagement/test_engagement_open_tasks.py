@@ -7,7 +7,7 @@ keeps each open task's occasion as a unique key (`open_task_keys`), so the secon
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 from crm_engagement.adapters.store import task_from_doc
 from crm_engagement.domain.customer import EngagedCustomer
@@ -101,3 +101,21 @@ async def test_two_writers_planning_one_occasion_store_one_task(engagement, head
     assert second.customers["C710"].cadence["monthly_call"]["task"] == "C710:follow_up:monthly_call:2026-12-10"
     assert {d["open_key"] for d in docs} == {open_key(task_from_doc(d)) for d in docs} == {
         "C710:follow_up:monthly_call", "C710:product_recommendation:aum_above_100000.00"}
+
+
+async def test_open_tasks_stored_before_the_keys_take_theirs_once(engagement):
+    """A database from before the open-task keys: its open tasks claim their keys (the earliest of a pair already
+    doubled), so nothing new duplicates them; the claim runs once."""
+    e = engagement.e
+    base = {"customer_id": "C720", "kind": "product_recommendation", "purpose": "marketing", "channel": "visit",
+            "due_on": "2026-12-04", "assignee": "S-RM1", "branch": "BR001", "tier": "vip", "status": "open",
+            "occasion": "aum_above_100000.00", "history": []}
+    await e.store.tasks.insert_many([
+        {**base, "_id": "C720:product_recommendation:2026-11-28", "created_at": datetime(2026, 11, 28, tzinfo=UTC)},
+        {**base, "_id": "C720:product_recommendation:2026-11-29", "created_at": datetime(2026, 11, 29, tzinfo=UTC)}])
+    await e.store.scheduler.delete_one({"_id": "migration:open_task_keys"})
+    await e.store.claim_keys_of_open_tasks()
+    assert await e.store.open_keys.find_one({"_id": "C720:product_recommendation:aum_above_100000.00"}) == {
+        "_id": "C720:product_recommendation:aum_above_100000.00", "task_id": "C720:product_recommendation:2026-11-28",
+        "customer_id": "C720"}
+    assert (await e.store.scheduler.find_one({"_id": "migration:open_task_keys"}))["done"] is True

@@ -70,8 +70,11 @@ class EngagementStore:
             if key is not None:
                 ops.append(UpdateOne({"_id": key}, {"$setOnInsert": {"task_id": doc["_id"],
                                                                      "customer_id": doc["customer_id"]}}, upsert=True))
-        for start in range(0, len(ops), 500):
-            await self.open_keys.bulk_write(ops[start:start + 500], ordered=True)
+            if len(ops) >= 500:
+                await self.open_keys.bulk_write(ops, ordered=True)
+                ops = []
+        if ops:
+            await self.open_keys.bulk_write(ops, ordered=True)
         await self.scheduler.update_one({"_id": "migration:open_task_keys"}, {"$set": {"done": True}}, upsert=True)
 
 
