@@ -57,3 +57,18 @@ async def test_owner_change_replans_open_tasks_without_losing_or_doubling(engage
     assert len(moved) == 6  # 3 tasks × 2 owner changes; the redelivered one moved nothing
     assert {(m["data"]["from_assignee"], m["data"]["to_assignee"]) for m in moved} == {("S-RM1", "S-BM1"), ("S-BM1", "S-SUP1")}
     assert date.fromisoformat(after[0]["due_on"]) >= date(2026, 12, 1)
+
+
+async def test_a_follow_up_due_on_a_public_holiday_is_due_the_next_working_day(start_engagement, feed, head_office, rm):
+    # Tiered on 2026-09-01: vip's monthly call 30 days later is 10-01, 国庆 (10-01..10-07 off), so it is due 10-08.
+    async with start_engagement(clock_date="2026-09-01") as engagement:
+        await register(engagement, feed, "C120")
+        await feed.tiering(tier_changed("C120", "vip", from_tier="potential", as_of=date(2026, 9, 1)))
+        [call] = await wait_tasks(engagement, head_office, customer_id="C120", kind="follow_up")
+        assert (call["id"], call["due_on"]) == ("C120:follow_up:monthly_call:2026-10-08", "2026-10-08")
+        # Called the same day: the next one is again 30 days on, 10-01, and again due 10-08 — a task of its own.
+        r = await engagement.post(f"/v1/tasks/{call['id']}/complete", headers=rm,
+                                  json={"outcome": "reached", "channel": "visit"})
+        assert r.status_code == 200, r.text
+        [following] = await wait_tasks(engagement, head_office, customer_id="C120", kind="follow_up", status="open")
+        assert following["due_on"] == "2026-10-08" and following["id"] != call["id"]

@@ -537,3 +537,82 @@ def test_a_rule_whose_interval_changes_is_planned_again_from_the_same_start() ->
     assert replanned.due_on == TODAY + timedelta(days=14)
     assert [e.task_id for e in of_type(c, TaskCancelled)] == [monthly.task_id]
     assert cadence(c, open_tasks=[replanned], policy=faster, version=2) == []  # and then it holds
+
+
+# -- care moments and the welcome on entering a tier ----------------------------------------------------------
+
+
+def test_care_moments_within_the_tier_lead_time_are_planned():
+    c = customer(tier="key", birth_month_day="06-15", customer_since=date(2020, 6, 20))  # key: 7 days ahead
+    planned = c.plan_care(policy=P, today=TODAY, now=NOW)
+    assert [(t.task_id, t.due_on, t.visible_from, t.channel, t.assignee) for t in planned] == [
+        ("C0001:birthday:2026", date(2026, 6, 15), date(2026, 6, 8), "visit", "S1")]
+    vip = customer(tier="vip", birth_month_day="06-16")  # vip: 5 days ahead, the 16th is six away
+    assert vip.plan_care(policy=P, today=TODAY, now=NOW) == []
+
+
+def test_no_care_moment_without_an_owner_or_for_a_merged_record():
+    assert customer(owner=None, birth_month_day="06-12").plan_care(policy=P, today=TODAY, now=NOW) == []
+    assert customer(merged_into="C2", birth_month_day="06-12").plan_care(policy=P, today=TODAY, now=NOW) == []
+    assert customer(tier=None, birth_month_day="06-12").plan_care(policy=P, today=TODAY, now=NOW) == []
+
+
+def test_a_first_tier_as_high_as_vip_or_key_is_welcomed_like_an_upgrade():
+    c = customer()
+    assert c.welcome_due(reason="upgrade", from_tier="ordinary", to_tier="potential", policy=P)
+    assert c.welcome_due(reason="first_tier", from_tier=None, to_tier="key", policy=P)
+    assert c.welcome_due(reason="first_tier", from_tier=None, to_tier="vip", policy=P)
+    assert c.welcome_due(reason="policy_change", from_tier=None, to_tier="vip", policy=P)
+    assert not c.welcome_due(reason="first_tier", from_tier=None, to_tier="potential", policy=P)
+    assert not c.welcome_due(reason="downgrade", from_tier="key", to_tier="vip", policy=P)
+    assert not c.welcome_due(reason="policy_change", from_tier="potential", to_tier="vip", policy=P)
+    assert not customer(merged_into="C2").welcome_due(reason="first_tier", from_tier=None, to_tier="key", policy=P)
+
+
+def test_a_task_the_store_refused_leaves_the_cadence_with_the_open_one():
+    c = customer(cadence={"monthly_call": {"task": "C0001:follow_up:monthly_call:2026-06-11", "last_done": None}})
+    refused = task("C0001:follow_up:monthly_call:2026-06-11")
+    c.already_open(refused, "C0001:follow_up:monthly_call:2026-06-10")
+    assert c.cadence["monthly_call"]["task"] == "C0001:follow_up:monthly_call:2026-06-10"
+    assert refused.status == "cancelled"
+
+
+def test_a_follow_up_due_on_a_public_holiday_is_due_the_next_working_day():
+    golden_week = {date(2026, 10, d) for d in range(1, 8)}
+
+    def working_day(day: date) -> date:
+        while day in golden_week:
+            day += timedelta(days=1)
+        return day
+
+    c = customer(tier="vip")  # monthly call every 30 days: 2026-09-01 + 30 = 10-01, 国庆
+    c.plan_cadence(policy=P, version=1, today=date(2026, 9, 1), now=NOW, open_tasks=[], working_day=working_day)
+    [planned] = c.new_tasks
+    assert (planned.task_id, planned.due_on) == ("C0001:follow_up:monthly_call:2026-10-08", date(2026, 10, 8))
+    other = customer(tier="vip")
+    other.plan_cadence(policy=P, version=1, today=date(2026, 9, 2), now=NOW, open_tasks=[], working_day=working_day)
+    assert [t.due_on for t in other.new_tasks] == [date(2026, 10, 8)]
+    plain = customer(tier="vip")
+    plain.plan_cadence(policy=P, version=1, today=date(2026, 9, 10), now=NOW, open_tasks=[], working_day=working_day)
+    assert [t.due_on for t in plain.new_tasks] == [date(2026, 10, 10)]  # a Saturday, but no public holiday
+
+
+def test_the_next_follow_up_never_takes_the_id_of_the_one_it_replaces():
+    c = customer(tier="vip")
+    c.plan_cadence(policy=P, version=1, today=TODAY, now=NOW, open_tasks=[])
+    [first] = c.new_tasks
+    c.new_tasks = []
+    first.status = "done"
+    c.follow_up_done(first, on=TODAY)  # called the day it was planned from: the next one falls on the same day
+    c.plan_cadence(policy=P, version=1, today=TODAY, now=NOW, open_tasks=[])
+    [second] = c.new_tasks
+    assert second.due_on == first.due_on and second.task_id != first.task_id
+    assert c.cadence["monthly_call"]["task"] == second.task_id
+
+
+def test_a_newer_welcome_supersedes_the_open_one():
+    c = customer()
+    vip = task("C0001:welcome:vip:2026-06-08", kind="welcome")
+    c.supersede("welcome", open_tasks=[vip, task("C0001:follow_up:monthly_call:2026-07-08")], now=NOW)
+    assert vip.status == "cancelled" and c.task_changes[vip.task_id]["cancel_reason"] == "superseded"
+    assert [e.task_id for e in of_type(c, TaskCancelled)] == [vip.task_id]

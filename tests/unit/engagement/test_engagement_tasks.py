@@ -103,3 +103,32 @@ def test_task_defaults() -> None:
               assignee=None, branch=None, tier=None)
     t.history.append({"a": 1})
     assert t2.history == []  # not shared between tasks
+
+
+def _task(kind, occasion, due_on=date(2026, 12, 14), task_id="C1:x"):
+    from crm_engagement.domain.tasks import Task
+    return Task(task_id=task_id, customer_id="C1", kind=kind, purpose="service", channel="call", due_on=due_on,
+                assignee="S1", branch="BR001", tier="vip", occasion=occasion)
+
+
+def test_open_key_is_the_customer_kind_and_occasion():
+    from crm_engagement.domain.tasks import open_key
+    assert open_key(_task("product_recommendation", "aum_above_100000.00", task_id="C1:product_recommendation:2026-12-02")) \
+        == open_key(_task("product_recommendation", "aum_above_100000.00", task_id="C1:product_recommendation:2026-12-04")) \
+        == "C1:product_recommendation:aum_above_100000.00"
+    assert open_key(_task("follow_up", "monthly_call")) == "C1:follow_up:monthly_call"
+    assert open_key(_task("welcome", "upgrade_to_vip")) == open_key(_task("welcome", "first_tier_key")) == "C1:welcome"
+    assert open_key(_task("complaint_follow_up", "CMP-7")) == "C1:complaint_follow_up:CMP-7"
+
+
+def test_one_retention_call_at_a_time_and_care_moments_once_a_year():
+    from crm_engagement.domain.tasks import open_key
+    assert open_key(_task("retention", "outflow")) == open_key(_task("retention", "outflow,complaint")) == "C1:retention"
+    assert open_key(_task("birthday", "birthday", date(2026, 12, 20))) == "C1:birthday:birthday:2026"
+    assert open_key(_task("birthday", "birthday", date(2027, 12, 20))) == "C1:birthday:birthday:2027"
+    assert open_key(_task("festival", "spring_festival", date(2027, 2, 6))) == "C1:festival:spring_festival:2027"
+
+
+def test_tasks_made_by_hand_have_no_open_key():
+    from crm_engagement.domain.tasks import open_key
+    assert open_key(_task("manual", None)) is None

@@ -10,10 +10,10 @@ from dataclasses import asdict
 from datetime import date
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, UpdateOne
 
 from crm_engagement.domain.customer import EngagedCustomer
-from crm_engagement.domain.tasks import Task
+from crm_engagement.domain.tasks import Task, open_key
 from crm_kit.db import Mongo
 
 
@@ -30,6 +30,9 @@ class EngagementStore:
         db = mongo.db
         self.customers = db["customers"]
         self.tasks = db["tasks"]
+        self.open_keys = db["open_task_keys"]
+        """one document per open task's occasion (`_id` = crm_engagement.domain.tasks.open_key): the unique key
+        that makes a second open task for the same customer, kind and occasion impossible"""
         self.interactions = db["interactions"]
         self.attempts = db["contact_attempts"]
         self.products = db["products"]
@@ -54,6 +57,25 @@ class EngagementStore:
         await self.surveys.create_index([("customer_id", ASCENDING), ("created_at", DESCENDING)])
         await self.ledger.create_index([("customer_id", ASCENDING), ("at", DESCENDING)])
         await self.audit.create_index([("target", ASCENDING), ("at", DESCENDING)])
+        await self.claim_keys_of_open_tasks()
+
+    async def claim_keys_of_open_tasks(self) -> None:
+        """Once per database: the open tasks stored before the open-task keys existed take their keys (the earliest
+        planned first), so a new task can never duplicate one of them. Idempotent, safe on several replicas."""
+        if await self.scheduler.find_one({"_id": "migration:open_task_keys", "done": True}) is not None:
+            return
+        ops: list[UpdateOne] = []
+        async for doc in self.tasks.find({"status": "open"}).sort([("created_at", ASCENDING), ("_id", ASCENDING)]):
+            key = open_key(task_from_doc(doc))
+            if key is not None:
+                ops.append(UpdateOne({"_id": key}, {"$setOnInsert": {"task_id": doc["_id"],
+                                                                     "customer_id": doc["customer_id"]}}, upsert=True))
+            if len(ops) >= 500:
+                await self.open_keys.bulk_write(ops, ordered=True)
+                ops = []
+        if ops:
+            await self.open_keys.bulk_write(ops, ordered=True)
+        await self.scheduler.update_one({"_id": "migration:open_task_keys"}, {"$set": {"done": True}}, upsert=True)
 
 
 def customer_from_doc(doc: dict[str, Any]) -> EngagedCustomer:
@@ -89,7 +111,7 @@ def task_from_doc(doc: dict[str, Any]) -> Task:
         branch=doc.get("branch"), tier=doc.get("tier"), owner=doc.get("owner"), occasion=doc.get("occasion"),
         visible_from=_d(doc.get("visible_from")), status=doc["status"], overdue=bool(doc.get("overdue")),
         created_at=doc.get("created_at"), created_by=doc.get("created_by", "engagement"), note=doc.get("note"),
-        history=list(doc.get("history") or []),
+        history=list(doc.get("history") or []), asked_channel=doc.get("asked_channel"),
     )
 
 
@@ -99,4 +121,5 @@ def task_doc(t: Task) -> dict[str, Any]:
     doc["due_on"] = t.due_on.isoformat()
     doc["visible_from"] = _s(t.visible_from)
     doc["history"] = [{"at": t.created_at, "action": "created", "by": t.created_by}]
+    doc["open_key"] = open_key(t)
     return doc

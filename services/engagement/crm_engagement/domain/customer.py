@@ -13,7 +13,7 @@ Rules kept here:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -24,6 +24,7 @@ from crm_contracts.engagement import (
 )
 from crm_contracts.envelope import EventData
 from crm_engagement.domain import contact
+from crm_engagement.domain.occasions import occasions_between
 from crm_engagement.domain.policy import EngagementPolicy
 from crm_engagement.domain.tasks import Task, task_id
 
@@ -33,6 +34,10 @@ FALLBACKS: dict[str, tuple[str, ...]] = {
     "call": ("visit",), "visit": ("call",), "sms": ("wechat", "app", "email"), "wechat": ("sms", "app", "email"),
     "app": ("sms", "wechat", "email"), "email": ("sms", "wechat", "app"),
 }
+
+
+# Tasks that are owed to the person rather than planned from a record's tier: a merge carries them over.
+OWED_TO_THE_PERSON = ("complaint_follow_up", "manual")
 
 
 @dataclass
@@ -86,7 +91,8 @@ class EngagedCustomer:
             return None
         task = Task(task_id=tid, customer_id=self.customer_id, kind=kind, purpose=purpose, channel=chosen,
                     due_on=due_on, assignee=self.owner, owner=self.owner, branch=self.branch, tier=self.tier,
-                    occasion=occasion, visible_from=visible_from, created_at=now, created_by=created_by, note=note)
+                    occasion=occasion, visible_from=visible_from, created_at=now, created_by=created_by, note=note,
+                    asked_channel=channel)
         self.new_tasks.append(task)
         return task
 
@@ -105,9 +111,11 @@ class EngagedCustomer:
         return None, first
 
     def plan_cadence(self, *, policy: EngagementPolicy, version: int, today: date, now: datetime,
-                     open_tasks: Sequence[Task], reason: str = "cadence_changed") -> None:
+                     open_tasks: Sequence[Task], reason: str = "cadence_changed",
+                     working_day: Callable[[date], date] | None = None) -> None:
         """Make the open follow-ups match the cadence of the customer's tier under `policy`: cancel the rules the tier
-        no longer has, re-plan a rule whose interval, channel or purpose changed, plan the missing ones."""
+        no longer has, re-plan a rule whose interval, channel or purpose changed, plan the missing ones. A due date
+        on a public holiday moves to `working_day(due)` (the next working day, from the bank's calendar)."""
         rules = {r.name: r for r in policy.cadence.get(self.tier, [])} if self.tier and not self.merged_into else {}  # type: ignore[call-overload]
         live = {t.task_id: t for t in self._live(open_tasks)}
         for name in sorted(set(self.cadence) - set(rules)):
@@ -124,14 +132,68 @@ class EngagedCustomer:
             last = date.fromisoformat(state["last_done"]) if state.get("last_done") else None
             start = last or (date.fromisoformat(state["from"]) if state.get("from") else today)
             due = max(today, start + timedelta(days=rule.every_days))
+            if working_day is not None:
+                due = working_day(due)
+            parts: tuple[str, ...] = (name, due.isoformat())
+            if task_id(self.customer_id, "follow_up", *parts) in (state.get("task"), state.get("last_task")):
+                # The task it replaces (done, cancelled) had this id — a contact made on the day it was planned from,
+                # a re-plan to the same day, two days moved to one working day: the next one needs its own id.
+                parts = (*parts, start.isoformat(), f"v{version}")
             task = self.plan_task(kind="follow_up", due_on=due, channel=rule.channel, policy=policy, now=now,
-                                  parts=(name, due.isoformat()), occasion=name, purpose=rule.purpose)
+                                  parts=parts, occasion=name, purpose=rule.purpose)
             state.update(settings, task=task.task_id if task else None, **{"from": start.isoformat()})
         self.plan_version = version
+
+    def plan_care(self, *, policy: EngagementPolicy, today: date, now: datetime) -> list[Task]:
+        """The care moments (birthday, customer anniversary, festivals) within the tier's lead time from `today`. The
+        daily run plans them, and so does the customer's entering a tier or engagement learning their owner or
+        birthday, so a lead time is never missed. None for a tier without care moments, a merged record, or a
+        customer whose owner is not known yet (planned once it is). A care task's id is its occasion and year:
+        planned twice, it is stored once."""
+        if self.tier not in policy.care.tiers or self.owner is None or self.merged_into:
+            return []
+        lead = policy.care.days_before.get(self.tier, 0)  # type: ignore[call-overload]
+        found = occasions_between(today, today + timedelta(days=lead),
+                                  birth_month_day=self.birth_month_day if policy.care.birthday else None,
+                                  customer_since=self.customer_since if policy.care.anniversary else None,
+                                  festivals=policy.care.festivals)
+        planned = []
+        for o in found:
+            parts = (o.year,) if o.kind != "festival" else (o.name, o.year)
+            task = self.plan_task(kind=o.kind, due_on=o.on, channel=policy.care.channel.get(self.tier, "sms"),  # type: ignore[call-overload]
+                                  policy=policy, now=now, parts=parts, occasion=o.name,
+                                  visible_from=o.on - timedelta(days=lead))
+            if task is not None:
+                planned.append(task)
+        return planned
+
+    def welcome_due(self, *, reason: str, from_tier: str | None, to_tier: str | None, policy: EngagementPolicy) -> bool:
+        """A welcome call by the new owner: for an upgrade into a welcome tier, and the same for a customer whose
+        first tier is already a high one (vip, key)."""
+        if to_tier is None or self.merged_into:
+            return False
+        if reason == "upgrade":
+            return to_tier in policy.triggers.welcome_tiers
+        return from_tier is None and reason in ("first_tier", "policy_change") and to_tier in policy.triggers.welcome_first_tiers
+
+    def supersede(self, kind: str, *, open_tasks: Sequence[Task], now: datetime) -> None:
+        """Cancel the open tasks of `kind` a newer one replaces: a customer upgraded twice within days (ordinary, vip,
+        key) gets one welcome, to the latest tier by its owner, not one per step with the same due date."""
+        for t in self._live(open_tasks):
+            if t.kind == kind:
+                self.cancel(t, reason="superseded", now=now)
 
     def _live(self, open_tasks: Sequence[Task]) -> list[Task]:
         """Open tasks as loaded, and those planned in this unit of work."""
         return [*(t for t in open_tasks if t.status == "open"), *self.new_tasks]
+
+    def already_open(self, task: Task, holder: str | None) -> None:
+        """The store refused `task`: its occasion has the open task `holder`. A cadence rule follows that one, so
+        its completion plans the next contact."""
+        task.status = "cancelled"
+        for state in self.cadence.values():
+            if state.get("task") == task.task_id:
+                state["task"] = holder
 
     def follow_up_done(self, task: Task, *, on: date) -> None:
         """A cadence contact was made: the rule's next task is planned from this day."""
@@ -139,6 +201,7 @@ class EngagedCustomer:
             if state.get("task") == task.task_id:
                 state["task"] = None
                 state["last_done"] = on.isoformat()
+                state["last_task"] = task.task_id
 
     # -- changes to open tasks -----------------------------------------------------------------------------
 
@@ -190,6 +253,15 @@ class EngagedCustomer:
         self.consents[channel] = granted
         self.consent_at[channel] = at
         if granted:
+            # A task planned on another channel because this one was refused or its consent not known yet (the
+            # decision came after the task) goes back to the channel it was planned for.
+            for t in self._live(open_tasks):
+                wanted = t.asked_channel
+                if not wanted or wanted == t.channel or contact.CONSENT_CHANNEL.get(wanted) != channel:
+                    continue
+                chosen, _ = self._channel_for(wanted, t.purpose, policy, now)
+                if chosen == wanted:
+                    self._move_channel(t, wanted, reason="consent.granted", now=now)
             return True
         for t in self._live(open_tasks):
             if contact.CONSENT_CHANNEL.get(t.channel) != channel:
@@ -197,20 +269,39 @@ class EngagedCustomer:
             chosen, _ = self._channel_for(t.channel, t.purpose, policy, now)
             if chosen is None:
                 self.cancel(t, reason="consent.opt_out", now=now)
-            elif any(n is t for n in self.new_tasks):
-                t.channel = chosen
             else:
-                self._change(t, {"channel": chosen}, {"at": now, "action": "channel_changed", "by": "engagement",
-                                                      "from": t.channel, "to": chosen, "reason": "consent.opt_out"})
-                t.channel = chosen
+                self._move_channel(t, chosen, reason="consent.opt_out", now=now)
         return True
 
-    def merged(self, survivor_id: str, *, open_tasks: Sequence[Task], now: datetime) -> None:
-        """A duplicate record merged into another: nothing more is planned for it; the survivor's owner plans anew."""
+    def _move_channel(self, task: Task, channel: str, *, reason: str, now: datetime) -> None:
+        if not any(n is task for n in self.new_tasks):
+            self._change(task, {"channel": channel}, {"at": now, "action": "channel_changed", "by": "engagement",
+                                                      "from": task.channel, "to": channel, "reason": reason})
+        task.channel = channel
+
+    def merged(self, survivor_id: str, *, open_tasks: Sequence[Task], now: datetime) -> list[Task]:
+        """A duplicate record merged into another: nothing more is planned for it; the survivor's owner plans anew.
+        Returns the open tasks the survivor must take over (see `take_over`)."""
         self.merged_into = survivor_id
+        owed = []
         for t in self._live(open_tasks):
             self.cancel(t, reason="customer_merged", now=now)
+            if t.kind in OWED_TO_THE_PERSON:
+                owed.append(t)
         self.cadence = {}
+        return owed
+
+    def take_over(self, task: Task, *, policy: EngagementPolicy, now: datetime) -> Task | None:
+        """A task owed to the person, from a record merged into this one — a complaint closed on the duplicate before
+        the merge reached engagement, a call-back the customer asked for: planned here with its due date, for this
+        record's owner. A complaint's call-back keeps its id (`<survivor>:complaint_follow_up:<complaint>`), so a
+        complaint event naming the survivor makes no second one."""
+        by_complaint = task.kind == "complaint_follow_up" and task.occasion
+        note = f"{task.note or task.kind} (taken over from merged record {task.customer_id})"
+        return self.plan_task(kind=task.kind, due_on=task.due_on, channel=task.channel, policy=policy, now=now,
+                              parts=(task.occasion,) if by_complaint else (task.task_id,), occasion=task.occasion,
+                              visible_from=task.visible_from, note=note, created_by=task.created_by,
+                              purpose=task.purpose)
 
     def change_tier(self, tier: str | None, *, open_tasks: Sequence[Task]) -> None:
         self.tier = tier

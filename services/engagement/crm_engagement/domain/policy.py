@@ -55,6 +55,9 @@ class TriggerRules(Rules):
     welcome_working_days: int = Field(default=2, ge=0, le=30, description="tier upgrade: welcome call by the new owner")
     welcome_tiers: list[TierName] = Field(default_factory=lambda: ["ordinary", "potential", "vip", "key"],
                                           description="upgrades into these tiers get a welcome call")
+    welcome_first_tiers: list[TierName] = Field(
+        default_factory=lambda: ["vip", "key"],
+        description="a customer whose first tier is one of these gets the same welcome call as one upgraded into it")
     retention_working_days: int = Field(default=1, ge=0, le=30, description="churn risk: retention call")
     idle_funds_amount: Annotated[Money, Field(gt=0)] = Field(
         default=Decimal("100000.00"), description="AUM crossing this upward: product recommendation task")

@@ -3,6 +3,11 @@
 A task's id says what it is for — `C0001:birthday:2026`, `C0001:follow_up:monthly_call:2026-12-14`,
 `C0001:complaint_follow_up:CMP-7` — so the same reason can never make a second task: a redelivered
 event or a scheduler restarted half-way writes the same id again, which the store ignores.
+
+An id alone does not stop a second task for the same purpose when something in the id varies: two balance
+events on different days crossing the idle-funds amount made two `product_recommendation` tasks with the same
+due date. So each open task also holds its occasion (`open_key`): one open task per customer, kind and
+occasion, kept unique by the store (see crm_engagement.service.context.save).
 """
 
 from __future__ import annotations
@@ -38,10 +43,33 @@ class Task:
     created_by: str = "engagement"
     note: str | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
+    asked_channel: str | None = None
+    """the channel the task was planned for; `channel` is another one while the customer does not allow it"""
 
 
 def task_id(customer_id: str, kind: str, *parts: object) -> str:
     return ":".join([customer_id, kind, *(str(p) for p in parts)])
+
+
+# One open task of these kinds per customer, whatever its occasion: a retention call whatever rules raised the churn
+# warning; a welcome to the customer's latest tier (see EngagedCustomer.supersede).
+ONE_AT_A_TIME = ("retention", "welcome")
+# Care moments come once a year: last year's greeting left open does not stand in for this year's.
+YEARLY = ("birthday", "anniversary", "festival")
+
+
+def open_key(task: Task) -> str | None:
+    """What an open task is for — at most one open task per key. None: a task made by hand (staff may plan
+    several call-backs). One retention call and one welcome at a time (ONE_AT_A_TIME); a care moment is the occasion
+    of its year."""
+    if task.kind == "manual":
+        return None
+    if task.kind in ONE_AT_A_TIME:
+        return f"{task.customer_id}:{task.kind}"
+    occasion = task.occasion or task.task_id
+    if task.kind in YEARLY:
+        return f"{task.customer_id}:{task.kind}:{occasion}:{task.due_on.year}"
+    return f"{task.customer_id}:{task.kind}:{occasion}"
 
 
 def priority(*, tier: str | None, due_on: date | str, kind: str) -> tuple[int, str, int]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from pymongo import UpdateOne
+from pymongo import DeleteOne, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_contracts.engagement import ContactBlocked
@@ -18,7 +18,7 @@ from crm_contracts.topics import ENGAGEMENT_TASKS
 from crm_engagement.adapters.store import EngagementStore, customer_from_doc, customer_state, task_doc, task_from_doc
 from crm_engagement.domain.customer import EngagedCustomer, task_created
 from crm_engagement.domain.policy import EngagementPolicy
-from crm_engagement.domain.tasks import Task
+from crm_engagement.domain.tasks import Task, open_key
 from crm_engagement.settings import EngagementSettings
 from crm_kit.calendar import CalendarYearUnknown
 from crm_kit.clock import BANK_TZ
@@ -48,6 +48,10 @@ class Engagement:
 
     def now(self) -> datetime:
         return self.rt.clock.now()
+
+    def after_public_holiday(self, day: date) -> date:
+        """`day`, or the next working day when it is a public holiday (a follow-up due on 国庆 is due after it)."""
+        return self.due_in_working_days(day, 0) if self.is_public_holiday(day) else day
 
     def event(self, data: EventData, *, customer_id: str, causationid: str | None = None,
               correlationid: str | None = None) -> OutgoingMessage:
@@ -122,14 +126,10 @@ async def save(e: Engagement, session: AsyncClientSession, loaded: Loaded, *, on
     no event), the changes to their open tasks and all their events. Returns the number of events."""
     customers = [c for cid, c in loaded.customers.items() if only is None or cid in only]
     new_tasks = [t for c in customers for t in c.new_tasks]
-    inserted: set[str] = set()
-    if new_tasks:
-        ops = [UpdateOne({"_id": t.task_id}, {"$setOnInsert": {k: v for k, v in task_doc(t).items() if k != "_id"}}, upsert=True)
-               for t in new_tasks]
-        result = await e.store.tasks.bulk_write(ops, ordered=True, session=session)
-        inserted = {new_tasks[i].task_id for i in result.upserted_ids}
     changes: list[UpdateOne] = []
+    released: list[DeleteOne] = []
     for c in customers:
+        stored = {t.task_id: t for t in loaded.tasks_of(c.customer_id)}
         for tid, fields in c.task_changes.items():
             fields = dict(fields)
             push = fields.pop("_push", None)
@@ -139,8 +139,16 @@ async def save(e: Engagement, session: AsyncClientSession, loaded: Loaded, *, on
             if update:
                 changes.append(UpdateOne({"_id": tid, "status": "open"} if "status" not in fields else {"_id": tid},
                                          update))
+            key = open_key(stored[tid]) if tid in stored else None
+            if fields.get("status", "open") != "open" and key is not None:
+                released.append(DeleteOne({"_id": key, "task_id": tid}))
     if changes:
         await e.store.tasks.bulk_write(changes, ordered=True, session=session)
+    # A task closed here gives up its occasion before new tasks claim theirs: a re-planned follow-up takes the key
+    # of the one it replaces.
+    if released:
+        await e.store.open_keys.bulk_write(released, ordered=True, session=session)
+    inserted = await _insert_tasks(e, session, loaded, new_tasks)
     # A task that could not be planned on any channel the customer allows is a blocked attempt: kept once (its id is
     # the task's), published once.
     blocked = [b for c in customers for b in c.events if isinstance(b, ContactBlocked)]
@@ -172,6 +180,36 @@ async def save(e: Engagement, session: AsyncClientSession, loaded: Loaded, *, on
         await e.store.customers.bulk_write(writes, ordered=False, session=session)
     await e.rt.outbox.add(session, messages)
     return len(messages)
+
+
+async def _insert_tasks(e: Engagement, session: AsyncClientSession, loaded: Loaded, new_tasks: list[Task]) -> set[str]:
+    """Store the planned tasks; returns the ids actually inserted. A task id already stored is left alone. A new task
+    whose occasion already has an open task (`open_key`, the `_id` of `open_task_keys`) is taken out again in the
+    same transaction: no second open task, no event, and the batch goes on. Two writers racing for one key conflict
+    on that document, and the one retried finds the key taken."""
+    if not new_tasks:
+        return set()
+    ops = [UpdateOne({"_id": t.task_id}, {"$setOnInsert": {k: v for k, v in task_doc(t).items() if k != "_id"}}, upsert=True)
+           for t in new_tasks]
+    result = await e.store.tasks.bulk_write(ops, ordered=True, session=session)
+    inserted = {new_tasks[i].task_id for i in result.upserted_ids}
+    keyed = [(t, key) for t in new_tasks if t.task_id in inserted and (key := open_key(t)) is not None]
+    if not keyed:
+        return inserted
+    result = await e.store.open_keys.bulk_write([UpdateOne(
+        {"_id": key}, {"$setOnInsert": {"task_id": t.task_id, "customer_id": t.customer_id}}, upsert=True)
+        for t, key in keyed], ordered=True, session=session)
+    claimed = {keyed[i][0].task_id for i in result.upserted_ids}
+    refused = [(t, key) for t, key in keyed if t.task_id not in claimed]
+    if refused:
+        await e.store.tasks.delete_many({"_id": {"$in": [t.task_id for t, _ in refused]}}, session=session)
+        holders = {d["_id"]: d["task_id"] for d in await e.store.open_keys.find(
+            {"_id": {"$in": [key for _, key in refused]}}, session=session).to_list()}
+        for t, key in refused:
+            inserted.discard(t.task_id)
+            loaded.customers[t.customer_id].already_open(t, holders.get(key))
+        log.info("task not planned: its occasion has an open task already", count=len(refused))
+    return inserted
 
 
 async def audit(e: Engagement, session: AsyncClientSession | None, *, staff_id: str, role: str, action: str, target: str,

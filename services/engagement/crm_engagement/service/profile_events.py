@@ -29,6 +29,7 @@ async def apply_profile_events(*, e: Engagement, session: AsyncClientSession,
     policy, version = await policies.current(e, session)
     loaded = await load(e, session, {cid for i in items for cid in _ids(i.payload)})
     today, now = e.today(), e.now()
+    care: set[str] = set()
     for item in items:
         if item.payload is None:
             continue
@@ -48,17 +49,21 @@ async def apply_profile_events(*, e: Engagement, session: AsyncClientSession,
                 c.risk_tolerance = data.risk_tolerance  # type: ignore[attr-defined]
                 c.risk_assessed_on = data.risk_assessed_on  # type: ignore[attr-defined]
                 c.professional_investor = bool(data.professional_investor)  # type: ignore[attr-defined]
+            care.add(c.customer_id)
         elif isinstance(data, CustomerUpdated):
             c = subject
             if "birthday" in data.changed_fields:
                 c.birth_month_day = getattr(data, "birth_month_day", None)
+                care.add(c.customer_id)
             if "risk" in data.changed_fields:
                 c.risk_tolerance = getattr(data, "risk_tolerance", None)
                 c.risk_assessed_on = getattr(data, "risk_assessed_on", None)
                 c.professional_investor = bool(getattr(data, "professional_investor", False))
         elif isinstance(data, ConsentChanged):
-            subject.consent_changed(data.channel, data.granted, at=data.changed_at,
-                                    open_tasks=loaded.tasks_of(subject.customer_id), policy=policy, now=now)
+            applied = subject.consent_changed(data.channel, data.granted, at=data.changed_at,
+                                              open_tasks=loaded.tasks_of(subject.customer_id), policy=policy, now=now)
+            if applied and data.granted:
+                care.add(subject.customer_id)  # a greeting blocked for want of this channel can be planned now
         elif isinstance(data, AssetsChanged):
             c = subject
             amount = policy.triggers.idle_funds_amount
@@ -70,8 +75,16 @@ async def apply_profile_events(*, e: Engagement, session: AsyncClientSession,
             c.aum = data.aum
         elif isinstance(data, CustomerMerged):
             merged = loaded.get_or_new(data.merged_id)
-            merged.merged(data.survivor_id, open_tasks=loaded.tasks_of(data.merged_id), now=now)
+            survivor = loaded.get_or_new(data.survivor_id)
+            # What was owed to the person on the duplicate (a complaint closed there before the merge reached us, a
+            # call-back they asked for) is not dropped with the record: the survivor takes it over, and their surveys.
+            for owed in merged.merged(data.survivor_id, open_tasks=loaded.tasks_of(data.merged_id), now=now):
+                survivor.take_over(owed, policy=policy, now=now)
+            await e.store.surveys.update_many({"customer_id": data.merged_id, "status": "open"},
+                                              {"$set": {"customer_id": data.survivor_id,
+                                                        "merged_from": data.merged_id}}, session=session)
             loaded.causes[data.merged_id] = (item.message_id, item.correlation_id)
+            loaded.causes[data.survivor_id] = (item.message_id, item.correlation_id)
         else:
             continue
         if item.sequence is not None:
@@ -81,7 +94,11 @@ async def apply_profile_events(*, e: Engagement, session: AsyncClientSession,
     for cid in loaded.causes:
         c = loaded.customers[cid]
         if c.tier and c.owner and not c.merged_into:
-            c.plan_cadence(policy=policy, version=version, today=today, now=now, open_tasks=loaded.tasks_of(cid))
+            c.plan_cadence(policy=policy, version=version, today=today, now=now, open_tasks=loaded.tasks_of(cid),
+                           working_day=e.after_public_holiday)
+    # A birthday, anniversary or owner learnt after the tier: the care moments within the lead time are planned now.
+    for cid in sorted(care):
+        loaded.customers[cid].plan_care(policy=policy, today=today, now=now)
     await save(e, session, loaded, only=set(loaded.causes))
     return []
 

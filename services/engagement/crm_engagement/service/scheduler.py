@@ -8,13 +8,12 @@ task's id is its reason (`C1:birthday:2026`) even a chunk done twice could not m
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_contracts.engagement import TaskOverdue
-from crm_engagement.domain.occasions import occasions_between
 from crm_engagement.service import points, policies
 from crm_engagement.service.context import Engagement, load, save
 from crm_kit.logging import get_logger
@@ -78,20 +77,10 @@ async def _chunk(e: Engagement, phase: str, key: str, day: date, cursor: str) ->
             for cid in ids:
                 c = loaded.customers[cid]
                 if phase == "replan":
-                    c.plan_cadence(policy=policy, version=version, today=day, now=now, open_tasks=loaded.tasks_of(cid))
+                    c.plan_cadence(policy=policy, version=version, today=day, now=now, open_tasks=loaded.tasks_of(cid),
+                                   working_day=e.after_public_holiday)
                 elif phase == "care":
-                    if c.tier not in policy.care.tiers or c.owner is None:
-                        continue
-                    lead = policy.care.days_before.get(c.tier, 0)  # type: ignore[call-overload]
-                    found = occasions_between(day, day + timedelta(days=lead),
-                                              birth_month_day=c.birth_month_day if policy.care.birthday else None,
-                                              customer_since=c.customer_since if policy.care.anniversary else None,
-                                              festivals=policy.care.festivals)
-                    for o in found:
-                        parts = (o.year,) if o.kind != "festival" else (o.name, o.year)
-                        c.plan_task(kind=o.kind, due_on=o.on, channel=policy.care.channel.get(c.tier, "sms"),  # type: ignore[call-overload]
-                                    policy=policy, now=now, parts=parts, occasion=o.name,
-                                    visible_from=o.on - timedelta(days=lead))
+                    c.plan_care(policy=policy, today=day, now=now)
                 elif phase == "points":
                     monthly = policy.points.monthly.get(c.tier, 0)  # type: ignore[call-overload]
                     if monthly:

@@ -10,7 +10,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_contracts.engagement import TaskCompleted, TaskReassigned
 from crm_engagement.adapters.store import task_from_doc
-from crm_engagement.domain.tasks import is_overdue, priority
+from crm_engagement.domain.tasks import is_overdue, open_key, priority
 from crm_engagement.schemas import TaskAssign, TaskComplete, TaskCreate
 from crm_engagement.service import contacts, interactions, policies
 from crm_engagement.service.context import Engagement, audit, load, save
@@ -23,7 +23,7 @@ SUPERVISORS = frozenset({Role.RM_SUPERVISOR, Role.BRANCH_MANAGER, Role.HEAD_OFFI
 
 
 def view(doc: dict[str, Any], *, today: date | None = None) -> dict[str, Any]:
-    out = {"id": doc["_id"], **{k: v for k, v in doc.items() if k != "_id"}}
+    out = {"id": doc["_id"], **{k: v for k, v in doc.items() if k not in ("_id", "open_key")}}
     if today is not None and doc["status"] == "open":
         out["overdue"] = is_overdue(status=doc["status"], due_on=date.fromisoformat(doc["due_on"]), today=today)
     return out
@@ -110,6 +110,8 @@ async def complete(*, e: Engagement, principal: Principal, task_id: str, body: T
             "$push": {"history": {"at": e.now(), "action": "completed", "by": principal.staff_id,
                                   "outcome": body.outcome}}}, session=s)
         task.status = "done"
+        if (key := open_key(task)) is not None:  # the occasion is free again: a next task may be planned for it
+            await e.store.open_keys.delete_one({"_id": key, "task_id": task_id}, session=s)
         if body.outcome != "not_needed":
             await interactions.record(e, s, customer=c, channel=channel, purpose=task.purpose, direction="outbound",
                                       staff_id=principal.staff_id, occurred_at=at, policy=policy, task_id=task_id,
@@ -120,7 +122,8 @@ async def complete(*, e: Engagement, principal: Principal, task_id: str, body: T
         if task.kind == "follow_up":
             c.follow_up_done(task, on=day)
             c.plan_cadence(policy=policy, version=version, today=max(day, e.today()), now=e.now(),
-                           open_tasks=[t for t in loaded.tasks_of(c.customer_id) if t.task_id != task_id])
+                           open_tasks=[t for t in loaded.tasks_of(c.customer_id) if t.task_id != task_id],
+                           working_day=e.after_public_holiday)
         loaded.causes[c.customer_id] = (None, None)
         await save(e, s, loaded)
         return await e.store.tasks.find_one({"_id": task_id}, session=s), None

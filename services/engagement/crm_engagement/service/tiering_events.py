@@ -1,5 +1,6 @@
-"""Tiering's events into engagement: a tier change re-plans the follow-ups (and an upgrade brings a welcome
-call), an owner change moves the open tasks to the new owner, a churn warning brings a retention call.
+"""Tiering's events into engagement: a tier change re-plans the follow-ups and plans the care moments within the
+tier's lead time (an upgrade, or a first tier as high as vip or key, brings a welcome call), an owner change moves
+the open tasks to the new owner, a churn warning brings a retention call.
 
 Each customer keeps tiering's per-customer number (CloudEvents `sequence`) of the last event applied: a
 redelivery changes nothing."""
@@ -25,6 +26,7 @@ async def apply_tiering_events(*, e: Engagement, session: AsyncClientSession,
     policy, version = await policies.current(e, session)
     loaded = await load(e, session, {i.payload.subject for i in relevant})  # type: ignore[union-attr]
     today, now = e.today(), e.now()
+    care: set[str] = set()
     for item in relevant:
         ev = item.payload
         assert ev is not None
@@ -38,15 +40,23 @@ async def apply_tiering_events(*, e: Engagement, session: AsyncClientSession,
             if data.branch and c.branch is None:
                 c.change_branch(data.branch, open_tasks=tasks)
             # Re-planned at once, so that an owner change later in the batch moves only the tasks that stay.
-            c.plan_cadence(policy=policy, version=version, today=today, now=now, open_tasks=tasks, reason="tier_change")
-            if data.reason == "upgrade" and data.to_tier in policy.triggers.welcome_tiers and not c.merged_into:
+            c.plan_cadence(policy=policy, version=version, today=today, now=now, open_tasks=tasks, reason="tier_change",
+                           working_day=e.after_public_holiday)
+            if c.welcome_due(reason=data.reason, from_tier=data.from_tier, to_tier=data.to_tier, policy=policy):
                 due = e.due_in_working_days(e.trigger_day(data.as_of), policy.triggers.welcome_working_days)
+                upgraded = data.reason == "upgrade"
+                c.supersede("welcome", open_tasks=tasks, now=now)
                 c.plan_task(kind="welcome", due_on=due, channel="call", policy=policy, now=now,
-                            parts=(data.to_tier, data.as_of.isoformat()), occasion=f"upgrade_to_{data.to_tier}",
-                            note=f"upgraded from {data.from_tier or 'no tier'} to {data.to_tier} on {data.as_of}")
+                            parts=(data.to_tier, data.as_of.isoformat()),
+                            occasion=f"upgrade_to_{data.to_tier}" if upgraded else f"first_tier_{data.to_tier}",
+                            note=f"upgraded from {data.from_tier or 'no tier'} to {data.to_tier} on {data.as_of}"
+                            if upgraded else f"new {data.to_tier} customer on {data.as_of}")
+            care.add(c.customer_id)
         elif isinstance(data, OwnerAssigned):
             if data.branch and c.branch != data.branch:
                 c.change_branch(data.branch, open_tasks=tasks)
+            if c.owner is None:
+                care.add(c.customer_id)  # care moments wait for an owner
             c.change_owner(data.new_owner, open_tasks=tasks, now=now, by=data.assigned_by)
         elif isinstance(data, ChurnRiskRaised):
             rules = [r.rule for r in data.reasons]
@@ -60,6 +70,10 @@ async def apply_tiering_events(*, e: Engagement, session: AsyncClientSession,
         if item.sequence is not None:
             c.tiering_seq = max(c.tiering_seq, item.sequence)
         loaded.causes[c.customer_id] = (item.message_id, item.correlation_id)
+    # Entering a tier (or getting an owner) plans the care moments within the tier's lead time now, not at the next
+    # daily run: a birthday three days away would otherwise be planned a day late, or after it passed.
+    for cid in sorted(care):
+        loaded.customers[cid].plan_care(policy=policy, today=today, now=now)
     await save(e, session, loaded, only=set(loaded.causes))
     return []
 
