@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from crm_contracts.complaints import (
-    ComplaintClosed, ComplaintOpened, ComplaintStatusChanged, DeadlineApproaching, SlaBreached,
+    ComplaintClosed, ComplaintOpened, ComplaintStatusChanged, ComplaintTargetsChanged, DeadlineApproaching, SlaBreached,
 )
 from crm_contracts.envelope import EventData
 from crm_complaints.domain import deadlines, workflow
@@ -62,6 +62,10 @@ class Complaint:
     escalated_for_breach: bool = False
     clock_start: date | None = None
     """the day the regulator's clock starts: the day of receipt, or of the reopening"""
+    provisional_targets: list[str] = field(default_factory=list)
+    """targets whose due date rests on provisional calendar days (a year no official schedule covers yet)"""
+    calendar_revision: str | None = None
+    """the working-day calendar's revision the targets were computed with"""
     history: list[dict[str, Any]] = field(default_factory=list)
     events: list[EventData] = field(default_factory=list, repr=False)
 
@@ -80,13 +84,57 @@ class Complaint:
         return bool(self.pauses) and self.pauses[-1]["end"] is None
 
     def set_targets(self, policy: ComplaintsPolicy, *, add_working_days: Callable[[date, int], date],
-                    next_workday: Callable[[date], date]) -> None:
+                    next_workday: Callable[[date], date],
+                    depends_on_provisional: Callable[[date, date], bool] = lambda start, end: False,
+                    calendar_revision: str | None = None) -> None:
+        self._internal_targets(policy, add_working_days=add_working_days, next_workday=next_workday,
+                               depends_on_provisional=depends_on_provisional, calendar_revision=calendar_revision)
+        self.allowed_days = policy.regulator.decision_days
+
+    def _internal_targets(self, policy: ComplaintsPolicy, *, add_working_days: Callable[[date, int], date],
+                          next_workday: Callable[[date], date], depends_on_provisional: Callable[[date, date], bool],
+                          calendar_revision: str | None) -> None:
         t = deadlines.targets_for(policy, priority=self.priority)
         self.acknowledge_due = deadlines.internal_due(self.received_on, t.acknowledge, add_working_days=add_working_days,
                                                       next_workday=next_workday)
         self.first_contact_due = deadlines.internal_due(self.received_on, t.first_contact,
                                                         add_working_days=add_working_days, next_workday=next_workday)
-        self.allowed_days = policy.regulator.decision_days
+        self.provisional_targets = [name for name, due in (("acknowledge", self.acknowledge_due),
+                                                           ("first_contact", self.first_contact_due))
+                                    if depends_on_provisional(self.received_on, due)]
+        self.calendar_revision = calendar_revision
+
+    def recompute_targets(self, policy: ComplaintsPolicy, *, add_working_days: Callable[[date, int], date],
+                          next_workday: Callable[[date], date], depends_on_provisional: Callable[[date, date], bool],
+                          calendar_revision: str, at: datetime, today: date) -> dict[str, date]:
+        """The working-day targets again, on a calendar that changed (an official schedule replaced provisional
+        days). A target already met keeps its date: it was judged on the day. Returns the due dates that moved, as
+        they were, and records `targets-changed` when any moved or stopped being provisional."""
+        before = {"acknowledge": self.acknowledge_due, "first_contact": self.first_contact_due}
+        was_provisional = list(self.provisional_targets)
+        self._internal_targets(policy, add_working_days=add_working_days, next_workday=next_workday,
+                               depends_on_provisional=depends_on_provisional, calendar_revision=calendar_revision)
+        if self.acknowledged_at is not None:
+            self.acknowledge_due = before["acknowledge"]
+        if self.first_contact_at is not None:
+            self.first_contact_due = before["first_contact"]
+        after = {"acknowledge": self.acknowledge_due, "first_contact": self.first_contact_due}
+        moved = {name: due for name, due in before.items() if due is not None and after[name] != due}
+        for name in moved:
+            # A target that moved may be approached (and missed) again on its new date.
+            self.warned = [w for w in self.warned if w != name]
+            if after[name] is not None and after[name] >= today:  # type: ignore[operator]
+                self.breached = [b for b in self.breached if b != name]
+        if moved or was_provisional != self.provisional_targets:
+            self.history.append({"at": at, "by": "complaints", "action": "targets_recomputed",
+                                 "note": ", ".join(f"{name} {before[name]} → {after[name]}" for name in moved)
+                                 or "no longer provisional"})
+            self.events.append(ComplaintTargetsChanged(
+                complaint_id=self.complaint_id, customer_id=self.customer_id, acknowledge_due=self.acknowledge_due,
+                first_contact_due=self.first_contact_due, decision_due=self.decision_due(today=today),
+                previous=moved, provisional_targets=self.provisional_targets,  # type: ignore[arg-type]
+                calendar_revision=calendar_revision, at=at, branch=self.branch, handler=self.handler))
+        return moved
 
     # -- intake --------------------------------------------------------------------------------------------
 
@@ -96,7 +144,9 @@ class Complaint:
             self.events.append(ComplaintOpened(
                 complaint_id=self.complaint_id, customer_id=self.customer_id, opened_at=self.received_at,
                 category=self.category, branch=self.branch, channel=self.channel, severity=self.severity,  # type: ignore[arg-type]
-                priority=self.priority, repeat_of=self.repeat_of, decision_due=self.decision_due(today=today)))
+                priority=self.priority, repeat_of=self.repeat_of, decision_due=self.decision_due(today=today),
+                acknowledge_due=self.acknowledge_due, first_contact_due=self.first_contact_due,
+                provisional_targets=self.provisional_targets or None))  # type: ignore[arg-type]
 
     # -- the process ---------------------------------------------------------------------------------------
 
@@ -257,7 +307,8 @@ class Complaint:
                 self.warned.append(target)
                 self.events.append(DeadlineApproaching(complaint_id=self.complaint_id, customer_id=self.customer_id,
                                                        target=target, due=due, days_left=left, branch=self.branch,  # type: ignore[arg-type]
-                                                       handler=self.handler))
+                                                       handler=self.handler,
+                                                       provisional=target in self.provisional_targets or None))
             if left < 0 and target not in self.breached:
                 self.breached.append(target)
                 escalated_to = None
@@ -268,7 +319,8 @@ class Complaint:
                         self.move("escalated", by="complaints", at=at, note=f"{target} due {due} missed: to {escalated_to}")
                 self.events.append(SlaBreached(complaint_id=self.complaint_id, customer_id=self.customer_id,
                                                target=target, due=due, detected_on=today, branch=self.branch,  # type: ignore[arg-type]
-                                               handler=self.handler, escalated_to=escalated_to))
+                                               handler=self.handler, escalated_to=escalated_to,
+                                               provisional=target in self.provisional_targets or None))
 
     def _step(self, previous: str | None, to: str, *, by: str, at: datetime, note: str | None) -> None:
         self.history.append({"at": at, "by": by, "action": "state", "from": previous, "to": to, "note": note})
