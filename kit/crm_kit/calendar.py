@@ -375,8 +375,15 @@ class WorkingCalendar:
     def revision(self) -> str:
         """A digest of what the run-time sources say (loaded notices and the override file): replicas with the same
         data have the same revision, and a date computed under another revision may be out of date."""
+        return self._revision(self._loaded)
+
+    def revision_with(self, schedule: YearSchedule) -> str:
+        """The revision once `schedule` is loaded too (for the event that announces it)."""
+        return self._revision({**self._loaded, schedule.year: schedule})
+
+    def _revision(self, loaded: Mapping[int, YearSchedule]) -> str:
         data = {source: {str(year): schedule.to_json() for year, schedule in sorted(years.items())}
-                for source, years in (("official", self._loaded), ("override", self._override))}
+                for source, years in (("official", loaded), ("override", self._override))}
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
     # -- days -------------------------------------------------------------------------------------------------

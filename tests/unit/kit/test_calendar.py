@@ -18,25 +18,14 @@ from crm_kit.calendar import (
 )
 from crm_kit.settings import ServiceSettings
 
+from calendar_support import notice_2027
+
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "deploy" / "calendar-override.example.json"
 
 CAL = WorkingCalendar()
 
-# The shape of the State Council's notice; the 2027 days here are made up for the test (in the style of the
-# 2026 notice), the statutory days all inside the breaks.
-NOTICE_2027: dict[str, Any] = {
-    "year": 2027, "notice": "国务院办公厅关于2027年部分节假日安排的通知 (test)", "published_on": "2026-11-12",
-    "holidays": [
-        {"name": "元旦", "rest": {"from": "2027-01-01", "to": "2027-01-03"}, "make_up_workdays": []},
-        {"name": "春节", "rest": {"from": "2027-02-05", "to": "2027-02-13"}, "make_up_workdays": ["2027-01-31", "2027-02-20"]},
-        {"name": "清明节", "rest": {"from": "2027-04-03", "to": "2027-04-05"}, "make_up_workdays": []},
-        {"name": "劳动节", "rest": {"from": "2027-05-01", "to": "2027-05-05"}, "make_up_workdays": ["2027-04-25"]},
-        {"name": "端午节", "rest": {"from": "2027-06-09", "to": "2027-06-11"}, "make_up_workdays": ["2027-06-12"]},
-        {"name": "中秋节", "rest": {"from": "2027-09-15", "to": "2027-09-17"}, "make_up_workdays": ["2027-09-18"]},
-        {"name": "国庆节", "rest": {"from": "2027-10-01", "to": "2027-10-07"}, "make_up_workdays": ["2027-09-26", "2027-10-09"]},
-    ],
-}
+NOTICE_2027 = notice_2027()
 
 
 def write(tmp_path: Path, data: Any, name: str = "override.json") -> Path:

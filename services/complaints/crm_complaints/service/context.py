@@ -30,6 +30,7 @@ class Complaints:
     store: ComplaintsStore
     policies: PolicyVersions[ComplaintsPolicy]
     scheduler_job: LeasedJob | None = None
+    calendar_job: LeasedJob | None = None
 
     def today(self) -> date:
         """The business date: pinned by CLOCK_DATE, else today in the bank's time zone."""
