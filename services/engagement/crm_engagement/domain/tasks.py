@@ -38,6 +38,12 @@ class Task:
     created_by: str = "engagement"
     note: str | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
+    # A due date counted in working days keeps what it was counted from, so it can be counted again when the
+    # working-day calendar changes (an official schedule replacing a provisional year).
+    due_counted_from: date | None = None
+    due_working_days: int | None = None
+    provisional: bool = False
+    calendar_revision: str | None = None
 
 
 def task_id(customer_id: str, kind: str, *parts: object) -> str:

@@ -40,6 +40,7 @@ class Engagement:
     store: EngagementStore
     policies: PolicyVersions[EngagementPolicy]
     scheduler_job: LeasedJob | None = None
+    calendar_job: LeasedJob | None = None
     work: dict[str, list[str]] = field(default_factory=dict)
 
     def today(self) -> date:
@@ -60,10 +61,19 @@ class Engagement:
         day = happened.astimezone(BANK_TZ).date() if isinstance(happened, datetime) else happened
         return min(day, self.today())
 
+    def mark_provisional(self, tasks: Iterable[Task]) -> None:
+        """Flag the tasks whose working-day due date rests on provisional calendar days (a year no official
+        schedule covers yet), with the calendar revision they were counted under."""
+        for t in tasks:
+            if t.due_counted_from is not None:
+                t.provisional = self.rt.calendar.depends_on_provisional(t.due_counted_from, t.due_on)
+                t.calendar_revision = self.rt.calendar.revision
+
     def due_in_working_days(self, start: date, days: int) -> date:
-        """`days` working days after `start` (Chinese public holidays and 调休). For a year the calendar does not
-        know, the due date counts calendar days — never later than the working-day date would be — and the gap is
-        logged and counted so ops add the year (CALENDAR_OVERRIDE_FILE)."""
+        """`days` working days after `start` (Chinese public holidays and 调休). A year no official schedule covers
+        is counted on the provisional calendar (statutory holidays; the task is flagged, see mark_provisional).
+        Only beyond the calendar's reach (after 2099) the due date counts calendar days — never later than the
+        working-day date would be — and the gap is logged and counted."""
         try:
             return self.rt.calendar.add_working_days(start, days) if days else self.rt.calendar.next_workday(start)
         except CalendarYearUnknown as exc:
@@ -122,6 +132,7 @@ async def save(e: Engagement, session: AsyncClientSession, loaded: Loaded, *, on
     no event), the changes to their open tasks and all their events. Returns the number of events."""
     customers = [c for cid, c in loaded.customers.items() if only is None or cid in only]
     new_tasks = [t for c in customers for t in c.new_tasks]
+    e.mark_provisional(new_tasks)
     inserted: set[str] = set()
     if new_tasks:
         ops = [UpdateOne({"_id": t.task_id}, {"$setOnInsert": {k: v for k, v in task_doc(t).items() if k != "_id"}}, upsert=True)

@@ -40,8 +40,10 @@ async def apply_tiering_events(*, e: Engagement, session: AsyncClientSession,
             # Re-planned at once, so that an owner change later in the batch moves only the tasks that stay.
             c.plan_cadence(policy=policy, version=version, today=today, now=now, open_tasks=tasks, reason="tier_change")
             if data.reason == "upgrade" and data.to_tier in policy.triggers.welcome_tiers and not c.merged_into:
-                due = e.due_in_working_days(e.trigger_day(data.as_of), policy.triggers.welcome_working_days)
+                counted_from, working_days = e.trigger_day(data.as_of), policy.triggers.welcome_working_days
+                due = e.due_in_working_days(counted_from, working_days)
                 c.plan_task(kind="welcome", due_on=due, channel="call", policy=policy, now=now,
+                            due_basis=(counted_from, working_days),
                             parts=(data.to_tier, data.as_of.isoformat()), occasion=f"upgrade_to_{data.to_tier}",
                             note=f"upgraded from {data.from_tier or 'no tier'} to {data.to_tier} on {data.as_of}")
         elif isinstance(data, OwnerAssigned):
@@ -52,9 +54,11 @@ async def apply_tiering_events(*, e: Engagement, session: AsyncClientSession,
             rules = [r.rule for r in data.reasons]
             already = any(t.kind == "retention" and t.status == "open" for t in [*tasks, *c.new_tasks])
             if not already and not c.merged_into:
-                due = e.due_in_working_days(e.trigger_day(data.as_of), policy.triggers.retention_working_days)
+                counted_from, working_days = e.trigger_day(data.as_of), policy.triggers.retention_working_days
+                due = e.due_in_working_days(counted_from, working_days)
                 detail = "; ".join(f"{r.rule}: {r.detail}" for r in data.reasons)
                 c.plan_task(kind="retention", due_on=due, channel="call", policy=policy, now=now,
+                            due_basis=(counted_from, working_days),
                             parts=(data.as_of.isoformat(),), occasion=",".join(rules), note=f"churn risk: {detail}",
                             purpose="service" if retention_is_service(rules) else policy.purpose_of("retention"))
         if item.sequence is not None:
