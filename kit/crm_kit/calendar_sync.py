@@ -17,6 +17,7 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_kit import audit as audit_trail
+from crm_kit import statutory_holidays as statute
 from crm_kit.calendar import ScheduleInvalid, WorkingCalendar, YearSchedule, parse_schedules, parse_year, statute_problems
 from crm_kit.clock import BusinessClock
 from crm_kit.db import Mongo
@@ -100,7 +101,14 @@ class CalendarSync:
 
 
 def days_view(calendar: WorkingCalendar, *, start: dt.date, end: dt.date, today: dt.date) -> dict[str, Any]:
-    """Each day from `start` to `end` (inclusive): working or rest, why, and its source."""
+    """Each day from `start` to `end` (inclusive, at most MAX_DAYS_LISTED): working or rest, why, and its source."""
+    if end < start:
+        raise Invalid("to: is before from", field="to")
+    if (end - start).days >= MAX_DAYS_LISTED:
+        raise Invalid(f"to: at most {MAX_DAYS_LISTED} days from `from`", field="to")
+    for name, day in (("from", start), ("to", end)):
+        if not statute.FIRST_YEAR <= day.year <= statute.LAST_YEAR:
+            raise Invalid(f"{name}: the calendar covers {statute.FIRST_YEAR}-{statute.LAST_YEAR}", field=name)
     days = [calendar.day(start + dt.timedelta(days=offset)) for offset in range((end - start).days + 1)]
     return {"from": start, "to": end, "working_days": sum(day["working"] for day in days),
             "provisional": any(day["provisional"] for day in days),

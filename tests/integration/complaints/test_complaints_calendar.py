@@ -135,3 +135,38 @@ async def test_loading_the_official_2027_schedule_recomputes_the_provisional_tar
                                                                                                      "2027-02-16")
     assert changes[spring["id"]]["provisional_targets"] == []
     assert changes[year_end["id"]]["previous"] == {} and changes[year_end["id"]]["provisional_targets"] == []
+
+
+async def test_the_policy_option_moves_a_decision_due_on_a_public_holiday(start_complaints, roles):
+    async with start_complaints(clock_date="2026-12-31") as complaints:
+        await _policy_option(complaints, roles)
+
+
+async def _policy_option(complaints, roles):
+    # Default: received 2026-09-16, due 15 calendar days later on 国庆 10-01, the stricter date.
+    c = await _open(complaints, roles["teller"], received_at="2026-09-16T10:00:00+08:00")
+    assert c["decision_due"] == "2026-10-01" and c["decision_rolls"] is False
+    r = await complaints.put("/v1/policy", headers=roles["head_office"],
+                             json={"policy": {"regulator": {"holiday_rolls_to_next_workday": True}},
+                                   "note": "compliance: a deadline on a public holiday ends on the next working day"})
+    assert r.status_code == 200, r.text
+    rolled = await _open(complaints, roles["teller"], received_at="2026-09-16T10:00:00+08:00", category="cards")
+    assert rolled["decision_due"] == "2026-10-08" and rolled["decision_rolls"] is True
+    # The case received before the change keeps the rule it was received under.
+    got = (await complaints.get(f"/v1/complaints/{c['id']}", headers=roles["manager"])).json()
+    assert got["decision_due"] == "2026-10-01"
+    # Over a provisional holiday: received 2026-12-17, due on 元旦 2027: the next working day, flagged.
+    late = await _open(complaints, roles["teller"], received_at="2026-12-17T10:00:00+08:00", category="loans")
+    assert late["decision_due"] == "2027-01-04" and "decision" in late["provisional_targets"]
+
+
+async def test_calendar_ranges_outside_what_it_covers_are_refused(complaints, roles):
+    for params, field in (({"from": "1900-12-30", "to": "1901-01-02"}, "from"),
+                          ({"from": "2099-12-30", "to": "2100-01-02"}, "to"),
+                          ({"from": "2027-01-01", "to": "2028-12-31"}, "to")):
+        r = await complaints.get("/v1/calendar", params=params, headers=roles["teller"])
+        assert r.status_code == 422 and r.json()["field"] == field, r.text
+    r = await complaints.put("/v1/calendar/years/2027", headers=roles["head_office"], json=["not", "a", "notice"])
+    assert r.status_code == 422, r.text
+    r = await complaints.put("/v1/calendar/years/2027", headers=roles["head_office"], json={"2027": {"holidays": 3}})
+    assert r.status_code == 422 and r.json()["field"] == "2027.holidays", r.text

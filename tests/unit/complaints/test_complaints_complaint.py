@@ -9,6 +9,7 @@ import pytest
 from crm_contracts.complaints import (
     ComplaintClosed, ComplaintOpened, ComplaintStatusChanged, ComplaintTargetsChanged, DeadlineApproaching, SlaBreached,
 )
+from crm_complaints.adapters.store import complaint_from_doc, complaint_state, with_calendar
 from crm_complaints.domain.complaint import APPRAISAL_BACKDATING_DAYS, Complaint, RuleBroken
 from crm_complaints.domain.policy import DEFAULT_POLICY, ComplaintsPolicy, Regulator
 from crm_complaints.domain.workflow import IllegalTransition
@@ -906,3 +907,48 @@ def test_recompute_keeps_a_target_already_met_and_is_silent_when_nothing_changes
     assert c.acknowledge_due == date(2027, 1, 4)  # met on the day, judged on the day
     c.events.clear()
     assert c.recompute_targets(DEFAULT_POLICY, **kwargs) == {} and c.events == []
+
+
+# -- a decision due on a public holiday (policy option) ---------------------------------------------------------
+
+
+def _received(on: date, *, rolls: bool, cal: WorkingCalendar = CAL) -> Complaint:
+    policy = ComplaintsPolicy(regulator=Regulator(holiday_rolls_to_next_workday=rolls))
+    c = Complaint(complaint_id="K7", customer_id="C1", channel="hotline", category="fees", severity="medium",
+                  received_at=at(on), received_on=on, branch="B1")
+    with_calendar(c, cal)
+    c.set_targets(policy, add_working_days=cal.add_working_days, next_workday=cal.next_workday,
+                  depends_on_provisional=cal.depends_on_provisional, calendar_revision=cal.revision)
+    return c
+
+
+def test_by_default_a_decision_due_on_national_day_is_due_that_day():
+    c = _received(date(2026, 9, 16), rolls=False)
+    assert c.decision_due(today=date(2026, 9, 16)) == date(2026, 10, 1)
+
+
+def test_with_the_option_a_decision_due_on_national_day_is_due_on_the_next_working_day():
+    c = _received(date(2026, 9, 16), rolls=True)
+    assert c.decision_rolls is True
+    assert c.decision_due(today=date(2026, 9, 16)) == date(2026, 10, 8)  # after 10-01 … 10-07
+    # An ordinary weekend does not move it: received 2026-11-13, due Saturday 11-28, which stays.
+    assert _received(date(2026, 11, 13), rolls=True).decision_due(today=date(2026, 11, 13)) == date(2026, 11, 28)
+    # The paused days move the raw date first; the holiday rule applies to where it lands.
+    c.pauses = [{"start": "2026-09-20", "end": "2026-09-27", "by": "h1", "reason": "appraisal"}]
+    assert c.decision_due(today=date(2026, 9, 28)) == date(2026, 10, 8)  # 10-08 itself is a working day
+
+
+def test_a_decision_rolled_over_a_provisional_holiday_is_provisional():
+    c = _received(date(2026, 12, 17), rolls=True)  # 15 days: 2027-01-01, 元旦 on the provisional calendar
+    assert c.decision_due(today=date(2026, 12, 17)) == date(2027, 1, 4)
+    assert "decision" in c.provisional_targets
+    assert "decision" not in _received(date(2026, 12, 17), rolls=False).provisional_targets
+
+
+def test_the_store_keeps_the_flag_not_the_calendar():
+    c = _received(date(2026, 9, 16), rolls=True)
+    state = complaint_state(c)
+    assert state["decision_rolls"] is True and "holiday_roll" not in state
+    again = complaint_from_doc({"_id": "K7", **state}, calendar=CAL)
+    assert again.decision_due(today=date(2026, 9, 16)) == date(2026, 10, 8)
+    assert complaint_from_doc({"_id": "K7", **state}).decision_due(today=date(2026, 9, 16)) == date(2026, 10, 1)

@@ -66,14 +66,19 @@ class Complaint:
     """targets whose due date rests on provisional calendar days (a year no official schedule covers yet)"""
     calendar_revision: str | None = None
     """the working-day calendar's revision the targets were computed with"""
+    decision_rolls: bool = False
+    """the policy at intake (or reopening) moves a decision due on a public holiday to the next working day"""
+    holiday_roll: Callable[[date], date] | None = field(default=None, repr=False, compare=False)
+    """set by the store from the working-day calendar (not stored): a public holiday to the next working day"""
     history: list[dict[str, Any]] = field(default_factory=list)
     events: list[EventData] = field(default_factory=list, repr=False)
 
     # -- the clock -----------------------------------------------------------------------------------------
 
     def decision_due(self, *, today: date) -> date:
-        return deadlines.decision_due(received_on=self.clock_start or self.received_on, allowed_days=self.allowed_days,
-                                      paused_days=self.paused_days(today=today))
+        due = deadlines.decision_due(received_on=self.clock_start or self.received_on, allowed_days=self.allowed_days,
+                                     paused_days=self.paused_days(today=today))
+        return self.holiday_roll(due) if self.decision_rolls and self.holiday_roll is not None else due
 
     def paused_days(self, *, today: date) -> int:
         return deadlines.paused_days([(date.fromisoformat(p["start"]), date.fromisoformat(p["end"]) if p["end"] else None)
@@ -87,9 +92,10 @@ class Complaint:
                     next_workday: Callable[[date], date],
                     depends_on_provisional: Callable[[date, date], bool] = lambda start, end: False,
                     calendar_revision: str | None = None) -> None:
+        self.allowed_days = policy.regulator.decision_days
+        self.decision_rolls = policy.regulator.holiday_rolls_to_next_workday
         self._internal_targets(policy, add_working_days=add_working_days, next_workday=next_workday,
                                depends_on_provisional=depends_on_provisional, calendar_revision=calendar_revision)
-        self.allowed_days = policy.regulator.decision_days
 
     def _internal_targets(self, policy: ComplaintsPolicy, *, add_working_days: Callable[[date, int], date],
                           next_workday: Callable[[date], date], depends_on_provisional: Callable[[date, date], bool],
@@ -102,6 +108,11 @@ class Complaint:
         self.provisional_targets = [name for name, due in (("acknowledge", self.acknowledge_due),
                                                            ("first_contact", self.first_contact_due))
                                     if depends_on_provisional(self.received_on, due)]
+        if self.decision_rolls:  # whether the decision's day is a public holiday rests on the calendar too
+            unrolled = deadlines.decision_due(received_on=self.clock_start or self.received_on,
+                                              allowed_days=self.allowed_days, paused_days=0)
+            if depends_on_provisional(unrolled, unrolled):
+                self.provisional_targets.append("decision")
         self.calendar_revision = calendar_revision
 
     def recompute_targets(self, policy: ComplaintsPolicy, *, add_working_days: Callable[[date, int], date],
@@ -220,6 +231,7 @@ class Complaint:
         self.resolved_at = None
         self.closed_at = self.closed_by = None
         self.clock_start, self.allowed_days, self.pauses = today, policy.regulator.decision_days, []
+        self.decision_rolls = policy.regulator.holiday_rolls_to_next_workday
         self.warned = [w for w in self.warned if w != "decision"]
         self.breached = [b for b in self.breached if b != "decision"]
         self.escalated_for_breach = False

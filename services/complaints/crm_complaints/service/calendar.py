@@ -19,17 +19,12 @@ from crm_complaints.service.policy import current
 from crm_contracts.complaints import CalendarChanged
 from crm_contracts.topics import COMPLAINTS_CASES
 from crm_kit.auth import Principal
-from crm_kit.calendar_sync import MAX_DAYS_LISTED, days_view, load_official_year
-from crm_kit.errors import Invalid
+from crm_kit.calendar_sync import days_view, load_official_year
 
 CHUNK = 200
 
 
 def days(*, cx: Complaints, start: date, end: date) -> dict[str, Any]:
-    if end < start:
-        raise Invalid("to: is before from", field="to")
-    if (end - start).days >= MAX_DAYS_LISTED:
-        raise Invalid(f"to: at most {MAX_DAYS_LISTED} days from `from`", field="to")
     return days_view(cx.rt.calendar, start=start, end=end, today=cx.today())
 
 
@@ -56,7 +51,7 @@ async def recompute_step(cx: Complaints) -> bool:
         now, today = cx.now(), cx.today()
         cases = []
         for doc in docs:
-            c = complaint_from_doc(doc)
+            c = complaint_from_doc(doc, calendar=cx.rt.calendar)
             was = list(c.provisional_targets)
             moved = c.recompute_targets(policy, add_working_days=cal.add_working_days, next_workday=cal.next_workday,
                                         depends_on_provisional=cal.depends_on_provisional, calendar_revision=revision,

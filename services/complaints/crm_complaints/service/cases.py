@@ -9,7 +9,7 @@ from typing import Any
 from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from crm_complaints.adapters.store import complaint_from_doc
+from crm_complaints.adapters.store import complaint_from_doc, with_calendar
 from crm_complaints.domain import deadlines
 from crm_complaints.domain.complaint import Complaint, RuleBroken
 from crm_complaints.domain.workflow import IllegalTransition
@@ -47,7 +47,7 @@ def _visible(principal: Principal, doc: dict[str, Any]) -> bool:
 def view(cx: Complaints, doc: dict[str, Any], *, full: bool = False) -> dict[str, Any]:
     """The case; the description and the complainant's contact details only with `full` (the handling roles, audited
     by the caller), masked or left out otherwise."""
-    c = complaint_from_doc(doc)
+    c = complaint_from_doc(doc, calendar=cx.rt.calendar)
     today = cx.today()
     out = {k: v for k, v in doc.items() if k not in ("_id", "description", "complainant", "open", "events")}
     out["id"] = doc["_id"]
@@ -98,6 +98,7 @@ async def create(*, cx: Complaints, principal: Principal, body: ComplaintCreate)
                       category=body.category, severity=body.severity, received_at=received_at,
                       received_on=local_day(received_at), branch=branch, tier=tier,
                       priority=deadlines.is_priority(channel=body.channel, tier=tier, policy=policy), repeat_of=repeat)
+        with_calendar(c, cal)
         # Never refused for want of a calendar: a year no official schedule covers is provisional, and the targets
         # resting on it are flagged and recomputed when the schedule is loaded (service/calendar.py).
         c.set_targets(policy, add_working_days=cal.add_working_days, next_workday=cal.next_workday,
@@ -166,7 +167,7 @@ async def act(*, cx: Complaints, principal: Principal, complaint_id: str, action
         doc = await cx.store.complaints.find_one({"_id": complaint_id}, session=s)
         if doc is None or not _visible(principal, doc):
             raise NotFound(f"complaint {complaint_id} not found")
-        c = complaint_from_doc(doc)
+        c = complaint_from_doc(doc, calendar=cx.rt.calendar)
         policy, _ = await current(cx, s)
         who, role = principal.staff_id, principal.role.value
         if principal.role == Role.COMPLAINT_HANDLER and c.handler not in (None, who):

@@ -35,7 +35,7 @@ async def step(cx: Complaints) -> bool:
         ).sort("_id", 1).limit(size).to_list()
         changed = []
         for doc in docs:
-            c = complaint_from_doc(doc)
+            c = complaint_from_doc(doc, calendar=cx.rt.calendar)
             if c.state == "resolved":
                 if c.resolved_at and local_day(c.resolved_at) + timedelta(days=policy.confirm_within_days) <= day:
                     if not (c.resolution and c.resolution["needs_approval"] and not c.resolution["approved_by"]):

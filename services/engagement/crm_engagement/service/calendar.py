@@ -19,17 +19,12 @@ from crm_engagement.adapters.store import task_from_doc
 from crm_engagement.domain.tasks import is_overdue
 from crm_engagement.service.context import SOURCE, Engagement, audit
 from crm_kit.auth import Principal
-from crm_kit.calendar_sync import MAX_DAYS_LISTED, days_view, load_official_year
-from crm_kit.errors import Invalid
+from crm_kit.calendar_sync import days_view, load_official_year
 
 CHUNK = 200
 
 
 def days(*, e: Engagement, start: date, end: date) -> dict[str, Any]:
-    if end < start:
-        raise Invalid("to: is before from", field="to")
-    if (end - start).days >= MAX_DAYS_LISTED:
-        raise Invalid(f"to: at most {MAX_DAYS_LISTED} days from `from`", field="to")
     return days_view(e.rt.calendar, start=start, end=end, today=e.today())
 
 
