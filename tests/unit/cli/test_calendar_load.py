@@ -46,3 +46,10 @@ def test_a_shape_error_names_the_field(tmp_path: Path) -> None:
     result = runner.invoke(app, ["calendar", "load", str(file), "--check"])
     assert result.exit_code == 2
     assert "holidays[0].rest.to" in result.output
+
+
+def test_the_deploy_example_notice_passes_the_check() -> None:
+    example = Path(__file__).resolve().parents[3] / "deploy" / "calendar-notice.example.json"
+    result = runner.invoke(app, ["calendar", "load", str(example), "--check"])
+    assert result.exit_code == 0, result.output
+    assert "2099: 34 rest days, 7 make-up working days" in result.output
