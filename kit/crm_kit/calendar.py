@@ -247,7 +247,8 @@ def parse_schedules(raw: Any) -> dict[int, YearSchedule]:
     if isinstance(raw, dict):
         if not raw:
             raise ScheduleInvalid("schedule", "no year in it")
-        return {int(key): parse_year(key, spec, source="official") for key, spec in raw.items()}
+        parsed = [parse_year(key, spec, source="official") for key, spec in raw.items()]  # validates the key first
+        return {schedule.year: schedule for schedule in parsed}
     raise ScheduleInvalid("schedule", f"expected a notice, a list of notices or an object keyed by year, got "
                           f"{type(raw).__name__}")
 
@@ -278,7 +279,7 @@ def _load_override(path: Path) -> dict[int, YearSchedule]:
     if not isinstance(raw, dict):
         raise ValueError(f"calendar override file {path}: expected an object keyed by year, got {type(raw).__name__}")
     try:
-        return {int(key): parse_year(key, spec) for key, spec in raw.items()}
+        return {schedule.year: schedule for schedule in (parse_year(key, spec) for key, spec in raw.items())}
     except ScheduleInvalid as exc:
         raise ValueError(f"calendar override file {path}: {exc}") from exc
 

@@ -334,6 +334,8 @@ def test_parse_schedules_takes_a_notice_a_list_or_the_override_shape() -> None:
         parse_schedules([NOTICE_2027, NOTICE_2027])
     with pytest.raises(ScheduleInvalid):
         parse_schedules("2027")
+    with pytest.raises(ScheduleInvalid, match="four-digit year"):
+        parse_schedules({"__main__": [], "2027": {}})  # found by the API fuzzer: the key is checked before use
 
 
 # ---------------------------------------------------------------------------------------------
