@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -98,6 +99,22 @@ class CalendarSync:
         if self._task:
             with contextlib.suppress(Exception):
                 await self._task
+
+
+class RecomputeGate:
+    """When a recompute job needs to look for dates counted under another calendar revision: after the revision
+    changed, and otherwise only now and then (every `every` seconds) — for a case or task taken in by a replica that
+    had not seen the change yet — instead of a query on every pass."""
+
+    def __init__(self, *, every: float) -> None:
+        self.every = every
+        self._clean: tuple[str, float] | None = None
+
+    def due(self, revision: str) -> bool:
+        return self._clean is None or self._clean[0] != revision or time.monotonic() - self._clean[1] > self.every
+
+    def done(self, revision: str) -> None:
+        self._clean = (revision, time.monotonic())
 
 
 def days_view(calendar: WorkingCalendar, *, start: dt.date, end: dt.date, today: dt.date) -> dict[str, Any]:

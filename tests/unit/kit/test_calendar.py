@@ -368,3 +368,15 @@ def test_next_workday_property(d: date) -> None:
 def test_matches_chinesecalendar(d: date) -> None:
     assert CAL.is_workday(d) == chinese_calendar.is_workday(d)
     assert CAL.is_public_holiday(d) == (d in chinese_calendar.holidays)
+
+
+def test_the_recompute_gate_looks_after_a_change_and_now_and_then() -> None:
+    from crm_kit.calendar_sync import RecomputeGate
+
+    gate = RecomputeGate(every=3600)
+    assert gate.due("r1")
+    gate.done("r1")
+    assert not gate.due("r1") and gate.due("r2")
+    now_and_then = RecomputeGate(every=0)
+    now_and_then.done("r1")
+    assert now_and_then.due("r1")

@@ -19,9 +19,10 @@ from crm_complaints.service.policy import current
 from crm_contracts.complaints import CalendarChanged
 from crm_contracts.topics import COMPLAINTS_CASES
 from crm_kit.auth import Principal
-from crm_kit.calendar_sync import days_view, load_official_year
+from crm_kit.calendar_sync import RecomputeGate, days_view, load_official_year
 
 CHUNK = 200
+GATE_EVERY_REFRESHES = 10
 
 
 def days(*, cx: Complaints, start: date, end: date) -> dict[str, Any]:
@@ -42,6 +43,10 @@ async def recompute_step(cx: Complaints) -> bool:
     cal = cx.rt.calendar
     await cx.rt.calendar_sync.refresh()  # this replica may hold the lease without having seen the change yet
     revision = cal.revision
+    gate = cx.calendar_gate or RecomputeGate(every=cx.rt.settings.calendar_refresh_seconds * GATE_EVERY_REFRESHES)
+    cx.calendar_gate = gate
+    if not gate.due(revision):
+        return False
 
     async def txn(s: AsyncClientSession) -> int:
         policy, _ = await current(cx, s)
@@ -68,4 +73,6 @@ async def recompute_step(cx: Complaints) -> bool:
 
     done = await cx.rt.mongo.transaction(txn)
     cx.rt.outbox.notify()
+    if done < CHUNK:
+        gate.done(revision)
     return done == CHUNK

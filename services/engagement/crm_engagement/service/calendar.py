@@ -19,9 +19,10 @@ from crm_engagement.adapters.store import task_from_doc
 from crm_engagement.domain.tasks import is_overdue
 from crm_engagement.service.context import SOURCE, Engagement, audit
 from crm_kit.auth import Principal
-from crm_kit.calendar_sync import days_view, load_official_year
+from crm_kit.calendar_sync import RecomputeGate, days_view, load_official_year
 
 CHUNK = 200
+GATE_EVERY_REFRESHES = 10
 
 
 def days(*, e: Engagement, start: date, end: date) -> dict[str, Any]:
@@ -42,6 +43,10 @@ async def recompute_step(e: Engagement) -> bool:
     cal = e.rt.calendar
     await e.rt.calendar_sync.refresh()  # this replica may hold the lease without having seen the change yet
     revision = cal.revision
+    gate = e.calendar_gate or RecomputeGate(every=e.rt.settings.calendar_refresh_seconds * GATE_EVERY_REFRESHES)
+    e.calendar_gate = gate
+    if not gate.due(revision):
+        return False
 
     async def txn(s: AsyncClientSession) -> int:
         docs = await e.store.tasks.find(
@@ -80,4 +85,6 @@ async def recompute_step(e: Engagement) -> bool:
 
     done = await e.rt.mongo.transaction(txn)
     e.rt.outbox.notify()
+    if done < CHUNK:
+        gate.done(revision)
     return done == CHUNK
