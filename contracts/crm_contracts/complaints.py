@@ -117,12 +117,14 @@ class ComplaintTargetsChanged(EventData):
 
 
 class CalendarChanged(EventData):
-    """The working-day calendar of the service changed: an official schedule was loaded for a year (or replaced)."""
+    """The working-day calendar of the service changed: an official schedule was loaded for a year (or replaced), or
+    the override file changed a year."""
 
     event_type = "crm.complaints.calendar.changed.v1"
     year: int
-    source: Literal["official"] = "official"
-    change: Literal["loaded", "replaced"]
+    source: Literal["official", "override"] = Field(
+        default="official", description="a notice loaded with `crm calendar load`, or the override file")
+    change: Literal["loaded", "replaced", "removed"]
     was: Literal["provisional", "official", "override"] = Field(description="where the year's days came from before")
     rest_days: list[date] = Field(description="public holidays of the year (weekend days inside a break included)")
     make_up_workdays: list[date]

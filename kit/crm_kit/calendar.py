@@ -330,6 +330,11 @@ class WorkingCalendar:
         self._override = years
         return changed
 
+    @property
+    def override_years(self) -> Mapping[int, YearSchedule]:
+        """The years the override file describes, as last read."""
+        return dict(self._override)
+
     def set_official(self, years: Mapping[int, YearSchedule]) -> bool:
         """The official schedules loaded at run time (the whole set, from the database). True when it changed."""
         years = {year: schedule for year, schedule in years.items()}
@@ -337,6 +342,10 @@ class WorkingCalendar:
             return False
         self._loaded = years
         return True
+
+    def official(self, year: int) -> bool:
+        """A loaded notice or the installed package covers the year (whatever the override file says)."""
+        return year in self._loaded or year in self._builtin
 
     def knows(self, year: int) -> bool:
         """An official or override schedule covers the year (it is not provisional)."""

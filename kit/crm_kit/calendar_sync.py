@@ -173,3 +173,42 @@ async def load_official_year(rt: Any, *, year: int, body: Any, by: str, role: st
     return {"year": year, "change": "replaced" if previous else "loaded", "was": was, "source": "official",
             "rest_days": len(schedule.holidays), "make_up_workdays": len(schedule.workdays),
             "revision": calendar.revision, "official_through": calendar.official_through(rt.clock.today())}
+
+
+async def announce_override_changes(rt: Any, *, audit_collection: Any, topic: str, event_type: type[Any],
+                                    source: str) -> int:
+    """The override file's years as this service last announced them, against what the file says now: each year
+    added, changed or removed is audited (`calendar.override_loaded` / `_replaced` / `_removed`, by
+    `override-file`) and published (`calendar.changed`, source `override`) once, by the replica that holds the
+    recompute job's lease. Returns how many years changed."""
+    calendar: WorkingCalendar = rt.calendar
+    now_years = {str(year): schedule.to_json() for year, schedule in calendar.override_years.items()}
+    state = rt.calendar_sync.collection.database["calendar_state"]
+    before = (await state.find_one({"_id": "override"}) or {}).get("years", {})
+    changed = sorted(set(now_years) | set(before), key=int)
+    changed = [year for year in changed if now_years.get(year) != before.get(year)]
+    if not changed:
+        return 0
+    at, revision = rt.clock.now(), calendar.revision
+
+    async def txn(session: AsyncClientSession) -> None:
+        messages = []
+        for key in changed:
+            year = int(key)
+            change = "removed" if key not in now_years else "replaced" if key in before else "loaded"
+            spec = now_years.get(key, {"holidays": {}, "workdays": []})
+            was = "override" if key in before else ("official" if calendar.official(year) else "provisional")
+            await audit_trail.write(audit_collection, session, staff_id="override-file", role="system",
+                                    action=f"calendar.override_{change}", target=f"calendar-{year}",
+                                    detail={"file": str(calendar.override_file), "revision": revision, "was": was})
+            event = event_type(year=year, source="override", change=change, was=was,
+                               rest_days=sorted(dt.date.fromisoformat(day) for day in spec["holidays"]),
+                               make_up_workdays=sorted(dt.date.fromisoformat(day) for day in spec["workdays"]),
+                               by="override-file", at=at, calendar_revision=revision)
+            messages.append(outgoing_event(topic, event, source=source, customer_id=f"calendar-{year}"))
+        await rt.outbox.add(session, messages)
+        await state.replace_one({"_id": "override"}, {"years": now_years, "at": at}, upsert=True, session=session)
+
+    await rt.mongo.transaction(txn)
+    rt.outbox.notify()
+    return len(changed)

@@ -14,7 +14,7 @@ from crm_complaints.settings import ComplaintsSettings
 from crm_engagement.main import create_app as engagement_app
 from crm_engagement.settings import EngagementSettings
 from engagement_support import auth
-from support import eventually, running, settings_kwargs
+from support import eventually, of_type, read_topic, running, settings_kwargs
 
 import pytest
 
@@ -63,6 +63,11 @@ async def test_an_override_file_changed_on_disk_is_applied_without_a_restart(ser
         params = {"from": "2027-03-01", "to": "2027-03-01"}
         day = (await complaints.get("/v1/calendar", params=params, headers=head_office)).json()["days"][0]
         assert (day["working"], day["source"]) == (True, "provisional")
+
+        async def audit_rows():
+            return (await complaints.get("/v1/audit", params={"staff_id": "override-file"}, headers=head_office)).json()
+
+        await eventually(audit_rows, timeout=10)  # the file as the service started with it, announced once
         override.write_text(json.dumps({"2027": {"holidays": {"2027-03-01": "Bank Day"}, "workdays": []}}),
                             encoding="utf-8")
         os.utime(override, (1, 1))  # a new modification time whatever the file system's resolution
@@ -73,6 +78,24 @@ async def test_an_override_file_changed_on_disk_is_applied_without_a_restart(ser
 
         day = await eventually(applied, timeout=10)
         assert (day["working"], day["holiday"]) == (False, "Bank Day")
+
+        # The change is audited and published once, by the replica holding the recompute job.
+        async def audited():
+            rows = await audit_rows()
+            return rows if {r["target"] for r in rows} >= {"calendar-2027", "calendar-2099"} and len(rows) >= 3 else None
+
+        rows = await eventually(audited, timeout=10)
+        assert sorted((r["target"], r["action"]) for r in rows) == [
+            ("calendar-2027", "calendar.override_loaded"), ("calendar-2099", "calendar.override_loaded"),
+            ("calendar-2099", "calendar.override_removed")]
+        topic = service_env["KAFKA_TOPIC_PREFIX"] + "crm.complaints.cases"
+        records = await read_topic(service_env["KAFKA_BOOTSTRAP_SERVERS"], topic,
+                                   until=lambda rs: len(of_type(rs, "crm.complaints.calendar.changed.v1")) >= 3)
+        changes = sorted((e["subject"], e["data"]["change"], e["data"]["source"], e["data"]["was"])
+                         for e in of_type(records, "crm.complaints.calendar.changed.v1"))
+        assert changes == [("calendar-2027", "loaded", "override", "provisional"),
+                           ("calendar-2099", "loaded", "override", "provisional"),
+                           ("calendar-2099", "removed", "override", "override")]
         override.write_text("{broken", encoding="utf-8")  # refused; what was read stays in force
         os.utime(override, (2, 2))
         assert await app.state.complaints.rt.calendar_sync.refresh() is False

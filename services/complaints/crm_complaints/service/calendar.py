@@ -19,7 +19,7 @@ from crm_complaints.service.policy import current
 from crm_contracts.complaints import CalendarChanged
 from crm_contracts.topics import COMPLAINTS_CASES
 from crm_kit.auth import Principal
-from crm_kit.calendar_sync import RecomputeGate, days_view, load_official_year
+from crm_kit.calendar_sync import RecomputeGate, announce_override_changes, days_view, load_official_year
 
 CHUNK = 200
 GATE_EVERY_REFRESHES = 10
@@ -47,6 +47,8 @@ async def recompute_step(cx: Complaints) -> bool:
     cx.calendar_gate = gate
     if not gate.due(revision):
         return False
+    await announce_override_changes(cx.rt, audit_collection=cx.store.audit, topic=cx.rt.topic(COMPLAINTS_CASES),
+                                    event_type=CalendarChanged, source=SOURCE)
 
     async def txn(s: AsyncClientSession) -> int:
         policy, _ = await current(cx, s)

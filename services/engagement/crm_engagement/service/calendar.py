@@ -19,7 +19,7 @@ from crm_engagement.adapters.store import task_from_doc
 from crm_engagement.domain.tasks import is_overdue
 from crm_engagement.service.context import SOURCE, Engagement, audit
 from crm_kit.auth import Principal
-from crm_kit.calendar_sync import RecomputeGate, days_view, load_official_year
+from crm_kit.calendar_sync import RecomputeGate, announce_override_changes, days_view, load_official_year
 
 CHUNK = 200
 GATE_EVERY_REFRESHES = 10
@@ -47,6 +47,8 @@ async def recompute_step(e: Engagement) -> bool:
     e.calendar_gate = gate
     if not gate.due(revision):
         return False
+    await announce_override_changes(e.rt, audit_collection=e.store.audit, topic=e.rt.topic(ENGAGEMENT_TASKS),
+                                    event_type=CalendarChanged, source=SOURCE)
 
     async def txn(s: AsyncClientSession) -> int:
         docs = await e.store.tasks.find(
