@@ -139,6 +139,7 @@ class TaskOverdue(EventData):
     tier: str | None = None
     due_on: date
     detected_on: date
+    provisional: bool | None = Field(default=None, description="due_on rests on provisional calendar days")
 
 
 class InteractionLogged(EventData):
