@@ -4,6 +4,7 @@
     crm token --role R --staff-id S [--branch B] [--ttl 8h]
     crm seed [--count 200] [--api URL] [--tiering-api URL] [--engagement-api URL] [--complaints-api URL]
     crm import FILE [--api URL] [--staff-id S] [--role R] [--branch B] [--errors PATH]
+    crm calendar load FILE [--check] [--engagement-api URL] [--complaints-api URL] [--token T]
 """
 
 from __future__ import annotations
@@ -435,6 +436,39 @@ def import_(
             import_command(file=file, api=api, staff_id=staff_id, role=Role(role).value, branch=branch, errors=errors)
         )
     )
+
+
+# --------------------------------------------------------------------------------------------
+# crm calendar load (implemented in crm_cli.calendar_load)
+
+calendar_app = typer.Typer(help="The working-day calendar: load the State Council's holiday schedule.",
+                           no_args_is_help=True)
+app.add_typer(calendar_app, name="calendar")
+
+
+@calendar_app.command("load")
+def calendar_load(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True,
+                                         help="the notice as JSON (deploy/README.md), a list of notices, or the "
+                                              "override file's shape")],
+    check: Annotated[bool, typer.Option("--check", help="validate the file only; send nothing")] = False,
+    engagement_api: Annotated[str, typer.Option("--engagement-api", envvar="CRM_ENGAGEMENT_API",
+                                                help="engagement service base URL; '' to skip")]
+    = DEFAULT_ENGAGEMENT_API,
+    complaints_api: Annotated[str, typer.Option("--complaints-api", envvar="CRM_COMPLAINTS_API",
+                                                help="complaints service base URL; '' to skip")]
+    = DEFAULT_COMPLAINTS_API,
+    token: Annotated[str | None, typer.Option("--token", envvar="CRM_TOKEN",
+                                              help="bearer token of a head_office or admin user (default: one signed "
+                                                   "with the dev secret)")] = None,
+    staff_id: Annotated[str, typer.Option("--staff-id", help="staff id of the dev token")] = "S-CALENDAR",
+) -> None:
+    """Validate a holiday schedule against the notice's shape and the statute, then load it into complaints and
+    engagement: every replica applies it without a restart, and provisional due dates are recomputed."""
+    load_command = _load("crm_cli.calendar_load", "load_command", "calendar load")
+    apis = {name: url for name, url in (("complaints", complaints_api), ("engagement", engagement_api)) if url}
+    _exit_with(_resolve(load_command(file=file, apis=apis, token=token, staff_id=staff_id, role=Role.ADMIN.value,
+                                     check_only=check)))
 
 
 if __name__ == "__main__":  # python -m crm_cli.main

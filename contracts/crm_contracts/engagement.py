@@ -3,6 +3,11 @@
 Follow-up tasks and their life, contacts made and contacts blocked by the rules, product
 recommendations (allowed or not: sales are traceable), survey answers and loyalty points. No payload
 carries a note's text or a customer's contact details.
+
+A due date counted in working days on a year no official schedule covers yet rests on the provisional calendar
+(statutory holidays, no 调休): `provisional: true`. When the official schedule is loaded (`calendar.changed`, key:
+`calendar-<year>`), the open tasks' provisional due dates are recomputed and each one that moved publishes
+`task.rescheduled`.
 """
 
 from __future__ import annotations
@@ -53,6 +58,42 @@ class TaskCreated(EventData):
     due_on: date
     occasion: str | None = Field(default=None, description="e.g. mid_autumn, birthday, a complaint id, a cadence rule")
     created_at: datetime
+    provisional: bool | None = Field(default=None, description="due_on rests on provisional calendar days")
+
+
+class TaskRescheduled(EventData):
+    """An open task's due date moved because the working-day calendar changed (an official schedule replaced a
+    provisional year)."""
+
+    event_type = "crm.engagement.task.rescheduled.v1"
+    task_id: str
+    customer_id: str
+    kind: TaskKind
+    assignee: str | None = None
+    from_due_on: date
+    to_due_on: date
+    provisional: bool = Field(description="the new due date still rests on provisional calendar days")
+    reason: Literal["calendar_changed"] = "calendar_changed"
+    calendar_revision: str
+    at: datetime
+
+
+class CalendarChanged(EventData):
+    """The working-day calendar of the service changed: an official schedule was loaded for a year (or replaced), or
+    the override file changed a year."""
+
+    event_type = "crm.engagement.calendar.changed.v1"
+    year: int
+    source: Literal["official", "override"] = Field(
+        default="official", description="a notice loaded with `crm calendar load`, or the override file")
+    change: Literal["loaded", "replaced", "removed"]
+    was: Literal["provisional", "official", "override"] = Field(description="where the year's days came from before")
+    rest_days: list[date] = Field(description="public holidays of the year (weekend days inside a break included)")
+    make_up_workdays: list[date]
+    notice: str | None = Field(default=None, description="the State Council notice's title")
+    by: str
+    at: datetime
+    calendar_revision: str
 
 
 class TaskCompleted(EventData):
@@ -98,6 +139,7 @@ class TaskOverdue(EventData):
     tier: str | None = None
     due_on: date
     detected_on: date
+    provisional: bool | None = Field(default=None, description="due_on rests on provisional calendar days")
 
 
 class InteractionLogged(EventData):
@@ -168,5 +210,5 @@ class PointsChanged(EventData):
 
 EVENTS: tuple[type[EventData], ...] = (
     TaskCreated, TaskCompleted, TaskReassigned, TaskCancelled, TaskOverdue, InteractionLogged, ContactBlocked,
-    RecommendationRecorded, SurveyAnswered, PointsChanged,
+    RecommendationRecorded, SurveyAnswered, PointsChanged, TaskRescheduled, CalendarChanged,
 )

@@ -12,6 +12,7 @@ from faststream.specification import AsyncAPI
 from crm_contracts.envelope import CloudEvent, EventData
 
 from crm_kit.calendar import WorkingCalendar
+from crm_kit.calendar_sync import CalendarSync
 from crm_kit.clock import BusinessClock
 from crm_kit.crypto import FieldCipher
 from crm_kit.db import Mongo
@@ -51,6 +52,8 @@ class Runtime(Generic[S]):
         )
         self.calendar = WorkingCalendar(settings.calendar_override_file)
         self.clock = BusinessClock(settings)
+        self.calendar_sync = CalendarSync(self.mongo, self.calendar, clock=self.clock, service=settings.service_name,
+                                          interval=settings.calendar_refresh_seconds)
         self.startup_hooks: list[Callable[[], Awaitable[Any]]] = [self.outbox.ensure_indexes]
         self.jobs: list[LeasedJob] = []
 
@@ -104,6 +107,8 @@ class Runtime(Generic[S]):
                             replication=self.settings.kafka_replication_factor)
         for hook in self.startup_hooks:
             await hook()
+        await self.calendar_sync.refresh()  # the official schedules loaded at run time, before any date is computed
+        self.calendar_sync.start()
         await self.broker.start()
         if self.settings.outbox_relay_enabled:
             self.relay.start()
@@ -115,6 +120,7 @@ class Runtime(Generic[S]):
         # producer, then the broker and the database close. Background jobs stop between two steps.
         for job in self.jobs:
             await job.stop()
+        await self.calendar_sync.stop()
         for subscriber in self.broker.subscribers:
             await subscriber.stop()
         if self.settings.outbox_relay_enabled:

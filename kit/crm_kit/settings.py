@@ -56,6 +56,8 @@ class ServiceSettings(BaseSettings):
     shutdown_grace_seconds: float = 10.0
     calendar_override_file: Path | None = Field(
         default=None, description="JSON holidays/make-up workdays by year; overrides chinesecalendar (deploy/README.md)")
+    calendar_refresh_seconds: float = Field(
+        default=30.0, gt=0, description="how often each replica re-reads the loaded official schedules and the override file")
 
     def topic(self, name: str) -> str:
         return f"{self.kafka_topic_prefix}{name}"

@@ -9,7 +9,7 @@ from faststream import FastStream
 from crm_complaints.adapters.store import ComplaintsStore
 from crm_complaints.domain.policy import DEFAULT_POLICY, ComplaintsPolicy
 from crm_complaints.entrypoints import http, subscribers
-from crm_complaints.service import routing, scheduler
+from crm_complaints.service import calendar, routing, scheduler
 from crm_complaints.service.context import Complaints
 from crm_complaints.settings import ComplaintsSettings
 from crm_contracts.complaints import EVENTS
@@ -33,6 +33,9 @@ def build(settings: ComplaintsSettings | None = None) -> Complaints:
     rt.startup_hooks += [store.ensure_indexes, cx.policies.ensure_default]
     cx.scheduler_job = rt.job("deadlines", lambda: scheduler.step(cx), interval=settings.scheduler_interval_seconds)
     cx.unverified_job = rt.job(routing.KEY, lambda: routing.unverified_step(cx), interval=settings.routing_interval_seconds)
+    cx.calendar_job = rt.job("calendar-recompute", lambda: calendar.recompute_step(cx),
+                             interval=settings.calendar_refresh_seconds)
+    rt.calendar_sync.on_change.append(cx.calendar_job.wake)
     subscribers.register(cx)
     rt.publishes(COMPLAINTS_CASES, EVENTS, key="customer id (complaint id for a complainant who is not a customer)")
     return cx

@@ -10,7 +10,7 @@ from crm_contracts.topics import COMPLAINTS_CASES, ENGAGEMENT_TASKS, PROFILE_CUS
 from crm_engagement.adapters.store import EngagementStore
 from crm_engagement.domain.policy import DEFAULT_POLICY, EngagementPolicy
 from crm_engagement.entrypoints import http, subscribers
-from crm_engagement.service import policies, scheduler
+from crm_engagement.service import calendar, policies, scheduler
 from crm_engagement.service.context import Engagement
 from crm_engagement.settings import EngagementSettings
 from crm_kit.http import create_http_app
@@ -31,6 +31,9 @@ def build(settings: EngagementSettings | None = None) -> Engagement:
                                                                 note="defaults of BRIEF §4"))
     rt.startup_hooks += [e.store.ensure_indexes, lambda: policies.ensure_default(e)]
     e.scheduler_job = rt.job("scheduler", lambda: scheduler.step(e), interval=settings.scheduler_interval_seconds)
+    e.calendar_job = rt.job("calendar-recompute", lambda: calendar.recompute_step(e),
+                            interval=settings.calendar_refresh_seconds)
+    rt.calendar_sync.on_change.append(e.calendar_job.wake)
     subscribers.register(e)
     rt.publishes(ENGAGEMENT_TASKS, EVENTS)
     return e

@@ -7,12 +7,14 @@ from decimal import Decimal
 import pytest
 
 from crm_contracts.complaints import (
-    ComplaintClosed, ComplaintOpened, ComplaintStatusChanged, DeadlineApproaching, DecisionNotified, SlaBreached,
+    ComplaintClosed, ComplaintOpened, ComplaintStatusChanged, ComplaintTargetsChanged, DeadlineApproaching,
+    DecisionNotified, SlaBreached,
 )
+from crm_complaints.adapters.store import complaint_from_doc, complaint_state, with_calendar
 from crm_complaints.domain.complaint import APPRAISAL_BACKDATING_DAYS, Complaint, RuleBroken
 from crm_complaints.domain.policy import DEFAULT_POLICY, ComplaintsPolicy, Regulator
 from crm_complaints.domain.workflow import IllegalTransition
-from crm_kit.calendar import WorkingCalendar
+from crm_kit.calendar import WorkingCalendar, parse_year
 
 CAL = WorkingCalendar()
 RECEIVED = date(2026, 6, 1)  # a Monday: acknowledge due 06-02, first contact 06-03, decision 06-16
@@ -116,7 +118,8 @@ def test_opened_for_an_identified_customer():
     assert isinstance(opened_, ComplaintOpened)
     assert opened_.model_dump() == {
         "complaint_id": "K1", "customer_id": "C1", "opened_at": c.received_at, "category": "fees", "branch": "B1",
-        "channel": "branch", "severity": "medium", "priority": True, "repeat_of": "K0", "decision_due": d(16)}
+        "channel": "branch", "severity": "medium", "priority": True, "repeat_of": "K0", "decision_due": d(16),
+        "acknowledge_due": d(1), "first_contact_due": d(2), "provisional_targets": None}
     assert c.state == "received"
     assert c.history == [{"at": c.received_at, "by": "intake", "action": "state", "from": None, "to": "received",
                           "note": "received"}]
@@ -878,3 +881,106 @@ def test_a_case_resolved_straight_from_escalation_is_not_marked_acknowledged() -
     c.resolve(by="M1", at=at(d(2)), explanation="x", apology=False, compensation=Decimal("0"), root_cause="fees",
               policy=DEFAULT_POLICY)
     assert c.acknowledged_at is None
+
+
+# -- provisional calendar days ----------------------------------------------------------------------------------
+
+
+def _year_end_case(cal: WorkingCalendar) -> Complaint:
+    c = Complaint(complaint_id="K9", customer_id="C1", channel="hotline", category="fees", severity="medium",
+                  received_at=at(date(2026, 12, 31)), received_on=date(2026, 12, 31), branch="B1")
+    c.set_targets(DEFAULT_POLICY, add_working_days=cal.add_working_days, next_workday=cal.next_workday,
+                  depends_on_provisional=cal.depends_on_provisional, calendar_revision=cal.revision)
+    return c
+
+
+def _official_2027(cal: WorkingCalendar) -> None:
+    # An official 2027 where 01-04 is still off (元旦 01-01 … 01-04) and Sunday 01-10 is worked.
+    cal.set_official({2027: parse_year("2027", {"holidays": {f"2027-01-0{day}": "New Year's Day" for day in (1, 2, 3, 4)},
+                                                "workdays": ["2027-01-10"]}, source="official")})
+
+
+def test_targets_in_a_provisional_year_are_flagged():
+    c = _year_end_case(WorkingCalendar())
+    assert (c.acknowledge_due, c.first_contact_due) == (date(2027, 1, 4), date(2027, 1, 5))
+    assert c.provisional_targets == ["acknowledge", "first_contact"]
+    assert c.calendar_revision == WorkingCalendar().revision
+    c.opened(by="intake", today=date(2026, 12, 31))
+    assert c.events[-1].provisional_targets == ["acknowledge", "first_contact"]
+
+
+def test_recompute_on_the_official_schedule_moves_the_targets_and_says_so():
+    cal = WorkingCalendar()
+    c = _year_end_case(cal)
+    _official_2027(cal)
+    moved = c.recompute_targets(DEFAULT_POLICY, add_working_days=cal.add_working_days, next_workday=cal.next_workday,
+                                depends_on_provisional=cal.depends_on_provisional, calendar_revision=cal.revision,
+                                at=at(date(2027, 1, 1)), today=date(2027, 1, 1))
+    assert moved == {"acknowledge": date(2027, 1, 4), "first_contact": date(2027, 1, 5)}
+    assert (c.acknowledge_due, c.first_contact_due) == (date(2027, 1, 5), date(2027, 1, 6))
+    assert c.provisional_targets == [] and c.calendar_revision == cal.revision
+    [changed] = c.events
+    assert isinstance(changed, ComplaintTargetsChanged)
+    assert (changed.acknowledge_due, changed.first_contact_due, changed.provisional_targets) == (
+        date(2027, 1, 5), date(2027, 1, 6), [])
+    assert changed.previous == {"acknowledge": date(2027, 1, 4), "first_contact": date(2027, 1, 5)}
+    assert c.history[-1]["action"] == "targets_recomputed"
+
+
+def test_recompute_keeps_a_target_already_met_and_is_silent_when_nothing_changes():
+    cal = WorkingCalendar()
+    c = _year_end_case(cal)
+    c.acknowledged_at = at(date(2026, 12, 31))
+    _official_2027(cal)
+    kwargs = dict(add_working_days=cal.add_working_days, next_workday=cal.next_workday,
+                  depends_on_provisional=cal.depends_on_provisional, calendar_revision=cal.revision,
+                  at=at(date(2027, 1, 1)), today=date(2027, 1, 1))
+    assert c.recompute_targets(DEFAULT_POLICY, **kwargs) == {"first_contact": date(2027, 1, 5)}
+    assert c.acknowledge_due == date(2027, 1, 4)  # met on the day, judged on the day
+    c.events.clear()
+    assert c.recompute_targets(DEFAULT_POLICY, **kwargs) == {} and c.events == []
+
+
+# -- a decision due on a public holiday (policy option) ---------------------------------------------------------
+
+
+def _received(on: date, *, rolls: bool, cal: WorkingCalendar = CAL) -> Complaint:
+    policy = ComplaintsPolicy(regulator=Regulator(holiday_rolls_to_next_workday=rolls))
+    c = Complaint(complaint_id="K7", customer_id="C1", channel="hotline", category="fees", severity="medium",
+                  received_at=at(on), received_on=on, branch="B1")
+    with_calendar(c, cal)
+    c.set_targets(policy, add_working_days=cal.add_working_days, next_workday=cal.next_workday,
+                  depends_on_provisional=cal.depends_on_provisional, calendar_revision=cal.revision)
+    return c
+
+
+def test_by_default_a_decision_due_on_national_day_is_due_that_day():
+    c = _received(date(2026, 9, 16), rolls=False)
+    assert c.decision_due(today=date(2026, 9, 16)) == date(2026, 10, 1)
+
+
+def test_with_the_option_a_decision_due_on_national_day_is_due_on_the_next_working_day():
+    c = _received(date(2026, 9, 16), rolls=True)
+    assert c.decision_rolls is True
+    assert c.decision_due(today=date(2026, 9, 16)) == date(2026, 10, 8)  # after 10-01 … 10-07
+    # An ordinary weekend does not move it: received 2026-11-13, due Saturday 11-28, which stays.
+    assert _received(date(2026, 11, 13), rolls=True).decision_due(today=date(2026, 11, 13)) == date(2026, 11, 28)
+    # The paused days move the raw date first; the holiday rule applies to where it lands.
+    c.pauses = [{"start": "2026-09-20", "end": "2026-09-27", "by": "h1", "reason": "appraisal"}]
+    assert c.decision_due(today=date(2026, 9, 28)) == date(2026, 10, 8)  # 10-08 itself is a working day
+
+
+def test_a_decision_rolled_over_a_provisional_holiday_is_provisional():
+    c = _received(date(2026, 12, 17), rolls=True)  # 15 days: 2027-01-01, 元旦 on the provisional calendar
+    assert c.decision_due(today=date(2026, 12, 17)) == date(2027, 1, 4)
+    assert "decision" in c.provisional_targets
+    assert "decision" not in _received(date(2026, 12, 17), rolls=False).provisional_targets
+
+
+def test_the_store_keeps_the_flag_not_the_calendar():
+    c = _received(date(2026, 9, 16), rolls=True)
+    state = complaint_state(c)
+    assert state["decision_rolls"] is True and "holiday_roll" not in state
+    again = complaint_from_doc({"_id": "K7", **state}, calendar=CAL)
+    assert again.decision_due(today=date(2026, 9, 16)) == date(2026, 10, 8)
+    assert complaint_from_doc({"_id": "K7", **state}).decision_due(today=date(2026, 9, 16)) == date(2026, 10, 1)

@@ -128,3 +128,8 @@ def test_json_round_trip_of_an_edited_policy():
     assert back.compensation_approval_above == Decimal("2500.50")
     assert back.regulator.maximum_days == 40
     assert ComplaintsPolicy.model_validate(edited.model_dump(mode="json")) == edited
+
+
+def test_a_decision_due_on_a_public_holiday_stays_there_unless_the_bank_decides_otherwise():
+    assert DEFAULT_POLICY.regulator.holiday_rolls_to_next_workday is False  # the earlier, stricter date
+    assert ComplaintsPolicy(regulator={"holiday_rolls_to_next_workday": True}).regulator.holiday_rolls_to_next_workday

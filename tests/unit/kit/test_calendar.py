@@ -13,13 +13,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crm_kit.calendar import CalendarYearUnknown, WorkingCalendar
+from crm_kit.calendar import (
+    CalendarYearUnknown, ScheduleInvalid, WorkingCalendar, parse_notice, parse_schedules, statute_problems,
+)
 from crm_kit.settings import ServiceSettings
+
+from calendar_support import notice_2027
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "deploy" / "calendar-override.example.json"
 
 CAL = WorkingCalendar()
+
+NOTICE_2027 = notice_2027()
 
 
 def write(tmp_path: Path, data: Any, name: str = "override.json") -> Path:
@@ -96,30 +102,83 @@ def test_add_working_days_across_a_year_end_into_a_known_year() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# unknown years
+# years no official schedule covers: provisional, from the statutory rules
 
 
-def test_unknown_year_raises_and_says_what_to_do() -> None:
-    for d in (date(2027, 3, 1), date(2003, 6, 2)):
+def test_a_year_beyond_the_official_data_is_provisional_not_refused() -> None:
+    d = date(2027, 3, 1)  # a Monday
+    assert CAL.is_workday(d)
+    assert CAL.source(d) == "provisional" and CAL.is_provisional(d)
+    assert CAL.source(date(2026, 3, 2)) == "official" and not CAL.is_provisional(date(2026, 3, 2))
+    assert not CAL.knows(2027)
+    # 国庆 2027: Fri 10-01 to Sun 10-03 by the statute, Saturday and Sunday given back on Mon 10-04 and Tue 10-05.
+    for day in range(1, 6):
+        assert CAL.is_public_holiday(date(2027, 10, day)) and CAL.holiday_name(date(2027, 10, day)) == "National Day"
+    assert CAL.next_workday(date(2027, 10, 1)) == date(2027, 10, 6)
+    # No 调休 in a provisional year: the Saturday after the break stays a day off.
+    assert not CAL.is_workday(date(2027, 10, 9))
+
+
+def test_add_working_days_across_a_year_end_into_a_provisional_year() -> None:
+    assert CAL.add_working_days(date(2026, 12, 30), 1) == date(2026, 12, 31)
+    # Thu 2026-12-31 + 1: Fri 2027-01-01 is 元旦, then the weekend: Monday 2027-01-04.
+    assert CAL.add_working_days(date(2026, 12, 31), 1) == date(2027, 1, 4)
+    assert CAL.depends_on_provisional(date(2026, 12, 31), date(2027, 1, 4))
+    assert not CAL.depends_on_provisional(date(2026, 12, 30), date(2026, 12, 31))
+    assert CAL.working_days_between(date(2026, 12, 1), date(2027, 1, 10)) > 0
+
+
+def test_spring_festival_2027_is_four_statutory_days_and_two_given_back() -> None:
+    # 除夕 Fri 02-05, 初一 Sat 02-06, 初二 Sun 02-07, 初三 Mon 02-08; the weekend days given back on Tue and Wed.
+    for day in range(5, 11):
+        assert CAL.holiday_name(date(2027, 2, day)) == "Spring Festival"
+    assert CAL.is_workday(date(2027, 2, 11))
+    assert CAL.add_working_days(date(2027, 2, 4), 1) == date(2027, 2, 11)
+
+
+def test_only_days_outside_the_lunar_table_are_unknown() -> None:
+    for d in (date(2100, 3, 1), date(1899, 6, 2)):
         with pytest.raises(CalendarYearUnknown) as err:
             CAL.is_workday(d)
         assert str(d.year) in str(err.value)
-        assert "CALENDAR_OVERRIDE_FILE" in str(err.value) and "override file" in str(err.value)
+        assert "CALENDAR_OVERRIDE_FILE" in str(err.value)
         assert err.value.year == d.year
     assert issubclass(CalendarYearUnknown, LookupError)
-    for call in (CAL.is_public_holiday, CAL.holiday_name, CAL.next_workday):
+    for call in (CAL.is_public_holiday, CAL.holiday_name, CAL.next_workday, CAL.source):
         with pytest.raises(CalendarYearUnknown):
-            call(date(2027, 3, 1))  # type: ignore[operator]
-    with pytest.raises(CalendarYearUnknown):
-        CAL.working_days_between(date(2026, 12, 1), date(2027, 1, 10))
-    with pytest.raises(CalendarYearUnknown):
-        CAL.add_working_days(date(2027, 1, 4), 0)
+            call(date(2100, 3, 1))  # type: ignore[operator]
 
 
-def test_add_working_days_across_a_year_end_into_an_unknown_year_raises() -> None:
-    assert CAL.add_working_days(date(2026, 12, 30), 1) == date(2026, 12, 31)
-    with pytest.raises(CalendarYearUnknown, match="2027"):
-        CAL.add_working_days(date(2026, 12, 31), 1)
+def test_official_through_and_revision() -> None:
+    cal = WorkingCalendar()
+    assert cal.official_through(date(2026, 12, 2)) == 2026
+    assert cal.official_through(date(2027, 1, 1)) == 2026
+    before = cal.revision
+    assert cal.set_official({2027: WorkingCalendar().schedule(2027)}) is True
+    assert cal.official_through(date(2026, 12, 2)) == 2027
+    assert cal.revision != before
+    assert cal.set_official({2027: WorkingCalendar().schedule(2027)}) is False
+
+
+def test_a_loaded_notice_replaces_the_provisional_year() -> None:
+    cal = WorkingCalendar()
+    assert cal.is_public_holiday(date(2027, 10, 5)) and not cal.is_workday(date(2027, 10, 9))
+    notice = parse_notice(NOTICE_2027)
+    assert notice.year == 2027 and statute_problems(notice) == []
+    cal.set_official({2027: notice})
+    assert cal.source(date(2027, 10, 5)) == "official" and not cal.depends_on_provisional(date(2026, 12, 31), date(2027, 1, 4))
+    assert cal.is_public_holiday(date(2027, 10, 7)) and cal.is_workday(date(2027, 10, 9))  # 调休 Saturday
+    assert cal.holiday_name(date(2027, 1, 1)) == "New Year's Day"  # 元旦 read as chinesecalendar's name
+    assert cal.day(date(2027, 10, 9)) == {"date": date(2027, 10, 9), "working": True, "kind": "make_up_workday",
+                                          "holiday": None, "source": "official", "provisional": False}
+
+
+def test_day_says_working_or_rest_and_the_source() -> None:
+    assert CAL.day(date(2026, 10, 1)) == {"date": date(2026, 10, 1), "working": False, "kind": "public_holiday",
+                                         "holiday": "National Day", "source": "official", "provisional": False}
+    assert CAL.day(date(2027, 1, 2))["kind"] == "weekend"
+    assert CAL.day(date(2027, 1, 4)) == {"date": date(2027, 1, 4), "working": True, "kind": "workday",
+                                        "holiday": None, "source": "provisional", "provisional": True}
 
 
 def test_override_file_describes_2027(tmp_path: Path) -> None:
@@ -134,8 +193,7 @@ def test_override_file_describes_2027(tmp_path: Path) -> None:
     # Thu 2026-12-31 + 1: Fri 2027-01-01 is off, so Monday 2027-01-04.
     assert cal.add_working_days(date(2026, 12, 31), 1) == date(2027, 1, 4)
     assert cal.working_days_between(date(2026, 12, 31), date(2027, 1, 4)) == 1
-    with pytest.raises(CalendarYearUnknown, match="2028"):
-        cal.is_workday(date(2028, 1, 3))
+    assert cal.source(date(2027, 3, 1)) == "override" and cal.source(date(2028, 1, 3)) == "provisional"
 
 
 def test_override_takes_precedence_over_chinesecalendar(tmp_path: Path) -> None:
@@ -198,6 +256,88 @@ def test_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch, t
     assert ServiceSettings(**common).calendar_override_file == tmp_path / "cal.json"
 
 
+def test_override_file_changed_on_disk_is_read_again(tmp_path: Path) -> None:
+    path = write(tmp_path, {"2027": {"holidays": {"2027-03-01": "Bank Day"}}})
+    cal = WorkingCalendar(path)
+    assert not cal.is_workday(date(2027, 3, 1))
+    assert cal.reload_override_if_changed() is False
+    before = cal.revision
+    path.write_text(json.dumps({"2027": {"holidays": {"2027-03-02": "Bank Day"}}}), encoding="utf-8")
+    import os
+    os.utime(path, (1, 1))  # a new modification time, whatever the file system's resolution
+    assert cal.reload_override_if_changed() is True
+    assert cal.is_workday(date(2027, 3, 1)) and not cal.is_workday(date(2027, 3, 2))
+    assert cal.revision != before
+    path.write_text("{broken", encoding="utf-8")
+    os.utime(path, (2, 2))
+    with pytest.raises(ValueError, match="invalid JSON"):
+        cal.reload_override_if_changed()
+    assert not cal.is_workday(date(2027, 3, 2))  # what was read before stays in force
+
+
+# ---------------------------------------------------------------------------------------------
+# the notice's shape
+
+
+def _notice(**changes: Any) -> dict[str, Any]:
+    notice = json.loads(json.dumps(NOTICE_2027))
+    notice.update(changes)
+    return notice
+
+
+def _holiday(index: int, **changes: Any) -> dict[str, Any]:
+    notice = _notice()
+    notice["holidays"][index].update(changes)
+    return notice
+
+
+@pytest.mark.parametrize(
+    ("notice", "field", "problem"),
+    [
+        (_notice(year="2027"), "year", "is not a year"),
+        (_notice(holidays=[]), "holidays", "non-empty list"),
+        (_notice(extra=1), "notice", "unknown key"),
+        (_holiday(0, name=""), "holidays[0].name", "non-empty"),
+        (_holiday(1, rest={"from": "2027-02-13", "to": "2027-02-05"}), "holidays[1].rest", "before it starts"),
+        (_holiday(1, rest={"from": "2027-02-05"}), "holidays[1].rest", "expected"),
+        (_holiday(6, rest={"from": "2027-10-01", "to": "2027-10-30"}), "holidays[6].rest", "longer than any break"),
+        (_holiday(0, rest={"from": "2026-12-31", "to": "2027-01-01"}), "holidays[0].rest.from", "outside the year 2027"),
+        (_holiday(2, rest={"from": "2027-02-13", "to": "2027-02-14"}), "holidays[2].rest", "already a rest day"),
+        (_holiday(3, make_up_workdays=["2027-04-26"]), "holidays[3].make_up_workdays[0]", "is a Monday"),
+        (_holiday(3, make_up_workdays=["2027-02-06"]), "holidays", "both a rest day"),
+    ],
+)
+def test_invalid_notices_are_refused_naming_the_field(notice: dict[str, Any], field: str, problem: str) -> None:
+    with pytest.raises(ScheduleInvalid) as err:
+        parse_notice(notice)
+    assert err.value.field == field
+    assert problem in err.value.problem
+
+
+def test_a_notice_for_the_wrong_year_breaks_the_statute() -> None:
+    # The 2027 dates presented as 2028's notice: 2028's Spring Festival and Mid-autumn are working days in it.
+    wrong = _notice(year=2028)
+    for holiday in wrong["holidays"]:
+        holiday["rest"] = {k: v.replace("2027-", "2028-") for k, v in holiday["rest"].items()}
+        holiday["make_up_workdays"] = []
+    problems = statute_problems(parse_notice(wrong))
+    assert any("2028-01-25 (春节" in p for p in problems)
+    assert all("statutory holiday but a working day" in p for p in problems)
+
+
+def test_parse_schedules_takes_a_notice_a_list_or_the_override_shape() -> None:
+    assert set(parse_schedules(NOTICE_2027)) == {2027}
+    assert set(parse_schedules([NOTICE_2027])) == {2027}
+    override = parse_schedules({"2027": {"holidays": {"2027-01-01": "New Year's Day"}, "workdays": []}})
+    assert override[2027].source == "official" and override[2027].holidays == {date(2027, 1, 1): "New Year's Day"}
+    with pytest.raises(ScheduleInvalid, match=r"\[1\].year"):
+        parse_schedules([NOTICE_2027, NOTICE_2027])
+    with pytest.raises(ScheduleInvalid):
+        parse_schedules("2027")
+    with pytest.raises(ScheduleInvalid, match="four-digit year"):
+        parse_schedules({"__main__": [], "2027": {}})  # found by the API fuzzer: the key is checked before use
+
+
 # ---------------------------------------------------------------------------------------------
 # properties over the known years
 
@@ -228,3 +368,15 @@ def test_next_workday_property(d: date) -> None:
 def test_matches_chinesecalendar(d: date) -> None:
     assert CAL.is_workday(d) == chinese_calendar.is_workday(d)
     assert CAL.is_public_holiday(d) == (d in chinese_calendar.holidays)
+
+
+def test_the_recompute_gate_looks_after_a_change_and_now_and_then() -> None:
+    from crm_kit.calendar_sync import RecomputeGate
+
+    gate = RecomputeGate(every=3600)
+    assert gate.due("r1")
+    gate.done("r1")
+    assert not gate.due("r1") and gate.due("r2")
+    now_and_then = RecomputeGate(every=0)
+    now_and_then.done("r1")
+    assert now_and_then.due("r1")

@@ -12,7 +12,9 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING
 
 from crm_complaints.domain.complaint import Complaint
+from crm_complaints.domain.deadlines import rolled_past_holiday
 from crm_complaints.domain.workflow import OPEN_STATES
+from crm_kit.calendar import WorkingCalendar
 from crm_kit.db import Mongo
 
 _DATES = ("received_on", "acknowledge_due", "first_contact_due", "clock_start")
@@ -40,12 +42,21 @@ class ComplaintsStore:
         await self.audit.create_index([("target", ASCENDING), ("at", DESCENDING)])
 
 
-def complaint_from_doc(doc: dict[str, Any]) -> Complaint:
-    fields = {k: doc.get(k) for k in Complaint.__dataclass_fields__ if k not in ("complaint_id", "events") and k in doc}
+def complaint_from_doc(doc: dict[str, Any], *, calendar: WorkingCalendar | None = None) -> Complaint:
+    """The case; with the working-day calendar, a decision due on a public holiday can move (policy option)."""
+    fields = {k: doc.get(k) for k in Complaint.__dataclass_fields__
+              if k not in ("complaint_id", "events", "holiday_roll") and k in doc}
     for k in _DATES:
         if fields.get(k):
             fields[k] = date.fromisoformat(fields[k])
-    return Complaint(complaint_id=doc["_id"], **fields)
+    c = Complaint(complaint_id=doc["_id"], **fields)
+    return with_calendar(c, calendar) if calendar is not None else c
+
+
+def with_calendar(c: Complaint, calendar: WorkingCalendar) -> Complaint:
+    c.holiday_roll = lambda due: rolled_past_holiday(due, is_public_holiday=calendar.is_public_holiday,
+                                                     next_workday=calendar.next_workday)
+    return c
 
 
 def complaint_state(c: Complaint) -> dict[str, Any]:
@@ -53,6 +64,7 @@ def complaint_state(c: Complaint) -> dict[str, Any]:
     doc = asdict(c)
     doc.pop("complaint_id")
     doc.pop("events")
+    doc.pop("holiday_roll")
     for k in _DATES:
         doc[k] = doc[k].isoformat() if doc[k] else None
     doc["open"] = c.state in OPEN_STATES

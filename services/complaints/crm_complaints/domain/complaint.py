@@ -11,8 +11,8 @@ from decimal import Decimal
 from typing import Any
 
 from crm_contracts.complaints import (
-    ComplaintClosed, ComplaintOpened, ComplaintRouted, ComplaintStatusChanged, CustomerUnverified, DeadlineApproaching,
-    DecisionNotified, SlaBreached,
+    ComplaintClosed, ComplaintOpened, ComplaintRouted, ComplaintStatusChanged, ComplaintTargetsChanged,
+    CustomerUnverified, DeadlineApproaching, DecisionNotified, SlaBreached,
 )
 from crm_contracts.envelope import EventData
 from crm_complaints.domain import deadlines, workflow
@@ -74,14 +74,23 @@ class Complaint:
     pending_since: datetime | None = None
     """when a case waiting for its customer was taken in (the unverified wait counts from here, not from receipt)"""
     customer_unverified: bool = False
+    provisional_targets: list[str] = field(default_factory=list)
+    """targets whose due date rests on provisional calendar days (a year no official schedule covers yet)"""
+    calendar_revision: str | None = None
+    """the working-day calendar's revision the targets were computed with"""
+    decision_rolls: bool = False
+    """the policy at intake (or reopening) moves a decision due on a public holiday to the next working day"""
+    holiday_roll: Callable[[date], date] | None = field(default=None, repr=False, compare=False)
+    """set by the store from the working-day calendar (not stored): a public holiday to the next working day"""
     history: list[dict[str, Any]] = field(default_factory=list)
     events: list[EventData] = field(default_factory=list, repr=False)
 
     # -- the clock -----------------------------------------------------------------------------------------
 
     def decision_due(self, *, today: date) -> date:
-        return deadlines.decision_due(received_on=self.clock_start or self.received_on, allowed_days=self.allowed_days,
-                                      paused_days=self.paused_days(today=today))
+        due = deadlines.decision_due(received_on=self.clock_start or self.received_on, allowed_days=self.allowed_days,
+                                     paused_days=self.paused_days(today=today))
+        return self.holiday_roll(due) if self.decision_rolls and self.holiday_roll is not None else due
 
     def paused_days(self, *, today: date) -> int:
         return deadlines.paused_days([(date.fromisoformat(p["start"]), date.fromisoformat(p["end"]) if p["end"] else None)
@@ -92,13 +101,63 @@ class Complaint:
         return bool(self.pauses) and self.pauses[-1]["end"] is None
 
     def set_targets(self, policy: ComplaintsPolicy, *, add_working_days: Callable[[date, int], date],
-                    next_workday: Callable[[date], date]) -> None:
+                    next_workday: Callable[[date], date],
+                    depends_on_provisional: Callable[[date, date], bool] = lambda start, end: False,
+                    calendar_revision: str | None = None) -> None:
+        self.allowed_days = policy.regulator.decision_days
+        self.decision_rolls = policy.regulator.holiday_rolls_to_next_workday
+        self._internal_targets(policy, add_working_days=add_working_days, next_workday=next_workday,
+                               depends_on_provisional=depends_on_provisional, calendar_revision=calendar_revision)
+
+    def _internal_targets(self, policy: ComplaintsPolicy, *, add_working_days: Callable[[date, int], date],
+                          next_workday: Callable[[date], date], depends_on_provisional: Callable[[date, date], bool],
+                          calendar_revision: str | None) -> None:
         t = deadlines.targets_for(policy, priority=self.priority)
         self.acknowledge_due = deadlines.internal_due(self.received_on, t.acknowledge, add_working_days=add_working_days,
                                                       next_workday=next_workday)
         self.first_contact_due = deadlines.internal_due(self.received_on, t.first_contact,
                                                         add_working_days=add_working_days, next_workday=next_workday)
-        self.allowed_days = policy.regulator.decision_days
+        self.provisional_targets = [name for name, due in (("acknowledge", self.acknowledge_due),
+                                                           ("first_contact", self.first_contact_due))
+                                    if depends_on_provisional(self.received_on, due)]
+        if self.decision_rolls:  # whether the decision's day is a public holiday rests on the calendar too
+            unrolled = deadlines.decision_due(received_on=self.clock_start or self.received_on,
+                                              allowed_days=self.allowed_days, paused_days=0)
+            if depends_on_provisional(unrolled, unrolled):
+                self.provisional_targets.append("decision")
+        self.calendar_revision = calendar_revision
+
+    def recompute_targets(self, policy: ComplaintsPolicy, *, add_working_days: Callable[[date, int], date],
+                          next_workday: Callable[[date], date], depends_on_provisional: Callable[[date, date], bool],
+                          calendar_revision: str, at: datetime, today: date) -> dict[str, date]:
+        """The working-day targets again, on a calendar that changed (an official schedule replaced provisional
+        days). A target already met keeps its date: it was judged on the day. Returns the due dates that moved, as
+        they were, and records `targets-changed` when any moved or stopped being provisional."""
+        before = {"acknowledge": self.acknowledge_due, "first_contact": self.first_contact_due}
+        was_provisional = list(self.provisional_targets)
+        self._internal_targets(policy, add_working_days=add_working_days, next_workday=next_workday,
+                               depends_on_provisional=depends_on_provisional, calendar_revision=calendar_revision)
+        if self.acknowledged_at is not None:
+            self.acknowledge_due = before["acknowledge"]
+        if self.first_contact_at is not None:
+            self.first_contact_due = before["first_contact"]
+        after = {"acknowledge": self.acknowledge_due, "first_contact": self.first_contact_due}
+        moved = {name: due for name, due in before.items() if due is not None and after[name] != due}
+        for name in moved:
+            # A target that moved may be approached (and missed) again on its new date.
+            self.warned = [w for w in self.warned if w != name]
+            if after[name] is not None and after[name] >= today:  # type: ignore[operator]
+                self.breached = [b for b in self.breached if b != name]
+        if moved or was_provisional != self.provisional_targets:
+            self.history.append({"at": at, "by": "complaints", "action": "targets_recomputed",
+                                 "note": ", ".join(f"{name} {before[name]} → {after[name]}" for name in moved)
+                                 or "no longer provisional"})
+            self.events.append(ComplaintTargetsChanged(
+                complaint_id=self.complaint_id, customer_id=self.customer_id, acknowledge_due=self.acknowledge_due,
+                first_contact_due=self.first_contact_due, decision_due=self.decision_due(today=today),
+                previous=moved, provisional_targets=self.provisional_targets,  # type: ignore[arg-type]
+                calendar_revision=calendar_revision, at=at, branch=self.branch, handler=self.handler))
+        return moved
 
     # -- intake --------------------------------------------------------------------------------------------
 
@@ -108,7 +167,9 @@ class Complaint:
             self.events.append(ComplaintOpened(
                 complaint_id=self.complaint_id, customer_id=self.customer_id, opened_at=self.received_at,
                 category=self.category, branch=self.branch, channel=self.channel, severity=self.severity,  # type: ignore[arg-type]
-                priority=self.priority, repeat_of=self.repeat_of, decision_due=self.decision_due(today=today)))
+                priority=self.priority, repeat_of=self.repeat_of, decision_due=self.decision_due(today=today),
+                acknowledge_due=self.acknowledge_due, first_contact_due=self.first_contact_due,
+                provisional_targets=self.provisional_targets or None))  # type: ignore[arg-type]
 
     # -- routing when the customer is known late ----------------------------------------------------------
 
@@ -280,6 +341,7 @@ class Complaint:
         self.closed_at = self.closed_by = None
         self.decision_notice = None  # the new decision is communicated again; the old notice stays in the history
         self.clock_start, self.allowed_days, self.pauses = today, policy.regulator.decision_days, []
+        self.decision_rolls = policy.regulator.holiday_rolls_to_next_workday
         self.warned = [w for w in self.warned if w != "decision"]
         self.breached = [b for b in self.breached if b != "decision"]
         self.escalated_for_breach = False
@@ -371,7 +433,8 @@ class Complaint:
                 self.warned.append(target)
                 self.events.append(DeadlineApproaching(complaint_id=self.complaint_id, customer_id=self.customer_id,
                                                        target=target, due=due, days_left=left, branch=self.branch,  # type: ignore[arg-type]
-                                                       handler=self.handler))
+                                                       handler=self.handler,
+                                                       provisional=target in self.provisional_targets or None))
             if left < 0 and target not in self.breached:
                 self.breached.append(target)
                 escalated_to = None
@@ -382,7 +445,8 @@ class Complaint:
                         self.move("escalated", by="complaints", at=at, note=f"{target} due {due} missed: to {escalated_to}")
                 self.events.append(SlaBreached(complaint_id=self.complaint_id, customer_id=self.customer_id,
                                                target=target, due=due, detected_on=today, branch=self.branch,  # type: ignore[arg-type]
-                                               handler=self.handler, escalated_to=escalated_to))
+                                               handler=self.handler, escalated_to=escalated_to,
+                                               provisional=target in self.provisional_targets or None))
 
     def _step(self, previous: str | None, to: str, *, by: str, at: datetime, note: str | None) -> None:
         self.history.append({"at": at, "by": by, "action": "state", "from": previous, "to": to, "note": note})

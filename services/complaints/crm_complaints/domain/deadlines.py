@@ -6,6 +6,8 @@
 - Internal targets, in working days after the day of receipt (Chinese public holidays and 调休): acknowledge within
   1, first contact within 2; regulator-forwarded cases and key or vip customers within 0 (the same working day —
   or the next working day when received on a day off) and 1.
+- With the policy's `regulator.holiday_rolls_to_next_workday` (off by default), a decision due on a public holiday
+  is due on the next working day.
 """
 
 from __future__ import annotations
@@ -26,6 +28,13 @@ class Clock:
 
 def decision_due(*, received_on: date, allowed_days: int, paused_days: int) -> date:
     return received_on + timedelta(days=allowed_days + paused_days)
+
+
+def rolled_past_holiday(due: date, *, is_public_holiday: Callable[[date], bool],
+                        next_workday: Callable[[date], date]) -> date:
+    """A calendar-day deadline that ends on a public holiday ends on the next working day instead (民法典 art. 203
+    style; the policy's `regulator.holiday_rolls_to_next_workday`). An ordinary weekend does not move it."""
+    return next_workday(due) if is_public_holiday(due) else due
 
 
 def internal_due(received_on: date, working_days: int, *, add_working_days: Callable[[date, int], date],

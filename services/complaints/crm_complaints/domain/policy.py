@@ -33,6 +33,11 @@ class Regulator(Rules):
     decision_days: int = Field(default=15, ge=1, le=15)
     extended_days: int = Field(default=30, ge=1, le=30, description="complex cases, extended by the handler with a reason")
     maximum_days: int = Field(default=60, ge=1, le=60, description="a further extension needs branch_manager or head_office")
+    # Off by default: the earlier, stricter date, which can never be late under any reading of the regulation. On,
+    # a decision due on a public holiday is due on the next working day, as a period ends under the Civil Code
+    # (民法典 art. 203); the bank's compliance officer decides (README: "Keeping the working-day calendar current").
+    holiday_rolls_to_next_workday: bool = Field(
+        default=False, description="a decision due on a public holiday is due on the next working day instead")
 
     @model_validator(mode="after")
     def _ordered(self) -> "Regulator":

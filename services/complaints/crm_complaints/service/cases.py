@@ -9,7 +9,7 @@ from typing import Any
 from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from crm_complaints.adapters.store import complaint_from_doc
+from crm_complaints.adapters.store import complaint_from_doc, with_calendar
 from crm_complaints.domain import deadlines
 from crm_complaints.domain.complaint import Complaint, RuleBroken
 from crm_complaints.domain.workflow import OPEN_STATES, IllegalTransition
@@ -19,16 +19,11 @@ from crm_complaints.service.context import Complaints, audit, save
 from crm_kit.clock import local_day
 from crm_complaints.service.policy import current
 from crm_kit.auth import ALL_SCOPE, BRANCH_SCOPE, Principal, Role
-from crm_kit.calendar import CalendarYearUnknown
 from crm_kit.clock import past_instant
-from crm_kit.errors import Conflict, CrmError, Forbidden, Invalid, NotFound
+from crm_kit.errors import Conflict, Forbidden, Invalid, NotFound
 from crm_kit.masking import mask_email, mask_name, mask_phone
 
 HANDLING = frozenset({Role.COMPLAINT_HANDLER, Role.BRANCH_MANAGER, Role.HEAD_OFFICE, Role.ADMIN})
-
-
-class CalendarUnavailable(CrmError):
-    status_code = 503
 
 
 def scope(principal: Principal) -> dict[str, Any]:
@@ -52,13 +47,15 @@ def _visible(principal: Principal, doc: dict[str, Any]) -> bool:
 def view(cx: Complaints, doc: dict[str, Any], *, full: bool = False) -> dict[str, Any]:
     """The case; the description and the complainant's contact details only with `full` (the handling roles, audited
     by the caller), masked or left out otherwise."""
-    c = complaint_from_doc(doc)
+    c = complaint_from_doc(doc, calendar=cx.rt.calendar)
     today = cx.today()
     out = {k: v for k, v in doc.items() if k not in ("_id", "description", "complainant", "open", "events")}
     out["id"] = doc["_id"]
     out["decision_due"] = c.decision_due(today=today) if c.state != "closed" else None
     out["paused_days"] = c.paused_days(today=today)
     out["overdue"] = sorted(t for t, due in c.open_targets(today=today).items() if due < today)
+    # `provisional_targets` (from the document) lists the targets resting on provisional calendar days.
+    out["provisional"] = bool(c.provisional_targets)
     if doc.get("complainant"):
         p = {k: cx.rt.cipher.decrypt(v, field=f"complainant.{k}") for k, v in doc["complainant"].items() if v}
         out["complainant"] = p if full else {
@@ -116,10 +113,11 @@ async def create(*, cx: Complaints, principal: Principal, body: ComplaintCreate)
                       category=body.category, severity=body.severity, received_at=received_at,
                       received_on=local_day(received_at), branch=branch, tier=tier,
                       priority=deadlines.is_priority(channel=body.channel, tier=tier, policy=policy), repeat_of=repeat)
-        try:
-            c.set_targets(policy, add_working_days=cal.add_working_days, next_workday=cal.next_workday)
-        except CalendarYearUnknown as exc:
-            raise CalendarUnavailable(f"working-day calendar: {exc}") from exc
+        with_calendar(c, cal)
+        # Never refused for want of a calendar: a year no official schedule covers is provisional, and the targets
+        # resting on it are flagged and recomputed when the schedule is loaded (service/calendar.py).
+        c.set_targets(policy, add_working_days=cal.add_working_days, next_workday=cal.next_workday,
+                      depends_on_provisional=cal.depends_on_provisional, calendar_revision=cal.revision)
         if body.handler:
             await handlers.must_handle(cx, s, staff_id=body.handler, branch=branch)
         if waits:
@@ -212,7 +210,7 @@ async def act(*, cx: Complaints, principal: Principal, complaint_id: str, action
         doc = await cx.store.complaints.find_one({"_id": complaint_id}, session=s)
         if doc is None or not _visible(principal, doc):
             raise NotFound(f"complaint {complaint_id} not found")
-        c = complaint_from_doc(doc)
+        c = complaint_from_doc(doc, calendar=cx.rt.calendar)
         policy, _ = await current(cx, s)
         who, role = principal.staff_id, principal.role.value
         if principal.role == Role.COMPLAINT_HANDLER and c.handler not in (None, who):

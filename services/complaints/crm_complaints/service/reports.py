@@ -43,7 +43,7 @@ async def complaints_report(*, cx: Complaints, principal: Principal, start: date
     days_to_resolve: list[float] = []
     compensation = Decimal("0.00")
     for d in docs:
-        c = complaint_from_doc(d)
+        c = complaint_from_doc(d, calendar=cx.rt.calendar)
         if c.resolved_at is None and c.state != "closed" and c.decision_due(today=today) < today:
             open_late += 1  # not decided and already late: counts against the on-time rate
         if c.resolved_at is not None:

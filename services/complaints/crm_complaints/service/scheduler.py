@@ -36,7 +36,7 @@ async def step(cx: Complaints) -> bool:
         ).sort("_id", 1).limit(size).to_list()
         changed = []
         for doc in docs:
-            c = complaint_from_doc(doc)
+            c = complaint_from_doc(doc, calendar=cx.rt.calendar)
             if c.state == "resolved":
                 # The customer's silence counts from the day they were told the decision; untold, it waits.
                 told = c.decision_notice

@@ -112,6 +112,8 @@ def task_from_doc(doc: dict[str, Any]) -> Task:
         visible_from=_d(doc.get("visible_from")), status=doc["status"], overdue=bool(doc.get("overdue")),
         created_at=doc.get("created_at"), created_by=doc.get("created_by", "engagement"), note=doc.get("note"),
         history=list(doc.get("history") or []), asked_channel=doc.get("asked_channel"),
+        due_counted_from=_d(doc.get("due_counted_from")), due_working_days=doc.get("due_working_days"),
+        provisional=bool(doc.get("provisional")), calendar_revision=doc.get("calendar_revision"),
     )
 
 
@@ -120,6 +122,7 @@ def task_doc(t: Task) -> dict[str, Any]:
     doc["_id"] = doc.pop("task_id")
     doc["due_on"] = t.due_on.isoformat()
     doc["visible_from"] = _s(t.visible_from)
+    doc["due_counted_from"] = _s(t.due_counted_from)
     doc["history"] = [{"at": t.created_at, "action": "created", "by": t.created_by}]
     doc["open_key"] = open_key(t)
     return doc

@@ -77,9 +77,11 @@ class EngagedCustomer:
 
     def plan_task(self, *, kind: str, due_on: date, channel: str, policy: EngagementPolicy, now: datetime,
                   parts: Sequence[object], occasion: str | None = None, visible_from: date | None = None,
-                  note: str | None = None, created_by: str = "engagement", purpose: str | None = None) -> Task | None:
+                  note: str | None = None, created_by: str = "engagement", purpose: str | None = None,
+                  due_basis: tuple[date, int] | None = None) -> Task | None:
         """A new task for the customer's owner, on `channel` or a fallback the customer has not refused.
-        None (and a ContactBlocked event) when every channel is refused."""
+        None (and a ContactBlocked event) when every channel is refused. `due_basis`: the day and the number of
+        working days `due_on` was counted from (it is counted again when the calendar changes)."""
         purpose = purpose or policy.purpose_of(kind)
         chosen, blocked = self._channel_for(channel, purpose, policy, now)
         tid = task_id(self.customer_id, kind, *parts)
@@ -93,6 +95,8 @@ class EngagedCustomer:
                     due_on=due_on, assignee=self.owner, owner=self.owner, branch=self.branch, tier=self.tier,
                     occasion=occasion, visible_from=visible_from, created_at=now, created_by=created_by, note=note,
                     asked_channel=channel)
+        if due_basis is not None:
+            task.due_counted_from, task.due_working_days = due_basis
         self.new_tasks.append(task)
         return task
 
@@ -328,5 +332,5 @@ def task_created(t: Task) -> TaskCreated:
     assert t.created_at is not None
     return TaskCreated(task_id=t.task_id, customer_id=t.customer_id, kind=t.kind, purpose=t.purpose,  # type: ignore[arg-type]
                        channel=t.channel, assignee=t.assignee, branch=t.branch, tier=t.tier, due_on=t.due_on,  # type: ignore[arg-type]
-                       occasion=t.occasion, created_at=t.created_at)
+                       occasion=t.occasion, created_at=t.created_at, provisional=t.provisional or None)
 

@@ -45,6 +45,12 @@ class Task:
     history: list[dict[str, Any]] = field(default_factory=list)
     asked_channel: str | None = None
     """the channel the task was planned for; `channel` is another one while the customer does not allow it"""
+    # A due date counted in working days keeps what it was counted from, so it can be counted again when the
+    # working-day calendar changes (an official schedule replacing a provisional year).
+    due_counted_from: date | None = None
+    due_working_days: int | None = None
+    provisional: bool = False
+    calendar_revision: str | None = None
 
 
 def task_id(customer_id: str, kind: str, *parts: object) -> str:

@@ -34,8 +34,10 @@ async def apply_complaint_events(*, e: Engagement, session: AsyncClientSession,
         c = loaded.get_or_new(data.customer_id)
         if c.merged_into:
             c = loaded.get_or_new(c.merged_into)
-        due = e.due_in_working_days(e.trigger_day(data.closed_at), policy.triggers.complaint_follow_up_working_days)
+        counted_from, working_days = e.trigger_day(data.closed_at), policy.triggers.complaint_follow_up_working_days
+        due = e.due_in_working_days(counted_from, working_days)
         c.plan_task(kind="complaint_follow_up", due_on=due, channel="call", policy=policy, now=now,
+                    due_basis=(counted_from, working_days),
                     parts=(data.complaint_id,), occasion=data.complaint_id,
                     note=f"complaint {data.complaint_id} closed ({data.outcome or 'no outcome given'}): call back, "
                          "check the customer is satisfied, ask the survey")

@@ -23,6 +23,7 @@ from crm_engagement.settings import EngagementSettings
 from crm_kit.calendar import CalendarYearUnknown
 from crm_kit.clock import BANK_TZ
 from crm_kit import audit as audit_trail
+from crm_kit.calendar_sync import RecomputeGate
 from crm_kit.jobs import LeasedJob
 from crm_kit.policies import PolicyVersions
 from crm_kit.logging import get_logger
@@ -40,6 +41,8 @@ class Engagement:
     store: EngagementStore
     policies: PolicyVersions[EngagementPolicy]
     scheduler_job: LeasedJob | None = None
+    calendar_job: LeasedJob | None = None
+    calendar_gate: RecomputeGate | None = None
     work: dict[str, list[str]] = field(default_factory=dict)
 
     def today(self) -> date:
@@ -64,10 +67,19 @@ class Engagement:
         day = happened.astimezone(BANK_TZ).date() if isinstance(happened, datetime) else happened
         return min(day, self.today())
 
+    def mark_provisional(self, tasks: Iterable[Task]) -> None:
+        """Flag the tasks whose working-day due date rests on provisional calendar days (a year no official
+        schedule covers yet), with the calendar revision they were counted under."""
+        for t in tasks:
+            if t.due_counted_from is not None:
+                t.provisional = self.rt.calendar.depends_on_provisional(t.due_counted_from, t.due_on)
+                t.calendar_revision = self.rt.calendar.revision
+
     def due_in_working_days(self, start: date, days: int) -> date:
-        """`days` working days after `start` (Chinese public holidays and 调休). For a year the calendar does not
-        know, the due date counts calendar days — never later than the working-day date would be — and the gap is
-        logged and counted so ops add the year (CALENDAR_OVERRIDE_FILE)."""
+        """`days` working days after `start` (Chinese public holidays and 调休). A year no official schedule covers
+        is counted on the provisional calendar (statutory holidays; the task is flagged, see mark_provisional).
+        Only beyond the calendar's reach (after 2099) the due date counts calendar days — never later than the
+        working-day date would be — and the gap is logged and counted."""
         try:
             return self.rt.calendar.add_working_days(start, days) if days else self.rt.calendar.next_workday(start)
         except CalendarYearUnknown as exc:
@@ -126,6 +138,7 @@ async def save(e: Engagement, session: AsyncClientSession, loaded: Loaded, *, on
     no event), the changes to their open tasks and all their events. Returns the number of events."""
     customers = [c for cid, c in loaded.customers.items() if only is None or cid in only]
     new_tasks = [t for c in customers for t in c.new_tasks]
+    e.mark_provisional(new_tasks)
     changes: list[UpdateOne] = []
     released: list[DeleteOne] = []
     for c in customers:

@@ -68,8 +68,10 @@ async def apply_profile_events(*, e: Engagement, session: AsyncClientSession,
             c = subject
             amount = policy.triggers.idle_funds_amount
             if crossed_upward(previous=data.previous_aum, current=data.aum, amount=amount) and not c.merged_into:
-                due = e.due_in_working_days(e.trigger_day(data.as_of), policy.triggers.idle_funds_working_days)
+                counted_from, working_days = e.trigger_day(data.as_of), policy.triggers.idle_funds_working_days
+                due = e.due_in_working_days(counted_from, working_days)
                 c.plan_task(kind="product_recommendation", due_on=due, channel="call", policy=policy, now=now,
+                            due_basis=(counted_from, working_days),
                             parts=(data.as_of.isoformat(),), occasion=f"aum_above_{amount}",
                             note=f"AUM reached {data.aum} on {data.as_of} (above {amount}): recommend a wealth product")
             c.aum = data.aum

@@ -63,7 +63,8 @@ async def _chunk(e: Engagement, phase: str, key: str, day: date, cursor: str) ->
                                                 session=s)
                 await e.rt.outbox.add(s, [e.event(TaskOverdue(
                     task_id=d["_id"], customer_id=d["customer_id"], kind=d["kind"], assignee=d.get("assignee"),
-                    branch=d.get("branch"), tier=d.get("tier"), due_on=date.fromisoformat(d["due_on"]), detected_on=day),
+                    branch=d.get("branch"), tier=d.get("tier"), due_on=date.fromisoformat(d["due_on"]), detected_on=day,
+                    provisional=d.get("provisional") or None),
                     customer_id=d["customer_id"]) for d in sorted(docs, key=lambda d: d["_id"])])
         else:
             query: dict[str, Any] = {"merged_into": None}

@@ -43,10 +43,12 @@ async def apply_tiering_events(*, e: Engagement, session: AsyncClientSession,
             c.plan_cadence(policy=policy, version=version, today=today, now=now, open_tasks=tasks, reason="tier_change",
                            working_day=e.after_public_holiday)
             if c.welcome_due(reason=data.reason, from_tier=data.from_tier, to_tier=data.to_tier, policy=policy):
-                due = e.due_in_working_days(e.trigger_day(data.as_of), policy.triggers.welcome_working_days)
+                counted_from, working_days = e.trigger_day(data.as_of), policy.triggers.welcome_working_days
+                due = e.due_in_working_days(counted_from, working_days)
                 upgraded = data.reason == "upgrade"
                 c.supersede("welcome", open_tasks=tasks, now=now)
                 c.plan_task(kind="welcome", due_on=due, channel="call", policy=policy, now=now,
+                            due_basis=(counted_from, working_days),
                             parts=(data.to_tier, data.as_of.isoformat()),
                             occasion=f"upgrade_to_{data.to_tier}" if upgraded else f"first_tier_{data.to_tier}",
                             note=f"upgraded from {data.from_tier or 'no tier'} to {data.to_tier} on {data.as_of}"
@@ -62,9 +64,11 @@ async def apply_tiering_events(*, e: Engagement, session: AsyncClientSession,
             rules = [r.rule for r in data.reasons]
             already = any(t.kind == "retention" and t.status == "open" for t in [*tasks, *c.new_tasks])
             if not already and not c.merged_into:
-                due = e.due_in_working_days(e.trigger_day(data.as_of), policy.triggers.retention_working_days)
+                counted_from, working_days = e.trigger_day(data.as_of), policy.triggers.retention_working_days
+                due = e.due_in_working_days(counted_from, working_days)
                 detail = "; ".join(f"{r.rule}: {r.detail}" for r in data.reasons)
                 c.plan_task(kind="retention", due_on=due, channel="call", policy=policy, now=now,
+                            due_basis=(counted_from, working_days),
                             parts=(data.as_of.isoformat(),), occasion=",".join(rules), note=f"churn risk: {detail}",
                             purpose="service" if retention_is_service(rules) else policy.purpose_of("retention"))
         if item.sequence is not None:
