@@ -95,3 +95,35 @@ async def test_batch_endpoint_reports_rejections_and_needs_head_office(profile, 
     unknown = await profile.post("/v1/balances", json={"snapshots": [
         {"core_customer_no": core, "as_of": "2026-11-22", "aum": "5.00", "breakdown": {"funds": "5.00"}}]}, headers=admin)
     assert unknown.status_code == 422 and "breakdown" in unknown.text and "unknown product type 'funds'" in unknown.text
+
+
+async def test_a_week_in_one_batch_publishes_every_changed_day_in_order(profile, people, rm, token_for, stack):
+    """A catch-up feed (a week at once after an outage) publishes what the same week sent one day a night
+    would have: one assets-changed per day whose AUM changed, each with the day before, numbered in order."""
+    cid, core = await register(profile, people, rm)
+    admin = {"Authorization": token_for("admin", "S-ADMIN", None)}
+    week = [("2026-11-16", "100000.00"), ("2026-11-17", "250000.00"), ("2026-11-18", "250000.00"),
+            ("2026-11-19", "90000.00"), ("2026-11-20", "100000.00")]
+    shuffled = [week[i] for i in (3, 0, 4, 1, 2)]  # arrival order does not matter, as_of does
+    r = await profile.post("/v1/balances", headers=admin, json={"snapshots": [
+        {"core_customer_no": core, "as_of": d, "aum": a, "breakdown": {"deposit": a}} for d, a in shuffled]})
+    assert r.status_code == 200 and r.json() == {"accepted": 5, "rejected": []}
+
+    records = await read_topic(stack.kafka_bootstrap, profile.settings.topic("crm.profile.customers"),
+                               until=lambda rs: len(of_type(rs, "crm.profile.customer.assets-changed.v1", cid)) >= 4,
+                               settle=1.5)
+    mine = [r for r in records if json.loads(r.value)["subject"] == cid]
+    changed = of_type(records, "crm.profile.customer.assets-changed.v1", cid)
+    assert [(e["data"]["previous_as_of"], e["data"]["previous_aum"], e["data"]["as_of"], e["data"]["aum"])
+            for e in changed] == [
+        (None, None, "2026-11-16", "100000.00"),
+        ("2026-11-16", "100000.00", "2026-11-17", "250000.00"),
+        ("2026-11-18", "250000.00", "2026-11-19", "90000.00"),  # the unchanged 18th published nothing
+        ("2026-11-19", "90000.00", "2026-11-20", "100000.00"),
+    ]
+    # Numbered after the registration, with no gaps: tiering applies them in this order, once each.
+    sequences = [int(dict(r.headers)["ce_sequence"]) for r in mine]
+    assert sequences == list(range(1, len(mine) + 1)) and len(mine) == 5
+    history = (await profile.get(f"/v1/customers/{cid}/balances", headers=rm)).json()
+    assert sorted(h["as_of"] for h in history) == [d for d, _ in week]
+    assert (await aum_of(profile, cid, rm))["as_of"] == "2026-11-20"

@@ -73,7 +73,7 @@ async def test_watch_list_and_value(tiering, feed, token_for, head_office):
         assets("CW-UNDER", D1, "190000.00"),  # +58% but below 200,000 before and after: not watched
         assets("CW-OTHER", D1, "240000.00"),  # -60,000: significant, another owner's
         assets("CW-VALUE", D1, "500000.00", breakdown={"deposit": "300000.00", "wealth": "150000.00",
-                                                      "crypto": "50000.00"}),
+                                                      "fund": "50000.00"}),
     )
     await wait_known(tiering, ["CW-BIG", "CW-SMALLCHANGE", "CW-UNDER", "CW-OTHER", "CW-VALUE"], head_office,
                      check=lambda b: b["as_of"] == D1.isoformat())
@@ -104,11 +104,11 @@ async def test_watch_list_and_value(tiering, feed, token_for, head_office):
     value = r.json()
     assert value["as_of"] == D1.isoformat() and value["policy_version"] == 1
     assert value["contribution"]["parts"] == [
-        {"name": "crypto", "basis": "50000.00 × 0.004", "amount": "200.00"},  # no margin of its own: the default
         {"name": "deposit", "basis": "300000.00 × 0.005", "amount": "1500.00"},
+        {"name": "fund", "basis": "50000.00 × 0.012", "amount": "600.00"},
         {"name": "wealth", "basis": "150000.00 × 0.010", "amount": "1500.00"},
     ]
-    assert value["contribution"]["total"] == "3200.00" and value["contribution"]["unit"] == "CNY per year"
+    assert value["contribution"]["total"] == "3600.00" and value["contribution"]["unit"] == "CNY per year"
     # 400,000 → 500,000 over the 90 days (+25%, above the 10% of "growing": full 40 points), income 25, age 30.
     assert [(p["name"], p["basis"], Decimal(p["amount"])) for p in value["potential"]["parts"]] == [
         ("assets_trend", "25.0% over 90 days", Decimal(40)),
