@@ -134,17 +134,19 @@ async def test_bad_messages_go_to_dead_letters_and_the_next_good_event_is_applie
     view = await wait_tier(tiering, good, head_office, lambda b: b["tier"] == "ordinary")
     assert view["aum"] == "60000.00"
 
-    dead = await read_topic(feed.bootstrap, feed.topic(dead_letter(PROFILE_CUSTOMERS)), until=lambda rs: len(rs) >= 4,
+    dead = await read_topic(feed.bootstrap, feed.topic(dead_letter(PROFILE_CUSTOMERS)), until=lambda rs: len(rs) >= 3,
                             settle=1.0)
     errors = {d.value: {k: v.decode() for k, v in d.headers} for d in dead}
-    assert set(errors) == {b"{not json", no_data, bad_assets, unknown}
+    # A balance that overtook its customer's registration is not a bad message: kept, applied when it arrives.
+    assert set(errors) == {b"{not json", no_data, bad_assets}
     assert errors[b"{not json"]["dlt-error"].startswith("body: Invalid JSON")
     assert errors[b"{not json"]["dlt-source-topic"] == feed.topic(PROFILE_CUSTOMERS)
     assert errors[b"{not json"]["dlt-consumer-group"] == feed.topic("crm-tiering.profile")
     assert "subject" in errors[no_data]["dlt-error"] and "data" in errors[no_data]["dlt-error"]
     assert errors[bad_assets]["dlt-error"].startswith("aum:")
-    assert errors[unknown]["dlt-error"] == ("customer_id: CB-NOBODY is not registered with tiering "
-                                            "(its registered event has not been seen)")
+    await feed.profile(registered("CB-NOBODY"))
+    late = await wait_tier(tiering, "CB-NOBODY", head_office, lambda b: b["as_of"] is not None)
+    assert (late["aum"], late["as_of"], late["branch"]) == ("100.00", D0.isoformat(), "BR001")
 
 
 def _share(part: dict) -> tuple:
