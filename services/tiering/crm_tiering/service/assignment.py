@@ -76,7 +76,9 @@ class Owners:
             c.tier_entered = False  # handled: a later entry in the same unit of work is a new one
         if not entered:
             return
-        await self._read(c.branch for c in entered)
+        # The first time, every branch of the unit of work at once: one round trip for the whole batch.
+        everyone = self.loaded.customers.values() if self.loaded is not None else ()
+        await self._read([*(c.branch for c in entered), *(c.branch for c in everyone)])
         by_id = {s.staff_id: s for s in self.staff}
         needing = [c for c in entered
                    if needs_new_owner(by_id.get(c.owner or ""), branch=c.branch,
