@@ -53,17 +53,14 @@ async def sweep_step(t: Tiering) -> bool:
         owners = Owners(t, s, policy=policy, loaded=loaded)
         # Day by day over what came due, each on its own date: a sweep that comes late (the feed jumped several
         # days, a week arrived at once, the process was down) gives what a sweep every night would have.
-        due = sorted(((c.due_on, cid) for cid, c in loaded.customers.items()
-                      if c.due_on is not None and c.due_on <= today and not c.merged_into), key=lambda d: d)
-        while due:
+        while due := sorted((c.due_on, cid) for cid, c in loaded.customers.items()
+                            if c.due_on is not None and c.due_on <= today and not c.merged_into):
             on = due[0][0]
             tonight = [loaded.customers[cid] for day, cid in due if day == on]
             for c in tonight:
-                c.evaluate(on=on, policy=policy, version=number,  # type: ignore[arg-type]
+                c.evaluate(on=on, policy=policy, version=number,
                            policy_changed=c.policy_version is not None and c.policy_version < number)
             await owners.settle(tonight)
-            due = sorted(((c.due_on, cid) for cid, c in loaded.customers.items()
-                          if c.due_on is not None and c.due_on <= today and not c.merged_into), key=lambda d: d)
         await save(t, s, loaded)
 
     await t.rt.mongo.transaction(txn)
