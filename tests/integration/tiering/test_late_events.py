@@ -73,3 +73,23 @@ async def test_balances_before_the_registration_come_out_as_registration_first(t
 
 def _mine(records, subject):
     return [e for e in events(records) if e["subject"] == subject]
+
+
+async def test_a_customer_tiered_before_anyone_may_own_it_is_handed_over_when_someone_joins(
+        tiering, feed, head_office, staff_directory):
+    # Branch BR009's directory is filled after its balances arrived: nobody may own a vip customer yet.
+    waiting, owner_events = "CL-WAIT", "crm.tiering.customer.owner-assigned.v1"
+    await staff_directory(tiering, [("S-LC9", "BR009", ["low_counter_staff"])])
+    await feed.profile(registered(waiting, branch="BR009", owner="S-LC9"), assets(waiting, day(0), "600000.00"))
+    view = await wait_tier(tiering, waiting, head_office, lambda b: b["tier"] == "vip")
+    assert view["owner"] == "S-LC9"  # kept, and counted as waiting for a responsible owner
+    assert await feed.published(owner_events, waiting, timeout=1.0) == []
+
+    await staff_directory(tiering, [("S-RM9", "BR009", ["relationship_manager"])])
+    [handed] = await feed.published(owner_events, waiting)
+    assert (handed["data"]["previous_owner"], handed["data"]["new_owner"], handed["data"]["reason"],
+            handed["data"]["tier"]) == ("S-LC9", "S-RM9", "tier_responsibility", "vip")
+    assert (await wait_tier(tiering, waiting, head_office, lambda b: b["owner"] == "S-RM9"))["tier"] == "vip"
+    # Handed over once: another member joining later changes nothing.
+    await staff_directory(tiering, [("S-RM8", "BR009", ["relationship_manager"])])
+    assert len(await feed.published(owner_events, waiting, count=2, timeout=1.5)) == 1

@@ -101,6 +101,7 @@ def customer_from_doc(doc: dict[str, Any]) -> TieredCustomer:
         held_balances=[HeldBalance(date.fromisoformat(h["d"]), h["a"], dict(h.get("b") or {}), h.get("s"))
                        for h in doc.get("held_balances") or []],
         held_on=_d(doc.get("held_on")),
+        awaiting_owner=bool(doc.get("awaiting_owner")),
     )
 
 
@@ -121,6 +122,7 @@ def customer_state(c: TieredCustomer) -> dict[str, Any]:
         "outflow_from": c.outflow_from,
         "held_balances": [{"d": h.as_of.isoformat(), "a": h.aum, "b": h.breakdown, "s": h.seq} for h in c.held_balances],
         "held_on": _s(c.held_on),
+        "awaiting_owner": c.awaiting_owner,
     }
 
 

@@ -86,6 +86,9 @@ class TieredCustomer:
     """Number (CloudEvents sequence) of the last profile event applied: a redelivered one is not applied again."""
     held_balances: list[HeldBalance] = field(default_factory=list)
     """Balances that overtook the registration, in `as_of` order, until it arrives."""
+    awaiting_owner: bool = False
+    """Entered a tier when its branch had no active staff in the tier's roles: handed over as soon as someone
+    who may own it joins (crm_tiering.service.staff.hand_over_waiting)."""
     held_on: date | None = None
     """Latest date of a complaint or survey answer kept before the registration: the churn warning it may raise
     is evaluated on it once the customer is registered (its event then names branch and owner)."""

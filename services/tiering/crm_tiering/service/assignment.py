@@ -73,6 +73,8 @@ class Owners:
         customers = list(customers)
         entered = [c for c in customers if c.tier_entered and c.tier and not c.merged_into]
         for c in customers:
+            if c.tier_entered:
+                c.awaiting_owner = False  # set again below if still nobody may own it
             c.tier_entered = False  # handled: a later entry in the same unit of work is a new one
         if not entered:
             return
@@ -97,6 +99,7 @@ class Owners:
             roles = self.policy.rule(c.tier).responsible_roles  # type: ignore[union-attr]
             pick = least_loaded(self.staff, load, branch=c.branch, roles=roles)
             if pick is None:
+                c.awaiting_owner = True  # caught up when someone who may own it joins the branch
                 UNSTAFFED.inc()
                 log.warning("no active staff to own customer", customer_id=c.customer_id, branch=c.branch,
                             tier=c.tier, roles=list(roles))
