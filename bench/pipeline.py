@@ -336,7 +336,7 @@ def _split(aum_cents: int, rng: random.Random) -> dict[str, str]:
     deposits = aum_cents * rng.randint(20, 100) // 100
     rest = aum_cents - deposits
     wealth = rest * rng.randint(0, 100) // 100
-    cents = {"deposits": deposits, "wealth": wealth, "funds": rest - wealth}
+    cents = {"deposit": deposits, "wealth": wealth, "fund": rest - wealth}  # crm_contracts.corebank.ProductType
     return {k: format(Decimal(v).scaleb(-2), "f") for k, v in cents.items()}
 
 

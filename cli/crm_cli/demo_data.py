@@ -396,7 +396,8 @@ def make_corporate(
 def make_balance(
     rng: random.Random, core_customer_no: str, as_of: date | str
 ) -> dict[str, Any]:
-    """Return an AUM snapshot whose deposits/wealth/funds breakdown sums exactly to ``aum``."""
+    """Return an AUM snapshot whose deposit/wealth/fund breakdown (product types of the balance contract,
+    crm_contracts.corebank.ProductType) sums exactly to ``aum``."""
     as_of_iso = as_of.isoformat() if isinstance(as_of, date) else date.fromisoformat(as_of).isoformat()
     bucket = rng.randrange(len(_AUM_BOUNDS) - 1)
     aum_cents = rng.randrange(_AUM_BOUNDS[bucket] * 100, _AUM_BOUNDS[bucket + 1] * 100)
@@ -410,9 +411,9 @@ def make_balance(
         "as_of": as_of_iso,
         "aum": _cents_to_str(aum_cents),
         "breakdown": {
-            "deposits": _cents_to_str(deposits),
+            "deposit": _cents_to_str(deposits),
             "wealth": _cents_to_str(wealth),
-            "funds": _cents_to_str(funds),
+            "fund": _cents_to_str(funds),
         },
     }
 

@@ -108,7 +108,9 @@ class AssetsChanged(EventData):
     aum: Decimal = Field(description="CNY, 2 decimals, serialised as a string")
     previous_aum: Decimal | None = None
     previous_as_of: date | None = None
-    breakdown: dict[str, Decimal] = Field(default_factory=dict)
+    breakdown: dict[str, Decimal] = Field(
+        default_factory=dict, description="AUM by product type; keys are crm_contracts.corebank.ProductType values "
+                                          "(deposit, wealth, fund, insurance, bond, precious_metal)")
 
 
 class ConsentChanged(EventData):

@@ -46,15 +46,18 @@ async def test_outflow_and_complaint_raise_and_clear_the_warning(tiering, feed, 
     assert view["churn_risk"]["since"] == day(10).isoformat() and list(view["churn_risk"]["reasons"]) == ["outflow"]
 
     # An open complaint is a reason too. One that overtakes the customer's registration (another topic) is
-    # kept, and the registration fills in branch and owner when it arrives.
+    # kept; the warning is raised when the registration arrives, naming the branch and owner it brings.
     await feed.complaint_opened("CC-LATE", "CMP-0", at(12))
     await feed.complaint_opened(unhappy, "CMP-1", at(12))
     [complaint] = await feed.published(CHURN_RAISED, unhappy)
-    [early] = await feed.published(CHURN_RAISED, "CC-LATE")
-    assert [r["rule"] for r in early["data"]["reasons"]] == ["complaint"]
+    assert await feed.published(CHURN_RAISED, "CC-LATE", count=1, timeout=1.0) == []  # a warning to nobody: not yet
     await feed.profile(registered("CC-LATE"))
     late = await wait_tier(tiering, "CC-LATE", head_office, lambda b: b["branch"] == "BR001")
     assert list(late["churn_risk"]["reasons"]) == ["complaint"]
+    [early] = await feed.published(CHURN_RAISED, "CC-LATE")
+    assert [r["rule"] for r in early["data"]["reasons"]] == ["complaint"]
+    assert (early["data"]["branch"], early["data"]["owner"], early["data"]["as_of"]) == ("BR001", "S-RM1",
+                                                                                      day(12).isoformat())
     await feed.complaint_closed("CC-LATE", "CMP-0", at(13))
     await feed.published(CHURN_CLEARED, "CC-LATE")
     assert await read_topic(feed.bootstrap, feed.topic(dead_letter(COMPLAINTS_CASES)), timeout=2) == []

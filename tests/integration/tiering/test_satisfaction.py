@@ -59,13 +59,17 @@ async def test_a_low_answer_raises_the_warning_and_a_later_satisfied_one_clears_
     assert (await tier_of(tiering, unhappy, head_office))["churn_risk"] is None
     assert await read_topic(feed.bootstrap, feed.topic(dead_letter(ENGAGEMENT_TASKS)), timeout=2) == []
 
-    # An answer for a customer tiering does not know yet is kept; the registration fills in branch and owner.
+    # An answer for a customer tiering does not know yet is kept; the warning is raised when the registration
+    # arrives, naming the branch and owner it brings (not a warning to nobody before).
     await feed.engagement(survey(late, "SV-3", at(7), nps=1))
-    [early] = await feed.published(CHURN_RAISED, late)
-    assert [r["rule"] for r in early["data"]["reasons"]] == ["low_satisfaction"]
+    assert await feed.published(CHURN_RAISED, late, timeout=1.0) == []
     await feed.profile(registered(late))
     view = await wait_tier(tiering, late, head_office, lambda b: b["branch"] == "BR001")
     assert list(view["churn_risk"]["reasons"]) == ["low_satisfaction"]
+    [early] = await feed.published(CHURN_RAISED, late)
+    assert [r["rule"] for r in early["data"]["reasons"]] == ["low_satisfaction"]
+    assert (early["data"]["branch"], early["data"]["owner"], early["data"]["as_of"]) == ("BR001", "S-RM1",
+                                                                                      day(7).isoformat())
 
 
 async def test_a_low_answer_is_cleared_by_the_sweep_after_ninety_days(tiering, feed, head_office):

@@ -21,6 +21,7 @@ from crm_cli.demo_data import (
     make_products,
     make_staff,
 )
+from crm_contracts.corebank import BalanceSnapshot
 from crm_profile.domain.identity import (
     birthday_from_resident_id,
     gender_from_resident_id,
@@ -172,7 +173,8 @@ def test_balance_breakdown_sums_exactly_to_aum():
     for b in _balances(1, 2000):
         assert b["as_of"] == "2025-06-30"
         parts = b["breakdown"]
-        assert set(parts) == {"deposits", "wealth", "funds"}
+        assert set(parts) == {"deposit", "wealth", "fund"}
+        BalanceSnapshot.model_validate(b)  # the contract's product types
         for value in [b["aum"], *parts.values()]:
             assert isinstance(value, str) and MONEY.match(value), value
             assert Decimal(value) >= 0

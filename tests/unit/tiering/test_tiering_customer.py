@@ -435,16 +435,16 @@ def test_watch_entry_for_significant_changes_of_200k_customers(before, after, wa
     c = customer()
     see(c, 0, before)
     see(c, 1, after)
-    expected = WatchEntry(day(1), Decimal(before), Decimal(after)) if watched else None
-    assert c.watch == expected
+    expected = [WatchEntry(day(1), Decimal(before), Decimal(after))] if watched else []
+    assert c.watches == expected
     if watched:
-        assert c.watch.change == Decimal(after) - Decimal(before)
+        assert c.watches[0].change == Decimal(after) - Decimal(before)
 
 
 def test_no_watch_entry_for_the_first_snapshot():
     c = customer()
     see(c, 0, "9000000.00")
-    assert c.watch is None
+    assert c.watches == []
 
 
 def test_assign_owner_records_the_event_once():

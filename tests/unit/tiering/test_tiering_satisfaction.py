@@ -219,9 +219,15 @@ def test_low_satisfaction_joins_the_other_reasons():
     assert c.churn == {}
 
 
-def test_a_customer_tiering_does_not_know_yet_keeps_the_answer():
+def test_a_customer_tiering_does_not_know_yet_keeps_the_answer_until_the_registration():
     c = TieredCustomer(customer_id="C-NEW")
     assert c.survey_answered(answer(5, csat=1), policy=DEFAULT_POLICY)
+    # Kept, but no warning yet: it would name no branch and no owner.
+    assert c.satisfaction is not None and c.events == [] and c.churn == {}
+    c.branch, c.owner = "B1", "S1"  # the registration arrives
+    c.registration_arrived(policy=DEFAULT_POLICY)
+    [raised] = of(c, ChurnRiskRaised)
+    assert (raised.branch, raised.owner, raised.as_of) == ("B1", "S1", day(5))
     assert list(c.churn) == ["low_satisfaction"] and c.due_on == day(95)
 
 

@@ -3,6 +3,9 @@
 from decimal import Decimal
 
 import pytest
+from pydantic import ValidationError
+
+from crm_contracts.corebank import PRODUCT_TYPES
 
 from crm_tiering.domain.policy import LifecycleRules, ValueRules
 from crm_tiering.domain.value import Part, contribution, potential
@@ -26,9 +29,25 @@ def test_every_default_margin_applies_to_its_product():
                        "insurance": Decimal("150.00"), "precious_metal": Decimal("80.00"), "wealth": Decimal("100.00")}
 
 
-def test_an_unknown_product_earns_the_default_margin():
-    assert contribution(Decimal("1000.00"), {"crypto": Decimal("1000.00")}, RULES) == [
-        Part("crypto", "1000.00 × 0.004", Decimal("4.00"))]
+def test_the_margins_are_the_balance_contracts_product_types():
+    assert set(RULES.margins) == set(PRODUCT_TYPES)
+
+
+def test_a_policy_with_a_margin_for_an_unknown_product_type_is_refused():
+    with pytest.raises(ValidationError, match="unknown product type 'crypto'"):
+        ValueRules(margins={**RULES.margins, "crypto": Decimal("0.1")})
+
+
+def test_a_policy_must_give_every_product_type_a_margin():
+    partial = {k: v for k, v in RULES.margins.items() if k != "insurance"}
+    with pytest.raises(ValidationError, match="no margin for product type 'insurance'"):
+        ValueRules(margins=partial)
+
+
+def test_a_breakdown_kept_from_before_the_vocabulary_is_shown_and_valued_at_nothing():
+    # Only stored data can hold such a type: the contract refuses it at the door.
+    assert contribution(Decimal("1000.00"), {"deposits": Decimal("1000.00")}, RULES) == [
+        Part("deposits", "1000.00 × 0 (not a product type of the balance contract)", Decimal("0.00"))]
 
 
 def test_without_a_breakdown_the_whole_aum_is_unclassified():
@@ -46,7 +65,8 @@ def test_contribution_is_rounded_to_cents():
 
 
 def test_a_bank_sets_its_own_margins():
-    rules = ValueRules(margins={"deposit": Decimal("0.02")}, default_margin=Decimal(0))
+    rules = ValueRules(margins={**{k: Decimal(0) for k in PRODUCT_TYPES}, "deposit": Decimal("0.02")},
+                       default_margin=Decimal(0))
     assert [p.amount for p in contribution(Decimal(2), {"deposit": Decimal(100), "fund": Decimal(100)},
                                            rules)] == [Decimal("2.00"), Decimal("0.00")]
 

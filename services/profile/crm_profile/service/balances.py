@@ -36,7 +36,8 @@ async def apply_balance_batch(
     by_core = {c["core_customer_no"]: c for c in customers}
     rejected: list[tuple[Any, str]] = []
     grouped: dict[str, list[Position]] = defaultdict(list)
-    causes: dict[str, Any] = {}
+    causes: dict[tuple[str, date], Any] = {}
+    """(core customer no, day) -> the reference of the snapshot that gave the day (the last one wins)"""
     for ref, snap in snapshots:
         if snap.core_customer_no not in by_core:
             rejected.append((ref, f"core_customer_no: unknown core banking customer {snap.core_customer_no}"))
@@ -46,7 +47,7 @@ async def apply_balance_batch(
             rejected.append((ref, f"breakdown: parts add up to {total}, not aum {snap.aum}"))
             continue
         grouped[snap.core_customer_no].append(Position(snap.aum, snap.as_of, dict(snap.breakdown)))
-        causes[snap.core_customer_no] = ref
+        causes[(snap.core_customer_no, snap.as_of)] = ref
 
     customer_updates: list[UpdateOne] = []
     history_updates: list[UpdateOne] = []
@@ -67,17 +68,19 @@ async def apply_balance_batch(
         latest = outcome.latest
         change: dict[str, Any] = {"aum": {
             "amount": latest.aum, "as_of": latest.as_of.isoformat(), "breakdown": latest.breakdown, "updated_at": now}}
-        if outcome.aum_changed:
-            # The event takes the customer's next event number, set by the same write.
-            change["event_seq"] = cust.get("event_seq", 0) + 1
-            prev = outcome.previous
+        if outcome.changes:
+            # One event per day whose AUM changed, in `as_of` order, each with the day before it: what the same
+            # days sent one a night would have published, so tiering evaluates every day (grace, owners, churn,
+            # watch). They take the customer's next event numbers, set by the same write.
+            change["event_seq"] = cust.get("event_seq", 0) + len(outcome.changes)
             events += p.numbered([p.event(
-                AssetsChanged(customer_id=cust["_id"], core_customer_no=core_no, as_of=latest.as_of, aum=latest.aum,
+                AssetsChanged(customer_id=cust["_id"], core_customer_no=core_no, as_of=day.as_of, aum=day.aum,
                               previous_aum=prev.aum if prev else None, previous_as_of=prev.as_of if prev else None,
-                              breakdown=latest.breakdown),
+                              breakdown=day.breakdown),
                 customer_id=cust["_id"],
-                causationid=getattr(causes[core_no], "message_id", None),
-                correlationid=getattr(causes[core_no], "correlation_id", None))], event_seq_after=change["event_seq"])
+                causationid=getattr(causes[(core_no, day.as_of)], "message_id", None),
+                correlationid=getattr(causes[(core_no, day.as_of)], "correlation_id", None))
+                for prev, day in outcome.changes], event_seq_after=change["event_seq"])
         # Read and write happen in one snapshot transaction: a racing writer makes it conflict and retry.
         customer_updates.append(UpdateOne({"_id": cust["_id"]}, {"$set": change}))
     if customer_updates:

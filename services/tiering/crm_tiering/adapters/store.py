@@ -15,7 +15,7 @@ from pymongo import ASCENDING, DESCENDING
 from crm_kit.db import Mongo
 from crm_tiering.domain.balances import Point
 from crm_tiering.domain.churn import LargeDrop, SurveyAnswer
-from crm_tiering.domain.customer import TieredCustomer
+from crm_tiering.domain.customer import HeldBalance, TieredCustomer
 from crm_tiering.domain.staff import StaffMember
 
 
@@ -98,6 +98,10 @@ def customer_from_doc(doc: dict[str, Any]) -> TieredCustomer:
         merged_into=doc.get("merged_into"),
         profile_seq=doc.get("profile_seq") or 0,
         outflow_from=doc.get("outflow_from"),
+        held_balances=[HeldBalance(date.fromisoformat(h["d"]), h["a"], dict(h.get("b") or {}), h.get("s"))
+                       for h in doc.get("held_balances") or []],
+        held_on=_d(doc.get("held_on")),
+        awaiting_owner=bool(doc.get("awaiting_owner")),
     )
 
 
@@ -116,6 +120,9 @@ def customer_state(c: TieredCustomer) -> dict[str, Any]:
         "evaluated_on": _s(c.evaluated_on), "due_on": _s(c.due_on),
         "merged_into": c.merged_into, "profile_seq": c.profile_seq,
         "outflow_from": c.outflow_from,
+        "held_balances": [{"d": h.as_of.isoformat(), "a": h.aum, "b": h.breakdown, "s": h.seq} for h in c.held_balances],
+        "held_on": _s(c.held_on),
+        "awaiting_owner": c.awaiting_owner,
     }
 
 

@@ -4,7 +4,7 @@ the outbox in the same transaction as the new state."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -27,10 +27,26 @@ class WatchEntry:
     as_of: date
     previous: Decimal
     aum: Decimal
+    owner: str | None = None
+    tier: str | None = None
+    branch: str | None = None
+    closed: bool = False
+    """Owner, tier and branch are those at the end of the entry's day (set by `close_day`; else: as saved)."""
 
     @property
     def change(self) -> Decimal:
         return self.aum - self.previous
+
+
+@dataclass(frozen=True)
+class HeldBalance:
+    """A balance that arrived before the customer's registration (another topic, a redelivery, a replay can
+    overtake it): kept, and evaluated in its turn once the registration arrives."""
+    as_of: date
+    aum: Decimal
+    breakdown: dict[str, Decimal] = field(default_factory=dict)
+    seq: int | None = None
+    """The profile's number of the event that brought it: applied once the registration is."""
 
 
 @dataclass
@@ -68,10 +84,25 @@ class TieredCustomer:
     outflow_from: Decimal | None = None
     """Peak AUM of the outflow being warned about, until the customer recovers."""
     """Number (CloudEvents sequence) of the last profile event applied: a redelivered one is not applied again."""
+    held_balances: list[HeldBalance] = field(default_factory=list)
+    """Balances that overtook the registration, in `as_of` order, until it arrives."""
+    awaiting_owner: bool = False
+    """Entered a tier when its branch had no active staff in the tier's roles: handed over as soon as someone
+    who may own it joins (crm_tiering.service.staff.hand_over_waiting)."""
+    held_on: date | None = None
+    """Latest date of a complaint or survey answer kept before the registration: the churn warning it may raise
+    is evaluated on it once the customer is registered (its event then names branch and owner)."""
     # Not stored: what this unit of work caused.
     events: list[EventData] = field(default_factory=list)
     tier_entered: bool = False
-    watch: WatchEntry | None = None
+    watches: list[WatchEntry] = field(default_factory=list)
+    """Every significant change of this unit of work, one per day (a catch-up feed brings several)."""
+
+    @property
+    def registered(self) -> bool:
+        """Whether the profile's registration has arrived: it gives the branch, which a record made by an event
+        that overtook it (a complaint, a survey answer, a balance) does not have."""
+        return self.branch is not None
 
     # -- what happens to a customer -------------------------------------------------------------
 
@@ -88,8 +119,36 @@ class TieredCustomer:
         self.ever_held = max(self.ever_held, aum)
         self.aum, self.as_of, self.breakdown = aum, as_of, dict(breakdown)
         if previous is not None and _significant(previous, aum, policy):
-            self.watch = WatchEntry(as_of, previous, aum)
+            self.watches = [*(w for w in self.watches if w.as_of != as_of), WatchEntry(as_of, previous, aum)]
         self.evaluate(on=as_of, policy=policy, version=version)
+        return True
+
+    def close_day(self) -> None:
+        """The day's owner and tier go on its watch entries, as the day's own save would have written them when
+        the days arrive one a night (a later day of the same batch may hand the customer to someone else)."""
+        self.watches = [w if w.closed else replace(w, owner=self.owner, tier=self.tier, branch=self.branch, closed=True)
+                        for w in self.watches]
+
+    def hold_balance(self, *, as_of: date, aum: Decimal, breakdown: dict[str, Decimal], seq: int | None = None) -> None:
+        """A balance for a customer whose registration has not arrived: kept for then (a later one for the same
+        day is a restatement and replaces it; the same one again changes nothing)."""
+        held = {h.as_of: h for h in self.held_balances}
+        if as_of in held and seq is not None and (held[as_of].seq or 0) > seq:
+            return  # an older number than the one kept for the day: a redelivery of what was restated since
+        held[as_of] = HeldBalance(as_of, aum, dict(breakdown), seq)
+        self.held_balances = [held[d] for d in sorted(held)]
+
+    def take_held_balances(self) -> list[HeldBalance]:
+        held, self.held_balances = self.held_balances, []
+        return held
+
+    def catch_up_step(self, *, before: date, policy: Policy, version: int) -> bool:
+        """Evaluate the next date that came due before snapshot date `before` on that date, as the nightly sweep
+        would have when the days arrive one a night, so a catch-up feed (or a sweep that had not run yet) gives
+        the same tier, grace end, lifecycle and warnings on the same dates. False when nothing came due."""
+        if self.merged_into or self.due_on is None or self.due_on >= before or self.as_of is None:
+            return False
+        self.evaluate(on=self.due_on, policy=policy, version=version)
         return True
 
     def evaluate(self, *, on: date, policy: Policy, version: int, policy_changed: bool = False) -> None:
@@ -107,10 +166,25 @@ class TieredCustomer:
     def complaint_opened(self, complaint_id: str, *, on: date, policy: Policy) -> None:
         if complaint_id not in self.open_complaints:
             self.open_complaints = [*self.open_complaints, complaint_id]
-        self._evaluate_churn(max(on, self.evaluated_on or on), policy)
+        self._churn_or_hold(on, policy)
 
     def complaint_closed(self, complaint_id: str, *, on: date, policy: Policy) -> None:
         self.open_complaints = [c for c in self.open_complaints if c != complaint_id]
+        self._churn_or_hold(on, policy)
+
+    def registration_arrived(self, *, policy: Policy) -> None:
+        """Complaints and survey answers kept before the registration now count, as they would have had it
+        arrived first (balances held are replayed by the service, which hands out owners between them)."""
+        if self.held_on is not None:
+            on, self.held_on = self.held_on, None
+            self._evaluate_churn(max(on, self.evaluated_on or on), policy)
+            self.due_on = self._next_check(self.evaluated_on or on, policy)
+
+    def _churn_or_hold(self, on: date, policy: Policy) -> None:
+        if not self.registered:
+            # No branch or owner yet: a warning now would name nobody. Evaluated when the registration arrives.
+            self.held_on = max(on, self.held_on or on)
+            return
         self._evaluate_churn(max(on, self.evaluated_on or on), policy)
 
     def survey_answered(self, answer: churn.SurveyAnswer, *, policy: Policy) -> bool:
@@ -120,6 +194,9 @@ class TieredCustomer:
         if self.merged_into or not answer.scored or not answer.newer_than(self.satisfaction):
             return False
         self.satisfaction = answer
+        if not self.registered:
+            self._churn_or_hold(answer.on, policy)
+            return True
         self._evaluate_churn(max(answer.on, self.evaluated_on or answer.on), policy)
         # From the last evaluation, as it was: the other dates due stay as they were.
         self.due_on = self._next_check(self.evaluated_on or answer.on, policy)

@@ -5,11 +5,11 @@ defaults of the seed texts."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from crm_contracts.corebank import Money
+from crm_contracts.corebank import PRODUCT_TYPES, Money, ProductType
 from crm_contracts.tiering import TierName
 
 TIER_ORDER: tuple[TierName, ...] = ("small", "ordinary", "potential", "vip", "key")
@@ -61,19 +61,39 @@ class LifecycleRules(Rules):
 
 
 class ValueRules(Rules):
-    margins: dict[str, Annotated[Decimal, Field(ge=0, le=1)]] = Field(
+    # Keyed by the contract's closed vocabulary (crm_contracts.corebank.ProductType): a margin for a type core
+    # banking cannot send is refused, and every type needs its own margin (0 for a product the bank does not
+    # earn on), so no breakdown part is ever valued at a fallback.
+    margins: dict[ProductType, Annotated[Decimal, Field(ge=0, le=1)]] = Field(
         default_factory=lambda: {
             "deposit": Decimal("0.005"), "wealth": Decimal("0.010"), "fund": Decimal("0.012"),
             "insurance": Decimal("0.015"), "bond": Decimal("0.006"), "precious_metal": Decimal("0.008"),
         },
-        description="yearly margin per product type of the balance breakdown",
+        description="yearly margin per product type of the balance breakdown; exactly the product types of "
+                    "the balance contract: " + ", ".join(PRODUCT_TYPES),
     )
-    default_margin: Annotated[Decimal, Field(ge=0, le=1)] = Decimal("0.004")
+    default_margin: Annotated[Decimal, Field(ge=0, le=1)] = Field(
+        default=Decimal("0.004"), description="margin of an AUM reported without a breakdown (unclassified)")
     trend_points: int = Field(default=40, ge=0, le=100, description="points for a trend of +growing_pct or more")
     income_points: dict[str, int] = Field(
         default_factory=lambda: {"under_100k": 5, "100k_300k": 15, "300k_1m": 25, "1m_plus": 30})
     age_points: dict[str, int] = Field(
         default_factory=lambda: {"under_30": 25, "30_44": 30, "45_59": 20, "60_plus": 10})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _margins_name_the_product_types(cls, value: Any) -> Any:
+        margins = value.get("margins") if isinstance(value, dict) else None
+        if isinstance(margins, dict):
+            unknown = sorted(str(k) for k in margins if k not in PRODUCT_TYPES)
+            missing = [k for k in PRODUCT_TYPES if k not in margins]
+            if unknown:
+                raise ValueError(f"margins: unknown product type {', '.join(repr(u) for u in unknown)}; "
+                                 f"known types: {', '.join(PRODUCT_TYPES)}")
+            if missing:
+                raise ValueError(f"margins: no margin for product type {', '.join(repr(m) for m in missing)}; "
+                                 "give every product type a margin (0 for none)")
+        return value
 
 
 class WatchRules(Rules):

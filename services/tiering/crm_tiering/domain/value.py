@@ -19,14 +19,19 @@ class Part:
 
 
 def contribution(aum: Decimal | None, breakdown: dict[str, Decimal], rules: ValueRules) -> list[Part]:
-    """Yearly margin per product type of the AUM breakdown; an unbroken-down AUM earns the default margin."""
+    """Yearly margin per product type of the AUM breakdown; an unbroken-down AUM earns the default margin.
+    The policy has a margin for every product type of the contract, and the contract admits no other."""
     if not breakdown:
         if not aum:
             return []
         return [Part("unclassified", f"{aum} × {rules.default_margin}", (aum * rules.default_margin).quantize(CENT))]
     parts = []
     for product, amount in sorted(breakdown.items()):
-        margin = rules.margins.get(product, rules.default_margin)
+        margin = rules.margins.get(product)  # type: ignore[call-overload]
+        if margin is None:
+            # Only a breakdown kept from before the closed vocabulary: shown, and valued at nothing, not at a guess.
+            parts.append(Part(product, f"{amount} × 0 (not a product type of the balance contract)", Decimal("0.00")))
+            continue
         parts.append(Part(product, f"{amount} × {margin}", (amount * margin).quantize(CENT)))
     return parts
 

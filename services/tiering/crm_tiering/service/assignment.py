@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
@@ -14,7 +14,7 @@ from crm_tiering.adapters.store import staff_from_doc
 from crm_tiering.domain.customer import TieredCustomer
 from crm_tiering.domain.policy import Policy
 from crm_tiering.domain.staff import StaffMember, least_loaded, needs_new_owner
-from crm_tiering.service.context import Tiering
+from crm_tiering.service.context import Loaded, Tiering
 
 log = get_logger(__name__)
 UNSTAFFED = prometheus_client.Counter("crm_tiering_unstaffed_total", "Customers who needed a new owner but the branch had no active staff in the role")
@@ -36,31 +36,89 @@ async def count_owned(t: Tiering, session: AsyncClientSession | None, staff_ids:
     return Counter({r["_id"]: r["n"] for r in rows})
 
 
+class Owners:
+    """Hands customers who entered a tier to a responsible owner, as often as a unit of work needs (a catch-up
+    feed enters and leaves tiers several times in one batch, each day in its turn). The branches' staff are read
+    once, on first need; each hand-over counts at once in the loads the next one reads, and so do the owner
+    changes of the unit of work's customers not yet saved (`loaded`: owners as read), such as registrations."""
+
+    def __init__(self, t: Tiering, session: AsyncClientSession, *, policy: Policy, loaded: Loaded | None = None,
+                 at: datetime | None = None) -> None:
+        self.t, self.session, self.policy, self.loaded, self.at = t, session, policy, loaded, at
+        self.last_at: datetime | None = None
+        self.staff: list[StaffMember] = []
+        self.owned: Counter[str] = Counter()
+        self.branches: set[str] = set()
+
+    async def _read(self, branches: Iterable[str | None]) -> None:
+        missing = {b for b in branches if b} - self.branches
+        if missing:
+            staff, owned = await branch_staff(self.t, self.session, missing)
+            self.staff += staff
+            self.owned.update(owned)
+            self.branches |= missing
+
+    def _loads(self) -> Counter[str]:
+        loads = Counter(self.owned)
+        if self.loaded is not None:
+            for cid, c in self.loaded.customers.items():
+                before, after = self.loaded.owners.get(cid), (None if c.merged_into else c.owner)
+                if before != after:
+                    loads.update({k: n for k, n in ((before, -1), (after, 1)) if k})
+        return loads
+
+    async def settle(self, customers: Iterable[TieredCustomer]) -> None:
+        """Customers who entered a tier since the last call go to a responsible owner when theirs is not one.
+        Costs one round trip, and only the first time some customer entered a tier (per new branch)."""
+        customers = list(customers)
+        entered = [c for c in customers if c.tier_entered and c.tier and not c.merged_into]
+        for c in customers:
+            if c.tier_entered:
+                c.awaiting_owner = False  # set again below if still nobody may own it
+            c.tier_entered = False  # handled: a later entry in the same unit of work is a new one
+        if not entered:
+            return
+        # The first time, every branch of the unit of work at once: one round trip for the whole batch.
+        everyone = self.loaded.customers.values() if self.loaded is not None else ()
+        await self._read([*(c.branch for c in entered), *(c.branch for c in everyone)])
+        by_id = {s.staff_id: s for s in self.staff}
+        needing = [c for c in entered
+                   if needs_new_owner(by_id.get(c.owner or ""), branch=c.branch,
+                                      roles=self.policy.rule(c.tier).responsible_roles)]  # type: ignore[union-attr]
+        if not needing:
+            return
+        load = self._loads()
+        at = self.at or datetime.now(UTC)
+        at = at.replace(microsecond=at.microsecond // 1000 * 1000)  # as the profile stores it
+        if self.last_at is not None and at <= self.last_at:
+            # Each hand-over of the unit of work a later millisecond than the one before: the profile keeps the
+            # latest by `assigned_at` (to the millisecond), and a catch-up feed hands a customer over several times.
+            at = self.last_at + timedelta(milliseconds=1)
+        self.last_at = at
+        for c in sorted(needing, key=lambda c: c.customer_id):
+            roles = self.policy.rule(c.tier).responsible_roles  # type: ignore[union-attr]
+            pick = least_loaded(self.staff, load, branch=c.branch, roles=roles)
+            if pick is None:
+                c.awaiting_owner = True  # caught up when someone who may own it joins the branch
+                UNSTAFFED.inc()
+                log.warning("no active staff to own customer", customer_id=c.customer_id, branch=c.branch,
+                            tier=c.tier, roles=list(roles))
+                continue
+            previous = c.owner
+            if c.assign_owner(pick.staff_id, reason="tier_responsibility", by="tiering", at=at,
+                              note=f"{c.tier} customers are owned by {', '.join(roles)}"):
+                load[pick.staff_id] += 1
+                if previous:
+                    load[previous] -= 1
+                if self.loaded is None:
+                    # Without the unit of work's owners as read, the hand-over is counted here.
+                    self.owned[pick.staff_id] += 1
+                    if previous:
+                        self.owned[previous] -= 1
+
+
 async def assign_owners(t: Tiering, session: AsyncClientSession, customers: list[TieredCustomer], *, policy: Policy,
                         at: datetime | None = None) -> None:
     """Customers who entered a tier in this unit of work go to a responsible owner when theirs is not one.
     Costs one round trip, and only when some customer entered a tier."""
-    entered = [c for c in customers if c.tier_entered and c.tier and not c.merged_into]
-    if not entered:
-        return
-    staff, load = await branch_staff(t, session, (c.branch for c in entered))
-    by_id = {s.staff_id: s for s in staff}
-    needing = [c for c in entered
-               if needs_new_owner(by_id.get(c.owner or ""), branch=c.branch, roles=policy.rule(c.tier).responsible_roles)]  # type: ignore[union-attr]
-    if not needing:
-        return
-    at = at or datetime.now(UTC)
-    for c in sorted(needing, key=lambda c: c.customer_id):
-        roles = policy.rule(c.tier).responsible_roles  # type: ignore[union-attr]
-        pick = least_loaded(staff, load, branch=c.branch, roles=roles)
-        if pick is None:
-            UNSTAFFED.inc()
-            log.warning("no active staff to own customer", customer_id=c.customer_id, branch=c.branch, tier=c.tier,
-                        roles=list(roles))
-            continue
-        previous = c.owner
-        if c.assign_owner(pick.staff_id, reason="tier_responsibility", by="tiering", at=at,
-                          note=f"{c.tier} customers are owned by {', '.join(roles)}"):
-            load[pick.staff_id] += 1
-            if previous:
-                load[previous] -= 1
+    await Owners(t, session, policy=policy, at=at).settle(customers)

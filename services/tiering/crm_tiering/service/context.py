@@ -108,10 +108,11 @@ async def save(t: Tiering, session: AsyncClientSession, loaded: Loaded, *, only:
             changed["event_seq"] = seq + len(c.events)
         if changed:
             updates.append(UpdateOne({"_id": cid}, {"$set": changed}, upsert=True))
-        if c.watch is not None:
-            w = c.watch
+        for w in c.watches:
             watch.append(UpdateOne({"_id": f"{cid}:{w.as_of.isoformat()}"}, {"$set": {
-                "customer_id": cid, "owner": c.owner, "branch": c.branch, "tier": c.tier, "as_of": w.as_of.isoformat(),
+                "customer_id": cid, **({"owner": w.owner, "branch": w.branch, "tier": w.tier} if w.closed else
+                                       {"owner": c.owner, "branch": c.branch, "tier": c.tier}),
+                "as_of": w.as_of.isoformat(),
                 "previous_aum": w.previous, "aum": w.aum, "change": w.change}}, upsert=True))
     owned: Counter[str] = Counter()
     for cid, c in loaded.customers.items():

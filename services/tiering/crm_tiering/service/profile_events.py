@@ -7,13 +7,18 @@ producer), the rules themselves make a repeat harmless: an older or equal snapsh
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
+
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_contracts.envelope import CloudEvent
 from crm_contracts.profile import AssetsChanged, CustomerMerged, CustomerRegistered, CustomerUpdated
 from crm_kit.messaging import Incoming, Rejection
 from crm_tiering.service import policies
-from crm_tiering.service.assignment import assign_owners
+from crm_tiering.domain.customer import TieredCustomer
+from crm_tiering.domain.policy import Policy
+from crm_tiering.service.assignment import Owners
 from crm_tiering.service.context import Tiering, advance_clock, load, save
 
 
@@ -25,60 +30,112 @@ def _customer_ids(ev: CloudEvent | None) -> list[str]:  # type: ignore[type-arg]
     return [ev.subject]
 
 
+def _by_day(items: list[Incoming[CloudEvent | None]]) -> list[list[Incoming[CloudEvent | None]]]:  # type: ignore[type-arg]
+    """The batch as the nights it covers: a catch-up feed (a week of one customer in one poll) is applied day by
+    day across all its customers, as the same days sent one a night would be — owners are handed out at the end
+    of each day, so who gets a customer does not depend on how the feed was cut into deliveries. Each customer's
+    events keep their order: an event other than a balance goes with the day of the balance before it."""
+    last: dict[str, date] = {}
+    keyed: list[tuple[date, int, Incoming[CloudEvent | None]]] = []  # type: ignore[type-arg]
+    for index, item in enumerate(items):
+        if item.payload is None:
+            continue
+        ids = _customer_ids(item.payload)
+        day = max((last.get(cid, date.min) for cid in ids), default=date.min)
+        if isinstance(item.payload.data, AssetsChanged):
+            day = max(day, item.payload.data.as_of)
+        for cid in ids:
+            last[cid] = day
+        keyed.append((day, index, item))
+    keyed.sort(key=lambda k: (k[0], k[1]))
+    nights: list[list[Incoming[CloudEvent | None]]] = []  # type: ignore[type-arg]
+    for position, (day, _, item) in enumerate(keyed):
+        if position == 0 or day != keyed[position - 1][0]:
+            nights.append([])
+        nights[-1].append(item)
+    return nights
+
+
+async def _observe(c: TieredCustomer, *, as_of: date, aum: Decimal, breakdown: dict[str, Decimal], policy: Policy,
+                   number: int, owners: Owners) -> None:
+    """One day's balance of a registered customer, after whatever came due before that day."""
+    # The first evaluation under a newer policy than the customer's applies that policy at once, as its
+    # rollout would.
+    if c.policy_version is not None and c.policy_version < number and c.as_of is not None:
+        c.evaluate(on=c.evaluated_on or c.as_of, policy=policy, version=number, policy_changed=True)
+    # Dates that came due before this day (a grace end, dormancy …) on their own dates, each followed by the
+    # hand-over it may call for, as the nightly sweep does when the days arrive one a night.
+    while c.catch_up_step(before=as_of, policy=policy, version=number):
+        await owners.settle([c])
+    c.observe_balance(as_of=as_of, aum=aum, breakdown=breakdown, policy=policy, version=number)
+
+
 async def apply_profile_events(*, t: Tiering, session: AsyncClientSession, items: list[Incoming[CloudEvent | None]]) -> list[Rejection]:
     policy, number = await policies.current(t, session)
     loaded = await load(t, session, {cid for i in items for cid in _customer_ids(i.payload)})
-    rejections: list[Rejection] = []
+    owners = Owners(t, session, policy=policy, loaded=loaded)
     latest_as_of: str | None = None
-    for item in items:
-        if item.payload is None:
-            continue
-        data = item.payload.data
-        subject = loaded.customers.get(item.payload.subject)
-        if subject is not None and item.sequence is not None and item.sequence <= subject.profile_seq:
-            continue  # applied before: a redelivery
-        if isinstance(data, CustomerRegistered):
-            c = loaded.customers.get(data.customer_id) or loaded.add_new(data.customer_id)
-            c.branch, c.kind = data.branch, data.kind
-            c.owner = c.owner or data.owner
-            c.registered_on = data.registered_at.date()
-            c.age_band, c.income_band = data.age_band, data.income_band
-        elif isinstance(data, CustomerUpdated):
-            c = loaded.customers.get(data.customer_id)
-            if c is None:
-                continue  # nothing tiering keeps has changed for a customer it does not know yet
-            c.age_band = data.age_band or c.age_band
-            c.income_band = data.income_band or c.income_band
-        elif isinstance(data, AssetsChanged):
-            c = loaded.customers.get(data.customer_id)
-            if c is None:
-                rejections.append(Rejection(item, f"customer_id: {data.customer_id} is not registered with tiering "
-                                                  "(its registered event has not been seen)"))
+    for night in _by_day(items):
+        for item in night:
+            if item.payload is None:
+                continue  # a type tiering does not know (left out of the nights already)
+            data = item.payload.data
+            subject = loaded.customers.get(item.payload.subject)
+            if subject is not None and item.sequence is not None and item.sequence <= subject.profile_seq:
+                continue  # applied before: a redelivery
+            if isinstance(data, CustomerRegistered):
+                c = loaded.customers.get(data.customer_id) or loaded.add_new(data.customer_id)
+                c.branch, c.kind = data.branch, data.kind
+                c.owner = c.owner or data.owner
+                c.registered_on = data.registered_at.date()
+                c.age_band, c.income_band = data.age_band, data.income_band
+                # What overtook the registration now counts, in its order, as if the registration had come first.
+                for held in c.take_held_balances():
+                    await _observe(c, as_of=held.as_of, aum=held.aum, breakdown=held.breakdown, policy=policy,
+                                   number=number, owners=owners)
+                    await owners.settle([c])
+                    c.close_day()
+                    c.profile_seq = max(c.profile_seq, held.seq or 0)
+                c.registration_arrived(policy=policy)
+            elif isinstance(data, CustomerUpdated):
+                c = loaded.customers.get(data.customer_id)
+                if c is None:
+                    continue  # nothing tiering keeps has changed for a customer it does not know yet
+                c.age_band = data.age_band or c.age_band
+                c.income_band = data.income_band or c.income_band
+            elif isinstance(data, AssetsChanged):
+                c = loaded.customers.get(data.customer_id) or loaded.add_new(data.customer_id)
+                if not c.registered:
+                    # The registration has not arrived (a redelivery or a replay can overtake it): the balance is
+                    # kept and evaluated in its turn when it does, never lost.
+                    c.hold_balance(as_of=data.as_of, aum=data.aum, breakdown=dict(data.breakdown), seq=item.sequence)
+                    loaded.causes[c.customer_id] = (item.message_id, item.correlation_id)
+                    latest_as_of = max(latest_as_of or "", data.as_of.isoformat())
+                    # Not counted as applied: the registration, numbered before it, must still be taken.
+                    continue
+                else:
+                    await _observe(c, as_of=data.as_of, aum=data.aum, breakdown=dict(data.breakdown), policy=policy,
+                                   number=number, owners=owners)
+                latest_as_of = max(latest_as_of or "", data.as_of.isoformat())
+            elif isinstance(data, CustomerMerged):
+                merged = loaded.customers.get(data.merged_id)
+                if merged is not None:
+                    merged.merged_into = data.survivor_id
+            else:
                 continue
-            # The first evaluation under a newer policy than the customer's applies that policy at once,
-            # as its rollout would.
-            changed_policy = c.policy_version is not None and c.policy_version < number
-            if changed_policy and c.as_of is not None:
-                c.evaluate(on=c.evaluated_on or c.as_of, policy=policy, version=number, policy_changed=True)
-            c.observe_balance(as_of=data.as_of, aum=data.aum, breakdown=dict(data.breakdown), policy=policy,
-                              version=number)
-            latest_as_of = max(latest_as_of or "", data.as_of.isoformat())
-        elif isinstance(data, CustomerMerged):
-            merged = loaded.customers.get(data.merged_id)
-            if merged is not None:
-                merged.merged_into = data.survivor_id
-        else:
-            continue
-        for cid in _customer_ids(item.payload):
-            loaded.causes[cid] = (item.message_id, item.correlation_id)
-        subject = loaded.customers.get(item.payload.subject)
-        if subject is not None and item.sequence is not None:
-            subject.profile_seq = max(subject.profile_seq, item.sequence)
-    await assign_owners(t, session, list(loaded.customers.values()), policy=policy)
+            for cid in _customer_ids(item.payload):
+                loaded.causes[cid] = (item.message_id, item.correlation_id)
+            subject = loaded.customers.get(item.payload.subject)
+            if subject is not None and item.sequence is not None:
+                subject.profile_seq = max(subject.profile_seq, item.sequence)
+        # The end of the day: hand-overs for whoever entered a tier, and the day's watch entries closed.
+        await owners.settle(loaded.customers.values())
+        for c in loaded.customers.values():
+            c.close_day()
     await advance_clock(t, session, latest_as_of)
     touched = set(loaded.causes) & set(loaded.customers)
     await save(t, session, loaded, only=touched)
-    return rejections
+    return []
 
 
 def handler(t: Tiering):  # type: ignore[no-untyped-def]

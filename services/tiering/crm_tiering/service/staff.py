@@ -15,7 +15,7 @@ from crm_tiering.adapters.store import staff_from_doc
 from crm_tiering.domain.staff import least_loaded
 from crm_tiering.schemas import StaffUpsert
 from crm_tiering.service import policies
-from crm_tiering.service.assignment import branch_staff, count_owned
+from crm_tiering.service.assignment import Owners, branch_staff, count_owned
 from crm_tiering.service.context import Tiering, audit, load, save
 
 MANAGES_STAFF = frozenset({Role.ADMIN, Role.HEAD_OFFICE, Role.BRANCH_MANAGER})
@@ -69,6 +69,8 @@ async def put_staff(*, t: Tiering, principal: Principal, staff_id: str, data: St
     leaving = not data.active or (before is not None and before.get("branch") != data.branch)
     if leaving:
         moved = await redistribute(t=t, staff_id=staff_id, by=principal.staff_id)
+    if data.active:
+        await hand_over_waiting(t=t, branch=data.branch)
     doc = await t.store.staff.find_one({"_id": staff_id}) or {}
     return {**_view(doc, doc.get("owned", 0)), **moved}
 
@@ -101,6 +103,7 @@ async def redistribute(*, t: Tiering, staff_id: str, by: str, chunk: int = 500) 
                 pick = least_loaded(staff, load_by, branch=c.branch, roles=roles, exclude=staff_id)
                 if pick is None:
                     stuck.append(cid)
+                    c.awaiting_owner = c.tier is not None  # handed over when someone who may own it joins
                     continue
                 c.assign_owner(pick.staff_id, reason="staff_deactivated", by=by, at=now,
                                note=f"{staff_id} no longer serves branch {c.branch}")
@@ -116,6 +119,37 @@ async def redistribute(*, t: Tiering, staff_id: str, by: str, chunk: int = 500) 
         skip += stuck
         if not more:
             return {"reassigned": reassigned, "unassigned": unassigned}
+
+
+async def hand_over_waiting(*, t: Tiering, branch: str, chunk: int = 500) -> int:
+    """Customers of the branch who entered a tier while nobody there held its roles (the directory filled after
+    the balances, a new branch, everyone away) go to the least-loaded member who may now own them, as they would
+    have on entering. Chunked transactions; those still without anyone suitable keep waiting."""
+    handed = 0
+    still: list[str] = []
+    while True:
+        async def txn(s: AsyncClientSession) -> tuple[int, list[str], bool]:
+            ids = [d["_id"] for d in await t.store.customers.find(
+                {"branch": branch, "awaiting_owner": True, "merged_into": None, "_id": {"$nin": still}}, {"_id": 1},
+                session=s).sort("_id", ASCENDING).limit(chunk).to_list()]
+            if not ids:
+                return 0, [], False
+            policy, _ = await policies.current(t, s)
+            loaded = await load(t, s, ids)
+            waiting = [loaded.customers[cid] for cid in ids]
+            for c in waiting:
+                c.tier_entered = True
+            await Owners(t, s, policy=policy, loaded=loaded).settle(waiting)
+            await save(t, s, loaded)
+            waiting_still = [c.customer_id for c in waiting if c.awaiting_owner]
+            return len(ids) - len(waiting_still), waiting_still, len(ids) == chunk
+
+        done, waiting_still, more = await t.rt.mongo.transaction(txn)
+        t.rt.outbox.notify()
+        handed += done
+        still += waiting_still
+        if not more:
+            return handed
 
 
 async def reassign(*, t: Tiering, principal: Principal, customer_id: str, new_owner: str, reason: str) -> dict[str, Any]:

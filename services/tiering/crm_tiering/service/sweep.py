@@ -14,7 +14,7 @@ from datetime import timedelta
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_tiering.service import policies
-from crm_tiering.service.assignment import assign_owners
+from crm_tiering.service.assignment import Owners
 from crm_tiering.service.context import Tiering, business_date, load, save
 
 SWEPT = "swept"  # clock document: the last day the sweep finished
@@ -50,12 +50,17 @@ async def sweep_step(t: Tiering) -> bool:
             return
         policy, number = await policies.current(t, s)
         loaded = await load(t, s, ids)
-        for c in loaded.customers.values():
-            if c.due_on is None or c.due_on > today or c.merged_into:
-                continue  # evaluated meanwhile by a balance
-            c.evaluate(on=today, policy=policy, version=number,
-                       policy_changed=c.policy_version is not None and c.policy_version < number)
-        await assign_owners(t, s, list(loaded.customers.values()), policy=policy)
+        owners = Owners(t, s, policy=policy, loaded=loaded)
+        # Day by day over what came due, each on its own date: a sweep that comes late (the feed jumped several
+        # days, a week arrived at once, the process was down) gives what a sweep every night would have.
+        while due := sorted((c.due_on, cid) for cid, c in loaded.customers.items()
+                            if c.due_on is not None and c.due_on <= today and not c.merged_into):
+            on = due[0][0]
+            tonight = [loaded.customers[cid] for day, cid in due if day == on]
+            for c in tonight:
+                c.evaluate(on=on, policy=policy, version=number,
+                           policy_changed=c.policy_version is not None and c.policy_version < number)
+            await owners.settle(tonight)
         await save(t, s, loaded)
 
     await t.rt.mongo.transaction(txn)
