@@ -205,25 +205,32 @@ class Complaint:
         self._routed(reason=reason, by=by, at=at)
 
     def raise_priority(self, *, tier: str, policy: ComplaintsPolicy, today: date, at: datetime,
-                       add_working_days: Callable[[date, int], date], next_workday: Callable[[date], date]) -> bool:
+                       add_working_days: Callable[[date, int], date], next_workday: Callable[[date], date],
+                       depends_on_provisional: Callable[[date, date], bool] = lambda start, end: False,
+                       calendar_revision: str | None = None) -> bool:
         """A tier learnt after intake (late, or an upgrade during the case) that gives priority: the open case gets
-        the priority targets — never later than before, never earlier than today (the bank could not have known)."""
+        the priority targets — never later than before, never earlier than today (the bank could not have known).
+        The regulator's days and the case's holiday rule stay as they were."""
         if self.priority or self.state not in workflow.OPEN_STATES:
             return False
         if not deadlines.is_priority(channel=self.channel, tier=tier, policy=policy):
             if self.tier is None:
                 self.tier = tier
             return False
-        before = (self.acknowledge_due, self.first_contact_due, self.allowed_days)
         self.tier, self.priority = tier, True
-        try:
-            self.set_targets(policy, add_working_days=add_working_days, next_workday=next_workday)
-        finally:
-            faster = (self.acknowledge_due, self.first_contact_due)
-            self.acknowledge_due, self.first_contact_due, self.allowed_days = before
-        for name, old, new in (("acknowledge_due", before[0], faster[0]), ("first_contact_due", before[1], faster[1])):
+        faster = deadlines.targets_for(policy, priority=True)
+        for name, working_days in (("acknowledge", faster.acknowledge), ("first_contact", faster.first_contact)):
+            old = getattr(self, f"{name}_due")
+            new = deadlines.internal_due(self.received_on, working_days, add_working_days=add_working_days,
+                                         next_workday=next_workday)
             if old is not None and new is not None:
-                setattr(self, name, min(old, max(new, today)))
+                setattr(self, f"{name}_due", min(old, max(new, today)))
+        self.provisional_targets = [
+            *(name for name in ("acknowledge", "first_contact")
+              if (due := getattr(self, f"{name}_due")) is not None and depends_on_provisional(self.received_on, due)),
+            *(["decision"] if "decision" in self.provisional_targets else [])]
+        if calendar_revision is not None:
+            self.calendar_revision = calendar_revision
         self.history.append({"at": at, "by": "complaints", "action": "priority_raised", "tier": tier, "note": None})
         self._routed(reason="tier", by="complaints", at=at)
         return True

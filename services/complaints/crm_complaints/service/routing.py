@@ -73,7 +73,9 @@ async def catch_up(cx: Complaints, session: AsyncClientSession, customer_ids: It
         if customer.get("tier"):
             try:
                 touched |= c.raise_priority(tier=customer["tier"], policy=policy, today=today, at=now,
-                                            add_working_days=cal.add_working_days, next_workday=cal.next_workday)
+                                            add_working_days=cal.add_working_days, next_workday=cal.next_workday,
+                                            depends_on_provisional=cal.depends_on_provisional,
+                                            calendar_revision=cal.revision)
             except CalendarYearUnknown:  # priority is raised; the targets stay as they were
                 log.warning("complaint.priority_targets_kept", complaint_id=c.complaint_id)
                 touched = True
