@@ -60,9 +60,13 @@ WEEK: dict[str, list[str | None]] = {
     "new-key": [None, None, "3500000.00", "3500000.00", "3600000.00", None, "3700000.00"],
     # small, below the minimum from day 4: untiered after the grace.
     "falls-out": ["5000.00", "6000.00", "6000.00", "800.00", "800.00", "700.00", "700.00"],
-    # a second ordinary customer who goes up to potential on day 5: competes for the RMs with the others.
-    "second-up": ["80000.00", "90000.00", "150000.00", "160000.00", "250000.00", "250000.00", "240000.00"],
+    # first seen on day 2 (ordinary: the low-counter colleague less loaded than the one who took the first
+    # customer), up to potential on day 5: to the RM with the fewest customers by then.
+    "second-up": [None, "80000.00", "150000.00", "160000.00", "250000.00", "250000.00", "240000.00"],
 }
+# No two customers need a hand-over from the same roles on the same night: within one night the order of such
+# hand-overs follows how the broker cut the events into polls (by customer id within a poll), with a daily feed
+# as with a catch-up one, so a tie there would test the broker, not the feed. Across nights the loads decide.
 
 
 def snapshots(core_nos: dict[str, str], days: list[date]) -> list[dict[str, Any]]:
@@ -207,6 +211,8 @@ async def test_a_week_in_one_delivery_comes_out_as_the_same_week_day_by_day(make
     assert "churn-risk-raised" in kinds["outflow"] and "churn-risk-cleared" in kinds["outflow"]
     assert oracle["views"]["new-key"]["tier"] == "key" and oracle["views"]["falls-out"]["tier"] is None
     assert sum(1 for items in oracle["watch"].values() for i in items if i[0] == "watched") == 3
+    handed_to = {d["new_owner"] for evs in oracle["events"].values() for kind, d in evs if kind == "owner-assigned"}
+    assert {"S-RM2", "S-RM3", "S-BM1"} <= handed_to  # the loads chose among several staff of a role
 
     for delivery in ("one_post", "one_produce"):
         catch_up = await run_week(make_service_env, token_for, customers, delivery=delivery)
