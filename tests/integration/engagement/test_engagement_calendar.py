@@ -66,3 +66,27 @@ async def test_a_provisional_due_date_is_flagged_and_rescheduled_when_the_offici
             "2027-02-11", "2027-02-15", False)
         [changed] = await feed.published(CALENDAR_CHANGED)
         assert changed["subject"] == "calendar-2027" and changed["data"]["by"] == "S-HO1"
+
+
+async def test_a_follow_up_moved_off_a_provisional_holiday_is_moved_again_by_the_official_schedule(
+        start_engagement, feed, head_office):
+    # Tiered on 2027-09-01: vip's monthly call 30 days later is Friday 2027-10-01, 国庆. Provisionally 10-01..10-03 are
+    # off and the weekend days are given back (10-04, 10-05), so the call is due Wednesday 10-06, flagged provisional.
+    async with start_engagement(clock_date="2027-09-01", calendar_refresh_seconds=0.3) as engagement:
+        await register(engagement, feed, "C910")
+        await feed.tiering(tier_changed("C910", "vip", from_tier="potential", as_of=date(2027, 9, 1)))
+        [call] = await wait_tasks(engagement, head_office, customer_id="C910", kind="follow_up")
+        assert (call["due_on"], call["due_planned_on"], call["provisional"]) == ("2027-10-06", "2027-10-01", True)
+
+        r = await engagement.put("/v1/calendar/years/2027", headers=auth(head_office), json=notice_2027())
+        assert r.status_code == 200, r.text
+
+        # The official break runs 10-01..10-07: due Friday 10-08, no longer provisional.
+        async def rescheduled():
+            [got] = await wait_tasks(engagement, head_office, customer_id="C910", kind="follow_up")
+            return got if got["due_on"] != "2027-10-06" else None
+
+        got = await eventually(rescheduled, timeout=20)
+        assert (got["due_on"], got["provisional"]) == ("2027-10-08", False)
+        [moved] = await feed.published(RESCHEDULED, "C910")
+        assert (moved["data"]["from_due_on"], moved["data"]["to_due_on"]) == ("2027-10-06", "2027-10-08")

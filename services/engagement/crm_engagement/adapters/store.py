@@ -113,6 +113,7 @@ def task_from_doc(doc: dict[str, Any]) -> Task:
         created_at=doc.get("created_at"), created_by=doc.get("created_by", "engagement"), note=doc.get("note"),
         history=list(doc.get("history") or []), asked_channel=doc.get("asked_channel"),
         due_counted_from=_d(doc.get("due_counted_from")), due_working_days=doc.get("due_working_days"),
+        due_planned_on=_d(doc.get("due_planned_on")),
         provisional=bool(doc.get("provisional")), calendar_revision=doc.get("calendar_revision"),
     )
 
@@ -123,6 +124,7 @@ def task_doc(t: Task) -> dict[str, Any]:
     doc["due_on"] = t.due_on.isoformat()
     doc["visible_from"] = _s(t.visible_from)
     doc["due_counted_from"] = _s(t.due_counted_from)
+    doc["due_planned_on"] = _s(t.due_planned_on)
     doc["history"] = [{"at": t.created_at, "action": "created", "by": t.created_by}]
     doc["open_key"] = open_key(t)
     return doc

@@ -135,9 +135,9 @@ class EngagedCustomer:
                 self.cancel(live[state["task"]], reason="cadence_changed", now=now)
             last = date.fromisoformat(state["last_done"]) if state.get("last_done") else None
             start = last or (date.fromisoformat(state["from"]) if state.get("from") else today)
-            due = max(today, start + timedelta(days=rule.every_days))
+            planned = due = max(today, start + timedelta(days=rule.every_days))
             if working_day is not None:
-                due = working_day(due)
+                due = working_day(planned)
             parts: tuple[str, ...] = (name, due.isoformat())
             if task_id(self.customer_id, "follow_up", *parts) in (state.get("task"), state.get("last_task")):
                 # The task it replaces (done, cancelled) had this id — a contact made on the day it was planned from,
@@ -145,6 +145,8 @@ class EngagedCustomer:
                 parts = (*parts, start.isoformat(), f"v{version}")
             task = self.plan_task(kind="follow_up", due_on=due, channel=rule.channel, policy=policy, now=now,
                                   parts=parts, occasion=name, purpose=rule.purpose)
+            if task is not None and working_day is not None:
+                task.due_planned_on = planned
             state.update(settings, task=task.task_id if task else None, **{"from": start.isoformat()})
         self.plan_version = version
 

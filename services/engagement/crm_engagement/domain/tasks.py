@@ -49,6 +49,9 @@ class Task:
     # working-day calendar changes (an official schedule replacing a provisional year).
     due_counted_from: date | None = None
     due_working_days: int | None = None
+    due_planned_on: date | None = None
+    """a follow-up's cadence date before a public holiday moved it to the next working day (moved again when the
+    calendar changes)"""
     provisional: bool = False
     calendar_revision: str | None = None
 

@@ -58,12 +58,17 @@ async def recompute_step(e: Engagement) -> bool:
         writes, messages = [], []
         for doc in docs:
             task = task_from_doc(doc)
-            if task.due_counted_from is None or task.due_working_days is None:
+            if task.due_counted_from is not None and task.due_working_days is not None:
+                counted_from = task.due_counted_from
+                due = (cal.add_working_days(counted_from, task.due_working_days) if task.due_working_days
+                       else cal.next_workday(counted_from))
+            elif task.due_planned_on is not None:  # a follow-up moved off a public holiday
+                counted_from = task.due_planned_on
+                due = cal.next_workday(counted_from) if cal.is_public_holiday(counted_from) else counted_from
+            else:
                 writes.append(UpdateOne({"_id": task.task_id}, {"$set": {"calendar_revision": revision}}))
                 continue
-            due = (cal.add_working_days(task.due_counted_from, task.due_working_days) if task.due_working_days
-                   else cal.next_workday(task.due_counted_from))
-            provisional = cal.depends_on_provisional(task.due_counted_from, due)
+            provisional = cal.depends_on_provisional(counted_from, due)
             update: dict[str, Any] = {"$set": {"calendar_revision": revision, "provisional": provisional}}
             if due != task.due_on:
                 # A task moved later may fall due (and be flagged overdue) again on its new date.

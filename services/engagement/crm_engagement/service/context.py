@@ -71,8 +71,9 @@ class Engagement:
         """Flag the tasks whose working-day due date rests on provisional calendar days (a year no official
         schedule covers yet), with the calendar revision they were counted under."""
         for t in tasks:
-            if t.due_counted_from is not None:
-                t.provisional = self.rt.calendar.depends_on_provisional(t.due_counted_from, t.due_on)
+            counted_from = t.due_counted_from or t.due_planned_on
+            if counted_from is not None:
+                t.provisional = self.rt.calendar.depends_on_provisional(counted_from, t.due_on)
                 t.calendar_revision = self.rt.calendar.revision
 
     def due_in_working_days(self, start: date, days: int) -> date:
