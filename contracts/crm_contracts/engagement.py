@@ -17,6 +17,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from crm_contracts.calendar import CalendarChangedData
 from crm_contracts.envelope import EventData
 
 TaskKind = Literal[
@@ -78,22 +79,11 @@ class TaskRescheduled(EventData):
     at: datetime
 
 
-class CalendarChanged(EventData):
+class CalendarChanged(CalendarChangedData):
     """The working-day calendar of the service changed: an official schedule was loaded for a year (or replaced), or
     the override file changed a year."""
 
     event_type = "crm.engagement.calendar.changed.v1"
-    year: int
-    source: Literal["official", "override"] = Field(
-        default="official", description="a notice loaded with `crm calendar load`, or the override file")
-    change: Literal["loaded", "replaced", "removed"]
-    was: Literal["provisional", "official", "override"] = Field(description="where the year's days came from before")
-    rest_days: list[date] = Field(description="public holidays of the year (weekend days inside a break included)")
-    make_up_workdays: list[date]
-    notice: str | None = Field(default=None, description="the State Council notice's title")
-    by: str
-    at: datetime
-    calendar_revision: str
 
 
 class TaskCompleted(EventData):

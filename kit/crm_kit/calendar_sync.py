@@ -212,3 +212,45 @@ async def announce_override_changes(rt: Any, *, audit_collection: Any, topic: st
     await rt.mongo.transaction(txn)
     rt.outbox.notify()
     return len(changed)
+
+
+class ServiceCalendar:
+    """The calendar as a service that counts working days (complaints, engagement) offers it: the days for channels,
+    loading an official year, and the job that recomputes what rested on provisional days once the calendar changed.
+    The service gives its audit collection, its topic and its `calendar.changed` event type, and the recompute
+    itself (`recompute(revision)`: one chunk, True while more remain)."""
+
+    JOB = "calendar-recompute"
+    GATE_EVERY_REFRESHES = 10
+
+    def __init__(self, rt: Any, *, audit_collection: Any, topic: str, event_type: type[Any], source: str,
+                 recompute: Callable[[str], Any]) -> None:
+        self.rt, self.audit_collection, self.topic = rt, audit_collection, topic
+        self.event_type, self.source, self._recompute = event_type, source, recompute
+        self.gate = RecomputeGate(every=rt.settings.calendar_refresh_seconds * self.GATE_EVERY_REFRESHES)
+        self.job = rt.job(self.JOB, self.recompute_step, interval=rt.settings.calendar_refresh_seconds)
+        rt.calendar_sync.on_change.append(self.job.wake)
+
+    def days(self, *, start: dt.date, end: dt.date) -> dict[str, Any]:
+        return days_view(self.rt.calendar, start=start, end=end, today=self.rt.clock.today())
+
+    async def load_year(self, *, principal: Any, year: int, body: Any) -> dict[str, Any]:
+        result = await load_official_year(self.rt, year=year, body=body, by=principal.staff_id,
+                                          role=principal.role.value, audit_collection=self.audit_collection,
+                                          topic=self.topic, event_type=self.event_type, source=self.source)
+        self.job.wake()
+        return result
+
+    async def recompute_step(self) -> bool:
+        """One pass of the leased job; True while more remain."""
+        await self.rt.calendar_sync.refresh()  # this replica may hold the lease without having seen the change yet
+        revision = self.rt.calendar.revision
+        if not self.gate.due(revision):
+            return False
+        await announce_override_changes(self.rt, audit_collection=self.audit_collection, topic=self.topic,
+                                        event_type=self.event_type, source=self.source)
+        more = bool(await self._recompute(revision))
+        if not more:
+            self.gate.done(revision)
+        return more
+

@@ -33,9 +33,7 @@ def build(settings: ComplaintsSettings | None = None) -> Complaints:
     rt.startup_hooks += [store.ensure_indexes, cx.policies.ensure_default]
     cx.scheduler_job = rt.job("deadlines", lambda: scheduler.step(cx), interval=settings.scheduler_interval_seconds)
     cx.unverified_job = rt.job(routing.KEY, lambda: routing.unverified_step(cx), interval=settings.routing_interval_seconds)
-    cx.calendar_job = rt.job("calendar-recompute", lambda: calendar.recompute_step(cx),
-                             interval=settings.calendar_refresh_seconds)
-    rt.calendar_sync.on_change.append(cx.calendar_job.wake)
+    cx.calendar = calendar.service_calendar(cx)
     subscribers.register(cx)
     rt.publishes(COMPLAINTS_CASES, EVENTS, key="customer id (complaint id for a complainant who is not a customer)")
     return cx
@@ -43,7 +41,7 @@ def build(settings: ComplaintsSettings | None = None) -> Complaints:
 
 def create_app(settings: ComplaintsSettings | None = None) -> FastAPI:
     cx = build(settings)
-    app = create_http_app(cx.rt, title="Bank CRM — complaints", description=DESCRIPTION, routers=[http.router])
+    app = create_http_app(cx.rt, title="Bank CRM — complaints", description=DESCRIPTION, routers=[http.router, http.calendar_routes])
     app.state.complaints = cx
     return app
 

@@ -31,9 +31,7 @@ def build(settings: EngagementSettings | None = None) -> Engagement:
                                                                 note="defaults of BRIEF §4"))
     rt.startup_hooks += [e.store.ensure_indexes, lambda: policies.ensure_default(e)]
     e.scheduler_job = rt.job("scheduler", lambda: scheduler.step(e), interval=settings.scheduler_interval_seconds)
-    e.calendar_job = rt.job("calendar-recompute", lambda: calendar.recompute_step(e),
-                            interval=settings.calendar_refresh_seconds)
-    rt.calendar_sync.on_change.append(e.calendar_job.wake)
+    e.calendar = calendar.service_calendar(e)
     subscribers.register(e)
     rt.publishes(ENGAGEMENT_TASKS, EVENTS)
     return e
@@ -41,7 +39,7 @@ def build(settings: EngagementSettings | None = None) -> Engagement:
 
 def create_app(settings: EngagementSettings | None = None) -> FastAPI:
     e = build(settings)
-    app = create_http_app(e.rt, title="Bank CRM — engagement", description=DESCRIPTION, routers=[http.router])
+    app = create_http_app(e.rt, title="Bank CRM — engagement", description=DESCRIPTION, routers=[http.router, http.calendar_routes])
     app.state.engagement = e
     return app
 

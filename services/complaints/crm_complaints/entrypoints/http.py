@@ -11,9 +11,11 @@ from crm_complaints.schemas import (
     Appraisal, Assign, ComplaintCreate, Confirm, Escalate, Extend, HandlerUpsert, Notify, PolicyRead, PolicyUpdate,
     Reopen, Resolve, Route, Step,
 )
-from crm_complaints.service import calendar, cases, handlers, policy, reports
+from crm_complaints.service import cases, handlers, policy, reports
 from crm_complaints.service.context import Complaints
 from crm_kit import audit as audit_trail
+from crm_kit.calendar_http import calendar_router
+from crm_kit.calendar_sync import ServiceCalendar
 from crm_kit.auth import Principal, Role, current_principal, require_roles, writer
 from crm_kit.errors import Invalid
 
@@ -145,23 +147,10 @@ async def get_audit(cx: C, principal: Annotated[Principal, Depends(require_roles
     return await audit_trail.read(cx.store.audit, target=target, staff_id=staff_id, limit=limit)
 
 
-
-@router.get("/calendar", tags=["calendar"])
-async def get_calendar(cx: C, principal: Reader, from_: Annotated[date, Query(alias="from")],  # noqa: ARG001
-                       to: date) -> dict[str, Any]:
-    """Each day from `from` to `to` (inclusive, at most 400 days): working or rest, why (workday, weekend,
-    public_holiday, make_up_workday) and its source — `official` (the State Council's schedule), `override` (the
-    bank's override file) or `provisional` (a year no official schedule covers yet: the statutory holidays, no
-    调休). `working_days` counts the working days of the range, for "due in N working days"."""
-    return calendar.days(cx=cx, start=from_, end=to)
+def complaints_calendar(request: Request) -> ServiceCalendar:
+    service_calendar = complaints(request).calendar
+    assert service_calendar is not None
+    return service_calendar
 
 
-@router.put("/calendar/years/{year}", tags=["calendar"])
-async def put_calendar_year(cx: C, principal: Annotated[Principal, Depends(require_roles(Role.HEAD_OFFICE, Role.ADMIN))],
-                            year: Annotated[int, Path(ge=1901, le=2099)],
-                            body: Annotated[Any, Body(description="the State Council notice's shape (see deploy/README.md) "
-                                                                  "or the override file's shape for this year")]) -> dict[str, Any]:
-    """Load the official schedule of a year (`crm calendar load FILE`): checked against the notice's shape and the
-    statute, stored, audited and published (`calendar.changed`); every replica applies it within
-    CALENDAR_REFRESH_SECONDS, and the open cases' targets that rested on provisional days are recomputed."""
-    return await calendar.load_year(cx=cx, principal=principal, year=year, body=body)
+calendar_routes = calendar_router(complaints_calendar, recomputed="the open cases' targets")

@@ -8,8 +8,6 @@ revision, so the job ends when every such case carries the calendar's revision."
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
@@ -18,37 +16,19 @@ from crm_complaints.service.context import SOURCE, Complaints, audit, save_many
 from crm_complaints.service.policy import current
 from crm_contracts.complaints import CalendarChanged
 from crm_contracts.topics import COMPLAINTS_CASES
-from crm_kit.auth import Principal
-from crm_kit.calendar_sync import RecomputeGate, announce_override_changes, days_view, load_official_year
+from crm_kit.calendar_sync import ServiceCalendar
 
 CHUNK = 200
-GATE_EVERY_REFRESHES = 10
 
 
-def days(*, cx: Complaints, start: date, end: date) -> dict[str, Any]:
-    return days_view(cx.rt.calendar, start=start, end=end, today=cx.today())
+def service_calendar(cx: Complaints) -> ServiceCalendar:
+    return ServiceCalendar(cx.rt, audit_collection=cx.store.audit, topic=cx.rt.topic(COMPLAINTS_CASES),
+                           event_type=CalendarChanged, source=SOURCE, recompute=lambda revision: recompute(cx, revision))
 
 
-async def load_year(*, cx: Complaints, principal: Principal, year: int, body: Any) -> dict[str, Any]:
-    result = await load_official_year(cx.rt, year=year, body=body, by=principal.staff_id, role=principal.role.value,
-                                      audit_collection=cx.store.audit, topic=cx.rt.topic(COMPLAINTS_CASES),
-                                      event_type=CalendarChanged, source=SOURCE)
-    if cx.calendar_job is not None:
-        cx.calendar_job.wake()
-    return result
-
-
-async def recompute_step(cx: Complaints) -> bool:
+async def recompute(cx: Complaints, revision: str) -> bool:
     """One chunk of open cases with provisional targets computed under another revision. True while more remain."""
     cal = cx.rt.calendar
-    await cx.rt.calendar_sync.refresh()  # this replica may hold the lease without having seen the change yet
-    revision = cal.revision
-    gate = cx.calendar_gate or RecomputeGate(every=cx.rt.settings.calendar_refresh_seconds * GATE_EVERY_REFRESHES)
-    cx.calendar_gate = gate
-    if not gate.due(revision):
-        return False
-    await announce_override_changes(cx.rt, audit_collection=cx.store.audit, topic=cx.rt.topic(COMPLAINTS_CASES),
-                                    event_type=CalendarChanged, source=SOURCE)
 
     async def txn(s: AsyncClientSession) -> int:
         policy, _ = await current(cx, s)
@@ -75,6 +55,4 @@ async def recompute_step(cx: Complaints) -> bool:
 
     done = await cx.rt.mongo.transaction(txn)
     cx.rt.outbox.notify()
-    if done < CHUNK:
-        gate.done(revision)
     return done == CHUNK

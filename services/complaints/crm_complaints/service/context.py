@@ -16,7 +16,7 @@ from crm_complaints.domain.policy import ComplaintsPolicy
 from crm_complaints.settings import ComplaintsSettings
 from crm_contracts.topics import COMPLAINTS_CASES
 from crm_kit import audit as audit_trail
-from crm_kit.calendar_sync import RecomputeGate
+from crm_kit.calendar_sync import ServiceCalendar
 from crm_kit.jobs import LeasedJob
 from crm_kit.policies import PolicyVersions
 from crm_kit.outbox import outgoing_event
@@ -32,8 +32,7 @@ class Complaints:
     policies: PolicyVersions[ComplaintsPolicy]
     scheduler_job: LeasedJob | None = None
     unverified_job: LeasedJob | None = None
-    calendar_job: LeasedJob | None = None
-    calendar_gate: RecomputeGate | None = None
+    calendar: ServiceCalendar | None = None
 
     def today(self) -> date:
         """The business date: pinned by CLOCK_DATE, else today in the bank's time zone."""

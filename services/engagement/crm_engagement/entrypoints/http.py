@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request, status
+from fastapi import APIRouter, Depends, Path, Query, Request, status
 
 from crm_contracts.engagement import ContactRule, RiskLevel, TaskKind, TaskStatus
 from crm_engagement.schemas import (
@@ -13,8 +13,10 @@ from crm_engagement.schemas import (
     RecommendationCreate, RecommendationRead, Redemption, SurveyResponse, TaskAssign, TaskComplete, TaskCreate,
     TaskPage, TaskRead,
 )
-from crm_engagement.service import calendar, interactions, points, policies, recommendations, reports, surveys, tasks
+from crm_engagement.service import interactions, points, policies, recommendations, reports, surveys, tasks
 from crm_engagement.service.context import Engagement, audit_log
+from crm_kit.calendar_http import calendar_router
+from crm_kit.calendar_sync import ServiceCalendar
 from crm_kit.auth import Principal, Role, current_principal, require_roles, writer
 
 router = APIRouter(prefix="/v1")
@@ -180,22 +182,10 @@ async def get_audit(e: E, principal: Annotated[Principal, Depends(require_roles(
     return await audit_log(e=e, target=target, staff_id=staff_id, limit=limit)
 
 
-@router.get("/calendar", tags=["calendar"])
-async def get_calendar(e: E, principal: Reader, from_: Annotated[date, Query(alias="from")],  # noqa: ARG001
-                       to: date) -> dict[str, Any]:
-    """Each day from `from` to `to` (inclusive, at most 400 days): working or rest, why (workday, weekend,
-    public_holiday, make_up_workday) and its source — `official` (the State Council's schedule), `override` (the
-    bank's override file) or `provisional` (a year no official schedule covers yet: the statutory holidays, no
-    调休). `working_days` counts the working days of the range, for "due in N working days"."""
-    return calendar.days(e=e, start=from_, end=to)
+def engagement_calendar(request: Request) -> ServiceCalendar:
+    service_calendar = engagement(request).calendar
+    assert service_calendar is not None
+    return service_calendar
 
 
-@router.put("/calendar/years/{year}", tags=["calendar"])
-async def put_calendar_year(e: E, principal: Annotated[Principal, Depends(require_roles(Role.HEAD_OFFICE, Role.ADMIN))],
-                            year: Annotated[int, Path(ge=1901, le=2099)],
-                            body: Annotated[Any, Body(description="the State Council notice's shape (see deploy/README.md) "
-                                                                  "or the override file's shape for this year")]) -> dict[str, Any]:
-    """Load the official schedule of a year (`crm calendar load FILE`): checked against the notice's shape and the
-    statute, stored, audited and published (`calendar.changed`); every replica applies it within
-    CALENDAR_REFRESH_SECONDS, and the open tasks' due dates that rested on provisional days are counted again."""
-    return await calendar.load_year(e=e, principal=principal, year=year, body=body)
+calendar_routes = calendar_router(engagement_calendar, recomputed="the open tasks' due dates")

@@ -7,7 +7,6 @@ publishes `task.rescheduled`. A task still on a provisional year just records th
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from pymongo import UpdateOne
@@ -18,37 +17,19 @@ from crm_contracts.topics import ENGAGEMENT_TASKS
 from crm_engagement.adapters.store import task_from_doc
 from crm_engagement.domain.tasks import is_overdue
 from crm_engagement.service.context import SOURCE, Engagement, audit
-from crm_kit.auth import Principal
-from crm_kit.calendar_sync import RecomputeGate, announce_override_changes, days_view, load_official_year
+from crm_kit.calendar_sync import ServiceCalendar
 
 CHUNK = 200
-GATE_EVERY_REFRESHES = 10
 
 
-def days(*, e: Engagement, start: date, end: date) -> dict[str, Any]:
-    return days_view(e.rt.calendar, start=start, end=end, today=e.today())
+def service_calendar(e: Engagement) -> ServiceCalendar:
+    return ServiceCalendar(e.rt, audit_collection=e.store.audit, topic=e.rt.topic(ENGAGEMENT_TASKS),
+                           event_type=CalendarChanged, source=SOURCE, recompute=lambda revision: recompute(e, revision))
 
 
-async def load_year(*, e: Engagement, principal: Principal, year: int, body: Any) -> dict[str, Any]:
-    result = await load_official_year(e.rt, year=year, body=body, by=principal.staff_id, role=principal.role.value,
-                                      audit_collection=e.store.audit, topic=e.rt.topic(ENGAGEMENT_TASKS),
-                                      event_type=CalendarChanged, source=SOURCE)
-    if e.calendar_job is not None:
-        e.calendar_job.wake()
-    return result
-
-
-async def recompute_step(e: Engagement) -> bool:
+async def recompute(e: Engagement, revision: str) -> bool:
     """One chunk of open tasks with a provisional due date counted under another revision. True while more remain."""
     cal = e.rt.calendar
-    await e.rt.calendar_sync.refresh()  # this replica may hold the lease without having seen the change yet
-    revision = cal.revision
-    gate = e.calendar_gate or RecomputeGate(every=e.rt.settings.calendar_refresh_seconds * GATE_EVERY_REFRESHES)
-    e.calendar_gate = gate
-    if not gate.due(revision):
-        return False
-    await announce_override_changes(e.rt, audit_collection=e.store.audit, topic=e.rt.topic(ENGAGEMENT_TASKS),
-                                    event_type=CalendarChanged, source=SOURCE)
 
     async def txn(s: AsyncClientSession) -> int:
         docs = await e.store.tasks.find(
@@ -92,6 +73,4 @@ async def recompute_step(e: Engagement) -> bool:
 
     done = await e.rt.mongo.transaction(txn)
     e.rt.outbox.notify()
-    if done < CHUNK:
-        gate.done(revision)
     return done == CHUNK

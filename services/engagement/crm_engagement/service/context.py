@@ -23,7 +23,7 @@ from crm_engagement.settings import EngagementSettings
 from crm_kit.calendar import CalendarYearUnknown
 from crm_kit.clock import BANK_TZ
 from crm_kit import audit as audit_trail
-from crm_kit.calendar_sync import RecomputeGate
+from crm_kit.calendar_sync import ServiceCalendar
 from crm_kit.jobs import LeasedJob
 from crm_kit.policies import PolicyVersions
 from crm_kit.logging import get_logger
@@ -41,8 +41,7 @@ class Engagement:
     store: EngagementStore
     policies: PolicyVersions[EngagementPolicy]
     scheduler_job: LeasedJob | None = None
-    calendar_job: LeasedJob | None = None
-    calendar_gate: RecomputeGate | None = None
+    calendar: ServiceCalendar | None = None
     work: dict[str, list[str]] = field(default_factory=dict)
 
     def today(self) -> date:
