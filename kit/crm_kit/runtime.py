@@ -37,7 +37,7 @@ class Runtime(Generic[S]):
         self.mongo = Mongo(settings.mongodb_uri, settings.mongodb_database)
         self.broker: KafkaBroker = make_broker(settings)
         self.outbox = Outbox(self.mongo)
-        self.inbox = Inbox(self.mongo)
+        self.inbox = Inbox(self.mongo, retention_seconds=settings.inbox_retention_seconds)
         self.relay = OutboxRelay(
             outbox=self.outbox,
             mongo=self.mongo,
@@ -54,7 +54,7 @@ class Runtime(Generic[S]):
         self.clock = BusinessClock(settings)
         self.calendar_sync = CalendarSync(self.mongo, self.calendar, clock=self.clock, service=settings.service_name,
                                           interval=settings.calendar_refresh_seconds)
-        self.startup_hooks: list[Callable[[], Awaitable[Any]]] = [self.outbox.ensure_indexes]
+        self.startup_hooks: list[Callable[[], Awaitable[Any]]] = [self.outbox.ensure_indexes, self.inbox.ensure_indexes]
         self.jobs: list[LeasedJob] = []
 
     def job(self, name: str, step: Callable[[], Awaitable[bool]], *, interval: float) -> LeasedJob:

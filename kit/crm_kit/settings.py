@@ -51,6 +51,9 @@ class ServiceSettings(BaseSettings):
     # A commit in this process wakes the relay at once; the poll only picks up other replicas' commits.
     outbox_poll_seconds: float = 1.0
     outbox_batch_size: int = 500
+    # How long each consumer group remembers the ids it applied. Longer than the topics' retention (Kafka's
+    # default is 7 days), so no record the broker can still redeliver is forgotten (deploy/README.md).
+    inbox_retention_seconds: int = Field(default=14 * 24 * 3600, ge=1)
     consumer_max_attempts: int = Field(default=3, ge=1)
     consumer_retry_backoff_seconds: float = 0.2
     shutdown_grace_seconds: float = 10.0
