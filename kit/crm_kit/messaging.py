@@ -22,6 +22,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import ConnectionFailure, PyMongoError, ServerSelectionTimeoutError
 
 from crm_contracts.topics import dead_letter
+from crm_kit import dead_letters
 from crm_kit.db import Mongo
 from crm_kit.inbox import Inbox
 from crm_kit.logging import get_logger
@@ -97,7 +98,9 @@ def _identify(value: bytes, key: bytes | None, topic: str, headers: dict[str, st
     except ValueError:
         pass
     event = doc if isinstance(doc, dict) and "specversion" in doc else {}
-    message_id = headers.get("ce_id") or (event.get("id") if isinstance(event.get("id"), str) else None)
+    # A dead letter's replay is identified by the letter: applied once, however often it is replayed.
+    message_id = (headers.get(dead_letters.REPLAY_ID) or headers.get("ce_id")
+                  or (event.get("id") if isinstance(event.get("id"), str) else None))
     if message_id is None:
         digest = hashlib.sha256(topic.encode() + b"\0" + (key or b"") + b"\0" + value).hexdigest()
         message_id = f"{topic}#{digest}"
@@ -107,18 +110,24 @@ def _identify(value: bytes, key: bytes | None, topic: str, headers: dict[str, st
     return message_id, correlation
 
 
+def _headers(record: Any) -> dict[str, str]:
+    return {k: (v.decode(errors="replace") if isinstance(v, bytes) else str(v)) for k, v in (record.headers or [])}
+
+
 def _dead_letter(record: Any, *, group: str, error: str, attempts: int) -> OutgoingMessage:
     return OutgoingMessage(
         topic=dead_letter(record.topic),
         key=(record.key or b"").decode(errors="replace"),
         value=record.value or b"",
         headers={
-            "dlt-error": error[:2000],
-            "dlt-source-topic": record.topic,
-            "dlt-source-partition": str(record.partition),
-            "dlt-source-offset": str(record.offset),
-            "dlt-consumer-group": group,
-            "dlt-attempts": str(attempts),
+            # The message's own headers (its id, type, sequence) go with it, so a replay is the same message.
+            **dead_letters.original_headers(_headers(record)),
+            dead_letters.ERROR: error[:2000],
+            dead_letters.SOURCE_TOPIC: record.topic,
+            dead_letters.SOURCE_PARTITION: str(record.partition),
+            dead_letters.SOURCE_OFFSET: str(record.offset),
+            dead_letters.CONSUMER_GROUP: group,
+            dead_letters.ATTEMPTS: str(attempts),
         },
     )
 
@@ -177,7 +186,9 @@ class BatchConsumer(Generic[P]):
         items: list[Incoming[P]] = []
         dead: list[OutgoingMessage] = []
         for r in records:
-            headers = {k: (v.decode(errors="replace") if isinstance(v, bytes) else str(v)) for k, v in (r.headers or [])}
+            headers = _headers(r)
+            if dead_letters.for_another_group(headers, self.group):
+                continue
             mid, correlation_id = _identify(r.value or b"", r.key, r.topic, headers)
             try:
                 payload = self.parse(r.value or b"")
