@@ -5,6 +5,8 @@
     crm seed [--count 200] [--api URL] [--tiering-api URL] [--engagement-api URL] [--complaints-api URL]
     crm import FILE [--api URL] [--staff-id S] [--role R] [--branch B] [--errors PATH]
     crm calendar load FILE [--check] [--engagement-api URL] [--complaints-api URL] [--token T]
+    crm dlt list [--topic T]    crm dlt show TOPIC:PARTITION:OFFSET [--raw]
+    crm dlt replay [TOPIC:PARTITION:OFFSET …] [--topic T --reason TEXT] --by S --why TEXT
 """
 
 from __future__ import annotations
@@ -469,6 +471,79 @@ def calendar_load(
     apis = {name: url for name, url in (("complaints", complaints_api), ("engagement", engagement_api)) if url}
     _exit_with(_resolve(load_command(file=file, apis=apis, token=token, staff_id=staff_id, role=Role.ADMIN.value,
                                      check_only=check)))
+
+
+# --------------------------------------------------------------------------------------------
+# crm dlt list|show|replay (implemented in crm_cli.dlt)
+
+dlt_app = typer.Typer(help="Dead letters: see them per topic with their reason, replay chosen ones after a fix.",
+                      no_args_is_help=True)
+app.add_typer(dlt_app, name="dlt")
+
+KafkaOption = Annotated[str, typer.Option("--kafka", envvar="KAFKA_BOOTSTRAP_SERVERS", help="Kafka bootstrap servers")]
+PrefixOption = Annotated[str, typer.Option("--prefix", envvar="KAFKA_TOPIC_PREFIX",
+                                           help="the environment's topic prefix (KAFKA_TOPIC_PREFIX)")]
+
+
+@dlt_app.command("list")
+def dlt_list(
+    topic: Annotated[str | None, typer.Option("--topic", help="one topic (e.g. corebank.balances); default all")] = None,
+    kafka: KafkaOption = DEFAULT_KAFKA,
+    prefix: PrefixOption = "",
+) -> None:
+    """Every dead-letter topic with its count, and each letter: where it came from, the group, the reason."""
+    from crm_cli.dlt import list_command
+
+    _exit_with(_resolve(list_command(bootstrap=kafka, prefix=prefix, topic=topic)))
+
+
+@dlt_app.command("show")
+def dlt_show(
+    letter: Annotated[str, typer.Argument(help="TOPIC:PARTITION:OFFSET as `crm dlt list` shows it")],
+    raw: Annotated[bool, typer.Option("--raw", help="show the value as sent, personal data unmasked")] = False,
+    kafka: KafkaOption = DEFAULT_KAFKA,
+    prefix: PrefixOption = "",
+) -> None:
+    """One letter's headers and value; ID numbers, phones, names, e-mails and addresses masked unless --raw."""
+    from crm_cli.dlt import show_command
+
+    _exit_with(_resolve(show_command(bootstrap=kafka, prefix=prefix, coordinates=letter, raw=raw)))
+
+
+@dlt_app.command("replay")
+def dlt_replay(
+    letters: Annotated[list[str] | None, typer.Argument(help="TOPIC:PARTITION:OFFSET of each letter")] = None,
+    by: Annotated[str, typer.Option("--by", help="staff id of the operator (recorded)")] = ...,  # type: ignore[assignment]
+    why: Annotated[str, typer.Option("--why", help="the fix that makes the replay succeed (recorded)")] = ...,  # type: ignore[assignment]
+    topic: Annotated[str | None, typer.Option("--topic", help="every letter of this topic whose reason matches --reason")]
+    = None,
+    reason: Annotated[str | None, typer.Option("--reason", help="with --topic: text the reason contains")] = None,
+    kafka: KafkaOption = DEFAULT_KAFKA,
+    prefix: PrefixOption = "",
+    mongodb_uri: Annotated[str, typer.Option("--mongodb-uri", envvar="MONGODB_URI", help="where replays are recorded")]
+    = DEFAULT_MONGODB_URI,
+    database: Annotated[str, typer.Option("--database", envvar="CRM_OPS_DATABASE", help="database of the replay records")]
+    = "crm_ops",
+    idempotent_producer: Annotated[bool, typer.Option("--idempotent-producer/--no-idempotent-producer",
+                                                      envvar="KAFKA_IDEMPOTENT_PRODUCER")] = False,
+) -> None:
+    """Republish chosen letters to their source topic for the group that rejected them, each recorded (who, when,
+    which, why) and applied once: a letter already replayed is refused (exit code 3)."""
+    from crm_cli.dlt import replay_command
+
+    if not letters and not topic:
+        raise typer.BadParameter("name letters (TOPIC:PARTITION:OFFSET) or --topic with --reason")
+    if topic and not reason:
+        raise typer.BadParameter("--topic needs --reason: replaying a whole topic blindly is not allowed")
+    if not by.strip() or not why.strip():
+        raise typer.BadParameter("--by and --why must not be empty")
+    try:
+        result = _resolve(replay_command(bootstrap=kafka, prefix=prefix, coordinates=list(letters or []), topic=topic,
+                                         reason=reason, by=by.strip(), why=why.strip(), mongodb_uri=mongodb_uri,
+                                         database=database, idempotent_producer=idempotent_producer))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    _exit_with(result)
 
 
 if __name__ == "__main__":  # python -m crm_cli.main
