@@ -114,10 +114,10 @@ async def test_replicas_restarted_one_by_one_under_load_lose_nothing_and_apply_n
             await asyncio.to_thread(proc.stop)
         await mongo.close()
     for proc in running.values():
-        assert await_leases_released(env, proc.pid)
+        assert leases_released(env, proc.pid)
 
 
-def await_leases_released(env, pid):
+def leases_released(env, pid):
     from pymongo import MongoClient
 
     client = MongoClient(env["MONGODB_URI"])
