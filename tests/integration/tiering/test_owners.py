@@ -33,7 +33,8 @@ async def test_upgrades_go_to_the_responsible_staff_member_of_the_highest_stable
 
     await feed.profile(assets("CO-U", D1, "250000.00"))
     u = await wait_tier(tiering, "CO-U", head_office, lambda b: b["tier"] == "potential")
-    # rank(CO-U, RM-B) > rank(CO-U, RM-A); RM-C is inactive; RM-D works in another branch
+    # Ranked by the core banking number: rank(CCO-U, RM-B) > rank(CCO-U, RM-A); RM-C is inactive; RM-D works
+    # in another branch.
     assert u["owner"] == "RM-B"
     [assigned] = await feed.published(OWNER_ASSIGNED, "CO-U")
     data = assigned["data"]
@@ -43,15 +44,15 @@ async def test_upgrades_go_to_the_responsible_staff_member_of_the_highest_stable
         "reason": "tier_responsibility", "tier": "potential", "assigned_by": "tiering"}
     # What the choice was based on, for the audit: the roster it was chosen from.
     assert data["note"] == ("potential customers are owned by relationship_manager, lobby_manager; "
-                            "chosen by stable rank among 2 eligible: RM-A, RM-B")
+                            "chosen by stable rank of CCO-U among 2 eligible: RM-A, RM-B")
 
-    # The same roster, another customer: rank(CO-V, RM-A) > rank(CO-V, RM-B).
+    # RM-B owns more now: that does not count. rank(CCO-V, RM-B) > rank(CCO-V, RM-A).
     await feed.profile(assets("CO-V", D1, "600000.00"))
     v = await wait_tier(tiering, "CO-V", head_office, lambda b: b["tier"] == "vip")
-    assert v["owner"] == "RM-A"
+    assert v["owner"] == "RM-B"
     [assigned] = await feed.published(OWNER_ASSIGNED, "CO-V")
     assert (assigned["data"]["previous_owner"], assigned["data"]["new_owner"], assigned["data"]["tier"]) == (
-        "T-1", "RM-A", "vip")
+        "T-1", "RM-B", "vip")
 
     # An upgrade whose owner already holds a responsible role keeps the owner.
     await feed.profile(assets("CO-PB1", D1, "300000.00"))
@@ -62,7 +63,7 @@ async def test_upgrades_go_to_the_responsible_staff_member_of_the_highest_stable
 
     staff = (await tiering.get("/v1/staff", params={"branch": "BR001"}, headers=auth(head_office))).json()
     assert {s["staff_id"]: (s["customers"], s["active"]) for s in staff} == {
-        "RM-A": (3, True), "RM-B": (2, True), "RM-C": (0, False), "T-1": (0, True)}
+        "RM-A": (2, True), "RM-B": (3, True), "RM-C": (0, False), "T-1": (0, True)}
 
 
 async def test_reassignment_by_hand_and_on_deactivation_and_the_data_scope(tiering, feed, staff_directory, token_for,
@@ -112,8 +113,8 @@ async def test_reassignment_by_hand_and_on_deactivation_and_the_data_scope(tieri
 
     # RM-A leaves (owning CR-2 vip, CR-3 and CR-4 untiered); a new RM joins with no customers. Each customer goes
     # to the active colleague with a responsible role of the highest stable rank for it: CR-2 (vip: RM or RM
-    # supervisor) among RM-B, RM-E, SUP-1 to RM-B; CR-3 and CR-4 (untiered: the leaver's role) among RM-B, RM-E
-    # to RM-E.
+    # supervisor; ranked by its core number) among RM-B, RM-E, SUP-1 to RM-B; CR-3 and CR-4 (untiered: the
+    # leaver's role; no balance, so no core number: ranked by the customer id) among RM-B, RM-E to RM-E.
     await staff_directory(tiering, [("RM-E", "BR001", ["relationship_manager"])])
     manager = token_for("branch_manager", "BM-1", "BR001")
     r = await tiering.put("/v1/staff/RM-A", headers=auth(manager),
@@ -126,8 +127,8 @@ async def test_reassignment_by_hand_and_on_deactivation_and_the_data_scope(tieri
     assert {cid: (d["previous_owner"], d["new_owner"]) for cid, d in moved.items()} == {
         "CR-2": ("RM-A", "RM-B"), "CR-3": ("RM-A", "RM-E"), "CR-4": ("RM-A", "RM-E")}
     assert all(d["assigned_by"] == "BM-1" for d in moved.values())
-    assert moved["CR-2"]["note"] == "RM-A no longer serves branch BR001; chosen by stable rank among 3 eligible: " \
-                                    "RM-B, RM-E, SUP-1"
+    assert moved["CR-2"]["note"] == "RM-A no longer serves branch BR001; chosen by stable rank of CCR-2 among 3 " \
+                                    "eligible: RM-B, RM-E, SUP-1"
     assert (await tier_of(tiering, "CR-2", head_office))["owner"] == "RM-B"
 
     # Data scope: an RM sees their own customers only, a branch manager the branch, head office everything.

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crm_kit.rendezvous import rank
+from crm_tiering.domain.customer import TieredCustomer
 from crm_tiering.domain.staff import StaffMember, choose_owner, needs_new_owner
 
 RM = ["relationship_manager", "lobby_manager"]
@@ -19,7 +20,7 @@ def member(staff_id, branch="B1", *roles, active=True):
 
 
 def owner_of(customer_id, staff, **kw):
-    choice = choose_owner(staff, customer_id=customer_id, branch=kw.pop("branch", "B1"), roles=kw.pop("roles", RM),
+    choice = choose_owner(staff, key=customer_id, branch=kw.pop("branch", "B1"), roles=kw.pop("roles", RM),
                           **kw)
     return choice.staff.staff_id if choice else None
 
@@ -32,10 +33,10 @@ def test_the_rule_is_pinned():
 
 def test_the_highest_rank_wins_and_the_choice_explains_itself():
     staff = [member("S2"), member("S1"), member("S3", "B1", "lobby_manager")]
-    choice = choose_owner(staff, customer_id="C-7", branch="B1", roles=RM)
+    choice = choose_owner(staff, key="C-7", branch="B1", roles=RM)
     assert choice.staff.staff_id == max(["S1", "S2", "S3"], key=lambda s: rank("C-7", s))
     assert choice.eligible == ("S1", "S2", "S3")
-    assert choice.explain() == "chosen by stable rank among 3 eligible: S1, S2, S3"
+    assert choice.explain() == "chosen by stable rank of C-7 among 3 eligible: S1, S2, S3"
 
 
 @pytest.mark.parametrize("other", [
@@ -46,13 +47,13 @@ def test_the_highest_rank_wins_and_the_choice_explains_itself():
 ])
 def test_inactive_other_branch_and_wrong_role_staff_are_ignored(other):
     for cid in (f"C{i}" for i in range(50)):
-        choice = choose_owner([other, member("S5")], customer_id=cid, branch="B1", roles=RM)
+        choice = choose_owner([other, member("S5")], key=cid, branch="B1", roles=RM)
         assert choice.staff.staff_id == "S5" and choice.eligible == ("S5",)
 
 
 def test_no_eligible_staff_gives_none():
-    assert choose_owner([member("S1", "B2")], customer_id="C1", branch="B1", roles=RM) is None
-    assert choose_owner([], customer_id="C1", branch="B1", roles=RM) is None
+    assert choose_owner([member("S1", "B2")], key="C1", branch="B1", roles=RM) is None
+    assert choose_owner([], key="C1", branch="B1", roles=RM) is None
 
 
 def test_the_excluded_member_is_not_picked():
@@ -116,3 +117,9 @@ def test_needs_new_owner_when_the_owner_may_not_own_the_tier():
     assert needs_new_owner(member("S1", active=False), branch="B1", roles=RM)
     assert needs_new_owner(member("S1", "B2"), branch="B1", roles=RM)
     assert needs_new_owner(member("S1", "B1", "high_counter_teller"), branch="B1", roles=RM)
+
+
+def test_customers_are_ranked_by_the_core_banking_number_else_the_customer_id():
+    # The CRM's id is minted afresh on each registration; the core banking number is the bank's, on every run.
+    assert TieredCustomer(customer_id="C65f0a", core_customer_no="CB0000000042").choice_key == "CB0000000042"
+    assert TieredCustomer(customer_id="C65f0a").choice_key == "C65f0a"

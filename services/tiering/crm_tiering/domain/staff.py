@@ -2,8 +2,8 @@
 responsible roles in the customer's branch. When a customer enters a tier and the owner is not such
 a person (other role, inactive, other branch), the customer goes to the eligible member of the branch
 (active, with one of those roles) of the highest stable rank for that customer: rendezvous hashing,
-sha256 of the customer id and the staff id. The choice depends only on the customer and the eligible
-roster, never on who owns how many at the moment or in what order the feed arrived, so two runs of the
+sha256 of the customer's key (the core banking customer number, else the customer id) and the staff id
+(crm_kit.rendezvous). The choice depends only on the customer and the eligible roster, never on who owns how many at the moment or in what order the feed arrived, so two runs of the
 same events give the same owners and an audit can recompute each one."""
 
 from __future__ import annotations
@@ -35,16 +35,17 @@ class OwnerChoice:
     """The chosen member and the roster they were chosen from: enough for an audit to recompute the choice."""
 
     staff: StaffMember
+    key: str
     eligible: tuple[str, ...]
     """the eligible staff ids, in staff id order"""
 
     def explain(self) -> str:
-        return f"chosen by stable rank among {len(self.eligible)} eligible: {', '.join(self.eligible)}"
+        return f"chosen by stable rank of {self.key} among {len(self.eligible)} eligible: {', '.join(self.eligible)}"
 
 
-def choose_owner(candidates: Sequence[StaffMember], *, customer_id: str, branch: str | None, roles: Sequence[str],
+def choose_owner(candidates: Sequence[StaffMember], *, key: str, branch: str | None, roles: Sequence[str],
                  exclude: str | None = None) -> OwnerChoice | None:
-    """The eligible member of the highest rank for the customer (equal ranks, which sha256 all but never gives:
+    """The eligible member of the highest rank for the customer's `key` (TieredCustomer.choice_key; equal ranks, which sha256 all but never gives:
     the smallest staff id). Members joining leave every other customer's choice as it was; a member leaving
     spreads only their own customers over the rest, each to their next in rank. None when nobody is eligible."""
     eligible = sorted({s.staff_id: s for s in candidates
@@ -53,5 +54,5 @@ def choose_owner(candidates: Sequence[StaffMember], *, customer_id: str, branch:
     if not eligible:
         return None
     ids = tuple(s.staff_id for s in eligible)
-    best = highest(customer_id, ids)
-    return OwnerChoice(staff=next(s for s in eligible if s.staff_id == best), eligible=ids)
+    best = highest(key, ids)
+    return OwnerChoice(staff=next(s for s in eligible if s.staff_id == best), key=key, eligible=ids)

@@ -85,7 +85,7 @@ class Owners:
         self.last_at = at
         for c in sorted(needing, key=lambda c: c.customer_id):
             roles = self.policy.rule(c.tier).responsible_roles  # type: ignore[union-attr]
-            choice = choose_owner(self.staff, customer_id=c.customer_id, branch=c.branch, roles=roles)
+            choice = choose_owner(self.staff, key=c.choice_key, branch=c.branch, roles=roles)
             if choice is None:
                 c.awaiting_owner = True  # caught up when someone who may own it joins the branch
                 UNSTAFFED.inc()

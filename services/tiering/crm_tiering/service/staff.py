@@ -101,7 +101,7 @@ async def redistribute(*, t: Tiering, staff_id: str, by: str, chunk: int = 500) 
                 c = loaded.customers[cid]
                 rule = policy.rule(c.tier)
                 roles = rule.responsible_roles if rule else sorted(leaver.roles if leaver else [])
-                choice = choose_owner(staff, customer_id=cid, branch=c.branch, roles=roles, exclude=staff_id)
+                choice = choose_owner(staff, key=c.choice_key, branch=c.branch, roles=roles, exclude=staff_id)
                 if choice is None:
                     stuck.append(cid)
                     c.awaiting_owner = c.tier is not None  # handed over when someone who may own it joins
