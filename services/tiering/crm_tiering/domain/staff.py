@@ -3,8 +3,9 @@ responsible roles in the customer's branch. When a customer enters a tier and th
 a person (other role, inactive, other branch), the customer goes to the eligible member of the branch
 (active, with one of those roles) of the highest stable rank for that customer: rendezvous hashing,
 sha256 of the customer's key (the core banking customer number, else the customer id) and the staff id
-(crm_kit.rendezvous). The choice depends only on the customer and the eligible roster, never on who owns how many at the moment or in what order the feed arrived, so two runs of the
-same events give the same owners and an audit can recompute each one."""
+(crm_kit.rendezvous). The choice depends only on the customer and the eligible roster, never on who
+owns how many at the moment or in what order the feed arrived, so two runs of the same events give the
+same owners and an audit can recompute each one."""
 
 from __future__ import annotations
 
@@ -45,9 +46,10 @@ class OwnerChoice:
 
 def choose_owner(candidates: Sequence[StaffMember], *, key: str, branch: str | None, roles: Sequence[str],
                  exclude: str | None = None) -> OwnerChoice | None:
-    """The eligible member of the highest rank for the customer's `key` (TieredCustomer.choice_key; equal ranks, which sha256 all but never gives:
-    the smallest staff id). Members joining leave every other customer's choice as it was; a member leaving
-    spreads only their own customers over the rest, each to their next in rank. None when nobody is eligible."""
+    """The eligible member of the highest rank for the customer's `key` (TieredCustomer.choice_key; equal
+    ranks, which sha256 all but never gives: the smallest staff id). A member joining takes customers only
+    where they outrank the one chosen before; a member leaving spreads only their own customers over the
+    rest, each to its next in rank. None when nobody is eligible."""
     eligible = sorted({s.staff_id: s for s in candidates
                        if s.may_own(branch=branch, roles=roles) and s.staff_id != exclude}.values(),
                       key=lambda s: s.staff_id)
