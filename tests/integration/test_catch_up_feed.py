@@ -12,7 +12,7 @@ The week covers an upgrade with a hand-over to the vip tier's staff and a downgr
 in this policy, ended by the due date without a snapshot of its own), a fall back above the bound inside the
 grace, an outflow churn warning raised and cleared, watch-list changes on several days, a customer who
 enters the key tier and one who falls below the minimum. Tiers, owners, warnings, watch lists, the staff's
-loads and every event tiering published (type, data, per-customer order) must be the same.
+counts and every event tiering published (type, data, per-customer order) must be the same.
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ from typing import Any
 import pytest
 
 from crm_contracts.topics import COREBANK_BALANCES, TIERING_CUSTOMERS
+from crm_kit.rendezvous import highest
 from crm_profile.main import create_app as profile_app
 from crm_profile.settings import ProfileSettings
+from crm_tiering.domain.policy import DEFAULT_POLICY
 from crm_tiering.main import create_app as tiering_app
 from crm_tiering.settings import TieringSettings
 from support import eventually, events, produce, read_topic, running, settings_kwargs
@@ -37,7 +39,7 @@ D1 = date(2026, 11, 2)
 DAYS = [D1 + timedelta(days=n) for n in range(7)]
 GRACE_DAYS = 2
 
-STAFF = [  # (staff id, roles) in branch BR001; several per role, so who gets a customer depends on the loads
+STAFF = [  # (staff id, roles) in branch BR001; several per role, so who gets a customer is a choice
     ("S-RM1", ["relationship_manager"]), ("S-RM2", ["relationship_manager"]), ("S-RM3", ["relationship_manager"]),
     ("S-SUP1", ["rm_supervisor"]), ("S-BM1", ["branch_manager"]),
     ("S-LC1", ["low_counter_staff"]), ("S-LC2", ["low_counter_staff"]),
@@ -60,13 +62,12 @@ WEEK: dict[str, list[str | None]] = {
     "new-key": [None, None, "3500000.00", "3500000.00", "3600000.00", None, "3700000.00"],
     # small, below the minimum from day 4: untiered after the grace.
     "falls-out": ["5000.00", "6000.00", "6000.00", "800.00", "800.00", "700.00", "700.00"],
-    # first seen on day 2 (ordinary: the low-counter colleague less loaded than the one who took the first
-    # customer), up to potential on day 5: to the RM with the fewest customers by then.
+    # first seen on day 2 (ordinary: to a low-counter colleague), up to potential on day 5: to an RM or the
+    # lobby manager, by stable rank.
     "second-up": [None, "80000.00", "150000.00", "160000.00", "250000.00", "250000.00", "240000.00"],
 }
-# No two customers need a hand-over from the same roles on the same night: within one night the order of such
-# hand-overs follows how the broker cut the events into polls (by customer id within a poll), with a daily feed
-# as with a catch-up one, so a tie there would test the broker, not the feed. Across nights the loads decide.
+# Who gets a customer is the eligible member of the highest stable rank for its core banking number
+# (crm_tiering.domain.staff): neither the night, nor the order of the hand-overs, nor the loads change it.
 
 
 def snapshots(core_nos: dict[str, str], days: list[date]) -> list[dict[str, Any]]:
@@ -211,8 +212,18 @@ async def test_a_week_in_one_delivery_comes_out_as_the_same_week_day_by_day(make
     assert "churn-risk-raised" in kinds["outflow"] and "churn-risk-cleared" in kinds["outflow"]
     assert oracle["views"]["new-key"]["tier"] == "key" and oracle["views"]["falls-out"]["tier"] is None
     assert sum(1 for items in oracle["watch"].values() for i in items if i[0] == "watched") == 3
-    handed_to = {d["new_owner"] for evs in oracle["events"].values() for kind, d in evs if kind == "owner-assigned"}
-    assert {"S-RM2", "S-RM3", "S-BM1"} <= handed_to  # the loads chose among several staff of a role
+    # Every automatic hand-over is exactly the one the events and the roster give: the member of the tier's roles
+    # of the highest rank for the customer's core banking number.
+    core_nos = {label: person["core_customer_no"] for label, person in zip(WEEK, customers, strict=True)}
+    automatic = [(label, d) for label, evs in oracle["events"].items() for kind, d in evs
+                 if kind == "owner-assigned" and d["assigned_by"] == "tiering"]
+    for label, d in automatic:
+        roles = set(DEFAULT_POLICY.rule(d["tier"]).responsible_roles)
+        eligible = sorted(s for s, r in STAFF if roles & set(r))
+        assert d["new_owner"] == highest(core_nos[label], eligible), (label, d)
+        assert d["note"].endswith(f"chosen by stable rank of {core_nos[label]} among {len(eligible)} eligible: "
+                                  f"{', '.join(eligible)}"), d["note"]
+    assert sum(1 for _, d in automatic if "among 1 eligible" not in d["note"]) >= 3  # the rank chose among several
 
     for delivery in ("one_post", "one_produce"):
         catch_up = await run_week(make_service_env, token_for, customers, delivery=delivery)

@@ -58,7 +58,8 @@ class Step(Strict):
 
 
 class Assign(Strict):
-    handler: StaffId | None = Field(default=None, description="default: the routed or least-loaded handler")
+    handler: StaffId | None = Field(default=None,
+                                    description="default: the routed handler, or the branch's by stable rank")
     note: str | None = Field(default=None, max_length=2000)
 
 
@@ -68,7 +69,7 @@ class Route(Strict):
     branch: str | None = Field(default=None, min_length=1, max_length=20,
                                description="the branch that handles the case; default: its current branch")
     handler: StaffId | None = Field(default=None, description="default: the case's handler if it stays in its branch, "
-                                    "else the least-loaded handler of the branch")
+                                    "else the handler of the branch of the highest stable rank for the case")
     note: str | None = Field(default=None, max_length=2000)
 
 

@@ -616,3 +616,17 @@ def test_a_newer_welcome_supersedes_the_open_one():
     c.supersede("welcome", open_tasks=[vip, task("C0001:follow_up:monthly_call:2026-07-08")], now=NOW)
     assert vip.status == "cancelled" and c.task_changes[vip.task_id]["cancel_reason"] == "superseded"
     assert [e.task_id for e in of_type(c, TaskCancelled)] == [vip.task_id]
+
+
+def test_plan_cadence_counts_a_new_rule_from_the_tier_change_not_from_when_it_was_processed() -> None:
+    # The same tier change processed on its day or three days late (a backlog, a replay): the same follow-up.
+    on_time, late = customer(tier="vip"), customer(tier="vip")
+    on_time.plan_cadence(policy=P, version=1, today=TODAY, now=NOW, open_tasks=[], since=TODAY)
+    late.plan_cadence(policy=P, version=1, today=TODAY + timedelta(days=3), now=NOW, open_tasks=[], since=TODAY)
+    [a], [b] = on_time.new_tasks, late.new_tasks
+    assert (a.task_id, a.due_on) == (b.task_id, b.due_on) == ("C0001:follow_up:monthly_call:2026-07-10",
+                                                               date(2026, 7, 10))
+    # Never due before the day it is planned on.
+    stale = customer(tier="vip")
+    stale.plan_cadence(policy=P, version=1, today=TODAY, now=NOW, open_tasks=[], since=TODAY - timedelta(days=40))
+    assert [t.due_on for t in stale.new_tasks] == [TODAY]

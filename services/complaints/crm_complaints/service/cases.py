@@ -124,7 +124,8 @@ async def create(*, cx: Complaints, principal: Principal, body: ComplaintCreate)
             c.routing, c.pending_since = "pending_customer", cx.now()
         c.branch_source = branch_source if branch else None
         # A waiting case is routed now only when the intake named its branch; else when the customer's branch is known.
-        c.handler = body.handler or (await handlers.route(cx, s, branch=branch, category=body.category)
+        c.handler = body.handler or (await handlers.route(cx, s, complaint_id=c.complaint_id, branch=branch,
+                                                          category=body.category)
                                      if branch_source in ("intake", "customer") else None)
         c.opened(by=principal.staff_id, today=cx.today())
         await save(cx, s, c, new=True)
@@ -196,7 +197,7 @@ async def _route_by_hand(cx: Complaints, s: AsyncClientSession, principal: Princ
     if body.handler:
         await handlers.must_handle(cx, s, staff_id=body.handler, branch=branch)
     handler = body.handler or (c.handler if branch == c.branch else None) or await handlers.route(
-        cx, s, branch=branch, category=c.category)
+        cx, s, complaint_id=c.complaint_id, branch=branch, category=c.category)
     c.route(branch=branch, handler=handler, by=principal.staff_id, at=at, reason="manual", note=body.note)
 
 
@@ -222,7 +223,8 @@ async def act(*, cx: Complaints, principal: Principal, complaint_id: str, action
                 case "assign":
                     if body.handler:
                         await handlers.must_handle(cx, s, staff_id=body.handler, branch=c.branch)
-                    handler = body.handler or c.handler or await handlers.route(cx, s, branch=c.branch, category=c.category)
+                    handler = body.handler or c.handler or await handlers.route(
+                        cx, s, complaint_id=c.complaint_id, branch=c.branch, category=c.category)
                     if handler is None:
                         raise Conflict(f"no active complaint handler for branch {c.branch}: name one", state=c.state)
                     c.assign(handler, by=who, at=at, note=body.note)

@@ -9,6 +9,7 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_complaints.adapters.store import complaint_from_doc
+from crm_complaints.domain.roster import choose_handler
 from crm_complaints.schemas import HandlerUpsert
 from crm_complaints.service.context import Complaints, audit, save
 from crm_complaints.service.policy import current
@@ -16,17 +17,12 @@ from crm_kit.auth import ALL_SCOPE, Principal, Role
 from crm_kit.errors import Forbidden, Invalid
 
 
-async def route(cx: Complaints, s: AsyncClientSession | None, *, branch: str | None, category: str) -> str | None:
-    """The active handler of the branch who takes this category (or every category) and has the fewest open
-    cases; equal loads go to the smallest staff id. None when the branch has nobody."""
+async def route(cx: Complaints, s: AsyncClientSession | None, *, complaint_id: str, branch: str | None,
+                category: str) -> str | None:
+    """The active handler of the branch who takes this category (or every category) of the highest stable rank
+    for the case (crm_complaints.domain.roster). None when the branch has nobody."""
     docs = await cx.store.handlers.find({"branch": branch, "active": True}, session=s).to_list()
-    fit = [d["_id"] for d in docs if not d.get("categories") or category in d["categories"]]
-    if not fit:
-        return None
-    loads = {r["_id"]: r["n"] for r in await (await cx.store.complaints.aggregate(
-        [{"$match": {"handler": {"$in": fit}, "open": True}}, {"$group": {"_id": "$handler", "n": {"$sum": 1}}}],
-        session=s)).to_list()}
-    return min(fit, key=lambda h: (loads.get(h, 0), h))
+    return choose_handler({d["_id"]: d.get("categories") for d in docs}, complaint_id=complaint_id, category=category)
 
 
 async def must_handle(cx: Complaints, s: AsyncClientSession | None, *, staff_id: str, branch: str | None) -> None:
@@ -77,11 +73,11 @@ async def _roster_changed(cx: Complaints, s: AsyncClientSession, *, staff_id: st
         c = complaint_from_doc(doc)
         if c.takes_customer_branch():
             continue  # waits for its customer's branch (service.routing)
-        handler = await route(cx, s, branch=c.branch, category=c.category)
+        handler = await route(cx, s, complaint_id=c.complaint_id, branch=c.branch, category=c.category)
         if handler == c.handler:
             continue
         c.hand_to(handler, by=by, at=at, reason="roster")
-        await save(cx, s, c)  # one by one: the next case's routing sees this one's load
+        await save(cx, s, c)
         changed += 1
     return changed
 

@@ -67,7 +67,7 @@ async def catch_up(cx: Complaints, session: AsyncClientSession, customer_ids: It
         if c.waits_for_customer and customer.get("branch"):
             branch = customer["branch"] if c.takes_customer_branch() else c.branch
             handler = c.handler if branch == c.branch and c.handler else await handlers.route(
-                cx, session, branch=branch, category=c.category)
+                cx, session, complaint_id=c.complaint_id, branch=branch, category=c.category)
             c.route(branch=branch, handler=handler, by="complaints", at=now, reason="customer_known")
             touched = True
         if customer.get("tier"):
@@ -80,7 +80,7 @@ async def catch_up(cx: Complaints, session: AsyncClientSession, customer_ids: It
                 log.warning("complaint.priority_targets_kept", complaint_id=c.complaint_id)
                 touched = True
         if touched:
-            await save(cx, session, c)  # one by one: the next case's routing sees this one's load
+            await save(cx, session, c)
             if not doc.get("owner") and customer.get("owner"):  # scope, when the consumer did not fill it
                 await cx.store.complaints.update_one({"_id": c.complaint_id}, {"$set": {"owner": customer["owner"]}},
                                                      session=session)

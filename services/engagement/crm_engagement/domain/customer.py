@@ -116,10 +116,12 @@ class EngagedCustomer:
 
     def plan_cadence(self, *, policy: EngagementPolicy, version: int, today: date, now: datetime,
                      open_tasks: Sequence[Task], reason: str = "cadence_changed",
-                     working_day: Callable[[date], date] | None = None) -> None:
+                     working_day: Callable[[date], date] | None = None, since: date | None = None) -> None:
         """Make the open follow-ups match the cadence of the customer's tier under `policy`: cancel the rules the tier
         no longer has, re-plan a rule whose interval, channel or purpose changed, plan the missing ones. A due date
-        on a public holiday moves to `working_day(due)` (the next working day, from the bank's calendar)."""
+        on a public holiday moves to `working_day(due)` (the next working day, from the bank's calendar). A rule new
+        to the customer counts from `since` (the day of the tier change: the same due date however late the change
+        is processed, never before `today`), else from `today`."""
         rules = {r.name: r for r in policy.cadence.get(self.tier, [])} if self.tier and not self.merged_into else {}  # type: ignore[call-overload]
         live = {t.task_id: t for t in self._live(open_tasks)}
         for name in sorted(set(self.cadence) - set(rules)):
@@ -134,7 +136,7 @@ class EngagedCustomer:
                     continue
                 self.cancel(live[state["task"]], reason="cadence_changed", now=now)
             last = date.fromisoformat(state["last_done"]) if state.get("last_done") else None
-            start = last or (date.fromisoformat(state["from"]) if state.get("from") else today)
+            start = last or (date.fromisoformat(state["from"]) if state.get("from") else since or today)
             planned = due = max(today, start + timedelta(days=rule.every_days))
             if working_day is not None:
                 due = working_day(planned)

@@ -41,7 +41,7 @@ async def apply_tiering_events(*, e: Engagement, session: AsyncClientSession,
                 c.change_branch(data.branch, open_tasks=tasks)
             # Re-planned at once, so that an owner change later in the batch moves only the tasks that stay.
             c.plan_cadence(policy=policy, version=version, today=today, now=now, open_tasks=tasks, reason="tier_change",
-                           working_day=e.after_public_holiday)
+                           working_day=e.after_public_holiday, since=e.trigger_day(data.as_of))
             if c.welcome_due(reason=data.reason, from_tier=data.from_tier, to_tier=data.to_tier, policy=policy):
                 counted_from, working_days = e.trigger_day(data.as_of), policy.triggers.welcome_working_days
                 due = e.due_in_working_days(counted_from, working_days)

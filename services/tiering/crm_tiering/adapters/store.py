@@ -102,6 +102,7 @@ def customer_from_doc(doc: dict[str, Any]) -> TieredCustomer:
                        for h in doc.get("held_balances") or []],
         held_on=_d(doc.get("held_on")),
         awaiting_owner=bool(doc.get("awaiting_owner")),
+        core_customer_no=doc.get("core_customer_no"),
     )
 
 
@@ -123,6 +124,7 @@ def customer_state(c: TieredCustomer) -> dict[str, Any]:
         "held_balances": [{"d": h.as_of.isoformat(), "a": h.aum, "b": h.breakdown, "s": h.seq} for h in c.held_balances],
         "held_on": _s(c.held_on),
         "awaiting_owner": c.awaiting_owner,
+        "core_customer_no": c.core_customer_no,
     }
 
 

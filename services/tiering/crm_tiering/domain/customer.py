@@ -86,6 +86,9 @@ class TieredCustomer:
     """Number (CloudEvents sequence) of the last profile event applied: a redelivered one is not applied again."""
     held_balances: list[HeldBalance] = field(default_factory=list)
     """Balances that overtook the registration, in `as_of` order, until it arrives."""
+    core_customer_no: str | None = None
+    """The core banking customer number (from the registration and every balance): what the automatic owner
+    choice ranks by, the same on every run of the same workload, where the CRM's own id is minted afresh."""
     awaiting_owner: bool = False
     """Entered a tier when its branch had no active staff in the tier's roles: handed over as soon as someone
     who may own it joins (crm_tiering.service.staff.hand_over_waiting)."""
@@ -103,6 +106,11 @@ class TieredCustomer:
         """Whether the profile's registration has arrived: it gives the branch, which a record made by an event
         that overtook it (a complaint, a survey answer, a balance) does not have."""
         return self.branch is not None
+
+    @property
+    def choice_key(self) -> str:
+        """What the automatic owner choice ranks this customer by (crm_tiering.domain.staff.choose_owner)."""
+        return self.core_customer_no or self.customer_id
 
     # -- what happens to a customer -------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import prometheus_client
 from crm_tiering.adapters.store import staff_from_doc
 from crm_tiering.domain.customer import TieredCustomer
 from crm_tiering.domain.policy import Policy
-from crm_tiering.domain.staff import StaffMember, least_loaded, needs_new_owner
+from crm_tiering.domain.staff import StaffMember, choose_owner, needs_new_owner
 from crm_tiering.service.context import Loaded, Tiering
 
 log = get_logger(__name__)
@@ -21,10 +21,10 @@ UNSTAFFED = prometheus_client.Counter("crm_tiering_unstaffed_total", "Customers 
 
 
 async def branch_staff(t: Tiering, session: AsyncClientSession | None, branches: Iterable[str | None]
-                       ) -> tuple[list[StaffMember], Counter[str]]:
-    """The branches' staff, and how many customers each owns (kept by crm_tiering.service.context.save)."""
+                       ) -> list[StaffMember]:
+    """The branches' staff."""
     docs = await t.store.staff.find({"branch": {"$in": sorted({b for b in branches if b})}}, session=session).to_list()
-    return [staff_from_doc(d) for d in docs], Counter({d["_id"]: d.get("owned", 0) for d in docs})
+    return [staff_from_doc(d) for d in docs]
 
 
 async def count_owned(t: Tiering, session: AsyncClientSession | None, staff_ids: Iterable[str]) -> Counter[str]:
@@ -39,33 +39,22 @@ async def count_owned(t: Tiering, session: AsyncClientSession | None, staff_ids:
 class Owners:
     """Hands customers who entered a tier to a responsible owner, as often as a unit of work needs (a catch-up
     feed enters and leaves tiers several times in one batch, each day in its turn). The branches' staff are read
-    once, on first need; each hand-over counts at once in the loads the next one reads, and so do the owner
-    changes of the unit of work's customers not yet saved (`loaded`: owners as read), such as registrations."""
+    once, on first need (with `loaded`, the unit of work's customers: the branches of all of them at once). The
+    choice is by stable rank (crm_tiering.domain.staff.choose_owner): how the feed was batched or ordered, and
+    who owns how many meanwhile, never changes it."""
 
     def __init__(self, t: Tiering, session: AsyncClientSession, *, policy: Policy, loaded: Loaded | None = None,
                  at: datetime | None = None) -> None:
         self.t, self.session, self.policy, self.loaded, self.at = t, session, policy, loaded, at
         self.last_at: datetime | None = None
         self.staff: list[StaffMember] = []
-        self.owned: Counter[str] = Counter()
         self.branches: set[str] = set()
 
     async def _read(self, branches: Iterable[str | None]) -> None:
         missing = {b for b in branches if b} - self.branches
         if missing:
-            staff, owned = await branch_staff(self.t, self.session, missing)
-            self.staff += staff
-            self.owned.update(owned)
+            self.staff += await branch_staff(self.t, self.session, missing)
             self.branches |= missing
-
-    def _loads(self) -> Counter[str]:
-        loads = Counter(self.owned)
-        if self.loaded is not None:
-            for cid, c in self.loaded.customers.items():
-                before, after = self.loaded.owners.get(cid), (None if c.merged_into else c.owner)
-                if before != after:
-                    loads.update({k: n for k, n in ((before, -1), (after, 1)) if k})
-        return loads
 
     async def settle(self, customers: Iterable[TieredCustomer]) -> None:
         """Customers who entered a tier since the last call go to a responsible owner when theirs is not one.
@@ -87,7 +76,6 @@ class Owners:
                                       roles=self.policy.rule(c.tier).responsible_roles)]  # type: ignore[union-attr]
         if not needing:
             return
-        load = self._loads()
         at = self.at or datetime.now(UTC)
         at = at.replace(microsecond=at.microsecond // 1000 * 1000)  # as the profile stores it
         if self.last_at is not None and at <= self.last_at:
@@ -97,24 +85,15 @@ class Owners:
         self.last_at = at
         for c in sorted(needing, key=lambda c: c.customer_id):
             roles = self.policy.rule(c.tier).responsible_roles  # type: ignore[union-attr]
-            pick = least_loaded(self.staff, load, branch=c.branch, roles=roles)
-            if pick is None:
+            choice = choose_owner(self.staff, key=c.choice_key, branch=c.branch, roles=roles)
+            if choice is None:
                 c.awaiting_owner = True  # caught up when someone who may own it joins the branch
                 UNSTAFFED.inc()
                 log.warning("no active staff to own customer", customer_id=c.customer_id, branch=c.branch,
                             tier=c.tier, roles=list(roles))
                 continue
-            previous = c.owner
-            if c.assign_owner(pick.staff_id, reason="tier_responsibility", by="tiering", at=at,
-                              note=f"{c.tier} customers are owned by {', '.join(roles)}"):
-                load[pick.staff_id] += 1
-                if previous:
-                    load[previous] -= 1
-                if self.loaded is None:
-                    # Without the unit of work's owners as read, the hand-over is counted here.
-                    self.owned[pick.staff_id] += 1
-                    if previous:
-                        self.owned[previous] -= 1
+            c.assign_owner(choice.staff.staff_id, reason="tier_responsibility", by="tiering", at=at,
+                           note=f"{c.tier} customers are owned by {', '.join(roles)}; {choice.explain()}")
 
 
 async def assign_owners(t: Tiering, session: AsyncClientSession, customers: list[TieredCustomer], *, policy: Policy,

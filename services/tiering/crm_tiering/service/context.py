@@ -124,8 +124,8 @@ async def save(t: Tiering, session: AsyncClientSession, loaded: Loaded, *, only:
     if updates:
         await t.store.customers.bulk_write(updates, ordered=False, session=session)
     if any(owned.values()):
-        # How many customers each staff member owns, kept with the change that moves them: what the
-        # least-loaded choice reads, without counting customers on every assignment.
+        # How many customers each staff member owns, kept with the change that moves them: what the staff
+        # directory shows, without counting customers on every read.
         await t.store.staff.bulk_write([UpdateOne({"_id": sid}, {"$inc": {"owned": n}}) for sid, n in sorted(owned.items()) if n],
                                        ordered=False, session=session)
     if watch:

@@ -89,6 +89,7 @@ async def apply_profile_events(*, t: Tiering, session: AsyncClientSession, items
                 c.owner = c.owner or data.owner
                 c.registered_on = data.registered_at.date()
                 c.age_band, c.income_band = data.age_band, data.income_band
+                c.core_customer_no = data.core_customer_no or c.core_customer_no
                 # What overtook the registration now counts, in its order, as if the registration had come first.
                 for held in c.take_held_balances():
                     await _observe(c, as_of=held.as_of, aum=held.aum, breakdown=held.breakdown, policy=policy,
@@ -105,6 +106,7 @@ async def apply_profile_events(*, t: Tiering, session: AsyncClientSession, items
                 c.income_band = data.income_band or c.income_band
             elif isinstance(data, AssetsChanged):
                 c = loaded.customers.get(data.customer_id) or loaded.add_new(data.customer_id)
+                c.core_customer_no = data.core_customer_no
                 if not c.registered:
                     # The registration has not arrived (a redelivery or a replay can overtake it): the balance is
                     # kept and evaluated in its turn when it does, never lost.

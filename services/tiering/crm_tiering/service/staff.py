@@ -12,7 +12,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from crm_kit.auth import ALL_SCOPE, Principal, Role
 from crm_kit.errors import Forbidden, Invalid, NotFound
 from crm_tiering.adapters.store import staff_from_doc
-from crm_tiering.domain.staff import least_loaded
+from crm_tiering.domain.staff import choose_owner
 from crm_tiering.schemas import StaffUpsert
 from crm_tiering.service import policies
 from crm_tiering.service.assignment import Owners, branch_staff, count_owned
@@ -76,10 +76,11 @@ async def put_staff(*, t: Tiering, principal: Principal, staff_id: str, data: St
 
 
 async def redistribute(*, t: Tiering, staff_id: str, by: str, chunk: int = 500) -> dict[str, int]:
-    """Each customer of a staff member who left (inactive, or moved branch) goes to the least-loaded active
-    colleague of the customer's branch holding one of the tier's responsible roles (for untiered customers,
-    one of the leaver's roles). Chunked transactions: a crash leaves the rest with the leaver, and running
-    it again continues."""
+    """Each customer of a staff member who left (inactive, or moved branch) goes to the active colleague of the
+    customer's branch holding one of the tier's responsible roles (for untiered customers, one of the leaver's
+    roles) of the highest stable rank for that customer (crm_tiering.domain.staff.choose_owner): the leaver's
+    customers spread over the rest, nobody else's move. Chunked transactions: a crash leaves the rest with the
+    leaver, and running it again continues."""
     reassigned = unassigned = 0
     skip: list[str] = []
     while True:
@@ -93,21 +94,20 @@ async def redistribute(*, t: Tiering, staff_id: str, by: str, chunk: int = 500) 
                 return 0, 0, [], False
             policy, _ = await policies.current(t, s)
             loaded = await load(t, s, ids)
-            staff, load_by = await branch_staff(t, s, (c.branch for c in loaded.customers.values()))
+            staff = await branch_staff(t, s, (c.branch for c in loaded.customers.values()))
             done, stuck = 0, []
             now = datetime.now(UTC)
             for cid in ids:
                 c = loaded.customers[cid]
                 rule = policy.rule(c.tier)
                 roles = rule.responsible_roles if rule else sorted(leaver.roles if leaver else [])
-                pick = least_loaded(staff, load_by, branch=c.branch, roles=roles, exclude=staff_id)
-                if pick is None:
+                choice = choose_owner(staff, key=c.choice_key, branch=c.branch, roles=roles, exclude=staff_id)
+                if choice is None:
                     stuck.append(cid)
                     c.awaiting_owner = c.tier is not None  # handed over when someone who may own it joins
                     continue
-                c.assign_owner(pick.staff_id, reason="staff_deactivated", by=by, at=now,
-                               note=f"{staff_id} no longer serves branch {c.branch}")
-                load_by[pick.staff_id] += 1
+                c.assign_owner(choice.staff.staff_id, reason="staff_deactivated", by=by, at=now,
+                               note=f"{staff_id} no longer serves branch {c.branch}; {choice.explain()}")
                 done += 1
             await save(t, s, loaded)
             return done, len(stuck), stuck, len(ids) == chunk
@@ -123,8 +123,8 @@ async def redistribute(*, t: Tiering, staff_id: str, by: str, chunk: int = 500) 
 
 async def hand_over_waiting(*, t: Tiering, branch: str, chunk: int = 500) -> int:
     """Customers of the branch who entered a tier while nobody there held its roles (the directory filled after
-    the balances, a new branch, everyone away) go to the least-loaded member who may now own them, as they would
-    have on entering. Chunked transactions; those still without anyone suitable keep waiting."""
+    the balances, a new branch, everyone away) go to the member who may now own them of the highest stable rank,
+    as they would have on entering. Chunked transactions; those still without anyone suitable keep waiting."""
     handed = 0
     still: list[str] = []
     while True:
