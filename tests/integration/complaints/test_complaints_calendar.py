@@ -27,7 +27,7 @@ async def test_a_complaint_received_on_2026_12_30_gets_provisional_january_2027_
         assert c["provisional_targets"] == ["first_contact"] and c["provisional"] is True
         assert c["decision_due"] == "2027-01-14"  # 15 calendar days: no calendar involved
         # Thu 12-31, not a priority case: both targets in 2027.
-        later = await _open(complaints, roles["teller"], received_at="2026-12-31T09:00:00+08:00", category="cards")
+        later = await _open(complaints, roles["teller"], received_at="2026-12-31T00:00:00+08:00", category="cards")
         assert (later["acknowledge_due"], later["first_contact_due"]) == ("2027-01-04", "2027-01-05")
         assert later["provisional_targets"] == ["acknowledge", "first_contact"]
         # Earlier in December nothing rests on 2027.
@@ -57,7 +57,7 @@ async def test_loading_the_official_2027_schedule_recomputes_the_provisional_tar
         year_end = await _open(first, roles["teller"], received_at="2026-12-30T15:00:00+08:00")
         assert year_end["provisional_targets"] == ["first_contact"]
         # Received Thu 2027-02-04, before 春节: provisionally Feb 5-10 off (除夕 … 初三, the weekend given back).
-        spring = await _open(first, roles["teller"], received_at="2027-02-04T10:00:00+08:00", category="cards")
+        spring = await _open(first, roles["teller"], received_at="2027-02-04T00:00:00+08:00", category="cards")
         assert (spring["acknowledge_due"], spring["first_contact_due"]) == ("2027-02-11", "2027-02-12")
         assert spring["provisional_targets"] == ["acknowledge", "first_contact"]
 

@@ -60,7 +60,7 @@ async def test_a_complaint_before_the_registration_is_routed_when_it_arrives(com
                                                                               token_for):
     await _roster(complaints, roles)
     feed = Feed(complaints_env)
-    case = await _take_in(complaints, roles["teller"], "L1", received_at="2026-12-01T10:00:00+08:00")
+    case = await _take_in(complaints, roles["teller"], "L1", received_at="2026-12-01T00:00:00+08:00")  # never after the pinned day's now
     # Accepted at once: waiting for the customer, provisionally in the receiver's branch, nobody routed yet.
     assert (case["routing"], case["branch"], case["branch_source"], case["handler"]) == (
         "pending_customer", "BR001", "receiver", None)
