@@ -19,9 +19,12 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
-from crm_kit.metrics import DB_COMMANDS
+from crm_kit.logging import get_logger
+from crm_kit.metrics import DB_COMMANDS, UNFENCED_WRITES
 
 T = TypeVar("T")
+log = get_logger(__name__)
+_WRITES = frozenset({"insert", "update", "delete", "findAndModify"})
 
 
 class Fence(Protocol):
@@ -54,6 +57,11 @@ class _RoundTrips(monitoring.CommandListener):
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         DB_COMMANDS.labels(event.command_name).inc()
+        if event.command_name in _WRITES and event.command.get("autocommit") is not False and current_fence():
+            # A leased job's write outside a (fenced) transaction: a stale holder's would go through. A bug to fix.
+            UNFENCED_WRITES.labels(event.command_name).inc()
+            log.error("leased job wrote outside a fenced transaction", command=event.command_name,
+                      collection=event.command.get(event.command_name), lease=current_fence().stamp())
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass

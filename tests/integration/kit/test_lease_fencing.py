@@ -9,6 +9,7 @@ import pytest
 from crm_kit import jobs
 from crm_kit.db import Mongo, fenced_by
 from crm_kit.jobs import EXPIRED, Lease, LeasedJob, LeaseLost
+from crm_kit.metrics import UNFENCED_WRITES
 from crm_kit.outbox import OutgoingMessage, Outbox
 
 pytestmark = pytest.mark.integration
@@ -174,3 +175,18 @@ async def test_a_leased_job_that_lost_its_lease_mid_step_writes_nothing_and_the_
     assert "first" not in done
     assert await mongo.db["accounts"].distinct("_id") == ["second"]
     assert [d["lease"]["epoch"] for d in await outbox.collection.find({}).to_list()] == [2]
+
+
+async def test_a_leased_jobs_write_outside_a_fenced_transaction_is_reported(mongo):
+    lease = Lease(mongo, "calendar-recompute", seconds=10)
+    assert await lease.hold()
+    unfenced = UNFENCED_WRITES.labels("update")
+    before = unfenced._value.get()
+    with fenced_by(lease):
+        await mongo.transaction(lambda s: mongo.db["state"].update_one({"_id": 1}, {"$set": {"n": 1}}, upsert=True,
+                                                                       session=s))
+        assert unfenced._value.get() == before  # in the fenced transaction: fine
+        await mongo.db["state"].update_one({"_id": 1}, {"$set": {"n": 2}})  # a bare write: a stale holder's would land
+    assert unfenced._value.get() == before + 1
+    await mongo.db["state"].update_one({"_id": 1}, {"$set": {"n": 3}})  # outside a leased job: not a job's write
+    assert unfenced._value.get() == before + 1
