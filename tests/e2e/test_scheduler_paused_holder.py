@@ -130,6 +130,8 @@ async def test_a_scheduler_holder_paused_past_its_lease_writes_and_publishes_not
     late = [r for r in records if dict(r.headers).get("crm_relay_epoch", b"").decode() in {str(e) for e in holder_epochs}
             and r.timestamp >= resumed_ms]
     assert late == []
+    for p in replicas:  # and no write of the scheduler (or the calendar job) went around the fence
+        assert "outside a fenced transaction" not in (tmp_path / f"{p.name}.log").read_text()
 
 
 def _festival_tasks(records) -> dict[str, set[str]]:
