@@ -14,7 +14,10 @@ still held it. So:
   nothing): the transaction aborts with `LeaseLost`, writing nothing. A takeover that comes later finds the
   committed write, so a new holder always sees everything the old one wrote.
 - What a fenced transaction adds to the outbox carries the lease's name, owner and epoch (`lease` on the outbox
-  document): an audit can tell which holder wrote it.
+  document): an audit can tell which holder wrote it. A write a step makes outside a transaction is not fenced:
+  it is logged as an error and counted (crm_kit.db, `crm_unfenced_writes_total`).
+- The outbox relay holds a lease too (crm_kit.outbox.OutboxRelay): it sends only before its lease deadline on the
+  monotonic clock and marks rows sent through a fenced transaction.
 """
 
 from __future__ import annotations
