@@ -25,6 +25,7 @@ pytestmark = pytest.mark.e2e
 CUSTOMERS = 200
 CHUNK = 5
 LEASE = "engagement:scheduler"
+RELAY_LEASE = "outbox-relay:engagement"
 
 
 def start(env, tmp_path, name, day):
@@ -43,7 +44,7 @@ async def test_a_scheduler_holder_paused_past_its_lease_writes_and_publishes_not
     ids = [f"CS{i:04d}" for i in range(CUSTOMERS)]
     mongo = MongoClient(env["MONGODB_URI"], serverSelectionTimeoutMS=5000)
     db = mongo[env["MONGODB_DATABASE"]]
-    replicas, holder = [], None
+    replicas, holder, relayed_by_holder = [], None, None
     try:
         # Day 1 (2026-09-19): the customers arrive; 中秋 (09-25) is still beyond the vip lead time.
         proc = await asyncio.to_thread(start, env, tmp_path, "engagement-day1", "2026-09-19")
@@ -94,15 +95,18 @@ async def test_a_scheduler_holder_paused_past_its_lease_writes_and_publishes_not
             return (db["scheduler"].find_one({"_id": "care:2026-09-20"}) or {}).get("done")
 
         await eventually(finished, timeout=120, interval=0.5)
+        # Rows the stopped replica's relay marked sent under a relay lease it held before it was stopped. Resumed,
+        # it may take the relay's lease again later, like any replica, but only with a higher epoch.
+        relay = db["leases"].find_one({"_id": RELAY_LEASE})
+        assert pid_of(relay["owner"]) != holder.pid  # whatever relay lease it held, it lost while stopped
+        relayed_by_holder = {"sent_by.owner": {"$regex": f":{holder.pid}:"}, "sent_by.epoch": {"$lte": relay["epoch"]}}
+        relayed_before = db["outbox"].count_documents(relayed_by_holder)
         resumed_ms = int(time.time() * 1000)
         os.kill(holder.pid, signal.SIGCONT)
-        relayed_by_holder = lambda: db["outbox"].count_documents(  # noqa: E731
-            {"sent_by.owner": {"$regex": f":{holder.pid}:"}})
-        relayed_before = relayed_by_holder()
         await asyncio.sleep(5)  # the resumed holder carries on where it stopped: its step, its relay
         assert holder.is_running()
         assert db["outbox"].count_documents(of_old_epoch) == written_before
-        assert relayed_by_holder() == relayed_before
+        assert db["outbox"].count_documents(relayed_by_holder) == relayed_before
         records = await read_topic(feed.bootstrap, feed.topic("crm.engagement.tasks"), timeout=60, settle=2.0,
                                    until=lambda rs: len(_festival_tasks(rs)) >= CUSTOMERS)
     finally:
@@ -113,8 +117,8 @@ async def test_a_scheduler_holder_paused_past_its_lease_writes_and_publishes_not
         try:
             tasks = list(db["tasks"].find({"kind": "festival"}))
             state = db["scheduler"].find_one({"_id": "care:2026-09-20"})
-            holder_epochs = {d["sent_by"]["epoch"] for d in db["outbox"].find(
-                {"sent_by.owner": {"$regex": f":{holder.pid}:"}}, {"sent_by": 1})} if holder else set()
+            holder_epochs = {d["sent_by"]["epoch"] for d in db["outbox"].find(relayed_by_holder, {"sent_by": 1})
+                             } if relayed_by_holder else set()
         finally:
             mongo.close()
 
@@ -126,7 +130,7 @@ async def test_a_scheduler_holder_paused_past_its_lease_writes_and_publishes_not
     by_task = _festival_tasks(records)
     assert set(by_task) == {t["_id"] for t in tasks}
     assert {tid: ev for tid, ev in by_task.items() if len(ev) != 1} == {}  # one CloudEvent per task
-    # Nothing the stopped replica's relay sent bears a time after it was resumed.
+    # Nothing the stopped replica's relay sent under a lease it had lost bears a time after it was resumed.
     late = [r for r in records if dict(r.headers).get("crm_relay_epoch", b"").decode() in {str(e) for e in holder_epochs}
             and r.timestamp >= resumed_ms]
     assert late == []
