@@ -11,6 +11,8 @@ DEAD_LETTERS = Counter("crm_dead_letters_total", "Messages sent to dead letters"
 # Every command sent to MongoDB is one round trip (a bulk write of a batch is one, a commit is one):
 # what the benchmarks divide by events.
 DB_COMMANDS = Counter("crm_db_commands_total", "Commands sent to MongoDB (round trips)", ["command"])
+UNFENCED_WRITES = Counter("crm_unfenced_writes_total",
+                          "Writes a leased job's step made outside a fenced transaction (should stay 0)", ["command"])
 CALENDAR_UNKNOWN = Counter("crm_calendar_year_unknown_total",
                            "Working-day look-ups for a year the calendar cannot compute at all (after 2099)", ["service"])
 CALENDAR_OFFICIAL_LAST_YEAR = Gauge(

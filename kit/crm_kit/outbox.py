@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Sequence
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
@@ -20,8 +21,8 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 import structlog
 
 from crm_contracts.envelope import CloudEvent, EventData
-from crm_kit.db import Mongo
-from crm_kit.jobs import Lease
+from crm_kit.db import Mongo, current_fence, fenced_by
+from crm_kit.jobs import LEASE_SECONDS, Lease, LeaseLost
 from crm_kit.logging import get_logger
 from crm_kit.metrics import OUTBOX_PENDING, OUTBOX_PUBLISHED
 
@@ -98,6 +99,7 @@ class Outbox:
         if not messages:
             return
         now = datetime.now(UTC)
+        fence = current_fence()  # written by a leased job: which holder (and epoch) wrote it, for audits
         # seq is taken inside the transaction, after the state change it belongs to, so two changes to
         # one customer (which conflict on the customer's document) get increasing seq in commit order.
         docs = []
@@ -108,6 +110,7 @@ class Outbox:
                 "seq": ObjectId(),
                 "created_at": now,
                 "sent_at": None,
+                **({"lease": fence.stamp()} if fence else {}),
                 "messages": [{"id": m.message_id, "topic": m.topic, "key": m.key, "value": m.value,
                               "headers": m.headers, "key_seq": m.key_seq} for m in part],
             })
@@ -139,25 +142,38 @@ def _headers(row: dict[str, Any]) -> dict[str, str]:
 class OutboxRelay:
     """Publishes unsent outbox rows in seq order, keyed by customer id, and marks them sent.
 
-    Several replicas of a service share one outbox: a lease in the database lets one of them relay.
+    Several replicas of a service share one outbox: a lease in the database lets one of them relay. A relay
+    stopped mid-batch (a pause, SIGSTOP) and resumed after another replica took over must send nothing more, or
+    one customer's events would go out twice and out of order. So a pass starts only with enough lease time left
+    as the server last confirmed it (renewed at the server when not), which gives a deadline on the monotonic
+    clock (the lease's margin before the server's expiry); each message is sent only before that deadline, and
+    the rows are marked sent by a transaction fenced by the lease (crm_kit.jobs), which fails once another holds
+    it. A resumed holder finds its deadline passed and sends nothing. Rows already sent when a holder stops
+    before marking them are sent again by the next holder (at least once; the same CloudEvent id, which
+    consumers deduplicate). Each message carries the relay's epoch (header crm_relay_epoch).
     """
 
-    LEASE_SECONDS = 15
+    LEASE_SECONDS = LEASE_SECONDS
+    RELAY_EPOCH_HEADER = "crm_relay_epoch"
     # How far apart the writers' clocks may be (NTP keeps them far closer).
     CLOCK_SKEW = timedelta(seconds=5)
 
-    def __init__(self, *, outbox: Outbox, mongo: Mongo, broker: Any, name: str, poll_seconds: float, batch_size: int) -> None:
+    def __init__(self, *, outbox: Outbox, mongo: Mongo, broker: Any, name: str, poll_seconds: float, batch_size: int,
+                 lease_seconds: float = LEASE_SECONDS) -> None:
         self.outbox = outbox
+        self.mongo = mongo
         self.broker = broker
         self.name = f"outbox-relay:{name}"
-        self.lease = Lease(mongo, self.name, seconds=self.LEASE_SECONDS)
+        self.lease = Lease(mongo, self.name, seconds=lease_seconds)
         self.poll_seconds = poll_seconds
         self.batch_size = batch_size
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
     async def publish_pending(self) -> int:
-        """One pass: publish the unsent documents, about batch_size messages. Returns how many were sent."""
+        """One pass: publish the unsent documents, about batch_size messages. Returns how many were sent.
+        LeaseLost when the lease is not (or no longer) this relay's; nothing is marked then."""
+        deadline = await self._deadline()  # before the rows are read: what another holder sent is marked by then
         docs: list[dict[str, Any]] = []
         count = 0
         cursor = self.outbox.collection.find({"sent_at": None}).sort("seq", ASCENDING).limit(self.batch_size)
@@ -178,23 +194,42 @@ class OutboxRelay:
             docs += await self.outbox.collection.find({"sent_at": None, "seq": {"$gt": last, "$lte": horizon}}).to_list()
         rows = rows_of(docs)
         futures = []
+        epoch = {self.RELAY_EPOCH_HEADER: str(self.lease.epoch)}
         for row in publish_order(rows):
+            if time.monotonic() >= deadline:
+                # Stopped or slowed past the lease time the server confirmed: another replica may relay by now.
+                await asyncio.gather(*futures, return_exceptions=True)
+                raise LeaseLost(f"{self.name}: lease deadline passed mid-batch; the rest is left to the holder")
             # no_confirm queues the send; aiokafka keeps per-partition order, and we wait for all acks below.
             futures.append(
                 await self.broker.publish(
                     bytes(row["value"]),
                     row["topic"],
                     key=row["key"].encode(),
-                    headers=_headers(row),
+                    headers={**_headers(row), **epoch},
                     no_confirm=True,
                 )
             )
         await asyncio.gather(*futures)
-        await self.outbox.collection.update_many(
-            {"_id": {"$in": [d["_id"] for d in docs]}}, {"$set": {"sent_at": datetime.now(UTC)}}
-        )
+
+        async def mark_sent(session: AsyncClientSession) -> None:
+            await self.outbox.collection.update_many(
+                {"_id": {"$in": [d["_id"] for d in docs]}},
+                {"$set": {"sent_at": datetime.now(UTC), "sent_by": self.lease.stamp()}}, session=session
+            )
+
+        with fenced_by(self.lease):  # refused once another replica holds the lease
+            await self.mongo.transaction(mark_sent)
         OUTBOX_PUBLISHED.inc(len(rows))
         return len(rows)
+
+    async def _deadline(self) -> float:
+        """The time.monotonic() until which this pass may send: from the server's last answer when enough of the
+        lease is left (the monotonic clock runs on while the process is stopped), else confirmed at the server now."""
+        enough = (self.lease.seconds - self.lease.margin) / 2
+        if self.lease.remaining() >= enough:
+            return time.monotonic() + self.lease.remaining()
+        return await self.lease.confirm(at_least=enough)
 
     async def _run(self) -> None:
         while not self._stopping.is_set():
@@ -202,6 +237,8 @@ class OutboxRelay:
             try:
                 if await self.lease.hold():
                     sent = await self.publish_pending()
+            except LeaseLost as exc:
+                log.warning("outbox relay lost its lease; it sends nothing more until it holds it again", reason=str(exc))
             except Exception:  # noqa: BLE001 - keep relaying; the rows stay unsent and are retried
                 log.exception("outbox relay pass failed")
                 await asyncio.sleep(1)

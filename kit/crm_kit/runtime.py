@@ -45,6 +45,7 @@ class Runtime(Generic[S]):
             name=settings.service_name,
             poll_seconds=settings.outbox_poll_seconds,
             batch_size=settings.outbox_batch_size,
+            lease_seconds=settings.lease_seconds,
         )
         self.cipher = FieldCipher(
             data_key_b64=settings.crm_data_key.get_secret_value(),
@@ -59,7 +60,8 @@ class Runtime(Generic[S]):
 
     def job(self, name: str, step: Callable[[], Awaitable[bool]], *, interval: float) -> LeasedJob:
         """A background job run by one replica at a time (see crm_kit.jobs)."""
-        job = LeasedJob(self.mongo, f"{self.settings.service_name}:{name}", step, interval=interval)
+        job = LeasedJob(self.mongo, f"{self.settings.service_name}:{name}", step, interval=interval,
+                        lease_seconds=self.settings.lease_seconds)
         self.jobs.append(job)
         return job
 

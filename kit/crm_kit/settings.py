@@ -57,6 +57,9 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = Field(default=3, ge=1)
     consumer_retry_backoff_seconds: float = 0.2
     shutdown_grace_seconds: float = 10.0
+    lease_seconds: float = Field(
+        default=15.0, ge=1, description="how long a leased job's or the outbox relay's lease lasts when not renewed: "
+                                        "how soon another replica takes over from a dead or stopped holder")
     calendar_override_file: Path | None = Field(
         default=None, description="JSON holidays/make-up workdays by year; overrides chinesecalendar (deploy/README.md)")
     calendar_refresh_seconds: float = Field(
