@@ -23,6 +23,7 @@ from crm_kit.runtime import Runtime
 
 log = get_logger(__name__)
 CORRELATION_HEADER = "X-Correlation-ID"
+RETRY_AFTER_SECONDS = 5
 
 
 def create_http_app(runtime: Runtime[Any], *, title: str, description: str, routers: Sequence[APIRouter]) -> FastAPI:
@@ -76,14 +77,17 @@ def create_http_app(runtime: Runtime[Any], *, title: str, description: str, rout
 
     @app.get("/readyz", tags=["ops"])
     async def readyz() -> JSONResponse:
+        # Ready = can take HTTP traffic: the database answers. A broker that is away does not take the replica
+        # out of service (the outbox keeps the events until it is back); its state is reported. A broker that
+        # answers but lacks topics the service could not recreate does.
         db_ok = await runtime.mongo.ping()
-        try:
-            broker_ok = await runtime.broker.ping(timeout=2.0)
-        except Exception:  # noqa: BLE001
-            broker_ok = False
-        ok = db_ok and broker_ok
-        return JSONResponse({"status": "ready" if ok else "not ready", "database": db_ok, "broker": broker_ok},
-                            status_code=200 if ok else 503)
+        broker = runtime.broker_watch.state()
+        ok = db_ok and not (broker["reachable"] and broker["missing_topics"])
+        body: dict[str, Any] = {"status": "ready" if ok else "not ready", "database": db_ok, "broker": broker}
+        if not ok:
+            body["reason"] = "database not answering" if not db_ok else broker["problem"]
+        return JSONResponse(body, status_code=200 if ok else 503,
+                            headers=None if ok else {"Retry-After": str(RETRY_AFTER_SECONDS)})
 
     @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
     async def metrics() -> Response:

@@ -32,6 +32,9 @@ class ServiceSettings(BaseSettings):
     # (fewer transactions and round trips per event); when quiet, a message waits at most the wait.
     kafka_fetch_min_bytes: int = Field(default=65_536, ge=1)
     kafka_fetch_max_wait_ms: int = Field(default=200, ge=0, le=5_000)
+    # How often each replica checks that its topics (and their .dlt) exist and recreates missing ones: a broker
+    # can come back empty. A failed send checks at once.
+    kafka_topic_check_seconds: float = Field(default=10.0, gt=0)
     # Prefixes every topic and consumer-group name; lets several environments (or test runs) share one cluster.
     kafka_topic_prefix: str = ""
     mongodb_uri: str = "mongodb://127.0.0.1:27017/?directConnection=true"
