@@ -35,7 +35,10 @@ class Runtime(Generic[S]):
     def __init__(self, settings: S, *, topics: Sequence[str]) -> None:
         self.settings = settings
         self.topics = [settings.topic(t) for t in topics]
-        self.mongo = Mongo(settings.mongodb_uri, settings.mongodb_database)
+        self.mongo = Mongo(settings.mongodb_uri, settings.mongodb_database,
+                           server_selection_timeout_ms=settings.mongodb_server_selection_timeout_ms,
+                           connect_timeout_ms=settings.mongodb_connect_timeout_ms,
+                           socket_timeout_ms=settings.mongodb_socket_timeout_ms)
         self.broker: KafkaBroker = make_broker(settings)
         self.broker_watch = BrokerWatch(self.broker, self.topics, partitions=settings.kafka_topic_partitions,
                                         replication=settings.kafka_replication_factor,
