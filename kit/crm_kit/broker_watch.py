@@ -58,8 +58,10 @@ class BrokerWatch:
                     with contextlib.suppress(TopicAlreadyExistsError):
                         await admin.create_topics([NewTopic(t, num_partitions=self.partitions,
                                                             replication_factor=self.replication) for t in missing])
-                    missing = self._missing(await admin.list_topics())
+                    still = self._missing(await admin.list_topics())
                     await self._refresh_producer()
+                    await self._read_again_from_the_start(set(missing) - set(still))
+                    missing = still
         except Exception as exc:  # noqa: BLE001 - whatever the cause, the broker is not usable now
             if self.reachable is not False:
                 log.warning("broker not answering", error=repr(exc))
@@ -95,6 +97,18 @@ class BrokerWatch:
         client = getattr(producer, "client", None)
         if client is not None:
             await client.force_metadata_update()
+
+    async def _read_again_from_the_start(self, recreated: set[str]) -> None:
+        # A recreated topic starts again at offset 0 while a consumer still assigned to it would fetch from
+        # where it was on the old one and miss everything up to there. The inbox makes a re-read harmless.
+        for subscriber in self.broker.subscribers:
+            consumer = getattr(subscriber, "consumer", None)
+            if consumer is None:
+                continue
+            partitions = [tp for tp in consumer.assignment() if tp.topic in recreated]
+            if partitions:
+                await consumer.seek_to_beginning(*partitions)
+                log.info("reading recreated topics from the start", topics=sorted({tp.topic for tp in partitions}))
 
     async def _run(self) -> None:
         while True:
