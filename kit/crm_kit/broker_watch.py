@@ -24,6 +24,8 @@ log = get_logger(__name__)
 
 
 class BrokerWatch:
+    """One per replica: the check runs every `interval` seconds and whenever `wake()` is called."""
+
     def __init__(self, broker: KafkaBroker, topics: Sequence[str], *, partitions: int, replication: int,
                  interval: float, timeout: float = 5.0) -> None:
         self.broker = broker
@@ -112,8 +114,8 @@ class BrokerWatch:
 
     async def _run(self) -> None:
         while True:
+            self._wake.clear()  # before the check: a wake during it asks for another
             await self.check()
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.interval)
 
