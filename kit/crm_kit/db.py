@@ -13,9 +13,11 @@ from typing import Any, Protocol, TypeVar
 
 from bson.codec_options import CodecOptions, TypeCodec, TypeRegistry
 from bson.decimal128 import Decimal128
+import pymongo
 from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import ConnectionFailure, PyMongoError
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
@@ -86,12 +88,24 @@ CODEC_OPTIONS: CodecOptions[dict[str, Any]] = CodecOptions(
 )
 
 
-class Mongo:
-    """One client per process; `transaction` runs a callback in a retried multi-document transaction."""
+def database_unavailable(exc: BaseException) -> bool:
+    """The database did not answer, or not in time: nothing is wrong with the request or the message, so
+    an HTTP caller is told to retry later (503) and a consumer has its poll redelivered."""
+    return isinstance(exc, ConnectionFailure) or (isinstance(exc, PyMongoError) and exc.timeout)
 
-    def __init__(self, uri: str, database: str) -> None:
+
+class Mongo:
+    """One client per process; `transaction` runs a callback in a retried multi-document transaction.
+
+    Every call is bounded: finding the server (`server_selection_timeout_ms`), opening a connection
+    (`connect_timeout_ms`) and each round trip (`socket_timeout_ms`, long enough for big transactions and
+    imports). HTTP requests set a much shorter deadline for all their calls with `pymongo.timeout()`."""
+
+    def __init__(self, uri: str, database: str, *, server_selection_timeout_ms: int = 3000,
+                 connect_timeout_ms: int = 3000, socket_timeout_ms: int = 30_000) -> None:
         self.client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-            uri, tz_aware=True, uuidRepresentation="standard", serverSelectionTimeoutMS=5000,
+            uri, tz_aware=True, uuidRepresentation="standard", serverSelectionTimeoutMS=server_selection_timeout_ms,
+            connectTimeoutMS=connect_timeout_ms, socketTimeoutMS=socket_timeout_ms,
             event_listeners=[_RoundTrips()],
         )
         self.db: AsyncDatabase[dict[str, Any]] = self.client.get_database(database, codec_options=CODEC_OPTIONS)
@@ -114,9 +128,10 @@ class Mongo:
                 fn, read_concern=ReadConcern("snapshot"), write_concern=WriteConcern("majority")
             )
 
-    async def ping(self) -> bool:
+    async def ping(self, *, timeout: float = 2.0) -> bool:
         try:
-            await self.client.admin.command("ping")
+            with pymongo.timeout(timeout):
+                await self.client.admin.command("ping")
             return True
         except Exception:  # noqa: BLE001
             return False

@@ -19,11 +19,11 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import ConnectionFailure, PyMongoError, ServerSelectionTimeoutError
+from pymongo.errors import PyMongoError
 
 from crm_contracts.topics import dead_letter
 from crm_kit import dead_letters
-from crm_kit.db import Mongo
+from crm_kit.db import Mongo, database_unavailable
 from crm_kit.inbox import Inbox
 from crm_kit.logging import get_logger
 from crm_kit.metrics import DEAD_LETTERS, MESSAGES_CONSUMED
@@ -275,7 +275,8 @@ class DatabaseUnavailable(RuntimeError):
 
 
 def _database_down(exc: BaseException) -> bool:
-    return isinstance(exc, (ConnectionFailure, ServerSelectionTimeoutError)) or (
+    # A timeout (a stalled database) is the database being down too: redelivered, never dead-lettered.
+    return database_unavailable(exc) or (
         isinstance(exc, PyMongoError) and exc.has_error_label("TransientTransactionError")
     )
 

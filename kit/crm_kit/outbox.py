@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from bson import ObjectId
 from pymongo import ASCENDING
@@ -131,6 +131,30 @@ def rows_of(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{**m, "seq": (d["seq"], i)} for d in docs for i, m in enumerate(d["messages"])]
 
 
+class TopicCheck(Protocol):
+    """What the relay asks of the broker's topics (crm_kit.broker_watch.BrokerWatch)."""
+
+    disturbances: int
+    """Counts the times the broker was seen away or without some of its topics."""
+
+    async def absent(self, topics: set[str]) -> set[str]:
+        """Those of `topics` the broker does not have right now."""
+        ...
+
+    def wake(self) -> None:
+        """Check the topics now (a send failed)."""
+        ...
+
+
+class NotAcknowledged(RuntimeError):
+    """Some sends of a relay pass were not acknowledged: those documents stay unsent and go again."""
+
+
+def _has_offset(result: Any) -> bool:
+    # A RecordMetadata with an offset: the broker has the record (acks=all: every in-sync replica has it).
+    return not isinstance(result, BaseException) and isinstance(getattr(result, "offset", None), int) and result.offset >= 0
+
+
 def _headers(row: dict[str, Any]) -> dict[str, str]:
     headers = dict(row.get("headers") or {})
     if row.get("key_seq") is not None:
@@ -159,9 +183,10 @@ class OutboxRelay:
     CLOCK_SKEW = timedelta(seconds=5)
 
     def __init__(self, *, outbox: Outbox, mongo: Mongo, broker: Any, name: str, poll_seconds: float, batch_size: int,
-                 lease_seconds: float = LEASE_SECONDS) -> None:
+                 lease_seconds: float = LEASE_SECONDS, topics: TopicCheck | None = None) -> None:
         self.outbox = outbox
         self.mongo = mongo
+        self.topics = topics
         self.broker = broker
         self.name = f"outbox-relay:{name}"
         self.lease = Lease(mongo, self.name, seconds=lease_seconds)
@@ -192,10 +217,11 @@ class OutboxRelay:
             last = docs[-1]["seq"]
             horizon = ObjectId.from_datetime(last.generation_time + self.CLOCK_SKEW)
             docs += await self.outbox.collection.find({"sent_at": None, "seq": {"$gt": last, "$lte": horizon}}).to_list()
-        rows = rows_of(docs)
+        rows = publish_order(rows_of(docs))
+        disturbances = self.topics.disturbances if self.topics is not None else 0
         futures = []
         epoch = {self.RELAY_EPOCH_HEADER: str(self.lease.epoch)}
-        for row in publish_order(rows):
+        for row in rows:
             if time.monotonic() >= deadline:
                 # Stopped or slowed past the lease time the server confirmed: another replica may relay by now.
                 await asyncio.gather(*futures, return_exceptions=True)
@@ -210,18 +236,47 @@ class OutboxRelay:
                     no_confirm=True,
                 )
             )
-        await asyncio.gather(*futures)
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        acknowledged = await self._acknowledged(docs, rows, results, disturbances)
+        if acknowledged:
+            async def mark_sent(session: AsyncClientSession) -> None:
+                await self.outbox.collection.update_many(
+                    {"_id": {"$in": [d["_id"] for d in acknowledged]}},
+                    {"$set": {"sent_at": datetime.now(UTC), "sent_by": self.lease.stamp()}}, session=session
+                )
 
-        async def mark_sent(session: AsyncClientSession) -> None:
-            await self.outbox.collection.update_many(
-                {"_id": {"$in": [d["_id"] for d in docs]}},
-                {"$set": {"sent_at": datetime.now(UTC), "sent_by": self.lease.stamp()}}, session=session
-            )
+            with fenced_by(self.lease):  # refused once another replica holds the lease
+                await self.mongo.transaction(mark_sent)
+        sent = sum(len(d["messages"]) for d in acknowledged)
+        OUTBOX_PUBLISHED.inc(sent)
+        if len(acknowledged) < len(docs):
+            raise NotAcknowledged(f"{len(docs) - len(acknowledged)} of {len(docs)} outbox documents not acknowledged "
+                                  "by the broker; they stay unsent")
+        return sent
 
-        with fenced_by(self.lease):  # refused once another replica holds the lease
-            await self.mongo.transaction(mark_sent)
-        OUTBOX_PUBLISHED.inc(len(rows))
-        return len(rows)
+    async def _acknowledged(self, docs: list[dict[str, Any]], sent: list[dict[str, Any]], results: list[Any],
+                            disturbances: int) -> list[dict[str, Any]]:
+        """The documents every message of which the broker acknowledged with an offset, in seq order up to
+        the first that is not: a later document marked sent before an earlier one is sent again would put
+        one customer's events out of order."""
+        missed = {row["seq"][0] for row, result in zip(sent, results, strict=True) if not _has_offset(result)}
+        errors = {repr(r) for r in results if isinstance(r, BaseException)}
+        if errors:
+            log.warning("outbox sends not acknowledged", errors=sorted(errors)[:3])
+        if self.topics is not None:
+            # A broker that restarted empty may acknowledge records for a topic it does not have (Tansu
+            # does), and nobody can read them: the topics must be there after the acknowledgement, and the
+            # broker must not have been away or without topics while the sends were under way.
+            gone = await self.topics.absent({row["topic"] for row in sent})
+            if gone or self.topics.disturbances != disturbances:
+                log.warning("broker lost its topics or went away during the sends; they go again", missing=sorted(gone))
+                return []
+        acknowledged = []
+        for doc in sorted(docs, key=lambda d: d["seq"]):
+            if doc["seq"] in missed:
+                break
+            acknowledged.append(doc)
+        return acknowledged
 
     async def _deadline(self) -> float:
         """The time.monotonic() until which this pass may send: from the server's last answer when enough of the
@@ -239,8 +294,13 @@ class OutboxRelay:
                     sent = await self.publish_pending()
             except LeaseLost as exc:
                 log.warning("outbox relay lost its lease; it sends nothing more until it holds it again", reason=str(exc))
-            except Exception:  # noqa: BLE001 - keep relaying; the rows stay unsent and are retried
-                log.exception("outbox relay pass failed")
+            except Exception as exc:  # noqa: BLE001 - keep relaying; the rows stay unsent and are retried
+                if isinstance(exc, NotAcknowledged):
+                    log.warning(str(exc))
+                else:
+                    log.exception("outbox relay pass failed")
+                if self.topics is not None:
+                    self.topics.wake()  # e.g. UnknownTopicOrPartition: a topic may be gone
                 await asyncio.sleep(1)
             if sent < self.batch_size:
                 self.outbox._wake.clear()

@@ -11,6 +11,7 @@ from faststream.specification import AsyncAPI
 
 from crm_contracts.envelope import CloudEvent, EventData
 
+from crm_kit.broker_watch import BrokerWatch
 from crm_kit.calendar import WorkingCalendar
 from crm_kit.calendar_sync import CalendarSync
 from crm_kit.clock import BusinessClock
@@ -34,8 +35,14 @@ class Runtime(Generic[S]):
     def __init__(self, settings: S, *, topics: Sequence[str]) -> None:
         self.settings = settings
         self.topics = [settings.topic(t) for t in topics]
-        self.mongo = Mongo(settings.mongodb_uri, settings.mongodb_database)
+        self.mongo = Mongo(settings.mongodb_uri, settings.mongodb_database,
+                           server_selection_timeout_ms=settings.mongodb_server_selection_timeout_ms,
+                           connect_timeout_ms=settings.mongodb_connect_timeout_ms,
+                           socket_timeout_ms=settings.mongodb_socket_timeout_ms)
         self.broker: KafkaBroker = make_broker(settings)
+        self.broker_watch = BrokerWatch(self.broker, self.topics, partitions=settings.kafka_topic_partitions,
+                                        replication=settings.kafka_replication_factor,
+                                        interval=settings.kafka_topic_check_seconds)
         self.outbox = Outbox(self.mongo)
         self.inbox = Inbox(self.mongo, retention_seconds=settings.inbox_retention_seconds)
         self.relay = OutboxRelay(
@@ -46,6 +53,7 @@ class Runtime(Generic[S]):
             poll_seconds=settings.outbox_poll_seconds,
             batch_size=settings.outbox_batch_size,
             lease_seconds=settings.lease_seconds,
+            topics=self.broker_watch,
         )
         self.cipher = FieldCipher(
             data_key_b64=settings.crm_data_key.get_secret_value(),
@@ -112,6 +120,8 @@ class Runtime(Generic[S]):
         await self.calendar_sync.refresh()  # the official schedules loaded at run time, before any date is computed
         self.calendar_sync.start()
         await self.broker.start()
+        await self.broker_watch.check()
+        self.broker_watch.start()
         if self.settings.outbox_relay_enabled:
             self.relay.start()
         for job in self.jobs:
@@ -127,5 +137,6 @@ class Runtime(Generic[S]):
             await subscriber.stop()
         if self.settings.outbox_relay_enabled:
             await self.relay.stop(flush_timeout=self.settings.shutdown_grace_seconds)
+        await self.broker_watch.stop()
         await self.broker.stop()
         await self.mongo.close()

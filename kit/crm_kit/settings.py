@@ -32,10 +32,22 @@ class ServiceSettings(BaseSettings):
     # (fewer transactions and round trips per event); when quiet, a message waits at most the wait.
     kafka_fetch_min_bytes: int = Field(default=65_536, ge=1)
     kafka_fetch_max_wait_ms: int = Field(default=200, ge=0, le=5_000)
+    # How often each replica checks that its topics (and their .dlt) exist and recreates missing ones: a broker
+    # can come back empty. A failed send checks at once.
+    kafka_topic_check_seconds: float = Field(default=10.0, gt=0)
     # Prefixes every topic and consumer-group name; lets several environments (or test runs) share one cluster.
     kafka_topic_prefix: str = ""
     mongodb_uri: str = "mongodb://127.0.0.1:27017/?directConnection=true"
     mongodb_database: str
+    # Bounds on every database call, so a stalled database is an error in seconds, not a hang (see crm_kit.db).
+    mongodb_server_selection_timeout_ms: int = Field(default=3_000, ge=100)
+    mongodb_connect_timeout_ms: int = Field(default=3_000, ge=100)
+    mongodb_socket_timeout_ms: int = Field(default=30_000, ge=1_000, description="each round trip of consumers and jobs")
+    http_database_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="all database calls of one HTTP request; past it the answer is 503 with Retry-After")
+    http_bulk_database_timeout_seconds: float = Field(
+        default=120.0, gt=0, description="the same for bulk requests (customer batches, balance batches)")
+    readiness_database_timeout_seconds: float = Field(default=2.0, gt=0, description="the ping behind /readyz")
 
     log_format: Literal["json", "console"] = "json"
     log_level: str = "INFO"

@@ -292,7 +292,8 @@ async def test_merge_duplicate_into_survivor(profile, people, rm, token_for, sta
 async def test_ops_endpoints(profile):
     assert (await profile.get("/healthz")).json() == {"status": "ok"}
     ready = await profile.get("/readyz")
-    assert ready.status_code == 200 and ready.json() == {"status": "ready", "database": True, "broker": True}
+    assert ready.status_code == 200 and ready.json() == {
+        "status": "ready", "database": True, "broker": {"reachable": True, "missing_topics": []}}
     metrics = await profile.get("/metrics")
     assert "crm_http_requests_total" in metrics.text
     spec = (await profile.get("/openapi.json")).json()

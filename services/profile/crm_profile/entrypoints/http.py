@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Resp
 
 from crm_contracts.profile import ConsentChannel, SourceChannel
 from crm_kit.auth import Principal, Role, current_principal, require_roles, writer
+from crm_kit.http import bulk_request
 from crm_profile.schemas import (
     BalanceBatch,
     BalanceResult,
@@ -48,6 +49,7 @@ async def register(p: P, principal: Writer, body: Annotated[CustomerCreate, Body
 
 
 @router.post("/customers/batch", response_model=BatchResult)
+@bulk_request
 async def register_batch(p: P, principal: Writer, body: CustomerBatch) -> dict[str, Any]:
     """Register up to 1,000 customers (imports). Each item is validated on its own: the answer says, in order,
     `created` (with id), `exists` (the ID document is already registered; its customer id) or `rejected` (errors).
@@ -135,6 +137,7 @@ async def merge(
 
 
 @router.post("/balances", response_model=BalanceResult, tags=["balances"])
+@bulk_request
 async def post_balances(
     p: P, body: BalanceBatch,
     principal: Annotated[Principal, Depends(require_roles(Role.HEAD_OFFICE, Role.ADMIN))],  # noqa: ARG001
