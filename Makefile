@@ -16,7 +16,7 @@ EXTRA_SERVICES := $(filter-out services/profile,$(patsubst %/pyproject.toml,%,$(
 PACKAGES := contracts kit services/profile $(EXTRA_SERVICES) cli
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
-.PHONY: run test clean venv asyncapi bench-import bench-pipeline
+.PHONY: run test clean venv asyncapi bench-import bench-pipeline bench-recovery
 
 venv: $(VENV)/.installed
 
@@ -57,3 +57,9 @@ bench-import: $(VENV)/.installed
 BENCH_ARGS ?=
 bench-pipeline: $(VENV)/.installed
 	$(VENV_PY) bench/pipeline.py $(BENCH_ARGS)
+
+# Seconds from a restart to /readyz, to the first message consumed and to the backlog consumed, per service,
+# after a SIGKILL and after a SIGTERM mid-feed, on a fresh embedded stack. `make bench-recovery
+# BENCH_ARGS="--services profile --modes kill"` for one; see `bench/recovery.py --help`.
+bench-recovery: $(VENV)/.installed
+	$(VENV_PY) bench/recovery.py $(BENCH_ARGS)

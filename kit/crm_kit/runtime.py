@@ -19,7 +19,7 @@ from crm_kit.crypto import FieldCipher
 from crm_kit.db import Mongo
 from crm_kit.inbox import Inbox
 from crm_kit.jobs import LeasedJob
-from crm_kit.messaging import BatchConsumer, BatchHandler, ensure_topics, make_broker
+from crm_kit.messaging import BatchConsumer, BatchHandler, ensure_topics, make_broker, stop_consumers
 from crm_kit.outbox import Outbox, OutboxRelay
 from crm_kit.settings import ServiceSettings
 
@@ -133,8 +133,7 @@ class Runtime(Generic[S]):
         for job in self.jobs:
             await job.stop()
         await self.calendar_sync.stop()
-        for subscriber in self.broker.subscribers:
-            await subscriber.stop()
+        await stop_consumers(self.broker)
         if self.settings.outbox_relay_enabled:
             await self.relay.stop(flush_timeout=self.settings.shutdown_grace_seconds)
         await self.broker_watch.stop()

@@ -25,8 +25,9 @@ class ServiceSettings(BaseSettings):
     # The embedded Tansu broker does not implement the idempotent producer; real Kafka does.
     kafka_idempotent_producer: bool = True
     kafka_topic_partitions: int = 6
-    # Tansu holds a join for half of it, so the embedded stack starts faster with Kafka's minimum (6000).
-    kafka_session_timeout_ms: int = Field(default=10_000, ge=6_000)
+    # Kafka's minimum: a killed process's membership lingers this long and holds up its successor's join
+    # (Tansu also holds every join for half of it), so a restart is back at work within seconds.
+    kafka_session_timeout_ms: int = Field(default=6_000, ge=6_000)
     kafka_replication_factor: int = Field(default=1, ge=1, description="for topics this service creates")
     # A consumer's fetch waits up to this long for this many bytes: under load a poll brings a full batch
     # (fewer transactions and round trips per event); when quiet, a message waits at most the wait.
