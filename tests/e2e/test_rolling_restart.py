@@ -126,6 +126,7 @@ def leases_released(env, pid):
 
     client = MongoClient(env["MONGODB_URI"])
     try:
-        return list(client[env["MONGODB_DATABASE"]]["leases"].find({"owner": {"$regex": f":{pid}:"}})) == []
+        held = client[env["MONGODB_DATABASE"]]["leases"].find({"owner": {"$regex": f":{pid}:"}})
+        return [lease for lease in held if lease["until"].replace(tzinfo=EXPIRED.tzinfo) != EXPIRED] == []
     finally:
         client.close()
