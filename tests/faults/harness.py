@@ -461,6 +461,7 @@ class Workload:
     days: int = 3
     seed: int = 20261124
     business_date: date = date(2026, 12, 1)
+    settle: float = 2.0  # seconds without change that make the system quiet between steps
     phases: list[str] = field(default_factory=lambda: [
         "directory", "registrations", "balances", "policy", "tasks", "complaints"])
 
@@ -491,7 +492,7 @@ class Workload:
                     await at_phase(step)
                 phase, _, arg = step.partition(":")
                 await getattr(self, f"_{phase}")(cluster, bank, data, *([int(arg)] if arg else []))
-                await wait_quiet(cluster)
+                await wait_quiet(cluster, settle=self.settle)
                 stats["quiet_at"].append(time.monotonic())
             stats["http_retries"] = bank.retries
         finally:
@@ -741,6 +742,7 @@ class Snapshot:
     events: list[Published]
     dead_letters: list[dict[str, Any]]
     customers: int
+    unreadable: int = 0  # messages on an event topic that are not events (poison)
 
     def event_contents(self) -> Counter[str]:
         """Each distinct event id once: (topic, type, subject, content)."""
@@ -768,12 +770,14 @@ async def snapshot(cluster: Cluster) -> Snapshot:
     state = await asyncio.to_thread(read_state)
     events: list[Published] = []
     letters: list[dict[str, Any]] = []
+    unreadable = 0
     for r in await read_all(cluster):
         topic = r.topic[len(cluster.prefix):]
         headers = {k: (v.decode(errors="replace") if isinstance(v, bytes) else str(v)) for k, v in (r.headers or [])}
         if topic.endswith(".dlt"):
+            group = headers.get("dlt-consumer-group", "")
             letters.append({"topic": topic, "error": headers.get("dlt-error", ""),
-                            "group": headers.get("dlt-consumer-group", "")})
+                            "group": group.removeprefix(cluster.prefix)})
             continue
         if topic == COREBANK_BALANCES:
             continue  # the workload's own input
@@ -781,13 +785,13 @@ async def snapshot(cluster: Cluster) -> Snapshot:
             event = json.loads(r.value)
             etype, subject, eid, data = event["type"], event["subject"], event["id"], event.get("data")
         except (ValueError, KeyError, TypeError):
-            letters.append({"topic": topic, "error": "unreadable on the topic", "group": ""})
+            unreadable += 1  # a poison message itself (the fault put it there): its dead letters are what count
             continue
         seq = headers.get("ce_sequence")
         events.append(Published(topic, r.partition, r.offset, str(eid), etype, norm.text(str(subject)),
                                 int(seq) if seq and seq.isdigit() else None, norm.key(data), headers))
     events.sort(key=lambda e: (e.topic, e.partition, e.offset))
-    return Snapshot(state=state, events=events, dead_letters=letters, customers=len(customers))
+    return Snapshot(state=state, events=events, dead_letters=letters, customers=len(customers), unreadable=unreadable)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ The reduced run (plain pytest) takes one fault of each kind on a small workload;
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -19,7 +20,9 @@ from harness import FULL, HEAD_OFFICE, ROWS, TOPICS, CONSUMED, Cluster, Snapshot
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(3600 if FULL else 600)]
 
 BUSINESS_DATE = date(2026, 12, 1)
-WORKLOAD = Workload(customers=3000 if FULL else 40, days=3, business_date=BUSINESS_DATE)
+# CRM_FAULTS_CUSTOMERS: another size (e.g. every fault of the full table on a small workload).
+CUSTOMERS = int(os.environ.get("CRM_FAULTS_CUSTOMERS") or (3000 if FULL else 40))
+WORKLOAD = Workload(customers=CUSTOMERS, days=3 if FULL else 2, business_date=BUSINESS_DATE)
 OUTAGE = 60.0 if FULL else 15.0  # the broker paused this long
 POISON = b"\x00 not an event {"
 
@@ -152,7 +155,7 @@ def faults() -> list[Fault]:
         Fault("broker killed, restarted empty", at="tasks", delay=0.0, action=broker_emptied, compare_events=False),
         Fault("database: commitTransaction fails", at="balances:1", action=db_failing("commitTransaction")),
         Fault("database: insert fails", at="registrations", action=db_failing("insert")),
-        Fault("database: find fails", at="balances:2", action=db_failing("find", code=6, labels=())),
+        Fault("database: find fails", at=f"balances:{WORKLOAD.days - 1}", action=db_failing("find", code=6, labels=())),
         Fault("2 replicas, one killed in a rebalance", at="balances:1", replicas=2,
               action=killed_during_rebalance("profile", "tiering", "engagement", "complaints")),
         Fault("rollout lease holder paused", at="policy", delay=0.0, replicas=2,
@@ -218,4 +221,7 @@ async def test_nothing_lost_nothing_twice(fault: Fault, oracle: Snapshot, tmp_pa
     assert not wrong_letters, f"{fault.name}: dead-lettered though the message was good: {wrong_letters} " \
                               f"{[d for d in actual.dead_letters][:3]}"
     assert not missing_letters, f"{fault.name}: poison not dead-lettered by {missing_letters}"
+    assert len(actual.dead_letters) == len(want), f"{fault.name}: a message dead-lettered twice or a good one too: " \
+                                                  f"{actual.dead_letters}"
     assert all(d["error"] for d in actual.dead_letters), "a dead letter without its reason"
+    assert actual.unreadable == (len(TOPICS) - 1 if fault.poison else 0)  # corebank.balances is not read back
