@@ -1,6 +1,6 @@
 """Proven under faults: the same seeded workload run once without faults (the oracle) and once per fault must end
 in exactly the same state of every service and the same published events — 0 lost, 0 doubled, 0 out of order.
-The reduced run (plain pytest) takes one fault of each kind on a small workload; `make faults` takes them all."""
+The reduced run (plain pytest) takes a kill, a paused lease holder and poison messages on a small workload; `make faults` takes them all."""
 
 from __future__ import annotations
 
@@ -168,10 +168,9 @@ def faults() -> list[Fault]:
     ]
     if FULL:
         return every
-    # One of each kind.
-    keep = {"SIGKILL tiering", f"broker paused {OUTAGE:.0f} s", "database: commitTransaction fails",
-            "2 replicas, one killed in a rebalance", "rollout lease holder paused",
-            "a poison message in every consumed topic"}
+    # Within the CI budget (each run starts a whole cluster, about two minutes here): a kill, a fenced lease holder
+    # paused and resumed, and a poison message in every topic. `make faults` runs every kind.
+    keep = {"SIGKILL tiering", "rollout lease holder paused", "a poison message in every consumed topic"}
     return [f for f in every if f.name in keep]
 
 
