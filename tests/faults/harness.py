@@ -850,9 +850,10 @@ class Verdict:
         return head + "".join(f"\n  - {e[:400]}" for e in self.examples)
 
 
-def out_of_order(events: list[Published]) -> tuple[int, list[str]]:
+def out_of_order(events: list[Published], *, from_first_seen: bool = False) -> tuple[int, list[str]]:
     """Per topic and customer, in partition order: an event first seen after one with a higher ce_sequence, one
-    number used by two ids, or a gap in 1, 2, …. A re-sent event (same id again) is neither."""
+    number used by two ids, or a gap in 1, 2, …. A re-sent event (same id again) is neither. `from_first_seen`:
+    the topic lost what it held (a broker back empty), so numbers count from the lowest still on it."""
     bad, examples = 0, []
     streams: dict[tuple[str, str], list[Published]] = defaultdict(list)
     for e in events:
@@ -872,7 +873,8 @@ def out_of_order(events: list[Published]) -> tuple[int, list[str]]:
                     examples.append(f"out of order: {topic} {subject} sequence {e.seq} after {high} ({e.type})")
                 ids_by_seq[e.seq] = e.id
                 high = max(high, e.seq)
-        missing = sorted(set(range(1, high + 1)) - set(ids_by_seq))
+        low = min(ids_by_seq, default=1) if from_first_seen else 1
+        missing = sorted(set(range(low, high + 1)) - set(ids_by_seq))
         if missing:
             bad += len(missing)
             examples.append(f"gap: {topic} {subject} sequence {missing[:5]} never published")
@@ -899,6 +901,6 @@ def compare(expected: Snapshot, actual: Snapshot, *, events: bool = True) -> Ver
     doubled += sum(extra.values())
     examples += [f"event missing: {e}" for e in list(missing)[:3]]
     examples += [f"event unexpected (or under a second id): {e}" for e in list(extra)[:3]]
-    disorder, order_examples = out_of_order(actual.events)
+    disorder, order_examples = out_of_order(actual.events, from_first_seen=not events)
     return Verdict(events=len({e.id for e in actual.events}), lost=lost, doubled=doubled, out_of_order=disorder,
                    examples=examples[:12] + order_examples[:3])

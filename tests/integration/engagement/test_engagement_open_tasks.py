@@ -53,7 +53,7 @@ async def test_idle_funds_crossed_on_two_days_make_one_open_recommendation(engag
         "_id": "C700:product_recommendation:aum_above_100000.00", "task_id": task["id"], "customer_id": "C700"}
 
     # Done, the occasion is free again: the next crossing plans the next recommendation.
-    r = await engagement.post(f"/v1/tasks/{task['id']}/complete", headers=rm, json={"outcome": "reached"})
+    r = await engagement.post(f"/v1/tasks/{task['id']}/complete", headers=rm, json={"outcome": "reached", "channel": "visit"})  # met at the branch: no quiet hours at any hour
     assert r.status_code == 200, r.text
     await feed.profile(assets("C700", "30000.00", "170000.00", date(2026, 12, 7)),
                        assets("C700", "180000.00", "30000.00", date(2026, 12, 8)))
