@@ -51,7 +51,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pipeline import Metrics, make_customers, make_snapshots, register_customers  # noqa: E402
 from pipeline import Stack as BenchStack  # noqa: E402
 
-from crm_cli.stack import SERVICES, EmbeddedKafka, EmbeddedMongo, ServiceProcess, StackError, free_port  # noqa: E402
+from crm_cli.stack import (  # noqa: E402
+    CONSUMER_GROUPS,
+    SERVICES,
+    EmbeddedKafka,
+    EmbeddedMongo,
+    ServiceProcess,
+    StackError,
+    free_port,
+)
 from crm_contracts.complaints import ComplaintOpened  # noqa: E402
 from crm_contracts.engagement import SurveyAnswered  # noqa: E402
 from crm_contracts.envelope import CloudEvent, EventData  # noqa: E402
@@ -68,15 +76,6 @@ from crm_contracts.topics import (  # noqa: E402
 console = Console(highlight=False, width=int(os.environ.get("COLUMNS", "140")))
 POLL = 0.05
 
-# What each service consumes: topic -> its consumer group (as in services/*/entrypoints/subscribers.py).
-CONSUMES: dict[str, dict[str, str]] = {
-    "profile": {COREBANK_BALANCES: "crm-profile.balances", TIERING_CUSTOMERS: "crm-profile.tiering"},
-    "tiering": {PROFILE_CUSTOMERS: "crm-tiering.profile", COMPLAINTS_CASES: "crm-tiering.complaints",
-                ENGAGEMENT_TASKS: "crm-tiering.engagement"},
-    "engagement": {PROFILE_CUSTOMERS: "crm-engagement.profile", TIERING_CUSTOMERS: "crm-engagement.tiering",
-                   COMPLAINTS_CASES: "crm-engagement.complaints"},
-    "complaints": {PROFILE_CUSTOMERS: "crm-complaints.profile", TIERING_CUSTOMERS: "crm-complaints.tiering"},
-}
 SOURCES = {PROFILE_CUSTOMERS: "crm/profile", TIERING_CUSTOMERS: "crm/tiering", COMPLAINTS_CASES: "crm/complaints",
            ENGAGEMENT_TASKS: "crm/engagement"}
 
@@ -225,7 +224,7 @@ async def run_one(env: BenchStack, service: str, mode: str, args: argparse.Names
         return ServiceProcess(service, spec.factory, spec.port_var, free_port(), environ,
                               log_path=env.workdir / f"{service}-{mode}-{n}.log")
 
-    groups = {prefix + topic: prefix + group for topic, group in CONSUMES[service].items()}
+    groups = {prefix + topic: prefix + group for topic, group in CONSUMER_GROUPS[service].items()}
     run = Run(service, mode)
     first = process(1)
     await asyncio.to_thread(first.start)
@@ -241,7 +240,7 @@ async def run_one(env: BenchStack, service: str, mode: str, args: argparse.Names
                 parts[prefix + TIERING_CUSTOMERS] = events_for(TIERING_CUSTOMERS, [f"C-UNKNOWN-{i}" for i in range(n // 10)])
             else:
                 ids = [f"C{tag}{i:06d}" for i in range(n)]
-                for i, topic in enumerate(CONSUMES[service]):
+                for i, topic in enumerate(CONSUMER_GROUPS[service]):
                     parts[prefix + topic] = events_for(topic, ids if i == 0 else ids[: n // 10])
             run.fed = sum(len(v) for v in parts.values())
             feeding = asyncio.create_task(feed(env.kafka.bootstrap, parts, seconds=args.feed_seconds))
@@ -343,7 +342,7 @@ async def run_all(env: BenchStack, args: argparse.Namespace) -> list[Run]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--services", type=lambda s: s.split(","), default=list(CONSUMES),
+    parser.add_argument("--services", type=lambda s: s.split(","), default=list(CONSUMER_GROUPS),
                         help="comma-separated (default: all four)")
     parser.add_argument("--modes", type=lambda s: s.split(","), default=["kill", "term"], help="kill,term (default both)")
     parser.add_argument("--messages", type=int, default=2000, help="messages on each service's main topic (default 2000)")
@@ -356,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds any one wait may take (default 180)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, data)")
     args = parser.parse_args(argv)
-    unknown = set(args.services) - set(CONSUMES) or set(args.modes) - {"kill", "term"}
+    unknown = set(args.services) - set(CONSUMER_GROUPS) or set(args.modes) - {"kill", "term"}
     if unknown:
         parser.error(f"unknown: {sorted(unknown)}")
 

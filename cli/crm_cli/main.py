@@ -512,9 +512,9 @@ def dlt_show(
 
 @dlt_app.command("replay")
 def dlt_replay(
+    by: Annotated[str, typer.Option("--by", help="staff id of the operator (recorded)")],
+    why: Annotated[str, typer.Option("--why", help="the fix that makes the replay succeed (recorded)")],
     letters: Annotated[list[str] | None, typer.Argument(help="TOPIC:PARTITION:OFFSET of each letter")] = None,
-    by: Annotated[str, typer.Option("--by", help="staff id of the operator (recorded)")] = ...,  # type: ignore[assignment]
-    why: Annotated[str, typer.Option("--why", help="the fix that makes the replay succeed (recorded)")] = ...,  # type: ignore[assignment]
     topic: Annotated[str | None, typer.Option("--topic", help="every letter of this topic whose reason matches --reason")]
     = None,
     reason: Annotated[str | None, typer.Option("--reason", help="with --topic: text the reason contains")] = None,

@@ -113,17 +113,21 @@ def create_http_app(runtime: Runtime[Any], *, title: str, description: str, rout
     return app
 
 
+# Endpoints marked with @bulk_request (the functions themselves, as routes hold them).
+_BULK_ENDPOINTS: set[Any] = set()
+
+
 def bulk_request(endpoint: E) -> E:
     """Mark an endpoint whose database work legitimately takes long (imports, batches): its requests get
     `http_bulk_database_timeout_seconds` instead of the short deadline."""
-    endpoint.bulk_request = True  # type: ignore[attr-defined]
+    _BULK_ENDPOINTS.add(endpoint)
     return endpoint
 
 
 def _database_deadline(app: FastAPI, scope: Any, settings: Any) -> float:
     for route in app.router.routes:
         if route.matches(scope)[0] == Match.FULL:
-            if getattr(getattr(route, "endpoint", None), "bulk_request", False):
+            if getattr(route, "endpoint", None) in _BULK_ENDPOINTS:
                 return float(settings.http_bulk_database_timeout_seconds)
             break
     return float(settings.http_database_timeout_seconds)

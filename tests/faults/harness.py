@@ -29,7 +29,7 @@ import httpx
 from pymongo import MongoClient
 
 from crm_cli.demo_data import make_balance, make_complaints, make_dataset, make_products
-from crm_cli.stack import SERVICES, EmbeddedKafka, EmbeddedMongo, ServiceProcess, free_port
+from crm_cli.stack import CONSUMER_GROUPS, SERVICES, EmbeddedKafka, EmbeddedMongo, ServiceProcess, free_port
 from crm_contracts.topics import (
     COMPLAINTS_CASES,
     COREBANK_BALANCES,
@@ -56,15 +56,6 @@ def table() -> str:
 
 
 SPECS = {spec.name: spec for spec in SERVICES}
-# What each service consumes, by consumer group (the names in services/*/entrypoints/subscribers.py).
-CONSUMED: dict[str, dict[str, str]] = {
-    "profile": {COREBANK_BALANCES: "crm-profile.balances", TIERING_CUSTOMERS: "crm-profile.tiering"},
-    "tiering": {PROFILE_CUSTOMERS: "crm-tiering.profile", COMPLAINTS_CASES: "crm-tiering.complaints",
-                ENGAGEMENT_TASKS: "crm-tiering.engagement"},
-    "engagement": {PROFILE_CUSTOMERS: "crm-engagement.profile", TIERING_CUSTOMERS: "crm-engagement.tiering",
-                   COMPLAINTS_CASES: "crm-engagement.complaints"},
-    "complaints": {PROFILE_CUSTOMERS: "crm-complaints.profile", TIERING_CUSTOMERS: "crm-complaints.tiering"},
-}
 TOPICS = (PROFILE_CUSTOMERS, TIERING_CUSTOMERS, ENGAGEMENT_TASKS, COMPLAINTS_CASES, COREBANK_BALANCES)
 ALL_TOPICS = TOPICS + tuple(dead_letter(t) for t in TOPICS)
 # The state each service keeps about customers, tasks and cases (not logs, outboxes, inboxes, leases, audit).
@@ -331,7 +322,7 @@ async def progress(cluster: Cluster) -> dict[str, Any]:
     finally:
         await probe.stop()
     committed: dict[str, dict[tuple[str, int], int]] = {}
-    for consumed in CONSUMED.values():
+    for consumed in CONSUMER_GROUPS.values():
         for topic, group in consumed.items():
             mine = [tp for tp in tps if tp[0] == cluster.topic(topic)]
             committed[group] = await _group_offsets(bootstrap, cluster.prefix + group, mine) if mine else {}

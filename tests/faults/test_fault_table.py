@@ -15,7 +15,8 @@ from datetime import date
 import httpx
 import pytest
 
-from harness import FULL, HEAD_OFFICE, ROWS, TOPICS, CONSUMED, Cluster, Snapshot, Workload, compare, snapshot
+from crm_cli.stack import CONSUMER_GROUPS
+from harness import FULL, HEAD_OFFICE, ROWS, TOPICS, Cluster, Snapshot, Workload, compare, snapshot
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(3600 if FULL else 600)]
 
@@ -197,7 +198,7 @@ def expected_letters(poison: bool) -> set[tuple[str, str]]:
     """(topic, group) of every dead letter a run should have: one per consuming group of a poisoned topic."""
     if not poison:
         return set()
-    return {(f"{topic}.dlt", group) for consumed in CONSUMED.values() for topic, group in consumed.items()}
+    return {(f"{topic}.dlt", group) for consumed in CONSUMER_GROUPS.values() for topic, group in consumed.items()}
 
 
 @pytest.mark.parametrize("fault", faults(), ids=lambda f: f.name)
