@@ -15,10 +15,14 @@ Tests under tests/unit, tests/integration and tests/e2e get the matching marker 
 
 from __future__ import annotations
 
+import contextlib
+import faulthandler
 import os
 import secrets as pysecrets
 import shutil
 import subprocess
+import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -61,6 +65,52 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             continue
         if first in ("unit", "integration", "e2e"):
             item.add_marker(getattr(pytest.mark, first))
+
+
+# ---------------------------------------------------------------------------------------------
+# watchdog: a test that outlives its own timeout (pytest-timeout fires once; a teardown stuck after that would
+# hang the run until CI kills it, silently) prints every thread's stack and stops the run.
+
+WATCHDOG_GRACE_SECONDS = float(os.environ.get("CRM_TEST_WATCHDOG_GRACE_SECONDS", "300"))
+
+
+def _item_timeout(item: pytest.Item) -> float:
+    marker = item.get_closest_marker("timeout")
+    if marker is not None and marker.args:
+        return float(marker.args[0])
+    return float(item.config.getini("timeout") or 0)
+
+
+def _abort_run(item: pytest.Item, limit: float) -> None:
+    capture = item.config.pluginmanager.getplugin("capturemanager")
+    if capture is not None:
+        with contextlib.suppress(Exception):
+            capture.suspend_global_capture(in_=True)
+    print(f"\n\nWATCHDOG: {item.nodeid} still running {limit:.0f} s after it started; every thread's stack follows, "
+          "then the run stops.", file=sys.stderr, flush=True)
+    faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+    with contextlib.suppress(Exception):
+        from crm_cli.stack import stop_leftovers
+
+        stop_leftovers(grace=2.0)
+    sys.stderr.flush()
+    os._exit(3)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    timeout = _item_timeout(item)
+    if timeout <= 0:
+        yield
+        return
+    limit = timeout + WATCHDOG_GRACE_SECONDS
+    timer = threading.Timer(limit, _abort_run, args=(item, limit))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
 
 
 # ---------------------------------------------------------------------------------------------

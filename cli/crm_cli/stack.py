@@ -39,7 +39,10 @@ from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import IO, Any, NamedTuple, TextIO
 
+from crm_contracts.topics import COMPLAINTS_CASES, COREBANK_BALANCES, ENGAGEMENT_TASKS, PROFILE_CUSTOMERS, TIERING_CUSTOMERS
+
 __all__ = [
+    "CONSUMER_GROUPS",
     "SERVICES",
     "EmbeddedKafka",
     "EmbeddedMongo",
@@ -49,6 +52,7 @@ __all__ = [
     "StackError",
     "available_services",
     "free_port",
+    "stop_leftovers",
     "port_in_use",
     "wait_for_port",
 ]
@@ -147,10 +151,12 @@ _LIVE: weakref.WeakSet[ManagedProcess] = weakref.WeakSet()
 
 
 @atexit.register
-def _stop_leftovers() -> None:  # never leave brokers/databases/services behind
+def stop_leftovers(grace: float = 5.0) -> None:
+    """Stop every process this module started and has not stopped yet: never leave brokers, databases or services
+    behind (at exit, and from a test run's watchdog before it aborts)."""
     for proc in list(_LIVE):
         with contextlib.suppress(Exception):
-            proc.stop(grace=5.0)
+            proc.stop(grace=grace)
 
 
 class ManagedProcess:
@@ -481,6 +487,56 @@ class EmbeddedMongo(ListeningProcess):
         finally:
             client.close()
 
+    def start(self) -> EmbeddedMongo:
+        super().start()
+        self._reaper = TransactionReaper(self.uri)
+        self._reaper.start()
+        return self
+
+    def stop(self, grace: float | None = None) -> int | None:
+        reaper, self._reaper = getattr(self, "_reaper", None), None
+        if reaper is not None:
+            reaper.stop()
+        return super().stop(grace)
+
+
+class TransactionReaper(threading.Thread):
+    """Makes SecantusDB abort transactions their client abandoned (a service killed mid-transaction).
+
+    mongod aborts a transaction idle past transactionLifetimeLimitSeconds (60 s) in the background. SecantusDB
+    has the same limit but checks it only when some client touches a transaction; meanwhile a plain write that
+    conflicts with the abandoned one (a leased job's lease document, which every fenced transaction writes)
+    retries inside the server for ever. So every `interval` seconds this thread runs one empty transaction.
+    """
+
+    def __init__(self, uri: str, interval: float = 10.0) -> None:
+        super().__init__(name="secantus-transaction-reaper", daemon=True)
+        self.uri = uri
+        self.interval = interval
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        from pymongo import MongoClient
+
+        client: MongoClient[dict[str, Any]] = MongoClient(
+            self.uri, serverSelectionTimeoutMS=2000, connectTimeoutMS=2000, socketTimeoutMS=5000,
+            appname="crm-transaction-reaper",
+        )
+        try:
+            while not self._stopped.wait(self.interval):
+                with contextlib.suppress(Exception):  # a paused or stopping database: try again next time
+                    with client.start_session() as session:
+                        # aggregate and abort: commands no test arms a fail point for (find, insert, commit).
+                        session.start_transaction()
+                        list(client["crm_embedded"]["transaction_reaper"].aggregate([{"$limit": 1}], session=session))
+                        session.abort_transaction()
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.join(timeout=10)
+
 
 class ServiceProcess(ListeningProcess):
     """One CRM service run by uvicorn from an app factory, e.g. ``crm_profile.main:create_app``."""
@@ -573,6 +629,17 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("engagement", "ENGAGEMENT_PORT", 8003, "crm_engagement.main:create_app", "crm_engagement"),
     ServiceSpec("complaints", "COMPLAINTS_PORT", 8004, "crm_complaints.main:create_app", "crm_complaints"),
 )
+
+
+# What each service consumes: topic -> its consumer group (as services/*/entrypoints/subscribers.py declare them).
+CONSUMER_GROUPS: dict[str, dict[str, str]] = {
+    "profile": {COREBANK_BALANCES: "crm-profile.balances", TIERING_CUSTOMERS: "crm-profile.tiering"},
+    "tiering": {PROFILE_CUSTOMERS: "crm-tiering.profile", COMPLAINTS_CASES: "crm-tiering.complaints",
+                ENGAGEMENT_TASKS: "crm-tiering.engagement"},
+    "engagement": {PROFILE_CUSTOMERS: "crm-engagement.profile", TIERING_CUSTOMERS: "crm-engagement.tiering",
+                   COMPLAINTS_CASES: "crm-engagement.complaints"},
+    "complaints": {PROFILE_CUSTOMERS: "crm-complaints.profile", TIERING_CUSTOMERS: "crm-complaints.tiering"},
+}
 
 
 def available_services() -> list[ServiceSpec]:

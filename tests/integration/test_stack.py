@@ -186,3 +186,30 @@ def test_harness_fixtures(
     assert scheme == "Bearer"
     claims = jwt.decode(token, secrets["CRM_JWT_SECRET"], algorithms=["HS256"])
     assert (claims["sub"], claims["role"], claims["branch"]) == ("S0003", "relationship_manager", "BR001")
+
+
+async def test_a_transaction_its_client_abandoned_stops_blocking_writes(stack: Any, service_env: dict[str, str]) -> None:
+    """A service killed mid-transaction leaves it open on the server; a plain write to the same document (a leased
+    job taking over the lease) must go through once the transaction's 60 s lifetime is over, as on mongod. On the
+    embedded database that needs the stack's transaction reaper (SecantusDB checks lifetimes only when a client
+    touches a transaction, and nothing else runs one while this test waits)."""
+    if stack.kind != "embedded":
+        pytest.skip("the reaper belongs to the embedded stack; mongod aborts abandoned transactions itself")
+    dead = AsyncMongoClient(stack.mongodb_uri)
+    alive = AsyncMongoClient(stack.mongodb_uri, socketTimeoutMS=150_000)
+    leases = alive[service_env["MONGODB_DATABASE"]]["leases"]
+    try:
+        await leases.insert_one({"_id": "engagement:scheduler", "epoch": 1})
+        abandoned = dead.start_session()
+        await abandoned.start_transaction()
+        await dead[service_env["MONGODB_DATABASE"]]["leases"].update_one(
+            {"_id": "engagement:scheduler"}, {"$set": {"epoch": 2}}, session=abandoned)
+        # The "dead" client never commits, aborts or ends its session: the server sees what a SIGKILL leaves.
+        started = time.monotonic()
+        await leases.update_one({"_id": "engagement:scheduler"}, {"$set": {"epoch": 3}})
+        waited = time.monotonic() - started
+        assert (await leases.find_one({"_id": "engagement:scheduler"}))["epoch"] == 3
+        assert 30 < waited < 100, f"the plain write waited {waited:.0f} s (the transaction lives 60 s)"
+    finally:
+        await alive.close()
+        await dead.close()
