@@ -45,7 +45,7 @@ async def test_a_case_closes_only_after_the_decision_was_communicated(complaints
         assert r.status_code == 422 and field in r.text, (bad, r.text)
     assert (await _do(complaints, roles["teller"], c["id"], "notify", channel="phone")).status_code == 403
     r = await _do(complaints, roles["handler"], c["id"], "notify", channel="letter",
-                  notified_at="2026-12-01T00:30:00+08:00")  # before the pinned day's now at any hour
+                  notified_at="2026-11-30T20:30:00+08:00")  # the evening before the pinned day: past at any hour
     assert r.status_code == 200, r.text
     notice = r.json()["decision_notice"]
     assert (notice["channel"], notice["by"], notice["due"], notice["on_time"]) == ("letter", "S-CH1", "2026-12-05", True)
@@ -61,7 +61,7 @@ async def test_a_case_closes_only_after_the_decision_was_communicated(complaints
     [told] = of_type(records, NOTIFIED, "N1")
     assert (told["data"]["channel"], told["data"]["by"], told["data"]["on_time"]) == ("letter", "S-CH1", True)
     [closed] = of_type(records, CLOSED, "N1")
-    assert closed["data"]["notified_at"].startswith("2026-11-30T16:30:00")
+    assert closed["data"]["notified_at"].startswith("2026-11-30T12:30:00")
 
 
 async def test_silence_counts_from_the_notice_and_an_untold_decision_waits(complaints, roles):
