@@ -82,8 +82,10 @@ def make_rows(n: int, *, seed: int = 20261124, invalid_every: int = 100) -> tupl
     today = date.today()
     branches = make_branches(3)
     staff = make_staff(branches, faker=faker)
-    rms = {b["code"]: [s["staff_id"] for s in staff if s["branch"] == b["code"] and s["role"] == "relationship_manager"]
-           for b in branches}
+    rms = {
+        b["code"]: [s["staff_id"] for s in staff if s["branch"] == b["code"] and s["role"] == "relationship_manager"]
+        for b in branches
+    }
     seen_ids: set[str] = set()
     rows: list[dict[str, str]] = []
     broken = 0
@@ -147,8 +149,9 @@ def start_stack(stack: ExitStack, workdir: Path) -> tuple[str, str, str, str]:
     return kafka.bootstrap, mongo.uri, "crm_profile", "embedded Tansu + SecantusDB"
 
 
-def start_profile(stack: ExitStack, workdir: Path, kafka: str, mongo_uri: str,
-                  database: str) -> tuple[ServiceProcess, str]:
+def start_profile(
+    stack: ExitStack, workdir: Path, kafka: str, mongo_uri: str, database: str
+) -> tuple[ServiceProcess, str]:
     from crm_kit.crypto import new_key_b64
 
     jwt_secret = secrets.token_urlsafe(48)
@@ -165,8 +168,9 @@ def start_profile(stack: ExitStack, workdir: Path, kafka: str, mongo_uri: str,
         "LOG_LEVEL": "WARNING",
         "LOG_FORMAT": "console",
     }
-    profile = ServiceProcess("profile", "crm_profile.main:create_app", "PROFILE_PORT", free_port(), env,
-                             log_path=workdir / "profile.log")
+    profile = ServiceProcess(
+        "profile", "crm_profile.main:create_app", "PROFILE_PORT", free_port(), env, log_path=workdir / "profile.log"
+    )
     console.print(f"starting the profile service on {profile.base_url} …")
     stack.enter_context(profile)
     return profile, jwt_secret
@@ -176,21 +180,33 @@ def start_profile(stack: ExitStack, workdir: Path, kafka: str, mongo_uri: str,
 # main
 
 
-async def run_imports(file: Path, api: str, jwt_secret: str, *, runs: int, concurrency: int,
-                      chunk_size: int) -> list[dict[str, Any]]:
+async def run_imports(
+    file: Path, api: str, jwt_secret: str, *, runs: int, concurrency: int, chunk_size: int
+) -> list[dict[str, Any]]:
     results = []
     for run in range(1, runs + 1):
         console.print(f"import run {run} …")
-        results.append(await import_file(path=file, api=api, jwt_secret=jwt_secret, staff_id=STAFF[0], role=STAFF[1],
-                                         branch=STAFF[2], concurrency=concurrency, chunk_size=chunk_size))
+        results.append(
+            await import_file(
+                path=file,
+                api=api,
+                jwt_secret=jwt_secret,
+                staff_id=STAFF[0],
+                role=STAFF[1],
+                branch=STAFF[2],
+                concurrency=concurrency,
+                chunk_size=chunk_size,
+            )
+        )
     return results
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=100_000, help="rows in the generated file (default 100000)")
-    parser.add_argument("--concurrency", type=int, default=CONCURRENCY,
-                        help=f"chunks in flight (default {CONCURRENCY})")
+    parser.add_argument(
+        "--concurrency", type=int, default=CONCURRENCY, help=f"chunks in flight (default {CONCURRENCY})"
+    )
     parser.add_argument("--chunk-size", type=int, default=CHUNK_SIZE, help=f"rows per request (default {CHUNK_SIZE})")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (CSV, logs, data)")
     args = parser.parse_args(argv)
@@ -208,8 +224,10 @@ def main(argv: list[str] | None = None) -> int:
         file = workdir / "customers.csv"
         write_csv(rows, file)
         del rows
-        console.print(f"generated {args.rows:,} rows ({broken:,} deliberately invalid) in "
-                      f"{time.perf_counter() - t0:.1f}s: {file} ({file.stat().st_size / 1e6:.1f} MB)")
+        console.print(
+            f"generated {args.rows:,} rows ({broken:,} deliberately invalid) in "
+            f"{time.perf_counter() - t0:.1f}s: {file} ({file.stat().st_size / 1e6:.1f} MB)"
+        )
         try:
             kafka, mongo_uri, database, where = start_stack(stack, workdir)
             profile, jwt_secret = start_profile(stack, workdir, kafka, mongo_uri, database)
@@ -217,8 +235,11 @@ def main(argv: list[str] | None = None) -> int:
             console.print(str(exc), style="red", markup=False, highlight=False)
             return 1
         try:
-            results = asyncio.run(run_imports(file, profile.base_url, jwt_secret, runs=2,
-                                              concurrency=args.concurrency, chunk_size=args.chunk_size))
+            results = asyncio.run(
+                run_imports(
+                    file, profile.base_url, jwt_secret, runs=2, concurrency=args.concurrency, chunk_size=args.chunk_size
+                )
+            )
         except ImportAborted as exc:
             console.print(f"import stopped: {exc}", style="red", markup=False, highlight=False)
             console.print(profile.log_tail(), markup=False, highlight=False)
@@ -228,12 +249,21 @@ def main(argv: list[str] | None = None) -> int:
     for column in ("run", "rows", "created", "already present", "rejected", "seconds", "rows/s"):
         table.add_column(column, justify="right")
     for run, r in enumerate(results, start=1):
-        table.add_row(str(run), f"{r['rows']:,}", f"{len(r['created']):,}", f"{len(r['existing']):,}",
-                      f"{r['rejected_rows']:,}", f"{r['seconds']:.1f}", f"{r['rows_per_second']:,.0f}")
+        table.add_row(
+            str(run),
+            f"{r['rows']:,}",
+            f"{len(r['created']):,}",
+            f"{len(r['existing']):,}",
+            f"{r['rejected_rows']:,}",
+            f"{r['seconds']:.1f}",
+            f"{r['rows_per_second']:,.0f}",
+        )
     console.print(table)
-    console.print(f"machine: {os.cpu_count()} cores ({platform.machine()}, {platform.system()}), "
-                  f"Python {platform.python_version()} ({platform.python_implementation()}); stack: {where}; "
-                  "the CLI, the profile service and the database share the machine")
+    console.print(
+        f"machine: {os.cpu_count()} cores ({platform.machine()}, {platform.system()}), "
+        f"Python {platform.python_version()} ({platform.python_implementation()}); stack: {where}; "
+        "the CLI, the profile service and the database share the machine"
+    )
 
     first, second = results
     problems = []

@@ -139,7 +139,7 @@ def tree_cpu_seconds(pid: int | None) -> float:
                 raw = f.read().decode(errors="replace")
         except OSError:
             continue
-        rest = raw[raw.rfind(")") + 2:].split()
+        rest = raw[raw.rfind(")") + 2 :].split()
         # fields after the command: state ppid ... utime(12th) stime(13th) counted from state = index 0
         stats[int(entry)] = (int(rest[1]), (int(rest[11]) + int(rest[12])) / CLK_TCK)
     children: dict[int, list[int]] = defaultdict(list)
@@ -174,8 +174,9 @@ class CpuMeter:
     def end(self) -> dict[str, tuple[float, float]]:
         """name -> (CPU seconds, share of one core)."""
         now, wall = self._read(), time.perf_counter() - self.t0
-        return {k: (now[k] - self.start.get(k, 0.0), (now[k] - self.start.get(k, 0.0)) / wall if wall else 0.0)
-                for k in now}
+        return {
+            k: (now[k] - self.start.get(k, 0.0), (now[k] - self.start.get(k, 0.0)) / wall if wall else 0.0) for k in now
+        }
 
 
 # --------------------------------------------------------------------------------------------
@@ -210,14 +211,24 @@ class Stack:
         }
 
     def start_service(self, stack: ExitStack, name: str, database: str, log_name: str, **extra: str) -> ServiceProcess:
-        factory, port_var = {"profile": ("crm_profile.main:create_app", "PROFILE_PORT"),
-                             "tiering": ("crm_tiering.main:create_app", "TIERING_PORT")}[name]
-        svc = ServiceProcess(name, factory, port_var, free_port(), self.service_env(database, **extra),
-                             log_path=self.workdir / f"{log_name}.log")
+        factory, port_var = {
+            "profile": ("crm_profile.main:create_app", "PROFILE_PORT"),
+            "tiering": ("crm_tiering.main:create_app", "TIERING_PORT"),
+        }[name]
+        svc = ServiceProcess(
+            name,
+            factory,
+            port_var,
+            free_port(),
+            self.service_env(database, **extra),
+            log_path=self.workdir / f"{log_name}.log",
+        )
         t0 = time.perf_counter()
         stack.enter_context(svc)
-        console.print(f"  {name} ready on {svc.base_url} in {time.perf_counter() - t0:.1f}s "
-                      f"(database {database}{', ' + ', '.join(f'{k}={v}' for k, v in extra.items()) if extra else ''})")
+        console.print(
+            f"  {name} ready on {svc.base_url} in {time.perf_counter() - t0:.1f}s "
+            f"(database {database}{', ' + ', '.join(f'{k}={v}' for k, v in extra.items()) if extra else ''})"
+        )
         return svc
 
 
@@ -236,29 +247,42 @@ async def fetch_metrics(client: httpx.AsyncClient, svc: ServiceProcess) -> Metri
 def check_alive(*services: ServiceProcess) -> None:
     for svc in services:
         if not svc.is_running():
-            raise BenchFailed(f"the {svc.name} service stopped (exit code {svc.returncode}); last lines of its log:\n"
-                              f"{svc.log_tail()}")
+            raise BenchFailed(
+                f"the {svc.name} service stopped (exit code {svc.returncode}); last lines of its log:\n{svc.log_tail()}"
+            )
 
 
 async def put_staff(client: httpx.AsyncClient, tiering: ServiceProcess, stack: Stack) -> None:
     headers = {"Authorization": f"Bearer {token(stack.jwt_secret, ADMIN)}"}
 
     async def put(member: dict[str, Any]) -> None:
-        r = await client.put(f"{tiering.base_url}/v1/staff/{member['staff_id']}", headers=headers, json={
-            "name": member["name"], "branch": member["branch"], "roles": [member["role"]], "active": True})
+        r = await client.put(
+            f"{tiering.base_url}/v1/staff/{member['staff_id']}",
+            headers=headers,
+            json={"name": member["name"], "branch": member["branch"], "roles": [member["role"]], "active": True},
+        )
         if r.status_code >= 300:
             raise BenchFailed(f"PUT /v1/staff/{member['staff_id']} answered {r.status_code}: {r.text[:300]}")
 
     await asyncio.gather(*(put(m) for m in stack.staff))
 
 
-async def produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes, list[tuple[str, bytes]] | None]],
-                  ) -> float:
+async def produce(
+    bootstrap: str,
+    topic: str,
+    messages: list[tuple[bytes, bytes, list[tuple[str, bytes]] | None]],
+) -> float:
     """Send every (key, value, headers) and wait for all acks; returns the seconds it took."""
     from aiokafka import AIOKafkaProducer
 
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, acks="all", linger_ms=5,
-                                max_batch_size=512 * 1024, max_request_size=4 * 1024 * 1024)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        enable_idempotence=False,
+        acks="all",
+        linger_ms=5,
+        max_batch_size=512 * 1024,
+        max_request_size=4 * 1024 * 1024,
+    )
     await producer.start()
     try:
         t0 = time.perf_counter()
@@ -312,8 +336,14 @@ def print_top(title: str, top: dict[str, dict[str, float]], per: int, per_what: 
     for col in ("collection", "operations", "ms in the server", "ms/op", f"ms per {per_what}", "share"):
         t.add_column(col, justify="right" if col != "collection" else "left")
     for ns, v in list(top.items())[:limit]:
-        t.add_row(ns, f"{v['ops']:,.0f}", f"{v['ms']:,.0f}", f"{v['ms'] / v['ops']:.1f}", f"{v['ms'] / per:.2f}",
-                  f"{v['ms'] / total:.0%}" if total else "")
+        t.add_row(
+            ns,
+            f"{v['ops']:,.0f}",
+            f"{v['ms']:,.0f}",
+            f"{v['ms'] / v['ops']:.1f}",
+            f"{v['ms'] / per:.2f}",
+            f"{v['ms'] / total:.0%}" if total else "",
+        )
     console.print(t)
 
 
@@ -361,14 +391,25 @@ def make_snapshots(core_nos: list[str], n: int, seed: int = 7) -> list[tuple[byt
                 if cents == prev:
                     cents += 1
             last[core_no] = cents
-            body = {"core_customer_no": core_no, "as_of": as_of, "aum": format(Decimal(cents).scaleb(-2), "f"),
-                    "breakdown": _split(cents, rng)}
+            body = {
+                "core_customer_no": core_no,
+                "as_of": as_of,
+                "aum": format(Decimal(cents).scaleb(-2), "f"),
+                "breakdown": _split(cents, rng),
+            }
             out.append((core_no.encode(), json.dumps(body, separators=(",", ":")).encode(), None))
     return out
 
 
-async def register_customers(client: httpx.AsyncClient, profile: ServiceProcess, stack: Stack,
-                             customers: list[dict[str, Any]], *, chunk: int = 500, in_flight: int = 3) -> int:
+async def register_customers(
+    client: httpx.AsyncClient,
+    profile: ServiceProcess,
+    stack: Stack,
+    customers: list[dict[str, Any]],
+    *,
+    chunk: int = 500,
+    in_flight: int = 3,
+) -> int:
     headers = {"Authorization": f"Bearer {token(stack.jwt_secret, ADMIN)}"}
     slots = asyncio.Semaphore(in_flight)
     created = 0
@@ -376,8 +417,9 @@ async def register_customers(client: httpx.AsyncClient, profile: ServiceProcess,
     async def send(part: list[dict[str, Any]]) -> None:
         nonlocal created
         async with slots:
-            r = await client.post(f"{profile.base_url}/v1/customers/batch", headers=headers,
-                                  json={"customers": part}, timeout=600)
+            r = await client.post(
+                f"{profile.base_url}/v1/customers/batch", headers=headers, json={"customers": part}, timeout=600
+            )
         if r.status_code != 200:
             raise BenchFailed(f"POST /v1/customers/batch answered {r.status_code}: {r.text[:300]}")
         results = r.json()["results"]
@@ -386,15 +428,24 @@ async def register_customers(client: httpx.AsyncClient, profile: ServiceProcess,
             raise BenchFailed(f"registration rejected {len(bad)} rows, e.g. {bad[0]}")
         created += sum(1 for x in results if x["status"] == "created")
 
-    await asyncio.gather(*(send(customers[i:i + chunk]) for i in range(0, len(customers), chunk)))
+    await asyncio.gather(*(send(customers[i : i + chunk]) for i in range(0, len(customers), chunk)))
     return created
 
 
 STALL_SECONDS = 600.0  # --stall-timeout
 
 
-async def wait_until(what: str, check, *, timeout: float, services: tuple[ServiceProcess, ...],  # type: ignore[no-untyped-def]
-                     interval: float = 0.1, report_every: float = 10.0, progress=None, level=None) -> float:  # type: ignore[no-untyped-def]
+async def wait_until(
+    what: str,
+    check,
+    *,
+    timeout: float,
+    services: tuple[ServiceProcess, ...],  # type: ignore[no-untyped-def]
+    interval: float = 0.1,
+    report_every: float = 10.0,
+    progress=None,
+    level=None,
+) -> float:  # type: ignore[no-untyped-def]
     """Poll `check()` (async, truthy when done) until done; returns the time.perf_counter() when it was seen.
     Fails after `timeout` seconds, or when `level()` (async, a number that grows with progress) has not grown
     for STALL_SECONDS."""
@@ -439,8 +490,10 @@ class Snapshot:
     tiering: Metrics
 
     def db(self) -> dict[str, dict[str, float]]:
-        return {"profile": self.profile.by_label("crm_db_commands_total", "command"),
-                "tiering": self.tiering.by_label("crm_db_commands_total", "command")}
+        return {
+            "profile": self.profile.by_label("crm_db_commands_total", "command"),
+            "tiering": self.tiering.by_label("crm_db_commands_total", "command"),
+        }
 
 
 async def snapshot(client: httpx.AsyncClient, profile: ServiceProcess, tiering: ServiceProcess) -> Snapshot:
@@ -463,12 +516,16 @@ async def run_pipeline(stack: Stack, args: argparse.Namespace) -> dict[str, Any]
     core_nos = [x["core_customer_no"] for x in customers]
     snapshots = make_snapshots(core_nos, n)
     per_partition_day = c / stack.partitions
-    console.print(f"  done in {time.perf_counter() - t0:.1f}s; {math.ceil(n / c)} days, ~{per_partition_day:,.0f} "
-                  "customers per partition per day")
+    console.print(
+        f"  done in {time.perf_counter() - t0:.1f}s; {math.ceil(n / c)} days, ~{per_partition_day:,.0f} "
+        "customers per partition per day"
+    )
     if per_partition_day < 500:
-        console.print("  [yellow]fewer than 500 customers per partition and day: a poll of 500 may hold two snapshots of "
-                      "one customer, which the profile folds into one event (the run then counts the events it "
-                      "caused)[/]")
+        console.print(
+            "  [yellow]fewer than 500 customers per partition and day: a poll of 500 may hold two snapshots of "
+            "one customer, which the profile folds into one event (the run then counts the events it "
+            "caused)[/]"
+        )
 
     with ExitStack() as services:
         profile = stack.start_service(services, "profile", "crm_profile", "profile")
@@ -486,8 +543,9 @@ async def run_pipeline(stack: Stack, args: argparse.Namespace) -> dict[str, Any]
 
             async def applied_by_tiering() -> float:
                 m = await fetch_metrics(client, tiering)
-                return m.sum("crm_messages_consumed_total", group=PROFILE_GROUP, outcome="applied") - \
-                    base.sum("crm_messages_consumed_total", group=PROFILE_GROUP, outcome="applied")
+                return m.sum("crm_messages_consumed_total", group=PROFILE_GROUP, outcome="applied") - base.sum(
+                    "crm_messages_consumed_total", group=PROFILE_GROUP, outcome="applied"
+                )
 
             async def registered() -> bool:
                 return await applied_by_tiering() >= c
@@ -495,17 +553,31 @@ async def run_pipeline(stack: Stack, args: argparse.Namespace) -> dict[str, Any]
             async def reg_progress() -> str:
                 return f"tiering applied {await applied_by_tiering():,.0f} of {c:,} registrations"
 
-            await wait_until("tiering to apply every registration", registered, timeout=args.timeout, services=procs,
-                             progress=reg_progress, level=applied_by_tiering)
-            console.print(f"  registered in {reg_seconds:.1f}s ({c / reg_seconds:,.0f}/s); tiering had applied them all "
-                          f"{time.perf_counter() - t0 - reg_seconds:.1f}s later")
+            await wait_until(
+                "tiering to apply every registration",
+                registered,
+                timeout=args.timeout,
+                services=procs,
+                progress=reg_progress,
+                level=applied_by_tiering,
+            )
+            console.print(
+                f"  registered in {reg_seconds:.1f}s ({c / reg_seconds:,.0f}/s); tiering had applied them all "
+                f"{time.perf_counter() - t0 - reg_seconds:.1f}s later"
+            )
             result["registration_seconds"] = reg_seconds
             await asyncio.sleep(1.0)  # let the relays and the consumers go idle
 
             # ---- timed
             before = await snapshot(client, profile, tiering)
-            cpu = CpuMeter({"mongodb (SecantusDB)": stack.mongo.pid, "kafka (Tansu)": stack.kafka.pid,
-                            "profile": profile.pid, "tiering": tiering.pid})
+            cpu = CpuMeter(
+                {
+                    "mongodb (SecantusDB)": stack.mongo.pid,
+                    "kafka (Tansu)": stack.kafka.pid,
+                    "profile": profile.pid,
+                    "tiering": tiering.pid,
+                }
+            )
             applied0 = before.tiering.sum("crm_messages_consumed_total", group=PROFILE_GROUP, outcome="applied")
             balances0 = before.profile.sum("crm_messages_consumed_total", group=BALANCES_GROUP)
             published0 = before.profile.sum("crm_outbox_published_total")
@@ -520,7 +592,8 @@ async def run_pipeline(stack: Stack, args: argparse.Namespace) -> dict[str, Any]
             async def state() -> dict[str, float]:
                 s = await snapshot(client, profile, tiering)
                 last.update(
-                    applied=s.tiering.sum("crm_messages_consumed_total", group=PROFILE_GROUP, outcome="applied") - applied0,
+                    applied=s.tiering.sum("crm_messages_consumed_total", group=PROFILE_GROUP, outcome="applied")
+                    - applied0,
                     balances=s.profile.sum("crm_messages_consumed_total", group=BALANCES_GROUP) - balances0,
                     published=s.profile.sum("crm_outbox_published_total") - published0,
                 )
@@ -532,20 +605,32 @@ async def run_pipeline(stack: Stack, args: argparse.Namespace) -> dict[str, Any]
                     return True
                 if st["balances"] >= n and st["published"] <= st["applied"]:
                     # Every snapshot is in; fewer events than snapshots came out (two of one customer in one poll).
-                    return await unsent(stack.mongo.uri, "crm_profile") == 0 and (await state())["applied"] >= st["published"]
+                    return (
+                        await unsent(stack.mongo.uri, "crm_profile") == 0
+                        and (await state())["applied"] >= st["published"]
+                    )
                 return False
 
             async def progress() -> str:
                 st = await state()
                 el = time.perf_counter() - t_start
-                return (f"{el:5.0f}s: profile consumed {st['balances']:,.0f} snapshots, published {st['published']:,.0f} "
-                        f"events; tiering applied {st['applied']:,.0f} ({st['applied'] / el:,.0f}/s)")
+                return (
+                    f"{el:5.0f}s: profile consumed {st['balances']:,.0f} snapshots, published {st['published']:,.0f} "
+                    f"events; tiering applied {st['applied']:,.0f} ({st['applied'] / el:,.0f}/s)"
+                )
 
             async def moved() -> float:
                 return last.get("applied", 0.0) + last.get("balances", 0.0)
 
-            t_done = await wait_until("tiering to apply every assets-changed event", done, timeout=args.timeout,
-                                      services=procs, progress=progress, interval=0.1, level=moved)
+            t_done = await wait_until(
+                "tiering to apply every assets-changed event",
+                done,
+                timeout=args.timeout,
+                services=procs,
+                progress=progress,
+                interval=0.1,
+                level=moved,
+            )
             cpu_use = cpu.end()
             seconds = t_done - t_start
             after = await snapshot(client, profile, tiering)
@@ -565,14 +650,24 @@ async def run_pipeline(stack: Stack, args: argparse.Namespace) -> dict[str, Any]
                 return got >= pub and await unsent(stack.mongo.uri, "crm_tiering") == 0
 
             with contextlib.suppress(BenchFailed):
-                await wait_until("profile to apply tiering's events", settled, timeout=min(args.timeout, 300),
-                                 services=procs, interval=0.25)
+                await wait_until(
+                    "profile to apply tiering's events",
+                    settled,
+                    timeout=min(args.timeout, 300),
+                    services=procs,
+                    interval=0.25,
+                )
             settled_after = await snapshot(client, profile, tiering)
             console.print(f"  tiering's own events reached the profile {time.perf_counter() - t_fb:.1f}s later")
 
-            dead = {name: s.sum("crm_dead_letters_total") for name, s in
-                    (("profile", settled_after.profile), ("tiering", settled_after.tiering))}
-            dead0 = {name: s.sum("crm_dead_letters_total") for name, s in (("profile", before.profile), ("tiering", before.tiering))}
+            dead = {
+                name: s.sum("crm_dead_letters_total")
+                for name, s in (("profile", settled_after.profile), ("tiering", settled_after.tiering))
+            }
+            dead0 = {
+                name: s.sum("crm_dead_letters_total")
+                for name, s in (("profile", before.profile), ("tiering", before.tiering))
+            }
             dead = {k: v - dead0[k] for k, v in dead.items()}
 
         win = db_delta(after, before)
@@ -580,21 +675,23 @@ async def run_pipeline(stack: Stack, args: argparse.Namespace) -> dict[str, Any]
         full = db_delta(settled_after, before)
         total_full = {svc: sum(v.values()) for svc, v in full.items()}
         feedback_events = settled_after.tiering.sum("crm_outbox_published_total") - tier_pub0
-        result.update({
-            "events": events,
-            "produce_seconds": produce_seconds,
-            "seconds": seconds,
-            "events_per_second": n / seconds,
-            "round_trips": total_win,
-            "round_trips_per_event": sum(total_win.values()) / n,
-            "round_trips_by_command": win,
-            "round_trips_with_feedback": total_full,
-            "round_trips_per_event_with_feedback": sum(total_full.values()) / n,
-            "tiering_events_published": feedback_events,
-            "cpu": {k: {"seconds": v[0], "core_share": v[1]} for k, v in cpu_use.items()},
-            "dead_letters": dead,
-            "db_top": top,
-        })
+        result.update(
+            {
+                "events": events,
+                "produce_seconds": produce_seconds,
+                "seconds": seconds,
+                "events_per_second": n / seconds,
+                "round_trips": total_win,
+                "round_trips_per_event": sum(total_win.values()) / n,
+                "round_trips_by_command": win,
+                "round_trips_with_feedback": total_full,
+                "round_trips_per_event_with_feedback": sum(total_full.values()) / n,
+                "tiering_events_published": feedback_events,
+                "cpu": {k: {"seconds": v[0], "core_share": v[1]} for k, v in cpu_use.items()},
+                "dead_letters": dead,
+                "db_top": top,
+            }
+        )
         if events < n:
             result["folded"] = n - events
         if any(dead.values()):
@@ -629,12 +726,21 @@ async def run_baseline(stack: Stack, snapshots: list[tuple[bytes, bytes, None]])
         def failed(self, event: monitoring.CommandFailedEvent) -> None:
             pass
 
-    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongo.uri, tz_aware=True, event_listeners=[Count()])
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        stack.mongo.uri, tz_aware=True, event_listeners=[Count()]
+    )
     coll = mongo["bench_baseline"]["balances"]
     await coll.find_one({})  # connect before the clock
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=stack.kafka.bootstrap, group_id=f"{topic}.group",
-                                enable_auto_commit=False, auto_offset_reset="earliest", session_timeout_ms=6000,
-                                heartbeat_interval_ms=2000, max_poll_records=500)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=stack.kafka.bootstrap,
+        group_id=f"{topic}.group",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=2000,
+        max_poll_records=500,
+    )
     await consumer.start()
     cpu = CpuMeter({"mongodb (SecantusDB)": stack.mongo.pid, "kafka (Tansu)": stack.kafka.pid})
     try:
@@ -657,10 +763,20 @@ async def run_baseline(stack: Stack, snapshots: list[tuple[bytes, bytes, None]])
             ops = []
             for r in records:
                 doc = json.loads(r.value)
-                ops.append(UpdateOne({"_id": doc["core_customer_no"]}, {"$set": {
-                    "as_of": doc["as_of"], "aum": Decimal128(doc["aum"]),
-                    "breakdown": {k: Decimal128(v) for k, v in doc["breakdown"].items()}, "updated_at": now}},
-                    upsert=True))
+                ops.append(
+                    UpdateOne(
+                        {"_id": doc["core_customer_no"]},
+                        {
+                            "$set": {
+                                "as_of": doc["as_of"],
+                                "aum": Decimal128(doc["aum"]),
+                                "breakdown": {k: Decimal128(v) for k, v in doc["breakdown"].items()},
+                                "updated_at": now,
+                            }
+                        },
+                        upsert=True,
+                    )
+                )
             await coll.bulk_write(ops, ordered=False)
             await consumer.commit()
             consumed += len(records)
@@ -673,27 +789,54 @@ async def run_baseline(stack: Stack, snapshots: list[tuple[bytes, bytes, None]])
         await consumer.stop()
         await mongo.close()
     console.print(f"  {n:,} in {seconds:.2f}s ({n / seconds:,.0f}/s) in {polls} polls")
-    return {"seconds": seconds, "events_per_second": n / seconds, "polls": polls,
-            "round_trips_per_event": (commands - commands_at_start) / n, "db_top": top,
-            "cpu": {k: {"seconds": v[0], "core_share": v[1]} for k, v in cpu_use.items()}}
+    return {
+        "seconds": seconds,
+        "events_per_second": n / seconds,
+        "polls": polls,
+        "round_trips_per_event": (commands - commands_at_start) / n,
+        "db_top": top,
+        "cpu": {k: {"seconds": v[0], "core_share": v[1]} for k, v in cpu_use.items()},
+    }
 
 
 def print_pipeline(r: dict[str, Any]) -> None:
     b = r["baseline"]
     ratio = r["events_per_second"] / b["events_per_second"]
     rt = r["round_trips_per_event"]
-    table = Table(title=f"A. {r['snapshots']:,} snapshots of {r['customers']:,} customers through profile → tiering "
-                        f"({r['partitions']} partitions)")
+    table = Table(
+        title=f"A. {r['snapshots']:,} snapshots of {r['customers']:,} customers through profile → tiering "
+        f"({r['partitions']} partitions)"
+    )
     for col in ("", "seconds", "events/s", "DB round trips/event", "target"):
         table.add_column(col, justify="right")
-    table.add_row("produce (one aiokafka producer)", f"{r['produce_seconds']:.2f}",
-                  f"{r['snapshots'] / r['produce_seconds']:,.0f}", "", "")
-    table.add_row("pipeline: first produce → tiering applied the last event", f"{r['seconds']:.1f}",
-                  f"{r['events_per_second']:,.0f}", f"{rt:.3f}", f"≤ {TARGET_ROUND_TRIPS}: {'met' if rt <= TARGET_ROUND_TRIPS else 'NOT met'}")
-    table.add_row("baseline: bare consumer, one bulk_write per poll", f"{b['seconds']:.2f}",
-                  f"{b['events_per_second']:,.0f}", f"{b['round_trips_per_event']:.3f}", "")
-    table.add_row("ratio pipeline / baseline", "", f"{ratio:.3f}", "",
-                  f"≥ {TARGET_RATIO}: {'met' if ratio >= TARGET_RATIO else 'NOT met'}")
+    table.add_row(
+        "produce (one aiokafka producer)",
+        f"{r['produce_seconds']:.2f}",
+        f"{r['snapshots'] / r['produce_seconds']:,.0f}",
+        "",
+        "",
+    )
+    table.add_row(
+        "pipeline: first produce → tiering applied the last event",
+        f"{r['seconds']:.1f}",
+        f"{r['events_per_second']:,.0f}",
+        f"{rt:.3f}",
+        f"≤ {TARGET_ROUND_TRIPS}: {'met' if rt <= TARGET_ROUND_TRIPS else 'NOT met'}",
+    )
+    table.add_row(
+        "baseline: bare consumer, one bulk_write per poll",
+        f"{b['seconds']:.2f}",
+        f"{b['events_per_second']:,.0f}",
+        f"{b['round_trips_per_event']:.3f}",
+        "",
+    )
+    table.add_row(
+        "ratio pipeline / baseline",
+        "",
+        f"{ratio:.3f}",
+        "",
+        f"≥ {TARGET_RATIO}: {'met' if ratio >= TARGET_RATIO else 'NOT met'}",
+    )
     console.print(table)
     split = Table(title="database round trips in the timed window, per service and command")
     split.add_column("service")
@@ -702,28 +845,39 @@ def print_pipeline(r: dict[str, Any]) -> None:
     split.add_column("commands")
     for svc, total in r["round_trips"].items():
         cmds = sorted(r["round_trips_by_command"][svc].items(), key=lambda kv: -kv[1])
-        split.add_row(svc, f"{total:,.0f}", f"{total / r['snapshots']:.3f}",
-                      ", ".join(f"{k} {v:,.0f}" for k, v in cmds))
+        split.add_row(
+            svc, f"{total:,.0f}", f"{total / r['snapshots']:.3f}", ", ".join(f"{k} {v:,.0f}" for k, v in cmds)
+        )
     console.print(split)
-    console.print(f"tiering published {r['tiering_events_published']:,.0f} events of its own (owner-assigned, tier-changed "
-                  f"…), which the profile consumes; counted until that settled: "
-                  f"{r['round_trips_per_event_with_feedback']:.3f} round trips per snapshot "
-                  f"({', '.join(f'{k} {v:,.0f}' for k, v in r['round_trips_with_feedback'].items())})")
+    console.print(
+        f"tiering published {r['tiering_events_published']:,.0f} events of its own (owner-assigned, tier-changed "
+        f"…), which the profile consumes; counted until that settled: "
+        f"{r['round_trips_per_event_with_feedback']:.3f} round trips per snapshot "
+        f"({', '.join(f'{k} {v:,.0f}' for k, v in r['round_trips_with_feedback'].items())})"
+    )
     if r.get("folded"):
-        console.print(f"[yellow]{r['folded']:,} snapshots were folded with another of the same customer in one poll "
-                      "(no event of their own)[/]")
-    cpu = Table(title="CPU in the timed window (share of one core; the machine has "
-                      f"{os.cpu_count()})")
+        console.print(
+            f"[yellow]{r['folded']:,} snapshots were folded with another of the same customer in one poll "
+            "(no event of their own)[/]"
+        )
+    cpu = Table(title=f"CPU in the timed window (share of one core; the machine has {os.cpu_count()})")
     cpu.add_column("process")
     cpu.add_column("pipeline", justify="right")
     cpu.add_column("baseline", justify="right")
     for name, v in r["cpu"].items():
         bl = b["cpu"].get(name)
-        cpu.add_row(name, f"{v['seconds']:.1f}s = {v['core_share']:.0%}",
-                    f"{bl['seconds']:.1f}s = {bl['core_share']:.0%}" if bl else "")
+        cpu.add_row(
+            name,
+            f"{v['seconds']:.1f}s = {v['core_share']:.0%}",
+            f"{bl['seconds']:.1f}s = {bl['core_share']:.0%}" if bl else "",
+        )
     console.print(cpu)
-    print_top("where the database server spent its time in the pipeline's window (its `top`, per collection)",
-              r["db_top"], r["snapshots"], "snapshot")
+    print_top(
+        "where the database server spent its time in the pipeline's window (its `top`, per collection)",
+        r["db_top"],
+        r["snapshots"],
+        "snapshot",
+    )
     print_top("… and in the baseline's", b["db_top"], r["snapshots"], "snapshot", limit=3)
 
 
@@ -735,7 +889,9 @@ BANDS_AGE = ("under_30", "30_44", "45_59", "60_plus", None)
 BANDS_INCOME = ("under_100k", "100k_300k", "300k_1m", "1m_plus", None)
 
 
-def profile_events(size: int, staff: list[dict[str, Any]], topic_seed: int) -> list[tuple[bytes, bytes, list[tuple[str, bytes]]]]:
+def profile_events(
+    size: int, staff: list[dict[str, Any]], topic_seed: int
+) -> list[tuple[bytes, bytes, list[tuple[str, bytes]]]]:
     """`size` registered events, then one assets-changed per customer (amounts over every tier), as the
     profile's relay publishes them."""
     from bson import ObjectId
@@ -755,25 +911,56 @@ def profile_events(size: int, staff: list[dict[str, Any]], topic_seed: int) -> l
     out: list[tuple[bytes, bytes, list[tuple[str, bytes]]]] = []
 
     def add(cid: str, ev: CloudEvent[Any]) -> None:
-        out.append((cid.encode(), ev.model_dump_json().encode(), [
-            ("content-type", b"application/cloudevents+json"), ("ce_type", ev.type.encode()),
-            ("ce_id", str(ev.id).encode())]))
+        out.append(
+            (
+                cid.encode(),
+                ev.model_dump_json().encode(),
+                [
+                    ("content-type", b"application/cloudevents+json"),
+                    ("ce_type", ev.type.encode()),
+                    ("ce_id", str(ev.id).encode()),
+                ],
+            )
+        )
 
     for i, cid in enumerate(ids):
         branch = branches[i % len(branches)]
         kind = "corporate" if i % 8 == 7 else "individual"
-        add(cid, CloudEvent.wrap(CustomerRegistered(
-            customer_id=cid, kind=kind, branch=branch, owner=rng.choice(rms[branch]),
-            core_customer_no=f"CB{i:010d}", registered_at=now - timedelta(days=rng.randrange(30, 2000)),
-            registered_by="S-ADMIN", channel="bulk_import",
-            age_band=rng.choice(BANDS_AGE) if kind == "individual" else None, income_band=rng.choice(BANDS_INCOME),
-        ), source="crm/profile", subject=cid))
+        add(
+            cid,
+            CloudEvent.wrap(
+                CustomerRegistered(
+                    customer_id=cid,
+                    kind=kind,
+                    branch=branch,
+                    owner=rng.choice(rms[branch]),
+                    core_customer_no=f"CB{i:010d}",
+                    registered_at=now - timedelta(days=rng.randrange(30, 2000)),
+                    registered_by="S-ADMIN",
+                    channel="bulk_import",
+                    age_band=rng.choice(BANDS_AGE) if kind == "individual" else None,
+                    income_band=rng.choice(BANDS_INCOME),
+                ),
+                source="crm/profile",
+                subject=cid,
+            ),
+        )
     for i, cid in enumerate(ids):
         bal = make_balance(rng, f"CB{i:010d}", today)
-        add(cid, CloudEvent.wrap(AssetsChanged(
-            customer_id=cid, core_customer_no=f"CB{i:010d}", as_of=today, aum=Decimal(bal["aum"]),
-            breakdown={k: Decimal(v) for k, v in bal["breakdown"].items()},
-        ), source="crm/profile", subject=cid))
+        add(
+            cid,
+            CloudEvent.wrap(
+                AssetsChanged(
+                    customer_id=cid,
+                    core_customer_no=f"CB{i:010d}",
+                    as_of=today,
+                    aum=Decimal(bal["aum"]),
+                    breakdown={k: Decimal(v) for k, v in bal["breakdown"].items()},
+                ),
+                source="crm/profile",
+                subject=cid,
+            ),
+        )
     return out
 
 
@@ -787,8 +974,9 @@ def lowered(policy: dict[str, Any], factor: Decimal) -> dict[str, Any]:
     return new
 
 
-async def rollout(client: httpx.AsyncClient, tiering: ServiceProcess, stack: Stack, policy: dict[str, Any], note: str,
-                  timeout: float) -> dict[str, Any]:
+async def rollout(
+    client: httpx.AsyncClient, tiering: ServiceProcess, stack: Stack, policy: dict[str, Any], note: str, timeout: float
+) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {token(stack.jwt_secret, HEAD_OFFICE)}"}
     before = await fetch_metrics(client, tiering)
     cpu = CpuMeter({"mongodb (SecantusDB)": stack.mongo.pid, "tiering": tiering.pid})
@@ -814,21 +1002,39 @@ async def rollout(client: httpx.AsyncClient, tiering: ServiceProcess, stack: Sta
     async def moved() -> float:
         return float(view.get("done", 0))
 
-    await wait_until(f"rollout {rid}", finished, timeout=timeout, services=(tiering,), interval=0.25,
-                     report_every=15, progress=progress, level=moved)
+    await wait_until(
+        f"rollout {rid}",
+        finished,
+        timeout=timeout,
+        services=(tiering,),
+        interval=0.25,
+        report_every=15,
+        progress=progress,
+        level=moved,
+    )
     cpu_use = cpu.end()
     top = top_delta(await db_top(stack.mongo.uri), top0)
     after = await fetch_metrics(client, tiering)
     seconds = (datetime.fromisoformat(view["finished_at"]) - datetime.fromisoformat(view["started_at"])).total_seconds()
-    trips = delta(after.by_label("crm_db_commands_total", "command"), before.by_label("crm_db_commands_total", "command"))
-    return {"id": rid, "total": view["total"], "changed": view["changed"], "seconds": seconds,
-            "customers_per_second": view["total"] / seconds if seconds else float("inf"),
-            "round_trips": sum(trips.values()), "round_trips_by_command": trips, "db_top": top,
-            "cpu": {k: {"seconds": v[0], "core_share": v[1]} for k, v in cpu_use.items()}}
+    trips = delta(
+        after.by_label("crm_db_commands_total", "command"), before.by_label("crm_db_commands_total", "command")
+    )
+    return {
+        "id": rid,
+        "total": view["total"],
+        "changed": view["changed"],
+        "seconds": seconds,
+        "customers_per_second": view["total"] / seconds if seconds else float("inf"),
+        "round_trips": sum(trips.values()),
+        "round_trips_by_command": trips,
+        "db_top": top,
+        "cpu": {k: {"seconds": v[0], "core_share": v[1]} for k, v in cpu_use.items()},
+    }
 
 
-async def load_tiering(client: httpx.AsyncClient, tiering: ServiceProcess, stack: Stack, prefix: str, size: int,
-                       timeout: float) -> float:
+async def load_tiering(
+    client: httpx.AsyncClient, tiering: ServiceProcess, stack: Stack, prefix: str, size: int, timeout: float
+) -> float:
     events = profile_events(size, stack.staff, size)
     base = await fetch_metrics(client, tiering)
     applied0 = base.sum("crm_messages_consumed_total", group=PROFILE_GROUP, outcome="applied")
@@ -845,12 +1051,25 @@ async def load_tiering(client: httpx.AsyncClient, tiering: ServiceProcess, stack
     async def progress() -> str:
         return f"tiering applied {await applied():,.0f} of {len(events):,} events"
 
-    await wait_until(f"tiering to apply {len(events):,} profile events", loaded, timeout=timeout, services=(tiering,),
-                     interval=0.25, report_every=20, progress=progress, level=applied)
+    await wait_until(
+        f"tiering to apply {len(events):,} profile events",
+        loaded,
+        timeout=timeout,
+        services=(tiering,),
+        interval=0.25,
+        report_every=20,
+        progress=progress,
+        level=applied,
+    )
     seconds = time.perf_counter() - t0
     with contextlib.suppress(BenchFailed):  # its own events (tier-changed, owner-assigned) out of the way
-        await wait_until("tiering's outbox to drain", lambda: _zero(unsent(stack.mongo.uri, tiering.env["MONGODB_DATABASE"])),
-                         timeout=120, services=(tiering,), interval=0.5)
+        await wait_until(
+            "tiering's outbox to drain",
+            lambda: _zero(unsent(stack.mongo.uri, tiering.env["MONGODB_DATABASE"])),
+            timeout=120,
+            services=(tiering,),
+            interval=0.5,
+        )
     return seconds
 
 
@@ -876,16 +1095,25 @@ async def run_retier(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
             async with httpx.AsyncClient(timeout=60) as client:
                 await put_staff(client, tiering, stack)
                 load_seconds = await load_tiering(client, tiering, stack, prefix, size, args.timeout)
-                console.print(f"  loaded {size:,} customers (2 events each) in {load_seconds:.1f}s "
-                              f"({2 * size / load_seconds:,.0f} events/s)")
-                current = (await client.get(f"{tiering.base_url}/v1/policy", headers={
-                    "Authorization": f"Bearer {token(stack.jwt_secret, HEAD_OFFICE)}"})).json()["policy"]
-                r = await rollout(client, tiering, stack, lowered(current, factor), "bench: lower tier bounds",
-                                  args.timeout)
+                console.print(
+                    f"  loaded {size:,} customers (2 events each) in {load_seconds:.1f}s "
+                    f"({2 * size / load_seconds:,.0f} events/s)"
+                )
+                current = (
+                    await client.get(
+                        f"{tiering.base_url}/v1/policy",
+                        headers={"Authorization": f"Bearer {token(stack.jwt_secret, HEAD_OFFICE)}"},
+                    )
+                ).json()["policy"]
+                r = await rollout(
+                    client, tiering, stack, lowered(current, factor), "bench: lower tier bounds", args.timeout
+                )
                 r.update(size=size, load_seconds=load_seconds, chunk=args.rollout_chunk or 500)
-                console.print(f"  re-tiered {r['total']:,} ({r['changed']:,} changed tier) in {r['seconds']:.1f}s: "
-                              f"{r['customers_per_second']:,.0f} customers/s, {r['round_trips'] / size:.3f} round trips "
-                              f"per customer")
+                console.print(
+                    f"  re-tiered {r['total']:,} ({r['changed']:,} changed tier) in {r['seconds']:.1f}s: "
+                    f"{r['customers_per_second']:,.0f} customers/s, {r['round_trips'] / size:.3f} round trips "
+                    f"per customer"
+                )
                 results.append(r)
             if idx == 0 and args.chunk_compare:
                 services.close()  # this tiering stops; the same database is re-tiered with other chunk sizes
@@ -894,24 +1122,34 @@ async def run_retier(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
     return {"runs": results, "chunk_runs": chunk_runs}
 
 
-async def compare_chunks(stack: Stack, args: argparse.Namespace, database: str, prefix: str, base: dict[str, Any],
-                         factor: Decimal) -> list[dict[str, Any]]:
+async def compare_chunks(
+    stack: Stack, args: argparse.Namespace, database: str, prefix: str, base: dict[str, Any], factor: Decimal
+) -> list[dict[str, Any]]:
     """The same customers re-tiered under each chunk size: bounds back up (some customers start their
     downgrade grace), then down again (they move up at once: the rollout the sizes above measured)."""
     out = []
     for chunk in args.chunk_compare:
         with ExitStack() as services:
-            tiering = stack.start_service(services, "tiering", database, f"tiering-chunk{chunk}",
-                                          KAFKA_TOPIC_PREFIX=prefix, ROLLOUT_CHUNK_SIZE=str(chunk))
+            tiering = stack.start_service(
+                services,
+                "tiering",
+                database,
+                f"tiering-chunk{chunk}",
+                KAFKA_TOPIC_PREFIX=prefix,
+                ROLLOUT_CHUNK_SIZE=str(chunk),
+            )
             async with httpx.AsyncClient(timeout=60) as client:
                 up = await rollout(client, tiering, stack, base, f"bench: chunk {chunk}, bounds back", args.timeout)
-                down = await rollout(client, tiering, stack, lowered(base, factor), f"bench: chunk {chunk}, lower",
-                                     args.timeout)
+                down = await rollout(
+                    client, tiering, stack, lowered(base, factor), f"bench: chunk {chunk}, lower", args.timeout
+                )
         for direction, r in (("bounds back up", up), ("bounds lowered", down)):
             r.update(chunk=chunk, direction=direction)
             out.append(r)
-        console.print(f"  chunk {chunk}: bounds back {up['customers_per_second']:,.0f}/s, lowered "
-                      f"{down['customers_per_second']:,.0f}/s ({down['round_trips'] / down['total']:.3f} round trips per customer)")
+        console.print(
+            f"  chunk {chunk}: bounds back {up['customers_per_second']:,.0f}/s, lowered "
+            f"{down['customers_per_second']:,.0f}/s ({down['round_trips'] / down['total']:.3f} round trips per customer)"
+        )
     return out
 
 
@@ -931,33 +1169,65 @@ def print_retier(r: dict[str, Any]) -> bool:
     runs = r["runs"]
     base = runs[0]["seconds"] / runs[0]["total"]
     table = Table(title="B. re-tiering every customer after a policy change (tier bounds lowered)")
-    for col in ("customers", "changed", "chunk", "s", "cust/s", "ms/cust", "vs first", "trips/cust", "DB CPU",
-                "tiering CPU", "load ev/s"):
+    for col in (
+        "customers",
+        "changed",
+        "chunk",
+        "s",
+        "cust/s",
+        "ms/cust",
+        "vs first",
+        "trips/cust",
+        "DB CPU",
+        "tiering CPU",
+        "load ev/s",
+    ):
         table.add_column(col, justify="right")
     linear = True
     for run in runs:
         per = run["seconds"] / run["total"]
         rel = per / base - 1
         linear &= abs(rel) <= LINEAR_TOLERANCE
-        table.add_row(f"{run['total']:,}", f"{run['changed']:,}", str(run["chunk"]), f"{run['seconds']:.1f}",
-                      f"{run['customers_per_second']:,.0f}", f"{per * 1000:.2f}", f"{rel:+.0%}",
-                      f"{run['round_trips'] / run['total']:.3f}",
-                      f"{run['cpu']['mongodb (SecantusDB)']['core_share']:.0%}", f"{run['cpu']['tiering']['core_share']:.0%}",
-                      f"{2 * run['total'] / run['load_seconds']:,.0f}")
+        table.add_row(
+            f"{run['total']:,}",
+            f"{run['changed']:,}",
+            str(run["chunk"]),
+            f"{run['seconds']:.1f}",
+            f"{run['customers_per_second']:,.0f}",
+            f"{per * 1000:.2f}",
+            f"{rel:+.0%}",
+            f"{run['round_trips'] / run['total']:.3f}",
+            f"{run['cpu']['mongodb (SecantusDB)']['core_share']:.0%}",
+            f"{run['cpu']['tiering']['core_share']:.0%}",
+            f"{2 * run['total'] / run['load_seconds']:,.0f}",
+        )
     console.print(table)
     for run in (runs[0], runs[-1]) if len(runs) > 1 else runs:
-        print_top(f"where the database server spent the rollout of {run['total']:,} customers (its `top`)",
-                  run["db_top"], run["total"], "customer", limit=8)
+        print_top(
+            f"where the database server spent the rollout of {run['total']:,} customers (its `top`)",
+            run["db_top"],
+            run["total"],
+            "customer",
+            limit=8,
+        )
     verdict = "linear" if linear else "NOT linear"
     console.print(f"time per customer within ±{LINEAR_TOLERANCE:.0%} of the smallest size's: [bold]{verdict}[/]")
     if r["chunk_runs"]:
-        ct = Table(title=f"rollout chunk size (ROLLOUT_CHUNK_SIZE) on the {runs[0]['total']:,} customers of the first size")
+        ct = Table(
+            title=f"rollout chunk size (ROLLOUT_CHUNK_SIZE) on the {runs[0]['total']:,} customers of the first size"
+        )
         for col in ("chunk", "rollout", "changed tier", "seconds", "customers/s", "round trips/customer", "DB CPU"):
             ct.add_column(col, justify="right")
         for run in r["chunk_runs"]:
-            ct.add_row(str(run["chunk"]), run["direction"], f"{run['changed']:,}", f"{run['seconds']:.1f}",
-                       f"{run['customers_per_second']:,.0f}", f"{run['round_trips'] / run['total']:.3f}",
-                       f"{run['cpu']['mongodb (SecantusDB)']['core_share']:.0%}")
+            ct.add_row(
+                str(run["chunk"]),
+                run["direction"],
+                f"{run['changed']:,}",
+                f"{run['seconds']:.1f}",
+                f"{run['customers_per_second']:,.0f}",
+                f"{run['round_trips'] / run['total']:.3f}",
+                f"{run['cpu']['mongodb (SecantusDB)']['core_share']:.0%}",
+            )
         console.print(ct)
     return linear
 
@@ -977,26 +1247,47 @@ def _sizes(text: str) -> list[int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--snapshots", type=int, default=None, help="balance snapshots end to end (default 20000)")
-    parser.add_argument("--customers", type=int, default=None,
-                        help="customers registered for them (default snapshots/4: about 4 days each)")
+    parser.add_argument(
+        "--customers",
+        type=int,
+        default=None,
+        help="customers registered for them (default snapshots/4: about 4 days each)",
+    )
     parser.add_argument("--partitions", type=int, default=2, help="KAFKA_TOPIC_PARTITIONS of the services (default 2)")
     parser.add_argument("--retier-sizes", type=_sizes, default=None, help="default 25000,50000,100000")
-    parser.add_argument("--rollout-chunk", type=int, default=None,
-                        help="ROLLOUT_CHUNK_SIZE for the re-tiering sizes (default: the service's, 500)")
-    parser.add_argument("--chunk-compare", type=_sizes, default=None,
-                        help="chunk sizes compared on the first re-tier size's data (default 2000; '' skips)")
+    parser.add_argument(
+        "--rollout-chunk",
+        type=int,
+        default=None,
+        help="ROLLOUT_CHUNK_SIZE for the re-tiering sizes (default: the service's, 500)",
+    )
+    parser.add_argument(
+        "--chunk-compare",
+        type=_sizes,
+        default=None,
+        help="chunk sizes compared on the first re-tier size's data (default 2000; '' skips)",
+    )
     parser.add_argument("--bound-factor", default="0.5", help="the new policy's tier bounds = old × this (default 0.5)")
     parser.add_argument("--skip-pipeline", action="store_true", help="only B")
     parser.add_argument("--skip-retier", action="store_true", help="only A")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: 2000 snapshots of 1000 customers, re-tier 1000 and 2000, no chunk comparison")
-    parser.add_argument("--timeout", type=float, default=None,
-                        help="seconds any one wait may take (default 7200; quick 300)")
-    parser.add_argument("--stall-timeout", type=float, default=None,
-                        help="give up when a wait sees no progress for this long (default 600; quick 120)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: 2000 snapshots of 1000 customers, re-tier 1000 and 2000, no chunk comparison",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=None, help="seconds any one wait may take (default 7200; quick 300)"
+    )
+    parser.add_argument(
+        "--stall-timeout",
+        type=float,
+        default=None,
+        help="give up when a wait sees no progress for this long (default 600; quick 120)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, data)")
     args = parser.parse_args(argv)
@@ -1018,8 +1309,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("need 1 ≤ --customers ≤ --snapshots")
 
     workdir = Path(tempfile.mkdtemp(prefix="crm-bench-pipeline-"))
-    results: dict[str, Any] = {"machine": {"cores": os.cpu_count(), "arch": platform.machine(),
-                                           "python": platform.python_version()}}
+    results: dict[str, Any] = {
+        "machine": {"cores": os.cpu_count(), "arch": platform.machine(), "python": platform.python_version()}
+    }
     failed: str | None = None
     started = time.perf_counter()
     with ExitStack() as stack:
@@ -1030,14 +1322,22 @@ def main(argv: list[str] | None = None) -> int:
         try:
             console.print("starting the embedded Kafka (Tansu) and MongoDB (SecantusDB) …")
             kafka = stack.enter_context(EmbeddedKafka("127.0.0.1", free_port(), log_path=workdir / "kafka.log"))
-            mongo = stack.enter_context(EmbeddedMongo("127.0.0.1", free_port(), workdir / "mongo-data",
-                                                      log_path=workdir / "mongodb.log"))
+            mongo = stack.enter_context(
+                EmbeddedMongo("127.0.0.1", free_port(), workdir / "mongo-data", log_path=workdir / "mongodb.log")
+            )
             from crm_kit.crypto import new_key_b64
 
             branches = make_branches(3)
-            env = Stack(workdir=workdir, kafka=kafka, mongo=mongo, jwt_secret=secrets.token_urlsafe(48),
-                        data_key=new_key_b64(), lookup_key=new_key_b64(), partitions=args.partitions,
-                        staff=make_staff(branches, faker=make_faker(20261124)))
+            env = Stack(
+                workdir=workdir,
+                kafka=kafka,
+                mongo=mongo,
+                jwt_secret=secrets.token_urlsafe(48),
+                data_key=new_key_b64(),
+                lookup_key=new_key_b64(),
+                partitions=args.partitions,
+                staff=make_staff(branches, faker=make_faker(20261124)),
+            )
             if not args.skip_pipeline:
                 results["pipeline"] = asyncio.run(run_pipeline(env, args))
                 print_pipeline(results["pipeline"])
@@ -1050,10 +1350,12 @@ def main(argv: list[str] | None = None) -> int:
                 failed += f"\n(logs in {workdir})"
         except KeyboardInterrupt:
             failed = "interrupted"
-    console.print(f"machine: {os.cpu_count()} cores ({platform.machine()}, {platform.system()}), Python "
-                  f"{platform.python_version()}; embedded Tansu + SecantusDB; services, broker, database and this "
-                  f"benchmark share the machine; {time.perf_counter() - started:.0f}s in all; load average at the end "
-                  f"{os.getloadavg()[0]:.2f} (anything else running on the machine skews the figures)")
+    console.print(
+        f"machine: {os.cpu_count()} cores ({platform.machine()}, {platform.system()}), Python "
+        f"{platform.python_version()}; embedded Tansu + SecantusDB; services, broker, database and this "
+        f"benchmark share the machine; {time.perf_counter() - started:.0f}s in all; load average at the end "
+        f"{os.getloadavg()[0]:.2f} (anything else running on the machine skews the figures)"
+    )
     if args.json:
         results["failed"] = failed
         args.json.write_text(json.dumps(results, indent=2, default=str))

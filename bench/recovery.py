@@ -76,8 +76,12 @@ from crm_contracts.topics import (  # noqa: E402
 console = Console(highlight=False, width=int(os.environ.get("COLUMNS", "140")))
 POLL = 0.05
 
-SOURCES = {PROFILE_CUSTOMERS: "crm/profile", TIERING_CUSTOMERS: "crm/tiering", COMPLAINTS_CASES: "crm/complaints",
-           ENGAGEMENT_TASKS: "crm/engagement"}
+SOURCES = {
+    PROFILE_CUSTOMERS: "crm/profile",
+    TIERING_CUSTOMERS: "crm/tiering",
+    COMPLAINTS_CASES: "crm/complaints",
+    ENGAGEMENT_TASKS: "crm/engagement",
+}
 
 
 class BenchFailed(RuntimeError):
@@ -114,17 +118,32 @@ def events_for(topic: str, customer_ids: list[str]) -> list[tuple[bytes, bytes, 
     for n, cid in enumerate(customer_ids):
         data: EventData
         if topic == PROFILE_CUSTOMERS:
-            data = CustomerRegistered(customer_id=cid, kind="individual", branch="BR001", owner="S-RM1",
-                                      registered_at=now - timedelta(days=400), registered_by="S-RM1",
-                                      channel="service_process")
+            data = CustomerRegistered(
+                customer_id=cid,
+                kind="individual",
+                branch="BR001",
+                owner="S-RM1",
+                registered_at=now - timedelta(days=400),
+                registered_by="S-RM1",
+                channel="service_process",
+            )
         elif topic == TIERING_CUSTOMERS:
-            data = TierChanged(customer_id=cid, branch="BR001", from_tier=None, to_tier="vip", reason="upgrade",
-                               policy_version=1, as_of=date.today(), basis_amount=Decimal("600000.00"))
+            data = TierChanged(
+                customer_id=cid,
+                branch="BR001",
+                from_tier=None,
+                to_tier="vip",
+                reason="upgrade",
+                policy_version=1,
+                as_of=date.today(),
+                basis_amount=Decimal("600000.00"),
+            )
         elif topic == COMPLAINTS_CASES:
             data = ComplaintOpened(complaint_id=f"CP-{n:06d}", customer_id=cid, opened_at=now)
         elif topic == ENGAGEMENT_TASKS:
-            data = SurveyAnswered(survey_id=f"SV-{n:06d}", customer_id=cid, trigger="interaction_sample",
-                                  csat=5, answered_at=now)
+            data = SurveyAnswered(
+                survey_id=f"SV-{n:06d}", customer_id=cid, trigger="interaction_sample", csat=5, answered_at=now
+            )
         else:
             raise ValueError(topic)
         out.append(_event(topic, data, cid, 1))
@@ -142,7 +161,7 @@ async def feed(bootstrap: str, parts: dict[str, list[Any]], *, seconds: float) -
         for step in range(steps):
             futures = []
             for topic, messages in parts.items():
-                chunk = messages[step * len(messages) // steps:(step + 1) * len(messages) // steps]
+                chunk = messages[step * len(messages) // steps : (step + 1) * len(messages) // steps]
                 futures += [await producer.send(topic, value=v, key=k, headers=h) for k, v, h in chunk]
             await asyncio.gather(*futures)
             await asyncio.sleep(seconds / steps)
@@ -221,8 +240,14 @@ async def run_one(env: BenchStack, service: str, mode: str, args: argparse.Names
         environ.pop("KAFKA_SESSION_TIMEOUT_MS", None)  # the service's own default
 
     def process(n: int) -> ServiceProcess:
-        return ServiceProcess(service, spec.factory, spec.port_var, free_port(), environ,
-                              log_path=env.workdir / f"{service}-{mode}-{n}.log")
+        return ServiceProcess(
+            service,
+            spec.factory,
+            spec.port_var,
+            free_port(),
+            environ,
+            log_path=env.workdir / f"{service}-{mode}-{n}.log",
+        )
 
     groups = {prefix + topic: prefix + group for topic, group in CONSUMER_GROUPS[service].items()}
     run = Run(service, mode)
@@ -237,7 +262,9 @@ async def run_one(env: BenchStack, service: str, mode: str, args: argparse.Names
                 customers = make_customers(args.customers)
                 await register_customers(client, first, env, customers)
                 parts[prefix + COREBANK_BALANCES] = make_snapshots([c["core_customer_no"] for c in customers], n)
-                parts[prefix + TIERING_CUSTOMERS] = events_for(TIERING_CUSTOMERS, [f"C-UNKNOWN-{i}" for i in range(n // 10)])
+                parts[prefix + TIERING_CUSTOMERS] = events_for(
+                    TIERING_CUSTOMERS, [f"C-UNKNOWN-{i}" for i in range(n // 10)]
+                )
             else:
                 ids = [f"C{tag}{i:06d}" for i in range(n)]
                 for i, topic in enumerate(CONSUMER_GROUPS[service]):
@@ -252,8 +279,10 @@ async def run_one(env: BenchStack, service: str, mode: str, args: argparse.Names
                 if done >= run.fed // 4:
                     break
                 if time.monotonic() > deadline or not first.is_running():
-                    raise BenchFailed(f"{service}: the first process did not apply a quarter of the feed "
-                                      f"({done:.0f} of {run.fed}); log:\n{first.log_tail()}")
+                    raise BenchFailed(
+                        f"{service}: the first process did not apply a quarter of the feed "
+                        f"({done:.0f} of {run.fed}); log:\n{first.log_tail()}"
+                    )
                 await asyncio.sleep(POLL)
             run.stopped_after = int(done)
             t_stop = time.perf_counter()
@@ -301,8 +330,10 @@ async def run_one(env: BenchStack, service: str, mode: str, args: argparse.Names
                 if not second.is_running():
                     raise BenchFailed(f"{service}: the restarted process stopped; log:\n{second.log_tail()}")
                 if now > args.timeout:
-                    raise BenchFailed(f"{service} ({mode}): not caught up {args.timeout:.0f}s after the restart "
-                                      f"(lag {await lag(env.kafka.bootstrap, groups)}, groups started: {sorted(firsts)})")
+                    raise BenchFailed(
+                        f"{service} ({mode}): not caught up {args.timeout:.0f}s after the restart "
+                        f"(lag {await lag(env.kafka.bootstrap, groups)}, groups started: {sorted(firsts)})"
+                    )
                 await asyncio.sleep(POLL)
             if firsts:
                 slowest = max(firsts, key=lambda g: firsts[g])
@@ -316,15 +347,30 @@ async def run_one(env: BenchStack, service: str, mode: str, args: argparse.Names
 
 def print_runs(runs: list[Run]) -> None:
     t = Table(title="Recovery after a restart (seconds from the new process spawned)")
-    for col in ("service", "stopped by", "fed", "stopped after", "ready", "first message", "slowest group",
-                "backlog consumed", "duplicates skipped"):
+    for col in (
+        "service",
+        "stopped by",
+        "fed",
+        "stopped after",
+        "ready",
+        "first message",
+        "slowest group",
+        "backlog consumed",
+        "duplicates skipped",
+    ):
         t.add_column(col, justify="left" if col in ("service", "stopped by", "slowest group") else "right")
     for r in runs:
-        t.add_row(r.service, "SIGKILL" if r.mode == "kill" else f"SIGTERM ({r.stop_seconds:.1f}s to exit)",
-                  str(r.fed), str(r.stopped_after),
-                  f"{r.ready:.1f}" if r.ready is not None else "-", f"{r.first:.1f}" if r.first is not None else "-",
-                  f"{r.slowest_group[0]} {r.slowest_group[1]:.1f}" if r.slowest_group else "-",
-                  f"{r.backlog:.1f}" if r.backlog is not None else "-", str(r.duplicates))
+        t.add_row(
+            r.service,
+            "SIGKILL" if r.mode == "kill" else f"SIGTERM ({r.stop_seconds:.1f}s to exit)",
+            str(r.fed),
+            str(r.stopped_after),
+            f"{r.ready:.1f}" if r.ready is not None else "-",
+            f"{r.first:.1f}" if r.first is not None else "-",
+            f"{r.slowest_group[0]} {r.slowest_group[1]:.1f}" if r.slowest_group else "-",
+            f"{r.backlog:.1f}" if r.backlog is not None else "-",
+            str(r.duplicates),
+        )
     console.print(t)
 
 
@@ -340,18 +386,28 @@ async def run_all(env: BenchStack, args: argparse.Namespace) -> list[Run]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--services", type=lambda s: s.split(","), default=list(CONSUMER_GROUPS),
-                        help="comma-separated (default: all four)")
-    parser.add_argument("--modes", type=lambda s: s.split(","), default=["kill", "term"], help="kill,term (default both)")
-    parser.add_argument("--messages", type=int, default=2000, help="messages on each service's main topic (default 2000)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--services",
+        type=lambda s: s.split(","),
+        default=list(CONSUMER_GROUPS),
+        help="comma-separated (default: all four)",
+    )
+    parser.add_argument(
+        "--modes", type=lambda s: s.split(","), default=["kill", "term"], help="kill,term (default both)"
+    )
+    parser.add_argument(
+        "--messages", type=int, default=2000, help="messages on each service's main topic (default 2000)"
+    )
     parser.add_argument("--customers", type=int, default=500, help="customers registered for profile's snapshots")
     parser.add_argument("--feed-seconds", type=float, default=6.0, help="the feed is spread over this long (default 6)")
     parser.add_argument("--pause", type=float, default=2.0, help="seconds between the stop and the restart (default 2)")
     parser.add_argument("--partitions", type=int, default=6, help="KAFKA_TOPIC_PARTITIONS (default 6, the services')")
-    parser.add_argument("--session-timeout-ms", type=int, default=None,
-                        help="KAFKA_SESSION_TIMEOUT_MS (default: the services' own)")
+    parser.add_argument(
+        "--session-timeout-ms", type=int, default=None, help="KAFKA_SESSION_TIMEOUT_MS (default: the services' own)"
+    )
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds any one wait may take (default 180)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, data)")
     args = parser.parse_args(argv)
@@ -370,12 +426,20 @@ def main(argv: list[str] | None = None) -> int:
         try:
             console.print("starting the embedded Kafka (Tansu) and MongoDB (SecantusDB) …")
             kafka = stack.enter_context(EmbeddedKafka("127.0.0.1", free_port(), log_path=workdir / "kafka.log"))
-            mongo = stack.enter_context(EmbeddedMongo("127.0.0.1", free_port(), workdir / "mongo-data",
-                                                      log_path=workdir / "mongodb.log"))
+            mongo = stack.enter_context(
+                EmbeddedMongo("127.0.0.1", free_port(), workdir / "mongo-data", log_path=workdir / "mongodb.log")
+            )
             from crm_kit.crypto import new_key_b64
 
-            env = BenchStack(workdir=workdir, kafka=kafka, mongo=mongo, jwt_secret=secrets.token_urlsafe(48),
-                             data_key=new_key_b64(), lookup_key=new_key_b64(), partitions=args.partitions)
+            env = BenchStack(
+                workdir=workdir,
+                kafka=kafka,
+                mongo=mongo,
+                jwt_secret=secrets.token_urlsafe(48),
+                data_key=new_key_b64(),
+                lookup_key=new_key_b64(),
+                partitions=args.partitions,
+            )
             runs = asyncio.run(run_all(env, args))
         except (StackError, BenchFailed) as exc:
             failed = str(exc)
@@ -383,8 +447,10 @@ def main(argv: list[str] | None = None) -> int:
             failed = "interrupted"
     if runs:
         print_runs(runs)
-    console.print(f"machine: {os.cpu_count()} cores ({platform.machine()}), Python {platform.python_version()}; "
-                  f"embedded Tansu + SecantusDB; load average at the end {os.getloadavg()[0]:.2f}")
+    console.print(
+        f"machine: {os.cpu_count()} cores ({platform.machine()}), Python {platform.python_version()}; "
+        f"embedded Tansu + SecantusDB; load average at the end {os.getloadavg()[0]:.2f}"
+    )
     if failed:
         console.print("did not finish: " + failed, style="red", markup=False)
         return 1

@@ -86,8 +86,12 @@ def _abort_run(item: pytest.Item, limit: float) -> None:
     if capture is not None:
         with contextlib.suppress(Exception):
             capture.suspend_global_capture(in_=True)
-    print(f"\n\nWATCHDOG: {item.nodeid} still running {limit:.0f} s after it started; every thread's stack follows, "
-          "then the run stops.", file=sys.stderr, flush=True)
+    print(
+        f"\n\nWATCHDOG: {item.nodeid} still running {limit:.0f} s after it started; every thread's stack follows, "
+        "then the run stops.",
+        file=sys.stderr,
+        flush=True,
+    )
     faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
     with contextlib.suppress(Exception):
         from crm_cli.stack import stop_leftovers

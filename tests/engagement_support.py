@@ -27,44 +27,92 @@ SURVEY_ANSWERED = "crm.engagement.survey.answered.v1"
 SOURCES = {PROFILE_CUSTOMERS: "crm/profile", TIERING_CUSTOMERS: "crm/tiering", COMPLAINTS_CASES: "crm/complaints"}
 
 
-def registered(customer_id: str, *, branch: str = "BR001", owner: str = "S-RM1", since: date = date(2020, 3, 5),
-               **extra: Any) -> CustomerRegistered:
-    return CustomerRegistered(customer_id=customer_id, kind="individual", branch=branch, owner=owner,
-                              registered_at=datetime(since.year, since.month, since.day, 9, tzinfo=UTC),
-                              registered_by=owner, channel="service_process", **extra)
+def registered(
+    customer_id: str, *, branch: str = "BR001", owner: str = "S-RM1", since: date = date(2020, 3, 5), **extra: Any
+) -> CustomerRegistered:
+    return CustomerRegistered(
+        customer_id=customer_id,
+        kind="individual",
+        branch=branch,
+        owner=owner,
+        registered_at=datetime(since.year, since.month, since.day, 9, tzinfo=UTC),
+        registered_by=owner,
+        channel="service_process",
+        **extra,
+    )
 
 
-def tier_changed(customer_id: str, to_tier: str | None, *, from_tier: str | None = None, reason: str = "upgrade",
-                 as_of: date = date(2026, 12, 1), branch: str = "BR001") -> TierChanged:
-    return TierChanged(customer_id=customer_id, branch=branch, from_tier=from_tier, to_tier=to_tier, reason=reason,  # type: ignore[arg-type]
-                       policy_version=1, as_of=as_of, basis_amount=Decimal("600000.00"))
+def tier_changed(
+    customer_id: str,
+    to_tier: str | None,
+    *,
+    from_tier: str | None = None,
+    reason: str = "upgrade",
+    as_of: date = date(2026, 12, 1),
+    branch: str = "BR001",
+) -> TierChanged:
+    return TierChanged(
+        customer_id=customer_id,
+        branch=branch,
+        from_tier=from_tier,
+        to_tier=to_tier,
+        reason=reason,  # type: ignore[arg-type]
+        policy_version=1,
+        as_of=as_of,
+        basis_amount=Decimal("600000.00"),
+    )
 
 
-def owner_assigned(customer_id: str, new_owner: str, *, previous: str | None = "S-RM1", branch: str = "BR001",
-                   tier: str | None = "vip") -> OwnerAssigned:
-    return OwnerAssigned(customer_id=customer_id, branch=branch, previous_owner=previous, new_owner=new_owner,
-                         reason="tier_responsibility", tier=tier, assigned_by="tiering",  # type: ignore[arg-type]
-                         assigned_at=datetime.now(UTC))
+def owner_assigned(
+    customer_id: str, new_owner: str, *, previous: str | None = "S-RM1", branch: str = "BR001", tier: str | None = "vip"
+) -> OwnerAssigned:
+    return OwnerAssigned(
+        customer_id=customer_id,
+        branch=branch,
+        previous_owner=previous,
+        new_owner=new_owner,
+        reason="tier_responsibility",
+        tier=tier,
+        assigned_by="tiering",  # type: ignore[arg-type]
+        assigned_at=datetime.now(UTC),
+    )
 
 
 def consent(customer_id: str, channel: str, granted: bool, *, at: datetime | None = None) -> ConsentChanged:
-    return ConsentChanged(customer_id=customer_id, channel=channel, granted=granted, changed_at=at or datetime.now(UTC),  # type: ignore[arg-type]
-                          source="service_process", changed_by="S-RM1")
+    return ConsentChanged(
+        customer_id=customer_id,
+        channel=channel,
+        granted=granted,
+        changed_at=at or datetime.now(UTC),  # type: ignore[arg-type]
+        source="service_process",
+        changed_by="S-RM1",
+    )
 
 
 def assets(customer_id: str, aum: str, previous: str | None, as_of: date = date(2026, 12, 1)) -> AssetsChanged:
-    return AssetsChanged(customer_id=customer_id, core_customer_no=f"C{customer_id}", as_of=as_of, aum=Decimal(aum),
-                         previous_aum=Decimal(previous) if previous else None)
+    return AssetsChanged(
+        customer_id=customer_id,
+        core_customer_no=f"C{customer_id}",
+        as_of=as_of,
+        aum=Decimal(aum),
+        previous_aum=Decimal(previous) if previous else None,
+    )
 
 
 def churn(customer_id: str, *rules: str, as_of: date = date(2026, 12, 1)) -> ChurnRiskRaised:
-    return ChurnRiskRaised(customer_id=customer_id, branch="BR001", owner="S-RM1", as_of=as_of,
-                           reasons=[ChurnReason(rule=r, detail=f"{r} detail") for r in rules])  # type: ignore[arg-type]
+    return ChurnRiskRaised(
+        customer_id=customer_id,
+        branch="BR001",
+        owner="S-RM1",
+        as_of=as_of,
+        reasons=[ChurnReason(rule=r, detail=f"{r} detail") for r in rules],
+    )  # type: ignore[arg-type]
 
 
 def complaint_closed(customer_id: str, complaint_id: str) -> ComplaintClosed:
-    return ComplaintClosed(complaint_id=complaint_id, customer_id=customer_id, closed_at=datetime.now(UTC),
-                           outcome="resolved")
+    return ComplaintClosed(
+        complaint_id=complaint_id, customer_id=customer_id, closed_at=datetime.now(UTC), outcome="resolved"
+    )
 
 
 def complaint_opened(customer_id: str, complaint_id: str) -> ComplaintOpened:
@@ -83,7 +131,9 @@ class Feed:
     def topic(self, name: str) -> str:
         return f"{self.prefix}{name}"
 
-    async def send(self, topic: str, *events: EventData, raw: list[bytes] | None = None) -> list[tuple[bytes, str, int]]:
+    async def send(
+        self, topic: str, *events: EventData, raw: list[bytes] | None = None
+    ) -> list[tuple[bytes, str, int]]:
         """Events as CloudEvents numbered per customer like their producer does; returns (value, key, seq) sent."""
         out = []
         for data in events:
@@ -113,11 +163,16 @@ class Feed:
     async def complaints(self, *events: EventData) -> list[tuple[bytes, str, int]]:
         return await self.send(COMPLAINTS_CASES, *events)
 
-    async def published(self, event_type: str, subject: str | None = None, *, count: int = 1, timeout: float = 20.0,
-                        settle: float = 0.0) -> list[dict[str, Any]]:
-        records = await read_topic(self.bootstrap, self.topic(ENGAGEMENT_TASKS),
-                                   until=lambda r: len(of_type(r, event_type, subject)) >= count, timeout=timeout,
-                                   settle=settle)
+    async def published(
+        self, event_type: str, subject: str | None = None, *, count: int = 1, timeout: float = 20.0, settle: float = 0.0
+    ) -> list[dict[str, Any]]:
+        records = await read_topic(
+            self.bootstrap,
+            self.topic(ENGAGEMENT_TASKS),
+            until=lambda r: len(of_type(r, event_type, subject)) >= count,
+            timeout=timeout,
+            settle=settle,
+        )
         return of_type(records, event_type, subject)
 
 
@@ -125,10 +180,15 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": token}
 
 
-async def wait_tasks(client, token: str, *, count: int = 1, timeout: float = 20.0, **params: Any) -> list[dict[str, Any]]:
+async def wait_tasks(
+    client, token: str, *, count: int = 1, timeout: float = 20.0, **params: Any
+) -> list[dict[str, Any]]:
     """Tasks matching the query once at least `count` are there."""
+
     async def probe():
-        r = await client.get("/v1/tasks", params={k: v for k, v in params.items() if v is not None}, headers=auth(token))
+        r = await client.get(
+            "/v1/tasks", params={k: v for k, v in params.items() if v is not None}, headers=auth(token)
+        )
         assert r.status_code == 200, r.text
         items = r.json()["items"]
         return items if len(items) >= count else None
@@ -146,6 +206,7 @@ async def register(client, feed: "Feed", *customer_ids: str, **kwargs: Any) -> N
 
 async def wait_customer(client, customer_id: str, check=lambda doc: True, timeout: float = 20.0) -> dict[str, Any]:
     """Engagement's stored view of a customer once `check` holds."""
+
     async def probe():
         doc = await client.e.store.customers.find_one({"_id": customer_id})
         return doc if doc is not None and check(doc) else None

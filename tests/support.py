@@ -27,8 +27,14 @@ async def running(app: Any):
             yield client
 
 
-async def read_topic(bootstrap: str, topic: str, *, until: Callable[[list[Any]], bool] = lambda m: False,
-                     timeout: float = 15.0, settle: float = 0.0) -> list[Any]:
+async def read_topic(
+    bootstrap: str,
+    topic: str,
+    *,
+    until: Callable[[list[Any]], bool] = lambda m: False,
+    timeout: float = 15.0,
+    settle: float = 0.0,
+) -> list[Any]:
     """Every record on `topic` from the beginning, read without a consumer group, until `until(records)`
     holds or `timeout` passes (then whatever was read is returned). With `settle`, reading goes on that
     many seconds after `until` holds, so a test that asserts something is absent sees late arrivals too."""
@@ -108,10 +114,26 @@ async def fuzz_without_server_errors(proc: Any, log: Any, authorization: str, *,
         st = Path(sys.executable).parent / "st"
         result = await asyncio.to_thread(
             subprocess.run,
-            [str(st), "run", f"{proc.base_url}/openapi.json", "-H", f"Authorization: {authorization}",
-             "--checks", "not_a_server_error", "--max-examples", str(max_examples), "--phases", "examples,fuzzing",
-             "--seed", "2026", "--request-timeout", "10"],
-            capture_output=True, text=True, timeout=300,
+            [
+                str(st),
+                "run",
+                f"{proc.base_url}/openapi.json",
+                "-H",
+                f"Authorization: {authorization}",
+                "--checks",
+                "not_a_server_error",
+                "--max-examples",
+                str(max_examples),
+                "--phases",
+                "examples,fuzzing",
+                "--seed",
+                "2026",
+                "--request-timeout",
+                "10",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
     finally:
         await asyncio.to_thread(proc.stop)

@@ -38,23 +38,46 @@ def envelope(data: EventData, subject: str, *, source: str = "crm/profile") -> b
     return CloudEvent.wrap(data, source=source, subject=subject).model_dump_json().encode()
 
 
-def registered(customer_id: str, *, branch: str = "BR001", owner: str = "S-RM1",
-               registered: date = date(2024, 1, 2), **extra: Any) -> Event:
+def registered(
+    customer_id: str, *, branch: str = "BR001", owner: str = "S-RM1", registered: date = date(2024, 1, 2), **extra: Any
+) -> Event:
     return CustomerRegistered(
-        customer_id=customer_id, kind="individual", branch=branch, owner=owner,
+        customer_id=customer_id,
+        kind="individual",
+        branch=branch,
+        owner=owner,
         registered_at=datetime(registered.year, registered.month, registered.day, 9, tzinfo=UTC),
-        registered_by=owner, channel="service_process", **extra), customer_id
+        registered_by=owner,
+        channel="service_process",
+        **extra,
+    ), customer_id
 
 
 def assets(customer_id: str, as_of: date, aum: str | Decimal, **extra: Any) -> Event:
-    return AssetsChanged(customer_id=customer_id, core_customer_no=f"C{customer_id}", as_of=as_of,
-                         aum=Decimal(aum), **extra), customer_id
+    return AssetsChanged(
+        customer_id=customer_id, core_customer_no=f"C{customer_id}", as_of=as_of, aum=Decimal(aum), **extra
+    ), customer_id
 
 
-def survey(customer_id: str, survey_id: str, at: datetime, *, csat: int | None = None, nps: int | None = None,
-           trigger: str = "interaction_sample", complaint_id: str | None = None) -> Event:
-    return SurveyAnswered(survey_id=survey_id, customer_id=customer_id, trigger=trigger,  # type: ignore[arg-type]
-                          complaint_id=complaint_id, csat=csat, nps=nps, answered_at=at), customer_id
+def survey(
+    customer_id: str,
+    survey_id: str,
+    at: datetime,
+    *,
+    csat: int | None = None,
+    nps: int | None = None,
+    trigger: str = "interaction_sample",
+    complaint_id: str | None = None,
+) -> Event:
+    return SurveyAnswered(
+        survey_id=survey_id,
+        customer_id=customer_id,
+        trigger=trigger,  # type: ignore[arg-type]
+        complaint_id=complaint_id,
+        csat=csat,
+        nps=nps,
+        answered_at=at,
+    ), customer_id
 
 
 class Feed:
@@ -96,26 +119,33 @@ class Feed:
         await self.profile(assets(customer_id, as_of, aum, **extra))
 
     async def complaint_opened(self, customer_id: str, complaint_id: str, at: datetime) -> None:
-        await self.send(COMPLAINTS_CASES, (ComplaintOpened(complaint_id=complaint_id, customer_id=customer_id,
-                                                           opened_at=at), customer_id))
+        await self.send(
+            COMPLAINTS_CASES,
+            (ComplaintOpened(complaint_id=complaint_id, customer_id=customer_id, opened_at=at), customer_id),
+        )
 
     async def complaint_closed(self, customer_id: str, complaint_id: str, at: datetime) -> None:
-        await self.send(COMPLAINTS_CASES, (ComplaintClosed(complaint_id=complaint_id, customer_id=customer_id,
-                                                           closed_at=at), customer_id))
+        await self.send(
+            COMPLAINTS_CASES,
+            (ComplaintClosed(complaint_id=complaint_id, customer_id=customer_id, closed_at=at), customer_id),
+        )
 
     async def engagement(self, *events: Event) -> list[bytes]:
         return await self.send(ENGAGEMENT_TASKS, *events)
 
     async def records(self, *, until=lambda r: False, timeout: float = 20.0, settle: float = 0.0) -> list[Any]:
         """Every record tiering published so far (read from the beginning)."""
-        return await read_topic(self.bootstrap, self.topic(TIERING_CUSTOMERS), until=until, timeout=timeout,
-                                settle=settle)
+        return await read_topic(
+            self.bootstrap, self.topic(TIERING_CUSTOMERS), until=until, timeout=timeout, settle=settle
+        )
 
-    async def published(self, event_type: str, subject: str | None = None, *, count: int = 1,
-                        timeout: float = 20.0, settle: float = 0.0) -> list[dict[str, Any]]:
+    async def published(
+        self, event_type: str, subject: str | None = None, *, count: int = 1, timeout: float = 20.0, settle: float = 0.0
+    ) -> list[dict[str, Any]]:
         """Tiering's events of a type (and customer), once at least `count` are there (or after `timeout`)."""
-        records = await self.records(until=lambda r: len(of_type(r, event_type, subject)) >= count,
-                                     timeout=timeout, settle=settle)
+        records = await self.records(
+            until=lambda r: len(of_type(r, event_type, subject)) >= count, timeout=timeout, settle=settle
+        )
         return of_type(records, event_type, subject)
 
 
@@ -136,8 +166,9 @@ async def wait_tier(client, customer_id: str, token: str, check, timeout: float 
     return await eventually(probe, timeout=timeout)
 
 
-async def wait_known(client, customer_ids, token: str, *, timeout: float = 30.0,
-                     check=lambda body: body["as_of"] is not None) -> dict[str, dict[str, Any]]:
+async def wait_known(
+    client, customer_ids, token: str, *, timeout: float = 30.0, check=lambda body: body["as_of"] is not None
+) -> dict[str, dict[str, Any]]:
     """Wait until every customer is visible (and `check` holds for each); returns their tier views."""
     pending = list(customer_ids)
     seen: dict[str, dict[str, Any]] = {}

@@ -11,8 +11,9 @@ from crm_kit.auth import issue_token
 
 
 class ProfileClient:
-    def __init__(self, base_url: str, *, jwt_secret: str, concurrency: int = 8,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self, base_url: str, *, jwt_secret: str, concurrency: int = 8, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
         self._secret = jwt_secret
         self._http = httpx.AsyncClient(base_url=base_url, timeout=30, transport=transport)
         self._tokens: dict[tuple[str, str, str | None], str] = {}
@@ -27,7 +28,9 @@ class ProfileClient:
     async def request(self, method: str, path: str, *, as_: tuple[str, str, str | None], **kw: Any) -> httpx.Response:
         async with self._slots:
             staff_id, role, branch = as_
-            return await self._http.request(method, path, headers=self.headers(staff_id=staff_id, role=role, branch=branch), **kw)
+            return await self._http.request(
+                method, path, headers=self.headers(staff_id=staff_id, role=role, branch=branch), **kw
+            )
 
     async def close(self) -> None:
         await self._http.aclose()

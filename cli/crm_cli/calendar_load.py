@@ -51,8 +51,9 @@ def read_schedule_file(path: Path) -> tuple[dict[int, YearSchedule], dict[int, A
     return schedules, bodies
 
 
-async def push(bodies: Mapping[int, Any], clients: Mapping[str, httpx.AsyncClient], *,
-               headers: Mapping[str, str]) -> dict[tuple[str, int], tuple[int, Any]]:
+async def push(
+    bodies: Mapping[int, Any], clients: Mapping[str, httpx.AsyncClient], *, headers: Mapping[str, str]
+) -> dict[tuple[str, int], tuple[int, Any]]:
     """Each year to each service: (service, year) -> (status, answer)."""
     results: dict[tuple[str, int], tuple[int, Any]] = {}
     for name, client in clients.items():
@@ -70,16 +71,20 @@ async def push(bodies: Mapping[int, Any], clients: Mapping[str, httpx.AsyncClien
     return results
 
 
-async def load_command(*, file: Path, apis: Mapping[str, str], token: str | None, staff_id: str, role: str,
-                       check_only: bool) -> int:
+async def load_command(
+    *, file: Path, apis: Mapping[str, str], token: str | None, staff_id: str, role: str, check_only: bool
+) -> int:
     try:
         schedules, bodies = read_schedule_file(file)
     except FileInvalid as exc:
         console.print(f"[red]{exc}[/]", markup=True, highlight=False)
         return 2
     for year, schedule in sorted(schedules.items()):
-        console.print(f"{year}: {len(schedule.holidays)} rest days, {len(schedule.workdays)} make-up working days"
-                      + (f" — {schedule.meta['notice']}" if schedule.meta.get("notice") else ""), markup=False)
+        console.print(
+            f"{year}: {len(schedule.holidays)} rest days, {len(schedule.workdays)} make-up working days"
+            + (f" — {schedule.meta['notice']}" if schedule.meta.get("notice") else ""),
+            markup=False,
+        )
     if check_only:
         console.print("the file is valid; nothing sent (--check)")
         return 0
@@ -89,8 +94,9 @@ async def load_command(*, file: Path, apis: Mapping[str, str], token: str | None
         from crm_cli.devenv import dev_dir, load_dev_secrets
 
         secrets = load_dev_secrets(dev_dir() / "secrets.env")
-        token = issue_token(secret=secrets["CRM_JWT_SECRET"], staff_id=staff_id, role=role, branch=None,
-                            ttl_seconds=600)
+        token = issue_token(
+            secret=secrets["CRM_JWT_SECRET"], staff_id=staff_id, role=role, branch=None, ttl_seconds=600
+        )
     headers = {"Authorization": f"Bearer {token}"}
     clients = {name: httpx.AsyncClient(base_url=url, timeout=30) for name, url in apis.items()}
     try:
@@ -101,8 +107,11 @@ async def load_command(*, file: Path, apis: Mapping[str, str], token: str | None
     failed = False
     for (name, year), (status, answer) in sorted(results.items()):
         if status == 200:
-            console.print(f"{name}: {year} {answer['change']} (was {answer['was']}); official through "
-                          f"{answer['official_through']}", markup=False)
+            console.print(
+                f"{name}: {year} {answer['change']} (was {answer['was']}); official through "
+                f"{answer['official_through']}",
+                markup=False,
+            )
         else:
             failed = True
             detail = answer.get("detail", answer) if isinstance(answer, dict) else answer

@@ -68,16 +68,55 @@ DEFAULT_ROLES_PER_BRANCH: Mapping[str, int] = {
 
 # Prefixes actually allocated to the three mainland carriers, so numbers look real.
 _MOBILE_PREFIXES = (
-    "130", "131", "132", "133", "135", "136", "137", "138", "139",
-    "150", "151", "152", "155", "156", "157", "158", "159",
-    "166", "176", "177", "178", "180", "181", "182", "183", "186",
-    "187", "188", "189", "198", "199",
+    "130",
+    "131",
+    "132",
+    "133",
+    "135",
+    "136",
+    "137",
+    "138",
+    "139",
+    "150",
+    "151",
+    "152",
+    "155",
+    "156",
+    "157",
+    "158",
+    "159",
+    "166",
+    "176",
+    "177",
+    "178",
+    "180",
+    "181",
+    "182",
+    "183",
+    "186",
+    "187",
+    "188",
+    "189",
+    "198",
+    "199",
 )
 _EDUCATION = ("high_school", "associate", "bachelor", "master", "doctorate")
 _EDUCATION_WEIGHTS = (15, 25, 40, 15, 5)
 _INTERESTS = (
-    "理财", "旅游", "高尔夫", "亲子教育", "健康养生", "汽车", "收藏",
-    "摄影", "美食", "运动健身", "海外留学", "养老规划", "艺术品", "茶文化",
+    "理财",
+    "旅游",
+    "高尔夫",
+    "亲子教育",
+    "健康养生",
+    "汽车",
+    "收藏",
+    "摄影",
+    "美食",
+    "运动健身",
+    "海外留学",
+    "养老规划",
+    "艺术品",
+    "茶文化",
 )
 # Company-name keyword -> industry (GB/T 4754 section), so name and industry agree.
 _COMPANY_KINDS = (
@@ -100,12 +139,23 @@ _CN_ORDINALS = "一二三四五六七八九十"
 # uniformly, then a uniform amount inside it, approximates a log-uniform
 # distribution, so every service tier (1k/50k/200k/500k/3M) gets customers.
 _AUM_BOUNDS = (
-    100, 200, 500,
-    1_000, 2_000, 5_000,
-    10_000, 20_000, 50_000,
-    100_000, 200_000, 500_000,
-    1_000_000, 2_000_000, 5_000_000,
-    10_000_000, 20_000_000,
+    100,
+    200,
+    500,
+    1_000,
+    2_000,
+    5_000,
+    10_000,
+    20_000,
+    50_000,
+    100_000,
+    200_000,
+    500_000,
+    1_000_000,
+    2_000_000,
+    5_000_000,
+    10_000_000,
+    20_000_000,
 )
 
 
@@ -197,15 +247,17 @@ def make_complaints(
         # A day one to seven days back, in opening hours (09:00-17:59): always before now.
         day = (now - timedelta(days=rng.randint(1, 7))).date()
         received = datetime(day.year, day.month, day.day, rng.randint(9, 17), rng.randrange(60), tzinfo=_CHINA_TIME)
-        complaints.append({
-            "customer_id": customer["id"],
-            "branch": customer["branch"],
-            "channel": channel,
-            "category": category,
-            "description": description,
-            "severity": severity,
-            "received_at": received.isoformat(),
-        })
+        complaints.append(
+            {
+                "customer_id": customer["id"],
+                "branch": customer["branch"],
+                "channel": channel,
+                "category": category,
+                "description": description,
+                "severity": severity,
+                "received_at": received.isoformat(),
+            }
+        )
     return complaints
 
 
@@ -393,9 +445,7 @@ def make_corporate(
     }
 
 
-def make_balance(
-    rng: random.Random, core_customer_no: str, as_of: date | str
-) -> dict[str, Any]:
+def make_balance(rng: random.Random, core_customer_no: str, as_of: date | str) -> dict[str, Any]:
     """Return an AUM snapshot whose deposit/wealth/fund breakdown (product types of the balance contract,
     crm_contracts.corebank.ProductType) sums exactly to ``aum``."""
     as_of_iso = as_of.isoformat() if isinstance(as_of, date) else date.fromisoformat(as_of).isoformat()
@@ -449,17 +499,21 @@ def make_dataset(
 
     customers: list[dict[str, Any]] = []
     for branch in branch_list:
-        rms = [s["staff_id"] for s in staff
-               if s["branch"] == branch["code"] and s["role"] == "relationship_manager"]
+        rms = [s["staff_id"] for s in staff if s["branch"] == branch["code"] and s["role"] == "relationship_manager"]
         if not rms:
             continue
         for _ in range(individuals_per_branch):
-            customers.append(make_individual(
-                rng, faker, branch, rng.choice(rms), today=as_of, core_customer_no=fresh_number()))
+            customers.append(
+                make_individual(rng, faker, branch, rng.choice(rms), today=as_of, core_customer_no=fresh_number())
+            )
         for _ in range(corporates_per_branch):
-            customers.append(make_corporate(
-                rng, faker, branch, rng.choice(rms), core_customer_no=fresh_number()))
+            customers.append(make_corporate(rng, faker, branch, rng.choice(rms), core_customer_no=fresh_number()))
 
     balances = [make_balance(rng, c["core_customer_no"], as_of) for c in customers]
-    return {"branches": branch_list, "staff": staff, "customers": customers, "balances": balances,
-            "products": make_products()}
+    return {
+        "branches": branch_list,
+        "staff": staff,
+        "customers": customers,
+        "balances": balances,
+        "products": make_products(),
+    }

@@ -67,8 +67,10 @@ class DeadLetter:
 
     @property
     def source(self) -> str:
-        return (f"{self.source_topic}:{self.headers.get(dead_letters.SOURCE_PARTITION, '?')}:"
-                f"{self.headers.get(dead_letters.SOURCE_OFFSET, '?')}")
+        return (
+            f"{self.source_topic}:{self.headers.get(dead_letters.SOURCE_PARTITION, '?')}:"
+            f"{self.headers.get(dead_letters.SOURCE_OFFSET, '?')}"
+        )
 
     @property
     def at(self) -> datetime:
@@ -95,10 +97,15 @@ def dead_letter_topic(name: str, prefix: str) -> str:
 
 
 _MASKS = {
-    "number": mask_id_number, "id_number": mask_id_number,
-    "phone": mask_phone, "mobile": mask_phone, "phones": mask_phone,
+    "number": mask_id_number,
+    "id_number": mask_id_number,
+    "phone": mask_phone,
+    "mobile": mask_phone,
+    "phones": mask_phone,
     "email": mask_email,
-    "name": mask_name, "legal_name": mask_name, "contact_name": mask_name,
+    "name": mask_name,
+    "legal_name": mask_name,
+    "contact_name": mask_name,
     "address": mask_address,
 }
 
@@ -175,8 +182,9 @@ async def read_dead_letters(bootstrap: str, topics: Iterable[str]) -> dict[str, 
             for tp, records in batch.items():
                 for r in records:
                     headers = {k: v.decode("utf-8", "replace") for k, v in (r.headers or [])}
-                    letters[tp.topic].append(DeadLetter(tp.topic, tp.partition, r.offset, r.timestamp, r.key,
-                                                        r.value or b"", headers))
+                    letters[tp.topic].append(
+                        DeadLetter(tp.topic, tp.partition, r.offset, r.timestamp, r.key, r.value or b"", headers)
+                    )
             pending = {tp for tp in pending if await consumer.position(tp) < ends[tp]}
     finally:
         await consumer.stop()
@@ -208,8 +216,9 @@ def replay_message(letter: DeadLetter, *, by: str) -> tuple[str, bytes | None, b
     return letter.source_topic, letter.key, letter.value, [(k, v.encode()) for k, v in headers.items()]
 
 
-async def replay(letters: Iterable[DeadLetter], *, bootstrap: str, audit: Any, by: str, why: str,
-                 idempotent_producer: bool = False) -> list[ReplayOutcome]:
+async def replay(
+    letters: Iterable[DeadLetter], *, bootstrap: str, audit: Any, by: str, why: str, idempotent_producer: bool = False
+) -> list[ReplayOutcome]:
     """Replay each letter once: its audit row is written first, then it is sent and the row marked sent.
     A letter whose row says sent is refused; one whose row says sending (a run that died) is sent again,
     which the consumer takes for a duplicate if the first send got through."""
@@ -225,20 +234,33 @@ async def replay(letters: Iterable[DeadLetter], *, bootstrap: str, audit: Any, b
                 outcomes.append(ReplayOutcome(letter, False, "not a consumer's dead letter (no dlt-consumer-group)"))
                 continue
             now = datetime.now(UTC)
-            row = {"_id": letter.replay_id, "letter": {"topic": letter.topic, "partition": letter.partition,
-                                                       "offset": letter.offset},
-                   "source": letter.source, "group": letter.group, "reason": redact_text(letter.reason),
-                   "by": by, "why": why, "at": now, "state": "sending"}
+            row = {
+                "_id": letter.replay_id,
+                "letter": {"topic": letter.topic, "partition": letter.partition, "offset": letter.offset},
+                "source": letter.source,
+                "group": letter.group,
+                "reason": redact_text(letter.reason),
+                "by": by,
+                "why": why,
+                "at": now,
+                "state": "sending",
+            }
             try:
                 await audit.insert_one(row)
             except DuplicateKeyError:
                 earlier = await audit.find_one({"_id": letter.replay_id}) or {}
                 if earlier.get("state") == "sent":
-                    outcomes.append(ReplayOutcome(letter, False, f"already replayed by {earlier.get('by')} at "
-                                                                 f"{earlier.get('at'):%Y-%m-%d %H:%M:%S} UTC"))
+                    outcomes.append(
+                        ReplayOutcome(
+                            letter,
+                            False,
+                            f"already replayed by {earlier.get('by')} at {earlier.get('at'):%Y-%m-%d %H:%M:%S} UTC",
+                        )
+                    )
                     continue
-                await audit.update_one({"_id": letter.replay_id},
-                                       {"$push": {"retries": {"by": by, "why": why, "at": now}}})
+                await audit.update_one(
+                    {"_id": letter.replay_id}, {"$push": {"retries": {"by": by, "why": why, "at": now}}}
+                )
             topic, key, value, headers = replay_message(letter, by=by)
             await producer.send_and_wait(topic, value, key=key, headers=headers)
             await audit.update_one({"_id": letter.replay_id}, {"$set": {"state": "sent", "sent_at": datetime.now(UTC)}})
@@ -261,8 +283,13 @@ def _letters_table(letters: Mapping[str, list[DeadLetter]]) -> Table:
     table.add_column("reason", overflow="fold", ratio=1)
     for found in letters.values():
         for letter in found:
-            table.add_row(letter.coordinates, f"{letter.at:%Y-%m-%d %H:%M:%S}", letter.source, letter.group,
-                          redact_text(letter.reason))
+            table.add_row(
+                letter.coordinates,
+                f"{letter.at:%Y-%m-%d %H:%M:%S}",
+                letter.source,
+                letter.group,
+                redact_text(letter.reason),
+            )
     return table
 
 
@@ -300,17 +327,28 @@ async def show_command(*, bootstrap: str, prefix: str, coordinates: str, raw: bo
     return 0
 
 
-async def replay_command(*, bootstrap: str, prefix: str, coordinates: list[str], topic: str | None,
-                         reason: str | None, by: str, why: str, mongodb_uri: str, database: str,
-                         idempotent_producer: bool) -> int:
+async def replay_command(
+    *,
+    bootstrap: str,
+    prefix: str,
+    coordinates: list[str],
+    topic: str | None,
+    reason: str | None,
+    by: str,
+    why: str,
+    mongodb_uri: str,
+    database: str,
+    idempotent_producer: bool,
+) -> int:
     from pymongo import AsyncMongoClient
 
     chosen: list[DeadLetter] = []
     if topic:
         name = dead_letter_topic(topic, prefix)
         wanted = (reason or "").lower()
-        chosen += [letter for letter in (await read_dead_letters(bootstrap, [name]))[name]
-                   if wanted in letter.reason.lower()]
+        chosen += [
+            letter for letter in (await read_dead_letters(bootstrap, [name]))[name] if wanted in letter.reason.lower()
+        ]
     missing = []
     for text in coordinates:
         letter = await _one(bootstrap, text, prefix)
@@ -327,8 +365,14 @@ async def replay_command(*, bootstrap: str, prefix: str, coordinates: list[str],
         return 0
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb_uri, tz_aware=True)
     try:
-        outcomes = await replay(chosen, bootstrap=bootstrap, audit=client[database][AUDIT_COLLECTION], by=by, why=why,
-                                idempotent_producer=idempotent_producer)
+        outcomes = await replay(
+            chosen,
+            bootstrap=bootstrap,
+            audit=client[database][AUDIT_COLLECTION],
+            by=by,
+            why=why,
+            idempotent_producer=idempotent_producer,
+        )
     finally:
         await client.close()
     for outcome in outcomes:

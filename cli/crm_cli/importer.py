@@ -36,9 +36,30 @@ console = Console(stderr=True)
 VALIDATOR: TypeAdapter[Any] = TypeAdapter(CustomerCreate)
 LIST_COLUMNS = {"phones", "tags", "interests"}  # several values separated by ";"
 COLUMNS = (
-    "kind", "name", "gender", "birthday", "id_type", "id_number", "phones", "email", "address", "branch", "owner",
-    "core_customer_no", "segment", "tags", "occupation", "education", "employer", "interests", "industry",
-    "legal_representative", "risk_tolerance", "risk_assessed_on", "annual_income", "channel",
+    "kind",
+    "name",
+    "gender",
+    "birthday",
+    "id_type",
+    "id_number",
+    "phones",
+    "email",
+    "address",
+    "branch",
+    "owner",
+    "core_customer_no",
+    "segment",
+    "tags",
+    "occupation",
+    "education",
+    "employer",
+    "interests",
+    "industry",
+    "legal_representative",
+    "risk_tolerance",
+    "risk_assessed_on",
+    "annual_income",
+    "channel",
 )
 
 BATCH_PATH = "/v1/customers/batch"
@@ -132,8 +153,10 @@ def to_payload(row: dict[str, str]) -> dict[str, Any]:
         payload[key] = [v.strip() for v in value.split(";") if v.strip()] if key in LIST_COLUMNS else value
     if "id_number" in cells or "id_type" in cells:
         kind = cells.get("kind", "individual")
-        payload["id_document"] = {"type": cells.get("id_type") or ("uscc" if kind == "corporate" else "resident_id"),
-                                  "number": cells.get("id_number", "")}
+        payload["id_document"] = {
+            "type": cells.get("id_type") or ("uscc" if kind == "corporate" else "resident_id"),
+            "number": cells.get("id_number", ""),
+        }
     if "risk_tolerance" in cells:
         payload["risk"] = {"tolerance": cells["risk_tolerance"], "assessed_on": cells.get("risk_assessed_on")}
     if "annual_income" in cells:
@@ -206,8 +229,9 @@ def _detail(response: httpx.Response) -> str:
     return str(detail)[:300]
 
 
-async def _post_batch(client: ProfileClient, api: str, as_: tuple[str, str, str | None],
-                      payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+async def _post_batch(
+    client: ProfileClient, api: str, as_: tuple[str, str, str | None], payloads: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """The endpoint's results for one chunk; retries what is worth retrying, else ImportAborted."""
     problem = ""
     for attempt in range(ATTEMPTS):
@@ -227,11 +251,14 @@ async def _post_batch(client: ProfileClient, api: str, as_: tuple[str, str, str 
             problem = f"POST {BATCH_PATH} answered {r.status_code}: {_detail(r)}"
             continue
         if r.status_code in (404, 405):
-            raise ImportAborted(f"the profile service at {api} has no POST {BATCH_PATH} (HTTP {r.status_code}): "
-                                "it is older than this command; update it")
+            raise ImportAborted(
+                f"the profile service at {api} has no POST {BATCH_PATH} (HTTP {r.status_code}): "
+                "it is older than this command; update it"
+            )
         if r.status_code in (401, 403):
-            raise ImportAborted(f"the profile service refused the import's credentials (HTTP {r.status_code}): "
-                                f"{_detail(r)}")
+            raise ImportAborted(
+                f"the profile service refused the import's credentials (HTTP {r.status_code}): {_detail(r)}"
+            )
         raise ImportAborted(f"POST {BATCH_PATH} answered {r.status_code}: {_detail(r)}")
     raise ImportAborted(f"{problem} (gave up after {ATTEMPTS} attempts)")
 
@@ -255,9 +282,19 @@ def _summary(rows: int, tally: _Tally, started: float) -> dict[str, Any]:
     }
 
 
-async def import_file(*, path: Path, api: str, jwt_secret: str, staff_id: str, role: str, branch: str | None,
-                      concurrency: int = CONCURRENCY, chunk_size: int = CHUNK_SIZE, transport: Any = None,
-                      show_progress: bool = True) -> dict[str, Any]:
+async def import_file(
+    *,
+    path: Path,
+    api: str,
+    jwt_secret: str,
+    staff_id: str,
+    role: str,
+    branch: str | None,
+    concurrency: int = CONCURRENCY,
+    chunk_size: int = CHUNK_SIZE,
+    transport: Any = None,
+    show_progress: bool = True,
+) -> dict[str, Any]:
     """Validate every row of `path` locally, register the valid ones in chunks through the batch endpoint.
 
     Returns rows, created [(row, id)], existing [(row, id)] (already registered, or a repeat of an earlier
@@ -272,9 +309,14 @@ async def import_file(*, path: Path, api: str, jwt_secret: str, staff_id: str, r
     as_ = (staff_id, role, branch)
     client = ProfileClient(api, jwt_secret=jwt_secret, concurrency=concurrency, transport=transport)
     progress = Progress(
-        TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-        console=console, disable=not show_progress,
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not show_progress,
     )
     in_flight = _InFlight(concurrency)
     try:
@@ -372,18 +414,26 @@ def summary_table(result: dict[str, Any], title: str) -> Table:
     table = Table(title=title)
     for column in ("rows", "imported", "already present", "rejected", "seconds", "rows/s"):
         table.add_column(column, justify="right")
-    table.add_row(f"{result['rows']:,}", f"{len(result['created']):,}", f"{len(result['existing']):,}",
-                  f"{result['rejected_rows']:,}", f"{result['seconds']:.1f}", f"{result['rows_per_second']:,.0f}")
+    table.add_row(
+        f"{result['rows']:,}",
+        f"{len(result['created']):,}",
+        f"{len(result['existing']):,}",
+        f"{result['rejected_rows']:,}",
+        f"{result['seconds']:.1f}",
+        f"{result['rows_per_second']:,.0f}",
+    )
     return table
 
 
-async def import_command(*, file: Path, api: str, staff_id: str, role: str, branch: str | None,
-                         errors: Path | None) -> int:
+async def import_command(
+    *, file: Path, api: str, staff_id: str, role: str, branch: str | None, errors: Path | None
+) -> int:
     secrets = load_dev_secrets(dev_dir() / "secrets.env")
     aborted: ImportAborted | None = None
     try:
-        result = await import_file(path=file, api=api, jwt_secret=secrets["CRM_JWT_SECRET"], staff_id=staff_id,
-                                   role=role, branch=branch)
+        result = await import_file(
+            path=file, api=api, jwt_secret=secrets["CRM_JWT_SECRET"], staff_id=staff_id, role=role, branch=branch
+        )
     except ImportAborted as exc:
         aborted = exc
         result = exc.result or _summary(0, _Tally(), time.perf_counter())

@@ -1,12 +1,12 @@
 """`crm`: the developer command line of the bank CRM.
 
-    crm run                      the whole stack on this machine (embedded Kafka + MongoDB + services)
-    crm token --role R --staff-id S [--branch B] [--ttl 8h]
-    crm seed [--count 200] [--api URL] [--tiering-api URL] [--engagement-api URL] [--complaints-api URL]
-    crm import FILE [--api URL] [--staff-id S] [--role R] [--branch B] [--errors PATH]
-    crm calendar load FILE [--check] [--engagement-api URL] [--complaints-api URL] [--token T]
-    crm dlt list [--topic T]    crm dlt show TOPIC:PARTITION:OFFSET [--raw]
-    crm dlt replay [TOPIC:PARTITION:OFFSET …] [--topic T --reason TEXT] --by S --why TEXT
+crm run                      the whole stack on this machine (embedded Kafka + MongoDB + services)
+crm token --role R --staff-id S [--branch B] [--ttl 8h]
+crm seed [--count 200] [--api URL] [--tiering-api URL] [--engagement-api URL] [--complaints-api URL]
+crm import FILE [--api URL] [--staff-id S] [--role R] [--branch B] [--errors PATH]
+crm calendar load FILE [--check] [--engagement-api URL] [--complaints-api URL] [--token T]
+crm dlt list [--topic T]    crm dlt show TOPIC:PARTITION:OFFSET [--raw]
+crm dlt replay [TOPIC:PARTITION:OFFSET …] [--topic T --reason TEXT] --by S --why TEXT
 """
 
 from __future__ import annotations
@@ -288,15 +288,18 @@ def run() -> None:
             running[spec.name] = proc
 
         if "profile" in running:
-            _seed(running["profile"].base_url, secrets,
-                  tiering_url=running["tiering"].base_url if "tiering" in running else None,
-                  engagement_url=running["engagement"].base_url if "engagement" in running else None,
-                  complaints_url=running["complaints"].base_url if "complaints" in running else None)
+            _seed(
+                running["profile"].base_url,
+                secrets,
+                tiering_url=running["tiering"].base_url if "tiering" in running else None,
+                engagement_url=running["engagement"].base_url if "engagement" in running else None,
+                complaints_url=running["complaints"].base_url if "complaints" in running else None,
+            )
         else:
             console.print("[yellow]profile service not installed: no demo data seeded[/]")
 
         console.print(_summary(kafka, mongo, running, skipped, base, data, logs))
-        console.print(f"Get a token:  [bold]{TOKEN_HINT}[/]  (send as \"Authorization: Bearer <token>\")")
+        console.print(f'Get a token:  [bold]{TOKEN_HINT}[/]  (send as "Authorization: Bearer <token>")')
         console.print("[bold]Press Ctrl-C to stop.[/]")
 
         while True:
@@ -328,8 +331,14 @@ def run() -> None:
     raise typer.Exit(exit_code)
 
 
-def _seed(profile_url: str, secrets: dict[str, str], *, tiering_url: str | None = None,
-          engagement_url: str | None = None, complaints_url: str | None = None) -> None:
+def _seed(
+    profile_url: str,
+    secrets: dict[str, str],
+    *,
+    tiering_url: str | None = None,
+    engagement_url: str | None = None,
+    complaints_url: str | None = None,
+) -> None:
     if not _truthy(os.environ.get("SEED"), default=True):
         console.print("SEED=0: not seeding demo data")
         return
@@ -340,13 +349,22 @@ def _seed(profile_url: str, secrets: dict[str, str], *, tiering_url: str | None 
         return
     console.print("seeding demo data (if the database is empty) …")
     try:
-        _resolve(seed_if_empty(profile_url, secrets, tiering_url=tiering_url, engagement_url=engagement_url,
-                               complaints_url=complaints_url))
+        _resolve(
+            seed_if_empty(
+                profile_url,
+                secrets,
+                tiering_url=tiering_url,
+                engagement_url=engagement_url,
+                complaints_url=complaints_url,
+            )
+        )
     except Exception as exc:  # noqa: BLE001 - the stack stays up; seeding is a convenience
         console.print(f"[yellow]warning: seeding failed: {exc!r}[/]")
 
 
-def _summary(kafka: Any, mongo: Any, running: dict[str, Any], skipped: list[Any], base: Path, data: Path, logs: Path) -> Table:
+def _summary(
+    kafka: Any, mongo: Any, running: dict[str, Any], skipped: list[Any], base: Path, data: Path, logs: Path
+) -> Table:
     table = Table(title="CRM stack is running", title_justify="left")
     table.add_column("component", style="bold", no_wrap=True)
     table.add_column("address", overflow="fold")
@@ -401,23 +419,44 @@ def token(
 def seed(
     count: Annotated[int, typer.Option("--count", min=1, help="how many demo customers to create")] = 200,
     api: Annotated[str, typer.Option("--api", envvar="CRM_API", help="profile service base URL")] = DEFAULT_API,
-    tiering_api: Annotated[str, typer.Option("--tiering-api", envvar="CRM_TIERING_API",
-                                             help="tiering service base URL (staff directory); '' to skip")]
-    = DEFAULT_TIERING_API,
-    engagement_api: Annotated[str, typer.Option("--engagement-api", envvar="CRM_ENGAGEMENT_API",
-                                                help="engagement service base URL (product catalogue); '' to skip")]
-    = DEFAULT_ENGAGEMENT_API,
-    complaints_api: Annotated[str, typer.Option("--complaints-api", envvar="CRM_COMPLAINTS_API",
-                                                help="complaints service base URL (handler roster, demo complaints); "
-                                                     "'' to skip")]
-    = DEFAULT_COMPLAINTS_API,
+    tiering_api: Annotated[
+        str,
+        typer.Option(
+            "--tiering-api", envvar="CRM_TIERING_API", help="tiering service base URL (staff directory); '' to skip"
+        ),
+    ] = DEFAULT_TIERING_API,
+    engagement_api: Annotated[
+        str,
+        typer.Option(
+            "--engagement-api",
+            envvar="CRM_ENGAGEMENT_API",
+            help="engagement service base URL (product catalogue); '' to skip",
+        ),
+    ] = DEFAULT_ENGAGEMENT_API,
+    complaints_api: Annotated[
+        str,
+        typer.Option(
+            "--complaints-api",
+            envvar="CRM_COMPLAINTS_API",
+            help="complaints service base URL (handler roster, demo complaints); '' to skip",
+        ),
+    ] = DEFAULT_COMPLAINTS_API,
 ) -> None:
     """Create demo customers through the profile API, the staff directory in the tiering service, the
     product catalogue in the engagement service, and the handler roster and a few complaints in the
     complaints service."""
     seed_command = _load("crm_cli.seed", "seed_command", "seed")
-    _exit_with(_resolve(seed_command(count=count, api=api, tiering_api=tiering_api or None,
-                                     engagement_api=engagement_api or None, complaints_api=complaints_api or None)))
+    _exit_with(
+        _resolve(
+            seed_command(
+                count=count,
+                api=api,
+                tiering_api=tiering_api or None,
+                engagement_api=engagement_api or None,
+                complaints_api=complaints_api or None,
+            )
+        )
+    )
 
 
 @app.command("import")
@@ -443,51 +482,73 @@ def import_(
 # --------------------------------------------------------------------------------------------
 # crm calendar load (implemented in crm_cli.calendar_load)
 
-calendar_app = typer.Typer(help="The working-day calendar: load the State Council's holiday schedule.",
-                           no_args_is_help=True)
+calendar_app = typer.Typer(
+    help="The working-day calendar: load the State Council's holiday schedule.", no_args_is_help=True
+)
 app.add_typer(calendar_app, name="calendar")
 
 
 @calendar_app.command("load")
 def calendar_load(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True,
-                                         help="the notice as JSON (deploy/README.md), a list of notices, or the "
-                                              "override file's shape")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="the notice as JSON (deploy/README.md), a list of notices, or the override file's shape",
+        ),
+    ],
     check: Annotated[bool, typer.Option("--check", help="validate the file only; send nothing")] = False,
-    engagement_api: Annotated[str, typer.Option("--engagement-api", envvar="CRM_ENGAGEMENT_API",
-                                                help="engagement service base URL; '' to skip")]
-    = DEFAULT_ENGAGEMENT_API,
-    complaints_api: Annotated[str, typer.Option("--complaints-api", envvar="CRM_COMPLAINTS_API",
-                                                help="complaints service base URL; '' to skip")]
-    = DEFAULT_COMPLAINTS_API,
-    token: Annotated[str | None, typer.Option("--token", envvar="CRM_TOKEN",
-                                              help="bearer token of a head_office or admin user (default: one signed "
-                                                   "with the dev secret)")] = None,
+    engagement_api: Annotated[
+        str,
+        typer.Option("--engagement-api", envvar="CRM_ENGAGEMENT_API", help="engagement service base URL; '' to skip"),
+    ] = DEFAULT_ENGAGEMENT_API,
+    complaints_api: Annotated[
+        str,
+        typer.Option("--complaints-api", envvar="CRM_COMPLAINTS_API", help="complaints service base URL; '' to skip"),
+    ] = DEFAULT_COMPLAINTS_API,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="CRM_TOKEN",
+            help="bearer token of a head_office or admin user (default: one signed with the dev secret)",
+        ),
+    ] = None,
     staff_id: Annotated[str, typer.Option("--staff-id", help="staff id of the dev token")] = "S-CALENDAR",
 ) -> None:
     """Validate a holiday schedule against the notice's shape and the statute, then load it into complaints and
     engagement: every replica applies it without a restart, and provisional due dates are recomputed."""
     load_command = _load("crm_cli.calendar_load", "load_command", "calendar load")
     apis = {name: url for name, url in (("complaints", complaints_api), ("engagement", engagement_api)) if url}
-    _exit_with(_resolve(load_command(file=file, apis=apis, token=token, staff_id=staff_id, role=Role.ADMIN.value,
-                                     check_only=check)))
+    _exit_with(
+        _resolve(
+            load_command(file=file, apis=apis, token=token, staff_id=staff_id, role=Role.ADMIN.value, check_only=check)
+        )
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # crm dlt list|show|replay (implemented in crm_cli.dlt)
 
-dlt_app = typer.Typer(help="Dead letters: see them per topic with their reason, replay chosen ones after a fix.",
-                      no_args_is_help=True)
+dlt_app = typer.Typer(
+    help="Dead letters: see them per topic with their reason, replay chosen ones after a fix.", no_args_is_help=True
+)
 app.add_typer(dlt_app, name="dlt")
 
 KafkaOption = Annotated[str, typer.Option("--kafka", envvar="KAFKA_BOOTSTRAP_SERVERS", help="Kafka bootstrap servers")]
-PrefixOption = Annotated[str, typer.Option("--prefix", envvar="KAFKA_TOPIC_PREFIX",
-                                           help="the environment's topic prefix (KAFKA_TOPIC_PREFIX)")]
+PrefixOption = Annotated[
+    str,
+    typer.Option("--prefix", envvar="KAFKA_TOPIC_PREFIX", help="the environment's topic prefix (KAFKA_TOPIC_PREFIX)"),
+]
 
 
 @dlt_app.command("list")
 def dlt_list(
-    topic: Annotated[str | None, typer.Option("--topic", help="one topic (e.g. corebank.balances); default all")] = None,
+    topic: Annotated[
+        str | None, typer.Option("--topic", help="one topic (e.g. corebank.balances); default all")
+    ] = None,
     kafka: KafkaOption = DEFAULT_KAFKA,
     prefix: PrefixOption = "",
 ) -> None:
@@ -515,17 +576,21 @@ def dlt_replay(
     by: Annotated[str, typer.Option("--by", help="staff id of the operator (recorded)")],
     why: Annotated[str, typer.Option("--why", help="the fix that makes the replay succeed (recorded)")],
     letters: Annotated[list[str] | None, typer.Argument(help="TOPIC:PARTITION:OFFSET of each letter")] = None,
-    topic: Annotated[str | None, typer.Option("--topic", help="every letter of this topic whose reason matches --reason")]
-    = None,
+    topic: Annotated[
+        str | None, typer.Option("--topic", help="every letter of this topic whose reason matches --reason")
+    ] = None,
     reason: Annotated[str | None, typer.Option("--reason", help="with --topic: text the reason contains")] = None,
     kafka: KafkaOption = DEFAULT_KAFKA,
     prefix: PrefixOption = "",
-    mongodb_uri: Annotated[str, typer.Option("--mongodb-uri", envvar="MONGODB_URI", help="where replays are recorded")]
-    = DEFAULT_MONGODB_URI,
-    database: Annotated[str, typer.Option("--database", envvar="CRM_OPS_DATABASE", help="database of the replay records")]
-    = "crm_ops",
-    idempotent_producer: Annotated[bool, typer.Option("--idempotent-producer/--no-idempotent-producer",
-                                                      envvar="KAFKA_IDEMPOTENT_PRODUCER")] = False,
+    mongodb_uri: Annotated[
+        str, typer.Option("--mongodb-uri", envvar="MONGODB_URI", help="where replays are recorded")
+    ] = DEFAULT_MONGODB_URI,
+    database: Annotated[
+        str, typer.Option("--database", envvar="CRM_OPS_DATABASE", help="database of the replay records")
+    ] = "crm_ops",
+    idempotent_producer: Annotated[
+        bool, typer.Option("--idempotent-producer/--no-idempotent-producer", envvar="KAFKA_IDEMPOTENT_PRODUCER")
+    ] = False,
 ) -> None:
     """Republish chosen letters to their source topic for the group that rejected them, each recorded (who, when,
     which, why) and applied once: a letter already replayed is refused (exit code 3)."""
@@ -538,9 +603,20 @@ def dlt_replay(
     if not by.strip() or not why.strip():
         raise typer.BadParameter("--by and --why must not be empty")
     try:
-        result = _resolve(replay_command(bootstrap=kafka, prefix=prefix, coordinates=list(letters or []), topic=topic,
-                                         reason=reason, by=by.strip(), why=why.strip(), mongodb_uri=mongodb_uri,
-                                         database=database, idempotent_producer=idempotent_producer))
+        result = _resolve(
+            replay_command(
+                bootstrap=kafka,
+                prefix=prefix,
+                coordinates=list(letters or []),
+                topic=topic,
+                reason=reason,
+                by=by.strip(),
+                why=why.strip(),
+                mongodb_uri=mongodb_uri,
+                database=database,
+                idempotent_producer=idempotent_producer,
+            )
+        )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     _exit_with(result)

@@ -42,14 +42,20 @@ def staff_file_path() -> Path:
     return dev_dir() / "staff.json"
 
 
-async def put_staff(tiering_api: str, secrets: dict[str, str], staff: list[dict[str, Any]], *,
-                    transport: Any = None) -> int:
+async def put_staff(
+    tiering_api: str, secrets: dict[str, str], staff: list[dict[str, Any]], *, transport: Any = None
+) -> int:
     """Fill the tiering service's staff directory (who may own which tier's customers). Idempotent."""
     client = ProfileClient(tiering_api, jwt_secret=secrets["CRM_JWT_SECRET"], transport=transport)
     try:
+
         async def put(member: dict[str, Any]) -> None:
-            r = await client.request("PUT", f"/v1/staff/{member['staff_id']}", as_=ADMIN, json={
-                "name": member["name"], "branch": member["branch"], "roles": [member["role"]], "active": True})
+            r = await client.request(
+                "PUT",
+                f"/v1/staff/{member['staff_id']}",
+                as_=ADMIN,
+                json={"name": member["name"], "branch": member["branch"], "roles": [member["role"]], "active": True},
+            )
             r.raise_for_status()
 
         await asyncio.gather(*(put(m) for m in staff))
@@ -58,11 +64,13 @@ async def put_staff(tiering_api: str, secrets: dict[str, str], staff: list[dict[
     return len(staff)
 
 
-async def put_products(engagement_api: str, secrets: dict[str, str], products: list[dict[str, Any]], *,
-                       transport: Any = None) -> int:
+async def put_products(
+    engagement_api: str, secrets: dict[str, str], products: list[dict[str, Any]], *, transport: Any = None
+) -> int:
     """Fill the engagement service's product catalogue (suitability, recommendations) as head office. Idempotent."""
     client = ProfileClient(engagement_api, jwt_secret=secrets["CRM_JWT_SECRET"], transport=transport)
     try:
+
         async def put(product: dict[str, Any]) -> None:
             body = {k: product[k] for k in ("name", "type", "risk_level", "active")}
             r = await client.request("PUT", f"/v1/products/{product['code']}", as_=HEAD_OFFICE, json=body)
@@ -87,16 +95,22 @@ async def seed_products_if_empty(engagement_api: str, secrets: dict[str, str], *
     return await put_products(engagement_api, secrets, make_products(), transport=transport)
 
 
-async def put_handlers(complaints_api: str, secrets: dict[str, str], staff: list[dict[str, Any]], *,
-                       transport: Any = None) -> int:
+async def put_handlers(
+    complaints_api: str, secrets: dict[str, str], staff: list[dict[str, Any]], *, transport: Any = None
+) -> int:
     """Fill the complaints service's handler roster — every complaint handler of the staff, for their branch and
     every category — as head office. Idempotent. How many were put."""
     handlers = [m for m in staff if m["role"] == "complaint_handler"]
     client = ProfileClient(complaints_api, jwt_secret=secrets["CRM_JWT_SECRET"], transport=transport)
     try:
+
         async def put(member: dict[str, Any]) -> None:
-            r = await client.request("PUT", f"/v1/handlers/{member['staff_id']}", as_=HEAD_OFFICE,
-                                     json={"branch": member["branch"], "categories": []})
+            r = await client.request(
+                "PUT",
+                f"/v1/handlers/{member['staff_id']}",
+                as_=HEAD_OFFICE,
+                json={"branch": member["branch"], "categories": []},
+            )
             r.raise_for_status()
 
         await asyncio.gather(*(put(m) for m in handlers))
@@ -105,8 +119,9 @@ async def put_handlers(complaints_api: str, secrets: dict[str, str], staff: list
     return len(handlers)
 
 
-async def seed_handlers_if_empty(complaints_api: str, secrets: dict[str, str],
-                                 staff: list[dict[str, Any]] | None = None, *, transport: Any = None) -> int:
+async def seed_handlers_if_empty(
+    complaints_api: str, secrets: dict[str, str], staff: list[dict[str, Any]] | None = None, *, transport: Any = None
+) -> int:
     """The demo handler roster (of `staff`, by default demo_staff()), unless complaints already has handlers (edits
     made since are kept). How many were put."""
     client = ProfileClient(complaints_api, jwt_secret=secrets["CRM_JWT_SECRET"], transport=transport)
@@ -131,14 +146,21 @@ def intake_identity(staff: list[dict[str, Any]], branch: str, owner: str | None 
     return (owner, "relationship_manager", branch)
 
 
-async def take_in_complaints(complaints_api: str, secrets: dict[str, str], complaints: list[dict[str, Any]],
-                             staff: list[dict[str, Any]], *, owners: dict[str, str] | None = None,
-                             transport: Any = None) -> list[str]:
+async def take_in_complaints(
+    complaints_api: str,
+    secrets: dict[str, str],
+    complaints: list[dict[str, Any]],
+    staff: list[dict[str, Any]],
+    *,
+    owners: dict[str, str] | None = None,
+    transport: Any = None,
+) -> list[str]:
     """Take in `complaints` (bodies of POST /v1/complaints, e.g. from make_complaints), each as a staff member of its
     branch (intake_identity; `owners`: customer id -> owner, the fallback). Not idempotent: every call opens new
     cases. The new complaint ids, in order."""
     client = ProfileClient(complaints_api, jwt_secret=secrets["CRM_JWT_SECRET"], transport=transport)
     try:
+
         async def post(body: dict[str, Any]) -> str:
             as_ = intake_identity(staff, body["branch"], (owners or {}).get(body["customer_id"]))
             r = await client.request("POST", "/v1/complaints", as_=as_, json=body)
@@ -150,12 +172,22 @@ async def take_in_complaints(complaints_api: str, secrets: dict[str, str], compl
         await client.close()
 
 
-async def seed(*, api: str, secrets: dict[str, str], count: int = 200, seed_value: int = SEED_VALUE,
-               staff_file: Path | None | EllipsisType = ..., transport: Any = None,
-               tiering_api: str | None = None, tiering_transport: Any = None,
-               engagement_api: str | None = None, engagement_transport: Any = None,
-               complaints_api: str | None = None, complaints_transport: Any = None,
-               now: datetime | None = None) -> dict[str, Any]:
+async def seed(
+    *,
+    api: str,
+    secrets: dict[str, str],
+    count: int = 200,
+    seed_value: int = SEED_VALUE,
+    staff_file: Path | None | EllipsisType = ...,
+    transport: Any = None,
+    tiering_api: str | None = None,
+    tiering_transport: Any = None,
+    engagement_api: str | None = None,
+    engagement_transport: Any = None,
+    complaints_api: str | None = None,
+    complaints_transport: Any = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
     """`staff_file`: where to write the staff list; by default `staff.json` in the dev dir, None for nowhere.
     `tiering_api`: the tiering service, whose staff directory is filled before the balances arrive, so the
     customers go to the staff responsible for their tier.
@@ -169,12 +201,19 @@ async def seed(*, api: str, secrets: dict[str, str], count: int = 200, seed_valu
     per_branch = max(1, count // branches)
     corporates = max(0, per_branch // 8)
     today = date.today()
-    data = make_dataset(seed_value, branches=branches, individuals_per_branch=per_branch - corporates,
-                        corporates_per_branch=corporates, as_of=today)
+    data = make_dataset(
+        seed_value,
+        branches=branches,
+        individuals_per_branch=per_branch - corporates,
+        corporates_per_branch=corporates,
+        as_of=today,
+    )
     customers = data["customers"][:count]
     if staff_file is not None:
         staff_file.parent.mkdir(parents=True, exist_ok=True)
-        staff_file.write_text(json.dumps({"branches": data["branches"], "staff": data["staff"]}, ensure_ascii=False, indent=2))
+        staff_file.write_text(
+            json.dumps({"branches": data["branches"], "staff": data["staff"]}, ensure_ascii=False, indent=2)
+        )
 
     client = ProfileClient(api, jwt_secret=secrets["CRM_JWT_SECRET"], transport=transport)
     created, duplicates, failed = 0, 0, []
@@ -186,7 +225,9 @@ async def seed(*, api: str, secrets: dict[str, str], count: int = 200, seed_valu
 
             async def register(i: int, c: dict[str, Any]) -> None:
                 nonlocal created, duplicates
-                r = await client.request("POST", "/v1/customers", json=c, as_=(c["owner"], "relationship_manager", c["branch"]))
+                r = await client.request(
+                    "POST", "/v1/customers", json=c, as_=(c["owner"], "relationship_manager", c["branch"])
+                )
                 if r.status_code == 201:
                     created += 1
                     ids[i] = r.json()["id"]
@@ -204,14 +245,16 @@ async def seed(*, api: str, secrets: dict[str, str], count: int = 200, seed_valu
                     console.print(f"[yellow]warning: staff directory not filled on {tiering_api}: {exc!r}[/]")
             if engagement_api:
                 try:
-                    products = await put_products(engagement_api, secrets, data["products"],
-                                                  transport=engagement_transport)
+                    products = await put_products(
+                        engagement_api, secrets, data["products"], transport=engagement_transport
+                    )
                 except Exception as exc:  # noqa: BLE001 - the customers are there; the catalogue can be seeded again
                     console.print(f"[yellow]warning: product catalogue not filled on {engagement_api}: {exc!r}[/]")
             if complaints_api:
                 try:
-                    handlers = await put_handlers(complaints_api, secrets, data["staff"],
-                                                  transport=complaints_transport)
+                    handlers = await put_handlers(
+                        complaints_api, secrets, data["staff"], transport=complaints_transport
+                    )
                 except Exception as exc:  # noqa: BLE001 - new cases are then routed when a handler is set
                     console.print(f"[yellow]warning: complaint handlers not filled on {complaints_api}: {exc!r}[/]")
             rng = random.Random(seed_value)
@@ -229,20 +272,40 @@ async def seed(*, api: str, secrets: dict[str, str], count: int = 200, seed_valu
                 new = [{**customers[i], "id": ids[i]} for i in sorted(ids)]
                 bodies = make_complaints(random.Random(seed_value + 1), new, now=now)
                 try:
-                    complaints = len(await take_in_complaints(
-                        complaints_api, secrets, bodies, data["staff"],
-                        owners={c["id"]: c["owner"] for c in new}, transport=complaints_transport))
+                    complaints = len(
+                        await take_in_complaints(
+                            complaints_api,
+                            secrets,
+                            bodies,
+                            data["staff"],
+                            owners={c["id"]: c["owner"] for c in new},
+                            transport=complaints_transport,
+                        )
+                    )
                 except Exception as exc:  # noqa: BLE001 - the customers are there; complaints are a garnish
                     console.print(f"[yellow]warning: demo complaints not taken in on {complaints_api}: {exc!r}[/]")
     finally:
         await client.close()
-    return {"created": created, "duplicates": duplicates, "failed": failed, "staff": len(data["staff"]),
-            "products": products, "handlers": handlers, "complaints": complaints, "customers": customers}
+    return {
+        "created": created,
+        "duplicates": duplicates,
+        "failed": failed,
+        "staff": len(data["staff"]),
+        "products": products,
+        "handlers": handlers,
+        "complaints": complaints,
+        "customers": customers,
+    }
 
 
-async def seed_if_empty(profile_url: str, secrets: dict[str, str], count: int = 200,
-                        tiering_url: str | None = None, engagement_url: str | None = None,
-                        complaints_url: str | None = None) -> None:
+async def seed_if_empty(
+    profile_url: str,
+    secrets: dict[str, str],
+    count: int = 200,
+    tiering_url: str | None = None,
+    engagement_url: str | None = None,
+    complaints_url: str | None = None,
+) -> None:
     client = ProfileClient(profile_url, jwt_secret=secrets["CRM_JWT_SECRET"])
     try:
         r = await client.request("GET", "/v1/customers", params={"limit": 1}, as_=HEAD_OFFICE)
@@ -271,24 +334,50 @@ async def seed_if_empty(profile_url: str, secrets: dict[str, str], count: int = 
                 if added:
                     console.print(f"seeded {added} complaint handlers in complaints' roster")
         return
-    result = await seed(api=profile_url, secrets=secrets, count=count, tiering_api=tiering_url,
-                        engagement_api=engagement_url, complaints_api=complaints_url)
+    result = await seed(
+        api=profile_url,
+        secrets=secrets,
+        count=count,
+        tiering_api=tiering_url,
+        engagement_api=engagement_url,
+        complaints_api=complaints_url,
+    )
     products = f", {result['products']} products" if engagement_url else ""
-    complaints = (f", {result['handlers']} complaint handlers, {result['complaints']} complaints"
-                  if complaints_url else "")
-    console.print(f"seeded {result['created']} customers and {result['staff']} staff{products}{complaints} "
-                  f"(staff list in {staff_file_path()})")
+    complaints = (
+        f", {result['handlers']} complaint handlers, {result['complaints']} complaints" if complaints_url else ""
+    )
+    console.print(
+        f"seeded {result['created']} customers and {result['staff']} staff{products}{complaints} "
+        f"(staff list in {staff_file_path()})"
+    )
 
 
-async def seed_command(*, count: int, api: str, tiering_api: str | None = None,
-                       engagement_api: str | None = None, complaints_api: str | None = None) -> int:
+async def seed_command(
+    *,
+    count: int,
+    api: str,
+    tiering_api: str | None = None,
+    engagement_api: str | None = None,
+    complaints_api: str | None = None,
+) -> int:
     secrets = load_dev_secrets(dev_dir() / "secrets.env")
-    result = await seed(api=api, secrets=secrets, count=count, tiering_api=tiering_api, engagement_api=engagement_api,
-                        complaints_api=complaints_api)
-    console.print(f"created {result['created']}, already there {result['duplicates']}, failed {len(result['failed'])}"
-                  + (f"; {result['products']} products put" if engagement_api else "")
-                  + (f"; {result['handlers']} complaint handlers put, {result['complaints']} complaints taken in"
-                     if complaints_api else ""))
+    result = await seed(
+        api=api,
+        secrets=secrets,
+        count=count,
+        tiering_api=tiering_api,
+        engagement_api=engagement_api,
+        complaints_api=complaints_api,
+    )
+    console.print(
+        f"created {result['created']}, already there {result['duplicates']}, failed {len(result['failed'])}"
+        + (f"; {result['products']} products put" if engagement_api else "")
+        + (
+            f"; {result['handlers']} complaint handlers put, {result['complaints']} complaints taken in"
+            if complaints_api
+            else ""
+        )
+    )
     for name, status, text in result["failed"][:10]:
         console.print(f"  {status}: {text}")
     return 1 if result["failed"] else 0

@@ -39,7 +39,13 @@ from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import IO, Any, NamedTuple, TextIO
 
-from crm_contracts.topics import COMPLAINTS_CASES, COREBANK_BALANCES, ENGAGEMENT_TASKS, PROFILE_CUSTOMERS, TIERING_CUSTOMERS
+from crm_contracts.topics import (
+    COMPLAINTS_CASES,
+    COREBANK_BALANCES,
+    ENGAGEMENT_TASKS,
+    PROFILE_CUSTOMERS,
+    TIERING_CUSTOMERS,
+)
 
 __all__ = [
     "CONSUMER_GROUPS",
@@ -114,7 +120,9 @@ def _accepts_tcp(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
-def wait_for_port(host: str, port: int, timeout: float = START_TIMEOUT, *, alive: Callable[[], bool] | None = None) -> bool:
+def wait_for_port(
+    host: str, port: int, timeout: float = START_TIMEOUT, *, alive: Callable[[], bool] | None = None
+) -> bool:
     """Wait until host:port accepts TCP connections. False on timeout or when `alive()` turns false."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -345,7 +353,9 @@ class ListeningProcess(ManagedProcess):
         deadline = time.monotonic() + self.timeout
         if not wait_for_port(self.host, self.port, self.timeout, alive=self.is_running):
             raise self._failure(
-                f"port {self.port} did not open within {self.timeout:.0f}s" if self.is_running() else "exited during start-up"
+                f"port {self.port} did not open within {self.timeout:.0f}s"
+                if self.is_running()
+                else "exited during start-up"
             )
         last: object = "no answer"
         while time.monotonic() < deadline:
@@ -480,7 +490,9 @@ class EmbeddedMongo(ListeningProcess):
     def _probe(self) -> bool:
         from pymongo import MongoClient
 
-        client: MongoClient[dict[str, Any]] = MongoClient(self.uri, serverSelectionTimeoutMS=2000, connectTimeoutMS=2000)
+        client: MongoClient[dict[str, Any]] = MongoClient(
+            self.uri, serverSelectionTimeoutMS=2000, connectTimeoutMS=2000
+        )
         try:
             client.admin.command("ping")
             return True
@@ -519,7 +531,10 @@ class TransactionReaper(threading.Thread):
         from pymongo import MongoClient
 
         client: MongoClient[dict[str, Any]] = MongoClient(
-            self.uri, serverSelectionTimeoutMS=2000, connectTimeoutMS=2000, socketTimeoutMS=5000,
+            self.uri,
+            serverSelectionTimeoutMS=2000,
+            connectTimeoutMS=2000,
+            socketTimeoutMS=5000,
             appname="crm-transaction-reaper",
         )
         try:
@@ -608,7 +623,9 @@ class ServiceSpec(NamedTuple):
     def available(self) -> bool:
         """True if the service's package (and its factory module) can be imported."""
         try:
-            return importlib.util.find_spec(self.package) is not None and importlib.util.find_spec(self.module) is not None
+            return (
+                importlib.util.find_spec(self.package) is not None and importlib.util.find_spec(self.module) is not None
+            )
         except (ImportError, ValueError):
             return False
 
@@ -634,10 +651,16 @@ SERVICES: tuple[ServiceSpec, ...] = (
 # What each service consumes: topic -> its consumer group (as services/*/entrypoints/subscribers.py declare them).
 CONSUMER_GROUPS: dict[str, dict[str, str]] = {
     "profile": {COREBANK_BALANCES: "crm-profile.balances", TIERING_CUSTOMERS: "crm-profile.tiering"},
-    "tiering": {PROFILE_CUSTOMERS: "crm-tiering.profile", COMPLAINTS_CASES: "crm-tiering.complaints",
-                ENGAGEMENT_TASKS: "crm-tiering.engagement"},
-    "engagement": {PROFILE_CUSTOMERS: "crm-engagement.profile", TIERING_CUSTOMERS: "crm-engagement.tiering",
-                   COMPLAINTS_CASES: "crm-engagement.complaints"},
+    "tiering": {
+        PROFILE_CUSTOMERS: "crm-tiering.profile",
+        COMPLAINTS_CASES: "crm-tiering.complaints",
+        ENGAGEMENT_TASKS: "crm-tiering.engagement",
+    },
+    "engagement": {
+        PROFILE_CUSTOMERS: "crm-engagement.profile",
+        TIERING_CUSTOMERS: "crm-engagement.tiering",
+        COMPLAINTS_CASES: "crm-engagement.complaints",
+    },
     "complaints": {PROFILE_CUSTOMERS: "crm-complaints.profile", TIERING_CUSTOMERS: "crm-complaints.tiering"},
 }
 

@@ -17,7 +17,8 @@ class CalendarChangedData(EventData):
 
     year: int
     source: Literal["official", "override"] = Field(
-        default="official", description="a notice loaded with `crm calendar load`, or the override file")
+        default="official", description="a notice loaded with `crm calendar load`, or the override file"
+    )
     change: Literal["loaded", "replaced", "removed"]
     was: Literal["provisional", "official", "override"] = Field(description="where the year's days came from before")
     rest_days: list[date] = Field(description="public holidays of the year (weekend days inside a break included)")

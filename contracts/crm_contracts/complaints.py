@@ -23,15 +23,16 @@ from pydantic import Field
 from crm_contracts.calendar import CalendarChangedData
 from crm_contracts.envelope import EventData
 
-ComplaintChannel = Literal["hotline", "email", "online", "counter", "branch", "letter", "suggestion_box", "social_media",
-                           "regulator_forwarded"]
+ComplaintChannel = Literal[
+    "hotline", "email", "online", "counter", "branch", "letter", "suggestion_box", "social_media", "regulator_forwarded"
+]
 COMPLAINT_CHANNELS: dict[str, str] = {
     "hotline": "the customer-service hotline or call centre (客服热线)",
     "email": "an email to the bank",
     "online": "mobile or internet banking, the bank's website or WeChat (手机银行、网银)",
     "counter": "told to staff at a branch counter during a visit (高柜、低柜、VIP柜台)",
     "branch": "in person at a branch, not at a counter: the lobby manager, a relationship manager, the branch manager "
-              "(大堂经理、客户经理)",
+    "(大堂经理、客户经理)",
     "letter": "a letter by post (信函); received_at is the day it arrived",
     "suggestion_box": "a branch's suggestion box (意见箱); received_at is when the box was opened",
     "social_media": "a post on social media picked up by the bank",
@@ -39,8 +40,9 @@ COMPLAINT_CHANNELS: dict[str, str] = {
 }
 """The intake channels, a closed vocabulary: each value and what it means (shown in the OpenAPI document)."""
 CHANNELS_DOC = "; ".join(f"`{name}`: {meaning}" for name, meaning in COMPLAINT_CHANNELS.items())
-ComplaintState = Literal["received", "acknowledged", "assigned", "investigating", "escalated", "resolved", "closed",
-                         "reopened"]
+ComplaintState = Literal[
+    "received", "acknowledged", "assigned", "investigating", "escalated", "resolved", "closed", "reopened"
+]
 DeadlineTarget = Literal["acknowledge", "first_contact", "decision"]
 NoticeChannel = Literal["phone", "sms", "letter", "email", "in_person", "online"]
 NOTICE_CHANNELS: dict[str, str] = {
@@ -70,8 +72,10 @@ class ComplaintOpened(EventData):
     acknowledge_due: date | None = Field(default=None, description="internal target, in working days")
     first_contact_due: date | None = Field(default=None, description="internal target, in working days")
     provisional_targets: list[DeadlineTarget] | None = Field(
-        default=None, description="targets whose due date rests on provisional calendar days (recomputed when the "
-                                  "official schedule is loaded)")
+        default=None,
+        description="targets whose due date rests on provisional calendar days (recomputed when the "
+        "official schedule is loaded)",
+    )
 
 
 class ComplaintClosed(EventData):
@@ -84,7 +88,9 @@ class ComplaintClosed(EventData):
     root_cause: str | None = None
     compensation: Decimal | None = Field(default=None, description="CNY, string")
     closed_by: Literal["customer_confirmed", "no_answer"] | None = None
-    notified_at: datetime | None = Field(default=None, description="when the decision was communicated to the complainant")
+    notified_at: datetime | None = Field(
+        default=None, description="when the decision was communicated to the complainant"
+    )
 
 
 class ComplaintStatusChanged(EventData):
@@ -197,6 +203,15 @@ class CustomerUnverified(EventData):
     flagged_at: datetime
 
 
-EVENTS: tuple[type[EventData], ...] = (ComplaintOpened, ComplaintClosed, ComplaintStatusChanged, DeadlineApproaching,
-                                       SlaBreached, DecisionNotified, ComplaintRouted, CustomerUnverified,
-                                       ComplaintTargetsChanged, CalendarChanged)
+EVENTS: tuple[type[EventData], ...] = (
+    ComplaintOpened,
+    ComplaintClosed,
+    ComplaintStatusChanged,
+    DeadlineApproaching,
+    SlaBreached,
+    DecisionNotified,
+    ComplaintRouted,
+    CustomerUnverified,
+    ComplaintTargetsChanged,
+    CalendarChanged,
+)

@@ -63,7 +63,8 @@ class BalanceSnapshot(BaseModel):
     aum: Annotated[Money, Field(ge=0)]
     breakdown: dict[ProductType, Money] = Field(
         default_factory=dict,
-        description="AUM by product type, one of: " + ", ".join(PRODUCT_TYPES) + "; the parts add up to aum")
+        description="AUM by product type, one of: " + ", ".join(PRODUCT_TYPES) + "; the parts add up to aum",
+    )
 
     @field_validator("breakdown", mode="before")
     @classmethod
@@ -72,6 +73,8 @@ class BalanceSnapshot(BaseModel):
         if isinstance(value, dict):
             unknown = sorted(str(k) for k in value if k not in PRODUCT_TYPES)
             if unknown:
-                raise ValueError(f"unknown product type {', '.join(repr(u) for u in unknown)}; "
-                                 f"known types: {', '.join(PRODUCT_TYPES)}")
+                raise ValueError(
+                    f"unknown product type {', '.join(repr(u) for u in unknown)}; "
+                    f"known types: {', '.join(PRODUCT_TYPES)}"
+                )
         return value

@@ -199,6 +199,16 @@ class PointsChanged(EventData):
 
 
 EVENTS: tuple[type[EventData], ...] = (
-    TaskCreated, TaskCompleted, TaskReassigned, TaskCancelled, TaskOverdue, InteractionLogged, ContactBlocked,
-    RecommendationRecorded, SurveyAnswered, PointsChanged, TaskRescheduled, CalendarChanged,
+    TaskCreated,
+    TaskCompleted,
+    TaskReassigned,
+    TaskCancelled,
+    TaskOverdue,
+    InteractionLogged,
+    ContactBlocked,
+    RecommendationRecorded,
+    SurveyAnswered,
+    PointsChanged,
+    TaskRescheduled,
+    CalendarChanged,
 )

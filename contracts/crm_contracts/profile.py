@@ -53,16 +53,22 @@ class CustomerRegistered(EventData):
     age_band: AgeBand | None = Field(default=None, description="individuals only")
     income_band: IncomeBand | None = Field(default=None, description="annual income band, when known")
     birth_month_day: str | None = Field(
-        default=None, pattern=BIRTH_MONTH_DAY_PATTERN,
+        default=None,
+        pattern=BIRTH_MONTH_DAY_PATTERN,
         description='month and day of the birthday as "MM-DD" (e.g. "09-17"), never the year; individuals only, '
-                    'null for corporate customers')
+        "null for corporate customers",
+    )
     risk_tolerance: RiskTolerance | None = Field(
-        default=None, description="risk tolerance grade C1-C5; null when no risk assessment is on record")
+        default=None, description="risk tolerance grade C1-C5; null when no risk assessment is on record"
+    )
     risk_assessed_on: date | None = Field(
-        default=None, description="day of the risk assessment behind risk_tolerance; null when none is on record")
+        default=None, description="day of the risk assessment behind risk_tolerance; null when none is on record"
+    )
     professional_investor: bool | None = Field(
-        default=None, description="whether the customer is a professional investor (may take any product risk "
-                                  "level); null when no risk assessment is on record")
+        default=None,
+        description="whether the customer is a professional investor (may take any product risk "
+        "level); null when no risk assessment is on record",
+    )
 
 
 class CustomerUpdated(EventData):
@@ -76,28 +82,33 @@ class CustomerUpdated(EventData):
     age_band: AgeBand | None = Field(default=None, description="set when birthday changed")
     income_band: IncomeBand | None = Field(default=None, description="set when income changed")
     birth_month_day: str | None = Field(
-        default=None, pattern=BIRTH_MONTH_DAY_PATTERN,
+        default=None,
+        pattern=BIRTH_MONTH_DAY_PATTERN,
         description='month and day of the new birthday as "MM-DD" (e.g. "09-17"), never the year. Set only when '
-                    '"birthday" is in changed_fields; null otherwise. Look at changed_fields to tell the two nulls '
-                    'apart: "birthday" listed and null means the birthday was cleared, "birthday" not listed means '
-                    'it did not change (null then says nothing about its value)')
+        '"birthday" is in changed_fields; null otherwise. Look at changed_fields to tell the two nulls '
+        'apart: "birthday" listed and null means the birthday was cleared, "birthday" not listed means '
+        "it did not change (null then says nothing about its value)",
+    )
     risk_tolerance: RiskTolerance | None = Field(
         default=None,
         description='new risk tolerance grade C1-C5. Set only when "risk" is in changed_fields; null otherwise. '
-                    'Look at changed_fields to tell the two nulls apart: "risk" listed and null means the risk '
-                    'assessment was cleared, "risk" not listed means it did not change (null then says nothing '
-                    'about its value)')
+        'Look at changed_fields to tell the two nulls apart: "risk" listed and null means the risk '
+        'assessment was cleared, "risk" not listed means it did not change (null then says nothing '
+        "about its value)",
+    )
     risk_assessed_on: date | None = Field(
         default=None,
         description='day of the new risk assessment. Set only when "risk" is in changed_fields; null otherwise. '
-                    'Look at changed_fields to tell the two nulls apart: "risk" listed and null means the risk '
-                    'assessment was cleared, "risk" not listed means it did not change')
+        'Look at changed_fields to tell the two nulls apart: "risk" listed and null means the risk '
+        'assessment was cleared, "risk" not listed means it did not change',
+    )
     professional_investor: bool | None = Field(
         default=None,
         description='whether the customer is now a professional investor. Set only when "risk" is in '
-                    'changed_fields; null otherwise. Look at changed_fields to tell the two nulls apart: "risk" '
-                    'listed and null means the risk assessment was cleared, "risk" not listed means it did not '
-                    'change')
+        'changed_fields; null otherwise. Look at changed_fields to tell the two nulls apart: "risk" '
+        'listed and null means the risk assessment was cleared, "risk" not listed means it did not '
+        "change",
+    )
 
 
 class AssetsChanged(EventData):
@@ -109,8 +120,10 @@ class AssetsChanged(EventData):
     previous_aum: Decimal | None = None
     previous_as_of: date | None = None
     breakdown: dict[str, Decimal] = Field(
-        default_factory=dict, description="AUM by product type; keys are crm_contracts.corebank.ProductType values "
-                                          "(deposit, wealth, fund, insurance, bond, precious_metal)")
+        default_factory=dict,
+        description="AUM by product type; keys are crm_contracts.corebank.ProductType values "
+        "(deposit, wealth, fund, insurance, bond, precious_metal)",
+    )
 
 
 class ConsentChanged(EventData):

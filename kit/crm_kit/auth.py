@@ -84,7 +84,9 @@ class TokenVerifier:
     def __init__(self, settings: ServiceSettings) -> None:
         self._secret = settings.crm_jwt_secret.get_secret_value() if settings.crm_jwt_secret else None
         self._jwks = (
-            jwt.PyJWKClient(settings.crm_jwt_jwks_url, cache_keys=True, lifespan=300) if settings.crm_jwt_jwks_url else None
+            jwt.PyJWKClient(settings.crm_jwt_jwks_url, cache_keys=True, lifespan=300)
+            if settings.crm_jwt_jwks_url
+            else None
         )
         self._issuer = settings.crm_jwt_issuer
         if not self._secret and not self._jwks:
@@ -106,11 +108,15 @@ class TokenVerifier:
             else:
                 raise jwt.InvalidAlgorithmError(f"algorithm {header.get('alg')!r} not accepted")
         except jwt.PyJWTError as exc:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, f"invalid token: {exc}", {"WWW-Authenticate": "Bearer"}) from exc
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED, f"invalid token: {exc}", {"WWW-Authenticate": "Bearer"}
+            ) from exc
         try:
             role = Role(claims.get("role"))
         except ValueError as exc:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, f"invalid token: unknown role {claims.get('role')!r}") from exc
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED, f"invalid token: unknown role {claims.get('role')!r}"
+            ) from exc
         return Principal(staff_id=str(claims["sub"]), role=role, branch=claims.get("branch"))
 
 

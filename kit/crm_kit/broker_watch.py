@@ -26,8 +26,16 @@ log = get_logger(__name__)
 class BrokerWatch:
     """One per replica: the check runs every `interval` seconds and whenever `wake()` is called."""
 
-    def __init__(self, broker: KafkaBroker, topics: Sequence[str], *, partitions: int, replication: int,
-                 interval: float, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        broker: KafkaBroker,
+        topics: Sequence[str],
+        *,
+        partitions: int,
+        replication: int,
+        interval: float,
+        timeout: float = 5.0,
+    ) -> None:
         self.broker = broker
         self.wanted = [t for topic in topics for t in (topic, dead_letter(topic))]
         self.partitions, self.replication = partitions, replication
@@ -58,8 +66,12 @@ class BrokerWatch:
                     self.disturbances += 1
                     log.warning("topics missing on the broker; creating them", topics=missing)
                     with contextlib.suppress(TopicAlreadyExistsError):
-                        await admin.create_topics([NewTopic(t, num_partitions=self.partitions,
-                                                            replication_factor=self.replication) for t in missing])
+                        await admin.create_topics(
+                            [
+                                NewTopic(t, num_partitions=self.partitions, replication_factor=self.replication)
+                                for t in missing
+                            ]
+                        )
                     still = self._missing(await admin.list_topics())
                     await self._refresh_producer()
                     await self._read_again_from_the_start(set(missing) - set(still))

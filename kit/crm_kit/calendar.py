@@ -43,18 +43,29 @@ import chinese_calendar
 
 from crm_kit import statutory_holidays as statute
 
-__all__ = ["CalendarYearUnknown", "ScheduleInvalid", "Source", "WorkingCalendar", "YearSchedule", "parse_notice",
-           "parse_schedules", "parse_year", "statute_problems"]
+__all__ = [
+    "CalendarYearUnknown",
+    "ScheduleInvalid",
+    "Source",
+    "WorkingCalendar",
+    "YearSchedule",
+    "parse_notice",
+    "parse_schedules",
+    "parse_year",
+    "statute_problems",
+]
 
 Source = Literal["official", "override", "provisional"]
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _YEAR_KEY = re.compile(r"^\d{4}$")
 _LONGEST_HOLIDAY_DAYS = 14  # the longest break ever announced is 9 days (春节 2026); a longer range is a typo
-_ENGLISH = {chinese: english for english, chinese in statute.HOLIDAY_NAMES.items()} | {"清明": statute.TOMB_SWEEPING,
-                                                                                     "端午": statute.DRAGON_BOAT,
-                                                                                     "中秋": statute.MID_AUTUMN,
-                                                                                     "国庆": statute.NATIONAL}
+_ENGLISH = {chinese: english for english, chinese in statute.HOLIDAY_NAMES.items()} | {
+    "清明": statute.TOMB_SWEEPING,
+    "端午": statute.DRAGON_BOAT,
+    "中秋": statute.MID_AUTUMN,
+    "国庆": statute.NATIONAL,
+}
 
 
 class CalendarYearUnknown(LookupError):
@@ -91,8 +102,10 @@ class YearSchedule:
 
     def to_json(self) -> dict[str, Any]:
         """The override file's shape of this year (what is stored and hashed)."""
-        return {"holidays": {day.isoformat(): name for day, name in sorted(self.holidays.items())},
-                "workdays": sorted(day.isoformat() for day in self.workdays)}
+        return {
+            "holidays": {day.isoformat(): name for day, name in sorted(self.holidays.items())},
+            "workdays": sorted(day.isoformat() for day in self.workdays),
+        }
 
 
 def _builtin_years() -> dict[int, YearSchedule]:
@@ -127,16 +140,16 @@ def _parse_day(where: str, value: Any, year: int) -> dt.date:
 def parse_year(year_key: str, spec: Any, *, source: Source = "override") -> YearSchedule:
     """One year in the override file's shape: {"holidays": {"YYYY-MM-DD": name}, "workdays": ["YYYY-MM-DD"]}."""
     if not _YEAR_KEY.match(year_key):
-        raise ScheduleInvalid(repr(year_key), "a key must be a four-digit year such as \"2027\"")
+        raise ScheduleInvalid(repr(year_key), 'a key must be a four-digit year such as "2027"')
     year = int(year_key)
     if not isinstance(spec, dict):
-        raise ScheduleInvalid(year_key, "expected an object with \"holidays\" and \"workdays\"")
+        raise ScheduleInvalid(year_key, 'expected an object with "holidays" and "workdays"')
     unknown = set(spec) - {"holidays", "workdays"}
     if unknown:
-        raise ScheduleInvalid(year_key, f"unknown key(s) {sorted(unknown)}; only \"holidays\" and \"workdays\" are allowed")
+        raise ScheduleInvalid(year_key, f'unknown key(s) {sorted(unknown)}; only "holidays" and "workdays" are allowed')
     holidays_raw = spec.get("holidays", {})
     if not isinstance(holidays_raw, dict):
-        raise ScheduleInvalid(f"{year_key}.holidays", "expected an object of \"YYYY-MM-DD\": \"holiday name\"")
+        raise ScheduleInvalid(f"{year_key}.holidays", 'expected an object of "YYYY-MM-DD": "holiday name"')
     holidays: dict[dt.date, str] = {}
     for day_key, name in holidays_raw.items():
         where = f"{year_key}.holidays.{day_key}"
@@ -146,7 +159,7 @@ def parse_year(year_key: str, spec: Any, *, source: Source = "override") -> Year
         holidays[day] = name.strip()
     workdays_raw = spec.get("workdays", [])
     if not isinstance(workdays_raw, list):
-        raise ScheduleInvalid(f"{year_key}.workdays", "expected a list of \"YYYY-MM-DD\"")
+        raise ScheduleInvalid(f"{year_key}.workdays", 'expected a list of "YYYY-MM-DD"')
     workdays: set[dt.date] = set()
     for i, value in enumerate(workdays_raw):
         day = _parse_day(f"{year_key}.workdays[{i}]", value, year)
@@ -164,8 +177,9 @@ def parse_notice(raw: Any) -> YearSchedule:
         raise ScheduleInvalid("notice", f"expected an object, got {type(raw).__name__}")
     unknown = set(raw) - {"year", "notice", "document_no", "published_on", "holidays"}
     if unknown:
-        raise ScheduleInvalid("notice", f"unknown key(s) {sorted(unknown)}; allowed: year, notice, document_no, "
-                              "published_on, holidays")
+        raise ScheduleInvalid(
+            "notice", f"unknown key(s) {sorted(unknown)}; allowed: year, notice, document_no, published_on, holidays"
+        )
     year = raw.get("year")
     if not isinstance(year, int) or isinstance(year, bool) or not statute.FIRST_YEAR <= year <= statute.LAST_YEAR:
         raise ScheduleInvalid("year", f"{year!r} is not a year between {statute.FIRST_YEAR} and {statute.LAST_YEAR}")
@@ -198,14 +212,16 @@ def parse_notice(raw: Any) -> YearSchedule:
         name = _ENGLISH.get(name.strip(), name.strip())
         rest = entry.get("rest")
         if not isinstance(rest, dict) or set(rest) != {"from", "to"}:
-            raise ScheduleInvalid(f"{where}.rest", "expected {\"from\": \"YYYY-MM-DD\", \"to\": \"YYYY-MM-DD\"}")
+            raise ScheduleInvalid(f"{where}.rest", 'expected {"from": "YYYY-MM-DD", "to": "YYYY-MM-DD"}')
         first = _parse_day(f"{where}.rest.from", rest["from"], year)
         last = _parse_day(f"{where}.rest.to", rest["to"], year)
         if last < first:
             raise ScheduleInvalid(f"{where}.rest", f"ends ({last}) before it starts ({first})")
         if (last - first).days + 1 > _LONGEST_HOLIDAY_DAYS:
-            raise ScheduleInvalid(f"{where}.rest", f"{(last - first).days + 1} days is longer than any break "
-                                  f"({_LONGEST_HOLIDAY_DAYS} at most)")
+            raise ScheduleInvalid(
+                f"{where}.rest",
+                f"{(last - first).days + 1} days is longer than any break ({_LONGEST_HOLIDAY_DAYS} at most)",
+            )
         day = first
         while day <= last:
             if day in holidays:
@@ -214,12 +230,14 @@ def parse_notice(raw: Any) -> YearSchedule:
             day += dt.timedelta(days=1)
         make_up = entry.get("make_up_workdays", [])
         if not isinstance(make_up, list):
-            raise ScheduleInvalid(f"{where}.make_up_workdays", "expected a list of \"YYYY-MM-DD\"")
+            raise ScheduleInvalid(f"{where}.make_up_workdays", 'expected a list of "YYYY-MM-DD"')
         for j, value in enumerate(make_up):
             day = _parse_day(f"{where}.make_up_workdays[{j}]", value, year)
             if day.weekday() < 5:
-                raise ScheduleInvalid(f"{where}.make_up_workdays[{j}]", f"{day} is a {day:%A}: a make-up working day "
-                                      "is a Saturday or Sunday")
+                raise ScheduleInvalid(
+                    f"{where}.make_up_workdays[{j}]",
+                    f"{day} is a {day:%A}: a make-up working day is a Saturday or Sunday",
+                )
             workdays[day] = name
     for day in workdays:
         if day in holidays:
@@ -249,8 +267,9 @@ def parse_schedules(raw: Any) -> dict[int, YearSchedule]:
             raise ScheduleInvalid("schedule", "no year in it")
         parsed = [parse_year(key, spec, source="official") for key, spec in raw.items()]  # validates the key first
         return {schedule.year: schedule for schedule in parsed}
-    raise ScheduleInvalid("schedule", f"expected a notice, a list of notices or an object keyed by year, got "
-                          f"{type(raw).__name__}")
+    raise ScheduleInvalid(
+        "schedule", f"expected a notice, a list of notices or an object keyed by year, got {type(raw).__name__}"
+    )
 
 
 def statute_problems(schedule: YearSchedule) -> list[str]:
@@ -262,8 +281,10 @@ def statute_problems(schedule: YearSchedule) -> list[str]:
     for name, days in statute.statutory_holidays(schedule.year):
         for day in days:
             if day in schedule.workdays or (day not in schedule.holidays and day.weekday() < 5):
-                problems.append(f"{day} ({statute.HOLIDAY_NAMES[name]}, {name}) is a statutory holiday but a "
-                                "working day in the schedule")
+                problems.append(
+                    f"{day} ({statute.HOLIDAY_NAMES[name]}, {name}) is a statutory holiday but a "
+                    "working day in the schedule"
+                )
     return problems
 
 
@@ -356,8 +377,9 @@ class WorkingCalendar:
         if data is not None:
             return data
         if not statute.FIRST_YEAR <= year <= statute.LAST_YEAR:
-            raise CalendarYearUnknown(year, builtin=self.builtin_years if self._builtin else None,
-                                      override_file=self.override_file)
+            raise CalendarYearUnknown(
+                year, builtin=self.builtin_years if self._builtin else None, override_file=self.override_file
+            )
         if year not in self._provisional:
             self._provisional[year] = _provisional(year)
         return self._provisional[year]
@@ -392,8 +414,10 @@ class WorkingCalendar:
         return self._revision({**self._loaded, schedule.year: schedule})
 
     def _revision(self, loaded: Mapping[int, YearSchedule]) -> str:
-        data = {source: {str(year): schedule.to_json() for year, schedule in sorted(years.items())}
-                for source, years in (("official", loaded), ("override", self._override))}
+        data = {
+            source: {str(year): schedule.to_json() for year, schedule in sorted(years.items())}
+            for source, years in (("official", loaded), ("override", self._override))
+        }
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
     # -- days -------------------------------------------------------------------------------------------------
@@ -418,10 +442,23 @@ class WorkingCalendar:
         d = _as_date(d)
         data = self.schedule(d.year)
         working = d in data.workdays or (d.weekday() < 5 and d not in data.holidays)
-        kind = ("make_up_workday" if d in data.workdays else "workday" if working
-                else "public_holiday" if d in data.holidays else "weekend")
-        return {"date": d, "working": working, "kind": kind, "holiday": data.holidays.get(d),
-                "source": data.source, "provisional": data.source == "provisional"}
+        kind = (
+            "make_up_workday"
+            if d in data.workdays
+            else "workday"
+            if working
+            else "public_holiday"
+            if d in data.holidays
+            else "weekend"
+        )
+        return {
+            "date": d,
+            "working": working,
+            "kind": kind,
+            "holiday": data.holidays.get(d),
+            "source": data.source,
+            "provisional": data.source == "provisional",
+        }
 
     def next_workday(self, d: dt.date) -> dt.date:
         """d if it is a working day, else the first working day after it."""

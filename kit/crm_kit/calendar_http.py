@@ -19,24 +19,39 @@ def calendar_router(service_calendar: Callable[..., ServiceCalendar], *, recompu
     Calendar = Annotated[ServiceCalendar, Depends(service_calendar)]
 
     @router.get("/calendar")
-    async def get_calendar(calendar: Calendar, principal: Annotated[Principal, Depends(current_principal)],  # noqa: ARG001
-                           from_: Annotated[date, Query(alias="from")], to: date) -> dict[str, Any]:
+    async def get_calendar(
+        calendar: Calendar,
+        principal: Annotated[Principal, Depends(current_principal)],  # noqa: ARG001
+        from_: Annotated[date, Query(alias="from")],
+        to: date,
+    ) -> dict[str, Any]:
         """Each day from `from` to `to` (inclusive, at most 400 days): working or rest, why (workday, weekend,
         public_holiday, make_up_workday) and its source — `official` (the State Council's schedule), `override` (the
         bank's override file) or `provisional` (a year no official schedule covers yet: the statutory holidays, no
         调休). `working_days` counts the working days of the range, for "due in N working days"."""
         return calendar.days(start=from_, end=to)
 
-    @router.put("/calendar/years/{year}", description=(
-        "Load the official schedule of a year (`crm calendar load FILE`): checked against the notice's shape and the "
-        "statute, stored, audited and published (`calendar.changed`); every replica applies it within "
-        f"CALENDAR_REFRESH_SECONDS, and {recomputed} that rested on provisional days are recomputed."))
-    async def put_calendar_year(calendar: Calendar,
-                                principal: Annotated[Principal, Depends(require_roles(Role.HEAD_OFFICE, Role.ADMIN))],
-                                year: Annotated[int, Path(ge=statute.FIRST_YEAR, le=statute.LAST_YEAR)],
-                                body: Annotated[Any, Body(description="the State Council notice's shape (see "
-                                                                      "deploy/README.md) or the override file's shape "
-                                                                      "for this year")]) -> dict[str, Any]:
+    @router.put(
+        "/calendar/years/{year}",
+        description=(
+            "Load the official schedule of a year (`crm calendar load FILE`): checked against the notice's shape and the "
+            "statute, stored, audited and published (`calendar.changed`); every replica applies it within "
+            f"CALENDAR_REFRESH_SECONDS, and {recomputed} that rested on provisional days are recomputed."
+        ),
+    )
+    async def put_calendar_year(
+        calendar: Calendar,
+        principal: Annotated[Principal, Depends(require_roles(Role.HEAD_OFFICE, Role.ADMIN))],
+        year: Annotated[int, Path(ge=statute.FIRST_YEAR, le=statute.LAST_YEAR)],
+        body: Annotated[
+            Any,
+            Body(
+                description="the State Council notice's shape (see "
+                "deploy/README.md) or the override file's shape "
+                "for this year"
+            ),
+        ],
+    ) -> dict[str, Any]:
         return await calendar.load_year(principal=principal, year=year, body=body)
 
     return router

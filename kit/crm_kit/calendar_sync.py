@@ -19,7 +19,14 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_kit import audit as audit_trail
 from crm_kit import statutory_holidays as statute
-from crm_kit.calendar import ScheduleInvalid, WorkingCalendar, YearSchedule, parse_schedules, parse_year, statute_problems
+from crm_kit.calendar import (
+    ScheduleInvalid,
+    WorkingCalendar,
+    YearSchedule,
+    parse_schedules,
+    parse_year,
+    statute_problems,
+)
 from crm_kit.clock import BusinessClock
 from crm_kit.db import Mongo
 from crm_kit.errors import Invalid
@@ -33,8 +40,9 @@ MAX_DAYS_LISTED = 400
 
 
 class CalendarSync:
-    def __init__(self, mongo: Mongo, calendar: WorkingCalendar, *, clock: BusinessClock, service: str,
-                 interval: float) -> None:
+    def __init__(
+        self, mongo: Mongo, calendar: WorkingCalendar, *, clock: BusinessClock, service: str, interval: float
+    ) -> None:
         self.collection = mongo.db["calendar_years"]
         self.calendar, self.clock, self.service, self.interval = calendar, clock, service, interval
         self.on_change: list[Callable[[], Any]] = []
@@ -49,8 +57,9 @@ class CalendarSync:
             except (ScheduleInvalid, KeyError) as exc:  # written by this code only; never stop the calendar for it
                 log.error("stored calendar year unreadable; skipped", year=doc.get("_id"), error=str(exc))
                 continue
-            years[schedule.year] = YearSchedule(schedule.year, schedule.holidays, schedule.workdays, "official",
-                                                meta=doc.get("meta") or {})
+            years[schedule.year] = YearSchedule(
+                schedule.year, schedule.holidays, schedule.workdays, "official", meta=doc.get("meta") or {}
+            )
         return years
 
     async def refresh(self) -> bool:
@@ -73,11 +82,17 @@ class CalendarSync:
         CALENDAR_OFFICIAL_LAST_YEAR.labels(self.service).set(last)
         CALENDAR_OFFICIAL_DAYS_AHEAD.labels(self.service).set((dt.date(last, 12, 31) - today).days)
 
-    async def save(self, session: AsyncClientSession, schedule: YearSchedule, *, by: str, role: str,
-                   at: dt.datetime) -> dict[str, Any] | None:
+    async def save(
+        self, session: AsyncClientSession, schedule: YearSchedule, *, by: str, role: str, at: dt.datetime
+    ) -> dict[str, Any] | None:
         """Store a year's official schedule (replacing an earlier one); returns the earlier document, if any."""
-        doc = {"schedule": schedule.to_json(), "meta": dict(schedule.meta), "loaded_by": by, "role": role,
-               "loaded_at": at}
+        doc = {
+            "schedule": schedule.to_json(),
+            "meta": dict(schedule.meta),
+            "loaded_by": by,
+            "role": role,
+            "loaded_at": at,
+        }
         return await self.collection.find_one_and_replace({"_id": schedule.year}, doc, upsert=True, session=session)
 
     def start(self) -> None:
@@ -127,13 +142,29 @@ def days_view(calendar: WorkingCalendar, *, start: dt.date, end: dt.date, today:
         if not statute.FIRST_YEAR <= day.year <= statute.LAST_YEAR:
             raise Invalid(f"{name}: the calendar covers {statute.FIRST_YEAR}-{statute.LAST_YEAR}", field=name)
     days = [calendar.day(start + dt.timedelta(days=offset)) for offset in range((end - start).days + 1)]
-    return {"from": start, "to": end, "working_days": sum(day["working"] for day in days),
-            "provisional": any(day["provisional"] for day in days),
-            "official_through": calendar.official_through(today), "revision": calendar.revision, "days": days}
+    return {
+        "from": start,
+        "to": end,
+        "working_days": sum(day["working"] for day in days),
+        "provisional": any(day["provisional"] for day in days),
+        "official_through": calendar.official_through(today),
+        "revision": calendar.revision,
+        "days": days,
+    }
 
 
-async def load_official_year(rt: Any, *, year: int, body: Any, by: str, role: str, audit_collection: Any, topic: str,
-                             event_type: type[Any], source: str) -> dict[str, Any]:
+async def load_official_year(
+    rt: Any,
+    *,
+    year: int,
+    body: Any,
+    by: str,
+    role: str,
+    audit_collection: Any,
+    topic: str,
+    event_type: type[Any],
+    source: str,
+) -> dict[str, Any]:
     """`PUT /v1/calendar/years/{year}`: validate the schedule (the notice's shape, or the override file's for one
     year) against the shape and the statute, store it, audit it and publish `calendar.changed` in one transaction;
     then apply it on this replica at once (the others within CALENDAR_REFRESH_SECONDS). 422 naming the field."""
@@ -146,8 +177,11 @@ async def load_official_year(rt: Any, *, year: int, body: Any, by: str, role: st
     schedule = schedules[year]
     problems = statute_problems(schedule)
     if problems:
-        raise Invalid("holidays: not what the statute (全国年节及纪念日放假办法) requires: " + "; ".join(problems),
-                      field="holidays", problems=problems)
+        raise Invalid(
+            "holidays: not what the statute (全国年节及纪念日放假办法) requires: " + "; ".join(problems),
+            field="holidays",
+            problems=problems,
+        )
     calendar: WorkingCalendar = rt.calendar
     was = calendar.schedule(year).source
     at = rt.clock.now()
@@ -156,27 +190,53 @@ async def load_official_year(rt: Any, *, year: int, body: Any, by: str, role: st
     async def txn(session: AsyncClientSession) -> dict[str, Any] | None:
         previous = await rt.calendar_sync.save(session, schedule, by=by, role=role, at=at)
         change = "replaced" if previous else "loaded"
-        await audit_trail.write(audit_collection, session, staff_id=by, role=role, action=f"calendar.{change}",
-                                target=f"calendar-{year}", detail={"was": was, "revision": revision,
-                                                                    "notice": schedule.meta.get("notice"),
-                                                                    "rest_days": len(schedule.holidays),
-                                                                    "make_up_workdays": len(schedule.workdays)})
-        event = event_type(year=year, change=change, was=was, rest_days=sorted(schedule.holidays),
-                           make_up_workdays=sorted(schedule.workdays), notice=schedule.meta.get("notice"), by=by, at=at,
-                           calendar_revision=revision)
+        await audit_trail.write(
+            audit_collection,
+            session,
+            staff_id=by,
+            role=role,
+            action=f"calendar.{change}",
+            target=f"calendar-{year}",
+            detail={
+                "was": was,
+                "revision": revision,
+                "notice": schedule.meta.get("notice"),
+                "rest_days": len(schedule.holidays),
+                "make_up_workdays": len(schedule.workdays),
+            },
+        )
+        event = event_type(
+            year=year,
+            change=change,
+            was=was,
+            rest_days=sorted(schedule.holidays),
+            make_up_workdays=sorted(schedule.workdays),
+            notice=schedule.meta.get("notice"),
+            by=by,
+            at=at,
+            calendar_revision=revision,
+        )
         await rt.outbox.add(session, [outgoing_event(topic, event, source=source, customer_id=f"calendar-{year}")])
         return previous
 
     previous = await rt.mongo.transaction(txn)
     rt.outbox.notify()
     await rt.calendar_sync.refresh()
-    return {"year": year, "change": "replaced" if previous else "loaded", "was": was, "source": "official",
-            "rest_days": len(schedule.holidays), "make_up_workdays": len(schedule.workdays),
-            "revision": calendar.revision, "official_through": calendar.official_through(rt.clock.today())}
+    return {
+        "year": year,
+        "change": "replaced" if previous else "loaded",
+        "was": was,
+        "source": "official",
+        "rest_days": len(schedule.holidays),
+        "make_up_workdays": len(schedule.workdays),
+        "revision": calendar.revision,
+        "official_through": calendar.official_through(rt.clock.today()),
+    }
 
 
-async def announce_override_changes(rt: Any, *, audit_collection: Any, topic: str, event_type: type[Any],
-                                    source: str) -> int:
+async def announce_override_changes(
+    rt: Any, *, audit_collection: Any, topic: str, event_type: type[Any], source: str
+) -> int:
     """The override file's years as this service last announced them, against what the file says now: each year
     added, changed or removed is audited (`calendar.override_loaded` / `_replaced` / `_removed`, by
     `override-file`) and published (`calendar.changed`, source `override`) once, by the replica that holds the
@@ -198,13 +258,26 @@ async def announce_override_changes(rt: Any, *, audit_collection: Any, topic: st
             change = "removed" if key not in now_years else "replaced" if key in before else "loaded"
             spec = now_years.get(key, {"holidays": {}, "workdays": []})
             was = "override" if key in before else ("official" if calendar.official(year) else "provisional")
-            await audit_trail.write(audit_collection, session, staff_id="override-file", role="system",
-                                    action=f"calendar.override_{change}", target=f"calendar-{year}",
-                                    detail={"file": str(calendar.override_file), "revision": revision, "was": was})
-            event = event_type(year=year, source="override", change=change, was=was,
-                               rest_days=sorted(dt.date.fromisoformat(day) for day in spec["holidays"]),
-                               make_up_workdays=sorted(dt.date.fromisoformat(day) for day in spec["workdays"]),
-                               by="override-file", at=at, calendar_revision=revision)
+            await audit_trail.write(
+                audit_collection,
+                session,
+                staff_id="override-file",
+                role="system",
+                action=f"calendar.override_{change}",
+                target=f"calendar-{year}",
+                detail={"file": str(calendar.override_file), "revision": revision, "was": was},
+            )
+            event = event_type(
+                year=year,
+                source="override",
+                change=change,
+                was=was,
+                rest_days=sorted(dt.date.fromisoformat(day) for day in spec["holidays"]),
+                make_up_workdays=sorted(dt.date.fromisoformat(day) for day in spec["workdays"]),
+                by="override-file",
+                at=at,
+                calendar_revision=revision,
+            )
             messages.append(outgoing_event(topic, event, source=source, customer_id=f"calendar-{year}"))
         await rt.outbox.add(session, messages)
         await state.replace_one({"_id": "override"}, {"years": now_years, "at": at}, upsert=True, session=session)
@@ -223,8 +296,16 @@ class ServiceCalendar:
     JOB = "calendar-recompute"
     GATE_EVERY_REFRESHES = 10
 
-    def __init__(self, rt: Any, *, audit_collection: Any, topic: str, event_type: type[Any], source: str,
-                 recompute: Callable[[str], Any]) -> None:
+    def __init__(
+        self,
+        rt: Any,
+        *,
+        audit_collection: Any,
+        topic: str,
+        event_type: type[Any],
+        source: str,
+        recompute: Callable[[str], Any],
+    ) -> None:
         self.rt, self.audit_collection, self.topic = rt, audit_collection, topic
         self.event_type, self.source, self._recompute = event_type, source, recompute
         self.gate = RecomputeGate(every=rt.settings.calendar_refresh_seconds * self.GATE_EVERY_REFRESHES)
@@ -235,9 +316,17 @@ class ServiceCalendar:
         return days_view(self.rt.calendar, start=start, end=end, today=self.rt.clock.today())
 
     async def load_year(self, *, principal: Any, year: int, body: Any) -> dict[str, Any]:
-        result = await load_official_year(self.rt, year=year, body=body, by=principal.staff_id,
-                                          role=principal.role.value, audit_collection=self.audit_collection,
-                                          topic=self.topic, event_type=self.event_type, source=self.source)
+        result = await load_official_year(
+            self.rt,
+            year=year,
+            body=body,
+            by=principal.staff_id,
+            role=principal.role.value,
+            audit_collection=self.audit_collection,
+            topic=self.topic,
+            event_type=self.event_type,
+            source=self.source,
+        )
         self.job.wake()
         return result
 
@@ -247,10 +336,14 @@ class ServiceCalendar:
         revision = self.rt.calendar.revision
         if not self.gate.due(revision):
             return False
-        await announce_override_changes(self.rt, audit_collection=self.audit_collection, topic=self.topic,
-                                        event_type=self.event_type, source=self.source)
+        await announce_override_changes(
+            self.rt,
+            audit_collection=self.audit_collection,
+            topic=self.topic,
+            event_type=self.event_type,
+            source=self.source,
+        )
         more = bool(await self._recompute(revision))
         if not more:
             self.gate.done(revision)
         return more
-

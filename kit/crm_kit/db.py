@@ -62,8 +62,12 @@ class _RoundTrips(monitoring.CommandListener):
         if event.command_name in _WRITES and event.command.get("autocommit") is not False and current_fence():
             # A leased job's write outside a (fenced) transaction: a stale holder's would go through. A bug to fix.
             UNFENCED_WRITES.labels(event.command_name).inc()
-            log.error("leased job wrote outside a fenced transaction", command=event.command_name,
-                      collection=event.command.get(event.command_name), lease=current_fence().stamp())
+            log.error(
+                "leased job wrote outside a fenced transaction",
+                command=event.command_name,
+                collection=event.command.get(event.command_name),
+                lease=current_fence().stamp(),
+            )
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass
@@ -83,9 +87,7 @@ class _DecimalCodec(TypeCodec):
         return value.to_decimal()
 
 
-CODEC_OPTIONS: CodecOptions[dict[str, Any]] = CodecOptions(
-    tz_aware=True, type_registry=TypeRegistry([_DecimalCodec()])
-)
+CODEC_OPTIONS: CodecOptions[dict[str, Any]] = CodecOptions(tz_aware=True, type_registry=TypeRegistry([_DecimalCodec()]))
 
 
 def database_unavailable(exc: BaseException) -> bool:
@@ -101,11 +103,22 @@ class Mongo:
     (`connect_timeout_ms`) and each round trip (`socket_timeout_ms`, long enough for big transactions and
     imports). HTTP requests set a much shorter deadline for all their calls with `pymongo.timeout()`."""
 
-    def __init__(self, uri: str, database: str, *, server_selection_timeout_ms: int = 3000,
-                 connect_timeout_ms: int = 3000, socket_timeout_ms: int = 30_000) -> None:
+    def __init__(
+        self,
+        uri: str,
+        database: str,
+        *,
+        server_selection_timeout_ms: int = 3000,
+        connect_timeout_ms: int = 3000,
+        socket_timeout_ms: int = 30_000,
+    ) -> None:
         self.client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-            uri, tz_aware=True, uuidRepresentation="standard", serverSelectionTimeoutMS=server_selection_timeout_ms,
-            connectTimeoutMS=connect_timeout_ms, socketTimeoutMS=socket_timeout_ms,
+            uri,
+            tz_aware=True,
+            uuidRepresentation="standard",
+            serverSelectionTimeoutMS=server_selection_timeout_ms,
+            connectTimeoutMS=connect_timeout_ms,
+            socketTimeoutMS=socket_timeout_ms,
             event_listeners=[_RoundTrips()],
         )
         self.db: AsyncDatabase[dict[str, Any]] = self.client.get_database(database, codec_options=CODEC_OPTIONS)

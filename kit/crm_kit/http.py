@@ -64,8 +64,13 @@ def create_http_app(runtime: Runtime[Any], *, title: str, description: str, rout
         HTTP_LATENCY.labels(request.method, path).observe(time.perf_counter() - started)
         response.headers[CORRELATION_HEADER] = correlation_id
         if path not in ("/healthz", "/readyz", "/metrics"):
-            log.info("http request", method=request.method, route=path, status=response.status_code,
-                     ms=round((time.perf_counter() - started) * 1000, 1))
+            log.info(
+                "http request",
+                method=request.method,
+                route=path,
+                status=response.status_code,
+                ms=round((time.perf_counter() - started) * 1000, 1),
+            )
         return response
 
     @app.exception_handler(RequestValidationError)
@@ -83,8 +88,11 @@ def create_http_app(runtime: Runtime[Any], *, title: str, description: str, rout
         if not database_unavailable(exc):
             raise exc
         log.warning("database unavailable", error=type(exc).__name__)
-        return JSONResponse({"detail": "database unavailable or not answering in time; retry later"}, status_code=503,
-                            headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        return JSONResponse(
+            {"detail": "database unavailable or not answering in time; retry later"},
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
 
     @app.get("/healthz", tags=["ops"], include_in_schema=True)
     async def healthz() -> dict[str, str]:
@@ -101,8 +109,9 @@ def create_http_app(runtime: Runtime[Any], *, title: str, description: str, rout
         body: dict[str, Any] = {"status": "ready" if ok else "not ready", "database": db_ok, "broker": broker}
         if not ok:
             body["reason"] = "database not answering" if not db_ok else broker["problem"]
-        return JSONResponse(body, status_code=200 if ok else 503,
-                            headers=None if ok else {"Retry-After": str(RETRY_AFTER_SECONDS)})
+        return JSONResponse(
+            body, status_code=200 if ok else 503, headers=None if ok else {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        )
 
     @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
     async def metrics() -> Response:

@@ -34,13 +34,18 @@ class Inbox:
         except OperationFailure as exc:
             if exc.code not in _OPTIONS_CONFLICT:
                 raise
-            await self.mongo.db.command({"collMod": self.collection.name,
-                                         "index": {"name": _EXPIRY_INDEX, "expireAfterSeconds": self.retention_seconds}})
+            await self.mongo.db.command(
+                {
+                    "collMod": self.collection.name,
+                    "index": {"name": _EXPIRY_INDEX, "expireAfterSeconds": self.retention_seconds},
+                }
+            )
 
     async def unseen(self, session: AsyncClientSession, group: str, ids: Iterable[str]) -> set[str]:
         wanted = {f"{group}|{i}" for i in ids}
-        seen = await self.collection.find({"_id": {"$in": list(wanted)}}, {"_id": 1}, session=session,
-                                          batch_size=max(1, len(wanted))).to_list()
+        seen = await self.collection.find(
+            {"_id": {"$in": list(wanted)}}, {"_id": 1}, session=session, batch_size=max(1, len(wanted))
+        ).to_list()
         seen_ids = {d["_id"] for d in seen}
         return {w.split("|", 1)[1] for w in wanted - seen_ids}
 

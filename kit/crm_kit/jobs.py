@@ -58,18 +58,24 @@ def _server_ms(expr: Any) -> dict[str, Any]:
 def _take_pipeline(owner: str, seconds: float) -> list[dict[str, Any]]:
     """Take the lease if it is free, run out by the server's clock or already ours; the epoch goes up only when it
     changes hands. `renewed_at` is the server's time of this answer: `until - renewed_at` is the time left."""
-    free = {"$or": [{"$eq": [{"$type": "$owner"}, "missing"]},
-                    {"$lt": [_server_ms("$until"), _server_ms("$$NOW")]},
-                    {"$eq": ["$owner", owner]}]}
+    free = {
+        "$or": [
+            {"$eq": [{"$type": "$owner"}, "missing"]},
+            {"$lt": [_server_ms("$until"), _server_ms("$$NOW")]},
+            {"$eq": ["$owner", owner]},
+        ]
+    }
     taken = {"$and": ["$_free", {"$ne": ["$owner", owner]}]}
     return [
         {"$set": {"_free": free}},
-        {"$set": {
-            "epoch": {"$cond": [taken, {"$add": [{"$ifNull": ["$epoch", 0]}, 1]}, "$epoch"]},
-            "owner": {"$cond": ["$_free", owner, "$owner"]},
-            "until": {"$cond": ["$_free", {"$add": ["$$NOW", int(seconds * 1000)]}, "$until"]},
-            "renewed_at": "$$NOW",
-        }},
+        {
+            "$set": {
+                "epoch": {"$cond": [taken, {"$add": [{"$ifNull": ["$epoch", 0]}, 1]}, "$epoch"]},
+                "owner": {"$cond": ["$_free", owner, "$owner"]},
+                "until": {"$cond": ["$_free", {"$add": ["$$NOW", int(seconds * 1000)]}, "$until"]},
+                "renewed_at": "$$NOW",
+            }
+        },
         {"$unset": "_free"},
     ]
 
@@ -85,7 +91,9 @@ class Lease:
         self.margin = seconds / 3 if margin is None else margin
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
         self.epoch: int | None = None
-        self._expires_at: float | None = None  # time.monotonic() at which the server's `until` is reached, at the latest
+        self._expires_at: float | None = (
+            None  # time.monotonic() at which the server's `until` is reached, at the latest
+        )
 
     def remaining(self) -> float:
         """Seconds this holder may still act (server expiry minus the margin, by the monotonic clock); 0 if not held."""
@@ -109,8 +117,11 @@ class Lease:
         asked = time.monotonic()  # the server's clock reads $$NOW after this: counting from here errs early
         try:
             doc = await self.collection.find_one_and_update(
-                {"_id": self.name}, _take_pipeline(self.owner, self.seconds), upsert=True,
-                return_document=ReturnDocument.AFTER)
+                {"_id": self.name},
+                _take_pipeline(self.owner, self.seconds),
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
         except DuplicateKeyError:  # two first takers upserting at once: the other one won
             return False
         except OperationFailure as exc:
@@ -142,9 +153,15 @@ class Lease:
         if self._expires_at is None or time.monotonic() >= self._expires_at:
             raise LeaseLost(f"{self.name}: lease time is up by this holder's clock")
         result = await self.collection.update_one(
-            {"_id": self.name, "owner": self.owner, "epoch": self.epoch,
-             "$expr": {"$gt": [_server_ms("$until"), _server_ms("$$NOW")]}},
-            {"$inc": {"fenced_writes": 1}}, session=session)
+            {
+                "_id": self.name,
+                "owner": self.owner,
+                "epoch": self.epoch,
+                "$expr": {"$gt": [_server_ms("$until"), _server_ms("$$NOW")]},
+            },
+            {"$inc": {"fenced_writes": 1}},
+            session=session,
+        )
         if result.matched_count != 1:
             self._expires_at = None
             raise LeaseLost(f"{self.name}: epoch {self.epoch} is no longer the lease's")
@@ -157,8 +174,9 @@ class Lease:
         """Let another replica take over at once. The document stays (expired) so the next epoch is higher."""
         self._expires_at = None
         with contextlib.suppress(Exception):
-            await self.collection.update_one({"_id": self.name, "owner": self.owner, "epoch": self.epoch},
-                                              {"$set": {"until": EXPIRED}})
+            await self.collection.update_one(
+                {"_id": self.name, "owner": self.owner, "epoch": self.epoch}, {"$set": {"until": EXPIRED}}
+            )
 
 
 class LeasedJob:
@@ -166,8 +184,15 @@ class LeasedJob:
     `step` must leave the database consistent after each call: a crash between steps loses nothing.
     Every `Mongo.transaction` the step runs is fenced by the job's lease (see the module docstring)."""
 
-    def __init__(self, mongo: Mongo, name: str, step: Callable[[], Awaitable[bool]], *, interval: float,
-                 lease_seconds: float = LEASE_SECONDS) -> None:
+    def __init__(
+        self,
+        mongo: Mongo,
+        name: str,
+        step: Callable[[], Awaitable[bool]],
+        *,
+        interval: float,
+        lease_seconds: float = LEASE_SECONDS,
+    ) -> None:
         self.lease = Lease(mongo, name, seconds=lease_seconds)
         self.name, self.step, self.interval = name, step, interval
         self._wake = asyncio.Event()
@@ -185,7 +210,9 @@ class LeasedJob:
                     with fenced_by(self.lease):
                         more = await self.step()
             except LeaseLost as exc:
-                log.warning("background job lost its lease; its last step wrote nothing", job=self.name, reason=str(exc))
+                log.warning(
+                    "background job lost its lease; its last step wrote nothing", job=self.name, reason=str(exc)
+                )
             except Exception:  # noqa: BLE001 - a failed step is retried on the next round
                 log.exception("background job step failed", job=self.name)
                 await asyncio.sleep(1)

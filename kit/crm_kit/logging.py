@@ -16,8 +16,21 @@ from crm_kit.masking import redact_text
 
 # Keys whose values are never written, whatever they hold.
 SENSITIVE_KEYS = frozenset(
-    {"id_number", "id_document", "number", "phone", "phones", "mobile", "email", "address", "birthday",
-     "authorization", "token", "password", "secret"}
+    {
+        "id_number",
+        "id_document",
+        "number",
+        "phone",
+        "phones",
+        "mobile",
+        "email",
+        "address",
+        "birthday",
+        "authorization",
+        "token",
+        "password",
+        "secret",
+    }
 )
 
 
@@ -27,7 +40,9 @@ def _scrub(value: Any, depth: int = 0) -> Any:
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, dict):
-        return {k: ("[redacted]" if str(k).lower() in SENSITIVE_KEYS else _scrub(v, depth + 1)) for k, v in value.items()}
+        return {
+            k: ("[redacted]" if str(k).lower() in SENSITIVE_KEYS else _scrub(v, depth + 1)) for k, v in value.items()
+        }
     if isinstance(value, (list, tuple, set)):
         return [_scrub(v, depth + 1) for v in value]
     return value

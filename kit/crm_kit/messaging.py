@@ -101,7 +101,9 @@ async def ensure_topics(bootstrap: str, topics: Sequence[str], *, partitions: in
         wanted = [t for topic in topics for t in (topic, dead_letter(topic)) if t not in existing]
         if wanted:
             try:
-                await admin.create_topics([NewTopic(t, num_partitions=partitions, replication_factor=replication) for t in wanted])
+                await admin.create_topics(
+                    [NewTopic(t, num_partitions=partitions, replication_factor=replication) for t in wanted]
+                )
             except TopicAlreadyExistsError:
                 pass
     finally:
@@ -145,8 +147,11 @@ def _identify(value: bytes, key: bytes | None, topic: str, headers: dict[str, st
         pass
     event = doc if isinstance(doc, dict) and "specversion" in doc else {}
     # A dead letter's replay is identified by the letter: applied once, however often it is replayed.
-    message_id = (headers.get(dead_letters.REPLAY_ID) or headers.get("ce_id")
-                  or (event.get("id") if isinstance(event.get("id"), str) else None))
+    message_id = (
+        headers.get(dead_letters.REPLAY_ID)
+        or headers.get("ce_id")
+        or (event.get("id") if isinstance(event.get("id"), str) else None)
+    )
     if message_id is None:
         digest = hashlib.sha256(topic.encode() + b"\0" + (key or b"") + b"\0" + value).hexdigest()
         message_id = f"{topic}#{digest}"
@@ -243,12 +248,25 @@ class BatchConsumer(Generic[P]):
                 continue
             key = r.key.decode(errors="replace") if r.key else None
             seq = headers.get("ce_sequence")
-            items.append(Incoming(r.topic, r.partition, r.offset, key, r.value or b"", mid, payload, correlation_id,
-                                  int(seq) if seq and seq.isdigit() else None))
+            items.append(
+                Incoming(
+                    r.topic,
+                    r.partition,
+                    r.offset,
+                    key,
+                    r.value or b"",
+                    mid,
+                    payload,
+                    correlation_id,
+                    int(seq) if seq and seq.isdigit() else None,
+                )
+            )
 
         correlations = sorted({i.correlation_id for i in items if i.correlation_id})
         correlation = structlog.contextvars.bound_contextvars(
-            topic=self.topic, group=self.group, batch=len(records),
+            topic=self.topic,
+            group=self.group,
+            batch=len(records),
             correlation_id=correlations[0] if len(correlations) == 1 else None,
         )
         with correlation:
@@ -267,11 +285,15 @@ class BatchConsumer(Generic[P]):
                         raise
                     except Exception as exc:  # noqa: BLE001
                         rec = next(r for r in records if r.offset == item.offset and r.partition == item.partition)
-                        await self._apply([], [_dead_letter(rec, group=self.group, error=_describe(exc), attempts=self.max_attempts)])
+                        await self._apply(
+                            [], [_dead_letter(rec, group=self.group, error=_describe(exc), attempts=self.max_attempts)]
+                        )
                 if dead:
                     await self._apply([], dead)
 
-    async def _with_retries(self, items: list[Incoming[P]], dead: list[OutgoingMessage], records: Sequence[Any]) -> None:
+    async def _with_retries(
+        self, items: list[Incoming[P]], dead: list[OutgoingMessage], records: Sequence[Any]
+    ) -> None:
         for attempt in range(1, self.max_attempts + 1):
             try:
                 await self._apply(items, dead, records)

@@ -60,12 +60,24 @@ def publish_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [queues[r["key"]].pop() for r in rows]
 
 
-def outgoing_event(topic: str, data: EventData, *, source: str, customer_id: str, causationid: str | None = None,
-                   correlationid: str | None = None) -> OutgoingMessage:
+def outgoing_event(
+    topic: str,
+    data: EventData,
+    *,
+    source: str,
+    customer_id: str,
+    causationid: str | None = None,
+    correlationid: str | None = None,
+) -> OutgoingMessage:
     """The outbox message for a service's event about a customer. The correlation id defaults to the one
     bound for the request or message being handled."""
-    envelope = CloudEvent.wrap(data, source=source, subject=customer_id, causationid=causationid,
-                               correlationid=correlationid or structlog.contextvars.get_contextvars().get("correlation_id"))
+    envelope = CloudEvent.wrap(
+        data,
+        source=source,
+        subject=customer_id,
+        causationid=causationid,
+        correlationid=correlationid or structlog.contextvars.get_contextvars().get("correlation_id"),
+    )
     return event_message(topic, envelope)
 
 
@@ -93,7 +105,9 @@ class Outbox:
     async def ensure_indexes(self) -> None:
         await self.collection.create_index([("sent_at", ASCENDING), ("seq", ASCENDING)])
         # Sent rows are kept a week for investigations, then expire; unsent rows (sent_at null) never do.
-        await self.collection.create_index("sent_at", expireAfterSeconds=SENT_RETENTION_SECONDS, name="sent_rows_expire")
+        await self.collection.create_index(
+            "sent_at", expireAfterSeconds=SENT_RETENTION_SECONDS, name="sent_rows_expire"
+        )
 
     async def add(self, session: AsyncClientSession, messages: Sequence[OutgoingMessage]) -> None:
         if not messages:
@@ -105,15 +119,26 @@ class Outbox:
         docs = []
         for start in range(0, len(messages), self.MESSAGES_PER_DOC):
             part = messages[start : start + self.MESSAGES_PER_DOC]
-            docs.append({
-                "_id": part[0].message_id,
-                "seq": ObjectId(),
-                "created_at": now,
-                "sent_at": None,
-                **({"lease": fence.stamp()} if fence else {}),
-                "messages": [{"id": m.message_id, "topic": m.topic, "key": m.key, "value": m.value,
-                              "headers": m.headers, "key_seq": m.key_seq} for m in part],
-            })
+            docs.append(
+                {
+                    "_id": part[0].message_id,
+                    "seq": ObjectId(),
+                    "created_at": now,
+                    "sent_at": None,
+                    **({"lease": fence.stamp()} if fence else {}),
+                    "messages": [
+                        {
+                            "id": m.message_id,
+                            "topic": m.topic,
+                            "key": m.key,
+                            "value": m.value,
+                            "headers": m.headers,
+                            "key_seq": m.key_seq,
+                        }
+                        for m in part
+                    ],
+                }
+            )
         await self.collection.insert_many(docs, ordered=True, session=session)
 
     async def pending(self) -> int:
@@ -152,7 +177,11 @@ class NotAcknowledged(RuntimeError):
 
 def _has_offset(result: Any) -> bool:
     # A RecordMetadata with an offset: the broker has the record (acks=all: every in-sync replica has it).
-    return not isinstance(result, BaseException) and isinstance(getattr(result, "offset", None), int) and result.offset >= 0
+    return (
+        not isinstance(result, BaseException)
+        and isinstance(getattr(result, "offset", None), int)
+        and result.offset >= 0
+    )
 
 
 def _headers(row: dict[str, Any]) -> dict[str, str]:
@@ -182,8 +211,18 @@ class OutboxRelay:
     # How far apart the writers' clocks may be (NTP keeps them far closer).
     CLOCK_SKEW = timedelta(seconds=5)
 
-    def __init__(self, *, outbox: Outbox, mongo: Mongo, broker: Any, name: str, poll_seconds: float, batch_size: int,
-                 lease_seconds: float = LEASE_SECONDS, topics: TopicCheck | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        outbox: Outbox,
+        mongo: Mongo,
+        broker: Any,
+        name: str,
+        poll_seconds: float,
+        batch_size: int,
+        lease_seconds: float = LEASE_SECONDS,
+        topics: TopicCheck | None = None,
+    ) -> None:
         self.outbox = outbox
         self.mongo = mongo
         self.topics = topics
@@ -216,7 +255,9 @@ class OutboxRelay:
             # are inverted: take what was written within the clock skew after the last document too.
             last = docs[-1]["seq"]
             horizon = ObjectId.from_datetime(last.generation_time + self.CLOCK_SKEW)
-            docs += await self.outbox.collection.find({"sent_at": None, "seq": {"$gt": last, "$lte": horizon}}).to_list()
+            docs += await self.outbox.collection.find(
+                {"sent_at": None, "seq": {"$gt": last, "$lte": horizon}}
+            ).to_list()
         rows = publish_order(rows_of(docs))
         disturbances = self.topics.disturbances if self.topics is not None else 0
         futures = []
@@ -239,10 +280,12 @@ class OutboxRelay:
         results = await asyncio.gather(*futures, return_exceptions=True)
         acknowledged = await self._acknowledged(docs, rows, results, disturbances)
         if acknowledged:
+
             async def mark_sent(session: AsyncClientSession) -> None:
                 await self.outbox.collection.update_many(
                     {"_id": {"$in": [d["_id"] for d in acknowledged]}},
-                    {"$set": {"sent_at": datetime.now(UTC), "sent_by": self.lease.stamp()}}, session=session
+                    {"$set": {"sent_at": datetime.now(UTC), "sent_by": self.lease.stamp()}},
+                    session=session,
                 )
 
             with fenced_by(self.lease):  # refused once another replica holds the lease
@@ -250,12 +293,15 @@ class OutboxRelay:
         sent = sum(len(d["messages"]) for d in acknowledged)
         OUTBOX_PUBLISHED.inc(sent)
         if len(acknowledged) < len(docs):
-            raise NotAcknowledged(f"{len(docs) - len(acknowledged)} of {len(docs)} outbox documents not acknowledged "
-                                  "by the broker; they stay unsent")
+            raise NotAcknowledged(
+                f"{len(docs) - len(acknowledged)} of {len(docs)} outbox documents not acknowledged "
+                "by the broker; they stay unsent"
+            )
         return sent
 
-    async def _acknowledged(self, docs: list[dict[str, Any]], sent: list[dict[str, Any]], results: list[Any],
-                            disturbances: int) -> list[dict[str, Any]]:
+    async def _acknowledged(
+        self, docs: list[dict[str, Any]], sent: list[dict[str, Any]], results: list[Any], disturbances: int
+    ) -> list[dict[str, Any]]:
         """The documents every message of which the broker acknowledged with an offset, in seq order up to
         the first that is not: a later document marked sent before an earlier one is sent again would put
         one customer's events out of order."""
@@ -293,7 +339,9 @@ class OutboxRelay:
                 if await self.lease.hold():
                     sent = await self.publish_pending()
             except LeaseLost as exc:
-                log.warning("outbox relay lost its lease; it sends nothing more until it holds it again", reason=str(exc))
+                log.warning(
+                    "outbox relay lost its lease; it sends nothing more until it holds it again", reason=str(exc)
+                )
             except Exception as exc:  # noqa: BLE001 - keep relaying; the rows stay unsent and are retried
                 if isinstance(exc, NotAcknowledged):
                     log.warning(str(exc))

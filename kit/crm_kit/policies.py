@@ -23,9 +23,15 @@ class PolicyVersions(Generic[P]):
     async def ensure_default(self) -> None:
         if await self.collection.find_one({}, {"_id": 1}) is None:
             try:
-                await self.collection.insert_one({"_id": 1, "policy": self.default.model_dump(mode="json"),
-                                                  "created_by": "default", "created_at": datetime.now(UTC),
-                                                  "note": self.note})
+                await self.collection.insert_one(
+                    {
+                        "_id": 1,
+                        "policy": self.default.model_dump(mode="json"),
+                        "created_by": "default",
+                        "created_at": datetime.now(UTC),
+                        "note": self.note,
+                    }
+                )
             except DuplicateKeyError:
                 pass  # another replica was first
 
@@ -41,13 +47,26 @@ class PolicyVersions(Generic[P]):
         await self.ensure_default()
         doc = await self.collection.find_one({}, sort=[("_id", DESCENDING)])
         assert doc is not None
-        return {"version": doc["_id"], "created_by": doc.get("created_by"), "created_at": doc.get("created_at"),
-                "note": doc.get("note"), "policy": doc["policy"]}
+        return {
+            "version": doc["_id"],
+            "created_by": doc.get("created_by"),
+            "created_at": doc.get("created_at"),
+            "note": doc.get("note"),
+            "policy": doc["policy"],
+        }
 
     async def add(self, session: AsyncClientSession, policy: P, *, by: str, note: str | None) -> int:
         """Store the next version in the caller's transaction; returns its number."""
         latest = await self.collection.find_one({}, {"_id": 1}, sort=[("_id", DESCENDING)], session=session)
         number = (latest["_id"] if latest else 1) + 1
-        await self.collection.insert_one({"_id": number, "policy": policy.model_dump(mode="json"), "created_by": by,
-                                          "created_at": datetime.now(UTC), "note": note}, session=session)
+        await self.collection.insert_one(
+            {
+                "_id": number,
+                "policy": policy.model_dump(mode="json"),
+                "created_by": by,
+                "created_at": datetime.now(UTC),
+                "note": note,
+            },
+            session=session,
+        )
         return number

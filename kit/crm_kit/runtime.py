@@ -35,14 +35,21 @@ class Runtime(Generic[S]):
     def __init__(self, settings: S, *, topics: Sequence[str]) -> None:
         self.settings = settings
         self.topics = [settings.topic(t) for t in topics]
-        self.mongo = Mongo(settings.mongodb_uri, settings.mongodb_database,
-                           server_selection_timeout_ms=settings.mongodb_server_selection_timeout_ms,
-                           connect_timeout_ms=settings.mongodb_connect_timeout_ms,
-                           socket_timeout_ms=settings.mongodb_socket_timeout_ms)
+        self.mongo = Mongo(
+            settings.mongodb_uri,
+            settings.mongodb_database,
+            server_selection_timeout_ms=settings.mongodb_server_selection_timeout_ms,
+            connect_timeout_ms=settings.mongodb_connect_timeout_ms,
+            socket_timeout_ms=settings.mongodb_socket_timeout_ms,
+        )
         self.broker: KafkaBroker = make_broker(settings)
-        self.broker_watch = BrokerWatch(self.broker, self.topics, partitions=settings.kafka_topic_partitions,
-                                        replication=settings.kafka_replication_factor,
-                                        interval=settings.kafka_topic_check_seconds)
+        self.broker_watch = BrokerWatch(
+            self.broker,
+            self.topics,
+            partitions=settings.kafka_topic_partitions,
+            replication=settings.kafka_replication_factor,
+            interval=settings.kafka_topic_check_seconds,
+        )
         self.outbox = Outbox(self.mongo)
         self.inbox = Inbox(self.mongo, retention_seconds=settings.inbox_retention_seconds)
         self.relay = OutboxRelay(
@@ -61,21 +68,38 @@ class Runtime(Generic[S]):
         )
         self.calendar = WorkingCalendar(settings.calendar_override_file)
         self.clock = BusinessClock(settings)
-        self.calendar_sync = CalendarSync(self.mongo, self.calendar, clock=self.clock, service=settings.service_name,
-                                          interval=settings.calendar_refresh_seconds)
+        self.calendar_sync = CalendarSync(
+            self.mongo,
+            self.calendar,
+            clock=self.clock,
+            service=settings.service_name,
+            interval=settings.calendar_refresh_seconds,
+        )
         self.startup_hooks: list[Callable[[], Awaitable[Any]]] = [self.outbox.ensure_indexes, self.inbox.ensure_indexes]
         self.jobs: list[LeasedJob] = []
 
     def job(self, name: str, step: Callable[[], Awaitable[bool]], *, interval: float) -> LeasedJob:
         """A background job run by one replica at a time (see crm_kit.jobs)."""
-        job = LeasedJob(self.mongo, f"{self.settings.service_name}:{name}", step, interval=interval,
-                        lease_seconds=self.settings.lease_seconds)
+        job = LeasedJob(
+            self.mongo,
+            f"{self.settings.service_name}:{name}",
+            step,
+            interval=interval,
+            lease_seconds=self.settings.lease_seconds,
+        )
         self.jobs.append(job)
         return job
 
     def consume(
-        self, *, topic: str, group: str, parse: Callable[[bytes], Any], handle: BatchHandler[Any], max_records: int = 500,
-        description: str | None = None, dedupe: Literal["inbox", "handler"] = "inbox",
+        self,
+        *,
+        topic: str,
+        group: str,
+        parse: Callable[[bytes], Any],
+        handle: BatchHandler[Any],
+        max_records: int = 500,
+        description: str | None = None,
+        dedupe: Literal["inbox", "handler"] = "inbox",
     ) -> BatchConsumer[Any]:
         """Register an idempotent batch consumer on a topic given by its contract name. `dedupe="handler"`
         when the handler's effects are idempotent by themselves (see BatchConsumer)."""
@@ -103,7 +127,8 @@ class Runtime(Generic[S]):
     def publishes(self, topic: str, events: Sequence[type[EventData]], *, key: str = "customer id") -> None:
         """Declare the service's topic and its CloudEvent types, for the AsyncAPI document."""
         self.broker.publisher(
-            self.topic(topic), title=topic,
+            self.topic(topic),
+            title=topic,
             description="CloudEvents: " + ", ".join(e.event_type for e in events) + f". Key: {key}.",
             schema=Union[tuple(CloudEvent[e] for e in events)],  # type: ignore[misc]  # noqa: UP007
         )
@@ -113,8 +138,12 @@ class Runtime(Generic[S]):
         return FastStream(self.broker, specification=AsyncAPI(title=title, version="1.0.0", description=description))
 
     async def start(self) -> None:
-        await ensure_topics(self.settings.kafka_bootstrap_servers, self.topics, partitions=self.settings.kafka_topic_partitions,
-                            replication=self.settings.kafka_replication_factor)
+        await ensure_topics(
+            self.settings.kafka_bootstrap_servers,
+            self.topics,
+            partitions=self.settings.kafka_topic_partitions,
+            replication=self.settings.kafka_replication_factor,
+        )
         for hook in self.startup_hooks:
             await hook()
         await self.calendar_sync.refresh()  # the official schedules loaded at run time, before any date is computed

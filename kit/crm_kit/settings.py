@@ -43,11 +43,17 @@ class ServiceSettings(BaseSettings):
     # Bounds on every database call, so a stalled database is an error in seconds, not a hang (see crm_kit.db).
     mongodb_server_selection_timeout_ms: int = Field(default=3_000, ge=100)
     mongodb_connect_timeout_ms: int = Field(default=3_000, ge=100)
-    mongodb_socket_timeout_ms: int = Field(default=30_000, ge=1_000, description="each round trip of consumers and jobs")
+    mongodb_socket_timeout_ms: int = Field(
+        default=30_000, ge=1_000, description="each round trip of consumers and jobs"
+    )
     http_database_timeout_seconds: float = Field(
-        default=5.0, gt=0, description="all database calls of one HTTP request; past it the answer is 503 with Retry-After")
+        default=5.0,
+        gt=0,
+        description="all database calls of one HTTP request; past it the answer is 503 with Retry-After",
+    )
     http_bulk_database_timeout_seconds: float = Field(
-        default=120.0, gt=0, description="the same for bulk requests (customer batches, balance batches)")
+        default=120.0, gt=0, description="the same for bulk requests (customer batches, balance batches)"
+    )
     readiness_database_timeout_seconds: float = Field(default=2.0, gt=0, description="the ping behind /readyz")
 
     log_format: Literal["json", "console"] = "json"
@@ -71,12 +77,19 @@ class ServiceSettings(BaseSettings):
     consumer_retry_backoff_seconds: float = 0.2
     shutdown_grace_seconds: float = 10.0
     lease_seconds: float = Field(
-        default=15.0, ge=1, description="how long a leased job's or the outbox relay's lease lasts when not renewed: "
-                                        "how soon another replica takes over from a dead or stopped holder")
+        default=15.0,
+        ge=1,
+        description="how long a leased job's or the outbox relay's lease lasts when not renewed: "
+        "how soon another replica takes over from a dead or stopped holder",
+    )
     calendar_override_file: Path | None = Field(
-        default=None, description="JSON holidays/make-up workdays by year; overrides chinesecalendar (deploy/README.md)")
+        default=None, description="JSON holidays/make-up workdays by year; overrides chinesecalendar (deploy/README.md)"
+    )
     calendar_refresh_seconds: float = Field(
-        default=30.0, gt=0, description="how often each replica re-reads the loaded official schedules and the override file")
+        default=30.0,
+        gt=0,
+        description="how often each replica re-reads the loaded official schedules and the override file",
+    )
 
     def topic(self, name: str) -> str:
         return f"{self.kafka_topic_prefix}{name}"

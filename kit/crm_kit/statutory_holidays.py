@@ -28,10 +28,23 @@ STATUTE_FROM = 2025  # the 2024 amendment: 春节 and 劳动节 gained a day eac
 
 # The names chinesecalendar uses, so a provisional day reads like an official one.
 NEW_YEAR, SPRING, TOMB_SWEEPING, LABOUR, DRAGON_BOAT, MID_AUTUMN, NATIONAL = (
-    "New Year's Day", "Spring Festival", "Tomb-sweeping Day", "Labour Day", "Dragon Boat Festival",
-    "Mid-autumn Festival", "National Day")
-HOLIDAY_NAMES = {NEW_YEAR: "元旦", SPRING: "春节", TOMB_SWEEPING: "清明节", LABOUR: "劳动节", DRAGON_BOAT: "端午节",
-                 MID_AUTUMN: "中秋节", NATIONAL: "国庆节"}
+    "New Year's Day",
+    "Spring Festival",
+    "Tomb-sweeping Day",
+    "Labour Day",
+    "Dragon Boat Festival",
+    "Mid-autumn Festival",
+    "National Day",
+)
+HOLIDAY_NAMES = {
+    NEW_YEAR: "元旦",
+    SPRING: "春节",
+    TOMB_SWEEPING: "清明节",
+    LABOUR: "劳动节",
+    DRAGON_BOAT: "端午节",
+    MID_AUTUMN: "中秋节",
+    NATIONAL: "国庆节",
+}
 
 
 def _lunar(year: int, month: int, day: int) -> dt.date:

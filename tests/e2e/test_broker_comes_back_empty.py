@@ -26,7 +26,8 @@ def start_service(name, factory, port_var, env, tmp_path):
 
 
 async def test_every_customer_registered_around_a_broker_that_came_back_empty_is_delivered(
-        service_env, tmp_path, people, rm):
+    service_env, tmp_path, people, rm
+):
     port = free_port()
     broker = await asyncio.to_thread(EmbeddedKafka("127.0.0.1", port, log_path=tmp_path / "kafka-1.log").start)
     env = {**service_env, "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap, "KAFKA_TOPIC_CHECK_SECONDS": "1"}
@@ -36,10 +37,13 @@ async def test_every_customer_registered_around_a_broker_that_came_back_empty_is
     tiered = mongo[tiering_env["MONGODB_DATABASE"]]["customers"]
     procs = []
     try:
-        profile = await asyncio.to_thread(start_service, "profile", "crm_profile.main:create_app", "PROFILE_PORT", env, tmp_path)
+        profile = await asyncio.to_thread(
+            start_service, "profile", "crm_profile.main:create_app", "PROFILE_PORT", env, tmp_path
+        )
         procs.append(profile)
-        tiering = await asyncio.to_thread(start_service, "tiering", "crm_tiering.main:create_app", "TIERING_PORT",
-                                          tiering_env, tmp_path)
+        tiering = await asyncio.to_thread(
+            start_service, "tiering", "crm_tiering.main:create_app", "TIERING_PORT", tiering_env, tmp_path
+        )
         procs.append(tiering)
         async with httpx.AsyncClient(base_url=profile.base_url, timeout=10) as client:
 
@@ -77,8 +81,12 @@ async def test_every_customer_registered_around_a_broker_that_came_back_empty_is
             after = await register(3)
 
             wanted = sorted(during + after)
-            records = await read_topic(broker.bootstrap, topic, timeout=60,
-                                       until=lambda rs: {e["subject"] for e in of_type(rs, REGISTERED)} >= set(wanted))
+            records = await read_topic(
+                broker.bootstrap,
+                topic,
+                timeout=60,
+                until=lambda rs: {e["subject"] for e in of_type(rs, REGISTERED)} >= set(wanted),
+            )
             assert sorted({e["subject"] for e in of_type(records, REGISTERED)}) == wanted
             await eventually(lambda: tiering_has(before + during + after), timeout=60, interval=0.5)
 

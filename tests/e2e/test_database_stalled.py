@@ -28,12 +28,15 @@ async def timed(request):
 
 
 async def test_a_stalled_database_is_a_quick_503_with_retry_after_and_nothing_is_lost(
-        service_env, stack, tmp_path, people, rm):
-    database = await asyncio.to_thread(EmbeddedMongo("127.0.0.1", free_port(), tmp_path / "mongo-data",
-                                                     log_path=tmp_path / "mongodb.log").start)
+    service_env, stack, tmp_path, people, rm
+):
+    database = await asyncio.to_thread(
+        EmbeddedMongo("127.0.0.1", free_port(), tmp_path / "mongo-data", log_path=tmp_path / "mongodb.log").start
+    )
     env = {**service_env, "MONGODB_URI": database.uri}
-    profile = ServiceProcess("profile", "crm_profile.main:create_app", "PROFILE_PORT", free_port(), env,
-                             log_path=tmp_path / "profile.log")
+    profile = ServiceProcess(
+        "profile", "crm_profile.main:create_app", "PROFILE_PORT", free_port(), env, log_path=tmp_path / "profile.log"
+    )
     stopped = False
     try:
         await asyncio.to_thread(profile.start)
@@ -44,9 +47,11 @@ async def test_a_stalled_database_is_a_quick_503_with_retry_after_and_nothing_is
             os.killpg(database.pid, signal.SIGSTOP)
             stopped = True
             stalled_at = time.monotonic()
-            for request in (client.post("/v1/customers", json=people(), headers=rm),
-                            client.get(f"/v1/customers/{first.json()['id']}", headers=rm),
-                            client.get("/readyz")):
+            for request in (
+                client.post("/v1/customers", json=people(), headers=rm),
+                client.get(f"/v1/customers/{first.json()['id']}", headers=rm),
+                client.get("/readyz"),
+            ):
                 answer, took = await timed(request)
                 assert answer.status_code == 503, answer.text
                 assert int(answer.headers["Retry-After"]) > 0
@@ -71,8 +76,11 @@ async def test_a_stalled_database_is_a_quick_503_with_retry_after_and_nothing_is
             for customer_id in accepted:
                 assert (await client.get(f"/v1/customers/{customer_id}", headers=rm)).status_code == 200
         topic = f"{env['KAFKA_TOPIC_PREFIX']}crm.profile.customers"
-        records = await read_topic(stack.kafka_bootstrap, topic,
-                                   until=lambda rs: {e["subject"] for e in of_type(rs, REGISTERED)} >= set(accepted))
+        records = await read_topic(
+            stack.kafka_bootstrap,
+            topic,
+            until=lambda rs: {e["subject"] for e in of_type(rs, REGISTERED)} >= set(accepted),
+        )
         assert {e["subject"] for e in of_type(records, REGISTERED)} >= set(accepted)
     finally:
         if stopped:

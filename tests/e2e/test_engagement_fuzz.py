@@ -10,10 +10,14 @@ from support import fuzz_without_server_errors
 pytestmark = pytest.mark.e2e
 
 
-@pytest.mark.parametrize("role,staff_id,branch", [("admin", "S-ADMIN", None), ("relationship_manager", "S-RM1", "BR001")])
+@pytest.mark.parametrize(
+    "role,staff_id,branch", [("admin", "S-ADMIN", None), ("relationship_manager", "S-RM1", "BR001")]
+)
 async def test_fuzzed_requests_never_get_a_server_error(service_env, tmp_path, token_for, role, staff_id, branch):
     env = {**service_env, "LOG_FORMAT": "json", "CLOCK_DATE": "2026-12-01"}
     log = tmp_path / "engagement.log"
-    proc = ServiceProcess("engagement", "crm_engagement.main:create_app", "ENGAGEMENT_PORT", free_port(), env, log_path=log)
+    proc = ServiceProcess(
+        "engagement", "crm_engagement.main:create_app", "ENGAGEMENT_PORT", free_port(), env, log_path=log
+    )
     await asyncio.to_thread(proc.start)
     await fuzz_without_server_errors(proc, log, token_for(role, staff_id, branch), max_examples=20)

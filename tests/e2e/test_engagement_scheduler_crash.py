@@ -22,8 +22,14 @@ CHUNK = 10
 
 
 def start(env, tmp_path, name, day):
-    proc = ServiceProcess(name, "crm_engagement.main:create_app", "ENGAGEMENT_PORT", free_port(),
-                          {**env, "CLOCK_DATE": day}, log_path=tmp_path / f"{name}.log")
+    proc = ServiceProcess(
+        name,
+        "crm_engagement.main:create_app",
+        "ENGAGEMENT_PORT",
+        free_port(),
+        {**env, "CLOCK_DATE": day},
+        log_path=tmp_path / f"{name}.log",
+    )
     return proc.start()
 
 
@@ -59,7 +65,9 @@ async def test_a_scheduler_killed_half_way_creates_no_duplicate_tasks(service_en
                     os.kill(proc.pid, signal.SIGKILL)
                     killed = True
                     break
-                assert not (state and state.get("done")), f"the care run finished before it could be interrupted: {state}"
+                assert not (state and state.get("done")), (
+                    f"the care run finished before it could be interrupted: {state}"
+                )
                 await asyncio.sleep(0.01)
         finally:
             await asyncio.to_thread(proc.stop, 5)
@@ -72,6 +80,7 @@ async def test_a_scheduler_killed_half_way_creates_no_duplicate_tasks(service_en
         # Started again, the same day: the run resumes after the dead process's lease runs out.
         proc = await asyncio.to_thread(start, env, tmp_path, "engagement-3", "2026-09-20")
         try:
+
             async def finished():
                 state = db["scheduler"].find_one({"_id": "care:2026-09-20"})
                 return state and state.get("done")
@@ -79,8 +88,13 @@ async def test_a_scheduler_killed_half_way_creates_no_duplicate_tasks(service_en
             # The killed process may have died inside a transaction that wrote the lease: the database aborts it
             # after its 60 s lifetime, and only then can the lease change hands.
             await eventually(finished, timeout=200, interval=0.5)
-            records = await read_topic(feed.bootstrap, feed.topic("crm.engagement.tasks"), timeout=60, settle=2.0,
-                                       until=lambda rs: len(_festival_task_ids(rs)) >= CUSTOMERS)
+            records = await read_topic(
+                feed.bootstrap,
+                feed.topic("crm.engagement.tasks"),
+                timeout=60,
+                settle=2.0,
+                until=lambda rs: len(_festival_task_ids(rs)) >= CUSTOMERS,
+            )
         finally:
             await asyncio.to_thread(proc.stop)
 

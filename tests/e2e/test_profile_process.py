@@ -37,10 +37,24 @@ async def test_seeded_id_numbers_and_phones_reach_no_log_line_and_no_event(servi
         rng = random.Random(5)
         feed = [make_balance(rng, c["core_customer_no"], "2030-01-01") for c in customers]
         await produce(stack.kafka_bootstrap, f"{prefix}corebank.balances", [*feed[:5], b"garbage", *feed[5:]])
-        records = await read_topic(stack.kafka_bootstrap, f"{prefix}crm.profile.customers",
-                                   until=lambda rs: len([e for e in of_type(rs, "crm.profile.customer.assets-changed.v1")
-                                                         if e["data"]["as_of"] == "2030-01-01"]) == 24, timeout=60)
-        changed = [e for e in of_type(records, "crm.profile.customer.assets-changed.v1") if e["data"]["as_of"] == "2030-01-01"]
+        records = await read_topic(
+            stack.kafka_bootstrap,
+            f"{prefix}crm.profile.customers",
+            until=lambda rs: (
+                len(
+                    [
+                        e
+                        for e in of_type(rs, "crm.profile.customer.assets-changed.v1")
+                        if e["data"]["as_of"] == "2030-01-01"
+                    ]
+                )
+                == 24
+            ),
+            timeout=60,
+        )
+        changed = [
+            e for e in of_type(records, "crm.profile.customer.assets-changed.v1") if e["data"]["as_of"] == "2030-01-01"
+        ]
         assert len(changed) == 24
         dead = await read_topic(stack.kafka_bootstrap, f"{prefix}corebank.balances.dlt", until=lambda rs: len(rs) >= 1)
         assert [d.value for d in dead] == [b"garbage"]
@@ -70,7 +84,9 @@ async def test_seeded_id_numbers_and_phones_reach_no_log_line_and_no_event(servi
     assert any("correlation_id" in json.loads(line) for line in lines)
 
 
-async def test_killed_before_publishing_the_event_is_sent_after_restart(service_env, stack, tmp_path, people, token_for):
+async def test_killed_before_publishing_the_event_is_sent_after_restart(
+    service_env, stack, tmp_path, people, token_for
+):
     # The first process commits but never relays (as if it died right after the commit) and is then killed.
     proc, _ = await asyncio.to_thread(start, service_env, tmp_path, "profile-crashing", OUTBOX_RELAY_ENABLED="false")
     import httpx
@@ -82,7 +98,9 @@ async def test_killed_before_publishing_the_event_is_sent_after_restart(service_
     os.kill(proc.pid, signal.SIGKILL)
     await asyncio.to_thread(proc.stop, 5)
     topic = f"{service_env['KAFKA_TOPIC_PREFIX']}crm.profile.customers"
-    assert of_type(await read_topic(stack.kafka_bootstrap, topic, timeout=2), "crm.profile.customer.registered.v1") == []
+    assert (
+        of_type(await read_topic(stack.kafka_bootstrap, topic, timeout=2), "crm.profile.customer.registered.v1") == []
+    )
 
     proc2, _ = await asyncio.to_thread(start, service_env, tmp_path, "profile-restarted")
     try:

@@ -26,8 +26,14 @@ BACK_WITHIN = 20.0  # seconds from the restart; the benchmark's figures are a fe
 
 
 def profile_process(env, tmp_path, n):
-    return ServiceProcess("profile", "crm_profile.main:create_app", "PROFILE_PORT", free_port(),
-                          {**env, "LOG_FORMAT": "json"}, log_path=tmp_path / f"profile-{n}.log")
+    return ServiceProcess(
+        "profile",
+        "crm_profile.main:create_app",
+        "PROFILE_PORT",
+        free_port(),
+        {**env, "LOG_FORMAT": "json"},
+        log_path=tmp_path / f"profile-{n}.log",
+    )
 
 
 async def send(bootstrap, topic, records):
@@ -43,13 +49,16 @@ async def send(bootstrap, topic, records):
 def balances(customers, as_of, rng):
     import json
 
-    return [(c["core_customer_no"].encode(), json.dumps(make_balance(rng, c["core_customer_no"], as_of)).encode(), None)
-            for c in customers]
+    return [
+        (c["core_customer_no"].encode(), json.dumps(make_balance(rng, c["core_customer_no"], as_of)).encode(), None)
+        for c in customers
+    ]
 
 
 @pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM], ids=["killed", "stopped"])
-async def test_profile_consumes_again_on_both_groups_soon_after_a_restart(service_env, stack, tmp_path, stop,
-                                                                         people, rm):
+async def test_profile_consumes_again_on_both_groups_soon_after_a_restart(
+    service_env, stack, tmp_path, stop, people, rm
+):
     prefix = service_env["KAFKA_TOPIC_PREFIX"]
     balances_topic, decisions_topic = f"{prefix}corebank.balances", f"{prefix}crm.tiering.customers"
     rng = random.Random(11)
@@ -63,9 +72,12 @@ async def test_profile_consumes_again_on_both_groups_soon_after_a_restart(servic
                 assert created.status_code == 201, created.text
                 customers.append({**body, "customer_id": created.json()["id"]})
         await send(stack.kafka_bootstrap, balances_topic, balances(customers, "2030-01-01", rng))
-        await read_topic(stack.kafka_bootstrap, f"{prefix}crm.profile.customers", timeout=60,
-                         until=lambda rs: len([e for e in of_type(rs, ASSETS_CHANGED)
-                                               if e["data"]["as_of"] == "2030-01-01"]) == 6)
+        await read_topic(
+            stack.kafka_bootstrap,
+            f"{prefix}crm.profile.customers",
+            timeout=60,
+            until=lambda rs: len([e for e in of_type(rs, ASSETS_CHANGED) if e["data"]["as_of"] == "2030-01-01"]) == 6,
+        )
     finally:
         if stop == signal.SIGKILL:
             os.killpg(first.pid, signal.SIGKILL)
@@ -75,20 +87,37 @@ async def test_profile_consumes_again_on_both_groups_soon_after_a_restart(servic
     await send(stack.kafka_bootstrap, balances_topic, balances(customers, "2030-01-02", rng))
     decided = customers[0]["customer_id"]
     decision = CloudEvent.wrap(
-        TierChanged(customer_id=decided, branch="BR001", from_tier=None, to_tier="vip", reason="upgrade",
-                    policy_version=1, as_of=date(2030, 1, 2), basis_amount=Decimal("600000.00")),
-        source="crm/tiering", subject=decided)
-    await send(stack.kafka_bootstrap, decisions_topic,
-               [(decided.encode(), decision.model_dump_json().encode(), [("ce_sequence", b"1")])])
+        TierChanged(
+            customer_id=decided,
+            branch="BR001",
+            from_tier=None,
+            to_tier="vip",
+            reason="upgrade",
+            policy_version=1,
+            as_of=date(2030, 1, 2),
+            basis_amount=Decimal("600000.00"),
+        ),
+        source="crm/tiering",
+        subject=decided,
+    )
+    await send(
+        stack.kafka_bootstrap,
+        decisions_topic,
+        [(decided.encode(), decision.model_dump_json().encode(), [("ce_sequence", b"1")])],
+    )
 
     restarted = profile_process(service_env, tmp_path, 2)
     started = time.monotonic()
     await asyncio.to_thread(restarted.start)
     try:
-        records = await read_topic(stack.kafka_bootstrap, f"{prefix}crm.profile.customers", timeout=BACK_WITHIN,
-                                   until=lambda rs: len([e for e in of_type(rs, ASSETS_CHANGED)
-                                                         if e["data"]["as_of"] == "2030-01-02"]) == 6)
+        records = await read_topic(
+            stack.kafka_bootstrap,
+            f"{prefix}crm.profile.customers",
+            timeout=BACK_WITHIN,
+            until=lambda rs: len([e for e in of_type(rs, ASSETS_CHANGED) if e["data"]["as_of"] == "2030-01-02"]) == 6,
+        )
         async with httpx.AsyncClient(base_url=restarted.base_url) as client:
+
             async def tiered():
                 got = (await client.get(f"/v1/customers/{decided}", headers=rm)).json()
                 return got.get("tier")

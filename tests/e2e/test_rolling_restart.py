@@ -29,8 +29,9 @@ ASSETS_CHANGED = "crm.profile.customer.assets-changed.v1"
 
 
 def replica(env, tmp_path, name):
-    proc = ServiceProcess(name, "crm_profile.main:create_app", "PROFILE_PORT", free_port(), env,
-                          log_path=tmp_path / f"{name}.log")
+    proc = ServiceProcess(
+        name, "crm_profile.main:create_app", "PROFILE_PORT", free_port(), env, log_path=tmp_path / f"{name}.log"
+    )
     return proc.start()
 
 
@@ -51,11 +52,14 @@ async def leases_of(db, pid):
     return [lease for lease in held if lease["until"] != EXPIRED]
 
 
-async def test_replicas_restarted_one_by_one_under_load_lose_nothing_and_apply_nothing_twice(service_env, stack, tmp_path):
+async def test_replicas_restarted_one_by_one_under_load_lose_nothing_and_apply_nothing_twice(
+    service_env, stack, tmp_path
+):
     env = {**service_env, "KAFKA_TOPIC_PARTITIONS": "4"}
     prefix = env["KAFKA_TOPIC_PREFIX"]
-    a, b = await asyncio.gather(asyncio.to_thread(replica, env, tmp_path, "profile-a"),
-                                asyncio.to_thread(replica, env, tmp_path, "profile-b"))
+    a, b = await asyncio.gather(
+        asyncio.to_thread(replica, env, tmp_path, "profile-a"), asyncio.to_thread(replica, env, tmp_path, "profile-b")
+    )
     running = {"a": a, "b": b}
     mongo = AsyncMongoClient(env["MONGODB_URI"], tz_aware=True)
     db = mongo[env["MONGODB_DATABASE"]]
@@ -103,8 +107,13 @@ async def test_replicas_restarted_one_by_one_under_load_lose_nothing_and_apply_n
         def in_feed(records):
             return [e for e in of_type(records, ASSETS_CHANGED) if e["data"]["as_of"] >= FIRST_DAY.isoformat()]
 
-        records = await read_topic(stack.kafka_bootstrap, f"{prefix}crm.profile.customers",
-                                   until=lambda rs: len(in_feed(rs)) >= len(wanted), timeout=120, settle=3)
+        records = await read_topic(
+            stack.kafka_bootstrap,
+            f"{prefix}crm.profile.customers",
+            until=lambda rs: len(in_feed(rs)) >= len(wanted),
+            timeout=120,
+            settle=3,
+        )
         published = [(e["data"]["core_customer_no"], e["data"]["as_of"]) for e in in_feed(records)]
         assert sorted(set(published)) == sorted(wanted), "events lost"
         assert len(published) == len(set(published)), "an event published twice"

@@ -29,8 +29,14 @@ RELAY_LEASE = "outbox-relay:engagement"
 
 
 def start(env, tmp_path, name, day):
-    proc = ServiceProcess(name, "crm_engagement.main:create_app", "ENGAGEMENT_PORT", free_port(),
-                          {**env, "CLOCK_DATE": day}, log_path=tmp_path / f"{name}.log")
+    proc = ServiceProcess(
+        name,
+        "crm_engagement.main:create_app",
+        "ENGAGEMENT_PORT",
+        free_port(),
+        {**env, "CLOCK_DATE": day},
+        log_path=tmp_path / f"{name}.log",
+    )
     return proc.start()
 
 
@@ -38,7 +44,9 @@ def pid_of(owner: str) -> int:
     return int(owner.split(":")[1])  # host:pid:object
 
 
-async def test_a_scheduler_holder_paused_past_its_lease_writes_and_publishes_nothing_once_resumed(service_env, tmp_path):
+async def test_a_scheduler_holder_paused_past_its_lease_writes_and_publishes_nothing_once_resumed(
+    service_env, tmp_path
+):
     env = {**service_env, "SCHEDULER_CHUNK_SIZE": str(CHUNK), "SCHEDULER_INTERVAL_SECONDS": "0.2", "LEASE_SECONDS": "3"}
     feed = Feed(env)
     ids = [f"CS{i:04d}" for i in range(CUSTOMERS)]
@@ -62,8 +70,11 @@ async def test_a_scheduler_holder_paused_past_its_lease_writes_and_publishes_not
         # Day 2 (2026-09-20): two replicas; the one holding the scheduler's lease plans 中秋 chunk by chunk. Until
         # both are up, a third holder (the test) keeps the lease, then lets it go.
         kept = db["leases"].find_one_and_update(
-            {"_id": LEASE}, {"$set": {"owner": "test:0:0", "until": datetime.now(UTC) + timedelta(hours=1)},
-                             "$inc": {"epoch": 1}}, upsert=True, return_document=ReturnDocument.AFTER)
+            {"_id": LEASE},
+            {"$set": {"owner": "test:0:0", "until": datetime.now(UTC) + timedelta(hours=1)}, "$inc": {"epoch": 1}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
         replicas = [await asyncio.to_thread(start, env, tmp_path, f"engagement-{n}", "2026-09-20") for n in (1, 2)]
         by_pid = {p.pid: p for p in replicas}
         db["leases"].update_one({"_id": LEASE}, {"$set": {"until": EXPIRED}})
@@ -107,8 +118,13 @@ async def test_a_scheduler_holder_paused_past_its_lease_writes_and_publishes_not
         assert holder.is_running()
         assert db["outbox"].count_documents(of_old_epoch) == written_before
         assert db["outbox"].count_documents(relayed_by_holder) == relayed_before
-        records = await read_topic(feed.bootstrap, feed.topic("crm.engagement.tasks"), timeout=60, settle=2.0,
-                                   until=lambda rs: len(_festival_tasks(rs)) >= CUSTOMERS)
+        records = await read_topic(
+            feed.bootstrap,
+            feed.topic("crm.engagement.tasks"),
+            timeout=60,
+            settle=2.0,
+            until=lambda rs: len(_festival_tasks(rs)) >= CUSTOMERS,
+        )
     finally:
         for p in replicas:
             if p.is_running():
@@ -117,8 +133,11 @@ async def test_a_scheduler_holder_paused_past_its_lease_writes_and_publishes_not
         try:
             tasks = list(db["tasks"].find({"kind": "festival"}))
             state = db["scheduler"].find_one({"_id": "care:2026-09-20"})
-            holder_epochs = {d["sent_by"]["epoch"] for d in db["outbox"].find(relayed_by_holder, {"sent_by": 1})
-                             } if relayed_by_holder else set()
+            holder_epochs = (
+                {d["sent_by"]["epoch"] for d in db["outbox"].find(relayed_by_holder, {"sent_by": 1})}
+                if relayed_by_holder
+                else set()
+            )
         finally:
             mongo.close()
 
@@ -131,8 +150,12 @@ async def test_a_scheduler_holder_paused_past_its_lease_writes_and_publishes_not
     assert set(by_task) == {t["_id"] for t in tasks}
     assert {tid: ev for tid, ev in by_task.items() if len(ev) != 1} == {}  # one CloudEvent per task
     # Nothing the stopped replica's relay sent under a lease it had lost bears a time after it was resumed.
-    late = [r for r in records if dict(r.headers).get("crm_relay_epoch", b"").decode() in {str(e) for e in holder_epochs}
-            and r.timestamp >= resumed_ms]
+    late = [
+        r
+        for r in records
+        if dict(r.headers).get("crm_relay_epoch", b"").decode() in {str(e) for e in holder_epochs}
+        and r.timestamp >= resumed_ms
+    ]
     assert late == []
     for p in replicas:  # and no write of the scheduler (or the calendar job) went around the fence
         assert "outside a fenced transaction" not in (tmp_path / f"{p.name}.log").read_text()

@@ -27,8 +27,9 @@ AMOUNTS = ("450000.00", "250000.00", "600000.00")
 
 
 def start(env, tmp_path, name):
-    proc = ServiceProcess(name, "crm_tiering.main:create_app", "TIERING_PORT", free_port(), env,
-                          log_path=tmp_path / f"{name}.log")
+    proc = ServiceProcess(
+        name, "crm_tiering.main:create_app", "TIERING_PORT", free_port(), env, log_path=tmp_path / f"{name}.log"
+    )
     return proc.start()
 
 
@@ -43,8 +44,11 @@ async def test_a_rollout_killed_half_way_resumes_and_re_tiers_each_customer_once
     proc = await asyncio.to_thread(start, env, tmp_path, "tiering")
     killed = False
     try:
-        await feed.send_raw("crm.profile.customers", [(envelope(*registered(cid)), cid) for cid in ids]
-                            + [(envelope(*assets(cid, D0, amount[cid])), cid) for cid in ids])
+        await feed.send_raw(
+            "crm.profile.customers",
+            [(envelope(*registered(cid)), cid) for cid in ids]
+            + [(envelope(*assets(cid, D0, amount[cid])), cid) for cid in ids],
+        )
         assert len(await feed.published(TIER_CHANGED, count=CUSTOMERS, timeout=120)) == CUSTOMERS
 
         async with httpx.AsyncClient(base_url=proc.base_url, headers=auth(head_office), timeout=10) as client:
@@ -80,6 +84,7 @@ async def test_a_rollout_killed_half_way_resumes_and_re_tiers_each_customer_once
     proc2 = await asyncio.to_thread(start, env, tmp_path, "tiering-restarted")
     try:
         async with httpx.AsyncClient(base_url=proc2.base_url, headers=auth(head_office), timeout=10) as client:
+
             async def finished():
                 got = (await client.get(f"/v1/policy/rollouts/{rollout['id']}")).json()
                 return got if got["status"] == "done" else None
@@ -93,8 +98,7 @@ async def test_a_rollout_killed_half_way_resumes_and_re_tiers_each_customer_once
             vip = {c["customer_id"] for c in page["items"]}
             assert vip == changing | {cid for cid in ids if amount[cid] == "600000.00"}
 
-        records = await feed.records(
-            until=lambda rs: len(_v2(rs)) >= len(changing), timeout=60, settle=2.0)
+        records = await feed.records(until=lambda rs: len(_v2(rs)) >= len(changing), timeout=60, settle=2.0)
     finally:
         await asyncio.to_thread(proc2.stop)
 
@@ -110,7 +114,11 @@ async def test_a_rollout_killed_half_way_resumes_and_re_tiers_each_customer_once
     for cid, evs in by_customer.items():
         [e] = evs.values()
         assert (e["data"]["from_tier"], e["data"]["to_tier"], e["data"]["reason"], e["data"]["as_of"]) == (
-            "potential", "vip", "policy_change", D0.isoformat()), cid
+            "potential",
+            "vip",
+            "policy_change",
+            D0.isoformat(),
+        ), cid
 
     # Each customer's events are numbered 1, 2, … without a gap or a number used by two different events.
     numbers: dict[str, dict[int, str]] = defaultdict(dict)

@@ -31,8 +31,9 @@ LEASE = "tiering:policy-rollout"
 
 
 def start(env, tmp_path, name):
-    proc = ServiceProcess(name, "crm_tiering.main:create_app", "TIERING_PORT", free_port(), env,
-                          log_path=tmp_path / f"{name}.log")
+    proc = ServiceProcess(
+        name, "crm_tiering.main:create_app", "TIERING_PORT", free_port(), env, log_path=tmp_path / f"{name}.log"
+    )
     return proc.start()
 
 
@@ -53,12 +54,18 @@ async def test_a_rollout_holder_paused_past_its_lease_writes_nothing_once_resume
     try:
         # Until both replicas are up, a third holder (the test) keeps the rollout's lease.
         kept = db["leases"].find_one_and_update(
-            {"_id": LEASE}, {"$set": {"owner": "test:0:0", "until": datetime.now(UTC) + timedelta(hours=1)},
-                             "$inc": {"epoch": 1}}, upsert=True, return_document=ReturnDocument.AFTER)
+            {"_id": LEASE},
+            {"$set": {"owner": "test:0:0", "until": datetime.now(UTC) + timedelta(hours=1)}, "$inc": {"epoch": 1}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
         replicas = [await asyncio.to_thread(start, env, tmp_path, f"tiering-{n}") for n in (1, 2)]
         by_pid = {p.pid: p for p in replicas}
-        await feed.send_raw("crm.profile.customers", [(envelope(*registered(cid)), cid) for cid in ids]
-                            + [(envelope(*assets(cid, D0, amount[cid])), cid) for cid in ids])
+        await feed.send_raw(
+            "crm.profile.customers",
+            [(envelope(*registered(cid)), cid) for cid in ids]
+            + [(envelope(*assets(cid, D0, amount[cid])), cid) for cid in ids],
+        )
         assert len(await feed.published(TIER_CHANGED, count=CUSTOMERS, timeout=120)) == CUSTOMERS
 
         async with httpx.AsyncClient(base_url=replicas[0].base_url, headers=auth(head_office), timeout=10) as client:

@@ -47,11 +47,15 @@ ROWS: list[dict[str, object]] = []  # one per run, for the table printed at the 
 
 
 def table() -> str:
-    lines = ["| fault | events | lost | doubled | out of order | dead letters | time to recover (s) |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| fault | events | lost | doubled | out of order | dead letters | time to recover (s) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in ROWS:
-        lines.append(f"| {r['fault']} | {r['events']} | {r['lost']} | {r['doubled']} | {r['out_of_order']} | "
-                     f"{r['dead_letters']} | {r['recover']} |")
+        lines.append(
+            f"| {r['fault']} | {r['events']} | {r['lost']} | {r['doubled']} | {r['out_of_order']} | "
+            f"{r['dead_letters']} | {r['recover']} |"
+        )
     return "\n".join(lines)
 
 
@@ -62,8 +66,17 @@ ALL_TOPICS = TOPICS + tuple(dead_letter(t) for t in TOPICS)
 STATE: dict[str, tuple[str, ...]] = {
     "profile": ("customers", "balance_history", "relationships"),
     "tiering": ("customers", "staff", "policies", "rollouts", "watch"),
-    "engagement": ("customers", "tasks", "open_task_keys", "interactions", "contact_attempts", "surveys",
-                   "points_accounts", "points_ledger", "recommendations"),
+    "engagement": (
+        "customers",
+        "tasks",
+        "open_task_keys",
+        "interactions",
+        "contact_attempts",
+        "surveys",
+        "points_accounts",
+        "points_ledger",
+        "recommendations",
+    ),
     "complaints": ("complaints", "customers", "handlers"),
 }
 HEAD_OFFICE = ("S-HO01", "head_office", None)
@@ -75,8 +88,11 @@ def new_secrets() -> dict[str, str]:
 
     from crm_kit.crypto import new_key_b64
 
-    return {"CRM_JWT_SECRET": pysecrets.token_urlsafe(48), "CRM_DATA_KEY": new_key_b64(),
-            "CRM_LOOKUP_KEY": new_key_b64()}
+    return {
+        "CRM_JWT_SECRET": pysecrets.token_urlsafe(48),
+        "CRM_DATA_KEY": new_key_b64(),
+        "CRM_LOOKUP_KEY": new_key_b64(),
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -87,19 +103,28 @@ class Cluster:
     """A broker, a database and `replicas` processes of each of the four services, wired as `crm run` wires them,
     with the business date pinned (so every run computes the same dates) and short scheduler intervals."""
 
-    def __init__(self, workdir: Path, *, business_date: date, replicas: int = 1, partitions: int = 4,
-                 extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        business_date: date,
+        replicas: int = 1,
+        partitions: int = 4,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.workdir = workdir
         self.business_date = business_date
         self.secrets = new_secrets()
         self.prefix = f"f{uuid.uuid4().hex[:6]}."
         self.partitions = partitions
         self.kafka = EmbeddedKafka("127.0.0.1", free_port(), log_path=workdir / "kafka.log")
-        self.mongo = EmbeddedMongo("127.0.0.1", free_port(), workdir / "mongo-data", test_commands=True,
-                                   log_path=workdir / "mongodb.log")
+        self.mongo = EmbeddedMongo(
+            "127.0.0.1", free_port(), workdir / "mongo-data", test_commands=True, log_path=workdir / "mongodb.log"
+        )
         self.extra_env = extra_env or {}
         self.replicas: dict[str, list[ServiceProcess]] = {
-            name: [self._process(name, i) for i in range(replicas)] for name in SPECS}
+            name: [self._process(name, i) for i in range(replicas)] for name in SPECS
+        }
         self._db: MongoClient[dict[str, Any]] | None = None
 
     def database(self, service: str) -> str:
@@ -129,8 +154,14 @@ class Cluster:
 
     def _process(self, service: str, index: int) -> ServiceProcess:
         spec = SPECS[service]
-        return ServiceProcess(f"{service}-{index}", spec.factory, spec.port_var, free_port(), self.env(service),
-                              log_path=self.workdir / f"{service}-{index}.log")
+        return ServiceProcess(
+            f"{service}-{index}",
+            spec.factory,
+            spec.port_var,
+            free_port(),
+            self.env(service),
+            log_path=self.workdir / f"{service}-{index}.log",
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -257,13 +288,19 @@ async def _partitions(consumer: Any, topics: Iterable[str]) -> list[Any]:
     return [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
 
 
-async def _high_waters(bootstrap: str, topics: Iterable[str], start: dict[tuple[str, int], int]) -> dict[tuple[str, int], int]:
+async def _high_waters(
+    bootstrap: str, topics: Iterable[str], start: dict[tuple[str, int], int]
+) -> dict[tuple[str, int], int]:
     """The end of every partition of `topics`. Taken from fetch answers (their high-water mark), read from `start`
     on (a consumer group's position): Tansu's ListOffsets answers 1 for any non-empty partition."""
     from aiokafka import AIOKafkaConsumer
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, request_timeout_ms=5000,
-                                max_partition_fetch_bytes=64 * 1024)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        request_timeout_ms=5000,
+        max_partition_fetch_bytes=64 * 1024,
+    )
     await consumer.start()
     try:
         tps = await _partitions(consumer, topics)
@@ -287,8 +324,9 @@ async def _group_offsets(bootstrap: str, group: str, partitions: list[tuple[str,
 
     # A group member that never joins, only asks for the committed offsets (Tansu answers the admin client's
     # OffsetFetch for several partitions in a shape aiokafka misreads).
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
-                                request_timeout_ms=5000)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False, request_timeout_ms=5000
+    )
     await consumer.start()
     try:
         out = {}
@@ -310,7 +348,8 @@ async def progress(cluster: Cluster) -> dict[str, Any]:
             docs = cluster.db()[cluster.database(s)]["outbox"].find({"sent_at": None}, {"messages.id": 1})
             out[s] = sum(len(d["messages"]) for d in docs)
         out["rollouts"] = cluster.db()[cluster.database("tiering")]["rollouts"].count_documents(
-            {"status": {"$ne": "done"}})
+            {"status": {"$ne": "done"}}
+        )
         return out
 
     outbox = await asyncio.to_thread(pending)
@@ -379,13 +418,21 @@ class Bank:
     def auth(self, as_: tuple[str, str, str | None]) -> dict[str, str]:
         if as_ not in self._tokens:
             staff, role, branch = as_
-            self._tokens[as_] = issue_token(secret=self.cluster.secrets["CRM_JWT_SECRET"], staff_id=staff,
-                                            role=role, branch=branch)
+            self._tokens[as_] = issue_token(
+                secret=self.cluster.secrets["CRM_JWT_SECRET"], staff_id=staff, role=role, branch=branch
+            )
         return {"Authorization": f"Bearer {self._tokens[as_]}"}
 
-    async def call(self, service: str, method: str, path: str, *, as_: tuple[str, str, str | None],
-                   ok: Callable[[httpx.Response, int], bool] = lambda r, attempt: r.status_code < 400,
-                   **kw: Any) -> httpx.Response:
+    async def call(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        *,
+        as_: tuple[str, str, str | None],
+        ok: Callable[[httpx.Response, int], bool] = lambda r, attempt: r.status_code < 400,
+        **kw: Any,
+    ) -> httpx.Response:
         """The response `ok` accepts (attempt number given: a retried POST may meet its own first effect)."""
         deadline = time.monotonic() + self.patience
         attempt = 0
@@ -419,15 +466,20 @@ async def produce(cluster: Cluster, topic: str, messages: list[tuple[str, bytes]
     deadline = time.monotonic() + patience
     remaining = list(messages)
     while remaining:
-        producer = AIOKafkaProducer(bootstrap_servers=cluster.kafka.bootstrap, acks="all", request_timeout_ms=10_000,
-                                    enable_idempotence=False, linger_ms=5)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=cluster.kafka.bootstrap,
+            acks="all",
+            request_timeout_ms=10_000,
+            enable_idempotence=False,
+            linger_ms=5,
+        )
         try:
             await producer.start()
             while remaining:
                 chunk = remaining[:500]
                 futures = [await producer.send(cluster.topic(topic), value, key=key.encode()) for key, value in chunk]
                 await asyncio.gather(*futures)
-                remaining = remaining[len(chunk):]
+                remaining = remaining[len(chunk) :]
         except Exception:
             if time.monotonic() > deadline:
                 raise
@@ -453,26 +505,36 @@ class Workload:
     seed: int = 20261124
     business_date: date = date(2026, 12, 1)
     settle: float = 2.0  # seconds without change that make the system quiet between steps
-    phases: list[str] = field(default_factory=lambda: [
-        "directory", "registrations", "balances", "policy", "tasks", "complaints", "handling"])
+    phases: list[str] = field(
+        default_factory=lambda: ["directory", "registrations", "balances", "policy", "tasks", "complaints", "handling"]
+    )
 
     def steps(self) -> list[str]:
         """The phases, with one step per business day of balances (each day settles before the next: what
         engagement plans for a day depends on both profile's and tiering's events of that day having arrived)."""
-        return [s for p in self.phases for s in ([f"balances:{i}" for i in range(self.days)] if p == "balances" else [p])]
+        return [
+            s for p in self.phases for s in ([f"balances:{i}" for i in range(self.days)] if p == "balances" else [p])
+        ]
 
     def dataset(self) -> dict[str, Any]:
         per_branch = max(1, self.customers // 3)
         corporates = max(0, per_branch // 8)
-        data = make_dataset(self.seed, branches=3, individuals_per_branch=per_branch - corporates,
-                            corporates_per_branch=corporates, as_of=self.business_date)
+        data = make_dataset(
+            self.seed,
+            branches=3,
+            individuals_per_branch=per_branch - corporates,
+            corporates_per_branch=corporates,
+            as_of=self.business_date,
+        )
         data["customers"] = data["customers"][: self.customers]
         return data
 
     def balance_days(self) -> list[date]:
         return [self.business_date - timedelta(days=self.days - 1 - i) for i in range(self.days)]
 
-    async def run(self, cluster: Cluster, *, at_phase: Callable[[str], Awaitable[None]] | None = None) -> dict[str, Any]:
+    async def run(
+        self, cluster: Cluster, *, at_phase: Callable[[str], Awaitable[None]] | None = None
+    ) -> dict[str, Any]:
         """Run every phase; `at_phase(name)` is awaited as each phase starts (where a fault is set off)."""
         data = self.dataset()
         bank = Bank(cluster)
@@ -492,16 +554,31 @@ class Workload:
 
     async def _directory(self, cluster: Cluster, bank: Bank, data: dict[str, Any]) -> None:
         async def staff(m: dict[str, Any]) -> None:
-            await bank.call("tiering", "PUT", f"/v1/staff/{m['staff_id']}", as_=ADMIN, json={
-                "name": m["name"], "branch": m["branch"], "roles": [m["role"]], "active": True})
+            await bank.call(
+                "tiering",
+                "PUT",
+                f"/v1/staff/{m['staff_id']}",
+                as_=ADMIN,
+                json={"name": m["name"], "branch": m["branch"], "roles": [m["role"]], "active": True},
+            )
 
         async def product(p: dict[str, Any]) -> None:
-            await bank.call("engagement", "PUT", f"/v1/products/{p['code']}", as_=HEAD_OFFICE,
-                            json={k: p[k] for k in ("name", "type", "risk_level", "active")})
+            await bank.call(
+                "engagement",
+                "PUT",
+                f"/v1/products/{p['code']}",
+                as_=HEAD_OFFICE,
+                json={k: p[k] for k in ("name", "type", "risk_level", "active")},
+            )
 
         async def handler(m: dict[str, Any]) -> None:
-            await bank.call("complaints", "PUT", f"/v1/handlers/{m['staff_id']}", as_=HEAD_OFFICE,
-                            json={"branch": m["branch"], "categories": []})
+            await bank.call(
+                "complaints",
+                "PUT",
+                f"/v1/handlers/{m['staff_id']}",
+                as_=HEAD_OFFICE,
+                json={"branch": m["branch"], "categories": []},
+            )
 
         # One member per branch for each tier's responsible roles: tiering gives a customer entering a tier to the
         # least-loaded eligible member, which depends on the order events arrive in; with one candidate, every run
@@ -510,16 +587,24 @@ class Workload:
         for m in data["staff"]:
             if m["role"] in ("high_counter_teller", "low_counter_staff", "relationship_manager", "branch_manager"):
                 directory.setdefault((m["branch"], m["role"]), m)
-        await asyncio.gather(*(staff(m) for m in directory.values()), *(product(p) for p in make_products()),
-                             *(handler(m) for m in data["staff"] if m["role"] == "complaint_handler"))
+        await asyncio.gather(
+            *(staff(m) for m in directory.values()),
+            *(product(p) for p in make_products()),
+            *(handler(m) for m in data["staff"] if m["role"] == "complaint_handler"),
+        )
         # Surveys follow a sample of contacts chosen by the interaction's random id: every contact instead, so two
         # runs open the same surveys.
         r = await bank.call("engagement", "GET", "/v1/policy", as_=HEAD_OFFICE)
         if r.json()["version"] == 1:
             policy = r.json()["policy"]
             policy["surveys"]["interaction_sample_pct"] = 100
-            await bank.call("engagement", "PUT", "/v1/policy", as_=HEAD_OFFICE,
-                            json={"policy": policy, "note": "fault suite: a survey after every contact"})
+            await bank.call(
+                "engagement",
+                "PUT",
+                "/v1/policy",
+                as_=HEAD_OFFICE,
+                json={"policy": policy, "note": "fault suite: a survey after every contact"},
+            )
 
     async def _registrations(self, cluster: Cluster, bank: Bank, data: dict[str, Any]) -> None:
         slots = asyncio.Semaphore(4)
@@ -527,8 +612,14 @@ class Workload:
         async def register(c: dict[str, Any]) -> None:
             async with slots:
                 # A retry that meets the first attempt's registration (409: same core customer number) is done.
-                await bank.call("profile", "POST", "/v1/customers", as_=(c["owner"], "relationship_manager", c["branch"]),
-                                json=c, ok=lambda r, n: r.status_code == 201 or (n > 1 and r.status_code == 409))
+                await bank.call(
+                    "profile",
+                    "POST",
+                    "/v1/customers",
+                    as_=(c["owner"], "relationship_manager", c["branch"]),
+                    json=c,
+                    ok=lambda r, n: r.status_code == 201 or (n > 1 and r.status_code == 409),
+                )
 
         await asyncio.gather(*(register(c) for c in data["customers"]))
 
@@ -546,23 +637,38 @@ class Workload:
         # The bank lowers the top tier's entry bound by a fifth: some customers move up.
         top = policy["tiers"][-1]
         top["lower_bound"] = format((float(top["lower_bound"]) * 0.8), ".2f")
-        await bank.call("tiering", "PUT", "/v1/policy", as_=HEAD_OFFICE,
-                        json={"policy": policy, "note": "fault suite: top tier from 80% of its bound"})
+        await bank.call(
+            "tiering",
+            "PUT",
+            "/v1/policy",
+            as_=HEAD_OFFICE,
+            json={"policy": policy, "note": "fault suite: top tier from 80% of its bound"},
+        )
 
     async def _tasks(self, cluster: Cluster, bank: Bank, data: dict[str, Any]) -> None:
         keys = customer_keys(cluster)
         tasks = list(cluster.db()[cluster.database("engagement")]["tasks"].find({"status": "open"}))
-        tasks.sort(key=lambda t: (keys.get(t.get("customer_id"), str(t.get("customer_id"))), t.get("kind", ""),
-                                  str(t.get("due_on", ""))))
+        tasks.sort(
+            key=lambda t: (
+                keys.get(t.get("customer_id"), str(t.get("customer_id"))),
+                t.get("kind", ""),
+                str(t.get("due_on", "")),
+            )
+        )
         outcomes = ("reached", "no_answer", "meeting_booked")
         # The contact was made the day before, in office hours: the same for every run whatever the time of day
         # (quiet hours), and never in the future of the pinned business date.
         occurred = datetime.combine(self.business_date - timedelta(days=1), dtime(10, 0), tzinfo=BANK_TZ).isoformat()
 
         async def complete(i: int, t: dict[str, Any]) -> None:
-            await bank.call("engagement", "POST", f"/v1/tasks/{t['_id']}/complete", as_=HEAD_OFFICE,
-                            json={"outcome": outcomes[i % 3], "occurred_at": occurred},
-                            ok=lambda r, n: r.status_code == 200 or (n > 1 and r.status_code == 409))
+            await bank.call(
+                "engagement",
+                "POST",
+                f"/v1/tasks/{t['_id']}/complete",
+                as_=HEAD_OFFICE,
+                json={"outcome": outcomes[i % 3], "occurred_at": occurred},
+                ok=lambda r, n: r.status_code == 200 or (n > 1 and r.status_code == 409),
+            )
 
         # Every second open task, in the order of its customer's core number: the same tasks in every run.
         await asyncio.gather(*(complete(i, t) for i, t in enumerate(tasks) if i % 2 == 0))
@@ -570,8 +676,11 @@ class Workload:
     async def _complaints(self, cluster: Cluster, bank: Bank, data: dict[str, Any]) -> None:
         keys = customer_keys(cluster)
         ids = {v: k for k, v in keys.items()}
-        registered = [{**c, "id": ids[f"C:{c['core_customer_no']}"]} for c in data["customers"]
-                      if f"C:{c['core_customer_no']}" in ids]
+        registered = [
+            {**c, "id": ids[f"C:{c['core_customer_no']}"]}
+            for c in data["customers"]
+            if f"C:{c['core_customer_no']}" in ids
+        ]
         noon = datetime.combine(self.business_date, dtime(12, 0), tzinfo=BANK_TZ)
         bodies = make_complaints(random.Random(self.seed + 1), registered, now=noon)
         handlers = {m["branch"]: m["staff_id"] for m in data["staff"] if m["role"] == "complaint_handler"}
@@ -580,8 +689,9 @@ class Workload:
             as_ = (handlers[body["branch"]], "complaint_handler", body["branch"])
 
             async def existing() -> str | None:
-                r = await bank.call("complaints", "GET", "/v1/complaints", as_=HEAD_OFFICE,
-                                    params={"customer_id": body["customer_id"]})
+                r = await bank.call(
+                    "complaints", "GET", "/v1/complaints", as_=HEAD_OFFICE, params={"customer_id": body["customer_id"]}
+                )
                 items = r.json()["items"]
                 return str(items[0]["id"]) if items else None
 
@@ -592,8 +702,9 @@ class Workload:
                 if case_id:
                     break
                 try:
-                    r = await bank.http.post(bank.cluster.urls("complaints")[0] + "/v1/complaints",
-                                             headers=bank.auth(as_), json=body)
+                    r = await bank.http.post(
+                        bank.cluster.urls("complaints")[0] + "/v1/complaints", headers=bank.auth(as_), json=body
+                    )
                     if r.status_code == 201:
                         case_id = str(r.json()["id"])
                         break
@@ -610,20 +721,41 @@ class Workload:
         in every run (else a breach would depend on whether the clock ticked before the acknowledgement)."""
         keys = customer_keys(cluster)
         order = {f"C:{c['core_customer_no']}": i for i, c in enumerate(data["customers"])}
-        cases = sorted(cluster.db()[cluster.database("complaints")]["complaints"].find(),
-                       key=lambda c: order.get(keys.get(c.get("customer_id"), ""), 10**9))
+        cases = sorted(
+            cluster.db()[cluster.database("complaints")]["complaints"].find(),
+            key=lambda c: order.get(keys.get(c.get("customer_id"), ""), 10**9),
+        )
         handlers = {m["branch"]: m["staff_id"] for m in data["staff"] if m["role"] == "complaint_handler"}
-        steps = [("acknowledge", {}), ("assign", {}), ("investigate", {}), ("contact", {}),
-                 ("resolve", {"explanation": "the charge was explained and refunded", "apology": True,
-                              "compensation": "0.00", "root_cause": "fees_charges"}),
-                 ("notify", {"channel": "phone"}), ("confirm", {})]
+        steps = [
+            ("acknowledge", {}),
+            ("assign", {}),
+            ("investigate", {}),
+            ("contact", {}),
+            (
+                "resolve",
+                {
+                    "explanation": "the charge was explained and refunded",
+                    "apology": True,
+                    "compensation": "0.00",
+                    "root_cause": "fees_charges",
+                },
+            ),
+            ("notify", {"channel": "phone"}),
+            ("confirm", {}),
+        ]
 
         async def handle(i: int, case: dict[str, Any]) -> None:
             as_ = (handlers[case["branch"]], "complaint_handler", case["branch"])
             # Three in four go through the whole process; the others stay open at their second step.
             for action, step in steps if i % 4 else steps[:2]:
-                await bank.call("complaints", "POST", f"/v1/complaints/{case['_id']}/{action.replace('_', '-')}",
-                                as_=as_, json=step, ok=lambda r, n: r.status_code == 200 or (n > 1 and r.status_code == 409))
+                await bank.call(
+                    "complaints",
+                    "POST",
+                    f"/v1/complaints/{case['_id']}/{action.replace('_', '-')}",
+                    as_=as_,
+                    json=step,
+                    ok=lambda r, n: r.status_code == 200 or (n > 1 and r.status_code == 409),
+                )
 
         await asyncio.gather(*(handle(i, c) for i, c in enumerate(cases)))
 
@@ -636,9 +768,29 @@ _RANDOM_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
 # Fields sealed with the run's data key (a random nonce each time): equal runs, different bytes.
 _SEALED = "v1:"
 # Bookkeeping that differs between two correct runs: when, which process, how many tries, versions of writes.
-_DROPPED_KEYS = {"lookup", "cursor", "created_at", "updated_at", "sent_at", "at", "until", "owner_pid", "lease", "attempts", "_rev",
-                 "last_event_id", "applied_ids", "last_message_id", "correlation_id", "correlationid",
-                 "causationid", "heartbeat", "started_at", "finished_at", "token"}
+_DROPPED_KEYS = {
+    "lookup",
+    "cursor",
+    "created_at",
+    "updated_at",
+    "sent_at",
+    "at",
+    "until",
+    "owner_pid",
+    "lease",
+    "attempts",
+    "_rev",
+    "last_event_id",
+    "applied_ids",
+    "last_message_id",
+    "correlation_id",
+    "correlationid",
+    "causationid",
+    "heartbeat",
+    "started_at",
+    "finished_at",
+    "token",
+}
 
 
 def customer_keys(cluster: Cluster) -> dict[str, str]:
@@ -655,8 +807,15 @@ def _id_keys(cluster: Cluster, customers: dict[str, str]) -> dict[str, str]:
     keys = dict(customers)
     eng = cluster.db()[cluster.database("engagement")]
     seen: Counter[str] = Counter()
-    for t in sorted(eng["tasks"].find(), key=lambda t: (customers.get(t.get("customer_id"), ""), t.get("kind", ""),
-                                                         str(t.get("due_on", "")), str(t.get("origin", "")))):
+    for t in sorted(
+        eng["tasks"].find(),
+        key=lambda t: (
+            customers.get(t.get("customer_id"), ""),
+            t.get("kind", ""),
+            str(t.get("due_on", "")),
+            str(t.get("origin", "")),
+        ),
+    ):
         base = f"T:{customers.get(t.get('customer_id'), t.get('customer_id'))}:{t.get('kind')}:{t.get('due_on')}"
         seen[base] += 1
         keys[str(t["_id"])] = f"{base}#{seen[base]}"
@@ -680,9 +839,13 @@ class Normaliser:
         from bson import ObjectId
 
         if isinstance(v, dict):
-            return {self.text(str(k)): self.value(x) for k, x in sorted(v.items(), key=lambda kv: str(kv[0]))
-                    if str(k) not in _DROPPED_KEYS and not isinstance(x, datetime)
-                    and not (isinstance(x, str) and _ISO_INSTANT.match(x))}
+            return {
+                self.text(str(k)): self.value(x)
+                for k, x in sorted(v.items(), key=lambda kv: str(kv[0]))
+                if str(k) not in _DROPPED_KEYS
+                and not isinstance(x, datetime)
+                and not (isinstance(x, str) and _ISO_INSTANT.match(x))
+            }
         if isinstance(v, list | tuple):
             items = [self.value(x) for x in v if not isinstance(x, datetime)]
             return items
@@ -703,6 +866,7 @@ class Normaliser:
 @dataclass
 class Published:
     """One message read back from a topic."""
+
     topic: str
     partition: int
     offset: int
@@ -725,8 +889,10 @@ TASK_REASSIGNED = "crm.engagement.task.reassigned.v1"
 
 def _without_owner_race(collection: str, doc: dict[str, Any]) -> dict[str, Any]:
     if collection == "engagement.tasks" and isinstance(doc.get("history"), list):
-        doc = {**doc, "history": [h for h in doc["history"]
-                                  if not (isinstance(h, dict) and h.get("reason") == "owner_change")]}
+        doc = {
+            **doc,
+            "history": [h for h in doc["history"] if not (isinstance(h, dict) and h.get("reason") == "owner_change")],
+        }
     return doc
 
 
@@ -734,8 +900,12 @@ async def read_all(cluster: Cluster) -> list[Any]:
     """Every record of every topic of the cluster, from the beginning to the end."""
     from aiokafka import AIOKafkaConsumer
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=cluster.kafka.bootstrap, enable_auto_commit=False,
-                                auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 1024 * 1024)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=cluster.kafka.bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+    )
     await consumer.start()
     records: list[Any] = []
     try:
@@ -760,7 +930,7 @@ async def read_all(cluster: Cluster) -> list[Any]:
 
 @dataclass
 class Snapshot:
-    state: dict[str, list[str]]                 # "service.collection" -> sorted normalised documents
+    state: dict[str, list[str]]  # "service.collection" -> sorted normalised documents
     events: list[Published]
     dead_letters: list[dict[str, Any]]
     customers: int
@@ -787,8 +957,9 @@ async def snapshot(cluster: Cluster) -> Snapshot:
         for service, collections in STATE.items():
             db = cluster.db()[cluster.database(service)]
             for name in collections:
-                out[f"{service}.{name}"] = sorted(norm.key(_without_owner_race(f"{service}.{name}", d))
-                                                  for d in db[name].find())
+                out[f"{service}.{name}"] = sorted(
+                    norm.key(_without_owner_race(f"{service}.{name}", d)) for d in db[name].find()
+                )
         return out
 
     state = await asyncio.to_thread(read_state)
@@ -796,12 +967,13 @@ async def snapshot(cluster: Cluster) -> Snapshot:
     letters: list[dict[str, Any]] = []
     unreadable = 0
     for r in await read_all(cluster):
-        topic = r.topic[len(cluster.prefix):]
+        topic = r.topic[len(cluster.prefix) :]
         headers = {k: (v.decode(errors="replace") if isinstance(v, bytes) else str(v)) for k, v in (r.headers or [])}
         if topic.endswith(".dlt"):
             group = headers.get("dlt-consumer-group", "")
-            letters.append({"topic": topic, "error": headers.get("dlt-error", ""),
-                            "group": group.removeprefix(cluster.prefix)})
+            letters.append(
+                {"topic": topic, "error": headers.get("dlt-error", ""), "group": group.removeprefix(cluster.prefix)}
+            )
             continue
         if topic == COREBANK_BALANCES:
             continue  # the workload's own input
@@ -815,8 +987,20 @@ async def snapshot(cluster: Cluster) -> Snapshot:
         race = etype == TASK_REASSIGNED and isinstance(data, dict) and data.get("reason") == "owner_change"
         if etype == TASK_CREATED and isinstance(data, dict):
             data = {k: v for k, v in data.items() if k != "assignee"}
-        events.append(Published(topic, r.partition, r.offset, str(eid), etype, norm.text(str(subject)),
-                                int(seq) if seq and seq.isdigit() else None, norm.key(data), headers, race))
+        events.append(
+            Published(
+                topic,
+                r.partition,
+                r.offset,
+                str(eid),
+                etype,
+                norm.text(str(subject)),
+                int(seq) if seq and seq.isdigit() else None,
+                norm.key(data),
+                headers,
+                race,
+            )
+        )
     events.sort(key=lambda e: (e.topic, e.partition, e.offset))
     return Snapshot(state=state, events=events, dead_letters=letters, customers=len(customers), unreadable=unreadable)
 
@@ -893,5 +1077,10 @@ def compare(expected: Snapshot, actual: Snapshot, *, events: bool = True) -> Ver
     examples += [f"event missing: {e}" for e in list(missing)[:3]]
     examples += [f"event unexpected (or under a second id): {e}" for e in list(extra)[:3]]
     disorder, order_examples = out_of_order(actual.events, from_first_seen=not events)
-    return Verdict(events=len({e.id for e in actual.events}), lost=lost, doubled=doubled, out_of_order=disorder,
-                   examples=examples[:12] + order_examples[:3])
+    return Verdict(
+        events=len({e.id for e in actual.events}),
+        lost=lost,
+        doubled=doubled,
+        out_of_order=disorder,
+        examples=examples[:12] + order_examples[:3],
+    )

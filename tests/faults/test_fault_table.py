@@ -31,6 +31,7 @@ POISON = b"\x00 not an event {"
 @dataclass
 class Fault:
     """What strikes (an async action on the cluster) when the workload starts step `at`, after `delay` seconds."""
+
     name: str
     at: str
     action: Callable[[Cluster], Awaitable[None]]
@@ -46,6 +47,7 @@ class Fault:
         async def at_phase(step: str) -> None:
             if step == self.at and self._task is None:
                 self._task = asyncio.create_task(self._strike(cluster))
+
         return at_phase
 
     async def _strike(self, cluster: Cluster) -> None:
@@ -69,6 +71,7 @@ def killed(*services: str) -> Callable[[Cluster], Awaitable[None]]:
         await asyncio.sleep(3)
         for s in services:
             await asyncio.to_thread(cluster.restart, s)
+
     return action
 
 
@@ -79,8 +82,12 @@ async def broker_paused(cluster: Cluster) -> None:
         # Reads keep answering while the broker is away (writes go on through the workload: the outbox keeps them).
         async with httpx.AsyncClient(timeout=10) as http:
             from harness import Bank
-            r = await http.get(cluster.urls("profile")[0] + "/v1/customers", params={"limit": 5},
-                               headers=Bank(cluster).auth(HEAD_OFFICE))
+
+            r = await http.get(
+                cluster.urls("profile")[0] + "/v1/customers",
+                params={"limit": 5},
+                headers=Bank(cluster).auth(HEAD_OFFICE),
+            )
             assert r.status_code == 200, f"profile did not answer a read during the broker outage: {r.status_code}"
         await asyncio.sleep(OUTAGE - 2)
     finally:
@@ -91,18 +98,24 @@ async def broker_emptied(cluster: Cluster) -> None:
     await asyncio.to_thread(cluster.restart_broker)
 
 
-def db_failing(command: str, code: int = 112, labels: tuple[str, ...] = ("TransientTransactionError",),
-               times: int = 40) -> Callable[[Cluster], Awaitable[None]]:
+def db_failing(
+    command: str, code: int = 112, labels: tuple[str, ...] = ("TransientTransactionError",), times: int = 40
+) -> Callable[[Cluster], Awaitable[None]]:
     async def action(cluster: Cluster) -> None:
-        await asyncio.to_thread(cluster.fail_point, {"times": times},
-                                {"failCommands": [command], "errorCode": code, "errorLabels": list(labels)})
+        await asyncio.to_thread(
+            cluster.fail_point,
+            {"times": times},
+            {"failCommands": [command], "errorCode": code, "errorLabels": list(labels)},
+        )
         await asyncio.sleep(8)
         await asyncio.to_thread(cluster.fail_point_off)
+
     return action
 
 
 def killed_during_rebalance(*services: str) -> Callable[[Cluster], Awaitable[None]]:
     """Replica 1 leaves (a graceful stop: its groups rebalance); during the rebalance replica 0 is killed."""
+
     async def action(cluster: Cluster) -> None:
         for s in services:
             await asyncio.to_thread(cluster.replicas[s][1].stop, 10)
@@ -113,11 +126,13 @@ def killed_during_rebalance(*services: str) -> Callable[[Cluster], Awaitable[Non
         for s in services:
             await asyncio.to_thread(cluster.restart, s, 0)
             await asyncio.to_thread(cluster.restart, s, 1)
+
     return action
 
 
 def holder_paused(service: str, lease: str, seconds: float = 20.0) -> Callable[[Cluster], Awaitable[None]]:
     """The replica holding the lease is stopped (SIGSTOP) past its 15 s lease, then resumed (SIGCONT)."""
+
     async def action(cluster: Cluster) -> None:
         deadline = time.monotonic() + 30
         holder = None
@@ -130,6 +145,7 @@ def holder_paused(service: str, lease: str, seconds: float = 20.0) -> Callable[[
             await asyncio.sleep(seconds)
         finally:
             cluster.resume(service, holder)
+
     return action
 
 
@@ -147,7 +163,10 @@ def faults() -> list[Fault]:
     def anywhere() -> dict[str, object]:
         return {"at": rng.choice(steps), "delay": round(rng.uniform(0.2, 2.0), 1)}
 
-    kills = [Fault(f"SIGKILL {s}", action=killed(s), **anywhere()) for s in ("profile", "tiering", "engagement", "complaints")]
+    kills = [
+        Fault(f"SIGKILL {s}", action=killed(s), **anywhere())
+        for s in ("profile", "tiering", "engagement", "complaints")
+    ]
     kills.append(Fault("SIGKILL profile + tiering", action=killed("profile", "tiering"), **anywhere()))
     every = [
         *kills,
@@ -157,14 +176,33 @@ def faults() -> list[Fault]:
         Fault("database: commitTransaction fails", at="balances:1", action=db_failing("commitTransaction")),
         Fault("database: insert fails", at="registrations", action=db_failing("insert")),
         Fault("database: find fails", at=f"balances:{WORKLOAD.days - 1}", action=db_failing("find", code=6, labels=())),
-        Fault("2 replicas, one killed in a rebalance", at="balances:1", replicas=2,
-              action=killed_during_rebalance("profile", "tiering", "engagement", "complaints")),
-        Fault("rollout lease holder paused", at="policy", delay=0.0, replicas=2,
-              action=holder_paused("tiering", "tiering:policy-rollout")),
-        Fault("engagement scheduler holder paused", at="tasks", delay=0.0, replicas=2,
-              action=holder_paused("engagement", "engagement:scheduler")),
-        Fault("complaints deadline clock holder paused", at="complaints", delay=0.0, replicas=2,
-              action=holder_paused("complaints", "complaints:deadlines")),
+        Fault(
+            "2 replicas, one killed in a rebalance",
+            at="balances:1",
+            replicas=2,
+            action=killed_during_rebalance("profile", "tiering", "engagement", "complaints"),
+        ),
+        Fault(
+            "rollout lease holder paused",
+            at="policy",
+            delay=0.0,
+            replicas=2,
+            action=holder_paused("tiering", "tiering:policy-rollout"),
+        ),
+        Fault(
+            "engagement scheduler holder paused",
+            at="tasks",
+            delay=0.0,
+            replicas=2,
+            action=holder_paused("engagement", "engagement:scheduler"),
+        ),
+        Fault(
+            "complaints deadline clock holder paused",
+            at="complaints",
+            delay=0.0,
+            replicas=2,
+            action=holder_paused("complaints", "complaints:deadlines"),
+        ),
         Fault("a poison message in every consumed topic", at="balances:1", action=poisoned, poison=True),
     ]
     if FULL:
@@ -182,6 +220,7 @@ def faults() -> list[Fault]:
 @pytest.fixture(scope="session")
 def oracle(tmp_path_factory: pytest.TempPathFactory) -> Snapshot:
     """The fault-free run: the expected final state."""
+
     async def run() -> Snapshot:
         with Cluster(tmp_path_factory.mktemp("oracle"), business_date=BUSINESS_DATE) as cluster:
             await WORKLOAD.run(cluster)
@@ -189,8 +228,17 @@ def oracle(tmp_path_factory: pytest.TempPathFactory) -> Snapshot:
 
     expected = asyncio.run(run())
     assert expected.dead_letters == [], f"the fault-free run dead-lettered: {expected.dead_letters[:5]}"
-    ROWS.append({"fault": "none (oracle)", "events": len({e.id for e in expected.events}), "lost": "-",
-                 "doubled": "-", "out_of_order": "-", "dead_letters": 0, "recover": "-"})
+    ROWS.append(
+        {
+            "fault": "none (oracle)",
+            "events": len({e.id for e in expected.events}),
+            "lost": "-",
+            "doubled": "-",
+            "out_of_order": "-",
+            "dead_letters": 0,
+            "recover": "-",
+        }
+    )
     return expected
 
 
@@ -214,14 +262,25 @@ async def test_nothing_lost_nothing_twice(fault: Fault, oracle: Snapshot, tmp_pa
     wrong_letters = sorted(letters - want)
     missing_letters = sorted(want - letters)
     recover = next((t for t in stats["quiet_at"] if fault.ended and t >= fault.ended), quiet_after) - (fault.ended or 0)
-    ROWS.append({"fault": fault.name, "events": verdict.events, "lost": verdict.lost + len(missing_letters),
-                 "doubled": verdict.doubled, "out_of_order": verdict.out_of_order,
-                 "dead_letters": len(actual.dead_letters), "recover": f"{recover:.1f}"})
+    ROWS.append(
+        {
+            "fault": fault.name,
+            "events": verdict.events,
+            "lost": verdict.lost + len(missing_letters),
+            "doubled": verdict.doubled,
+            "out_of_order": verdict.out_of_order,
+            "dead_letters": len(actual.dead_letters),
+            "recover": f"{recover:.1f}",
+        }
+    )
     assert verdict.ok(), f"{fault.name} (at {fault.at}): {verdict.report()}"
-    assert not wrong_letters, f"{fault.name}: dead-lettered though the message was good: {wrong_letters} " \
-                              f"{[d for d in actual.dead_letters][:3]}"
+    assert not wrong_letters, (
+        f"{fault.name}: dead-lettered though the message was good: {wrong_letters} "
+        f"{[d for d in actual.dead_letters][:3]}"
+    )
     assert not missing_letters, f"{fault.name}: poison not dead-lettered by {missing_letters}"
-    assert len(actual.dead_letters) == len(want), f"{fault.name}: a message dead-lettered twice or a good one too: " \
-                                                  f"{actual.dead_letters}"
+    assert len(actual.dead_letters) == len(want), (
+        f"{fault.name}: a message dead-lettered twice or a good one too: {actual.dead_letters}"
+    )
     assert all(d["error"] for d in actual.dead_letters), "a dead letter without its reason"
     assert actual.unreadable == (len(TOPICS) - 1 if fault.poison else 0)  # corebank.balances is not read back

@@ -38,14 +38,17 @@ async def test_crm_calendar_load_puts_the_notice_into_both_services(service_env,
     admin = auth(token_for("admin", "S-ADMIN", None))
     async with running(e_app) as engagement, running(c_app) as complaints:
         results = await push(bodies, {"complaints": complaints, "engagement": engagement}, headers=admin)
-        assert {key: status for key, (status, _) in results.items()} == {("complaints", 2027): 200,
-                                                                          ("engagement", 2027): 200}
+        assert {key: status for key, (status, _) in results.items()} == {
+            ("complaints", 2027): 200,
+            ("engagement", 2027): 200,
+        }
         assert results[("engagement", 2027)][1]["official_through"] == 2027
         again = await push(bodies, {"complaints": complaints}, headers=admin)
         assert again[("complaints", 2027)][1]["change"] == "replaced"
         for client in (complaints, engagement):
-            day = (await client.get("/v1/calendar", params={"from": "2027-10-09", "to": "2027-10-09"},
-                                    headers=admin)).json()["days"][0]
+            day = (
+                await client.get("/v1/calendar", params={"from": "2027-10-09", "to": "2027-10-09"}, headers=admin)
+            ).json()["days"][0]
             assert (day["working"], day["kind"], day["source"]) == (True, "make_up_workday", "official")
         teller = auth(token_for("high_counter_teller", "S-T1", "BR001"))
         refused = await push(bodies, {"complaints": complaints}, headers=teller)
@@ -55,8 +58,12 @@ async def test_crm_calendar_load_puts_the_notice_into_both_services(service_env,
 async def test_an_override_file_changed_on_disk_is_applied_without_a_restart(service_env, token_for, tmp_path):
     override = tmp_path / "calendar.json"
     override.write_text(json.dumps({"2099": {"holidays": {"2099-01-01": "New Year's Day"}}}), encoding="utf-8")
-    settings = ComplaintsSettings(**settings_kwargs(service_env), clock_date="2026-12-01",
-                                  calendar_override_file=override, calendar_refresh_seconds=0.2)
+    settings = ComplaintsSettings(
+        **settings_kwargs(service_env),
+        clock_date="2026-12-01",
+        calendar_override_file=override,
+        calendar_refresh_seconds=0.2,
+    )
     head_office = auth(token_for("head_office", "S-HO1", None))
     app = complaints_app(settings)
     async with running(app) as complaints:
@@ -68,8 +75,9 @@ async def test_an_override_file_changed_on_disk_is_applied_without_a_restart(ser
             return (await complaints.get("/v1/audit", params={"staff_id": "override-file"}, headers=head_office)).json()
 
         await eventually(audit_rows, timeout=10)  # the file as the service started with it, announced once
-        override.write_text(json.dumps({"2027": {"holidays": {"2027-03-01": "Bank Day"}, "workdays": []}}),
-                            encoding="utf-8")
+        override.write_text(
+            json.dumps({"2027": {"holidays": {"2027-03-01": "Bank Day"}, "workdays": []}}), encoding="utf-8"
+        )
         os.utime(override, (1, 1))  # a new modification time whatever the file system's resolution
 
         async def applied():
@@ -82,20 +90,31 @@ async def test_an_override_file_changed_on_disk_is_applied_without_a_restart(ser
         # The change is audited and published once, by the replica holding the recompute job.
         async def audited():
             rows = await audit_rows()
-            return rows if {r["target"] for r in rows} >= {"calendar-2027", "calendar-2099"} and len(rows) >= 3 else None
+            return (
+                rows if {r["target"] for r in rows} >= {"calendar-2027", "calendar-2099"} and len(rows) >= 3 else None
+            )
 
         rows = await eventually(audited, timeout=10)
         assert sorted((r["target"], r["action"]) for r in rows) == [
-            ("calendar-2027", "calendar.override_loaded"), ("calendar-2099", "calendar.override_loaded"),
-            ("calendar-2099", "calendar.override_removed")]
+            ("calendar-2027", "calendar.override_loaded"),
+            ("calendar-2099", "calendar.override_loaded"),
+            ("calendar-2099", "calendar.override_removed"),
+        ]
         topic = service_env["KAFKA_TOPIC_PREFIX"] + "crm.complaints.cases"
-        records = await read_topic(service_env["KAFKA_BOOTSTRAP_SERVERS"], topic,
-                                   until=lambda rs: len(of_type(rs, "crm.complaints.calendar.changed.v1")) >= 3)
-        changes = sorted((e["subject"], e["data"]["change"], e["data"]["source"], e["data"]["was"])
-                         for e in of_type(records, "crm.complaints.calendar.changed.v1"))
-        assert changes == [("calendar-2027", "loaded", "override", "provisional"),
-                           ("calendar-2099", "loaded", "override", "provisional"),
-                           ("calendar-2099", "removed", "override", "override")]
+        records = await read_topic(
+            service_env["KAFKA_BOOTSTRAP_SERVERS"],
+            topic,
+            until=lambda rs: len(of_type(rs, "crm.complaints.calendar.changed.v1")) >= 3,
+        )
+        changes = sorted(
+            (e["subject"], e["data"]["change"], e["data"]["source"], e["data"]["was"])
+            for e in of_type(records, "crm.complaints.calendar.changed.v1")
+        )
+        assert changes == [
+            ("calendar-2027", "loaded", "override", "provisional"),
+            ("calendar-2099", "loaded", "override", "provisional"),
+            ("calendar-2099", "removed", "override", "override"),
+        ]
         override.write_text("{broken", encoding="utf-8")  # refused; what was read stays in force
         os.utime(override, (2, 2))
         assert await app.state.complaints.rt.calendar_sync.refresh() is False

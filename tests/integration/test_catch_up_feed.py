@@ -40,10 +40,15 @@ DAYS = [D1 + timedelta(days=n) for n in range(7)]
 GRACE_DAYS = 2
 
 STAFF = [  # (staff id, roles) in branch BR001; several per role, so who gets a customer is a choice
-    ("S-RM1", ["relationship_manager"]), ("S-RM2", ["relationship_manager"]), ("S-RM3", ["relationship_manager"]),
-    ("S-SUP1", ["rm_supervisor"]), ("S-BM1", ["branch_manager"]),
-    ("S-LC1", ["low_counter_staff"]), ("S-LC2", ["low_counter_staff"]),
-    ("S-HC1", ["high_counter_teller"]), ("S-HC2", ["high_counter_teller"]),
+    ("S-RM1", ["relationship_manager"]),
+    ("S-RM2", ["relationship_manager"]),
+    ("S-RM3", ["relationship_manager"]),
+    ("S-SUP1", ["rm_supervisor"]),
+    ("S-BM1", ["branch_manager"]),
+    ("S-LC1", ["low_counter_staff"]),
+    ("S-LC2", ["low_counter_staff"]),
+    ("S-HC1", ["high_counter_teller"]),
+    ("S-HC2", ["high_counter_teller"]),
 ]
 
 # Customer -> AUM per day of the week (None: no snapshot that day). An unchanged amount is a snapshot the
@@ -76,8 +81,14 @@ def snapshots(core_nos: dict[str, str], days: list[date]) -> list[dict[str, Any]
         for day, amount in zip(DAYS, amounts, strict=True):
             if amount is not None and day in days:
                 deposit = (Decimal(amount) / 2).quantize(Decimal("0.01"))
-                out.append({"core_customer_no": core_nos[label], "as_of": day.isoformat(), "aum": amount,
-                            "breakdown": {"deposit": str(deposit), "fund": str(Decimal(amount) - deposit)}})
+                out.append(
+                    {
+                        "core_customer_no": core_nos[label],
+                        "as_of": day.isoformat(),
+                        "aum": amount,
+                        "breakdown": {"deposit": str(deposit), "fund": str(Decimal(amount) - deposit)},
+                    }
+                )
     return out
 
 
@@ -101,8 +112,9 @@ async def _look(p_app, t_app, ids: list[str], latest: date) -> bool:
         return False
     for cid in ids:
         if tiering_docs[cid].get("profile_seq", 0) != profile_docs[cid].get("event_seq", 0):
-            UNSETTLED.append(f"{cid}: tiering applied {tiering_docs[cid].get('profile_seq')} of "
-                             f"{profile_docs[cid].get('event_seq')}")
+            UNSETTLED.append(
+                f"{cid}: tiering applied {tiering_docs[cid].get('profile_seq')} of {profile_docs[cid].get('event_seq')}"
+            )
             return False
         if profile_docs[cid].get("owner") != tiering_docs[cid].get("owner"):
             UNSETTLED.append(f"{cid}: owner")
@@ -131,12 +143,18 @@ async def run_week(make_service_env, token_for, customers: list[dict[str, Any]],
     rm = {"Authorization": token_for("relationship_manager", "S-RM1", "BR001")}
     async with running(p_app) as profile, running(t_app) as tiering:
         for staff_id, roles in STAFF:
-            r = await tiering.put(f"/v1/staff/{staff_id}", headers=admin,
-                                  json={"name": staff_id, "branch": "BR001", "roles": roles, "active": True})
+            r = await tiering.put(
+                f"/v1/staff/{staff_id}",
+                headers=admin,
+                json={"name": staff_id, "branch": "BR001", "roles": roles, "active": True},
+            )
             assert r.status_code == 200, r.text
         policy = (await tiering.get("/v1/policy", headers=head_office)).json()["policy"]
-        r = await tiering.put("/v1/policy", headers=head_office,
-                              json={"policy": {**policy, "downgrade_grace_days": GRACE_DAYS}, "note": "short grace"})
+        r = await tiering.put(
+            "/v1/policy",
+            headers=head_office,
+            json={"policy": {**policy, "downgrade_grace_days": GRACE_DAYS}, "note": "short grace"},
+        )
         assert r.status_code == 202, r.text
         ids: dict[str, str] = {}
         core_nos: dict[str, str] = {}
@@ -163,16 +181,21 @@ async def run_week(make_service_env, token_for, customers: list[dict[str, Any]],
                 await post(DAYS)
             else:  # one produce of the whole week, day after day, as core banking replays it after an outage
                 week = sorted(reversed(snapshots(core_nos, DAYS)), key=lambda s: s["as_of"])
-                await produce(env["KAFKA_BOOTSTRAP_SERVERS"], f"{env['KAFKA_TOPIC_PREFIX']}{COREBANK_BALANCES}",
-                              week, key=b"catch-up")
+                await produce(
+                    env["KAFKA_BOOTSTRAP_SERVERS"],
+                    f"{env['KAFKA_TOPIC_PREFIX']}{COREBANK_BALANCES}",
+                    week,
+                    key=b"catch-up",
+                )
             try:
                 await eventually(lambda: _settled(p_app, t_app, list(ids.values()), DAYS[-1]), timeout=90)
             except AssertionError:
                 raise AssertionError(f"{delivery}: not settled: {UNSETTLED}") from None
         await asyncio.sleep(0.5)  # nothing more comes: the sweep has nothing left to do
 
-        published = await read_topic(env["KAFKA_BOOTSTRAP_SERVERS"], f"{env['KAFKA_TOPIC_PREFIX']}{TIERING_CUSTOMERS}",
-                                     timeout=5)
+        published = await read_topic(
+            env["KAFKA_BOOTSTRAP_SERVERS"], f"{env['KAFKA_TOPIC_PREFIX']}{TIERING_CUSTOMERS}", timeout=5
+        )
         per_customer: dict[str, list[tuple[str, dict[str, Any]]]] = {label: [] for label in WEEK}
         for e in events(published):
             data = {k: v for k, v in e["data"].items() if k not in ("customer_id", "assigned_at")}
@@ -185,9 +208,12 @@ async def run_week(make_service_env, token_for, customers: list[dict[str, Any]],
             views[label] = {**view, "profile_owner": archived["owner"], "profile_tier": archived.get("tier")}
         watch = {}
         for day in DAYS:
-            items = (await tiering.get("/v1/watch", params={"date": day.isoformat()}, headers=head_office)).json()["items"]
-            watch[day.isoformat()] = [(labels[i["customer_id"]], i["owner"], i["tier"], i["previous_aum"], i["aum"])
-                                      for i in items]
+            items = (await tiering.get("/v1/watch", params={"date": day.isoformat()}, headers=head_office)).json()[
+                "items"
+            ]
+            watch[day.isoformat()] = [
+                (labels[i["customer_id"]], i["owner"], i["tier"], i["previous_aum"], i["aum"]) for i in items
+            ]
         staff = {s["staff_id"]: s["customers"] for s in (await tiering.get("/v1/staff", headers=head_office)).json()}
         return {"events": per_customer, "views": views, "watch": watch, "staff": staff}
 
@@ -203,10 +229,16 @@ async def test_a_week_in_one_delivery_comes_out_as_the_same_week_day_by_day(make
 
     # The oracle covers what the issue names: otherwise the comparison would prove little.
     kinds = {label: [kind for kind, _ in evs] for label, evs in oracle["events"].items()}
-    tiers = [(d["from_tier"], d["to_tier"], d["reason"], d["as_of"])
-             for kind, d in oracle["events"]["upgrade-then-down"] if kind == "tier-changed"]
-    assert tiers == [(None, "ordinary", "first_tier", DAYS[0].isoformat()), ("ordinary", "vip", "upgrade", DAYS[1].isoformat()),
-                     ("vip", "potential", "downgrade", DAYS[5].isoformat())]
+    tiers = [
+        (d["from_tier"], d["to_tier"], d["reason"], d["as_of"])
+        for kind, d in oracle["events"]["upgrade-then-down"]
+        if kind == "tier-changed"
+    ]
+    assert tiers == [
+        (None, "ordinary", "first_tier", DAYS[0].isoformat()),
+        ("ordinary", "vip", "upgrade", DAYS[1].isoformat()),
+        ("vip", "potential", "downgrade", DAYS[5].isoformat()),
+    ]
     assert kinds["upgrade-then-down"].count("owner-assigned") >= 2  # to the vip's RM, and on the way down
     assert "tier-changed" in kinds["back-in-grace"] and oracle["views"]["back-in-grace"]["tier"] == "vip"
     assert "churn-risk-raised" in kinds["outflow"] and "churn-risk-cleared" in kinds["outflow"]
@@ -215,14 +247,19 @@ async def test_a_week_in_one_delivery_comes_out_as_the_same_week_day_by_day(make
     # Every automatic hand-over is exactly the one the events and the roster give: the member of the tier's roles
     # of the highest rank for the customer's core banking number.
     core_nos = {label: person["core_customer_no"] for label, person in zip(WEEK, customers, strict=True)}
-    automatic = [(label, d) for label, evs in oracle["events"].items() for kind, d in evs
-                 if kind == "owner-assigned" and d["assigned_by"] == "tiering"]
+    automatic = [
+        (label, d)
+        for label, evs in oracle["events"].items()
+        for kind, d in evs
+        if kind == "owner-assigned" and d["assigned_by"] == "tiering"
+    ]
     for label, d in automatic:
         roles = set(DEFAULT_POLICY.rule(d["tier"]).responsible_roles)
         eligible = sorted(s for s, r in STAFF if roles & set(r))
         assert d["new_owner"] == highest(core_nos[label], eligible), (label, d)
-        assert d["note"].endswith(f"chosen by stable rank of {core_nos[label]} among {len(eligible)} eligible: "
-                                  f"{', '.join(eligible)}"), d["note"]
+        assert d["note"].endswith(
+            f"chosen by stable rank of {core_nos[label]} among {len(eligible)} eligible: {', '.join(eligible)}"
+        ), d["note"]
     assert sum(1 for _, d in automatic if "among 1 eligible" not in d["note"]) >= 3  # the rank chose among several
 
     for delivery in ("one_post", "one_produce"):

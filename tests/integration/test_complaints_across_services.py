@@ -22,10 +22,12 @@ async def test_a_complaint_opened_and_closed_reaches_tiering_and_engagement(serv
         return settings_kwargs({**service_env, "MONGODB_DATABASE": service_env["MONGODB_DATABASE"] + suffix})
 
     t_app = tiering_app(TieringSettings(**env("_tiering"), sweep_interval_seconds=0.5))
-    e_app = engagement_app(EngagementSettings(**env("_engagement"), clock_date="2026-12-01",
-                                              scheduler_interval_seconds=0.5))
-    c_app = complaints_app(ComplaintsSettings(**env("_complaints"), clock_date="2026-12-01",
-                                              scheduler_interval_seconds=0.5))
+    e_app = engagement_app(
+        EngagementSettings(**env("_engagement"), clock_date="2026-12-01", scheduler_interval_seconds=0.5)
+    )
+    c_app = complaints_app(
+        ComplaintsSettings(**env("_complaints"), clock_date="2026-12-01", scheduler_interval_seconds=0.5)
+    )
     head_office = token_for("head_office", "S-HO1", None)
     handler = auth(token_for("complaint_handler", "S-CH1", "BR001"))
     feed = Feed(service_env)
@@ -39,9 +41,18 @@ async def test_a_complaint_opened_and_closed_reaches_tiering_and_engagement(serv
         await eventually(tiered)
         r = await complaints.put("/v1/handlers/S-CH1", headers=auth(head_office), json={"branch": "BR001"})
         assert r.status_code == 200, r.text
-        r = await complaints.post("/v1/complaints", headers=handler, json={
-            "customer_id": "C950", "channel": "branch", "category": "wealth_mis_selling", "branch": "BR001",
-            "description": "sold a fund above my risk level", "severity": "high"})
+        r = await complaints.post(
+            "/v1/complaints",
+            headers=handler,
+            json={
+                "customer_id": "C950",
+                "channel": "branch",
+                "category": "wealth_mis_selling",
+                "branch": "BR001",
+                "description": "sold a fund above my risk level",
+                "severity": "high",
+            },
+        )
         assert r.status_code == 201, r.text
         case = r.json()
         [raised] = await feed.published(CHURN_RAISED, "C950")
@@ -49,11 +60,24 @@ async def test_a_complaint_opened_and_closed_reaches_tiering_and_engagement(serv
         [retention] = await wait_tasks(engagement, head_office, customer_id="C950", kind="retention")
         assert retention["purpose"] == "service"  # about a problem: not capped
 
-        for action, body in (("acknowledge", {}), ("assign", {}), ("investigate", {}), ("contact", {}),
-                             ("resolve", {"explanation": "the fund was within the customer's C4 tolerance; the "
-                                          "risk disclosure was re-explained", "apology": True, "compensation": "0.00",
-                                          "root_cause": "wealth_mis_selling"}), ("notify", {"channel": "phone"}),
-                             ("confirm", {})):
+        for action, body in (
+            ("acknowledge", {}),
+            ("assign", {}),
+            ("investigate", {}),
+            ("contact", {}),
+            (
+                "resolve",
+                {
+                    "explanation": "the fund was within the customer's C4 tolerance; the "
+                    "risk disclosure was re-explained",
+                    "apology": True,
+                    "compensation": "0.00",
+                    "root_cause": "wealth_mis_selling",
+                },
+            ),
+            ("notify", {"channel": "phone"}),
+            ("confirm", {}),
+        ):
             r = await complaints.post(f"/v1/complaints/{case['id']}/{action}", headers=handler, json=body)
             assert r.status_code == 200, (action, r.text)
         assert r.json()["state"] == "closed"

@@ -40,8 +40,9 @@ def make_runtime(env):
             if item.payload.amount < 0:
                 rejections.append(Rejection(item, "amount: must not be negative"))
                 continue
-            await db["accounts"].update_one({"_id": item.payload.account}, {"$inc": {"total": item.payload.amount}},
-                                            upsert=True, session=session)
+            await db["accounts"].update_one(
+                {"_id": item.payload.account}, {"$inc": {"total": item.payload.amount}}, upsert=True, session=session
+            )
         return rejections
 
     async def count(session, items):
@@ -62,8 +63,13 @@ async def field(collection, _id, name):
 
 def crm(env, *args):
     """Run `crm` as ops would, in a thread (it runs its own event loop)."""
-    environ = {"KAFKA_BOOTSTRAP_SERVERS": env["KAFKA_BOOTSTRAP_SERVERS"], "KAFKA_TOPIC_PREFIX": env["KAFKA_TOPIC_PREFIX"],
-               "MONGODB_URI": env["MONGODB_URI"], "CRM_OPS_DATABASE": env["MONGODB_DATABASE"], "COLUMNS": "300"}
+    environ = {
+        "KAFKA_BOOTSTRAP_SERVERS": env["KAFKA_BOOTSTRAP_SERVERS"],
+        "KAFKA_TOPIC_PREFIX": env["KAFKA_TOPIC_PREFIX"],
+        "MONGODB_URI": env["MONGODB_URI"],
+        "CRM_OPS_DATABASE": env["MONGODB_DATABASE"],
+        "COLUMNS": "300",
+    }
     return asyncio.to_thread(CliRunner().invoke, app, ["dlt", *args], env=environ)
 
 
@@ -78,11 +84,15 @@ async def test_a_refused_deposit_is_replayed_after_the_fix_and_applied_once(serv
     await db["open_accounts"].insert_many([{"_id": "A"}])
     await rt.start()
     try:
-        await produce(stack.kafka_bootstrap, rt.topic("deposits"), [
-            {"account": "A", "amount": 5},
-            {"account": "B", "amount": 7, "note": "customer 110101199003074578 called from 13812345678"},
-            {"account": "A", "amount": -1},
-        ])
+        await produce(
+            stack.kafka_bootstrap,
+            rt.topic("deposits"),
+            [
+                {"account": "A", "amount": 5},
+                {"account": "B", "amount": 7, "note": "customer 110101199003074578 called from 13812345678"},
+                {"account": "A", "amount": -1},
+            ],
+        )
         letters = await eventually(lambda: _when(letters_of(service_env), 2))
         assert await field(db["accounts"], "A", "total") == 5
         assert await eventually(lambda: field(db["seen"], "B", "n")) == 1
@@ -103,8 +113,18 @@ async def test_a_refused_deposit_is_replayed_after_the_fix_and_applied_once(serv
 
         # The fix, then the replay of every letter whose reason says the account was unknown.
         await db["open_accounts"].insert_one({"_id": "B"})
-        replayed = await crm(service_env, "replay", "--topic", "deposits", "--reason", "unknown account",
-                             "--by", "S-OPS1", "--why", "account B opened (ticket OPS-17)")
+        replayed = await crm(
+            service_env,
+            "replay",
+            "--topic",
+            "deposits",
+            "--reason",
+            "unknown account",
+            "--by",
+            "S-OPS1",
+            "--why",
+            "account B opened (ticket OPS-17)",
+        )
         assert replayed.exit_code == 0, replayed.output
         assert "1 replayed, 0 refused" in replayed.output
         assert await eventually(lambda: field(db["accounts"], "B", "total")) == 7
@@ -161,7 +181,11 @@ async def test_a_replay_before_the_fix_is_dead_lettered_again_and_can_be_replaye
         early = await crm(service_env, "replay", first.coordinates, "--by", "S-OPS1", "--why", "too early")
         assert early.exit_code == 0, early.output
         letters = await eventually(lambda: _when(letters_of(service_env), 2))
-        second = letters[-1] if letters[-1].offset != first.offset or letters[-1].partition != first.partition else letters[0]
+        second = (
+            letters[-1]
+            if letters[-1].offset != first.offset or letters[-1].partition != first.partition
+            else letters[0]
+        )
         assert second.source_topic == rt.topic("deposits") and "unknown account C" in second.reason
 
         await db["open_accounts"].insert_one({"_id": "C"})

@@ -24,9 +24,15 @@ async def test_seeded_customers_are_tiered_and_owned_by_the_responsible_staff(se
     t_app = tiering_app(TieringSettings(**settings_kwargs(tiering_env)))
     async with running(p_app) as profile, running(t_app) as tiering:
         staff_file = tmp_path / "staff.json"
-        result = await seed(api="http://service", secrets=service_env, count=30, staff_file=staff_file,
-                            transport=httpx.ASGITransport(app=p_app), tiering_api="http://service",
-                            tiering_transport=httpx.ASGITransport(app=t_app))
+        result = await seed(
+            api="http://service",
+            secrets=service_env,
+            count=30,
+            staff_file=staff_file,
+            transport=httpx.ASGITransport(app=p_app),
+            tiering_api="http://service",
+            tiering_transport=httpx.ASGITransport(app=t_app),
+        )
         assert result["created"] == 30 and not result["failed"]
         staff = {s["staff_id"]: s for s in json.loads(staff_file.read_text())["staff"]}
         head_office = {"Authorization": token_for("head_office", "S-HO01", None)}
@@ -55,7 +61,9 @@ async def test_seeded_customers_are_tiered_and_owned_by_the_responsible_staff(se
         # Scope follows the owner: the owner sees the customer in the profile, the registering RM no longer does.
         moved = next(r for r in rows if r["tier"] in ("small", "ordinary"))
         archived = (await profile.get(f"/v1/customers/{moved['customer_id']}", headers=head_office)).json()
-        registered_by = next(c["owner"] for c in result["customers"] if c["core_customer_no"] == archived["core_customer_no"])
+        registered_by = next(
+            c["owner"] for c in result["customers"] if c["core_customer_no"] == archived["core_customer_no"]
+        )
         owner_token = {"Authorization": token_for(staff[moved["owner"]]["role"], moved["owner"], moved["branch"])}
         assert (await profile.get(f"/v1/customers/{moved['customer_id']}", headers=owner_token)).status_code == 200
         assert registered_by != moved["owner"]

@@ -40,14 +40,22 @@ async def test_six_days_of_balances_leave_one_open_task_per_occasion(service_env
     head_office = {"Authorization": token_for("head_office", "S-HO01", None)}
     admin = {"Authorization": token_for("admin", "S-ADMIN", None)}
     async with running(p_app) as profile, running(t_app) as tiering, running(e_app):
-        result = await seed(api="http://service", secrets=service_env, count=CUSTOMERS, staff_file=tmp_path / "s.json",
-                            transport=httpx.ASGITransport(app=p_app), tiering_api="http://service",
-                            tiering_transport=httpx.ASGITransport(app=t_app))
+        result = await seed(
+            api="http://service",
+            secrets=service_env,
+            count=CUSTOMERS,
+            staff_file=tmp_path / "s.json",
+            transport=httpx.ASGITransport(app=p_app),
+            tiering_api="http://service",
+            tiering_transport=httpx.ASGITransport(app=t_app),
+        )
         assert result["created"] == CUSTOMERS and not result["failed"]
         rows = (await profile.get("/v1/customers", params={"limit": 100}, headers=head_office)).json()["items"]
         ids = {}
         for row in rows:
-            ids[(await profile.get(f"/v1/customers/{row['id']}", headers=head_office)).json()["core_customer_no"]] = row["id"]
+            ids[(await profile.get(f"/v1/customers/{row['id']}", headers=head_office)).json()["core_customer_no"]] = (
+                row["id"]
+            )
         assert len(ids) == CUSTOMERS
 
         # The quiet run: six more days, one snapshot a customer a day, amounts drawn across the idle-funds amount.
@@ -59,8 +67,13 @@ async def test_six_days_of_balances_leave_one_open_task_per_occasion(service_env
             for c in result["customers"]:
                 amount = rng.choice(AMOUNTS)
                 series[ids[c["core_customer_no"]]].append(Decimal(amount))
-                snapshots.append({"core_customer_no": c["core_customer_no"], "as_of": (start + timedelta(days=day)).isoformat(),
-                                  "aum": amount})
+                snapshots.append(
+                    {
+                        "core_customer_no": c["core_customer_no"],
+                        "as_of": (start + timedelta(days=day)).isoformat(),
+                        "aum": amount,
+                    }
+                )
             r = await profile.post("/v1/balances", json={"snapshots": snapshots}, headers=admin)
             assert r.status_code == 200 and r.json()["accepted"] == CUSTOMERS, r.text
 
@@ -69,8 +82,12 @@ async def test_six_days_of_balances_leave_one_open_task_per_occasion(service_env
         async def settled():
             # Engagement has every customer's last balance, and tiering's last word on its tier.
             docs = {d["_id"]: d for d in await store.customers.find({}).to_list()}
-            tiers = {r["customer_id"]: r["tier"] for r in (await tiering.get(
-                "/v1/customers", params={"limit": 500}, headers=head_office)).json()["items"]}
+            tiers = {
+                r["customer_id"]: r["tier"]
+                for r in (await tiering.get("/v1/customers", params={"limit": 500}, headers=head_office)).json()[
+                    "items"
+                ]
+            }
             for cid, amounts in series.items():
                 doc = docs.get(cid)
                 if doc is None or doc.get("aum") is None or Decimal(str(doc["aum"])) != amounts[-1]:

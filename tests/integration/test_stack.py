@@ -188,7 +188,9 @@ def test_harness_fixtures(
     assert (claims["sub"], claims["role"], claims["branch"]) == ("S0003", "relationship_manager", "BR001")
 
 
-async def test_a_transaction_its_client_abandoned_stops_blocking_writes(stack: Any, service_env: dict[str, str]) -> None:
+async def test_a_transaction_its_client_abandoned_stops_blocking_writes(
+    stack: Any, service_env: dict[str, str]
+) -> None:
     """A service killed mid-transaction leaves it open on the server; a plain write to the same document (a leased
     job taking over the lease) must go through once the transaction's 60 s lifetime is over, as on mongod. On the
     embedded database that needs the stack's transaction reaper (SecantusDB checks lifetimes only when a client
@@ -203,7 +205,8 @@ async def test_a_transaction_its_client_abandoned_stops_blocking_writes(stack: A
         abandoned = dead.start_session()
         await abandoned.start_transaction()
         await dead[service_env["MONGODB_DATABASE"]]["leases"].update_one(
-            {"_id": "engagement:scheduler"}, {"$set": {"epoch": 2}}, session=abandoned)
+            {"_id": "engagement:scheduler"}, {"$set": {"epoch": 2}}, session=abandoned
+        )
         # The "dead" client never commits, aborts or ends its session: the server sees what a SIGKILL leaves.
         started = time.monotonic()
         await leases.update_one({"_id": "engagement:scheduler"}, {"$set": {"epoch": 3}})

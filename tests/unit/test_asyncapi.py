@@ -10,8 +10,20 @@ import pytest
 def generate(service: str, tmp_path) -> dict:
     out = tmp_path / f"{service}.json"
     subprocess.run(
-        [sys.executable, "-m", "faststream", "docs", "gen", "--factory", f"crm_{service}.main:asyncapi", "-o", str(out)],
-        check=True, capture_output=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "faststream",
+            "docs",
+            "gen",
+            "--factory",
+            f"crm_{service}.main:asyncapi",
+            "-o",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     return json.loads(out.read_text())
 
@@ -47,9 +59,18 @@ def test_engagement_asyncapi_names_what_it_consumes_and_publishes(tmp_path):
     for group in ("crm-engagement.profile", "crm-engagement.tiering", "crm-engagement.complaints"):
         assert any(group in c for c in channels), (group, channels)
     text = json.dumps(doc)
-    for event in ("task.created", "task.completed", "task.reassigned", "task.cancelled", "task.overdue",
-                  "interaction.logged", "contact.blocked", "recommendation.recorded", "survey.answered",
-                  "points.changed"):
+    for event in (
+        "task.created",
+        "task.completed",
+        "task.reassigned",
+        "task.cancelled",
+        "task.overdue",
+        "interaction.logged",
+        "contact.blocked",
+        "recommendation.recorded",
+        "survey.answered",
+        "points.changed",
+    ):
         assert f"crm.engagement.{event}.v1" in text
     assert "due_on" in text  # payload schemas are there, not just names
 

@@ -215,7 +215,9 @@ def test_service_is_health_checked_and_waits_for_healthy_infrastructure(compose:
     assert isinstance(depends, dict), f"{name}: depends_on must be the long form with conditions"
     for dep in INFRASTRUCTURE:
         assert dep in depends, f"{name} does not depend on {dep}"
-        assert (depends[dep] or {}).get("condition") == "service_healthy", f"{name} -> {dep} must wait for service_healthy"
+        assert (depends[dep] or {}).get("condition") == "service_healthy", (
+            f"{name} -> {dep} must wait for service_healthy"
+        )
     assert service.get("restart") in ("unless-stopped", "always", "on-failure"), f"{name} has no restart policy"
 
 
@@ -234,7 +236,9 @@ def test_required_settings_are_provided(compose: dict[str, Any], name: str) -> N
     missing = sorted(f for f, info in cls.model_fields.items() if info.is_required() and f not in provided_fields)
     assert not missing, f"{name} does not set required settings: {missing}"
     # TokenVerifier refuses to start without one of them.
-    assert provided_fields & {"crm_jwt_secret", "crm_jwt_jwks_url"}, f"{name} sets neither CRM_JWT_SECRET nor CRM_JWT_JWKS_URL"
+    assert provided_fields & {"crm_jwt_secret", "crm_jwt_jwks_url"}, (
+        f"{name} sets neither CRM_JWT_SECRET nor CRM_JWT_JWKS_URL"
+    )
 
 
 @pytest.mark.parametrize("name", SERVICE_DIRS)
@@ -247,7 +251,9 @@ def test_secrets_come_from_the_shell_and_are_mandatory(compose: dict[str, Any], 
         if info is None or "SecretStr" not in repr(info.annotation):
             continue
         m = _VAR.fullmatch(value)
-        assert m and m.group("op") == ":?", f"{name}: {var} must be ${{{var}:?...}} (no literal secret, refuse to start without it)"
+        assert m and m.group("op") == ":?", (
+            f"{name}: {var} must be ${{{var}:?...}} (no literal secret, refuse to start without it)"
+        )
 
 
 @pytest.mark.parametrize("name", SERVICE_DIRS)
@@ -257,8 +263,12 @@ def test_compose_environment_makes_valid_settings(
     cls = settings_class(name)
     names = env_names(cls)
     env = environment(compose["services"][name])
-    shell = {m.group("name"): fake_value(m.group("name")) for v in env.values() for m in _VAR.finditer(v)
-             if m.group("op") in (":?", "?")}
+    shell = {
+        m.group("name"): fake_value(m.group("name"))
+        for v in env.values()
+        for m in _VAR.finditer(v)
+        if m.group("op") in (":?", "?")
+    }
     for var in names:
         monkeypatch.delenv(var, raising=False)
     for var, value in env.items():
@@ -291,7 +301,9 @@ def test_dockerfile_exposes_the_port_and_checks_health(compose: dict[str, Any], 
     for path in ("./contracts", "./kit", f"./services/{name}"):
         assert path in installs, f"Dockerfile does not pip install {path}"
     cmd = by_kind.get("CMD", [""])[-1]
-    assert f"{package}.main:create_app" in cmd and "--factory" in cmd, f"CMD must run uvicorn --factory {package}.main:create_app"
+    assert f"{package}.main:create_app" in cmd and "--factory" in cmd, (
+        f"CMD must run uvicorn --factory {package}.main:create_app"
+    )
     assert f"${{{var}:-{port}}}" in cmd, f"CMD must bind --port ${{{var}:-{port}}}"
     assert "exec " in cmd, "CMD should exec uvicorn so SIGTERM reaches it (graceful shutdown)"
 
@@ -320,8 +332,11 @@ def test_kafka_is_kraft_and_advertises_the_address_services_use(compose: dict[st
     assert "kafka-broker-api-versions.sh" in healthcheck_command(kafka)
     assert env.get("KAFKA_PROCESS_ROLES") == "broker,controller"
     assert env.get("KAFKA_AUTO_CREATE_TOPICS_ENABLE") == "false", "services create their topics and .dlt topics"
-    for var in ("KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR",
-                "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR"):
+    for var in (
+        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR",
+        "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR",
+        "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR",
+    ):
         assert env.get(var) == "1", f"single node: {var} must be 1"
     advertised = {a.split("://", 1)[1] for a in env["KAFKA_ADVERTISED_LISTENERS"].split(",")}
     for name in SERVICE_DIRS:
@@ -338,8 +353,10 @@ def test_mongodb_runs_as_the_replica_set_services_name(compose: dict[str, Any]) 
     replset = m.group(1)
     check = healthcheck_command(mongodb)
     assert "rs.initiate" in check and f"_id:'{replset}'" in check.replace('"', "'").replace(" ", "")
-    assert any(v.get("target", str(v).split(":")[-1]) == "/data/db" if isinstance(v, dict) else str(v).endswith(":/data/db")
-               for v in mongodb.get("volumes") or []), "MongoDB data needs a volume"
+    assert any(
+        v.get("target", str(v).split(":")[-1]) == "/data/db" if isinstance(v, dict) else str(v).endswith(":/data/db")
+        for v in mongodb.get("volumes") or []
+    ), "MongoDB data needs a volume"
     for name in SERVICE_DIRS:
         uri = environment(compose["services"][name]).get("MONGODB_URI", "")
         assert f"replicaSet={replset}" in uri, f"{name}: MONGODB_URI must name replicaSet={replset}: {uri}"

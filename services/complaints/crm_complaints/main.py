@@ -28,11 +28,16 @@ def build(settings: ComplaintsSettings | None = None) -> Complaints:
     settings = settings or ComplaintsSettings()
     rt = Runtime(settings, topics=[COMPLAINTS_CASES, PROFILE_CUSTOMERS, TIERING_CUSTOMERS])
     store = ComplaintsStore(rt.mongo)
-    cx = Complaints(rt=rt, store=store, policies=PolicyVersions(store.policies, ComplaintsPolicy, DEFAULT_POLICY,
-                                                                 note="defaults of BRIEF §5"))
+    cx = Complaints(
+        rt=rt,
+        store=store,
+        policies=PolicyVersions(store.policies, ComplaintsPolicy, DEFAULT_POLICY, note="defaults of BRIEF §5"),
+    )
     rt.startup_hooks += [store.ensure_indexes, cx.policies.ensure_default]
     cx.scheduler_job = rt.job("deadlines", lambda: scheduler.step(cx), interval=settings.scheduler_interval_seconds)
-    cx.unverified_job = rt.job(routing.KEY, lambda: routing.unverified_step(cx), interval=settings.routing_interval_seconds)
+    cx.unverified_job = rt.job(
+        routing.KEY, lambda: routing.unverified_step(cx), interval=settings.routing_interval_seconds
+    )
     cx.calendar = calendar.service_calendar(cx)
     subscribers.register(cx)
     rt.publishes(COMPLAINTS_CASES, EVENTS, key="customer id (complaint id for a complainant who is not a customer)")
@@ -41,12 +46,15 @@ def build(settings: ComplaintsSettings | None = None) -> Complaints:
 
 def create_app(settings: ComplaintsSettings | None = None) -> FastAPI:
     cx = build(settings)
-    app = create_http_app(cx.rt, title="Bank CRM — complaints", description=DESCRIPTION, routers=[http.router, http.calendar_routes])
+    app = create_http_app(
+        cx.rt, title="Bank CRM — complaints", description=DESCRIPTION, routers=[http.router, http.calendar_routes]
+    )
     app.state.complaints = cx
     return app
 
 
 def asyncapi() -> FastStream:
     """AsyncAPI document: `faststream docs gen --factory crm_complaints.main:asyncapi`."""
-    return build(docs_settings(ComplaintsSettings)).rt.asyncapi(title="Bank CRM — complaints events",
-                                                  description=DESCRIPTION)
+    return build(docs_settings(ComplaintsSettings)).rt.asyncapi(
+        title="Bank CRM — complaints events", description=DESCRIPTION
+    )

@@ -40,10 +40,13 @@ class ComplaintCreate(Strict):
     category: str = Field(min_length=1, max_length=40, description="from the policy's taxonomy")
     description: str = Field(min_length=1, max_length=5000)
     severity: Literal["low", "medium", "high", "critical"] = "medium"
-    received_at: datetime | None = Field(default=None, description="default now; earlier for letters and the "
-                                         "suggestion box; never in the future; with a time zone")
-    branch: str | None = Field(default=None, min_length=1, max_length=20,
-                               description="default: the customer's branch, else the caller's")
+    received_at: datetime | None = Field(
+        default=None,
+        description="default now; earlier for letters and the suggestion box; never in the future; with a time zone",
+    )
+    branch: str | None = Field(
+        default=None, min_length=1, max_length=20, description="default: the customer's branch, else the caller's"
+    )
     handler: StaffId | None = Field(default=None, description="assign by hand; default: routed by branch and category")
 
     @model_validator(mode="after")
@@ -58,18 +61,26 @@ class Step(Strict):
 
 
 class Assign(Strict):
-    handler: StaffId | None = Field(default=None,
-                                    description="default: the routed handler, or the branch's by stable rank")
+    handler: StaffId | None = Field(
+        default=None, description="default: the routed handler, or the branch's by stable rank"
+    )
     note: str | None = Field(default=None, max_length=2000)
 
 
 class Route(Strict):
     """Route a case by hand: typically one whose customer id is still unknown (`customer_unverified`)."""
 
-    branch: str | None = Field(default=None, min_length=1, max_length=20,
-                               description="the branch that handles the case; default: its current branch")
-    handler: StaffId | None = Field(default=None, description="default: the case's handler if it stays in its branch, "
-                                    "else the handler of the branch of the highest stable rank for the case")
+    branch: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=20,
+        description="the branch that handles the case; default: its current branch",
+    )
+    handler: StaffId | None = Field(
+        default=None,
+        description="default: the case's handler if it stays in its branch, "
+        "else the handler of the branch of the highest stable rank for the case",
+    )
     note: str | None = Field(default=None, max_length=2000)
 
 
@@ -89,8 +100,10 @@ class Confirm(Strict):
 
 
 class Notify(Strict):
-    notified_at: datetime | None = Field(default=None, description="when the complainant was told the decision; default "
-                                         "now; never in the future; with a time zone")
+    notified_at: datetime | None = Field(
+        default=None,
+        description="when the complainant was told the decision; default now; never in the future; with a time zone",
+    )
     channel: NoticeChannel = Field(description=f"how the decision was communicated: {NOTICE_CHANNELS_DOC}")
     note: str | None = Field(default=None, max_length=2000)
 
@@ -100,7 +113,9 @@ class Reopen(Strict):
 
 
 class Extend(Strict):
-    to_days: int = Field(ge=16, le=120, description="30 (the handler, complex case) or up to 60 (branch manager, head office)")
+    to_days: int = Field(
+        ge=16, le=120, description="30 (the handler, complex case) or up to 60 (branch manager, head office)"
+    )
     reason: Note
 
 

@@ -27,8 +27,11 @@ def build(settings: EngagementSettings | None = None) -> Engagement:
     settings = settings or EngagementSettings()
     rt = Runtime(settings, topics=[ENGAGEMENT_TASKS, PROFILE_CUSTOMERS, TIERING_CUSTOMERS, COMPLAINTS_CASES])
     store = EngagementStore(rt.mongo)
-    e = Engagement(rt=rt, store=store, policies=PolicyVersions(store.policies, EngagementPolicy, DEFAULT_POLICY,
-                                                                note="defaults of BRIEF §4"))
+    e = Engagement(
+        rt=rt,
+        store=store,
+        policies=PolicyVersions(store.policies, EngagementPolicy, DEFAULT_POLICY, note="defaults of BRIEF §4"),
+    )
     rt.startup_hooks += [e.store.ensure_indexes, lambda: policies.ensure_default(e)]
     e.scheduler_job = rt.job("scheduler", lambda: scheduler.step(e), interval=settings.scheduler_interval_seconds)
     e.calendar = calendar.service_calendar(e)
@@ -39,12 +42,15 @@ def build(settings: EngagementSettings | None = None) -> Engagement:
 
 def create_app(settings: EngagementSettings | None = None) -> FastAPI:
     e = build(settings)
-    app = create_http_app(e.rt, title="Bank CRM — engagement", description=DESCRIPTION, routers=[http.router, http.calendar_routes])
+    app = create_http_app(
+        e.rt, title="Bank CRM — engagement", description=DESCRIPTION, routers=[http.router, http.calendar_routes]
+    )
     app.state.engagement = e
     return app
 
 
 def asyncapi() -> FastStream:
     """AsyncAPI document: `faststream docs gen --factory crm_engagement.main:asyncapi`."""
-    return build(docs_settings(EngagementSettings)).rt.asyncapi(title="Bank CRM — engagement events",
-                                                  description=DESCRIPTION)
+    return build(docs_settings(EngagementSettings)).rt.asyncapi(
+        title="Bank CRM — engagement events", description=DESCRIPTION
+    )

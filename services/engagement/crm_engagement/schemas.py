@@ -37,7 +37,9 @@ class TaskComplete(Strict):
     outcome: Outcome = Field(description="`not_needed` closes a task without a contact (no contact rule applies)")
     channel: ContactChannel | None = Field(default=None, description="default: the task's channel")
     notes: Notes | None = None
-    occurred_at: datetime | None = Field(default=None, description="when the contact was made (default now); with a time zone")
+    occurred_at: datetime | None = Field(
+        default=None, description="when the contact was made (default now); with a time zone"
+    )
 
 
 class TaskAssign(Strict):
@@ -160,5 +162,9 @@ class SurveyResponse(Strict):
 class Redemption(Strict):
     points: int = Field(gt=0, le=10_000_000)
     reason: str = Field(min_length=1, max_length=200)
-    request_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$",
-                            description="the channel's own id: the same request twice redeems once")
+    request_id: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="the channel's own id: the same request twice redeems once",
+    )

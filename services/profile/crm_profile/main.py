@@ -38,5 +38,4 @@ def create_app(settings: ProfileSettings | None = None) -> FastAPI:
 
 def asyncapi() -> FastStream:
     """AsyncAPI document: `faststream docs gen --factory crm_profile.main:asyncapi`."""
-    return build(docs_settings(ProfileSettings)).rt.asyncapi(title="Bank CRM — profile events",
-                                                  description=DESCRIPTION)
+    return build(docs_settings(ProfileSettings)).rt.asyncapi(title="Bank CRM — profile events", description=DESCRIPTION)

@@ -116,7 +116,9 @@ class _Common(Strict):
     email: Email | None = None
     address: Address | None = None
     branch: str = Field(min_length=1, max_length=20)
-    owner: str | None = Field(default=None, max_length=40, description="staff id; defaults to the registering staff member")
+    owner: str | None = Field(
+        default=None, max_length=40, description="staff id; defaults to the registering staff member"
+    )
     core_customer_no: CoreNo | None = None
     tags: Tags = Field(default_factory=list)
     consents: dict[ConsentChannel, bool] = Field(default_factory=dict)
@@ -232,8 +234,9 @@ class MergeRequest(Strict):
 
 
 class CustomerBatch(Strict):
-    customers: list[dict[str, Any]] = Field(min_length=1, max_length=1000,
-                                            description="each item as for POST /v1/customers; validated one by one")
+    customers: list[dict[str, Any]] = Field(
+        min_length=1, max_length=1000, description="each item as for POST /v1/customers; validated one by one"
+    )
 
 
 class BalanceBatch(Strict):
@@ -322,6 +325,9 @@ def problems(exc: ValidationError) -> list[dict[str, str]]:
     """Validation errors as {field, problem}, as the batch endpoint and import reports give them.
     Never the input itself: it may be an ID number or a phone."""
     return [
-        {"field": ".".join(str(p) for p in e["loc"] if p not in ("individual", "corporate")) or "row", "problem": e["msg"]}
+        {
+            "field": ".".join(str(p) for p in e["loc"] if p not in ("individual", "corporate")) or "row",
+            "problem": e["msg"],
+        }
         for e in exc.errors()
     ]

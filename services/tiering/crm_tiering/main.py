@@ -41,5 +41,4 @@ def create_app(settings: TieringSettings | None = None) -> FastAPI:
 
 def asyncapi() -> FastStream:
     """AsyncAPI document: `faststream docs gen --factory crm_tiering.main:asyncapi`."""
-    return build(docs_settings(TieringSettings)).rt.asyncapi(title="Bank CRM — tiering events",
-                                                  description=DESCRIPTION)
+    return build(docs_settings(TieringSettings)).rt.asyncapi(title="Bank CRM — tiering events", description=DESCRIPTION)

@@ -94,7 +94,8 @@ class TierRead(BaseModel):
     aum: Decimal | None
     as_of: date | None
     pending_downgrade: dict[str, Any] | None = Field(
-        None, description="below the tier's bound since `below_since`; the tier changes on `due` if it stays so")
+        None, description="below the tier's bound since `below_since`; the tier changes on `due` if it stays so"
+    )
     lifecycle: dict[str, Any] | None
     churn_risk: dict[str, Any] | None
     history: list[TierHistoryRow]

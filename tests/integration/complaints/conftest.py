@@ -21,8 +21,14 @@ def complaints_env(make_service_env):
 def start_complaints(complaints_env):
     @asynccontextmanager
     async def _start(**overrides: Any):
-        settings = ComplaintsSettings(**{**settings_kwargs(complaints_env), "clock_date": "2026-12-01",
-                                         "scheduler_interval_seconds": 0.3, **overrides})
+        settings = ComplaintsSettings(
+            **{
+                **settings_kwargs(complaints_env),
+                "clock_date": "2026-12-01",
+                "scheduler_interval_seconds": 0.3,
+                **overrides,
+            }
+        )
         app = create_app(settings)
         async with running(app) as client:
             client.settings = settings
@@ -41,13 +47,17 @@ async def complaints(start_complaints):
 @pytest.fixture
 def roles(token_for):
     """Headers for the roles the process involves, all of branch BR001."""
+
     def h(role, staff_id, branch="BR001"):
         return {"Authorization": token_for(role, staff_id, branch)}
 
     return {
-        "handler": h("complaint_handler", "S-CH1"), "handler2": h("complaint_handler", "S-CH2"),
+        "handler": h("complaint_handler", "S-CH1"),
+        "handler2": h("complaint_handler", "S-CH2"),
         "manager": h("branch_manager", "S-BM1"),
-        "teller": h("high_counter_teller", "S-T1"), "rm": h("relationship_manager", "S-RM1"),
-        "head_office": h("head_office", "S-HO1", None), "admin": h("admin", "S-ADMIN", None),
+        "teller": h("high_counter_teller", "S-T1"),
+        "rm": h("relationship_manager", "S-RM1"),
+        "head_office": h("head_office", "S-HO1", None),
+        "admin": h("admin", "S-ADMIN", None),
         "other_branch": h("complaint_handler", "S-CH9", "BR009"),
     }

@@ -10,15 +10,22 @@ OPENED = "crm.complaints.complaint.opened.v1"
 
 
 async def _open(client, headers, **over):
-    body = {"customer_id": "C1", "channel": "hotline", "category": "fees", "description": "charged twice for a transfer",
-            "branch": "BR001", **over}
+    body = {
+        "customer_id": "C1",
+        "channel": "hotline",
+        "category": "fees",
+        "description": "charged twice for a transfer",
+        "branch": "BR001",
+        **over,
+    }
     r = await client.post("/v1/complaints", headers=headers, json=body)
     assert r.status_code == 201, r.text
     return r.json()
 
 
-async def test_a_complaint_received_on_2026_12_30_gets_provisional_january_2027_targets(start_complaints, complaints_env,
-                                                                                      roles):
+async def test_a_complaint_received_on_2026_12_30_gets_provisional_january_2027_targets(
+    start_complaints, complaints_env, roles
+):
     async with start_complaints(clock_date="2026-12-31") as complaints:
         # Wed 12-30: acknowledge Thu 12-31 (official 2026), first contact on the provisional 2027 calendar: Fri
         # 2027-01-01 is 元旦 by the statute, then the weekend: Monday 01-04.
@@ -36,8 +43,9 @@ async def test_a_complaint_received_on_2026_12_30_gets_provisional_january_2027_
         got = (await complaints.get(f"/v1/complaints/{c['id']}", headers=roles["manager"])).json()
         assert got["provisional_targets"] == ["first_contact"]
         topic = complaints_env["KAFKA_TOPIC_PREFIX"] + "crm.complaints.cases"
-        records = await read_topic(complaints_env["KAFKA_BOOTSTRAP_SERVERS"], topic,
-                                   until=lambda rs: len(of_type(rs, OPENED)) >= 3)
+        records = await read_topic(
+            complaints_env["KAFKA_BOOTSTRAP_SERVERS"], topic, until=lambda rs: len(of_type(rs, OPENED)) >= 3
+        )
     opened = {e["data"]["complaint_id"]: e["data"] for e in of_type(records, OPENED)}
     assert opened[c["id"]]["provisional_targets"] == ["first_contact"]
     assert opened[c["id"]]["first_contact_due"] == "2027-01-04"
@@ -50,7 +58,8 @@ CALENDAR_CHANGED = "crm.complaints.calendar.changed.v1"
 
 
 async def test_loading_the_official_2027_schedule_recomputes_the_provisional_targets_on_every_replica(
-        start_complaints, complaints_env, roles):
+    start_complaints, complaints_env, roles
+):
     fast = {"clock_date": "2027-02-04", "calendar_refresh_seconds": 0.3}
     async with start_complaints(**fast) as first, start_complaints(**fast) as second:
         # Received Wed 2026-12-30: first contact Monday 2027-01-04 on the provisional calendar.
@@ -66,9 +75,14 @@ async def test_loading_the_official_2027_schedule_recomputes_the_provisional_tar
         assert r.status_code == 200, r.text
         cal = r.json()
         assert [(d["date"], d["working"], d["source"]) for d in cal["days"]] == [
-            ("2026-12-30", True, "official"), ("2026-12-31", True, "official"), ("2027-01-01", False, "provisional"),
-            ("2027-01-02", False, "provisional"), ("2027-01-03", False, "provisional"),
-            ("2027-01-04", True, "provisional"), ("2027-01-05", True, "provisional")]
+            ("2026-12-30", True, "official"),
+            ("2026-12-31", True, "official"),
+            ("2027-01-01", False, "provisional"),
+            ("2027-01-02", False, "provisional"),
+            ("2027-01-03", False, "provisional"),
+            ("2027-01-04", True, "provisional"),
+            ("2027-01-05", True, "provisional"),
+        ]
         assert cal["days"][2]["kind"] == "public_holiday" and cal["days"][2]["holiday"] == "New Year's Day"
         assert cal["working_days"] == 4 and cal["provisional"] is True and cal["official_through"] == 2026
         r = await first.get("/v1/calendar", params={"from": "2027-01-05", "to": "2026-12-30"}, headers=roles["teller"])
@@ -97,13 +111,19 @@ async def test_loading_the_official_2027_schedule_recomputes_the_provisional_tar
 
         # The other replica applies it without a restart.
         async def official_on_second():
-            days = (await second.get("/v1/calendar", params={"from": "2027-02-13", "to": "2027-02-15"},
-                                     headers=roles["teller"])).json()["days"]
+            days = (
+                await second.get(
+                    "/v1/calendar", params={"from": "2027-02-13", "to": "2027-02-15"}, headers=roles["teller"]
+                )
+            ).json()["days"]
             return days if days[0]["source"] == "official" else None
 
         days = await eventually(official_on_second, timeout=15)
-        assert [(d["date"], d["working"]) for d in days] == [("2027-02-13", False), ("2027-02-14", False),
-                                                              ("2027-02-15", True)]
+        assert [(d["date"], d["working"]) for d in days] == [
+            ("2027-02-13", False),
+            ("2027-02-14", False),
+            ("2027-02-15", True),
+        ]
 
         # The open cases' provisional targets are recomputed.
         async def recomputed():
@@ -117,22 +137,32 @@ async def test_loading_the_official_2027_schedule_recomputes_the_provisional_tar
         audit = (await first.get("/v1/audit", params={"target": spring["id"]}, headers=roles["head_office"])).json()
         assert [a["action"] for a in audit].count("complaint.targets_recomputed") == 1
         audit = (await first.get("/v1/audit", params={"target": "calendar-2027"}, headers=roles["head_office"])).json()
-        assert [(a["action"], a["staff_id"], a["detail"]["was"]) for a in audit] == [("calendar.loaded", "S-HO1",
-                                                                                     "provisional")]
+        assert [(a["action"], a["staff_id"], a["detail"]["was"]) for a in audit] == [
+            ("calendar.loaded", "S-HO1", "provisional")
+        ]
         assert 'crm_calendar_official_last_year{service="complaints"} 2027.0' in (await first.get("/metrics")).text
 
         topic = complaints_env["KAFKA_TOPIC_PREFIX"] + "crm.complaints.cases"
-        records = await read_topic(complaints_env["KAFKA_BOOTSTRAP_SERVERS"], topic, settle=1.0,
-                                   until=lambda rs: len(of_type(rs, TARGETS_CHANGED)) >= 2)
+        records = await read_topic(
+            complaints_env["KAFKA_BOOTSTRAP_SERVERS"],
+            topic,
+            settle=1.0,
+            until=lambda rs: len(of_type(rs, TARGETS_CHANGED)) >= 2,
+        )
     [changed_calendar] = of_type(records, CALENDAR_CHANGED)
     assert changed_calendar["subject"] == "calendar-2027"
     assert (changed_calendar["data"]["change"], changed_calendar["data"]["was"]) == ("loaded", "provisional")
-    assert "2027-02-05" in changed_calendar["data"]["rest_days"] and "2027-01-31" in changed_calendar["data"]["make_up_workdays"]
+    assert (
+        "2027-02-05" in changed_calendar["data"]["rest_days"]
+        and "2027-01-31" in changed_calendar["data"]["make_up_workdays"]
+    )
     changes = {e["data"]["complaint_id"]: e["data"] for e in of_type(records, TARGETS_CHANGED)}
     assert len(of_type(records, TARGETS_CHANGED)) == 2  # once per case
     assert changes[spring["id"]]["previous"] == {"acknowledge": "2027-02-11", "first_contact": "2027-02-12"}
-    assert (changes[spring["id"]]["acknowledge_due"], changes[spring["id"]]["first_contact_due"]) == ("2027-02-15",
-                                                                                                     "2027-02-16")
+    assert (changes[spring["id"]]["acknowledge_due"], changes[spring["id"]]["first_contact_due"]) == (
+        "2027-02-15",
+        "2027-02-16",
+    )
     assert changes[spring["id"]]["provisional_targets"] == []
     assert changes[year_end["id"]]["previous"] == {} and changes[year_end["id"]]["provisional_targets"] == []
 
@@ -146,9 +176,14 @@ async def _policy_option(complaints, roles):
     # Default: received 2026-09-16, due 15 calendar days later on 国庆 10-01, the stricter date.
     c = await _open(complaints, roles["teller"], received_at="2026-09-16T10:00:00+08:00")
     assert c["decision_due"] == "2026-10-01" and c["decision_rolls"] is False
-    r = await complaints.put("/v1/policy", headers=roles["head_office"],
-                             json={"policy": {"regulator": {"holiday_rolls_to_next_workday": True}},
-                                   "note": "compliance: a deadline on a public holiday ends on the next working day"})
+    r = await complaints.put(
+        "/v1/policy",
+        headers=roles["head_office"],
+        json={
+            "policy": {"regulator": {"holiday_rolls_to_next_workday": True}},
+            "note": "compliance: a deadline on a public holiday ends on the next working day",
+        },
+    )
     assert r.status_code == 200, r.text
     rolled = await _open(complaints, roles["teller"], received_at="2026-09-16T10:00:00+08:00", category="cards")
     assert rolled["decision_due"] == "2026-10-08" and rolled["decision_rolls"] is True
@@ -161,9 +196,11 @@ async def _policy_option(complaints, roles):
 
 
 async def test_calendar_ranges_outside_what_it_covers_are_refused(complaints, roles):
-    for params, field in (({"from": "1900-12-30", "to": "1901-01-02"}, "from"),
-                          ({"from": "2099-12-30", "to": "2100-01-02"}, "to"),
-                          ({"from": "2027-01-01", "to": "2028-12-31"}, "to")):
+    for params, field in (
+        ({"from": "1900-12-30", "to": "1901-01-02"}, "from"),
+        ({"from": "2099-12-30", "to": "2100-01-02"}, "to"),
+        ({"from": "2027-01-01", "to": "2028-12-31"}, "to"),
+    ):
         r = await complaints.get("/v1/calendar", params=params, headers=roles["teller"])
         assert r.status_code == 422 and r.json()["field"] == field, r.text
     r = await complaints.put("/v1/calendar/years/2027", headers=roles["head_office"], json=["not", "a", "notice"])

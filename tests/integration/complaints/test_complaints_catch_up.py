@@ -30,13 +30,24 @@ async def _until(client, roles, cid, check, timeout=30):
 
 
 async def test_cases_without_a_handler_get_one_when_the_roster_is_filled(complaints, complaints_env, roles):
-    r = await complaints.post("/v1/complaints", headers=roles["head_office"], json={
-        "complainant": {"name": "李雷", "phone": "13900001111"}, "channel": "letter", "category": "queueing",
-        "description": "waited an hour", "branch": "BR003"})
+    r = await complaints.post(
+        "/v1/complaints",
+        headers=roles["head_office"],
+        json={
+            "complainant": {"name": "李雷", "phone": "13900001111"},
+            "channel": "letter",
+            "category": "queueing",
+            "description": "waited an hour",
+            "branch": "BR003",
+        },
+    )
     assert r.status_code == 201 and r.json()["handler"] is None  # branch BR003 has no handler yet
     case = r.json()
-    put = lambda staff_id, **over: complaints.put(f"/v1/handlers/{staff_id}", headers=roles["head_office"],  # noqa: E731
-                                                  json={"branch": "BR003", **over})
+    put = lambda staff_id, **over: complaints.put(
+        f"/v1/handlers/{staff_id}",
+        headers=roles["head_office"],  # noqa: E731
+        json={"branch": "BR003", **over},
+    )
     assert (await put("S-CH3")).status_code == 200
     got = await _case(complaints, roles, case["id"])
     assert got["handler"] == "S-CH3" and got["state"] == "received"
@@ -45,10 +56,13 @@ async def test_cases_without_a_handler_get_one_when_the_roster_is_filled(complai
     assert (await put("S-CH3", active=False)).status_code == 200  # S-CH3 leaves: the case goes to S-CH4
     assert (await _case(complaints, roles, case["id"]))["handler"] == "S-CH4"
     topic = complaints_env["KAFKA_TOPIC_PREFIX"] + COMPLAINTS_CASES
-    records = await read_topic(complaints_env["KAFKA_BOOTSTRAP_SERVERS"], topic,
-                               until=lambda rs: len(of_type(rs, ROUTED)) >= 2)
+    records = await read_topic(
+        complaints_env["KAFKA_BOOTSTRAP_SERVERS"], topic, until=lambda rs: len(of_type(rs, ROUTED)) >= 2
+    )
     assert [(e["data"]["reason"], e["data"]["handler"], e["subject"]) for e in of_type(records, ROUTED)] == [
-        ("roster", "S-CH3", case["id"]), ("roster", "S-CH4", case["id"])]
+        ("roster", "S-CH3", case["id"]),
+        ("roster", "S-CH4", case["id"]),
+    ]
 
 
 async def test_a_merged_away_records_complaints_follow_the_survivor(complaints, complaints_env, roles):
@@ -60,25 +74,45 @@ async def test_a_merged_away_records_complaints_follow_the_survivor(complaints, 
         return await complaints.cx.store.customers.count_documents({"_id": {"$in": ["M1", "M2"]}}) == 2
 
     await eventually(known)
-    r = await complaints.post("/v1/complaints", headers=roles["teller"], json={
-        "customer_id": "M2", "channel": "hotline", "category": "deposits", "description": "interest wrong"})
+    r = await complaints.post(
+        "/v1/complaints",
+        headers=roles["teller"],
+        json={"customer_id": "M2", "channel": "hotline", "category": "deposits", "description": "interest wrong"},
+    )
     assert r.status_code == 201, r.text
     old = r.json()
     assert (old["routing"], old["owner"], old["priority"]) == ("routed", "S-RM2", False)
 
-    merged = CustomerMerged(survivor_id="M1", merged_id="M2", merged_by="S-HO1",
-                            merged_at=datetime(2026, 12, 1, 2, tzinfo=UTC))
+    merged = CustomerMerged(
+        survivor_id="M1", merged_id="M2", merged_by="S-HO1", merged_at=datetime(2026, 12, 1, 2, tzinfo=UTC)
+    )
     await feed.send(PROFILE_CUSTOMERS, (merged, "M1"))
     got = await _until(complaints, roles, old["id"], lambda c: c["owner"] == "S-RM1")
     assert got["customer_id"] == "M2"  # the case keeps the id it was taken in under
-    await feed.send(TIERING_CUSTOMERS, (TierChanged(customer_id="M1", branch="BR001", from_tier=None, to_tier="vip",
-                                                    reason="first_tier", policy_version=1, as_of=date(2026, 11, 30),
-                                                    basis_amount=Decimal("800000.00")), "M1"))
+    await feed.send(
+        TIERING_CUSTOMERS,
+        (
+            TierChanged(
+                customer_id="M1",
+                branch="BR001",
+                from_tier=None,
+                to_tier="vip",
+                reason="first_tier",
+                policy_version=1,
+                as_of=date(2026, 11, 30),
+                basis_amount=Decimal("800000.00"),
+            ),
+            "M1",
+        ),
+    )
     got = await _until(complaints, roles, old["id"], lambda c: c["priority"] is True)
     assert got["tier"] == "vip"
 
-    r = await complaints.post("/v1/complaints", headers=roles["teller"], json={
-        "customer_id": "M2", "channel": "counter", "category": "deposits", "description": "still wrong"})
+    r = await complaints.post(
+        "/v1/complaints",
+        headers=roles["teller"],
+        json={"customer_id": "M2", "channel": "counter", "category": "deposits", "description": "still wrong"},
+    )
     assert r.status_code == 201, r.text
     again = r.json()
     assert (again["customer_id"], again["named_customer_id"], again["repeat_of"]) == ("M1", "M2", old["id"])

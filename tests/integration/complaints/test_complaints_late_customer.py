@@ -19,8 +19,16 @@ UNVERIFIED = "crm.complaints.complaint.customer-unverified.v1"
 
 
 def tier(customer_id: str, to_tier: str, *, branch: str | None = None):
-    return TierChanged(customer_id=customer_id, branch=branch, from_tier=None, to_tier=to_tier, reason="first_tier",
-                       policy_version=1, as_of=date(2026, 11, 30), basis_amount=Decimal("4000000.00")), customer_id
+    return TierChanged(
+        customer_id=customer_id,
+        branch=branch,
+        from_tier=None,
+        to_tier=to_tier,
+        reason="first_tier",
+        policy_version=1,
+        as_of=date(2026, 11, 30),
+        basis_amount=Decimal("4000000.00"),
+    ), customer_id
 
 
 async def _roster(client, roles):
@@ -30,8 +38,13 @@ async def _roster(client, roles):
 
 
 async def _take_in(client, headers, customer_id, **over):
-    body = {"customer_id": customer_id, "channel": "counter", "category": "cards", "description": "card swallowed",
-            **over}
+    body = {
+        "customer_id": customer_id,
+        "channel": "counter",
+        "category": "cards",
+        "description": "card swallowed",
+        **over,
+    }
     r = await client.post("/v1/complaints", headers=headers, json=body)
     assert r.status_code == 201, r.text
     return r.json()
@@ -51,26 +64,39 @@ async def _until(client, roles, cid, check, timeout=30):
 
 async def _published(env, event_type, count, settle=0.0):
     topic = env["KAFKA_TOPIC_PREFIX"] + COMPLAINTS_CASES
-    records = await read_topic(env["KAFKA_BOOTSTRAP_SERVERS"], topic, settle=settle,
-                               until=lambda rs: len(of_type(rs, event_type)) >= count)
+    records = await read_topic(
+        env["KAFKA_BOOTSTRAP_SERVERS"], topic, settle=settle, until=lambda rs: len(of_type(rs, event_type)) >= count
+    )
     return of_type(records, event_type)
 
 
-async def test_a_complaint_before_the_registration_is_routed_when_it_arrives(complaints, complaints_env, roles,
-                                                                              token_for):
+async def test_a_complaint_before_the_registration_is_routed_when_it_arrives(
+    complaints, complaints_env, roles, token_for
+):
     await _roster(complaints, roles)
     feed = Feed(complaints_env)
-    case = await _take_in(complaints, roles["teller"], "L1", received_at="2026-12-01T00:00:00+08:00")  # never after the pinned day's now
+    case = await _take_in(
+        complaints, roles["teller"], "L1", received_at="2026-12-01T00:00:00+08:00"
+    )  # never after the pinned day's now
     # Accepted at once: waiting for the customer, provisionally in the receiver's branch, nobody routed yet.
     assert (case["routing"], case["branch"], case["branch_source"], case["handler"]) == (
-        "pending_customer", "BR001", "receiver", None)
+        "pending_customer",
+        "BR001",
+        "receiver",
+        None,
+    )
     assert case["customer_unverified"] is False and case["priority"] is False
     assert case["decision_due"] == "2026-12-16"  # the regulator's clock runs from receipt regardless
     assert (case["acknowledge_due"], case["first_contact_due"]) == ("2026-12-02", "2026-12-03")
 
     [sent] = await feed.send(PROFILE_CUSTOMERS, registered("L1", branch="BR002", owner="S-RM2"))
     got = await _until(complaints, roles, case["id"], lambda c: c["routing"] == "routed")
-    assert (got["branch"], got["branch_source"], got["handler"], got["owner"]) == ("BR002", "customer", "S-CH2", "S-RM2")
+    assert (got["branch"], got["branch_source"], got["handler"], got["owner"]) == (
+        "BR002",
+        "customer",
+        "S-CH2",
+        "S-RM2",
+    )
     assert got["state"] == "received" and any(h["action"] == "routed" for h in got["history"])
     # The handler of the customer's branch now sees and works it.
     handler2 = {"Authorization": token_for("complaint_handler", "S-CH2", "BR002")}
@@ -86,8 +112,9 @@ async def test_a_complaint_before_the_registration_is_routed_when_it_arrives(com
     await feed.send_raw(PROFILE_CUSTOMERS, [(sent, "L1")])
     await feed.send(TIERING_CUSTOMERS, tier("L1", "key", branch="BR002"))
     routed = await _published(complaints_env, ROUTED, 2, settle=2.0)
-    assert [(e["data"]["reason"], e["data"]["branch"], e["data"]["handler"], e["data"]["priority"]) for e in routed] == [
-        ("customer_known", "BR002", "S-CH2", False), ("tier", "BR002", "S-CH2", True)]
+    assert [
+        (e["data"]["reason"], e["data"]["branch"], e["data"]["handler"], e["data"]["priority"]) for e in routed
+    ] == [("customer_known", "BR002", "S-CH2", False), ("tier", "BR002", "S-CH2", True)]
     assert all(e["subject"] == "L1" for e in routed)
 
 
@@ -104,12 +131,23 @@ async def test_a_named_branch_is_kept_and_a_head_office_intake_without_one_waits
     got = await _until(complaints, roles, unplaced["id"], lambda c: c["routing"] == "routed")
     assert (got["branch"], got["handler"], got["branch_source"]) == ("BR002", "S-CH2", "customer")
     # Someone who is not a customer has nobody to wait for: the receiver's branch handles it at once.
-    r = await complaints.post("/v1/complaints", headers=roles["teller"], json={
-        "complainant": {"name": "韩梅梅", "email": "hmm@example.com"}, "channel": "counter", "category": "queueing",
-        "description": "no queue numbers"})
+    r = await complaints.post(
+        "/v1/complaints",
+        headers=roles["teller"],
+        json={
+            "complainant": {"name": "韩梅梅", "email": "hmm@example.com"},
+            "channel": "counter",
+            "category": "queueing",
+            "description": "no queue numbers",
+        },
+    )
     assert r.status_code == 201, r.text
     assert (r.json()["routing"], r.json()["branch"], r.json()["branch_source"], r.json()["handler"]) == (
-        "routed", "BR001", "intake", "S-CH1")
+        "routed",
+        "BR001",
+        "intake",
+        "S-CH1",
+    )
 
 
 async def test_a_customer_still_unknown_is_flagged_listed_and_routed_by_hand(complaints, complaints_env, roles):
@@ -120,16 +158,19 @@ async def test_a_customer_still_unknown_is_flagged_listed_and_routed_by_hand(com
     fresh = await _take_in(complaints, roles["teller"], "L6")
     # Taken in a quarter of an hour ago (the policy waits 10 minutes); the third one just now.
     ago = complaints.cx.now() - timedelta(minutes=15)  # the service's clock (the business date is pinned)
-    await complaints.cx.store.complaints.update_many({"_id": {"$in": [typo["id"], late["id"]]}},
-                                                     {"$set": {"pending_since": ago}})
+    await complaints.cx.store.complaints.update_many(
+        {"_id": {"$in": [typo["id"], late["id"]]}}, {"$set": {"pending_since": ago}}
+    )
     complaints.cx.unverified_job.wake()
     await _until(complaints, roles, late["id"], lambda c: c["customer_unverified"] is True)
-    queue = (await complaints.get("/v1/complaints", params={"customer_unverified": "true"},
-                                  headers=roles["manager"])).json()["items"]
+    queue = (
+        await complaints.get("/v1/complaints", params={"customer_unverified": "true"}, headers=roles["manager"])
+    ).json()["items"]
     assert sorted(c["id"] for c in queue) == sorted([typo["id"], late["id"]])
     assert (await _case(complaints, roles, fresh["id"]))["customer_unverified"] is False
-    waiting = (await complaints.get("/v1/complaints", params={"routing": "pending_customer"},
-                                    headers=roles["manager"])).json()["items"]
+    waiting = (
+        await complaints.get("/v1/complaints", params={"routing": "pending_customer"}, headers=roles["manager"])
+    ).json()["items"]
     assert {c["id"] for c in waiting} == {typo["id"], late["id"], fresh["id"]}
     flagged = await _published(complaints_env, UNVERIFIED, 2)
     assert sorted(e["data"]["customer_id"] for e in flagged) == ["L404", "L5"]
@@ -139,18 +180,26 @@ async def test_a_customer_still_unknown_is_flagged_listed_and_routed_by_hand(com
     assert r.status_code == 404
     r = await complaints.post(f"/v1/complaints/{typo['id']}/route", headers=roles["manager"], json={"branch": "BR002"})
     assert r.status_code == 403
-    r = await complaints.post(f"/v1/complaints/{typo['id']}/route", headers=roles["manager"],
-                              json={"handler": "S-CH1", "note": "customer id mistyped: called the complainant"})
+    r = await complaints.post(
+        f"/v1/complaints/{typo['id']}/route",
+        headers=roles["manager"],
+        json={"handler": "S-CH1", "note": "customer id mistyped: called the complainant"},
+    )
     assert r.status_code == 200, r.text
     routed = r.json()
     assert (routed["routing"], routed["customer_unverified"], routed["handler"], routed["state"]) == (
-        "manual", False, "S-CH1", "received")
+        "manual",
+        False,
+        "S-CH1",
+        "received",
+    )
     # The registration arrives long after: the flagged case nobody routed is routed now, flag cleared.
     await feed.send(PROFILE_CUSTOMERS, registered("L5", branch="BR002"))
     got = await _until(complaints, roles, late["id"], lambda c: c["routing"] == "routed")
     assert (got["customer_unverified"], got["branch"], got["handler"]) == (False, "BR002", "S-CH2")
-    queue = (await complaints.get("/v1/complaints", params={"customer_unverified": "true"},
-                                  headers=roles["head_office"])).json()["items"]
+    queue = (
+        await complaints.get("/v1/complaints", params={"customer_unverified": "true"}, headers=roles["head_office"])
+    ).json()["items"]
     assert queue == []
     # Flagged once only, across passes.
     complaints.cx.unverified_job.wake()
@@ -166,4 +215,9 @@ async def test_an_intake_racing_the_registration_is_routed_all_the_same(complain
     await complaints.cx.store.customers.insert_one({"_id": "L7", "branch": "BR002", "owner": "S-RM2"})
     complaints.cx.unverified_job.wake()
     got = await _until(complaints, roles, case["id"], lambda c: c["routing"] == "routed")
-    assert (got["branch"], got["handler"], got["owner"], got["customer_unverified"]) == ("BR002", "S-CH2", "S-RM2", False)
+    assert (got["branch"], got["handler"], got["owner"], got["customer_unverified"]) == (
+        "BR002",
+        "S-CH2",
+        "S-RM2",
+        False,
+    )

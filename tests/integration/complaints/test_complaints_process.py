@@ -12,8 +12,14 @@ APPROACHING = "crm.complaints.complaint.deadline-approaching.v1"
 
 
 async def _open(client, headers, **over):
-    body = {"customer_id": "C1", "channel": "hotline", "category": "fees", "description": "charged twice for a transfer",
-            "branch": "BR001", **over}
+    body = {
+        "customer_id": "C1",
+        "channel": "hotline",
+        "category": "fees",
+        "description": "charged twice for a transfer",
+        "branch": "BR001",
+        **over,
+    }
     r = await client.post("/v1/complaints", headers=headers, json=body)
     assert r.status_code == 201, r.text
     return r.json()
@@ -31,14 +37,23 @@ async def _handlers(client, roles):
 async def test_received_before_national_day_is_acknowledged_after_it(complaints, roles):
     # 2026-09-30 is the last working day before 国庆 (10-01..10-07 off).
     c = await _open(complaints, roles["teller"], received_at="2026-09-30T16:00:00+08:00", channel="suggestion_box")
-    assert (c["received_on"], c["acknowledge_due"], c["first_contact_due"]) == ("2026-09-30", "2026-10-08", "2026-10-09")
+    assert (c["received_on"], c["acknowledge_due"], c["first_contact_due"]) == (
+        "2026-09-30",
+        "2026-10-08",
+        "2026-10-09",
+    )
     assert c["decision_due"] == "2026-10-15"  # 15 calendar days: the regulator's clock does not skip holidays
     # Received on Friday 10-09: the 调休 Saturday 10-10 is a working day.
     c = await _open(complaints, roles["teller"], received_at="2026-10-09T11:00:00+08:00", category="cards")
     assert c["acknowledge_due"] == "2026-10-10" and c["first_contact_due"] == "2026-10-12"
     # Regulator-forwarded: the same working day, and first contact the next.
-    c = await _open(complaints, roles["teller"], received_at="2026-10-09T11:00:00+08:00", channel="regulator_forwarded",
-                    category="loans")
+    c = await _open(
+        complaints,
+        roles["teller"],
+        received_at="2026-10-09T11:00:00+08:00",
+        channel="regulator_forwarded",
+        category="loans",
+    )
     assert c["priority"] is True and (c["acknowledge_due"], c["first_contact_due"]) == ("2026-10-09", "2026-10-10")
 
 
@@ -46,14 +61,30 @@ async def test_the_standard_process_and_illegal_steps(complaints, roles):
     await _handlers(complaints, roles)
     c = await _open(complaints, roles["teller"])
     assert c["state"] == "received" and c["handler"] == "S-CH1"
-    r = await _do(complaints, roles["handler"], c["id"], "resolve", explanation="x", apology=True, compensation="0.00",
-                  root_cause="fees")
+    r = await _do(
+        complaints,
+        roles["handler"],
+        c["id"],
+        "resolve",
+        explanation="x",
+        apology=True,
+        compensation="0.00",
+        root_cause="fees",
+    )
     assert r.status_code == 409 and r.json()["state"] == "received" and "received" in r.json()["detail"]
     for action in ("acknowledge", "assign", "investigate", "contact"):
         r = await _do(complaints, roles["handler"], c["id"], action)
         assert r.status_code == 200, (action, r.text)
-    r = await _do(complaints, roles["handler"], c["id"], "resolve", explanation="a duplicate charge, refunded",
-                  apology=True, compensation="1500.00", root_cause="fees")
+    r = await _do(
+        complaints,
+        roles["handler"],
+        c["id"],
+        "resolve",
+        explanation="a duplicate charge, refunded",
+        apology=True,
+        compensation="1500.00",
+        root_cause="fees",
+    )
     assert r.status_code == 200 and r.json()["resolution"]["needs_approval"] is True
     r = await _do(complaints, roles["handler"], c["id"], "confirm")
     assert r.status_code == 409 and "not approved" in r.json()["detail"]
@@ -70,9 +101,15 @@ async def test_the_standard_process_and_illegal_steps(complaints, roles):
     r = await _do(complaints, roles["handler"], c["id"], "reopen", reason="the refund did not arrive")
     assert r.status_code == 200 and r.json()["state"] == "reopened"
     steps = [(h.get("from"), h.get("to"), h["by"]) for h in r.json()["history"] if h["action"] == "state"]
-    assert steps == [(None, "received", "S-T1"), ("received", "acknowledged", "S-CH1"), ("acknowledged", "assigned", "S-CH1"),
-                     ("assigned", "investigating", "S-CH1"), ("investigating", "resolved", "S-CH1"),
-                     ("resolved", "closed", "S-CH1"), ("closed", "reopened", "S-CH1")]
+    assert steps == [
+        (None, "received", "S-T1"),
+        ("received", "acknowledged", "S-CH1"),
+        ("acknowledged", "assigned", "S-CH1"),
+        ("assigned", "investigating", "S-CH1"),
+        ("investigating", "resolved", "S-CH1"),
+        ("resolved", "closed", "S-CH1"),
+        ("closed", "reopened", "S-CH1"),
+    ]
     # Another handler of the branch may not act on S-CH1's case; a handler outside the roster cannot be named.
     r = await _do(complaints, roles["handler2"], c["id"], "investigate")
     assert r.status_code == 403 and "handled by S-CH1" in r.json()["detail"]
@@ -86,7 +123,9 @@ async def test_the_standard_process_and_illegal_steps(complaints, roles):
 async def test_extensions_need_the_right_role_and_an_appraisal_moves_the_deadline(complaints, roles):
     c = await _open(complaints, roles["teller"], received_at="2026-11-20T10:00:00+08:00")
     assert c["decision_due"] == "2026-12-05"
-    r = await _do(complaints, roles["handler"], c["id"], "extend", to_days=30, reason="complex: needs card network records")
+    r = await _do(
+        complaints, roles["handler"], c["id"], "extend", to_days=30, reason="complex: needs card network records"
+    )
     assert r.status_code == 200 and r.json()["decision_due"] == "2026-12-20"
     r = await _do(complaints, roles["handler"], c["id"], "extend", to_days=60, reason="still waiting")
     assert r.status_code == 403 and "branch manager or head office" in r.json()["detail"]
@@ -94,9 +133,13 @@ async def test_extensions_need_the_right_role_and_an_appraisal_moves_the_deadlin
     assert r.status_code == 409 and "at most 60" in r.json()["detail"]
     r = await _do(complaints, roles["manager"], c["id"], "extend", to_days=60, reason="approved: awaiting the network")
     assert r.status_code == 200 and r.json()["decision_due"] == "2027-01-19"
-    r = await _do(complaints, roles["handler"], c["id"], "appraisal-start", on="2026-11-20", reason="too late to record")
+    r = await _do(
+        complaints, roles["handler"], c["id"], "appraisal-start", on="2026-11-20", reason="too late to record"
+    )
     assert r.status_code == 409 and "within 3 days" in r.json()["detail"]
-    r = await _do(complaints, roles["handler"], c["id"], "appraisal-start", on="2026-11-28", reason="forensic appraisal")
+    r = await _do(
+        complaints, roles["handler"], c["id"], "appraisal-start", on="2026-11-28", reason="forensic appraisal"
+    )
     assert r.status_code == 200
     r = await _do(complaints, roles["handler"], c["id"], "appraisal-end", on="2026-12-01", reason="report received")
     assert r.status_code == 200 and r.json()["paused_days"] == 3 and r.json()["decision_due"] == "2027-01-22"
@@ -121,14 +164,19 @@ async def test_a_breached_case_is_escalated_once_even_across_a_restart(start_com
         assert got["escalated_for_breach"] is True and sorted(got["breached"]) == ["decision", "first_contact"]
         before = (await complaints.cx.store.scheduler.find_one({"_id": "deadlines"}))["passes"]
     async with start_complaints(clock_date="2026-12-02") as complaints:
+
         async def checked():  # two whole passes of the restarted scheduler on the next day
             doc = await complaints.cx.store.scheduler.find_one({"_id": "deadlines"})
             return doc and doc.get("last_pass_day") == "2026-12-02" and doc.get("passes", 0) >= 2 + before
 
         await eventually(checked, timeout=30)
         topic = complaints_env["KAFKA_TOPIC_PREFIX"] + "crm.complaints.cases"
-        records = await read_topic(complaints_env["KAFKA_BOOTSTRAP_SERVERS"], topic, settle=1.0,
-                                   until=lambda rs: len(of_type(rs, BREACHED)) >= 2)
+        records = await read_topic(
+            complaints_env["KAFKA_BOOTSTRAP_SERVERS"],
+            topic,
+            settle=1.0,
+            until=lambda rs: len(of_type(rs, BREACHED)) >= 2,
+        )
     breaches = of_type(records, BREACHED)
     assert sorted(b["data"]["target"] for b in breaches) == ["decision", "first_contact"]
     assert [b["data"]["escalated_to"] for b in breaches if b["data"]["escalated_to"]] == ["branch_manager"]
@@ -142,39 +190,78 @@ async def test_deadline_approaching_is_raised_three_days_before(complaints, comp
     await _do(complaints, roles["handler"], c["id"], "contact")
     complaints.cx.scheduler_job.wake()
     topic = complaints_env["KAFKA_TOPIC_PREFIX"] + "crm.complaints.cases"
-    records = await read_topic(complaints_env["KAFKA_BOOTSTRAP_SERVERS"], topic,
-                               until=lambda rs: len(of_type(rs, APPROACHING)) >= 1)
+    records = await read_topic(
+        complaints_env["KAFKA_BOOTSTRAP_SERVERS"], topic, until=lambda rs: len(of_type(rs, APPROACHING)) >= 1
+    )
     [warning] = of_type(records, APPROACHING)
-    assert (warning["data"]["target"], warning["data"]["due"], warning["data"]["days_left"]) == ("decision", "2026-12-03", 2)
+    assert (warning["data"]["target"], warning["data"]["due"], warning["data"]["days_left"]) == (
+        "decision",
+        "2026-12-03",
+        2,
+    )
 
 
 async def test_intake_rules(complaints, roles):
-    r = await complaints.post("/v1/complaints", headers=roles["teller"], json={
-        "channel": "online", "category": "app", "description": "app crashes", "branch": "BR001",
-        "complainant": {"name": "王小明", "phone": "13812345678"}})
+    r = await complaints.post(
+        "/v1/complaints",
+        headers=roles["teller"],
+        json={
+            "channel": "online",
+            "category": "app",
+            "description": "app crashes",
+            "branch": "BR001",
+            "complainant": {"name": "王小明", "phone": "13812345678"},
+        },
+    )
     assert r.status_code == 201, r.text
     body = r.json()
     assert body["customer_id"] is None and body["complainant"]["phone"] == "138****5678"
     assert "13812345678" not in r.text and body["description"] is None
     # The full details for the case's handling roles, for a purpose, audited; not for the teller who took it in.
     url = f"/v1/complaints/{body['id']}"
-    assert (await complaints.get(url, params={"reveal": "true", "purpose": "call back"}, headers=roles["teller"])).status_code == 403
+    assert (
+        await complaints.get(url, params={"reveal": "true", "purpose": "call back"}, headers=roles["teller"])
+    ).status_code == 403
     assert (await complaints.get(url, params={"reveal": "true"}, headers=roles["manager"])).status_code == 422
-    full = (await complaints.get(url, params={"reveal": "true", "purpose": "call back"}, headers=roles["manager"])).json()
+    full = (
+        await complaints.get(url, params={"reveal": "true", "purpose": "call back"}, headers=roles["manager"])
+    ).json()
     assert full["complainant"]["phone"] == "13812345678" and full["description"] == "app crashes"
     audit = (await complaints.get("/v1/audit", params={"target": body["id"]}, headers=roles["head_office"])).json()
-    assert [(a["action"], a["staff_id"], a["detail"]["purpose"]) for a in audit] == [("complaint.revealed", "S-BM1", "call back")]
-    bad = [({"category": "weather"}, "category"), ({"received_at": "2027-01-01T00:00:00+08:00"}, "received_at"),
-           ({"received_at": "2026-11-01T00:00:00"}, "received_at"), ({"channel": "fax"}, "channel")]
+    assert [(a["action"], a["staff_id"], a["detail"]["purpose"]) for a in audit] == [
+        ("complaint.revealed", "S-BM1", "call back")
+    ]
+    bad = [
+        ({"category": "weather"}, "category"),
+        ({"received_at": "2027-01-01T00:00:00+08:00"}, "received_at"),
+        ({"received_at": "2026-11-01T00:00:00"}, "received_at"),
+        ({"channel": "fax"}, "channel"),
+    ]
     for over, field in bad:
-        r = await complaints.post("/v1/complaints", headers=roles["teller"], json={
-            "customer_id": "C2", "channel": "hotline", "category": "fees", "description": "x", "branch": "BR001", **over})
+        r = await complaints.post(
+            "/v1/complaints",
+            headers=roles["teller"],
+            json={
+                "customer_id": "C2",
+                "channel": "hotline",
+                "category": "fees",
+                "description": "x",
+                "branch": "BR001",
+                **over,
+            },
+        )
         assert r.status_code == 422 and field in r.text, (over, r.text)
-    r = await complaints.post("/v1/complaints", headers=roles["teller"], json={
-        "channel": "hotline", "category": "fees", "description": "x", "branch": "BR001"})
+    r = await complaints.post(
+        "/v1/complaints",
+        headers=roles["teller"],
+        json={"channel": "hotline", "category": "fees", "description": "x", "branch": "BR001"},
+    )
     assert r.status_code == 422
-    r = await complaints.post("/v1/complaints", headers=roles["teller"], json={
-        "customer_id": "C2", "channel": "hotline", "category": "fees", "description": "x", "branch": "BR009"})
+    r = await complaints.post(
+        "/v1/complaints",
+        headers=roles["teller"],
+        json={"customer_id": "C2", "channel": "hotline", "category": "fees", "description": "x", "branch": "BR009"},
+    )
     assert r.status_code == 403
     # A repeat within 90 days in the same category is linked to the earlier case.
     first = await _open(complaints, roles["teller"], customer_id="C3", received_at="2026-09-10T10:00:00+08:00")
@@ -191,17 +278,29 @@ async def test_the_report_adds_up_to_its_cases(complaints, roles):
         ("R0", "online", "cards", "2026-11-05T10:00:00+08:00", "50.50"),
         ("R1", "email", "fees", "2026-11-20T10:00:00+08:00", "0.00"),  # a repeat of R1's fees complaint
     ]:
-        c = await _open(complaints, roles["teller"], customer_id=customer, channel=channel, category=category,
-                        received_at=received)
+        c = await _open(
+            complaints, roles["teller"], customer_id=customer, channel=channel, category=category, received_at=received
+        )
         if comp is not None:
             for action in ("acknowledge", "assign", "investigate"):
                 assert (await _do(complaints, roles["handler"], c["id"], action)).status_code == 200
-            r = await _do(complaints, roles["handler"], c["id"], "resolve", explanation="explained", apology=True,
-                          compensation=comp, root_cause=category)
+            r = await _do(
+                complaints,
+                roles["handler"],
+                c["id"],
+                "resolve",
+                explanation="explained",
+                apology=True,
+                compensation=comp,
+                root_cause=category,
+            )
             assert r.status_code == 200, r.text
     await _open(complaints, roles["teller"], received_at="2026-10-15T10:00:00+08:00")  # outside the period
-    report = (await complaints.get("/v1/reports/complaints", params={"from": "2026-11-01", "to": "2026-11-30"},
-                                   headers=roles["manager"])).json()
+    report = (
+        await complaints.get(
+            "/v1/reports/complaints", params={"from": "2026-11-01", "to": "2026-11-30"}, headers=roles["manager"]
+        )
+    ).json()
     assert report["total"] == 4
     for part in ("by_category", "by_channel", "by_branch", "by_state"):
         assert sum(report[part].values()) == 4, part
@@ -213,7 +312,11 @@ async def test_the_report_adds_up_to_its_cases(complaints, roles):
     assert report["on_time_rate"] == 0.25
     assert report["compensation_total"] == "150.50"
     assert report["repeats"] == 1 and report["repeat_rate"] == 0.25
-    assert report["days_to_resolve"]["median"] is not None and report["days_to_resolve"]["p90"] >= report["days_to_resolve"]["median"]
-    r = await complaints.get("/v1/reports/complaints", params={"from": "2026-11-30", "to": "2026-11-01"},
-                             headers=roles["manager"])
+    assert (
+        report["days_to_resolve"]["median"] is not None
+        and report["days_to_resolve"]["p90"] >= report["days_to_resolve"]["median"]
+    )
+    r = await complaints.get(
+        "/v1/reports/complaints", params={"from": "2026-11-30", "to": "2026-11-01"}, headers=roles["manager"]
+    )
     assert r.status_code == 422

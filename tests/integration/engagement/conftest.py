@@ -30,8 +30,9 @@ def feed(engagement_env) -> Feed:
 def start_engagement(engagement_env):
     @asynccontextmanager
     async def _start(**overrides: Any):
-        settings = EngagementSettings(**{**settings_kwargs(engagement_env), "clock_date": TODAY,
-                                         "scheduler_interval_seconds": 0.5, **overrides})
+        settings = EngagementSettings(
+            **{**settings_kwargs(engagement_env), "clock_date": TODAY, "scheduler_interval_seconds": 0.5, **overrides}
+        )
         app = create_app(settings)
         async with running(app) as client:
             client.settings = settings

@@ -15,11 +15,14 @@ CALENDAR_CHANGED = "crm.engagement.calendar.changed.v1"
 
 
 async def test_a_provisional_due_date_is_flagged_and_rescheduled_when_the_official_schedule_is_loaded(
-        start_engagement, feed, head_office, token_for):
+    start_engagement, feed, head_office, token_for
+):
     async with start_engagement(clock_date="2027-02-04", calendar_refresh_seconds=0.3) as engagement:
         await register(engagement, feed, "C901", "C902")
-        await feed.tiering(tier_changed("C901", "potential", reason="first_tier"),
-                           tier_changed("C902", "potential", reason="first_tier"))
+        await feed.tiering(
+            tier_changed("C901", "potential", reason="first_tier"),
+            tier_changed("C902", "potential", reason="first_tier"),
+        )
         await wait_customer(engagement, "C902", lambda d: d.get("tier") == "potential")
         # Churn risk on Thu 2027-02-04, a retention call within 1 working day: provisionally after 春节's
         # statutory days (Feb 5-10), so Thursday 02-11. The other customer's on 2026-12-01: official, 12-02.
@@ -29,17 +32,22 @@ async def test_a_provisional_due_date_is_flagged_and_rescheduled_when_the_offici
         assert (task["due_counted_from"], task["due_working_days"]) == ("2027-02-04", 1)
         [control] = await wait_tasks(engagement, head_office, customer_id="C902", kind="retention")
         assert (control["due_on"], control["provisional"]) == ("2026-12-02", False)
-        created = {e["subject"]: e["data"] for e in await feed.published(CREATED, count=2)
-                   if e["data"]["kind"] == "retention"}
+        created = {
+            e["subject"]: e["data"] for e in await feed.published(CREATED, count=2) if e["data"]["kind"] == "retention"
+        }
         assert created["C901"]["provisional"] is True and created["C902"]["provisional"] is None
 
-        r = await engagement.get("/v1/calendar", params={"from": "2027-02-04", "to": "2027-02-11"},
-                                 headers=auth(head_office))
+        r = await engagement.get(
+            "/v1/calendar", params={"from": "2027-02-04", "to": "2027-02-11"}, headers=auth(head_office)
+        )
         assert r.status_code == 200, r.text
         assert r.json()["working_days"] == 2 and {d["source"] for d in r.json()["days"]} == {"provisional"}
 
-        r = await engagement.put("/v1/calendar/years/2027", headers=auth(token_for("relationship_manager", "S-RM1",
-                                                                                   "BR001")), json=notice_2027())
+        r = await engagement.put(
+            "/v1/calendar/years/2027",
+            headers=auth(token_for("relationship_manager", "S-RM1", "BR001")),
+            json=notice_2027(),
+        )
         assert r.status_code == 403
         r = await engagement.put("/v1/calendar/years/2027", headers=auth(head_office), json=notice_2027())
         assert r.status_code == 200, r.text
@@ -53,23 +61,33 @@ async def test_a_provisional_due_date_is_flagged_and_rescheduled_when_the_offici
         assert (got["due_on"], got["provisional"]) == ("2027-02-15", False)
         stored = await engagement.e.store.tasks.find_one({"_id": got["id"]})
         assert {k: stored["history"][-1][k] for k in ("action", "from", "to")} == {
-            "action": "rescheduled", "from": "2027-02-11", "to": "2027-02-15"}
+            "action": "rescheduled",
+            "from": "2027-02-11",
+            "to": "2027-02-15",
+        }
         [control] = await wait_tasks(engagement, head_office, customer_id="C902", kind="retention")
         assert control["due_on"] == "2026-12-02"
         audit = (await engagement.get("/v1/audit", params={"target": got["id"]}, headers=auth(head_office))).json()
         assert [(a["action"], a["detail"]["from"], a["detail"]["to"]) for a in audit] == [
-            ("task.rescheduled", "2027-02-11", "2027-02-15")]
-        audit = (await engagement.get("/v1/audit", params={"target": "calendar-2027"}, headers=auth(head_office))).json()
+            ("task.rescheduled", "2027-02-11", "2027-02-15")
+        ]
+        audit = (
+            await engagement.get("/v1/audit", params={"target": "calendar-2027"}, headers=auth(head_office))
+        ).json()
         assert [a["action"] for a in audit] == ["calendar.loaded"]
         [moved] = await feed.published(RESCHEDULED, "C901")
         assert (moved["data"]["from_due_on"], moved["data"]["to_due_on"], moved["data"]["provisional"]) == (
-            "2027-02-11", "2027-02-15", False)
+            "2027-02-11",
+            "2027-02-15",
+            False,
+        )
         [changed] = await feed.published(CALENDAR_CHANGED)
         assert changed["subject"] == "calendar-2027" and changed["data"]["by"] == "S-HO1"
 
 
 async def test_a_follow_up_moved_off_a_provisional_holiday_is_moved_again_by_the_official_schedule(
-        start_engagement, feed, head_office):
+    start_engagement, feed, head_office
+):
     # Tiered on 2027-09-01: vip's monthly call 30 days later is Friday 2027-10-01, 国庆. Provisionally 10-01..10-03 are
     # off and the weekend days are given back (10-04, 10-05), so the call is due Wednesday 10-06, flagged provisional.
     async with start_engagement(clock_date="2027-09-01", calendar_refresh_seconds=0.3) as engagement:

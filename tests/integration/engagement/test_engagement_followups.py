@@ -6,7 +6,13 @@ from __future__ import annotations
 from datetime import date
 
 from engagement_support import (
-    TASK_CREATED, TASK_REASSIGNED, auth, owner_assigned, register, tier_changed, wait_customer,
+    TASK_CREATED,
+    TASK_REASSIGNED,
+    auth,
+    owner_assigned,
+    register,
+    tier_changed,
+    wait_customer,
     wait_tasks,
 )
 
@@ -25,9 +31,13 @@ async def test_upgrade_brings_a_welcome_call_by_the_new_owner(engagement, feed, 
     assert [t["occasion"] for t in follow_ups] == ["monthly_call"]
     assert follow_ups[0]["assignee"] == "S-RM2" and follow_ups[0]["due_on"] == "2026-12-31"
     # The new owner sees them in their day's list on the due date; the previous owner has nothing.
-    r = await engagement.get("/v1/agenda", params={"date": "2026-12-03"}, headers=auth(token_for("relationship_manager", "S-RM2")))
+    r = await engagement.get(
+        "/v1/agenda", params={"date": "2026-12-03"}, headers=auth(token_for("relationship_manager", "S-RM2"))
+    )
     assert [t["kind"] for t in r.json()["items"]] == ["welcome"]
-    r = await engagement.get("/v1/tasks", params={"status": "open"}, headers=auth(token_for("relationship_manager", "S-RM1")))
+    r = await engagement.get(
+        "/v1/tasks", params={"status": "open"}, headers=auth(token_for("relationship_manager", "S-RM1"))
+    )
     assert r.json()["items"] == []
     created = await feed.published(TASK_CREATED, "C100", count=2)
     assert {e["data"]["kind"] for e in created} == {"welcome", "follow_up"}
@@ -46,16 +56,22 @@ async def test_owner_change_replans_open_tasks_without_losing_or_doubling(engage
     await feed.send_records("crm.tiering.customers", [sent[0]])
 
     async def settled():
-        r = await engagement.get("/v1/tasks", params={"customer_id": "C200", "status": "open"}, headers=auth(head_office))
+        r = await engagement.get(
+            "/v1/tasks", params={"customer_id": "C200", "status": "open"}, headers=auth(head_office)
+        )
         items = r.json()["items"]
         return items if items and {t["assignee"] for t in items} == {"S-SUP1"} else None
 
     from support import eventually
+
     after = await eventually(settled)
     assert sorted(t["id"] for t in after) == before  # none lost, none doubled
     moved = await feed.published(TASK_REASSIGNED, "C200", count=6, settle=1.0)
     assert len(moved) == 6  # 3 tasks × 2 owner changes; the redelivered one moved nothing
-    assert {(m["data"]["from_assignee"], m["data"]["to_assignee"]) for m in moved} == {("S-RM1", "S-BM1"), ("S-BM1", "S-SUP1")}
+    assert {(m["data"]["from_assignee"], m["data"]["to_assignee"]) for m in moved} == {
+        ("S-RM1", "S-BM1"),
+        ("S-BM1", "S-SUP1"),
+    }
     assert date.fromisoformat(after[0]["due_on"]) >= date(2026, 12, 1)
 
 
@@ -67,8 +83,9 @@ async def test_a_follow_up_due_on_a_public_holiday_is_due_the_next_working_day(s
         [call] = await wait_tasks(engagement, head_office, customer_id="C120", kind="follow_up")
         assert (call["id"], call["due_on"]) == ("C120:follow_up:monthly_call:2026-10-08", "2026-10-08")
         # Called the same day: the next one is again 30 days on, 10-01, and again due 10-08 — a task of its own.
-        r = await engagement.post(f"/v1/tasks/{call['id']}/complete", headers=rm,
-                                  json={"outcome": "reached", "channel": "visit"})
+        r = await engagement.post(
+            f"/v1/tasks/{call['id']}/complete", headers=rm, json={"outcome": "reached", "channel": "visit"}
+        )
         assert r.status_code == 200, r.text
         [following] = await wait_tasks(engagement, head_office, customer_id="C120", kind="follow_up", status="open")
         assert following["due_on"] == "2026-10-08" and following["id"] != call["id"]

@@ -13,7 +13,15 @@ from datetime import UTC, datetime
 
 from crm_contracts.profile import CustomerMerged
 from engagement_support import (
-    assets, auth, complaint_closed, consent, register, registered, tier_changed, wait_customer, wait_tasks,
+    assets,
+    auth,
+    complaint_closed,
+    consent,
+    register,
+    registered,
+    tier_changed,
+    wait_customer,
+    wait_tasks,
 )
 from support import eventually
 
@@ -39,7 +47,10 @@ async def test_a_tier_before_the_registration_catches_up_owner_branch_and_birthd
 
     items = await eventually(caught_up)
     assert sorted((t["kind"], t["due_on"], t["branch"]) for t in items) == [
-        ("birthday", "2026-12-04", "BR001"), ("follow_up", "2026-12-31", "BR001"), ("welcome", "2026-12-03", "BR001")]
+        ("birthday", "2026-12-04", "BR001"),
+        ("follow_up", "2026-12-31", "BR001"),
+        ("welcome", "2026-12-03", "BR001"),
+    ]
     # The RM sees them in their day.
     r = await engagement.get("/v1/tasks", params={"assignee": "S-RM1", "customer_id": "C800"}, headers=rm)
     mine = r.json()["items"]
@@ -64,12 +75,17 @@ async def test_a_complaint_on_a_record_merged_afterwards_is_followed_up_on_the_s
     await register(engagement, feed, "C820", "C821")
     await feed.complaints(complaint_closed("C820", "CMP-820"))
     await wait_tasks(engagement, head_office, customer_id="C820", kind="complaint_follow_up")
-    await feed.profile(CustomerMerged(survivor_id="C821", merged_id="C820", merged_by="S-RM1",
-                                      merged_at=datetime.now(UTC)))
+    await feed.profile(
+        CustomerMerged(survivor_id="C821", merged_id="C820", merged_by="S-RM1", merged_at=datetime.now(UTC))
+    )
 
     [taken] = await wait_tasks(engagement, head_office, customer_id="C821", kind="complaint_follow_up")
     assert (taken["id"], taken["assignee"], taken["status"], taken["occasion"]) == (
-        "C821:complaint_follow_up:CMP-820", "S-RM1", "open", "CMP-820")
+        "C821:complaint_follow_up:CMP-820",
+        "S-RM1",
+        "open",
+        "CMP-820",
+    )
     [old] = await _tasks(engagement, head_office, customer_id="C820", kind="complaint_follow_up")
     assert old["status"] == "cancelled"
     survey = await engagement.e.store.surveys.find_one({"_id": "complaint:CMP-820"})
@@ -79,7 +95,9 @@ async def test_a_complaint_on_a_record_merged_afterwards_is_followed_up_on_the_s
     await feed.complaints(complaint_closed("C821", "CMP-821"))
     await wait_tasks(engagement, head_office, count=2, customer_id="C821", kind="complaint_follow_up")
     assert sorted(t["id"] for t in await _tasks(engagement, head_office, customer_id="C821")) == [
-        "C821:complaint_follow_up:CMP-820", "C821:complaint_follow_up:CMP-821"]
+        "C821:complaint_follow_up:CMP-820",
+        "C821:complaint_follow_up:CMP-821",
+    ]
 
 
 async def test_a_consent_given_after_the_task_was_planned_brings_it_back_to_its_channel(engagement, feed, head_office):
@@ -99,4 +117,7 @@ async def test_a_consent_given_after_the_task_was_planned_brings_it_back_to_its_
     task = await eventually(on_the_phone)
     stored = await engagement.e.store.tasks.find_one({"_id": task["id"]})
     assert (stored["asked_channel"], stored["history"][-1]["action"], stored["history"][-1]["reason"]) == (
-        "call", "channel_changed", "consent.granted")
+        "call",
+        "channel_changed",
+        "consent.granted",
+    )

@@ -38,25 +38,36 @@ async def test_idle_funds_crossed_on_two_days_make_one_open_recommendation(engag
     await feed.tiering(tier_changed("C700", "ordinary", reason="first_tier"))
     await wait_customer(engagement, "C700", lambda d: d.get("tier") == "ordinary" and d["consents"].get("phone"))
     # Up across 100,000 on 12-02, down on 12-03, up again on 12-04 — in one delivery, then again in another.
-    await feed.profile(assets("C700", "150000.00", "50000.00", date(2026, 12, 2)),
-                       assets("C700", "50000.00", "150000.00", date(2026, 12, 3)),
-                       assets("C700", "160000.00", "50000.00", date(2026, 12, 4)))
+    await feed.profile(
+        assets("C700", "150000.00", "50000.00", date(2026, 12, 2)),
+        assets("C700", "50000.00", "150000.00", date(2026, 12, 3)),
+        assets("C700", "160000.00", "50000.00", date(2026, 12, 4)),
+    )
     await wait_customer(engagement, "C700", lambda d: str(d.get("aum")) == "160000.00")
-    await feed.profile(assets("C700", "40000.00", "160000.00", date(2026, 12, 5)),
-                       assets("C700", "170000.00", "40000.00", date(2026, 12, 6)))
+    await feed.profile(
+        assets("C700", "40000.00", "160000.00", date(2026, 12, 5)),
+        assets("C700", "170000.00", "40000.00", date(2026, 12, 6)),
+    )
     await wait_customer(engagement, "C700", lambda d: str(d.get("aum")) == "170000.00")
     [task] = await _open(engagement, head_office, "C700", "product_recommendation")
     assert task["id"] == "C700:product_recommendation:2026-12-02" and task["occasion"] == "aum_above_100000.00"
     created = await feed.published(TASK_CREATED, "C700", count=2, settle=1.0)
     assert sorted(e["data"]["kind"] for e in created) == ["follow_up", "product_recommendation"]
     assert await engagement.e.store.open_keys.find_one({"_id": "C700:product_recommendation:aum_above_100000.00"}) == {
-        "_id": "C700:product_recommendation:aum_above_100000.00", "task_id": task["id"], "customer_id": "C700"}
+        "_id": "C700:product_recommendation:aum_above_100000.00",
+        "task_id": task["id"],
+        "customer_id": "C700",
+    }
 
     # Done, the occasion is free again: the next crossing plans the next recommendation.
-    r = await engagement.post(f"/v1/tasks/{task['id']}/complete", headers=rm, json={"outcome": "reached", "channel": "visit"})  # met at the branch: no quiet hours at any hour
+    r = await engagement.post(
+        f"/v1/tasks/{task['id']}/complete", headers=rm, json={"outcome": "reached", "channel": "visit"}
+    )  # met at the branch: no quiet hours at any hour
     assert r.status_code == 200, r.text
-    await feed.profile(assets("C700", "30000.00", "170000.00", date(2026, 12, 7)),
-                       assets("C700", "180000.00", "30000.00", date(2026, 12, 8)))
+    await feed.profile(
+        assets("C700", "30000.00", "170000.00", date(2026, 12, 7)),
+        assets("C700", "180000.00", "30000.00", date(2026, 12, 8)),
+    )
 
     async def next_one():
         items = await _open(engagement, head_office, "C700", "product_recommendation")
@@ -77,16 +88,39 @@ async def test_two_writers_planning_one_occasion_store_one_task(engagement, head
     async def plan(day: str) -> Loaded:
         async def txn(s):
             loaded = Loaded()
-            c = loaded.customers["C710"] = EngagedCustomer(customer_id="C710", branch="BR001", owner="S-RM1", tier="vip")
+            c = loaded.customers["C710"] = EngagedCustomer(
+                customer_id="C710", branch="BR001", owner="S-RM1", tier="vip"
+            )
             loaded.open_tasks["C710"] = []
             due = date.fromisoformat(day)
-            task = c.plan_task(kind="follow_up", due_on=due, channel="visit", policy=policy, now=e.now(),
-                               parts=("monthly_call", day), occasion="monthly_call")
+            task = c.plan_task(
+                kind="follow_up",
+                due_on=due,
+                channel="visit",
+                policy=policy,
+                now=e.now(),
+                parts=("monthly_call", day),
+                occasion="monthly_call",
+            )
             c.cadence["monthly_call"] = {"task": task.task_id, "last_done": None}
-            c.plan_task(kind="product_recommendation", due_on=due, channel="visit", policy=policy, now=e.now(),
-                        parts=(day,), occasion="aum_above_100000.00")
-            c.plan_task(kind="product_recommendation", due_on=due, channel="visit", policy=policy, now=e.now(),
-                        parts=(f"{day}-again",), occasion="aum_above_100000.00")
+            c.plan_task(
+                kind="product_recommendation",
+                due_on=due,
+                channel="visit",
+                policy=policy,
+                now=e.now(),
+                parts=(day,),
+                occasion="aum_above_100000.00",
+            )
+            c.plan_task(
+                kind="product_recommendation",
+                due_on=due,
+                channel="visit",
+                policy=policy,
+                now=e.now(),
+                parts=(f"{day}-again",),
+                occasion="aum_above_100000.00",
+            )
             loaded.causes["C710"] = (None, None)
             await save(e, s, loaded)
             return loaded
@@ -96,26 +130,46 @@ async def test_two_writers_planning_one_occasion_store_one_task(engagement, head
     await plan("2026-12-10")
     second = await plan("2026-12-11")
     docs = await e.store.tasks.find({"customer_id": "C710"}).to_list()
-    assert sorted(d["_id"] for d in docs) == ["C710:follow_up:monthly_call:2026-12-10",
-                                              "C710:product_recommendation:2026-12-10"]
+    assert sorted(d["_id"] for d in docs) == [
+        "C710:follow_up:monthly_call:2026-12-10",
+        "C710:product_recommendation:2026-12-10",
+    ]
     assert second.customers["C710"].cadence["monthly_call"]["task"] == "C710:follow_up:monthly_call:2026-12-10"
-    assert {d["open_key"] for d in docs} == {open_key(task_from_doc(d)) for d in docs} == {
-        "C710:follow_up:monthly_call", "C710:product_recommendation:aum_above_100000.00"}
+    assert (
+        {d["open_key"] for d in docs}
+        == {open_key(task_from_doc(d)) for d in docs}
+        == {"C710:follow_up:monthly_call", "C710:product_recommendation:aum_above_100000.00"}
+    )
 
 
 async def test_open_tasks_stored_before_the_keys_take_theirs_once(engagement):
     """A database from before the open-task keys: its open tasks claim their keys (the earliest of a pair already
     doubled), so nothing new duplicates them; the claim runs once."""
     e = engagement.e
-    base = {"customer_id": "C720", "kind": "product_recommendation", "purpose": "marketing", "channel": "visit",
-            "due_on": "2026-12-04", "assignee": "S-RM1", "branch": "BR001", "tier": "vip", "status": "open",
-            "occasion": "aum_above_100000.00", "history": []}
-    await e.store.tasks.insert_many([
-        {**base, "_id": "C720:product_recommendation:2026-11-28", "created_at": datetime(2026, 11, 28, tzinfo=UTC)},
-        {**base, "_id": "C720:product_recommendation:2026-11-29", "created_at": datetime(2026, 11, 29, tzinfo=UTC)}])
+    base = {
+        "customer_id": "C720",
+        "kind": "product_recommendation",
+        "purpose": "marketing",
+        "channel": "visit",
+        "due_on": "2026-12-04",
+        "assignee": "S-RM1",
+        "branch": "BR001",
+        "tier": "vip",
+        "status": "open",
+        "occasion": "aum_above_100000.00",
+        "history": [],
+    }
+    await e.store.tasks.insert_many(
+        [
+            {**base, "_id": "C720:product_recommendation:2026-11-28", "created_at": datetime(2026, 11, 28, tzinfo=UTC)},
+            {**base, "_id": "C720:product_recommendation:2026-11-29", "created_at": datetime(2026, 11, 29, tzinfo=UTC)},
+        ]
+    )
     await e.store.scheduler.delete_one({"_id": "migration:open_task_keys"})
     await e.store.claim_keys_of_open_tasks()
     assert await e.store.open_keys.find_one({"_id": "C720:product_recommendation:aum_above_100000.00"}) == {
-        "_id": "C720:product_recommendation:aum_above_100000.00", "task_id": "C720:product_recommendation:2026-11-28",
-        "customer_id": "C720"}
+        "_id": "C720:product_recommendation:aum_above_100000.00",
+        "task_id": "C720:product_recommendation:2026-11-28",
+        "customer_id": "C720",
+    }
     assert (await e.store.scheduler.find_one({"_id": "migration:open_task_keys"}))["done"] is True

@@ -7,7 +7,14 @@ from __future__ import annotations
 from datetime import date
 
 from engagement_support import (
-    TASK_OVERDUE, auth, owner_assigned, register, registered, tier_changed, wait_customer, wait_tasks,
+    TASK_OVERDUE,
+    auth,
+    owner_assigned,
+    register,
+    registered,
+    tier_changed,
+    wait_customer,
+    wait_tasks,
 )
 from support import eventually
 
@@ -31,10 +38,14 @@ async def _tasks(engagement, token, **params):
     return r.json()["items"]
 
 
-async def test_mid_autumn_task_appears_five_days_ahead_for_vip_and_one_day_for_ordinary(start_engagement, feed, head_office):
+async def test_mid_autumn_task_appears_five_days_ahead_for_vip_and_one_day_for_ordinary(
+    start_engagement, feed, head_office
+):
     async with start_engagement(clock_date="2026-09-19") as engagement:
         await feed.profile(registered("C400", owner="S-RM1"), registered("C401", owner="S-LC1"))
-        await feed.tiering(tier_changed("C400", "vip", reason="first_tier"), tier_changed("C401", "ordinary", reason="first_tier"))
+        await feed.tiering(
+            tier_changed("C400", "vip", reason="first_tier"), tier_changed("C401", "ordinary", reason="first_tier")
+        )
         await wait_customer(engagement, "C400", lambda d: d.get("tier") == "vip")
         await wait_customer(engagement, "C401", lambda d: d.get("tier") == "ordinary")
         engagement.e.scheduler_job.wake()
@@ -43,7 +54,12 @@ async def test_mid_autumn_task_appears_five_days_ahead_for_vip_and_one_day_for_o
 
         await _set_day(engagement, "2026-09-20")
         [vip] = await wait_tasks(engagement, head_office, kind="festival", customer_id="C400")
-        assert (vip["occasion"], vip["due_on"], vip["channel"], vip["assignee"]) == ("mid_autumn", "2026-09-25", "call", "S-RM1")
+        assert (vip["occasion"], vip["due_on"], vip["channel"], vip["assignee"]) == (
+            "mid_autumn",
+            "2026-09-25",
+            "call",
+            "S-RM1",
+        )
         assert vip["id"] == "C400:festival:mid_autumn:2026"
         await _day_done(engagement, "2026-09-20")
         assert await _tasks(engagement, head_office, kind="festival", customer_id="C401") == []
@@ -58,9 +74,13 @@ async def test_mid_autumn_task_appears_five_days_ahead_for_vip_and_one_day_for_o
 
 async def test_birthday_task_is_due_on_the_birthday(engagement, feed, head_office):
     # The business date is 2026-12-01 (a Tuesday); a vip customer gets the task 5 days ahead.
-    await feed.profile(registered("C410", owner="S-RM1", birth_month_day="12-04"),
-                       registered("C411", owner="S-RM1", birth_month_day="12-09"))
-    await feed.tiering(tier_changed("C410", "vip", reason="first_tier"), tier_changed("C411", "vip", reason="first_tier"))
+    await feed.profile(
+        registered("C410", owner="S-RM1", birth_month_day="12-04"),
+        registered("C411", owner="S-RM1", birth_month_day="12-09"),
+    )
+    await feed.tiering(
+        tier_changed("C410", "vip", reason="first_tier"), tier_changed("C411", "vip", reason="first_tier")
+    )
     await wait_customer(engagement, "C410", lambda d: d.get("tier") == "vip" and d.get("birth_month_day") == "12-04")
     await wait_customer(engagement, "C411", lambda d: d.get("tier") == "vip")
     await _set_day(engagement, "2026-12-02")  # the day's run after both customers are known
@@ -85,7 +105,11 @@ async def test_overdue_tasks_surface_once(engagement, feed, head_office, token_f
     [late] = await wait_tasks(engagement, rm2, overdue="true")
     assert late["id"] == welcome["id"] and late["overdue"] is True
     [event] = await feed.published(TASK_OVERDUE, "C420")
-    assert (event["data"]["task_id"], event["data"]["assignee"], event["data"]["due_on"]) == (welcome["id"], "S-RM2", "2026-12-03")
+    assert (event["data"]["task_id"], event["data"]["assignee"], event["data"]["due_on"]) == (
+        welcome["id"],
+        "S-RM2",
+        "2026-12-03",
+    )
     agenda = (await engagement.get("/v1/agenda", headers=auth(rm2))).json()
     assert agenda["date"] == "2026-12-04" and [t["id"] for t in agenda["items"]] == [welcome["id"]]
     assert agenda["items"][0]["overdue"] is True
@@ -121,13 +145,16 @@ async def test_monthly_points_are_credited_once_per_month(engagement, feed, toke
     await _day_done(engagement, "2027-01-02")
     assert (await engagement.get("/v1/customers/C430/points", headers=rm)).json()["balance"] == 200
     # Redeem: never below zero; the same request twice redeems once.
-    r = await engagement.post("/v1/customers/C430/points/redemptions", headers=rm,
-                              json={"points": 150, "reason": "gift", "request_id": "R1"})
+    r = await engagement.post(
+        "/v1/customers/C430/points/redemptions", headers=rm, json={"points": 150, "reason": "gift", "request_id": "R1"}
+    )
     assert r.status_code == 200 and r.json()["balance"] == 50
-    r = await engagement.post("/v1/customers/C430/points/redemptions", headers=rm,
-                              json={"points": 150, "reason": "gift", "request_id": "R1"})
+    r = await engagement.post(
+        "/v1/customers/C430/points/redemptions", headers=rm, json={"points": 150, "reason": "gift", "request_id": "R1"}
+    )
     assert r.status_code == 200 and r.json()["replayed"] is True and r.json()["balance"] == 50
-    r = await engagement.post("/v1/customers/C430/points/redemptions", headers=rm,
-                              json={"points": 51, "reason": "gift", "request_id": "R2"})
+    r = await engagement.post(
+        "/v1/customers/C430/points/redemptions", headers=rm, json={"points": 51, "reason": "gift", "request_id": "R2"}
+    )
     assert r.status_code == 409 and "balance 50" in r.json()["detail"]
     assert (await engagement.get("/v1/customers/C430/points", headers=rm)).json()["balance"] == 50

@@ -8,21 +8,35 @@ from __future__ import annotations
 from datetime import date
 
 from engagement_support import (
-    RECOMMENDATION, SURVEY_ANSWERED, assets, auth, churn, complaint_closed, consent, register, registered,
-    tier_changed, wait_customer, wait_tasks,
+    RECOMMENDATION,
+    SURVEY_ANSWERED,
+    assets,
+    auth,
+    churn,
+    complaint_closed,
+    consent,
+    register,
+    registered,
+    tier_changed,
+    wait_customer,
+    wait_tasks,
 )
 
 
 async def _products(engagement, admin):
     for code, name, risk in (("P-FND-02", "混合基金", "R3"), ("P-DEP-01", "活期存款", "R1")):
-        r = await engagement.put(f"/v1/products/{code}", headers=auth(admin),
-                                 json={"name": name, "type": "fund", "risk_level": risk, "active": True})
+        r = await engagement.put(
+            f"/v1/products/{code}",
+            headers=auth(admin),
+            json={"name": name, "type": "fund", "risk_level": risk, "active": True},
+        )
         assert r.status_code == 200, r.text
 
 
 async def _recommend(engagement, rm, cid, code="P-FND-02"):
-    return await engagement.post("/v1/recommendations", headers=rm,
-                                 json={"customer_id": cid, "product_code": code, "channel": "visit"})
+    return await engagement.post(
+        "/v1/recommendations", headers=rm, json={"customer_id": cid, "product_code": code, "channel": "visit"}
+    )
 
 
 async def test_suitability_blocks_c2_for_r3_and_an_expired_assessment(engagement, feed, rm, admin, head_office):
@@ -31,7 +45,8 @@ async def test_suitability_blocks_c2_for_r3_and_an_expired_assessment(engagement
         registered("C500", risk_tolerance="C2", risk_assessed_on=date(2026, 6, 1), professional_investor=False),
         registered("C501", risk_tolerance="C4", risk_assessed_on=date(2026, 6, 1), professional_investor=False),
         registered("C502", risk_tolerance="C5", risk_assessed_on=date(2025, 11, 30), professional_investor=False),
-        registered("C503"))
+        registered("C503"),
+    )
     await wait_customer(engagement, "C500", lambda d: d.get("risk_tolerance") == "C2")
     await wait_customer(engagement, "C501", lambda d: d.get("risk_tolerance") == "C4")
     await wait_customer(engagement, "C502", lambda d: d.get("risk_tolerance") == "C5")
@@ -52,10 +67,17 @@ async def test_suitability_blocks_c2_for_r3_and_an_expired_assessment(engagement
     # Every attempt is kept (可回溯) with what was known then, and published.
     kept = (await engagement.get("/v1/customers/C500/recommendations", headers=rm)).json()
     assert sorted((k["product_code"], k["allowed"], k["customer_tolerance"]) for k in kept) == [
-        ("P-DEP-01", True, "C2"), ("P-FND-02", False, "C2")]
+        ("P-DEP-01", True, "C2"),
+        ("P-FND-02", False, "C2"),
+    ]
     events = await feed.published(RECOMMENDATION, count=5)
     assert sorted((e["subject"], e["data"]["product_risk"], e["data"]["allowed"]) for e in events) == [
-        ("C500", "R1", True), ("C500", "R3", False), ("C501", "R3", True), ("C502", "R3", False), ("C503", "R3", False)]
+        ("C500", "R1", True),
+        ("C500", "R3", False),
+        ("C501", "R3", True),
+        ("C502", "R3", False),
+        ("C503", "R3", False),
+    ]
     # An allowed recommendation is a marketing contact in the history; a blocked one is not.
     history = (await engagement.get("/v1/customers/C501/interactions", headers=rm)).json()
     assert [(h["purpose"], h["outcome"]) for h in history] == [("marketing", "recommended P-FND-02")]
@@ -72,15 +94,27 @@ def _risk_update(cid, tolerance):
     from datetime import UTC, datetime
 
     from crm_contracts.profile import CustomerUpdated
-    return CustomerUpdated(customer_id=cid, version=2, changed_fields=["risk"], channel="service_process",
-                           changed_by="S-RM1", changed_at=datetime.now(UTC), risk_tolerance=tolerance,
-                           risk_assessed_on=date(2026, 11, 20), professional_investor=False)
+
+    return CustomerUpdated(
+        customer_id=cid,
+        version=2,
+        changed_fields=["risk"],
+        channel="service_process",
+        changed_by="S-RM1",
+        changed_at=datetime.now(UTC),
+        risk_tolerance=tolerance,
+        risk_assessed_on=date(2026, 11, 20),
+        professional_investor=False,
+    )
 
 
 async def test_churn_risk_brings_a_retention_call_within_one_working_day(engagement, feed, head_office):
     await register(engagement, feed, "C510")
-    await feed.tiering(tier_changed("C510", "vip", reason="first_tier"), churn("C510", "outflow"),
-                       churn("C510", "outflow", "complaint"))
+    await feed.tiering(
+        tier_changed("C510", "vip", reason="first_tier"),
+        churn("C510", "outflow"),
+        churn("C510", "outflow", "complaint"),
+    )
     [task] = await wait_tasks(engagement, head_office, customer_id="C510", kind="retention")
     assert task["due_on"] == "2026-12-02" and task["assignee"] == "S-RM1" and task["purpose"] == "service"
     assert "outflow" in task["note"]
@@ -99,15 +133,19 @@ async def test_idle_funds_bring_a_product_recommendation_task_on_a_consented_cha
     await feed.profile(registered("C520"), consent("C520", "phone", True))
     await feed.tiering(tier_changed("C520", "ordinary", reason="first_tier"))
     await wait_customer(engagement, "C520", lambda d: d.get("tier") == "ordinary" and d["consents"].get("phone"))
-    await feed.profile(assets("C520", "80000.00", "60000.00"), assets("C520", "120000.00", "80000.00", date(2026, 12, 2)),
-                       assets("C520", "130000.00", "120000.00", date(2026, 12, 3)))
+    await feed.profile(
+        assets("C520", "80000.00", "60000.00"),
+        assets("C520", "120000.00", "80000.00", date(2026, 12, 2)),
+        assets("C520", "130000.00", "120000.00", date(2026, 12, 3)),
+    )
     [task] = await wait_tasks(engagement, head_office, customer_id="C520", kind="product_recommendation")
     assert (task["channel"], task["purpose"], task["due_on"]) == ("call", "marketing", "2026-12-04")
     assert "120000.00" in task["note"]
 
 
-async def test_complaint_closed_brings_a_follow_up_and_a_survey_answered_once(engagement, feed, rm, head_office,
-                                                                             token_for):
+async def test_complaint_closed_brings_a_follow_up_and_a_survey_answered_once(
+    engagement, feed, rm, head_office, token_for
+):
     await register(engagement, feed, "C530")
     await feed.tiering(tier_changed("C530", "potential", reason="first_tier"))
     await wait_customer(engagement, "C530", lambda d: d.get("owner") == "S-RM1")
@@ -131,6 +169,9 @@ async def test_complaint_closed_brings_a_follow_up_and_a_survey_answered_once(en
     assert (answered["data"]["csat"], answered["data"]["nps"], answered["data"]["complaint_id"]) == (2, 3, "CMP-1")
     points = (await engagement.get("/v1/customers/C530/points", headers=rm)).json()
     assert [(e["reason"], e["change"]) for e in points["entries"]] == [("survey", 20)]
-    tasks = (await engagement.get("/v1/tasks", params={"customer_id": "C530", "kind": "complaint_follow_up"},
-                                  headers=auth(head_office))).json()["items"]
+    tasks = (
+        await engagement.get(
+            "/v1/tasks", params={"customer_id": "C530", "kind": "complaint_follow_up"}, headers=auth(head_office)
+        )
+    ).json()["items"]
     assert len(tasks) == 1

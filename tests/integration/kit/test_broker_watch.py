@@ -40,4 +40,3 @@ async def test_a_deleted_topic_is_recreated_and_consumed_again(service_env, stac
         await eventually(both_deposits, timeout=30)
         ready = await client.get("/readyz")
         assert ready.status_code == 200 and ready.json()["broker"] == {"reachable": True, "missing_topics": []}
-

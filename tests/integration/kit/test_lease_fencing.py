@@ -35,6 +35,7 @@ def deposit(session_mongo, outbox, account):
     async def txn(s):
         await session_mongo.db["accounts"].update_one({"_id": account}, {"$inc": {"total": 1}}, upsert=True, session=s)
         await outbox.add(s, [OutgoingMessage(topic="t.deposits", key=account, value=b'{"total": 1}')])
+
     return txn
 
 
@@ -158,6 +159,7 @@ async def test_a_leased_job_that_lost_its_lease_mid_step_writes_nothing_and_the_
             await mongo.transaction(deposit(mongo, outbox, name))
             done.append(name)
             return False
+
         return LeasedJob(mongo, "kit-test:due-sweep", step, interval=0.1, lease_seconds=1)
 
     first, second = job("first"), job("second")
@@ -183,8 +185,9 @@ async def test_a_leased_jobs_write_outside_a_fenced_transaction_is_reported(mong
     unfenced = UNFENCED_WRITES.labels("update")
     before = unfenced._value.get()
     with fenced_by(lease):
-        await mongo.transaction(lambda s: mongo.db["state"].update_one({"_id": 1}, {"$set": {"n": 1}}, upsert=True,
-                                                                       session=s))
+        await mongo.transaction(
+            lambda s: mongo.db["state"].update_one({"_id": 1}, {"$set": {"n": 1}}, upsert=True, session=s)
+        )
         assert unfenced._value.get() == before  # in the fenced transaction: fine
         await mongo.db["state"].update_one({"_id": 1}, {"$set": {"n": 2}})  # a bare write: a stale holder's would land
     assert unfenced._value.get() == before + 1

@@ -64,18 +64,29 @@ async def test_a_relay_paused_mid_batch_and_resumed_sends_nothing(service_env, s
     for n in range(CUSTOMERS):  # each customer's events numbered in order, a few per transaction
         cid = f"C{n}"
         for first in range(1, EVENTS + 1, 10):
-            messages = in_sequence([OutgoingMessage(topic=topic, key=cid, value=f'{{"n": {first + i}}}'.encode(),
-                                                    headers={"ce_id": f"{cid}-{first + i}"}) for i in range(10)],
-                                   first=first)
+            messages = in_sequence(
+                [
+                    OutgoingMessage(
+                        topic=topic,
+                        key=cid,
+                        value=f'{{"n": {first + i}}}'.encode(),
+                        headers={"ce_id": f"{cid}-{first + i}"},
+                    )
+                    for i in range(10)
+                ],
+                first=first,
+            )
             await rt.mongo.transaction(lambda s, m=messages: rt.outbox.add(s, m))
     await rt.outbox.ensure_indexes()
 
     log = tmp_path / "paused-relay.log"
     with open(log, "wb") as out:
-        paused = subprocess.Popen([sys.executable, "-c", PAUSING_RELAY], env={**os.environ, **env}, stdout=out,
-                                  stderr=subprocess.STDOUT)
+        paused = subprocess.Popen(
+            [sys.executable, "-c", PAUSING_RELAY], env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT
+        )
     leases = rt.mongo.db["leases"]
     try:
+
         async def stopped_mid_batch():
             with open(f"/proc/{paused.pid}/stat") as f:
                 return "pausing mid-batch" in log.read_text() and f.read().split(")")[1].split()[0] == "T"
@@ -86,6 +97,7 @@ async def test_a_relay_paused_mid_batch_and_resumed_sends_nothing(service_env, s
 
         await rt.start()  # another replica: its relay takes over once the stopped one's lease runs out
         try:
+
             async def all_sent():
                 return await rt.outbox.collection.count_documents({"sent_at": None}) == 0
 
@@ -97,8 +109,10 @@ async def test_a_relay_paused_mid_batch_and_resumed_sends_nothing(service_env, s
 
             await eventually(resumed_and_refused, timeout=20)
             await asyncio.sleep(1.0)  # anything the resumed relay still sent would be on the topic by now
-            marks = {(d["sent_by"]["owner"].split(":")[1], d["sent_by"]["epoch"])
-                     for d in await rt.outbox.collection.find({}, {"sent_by": 1}).to_list()}
+            marks = {
+                (d["sent_by"]["owner"].split(":")[1], d["sent_by"]["epoch"])
+                for d in await rt.outbox.collection.find({}, {"sent_by": 1}).to_list()
+            }
         finally:
             paused.send_signal(signal.SIGTERM)
             await asyncio.to_thread(paused.wait, 30)

@@ -42,8 +42,9 @@ def deposits_consumer(rt, fail_on=frozenset()):
             if item.payload.amount < 0:
                 rejections.append(Rejection(item, "amount: must not be negative"))
                 continue
-            await accounts.update_one({"_id": item.payload.account}, {"$inc": {"total": item.payload.amount}},
-                                      upsert=True, session=session)
+            await accounts.update_one(
+                {"_id": item.payload.account}, {"$inc": {"total": item.payload.amount}}, upsert=True, session=session
+            )
         return rejections
 
     rt.consume(topic="deposits", group="deposits", parse=Deposit.model_validate_json, handle=handle)
@@ -60,15 +61,18 @@ async def test_redelivered_message_has_no_second_effect(service_env, stack):
     accounts = deposits_consumer(rt)
     await rt.start()
     try:
-        await produce(stack.kafka_bootstrap, rt.topic("deposits"), [{"account": "A", "amount": 5}, {"account": "A", "amount": 7}])
+        await produce(
+            stack.kafka_bootstrap, rt.topic("deposits"), [{"account": "A", "amount": 5}, {"account": "A", "amount": 7}]
+        )
         assert await eventually(lambda: total(accounts, "A")) == 12
     finally:
         await rt.stop()
 
     # Rewind the group's committed offsets, as a crash before the commit would leave them.
     group = rt.settings.topic("deposits")
-    rewind = AIOKafkaConsumer(rt.topic("deposits"), bootstrap_servers=stack.kafka_bootstrap, group_id=group,
-                              enable_auto_commit=False)
+    rewind = AIOKafkaConsumer(
+        rt.topic("deposits"), bootstrap_servers=stack.kafka_bootstrap, group_id=group, enable_auto_commit=False
+    )
     await rewind.start()
     try:
         while not rewind.assignment():
@@ -94,19 +98,27 @@ async def test_poison_messages_go_to_dead_letters_and_the_partition_moves_on(ser
     await rt.start()
     try:
         topic = rt.topic("deposits")
-        await produce(stack.kafka_bootstrap, topic, [
-            b"{not json",
-            {"account": "C", "amount": "lots"},
-            {"account": "C", "amount": -1},
-            {"account": "BROKEN", "amount": 3},
-            {"account": "C", "amount": 2},
-        ], key=b"same-partition")
+        await produce(
+            stack.kafka_bootstrap,
+            topic,
+            [
+                b"{not json",
+                {"account": "C", "amount": "lots"},
+                {"account": "C", "amount": -1},
+                {"account": "BROKEN", "amount": 3},
+                {"account": "C", "amount": 2},
+            ],
+            key=b"same-partition",
+        )
         assert await eventually(lambda: total(accounts, "C")) == 2
         dead = await read_topic(stack.kafka_bootstrap, f"{topic}.dlt", until=lambda rs: len(rs) >= 4)
         errors = {r.value: dict(r.headers) for r in dead}
-        assert set(errors) == {b"{not json", json.dumps({"account": "C", "amount": "lots"}).encode(),
-                               json.dumps({"account": "C", "amount": -1}).encode(),
-                               json.dumps({"account": "BROKEN", "amount": 3}).encode()}
+        assert set(errors) == {
+            b"{not json",
+            json.dumps({"account": "C", "amount": "lots"}).encode(),
+            json.dumps({"account": "C", "amount": -1}).encode(),
+            json.dumps({"account": "BROKEN", "amount": 3}).encode(),
+        }
         lots = errors[json.dumps({"account": "C", "amount": "lots"}).encode()]
         assert b"amount" in lots["dlt-error"] and lots["dlt-source-topic"] == topic.encode()
         assert lots["dlt-source-offset"] == b"1"
@@ -119,9 +131,17 @@ async def test_poison_messages_go_to_dead_letters_and_the_partition_moves_on(ser
 
 async def test_crash_between_commit_and_publish_loses_no_event(service_env, stack):
     event = CloudEvent.wrap(
-        CustomerUpdated(customer_id="C1", version=2, changed_fields=["tags"], channel="terminal", changed_by="S1",
-                        changed_at="2026-11-24T00:00:00Z"),
-        source="crm/test", subject="C1")
+        CustomerUpdated(
+            customer_id="C1",
+            version=2,
+            changed_fields=["tags"],
+            channel="terminal",
+            changed_by="S1",
+            changed_at="2026-11-24T00:00:00Z",
+        ),
+        source="crm/test",
+        subject="C1",
+    )
     crashed = make_runtime(service_env, outbox_relay_enabled=False)  # the process dies before its relay runs
     await crashed.start()
     topic = crashed.topic("deposits")
@@ -161,8 +181,13 @@ async def test_database_faults_are_retried_not_dead_lettered(service_env, stack)
     try:
         try:
             # Network errors on the next writes, as in a failover: the effect must still land exactly once.
-            await admin.command({"configureFailPoint": "failCommand", "mode": {"times": 3},
-                                 "data": {"failCommands": ["update", "insert"], "closeConnection": True}})
+            await admin.command(
+                {
+                    "configureFailPoint": "failCommand",
+                    "mode": {"times": 3},
+                    "data": {"failCommands": ["update", "insert"], "closeConnection": True},
+                }
+            )
         except Exception as exc:  # noqa: BLE001
             pytest.skip(f"server has no test commands: {exc}")
         await produce(stack.kafka_bootstrap, rt.topic("deposits"), [{"account": "D", "amount": 4}])
@@ -181,13 +206,26 @@ async def test_published_but_not_marked_sent_is_sent_again_and_applied_once(serv
     admin = producer.mongo.client.admin
     topic = producer.topic("deposits")
     event = CloudEvent.wrap(
-        CustomerUpdated(customer_id="C9", version=2, changed_fields=["tags"], channel="terminal", changed_by="S1",
-                        changed_at="2026-11-24T00:00:00Z"),
-        source="crm/test", subject="C9")
+        CustomerUpdated(
+            customer_id="C9",
+            version=2,
+            changed_fields=["tags"],
+            channel="terminal",
+            changed_by="S1",
+            changed_at="2026-11-24T00:00:00Z",
+        ),
+        source="crm/test",
+        subject="C9",
+    )
     try:
         try:
-            await admin.command({"configureFailPoint": "failCommand", "mode": {"times": 1},
-                                 "data": {"failCommands": ["update"], "errorCode": 2}})
+            await admin.command(
+                {
+                    "configureFailPoint": "failCommand",
+                    "mode": {"times": 1},
+                    "data": {"failCommands": ["update"], "errorCode": 2},
+                }
+            )
         except Exception as exc:  # noqa: BLE001
             pytest.skip(f"server has no test commands: {exc}")
 
@@ -208,7 +246,9 @@ async def test_published_but_not_marked_sent_is_sent_again_and_applied_once(serv
 
     async def handle(session, items):
         for item in items:
-            await applied.update_one({"_id": item.payload["subject"]}, {"$inc": {"times": 1}}, upsert=True, session=session)
+            await applied.update_one(
+                {"_id": item.payload["subject"]}, {"$inc": {"times": 1}}, upsert=True, session=session
+            )
         return []
 
     consumer.consume(topic="deposits", group="event-readers", parse=json.loads, handle=handle)
@@ -238,9 +278,22 @@ async def test_one_customers_events_go_out_in_their_own_order_even_across_a_batc
 
     def doc(key_seq, when):
         # What Outbox.add writes: one document per transaction with its messages.
-        return {"_id": f"C7-{key_seq}", "seq": ObjectId.from_datetime(when), "created_at": when, "sent_at": None,
-                "messages": [{"id": f"C7-{key_seq}", "topic": topic, "key": "C7",
-                              "value": json.dumps({"n": key_seq}).encode(), "headers": {}, "key_seq": key_seq}]}
+        return {
+            "_id": f"C7-{key_seq}",
+            "seq": ObjectId.from_datetime(when),
+            "created_at": when,
+            "sent_at": None,
+            "messages": [
+                {
+                    "id": f"C7-{key_seq}",
+                    "topic": topic,
+                    "key": "C7",
+                    "value": json.dumps({"n": key_seq}).encode(),
+                    "headers": {},
+                    "key_seq": key_seq,
+                }
+            ],
+        }
 
     await rt.outbox.collection.insert_many([doc(2, early), doc(1, early + timedelta(seconds=1))])
     await rt.start()

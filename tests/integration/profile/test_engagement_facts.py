@@ -53,21 +53,28 @@ async def test_registration_publishes_month_day_and_risk(profile, people, rm, st
     assert r.json()["results"][0]["status"] == "created", r.text
     ids.append(r.json()["results"][0]["id"])
 
-    records = await read_topic(stack.kafka_bootstrap, _topic(profile),
-                               until=lambda rs: len(of_type(rs, REGISTERED)) >= 4, settle=1.0)
+    records = await read_topic(
+        stack.kafka_bootstrap, _topic(profile), until=lambda rs: len(of_type(rs, REGISTERED)) >= 4, settle=1.0
+    )
     [with_risk], [no_risk], [corporate], [batched] = (of_type(records, REGISTERED, cid) for cid in ids)
 
     assert with_risk["data"]["birth_month_day"] == person["birthday"][5:]
     assert re.fullmatch(r"\d{2}-\d{2}", with_risk["data"]["birth_month_day"])
     assert {k: with_risk["data"][k] for k in RISK_FIELDS} == {
-        "risk_tolerance": "C3", "risk_assessed_on": "2026-05-20", "professional_investor": False}
+        "risk_tolerance": "C3",
+        "risk_assessed_on": "2026-05-20",
+        "professional_investor": False,
+    }
     assert no_risk["data"]["birth_month_day"] == without_risk["birthday"][5:]
     assert all(no_risk["data"][k] is None for k in RISK_FIELDS)
     assert corporate["data"]["birth_month_day"] is None and all(corporate["data"][k] is None for k in RISK_FIELDS)
     # a batch (imports) registers through the same path
     assert batched["data"]["birth_month_day"] == batch["birthday"][5:]
     assert {k: batched["data"][k] for k in RISK_FIELDS} == {
-        "risk_tolerance": "C5", "risk_assessed_on": "2026-11-02", "professional_investor": True}
+        "risk_tolerance": "C5",
+        "risk_assessed_on": "2026-11-02",
+        "professional_investor": True,
+    }
     _assert_no_birthday(records, person["birthday"], without_risk["birthday"], batch["birthday"])
 
 
@@ -76,8 +83,11 @@ async def test_patch_of_risk_publishes_it_and_other_patches_do_not(profile, peop
     cid = (await profile.post("/v1/customers", json=person, headers=rm)).json()["id"]
 
     async def patch(body, version):
-        r = await profile.patch(f"/v1/customers/{cid}", json={"channel": "service_process", **body},
-                                headers={**rm, "If-Match": f'"v{version}"'})
+        r = await profile.patch(
+            f"/v1/customers/{cid}",
+            json={"channel": "service_process", **body},
+            headers={**rm, "If-Match": f'"v{version}"'},
+        )
         assert r.status_code == 200, r.text
         return r.json()["version"]
 
@@ -86,13 +96,17 @@ async def test_patch_of_risk_publishes_it_and_other_patches_do_not(profile, peop
     assert await patch({"risk": C5}, 3) == 3  # the same assessment again changes nothing, publishes nothing
     assert await patch({"risk": None}, 3) == 4  # cleared
 
-    records = await read_topic(stack.kafka_bootstrap, _topic(profile),
-                               until=lambda rs: len(of_type(rs, UPDATED, cid)) >= 3, settle=1.0)
+    records = await read_topic(
+        stack.kafka_bootstrap, _topic(profile), until=lambda rs: len(of_type(rs, UPDATED, cid)) >= 3, settle=1.0
+    )
     reassessed, other, cleared = of_type(records, UPDATED, cid)
 
     assert reassessed["data"]["changed_fields"] == ["risk"] and reassessed["data"]["version"] == 2
     assert {k: reassessed["data"][k] for k in RISK_FIELDS} == {
-        "risk_tolerance": "C5", "risk_assessed_on": "2026-11-02", "professional_investor": True}
+        "risk_tolerance": "C5",
+        "risk_assessed_on": "2026-11-02",
+        "professional_investor": True,
+    }
     assert reassessed["data"]["birth_month_day"] is None  # the birthday did not change
 
     assert other["data"]["changed_fields"] == ["occupation", "tags"]

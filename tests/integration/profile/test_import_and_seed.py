@@ -14,12 +14,21 @@ pytestmark = pytest.mark.integration
 
 def row_of(person):
     return {
-        "kind": person["kind"], "name": person["name"], "gender": person.get("gender", ""),
-        "birthday": person.get("birthday", ""), "id_type": person["id_document"]["type"],
-        "id_number": person["id_document"]["number"], "phones": ";".join(person["phones"]), "email": person["email"],
-        "address": person["address"], "branch": person["branch"], "owner": person["owner"],
-        "core_customer_no": person["core_customer_no"], "tags": "imported;2026",
-        "industry": person.get("industry", ""), "segment": person.get("segment", ""),
+        "kind": person["kind"],
+        "name": person["name"],
+        "gender": person.get("gender", ""),
+        "birthday": person.get("birthday", ""),
+        "id_type": person["id_document"]["type"],
+        "id_number": person["id_document"]["number"],
+        "phones": ";".join(person["phones"]),
+        "email": person["email"],
+        "address": person["address"],
+        "branch": person["branch"],
+        "owner": person["owner"],
+        "core_customer_no": person["core_customer_no"],
+        "tags": "imported;2026",
+        "industry": person.get("industry", ""),
+        "segment": person.get("segment", ""),
     }
 
 
@@ -31,9 +40,16 @@ def write_csv(path, rows):
 
 
 async def run_import(profile, service_env, file, **kw):
-    return await import_file(path=file, api="http://service", jwt_secret=service_env["CRM_JWT_SECRET"],
-                             staff_id="S-IMPORT", role="admin", branch=None,
-                             transport=httpx.ASGITransport(app=profile.app), **kw)
+    return await import_file(
+        path=file,
+        api="http://service",
+        jwt_secret=service_env["CRM_JWT_SECRET"],
+        staff_id="S-IMPORT",
+        role="admin",
+        branch=None,
+        transport=httpx.ASGITransport(app=profile.app),
+        **kw,
+    )
 
 
 async def count_customers(profile, token_for):
@@ -48,8 +64,14 @@ async def test_import_csv_reports_bad_rows_and_is_idempotent(profile, people, se
     bad_id["id_number"] = bad_id["id_number"][:-1] + ("1" if bad_id["id_number"][-1] != "1" else "2")
     bad_phone = {**row_of(people()), "phones": "12345"}
     # Rows 2..7 as a spreadsheet numbers them: row 5 is row 4 again (same ID document, a new email).
-    rows = [row_of(good), bad_id, row_of(dup_source), {**row_of(dup_source), "email": "again@example.com"},
-            row_of(corp), bad_phone]
+    rows = [
+        row_of(good),
+        bad_id,
+        row_of(dup_source),
+        {**row_of(dup_source), "email": "again@example.com"},
+        row_of(corp),
+        bad_phone,
+    ]
     file = tmp_path / "customers.csv"
     write_csv(file, rows)
 
@@ -79,7 +101,9 @@ async def test_import_csv_reports_bad_rows_and_is_idempotent(profile, people, se
     report = tmp_path / "errors.csv"
     write_report(first["errors"], report)
     assert [(r["row"], r["field"]) for r in csv.DictReader(report.open(encoding="utf-8-sig"))] == [
-        ("3", "id_document.number"), ("7", "phones.0")]
+        ("3", "id_document.number"),
+        ("7", "phones.0"),
+    ]
 
     # The same file again: nothing new, every valid row already present, the same rows rejected.
     second = await run_import(profile, service_env, file)
@@ -115,8 +139,13 @@ async def test_import_xlsx(profile, people, service_env, tmp_path, token_for):
 
 
 async def test_seed_registers_customers_with_balances(profile, service_env, token_for, tmp_path):
-    result = await seed(api="http://service", secrets=service_env, count=12, staff_file=tmp_path / "staff.json",
-                        transport=httpx.ASGITransport(app=profile.app))
+    result = await seed(
+        api="http://service",
+        secrets=service_env,
+        count=12,
+        staff_file=tmp_path / "staff.json",
+        transport=httpx.ASGITransport(app=profile.app),
+    )
     assert result["created"] == 12 and not result["failed"]
     head_office = {"Authorization": token_for("head_office", "H1", None)}
     items = (await profile.get("/v1/customers", params={"limit": 50}, headers=head_office)).json()["items"]

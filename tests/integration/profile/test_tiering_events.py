@@ -19,22 +19,36 @@ def tiering_event(data):
 
 
 def assignment(cid, new_owner, assigned_at, previous_owner="S-RM1"):
-    return tiering_event(OwnerAssigned(
-        customer_id=cid, branch="BR001", previous_owner=previous_owner, new_owner=new_owner,
-        reason="tier_responsibility", tier="vip", assigned_by="tiering", assigned_at=assigned_at))
+    return tiering_event(
+        OwnerAssigned(
+            customer_id=cid,
+            branch="BR001",
+            previous_owner=previous_owner,
+            new_owner=new_owner,
+            reason="tier_responsibility",
+            tier="vip",
+            assigned_by="tiering",
+            assigned_at=assigned_at,
+        )
+    )
 
 
 async def send(stack, profile, cid, *events):
-    await produce(stack.kafka_bootstrap, profile.settings.topic("crm.tiering.customers"),
-                  [e.model_dump_json() for e in events], key=cid.encode())
+    await produce(
+        stack.kafka_bootstrap,
+        profile.settings.topic("crm.tiering.customers"),
+        [e.model_dump_json() for e in events],
+        key=cid.encode(),
+    )
 
 
 async def status_for(profile, cid, headers):
     return (await profile.get(f"/v1/customers/{cid}", headers=headers)).status_code
 
 
-async def test_owner_assignment_moves_the_customer_and_older_or_repeated_ones_change_nothing(profile, people, rm, token_for,
-                                                                                           stack):
+async def test_owner_assignment_moves_the_customer_and_older_or_repeated_ones_change_nothing(
+    profile, people, rm, token_for, stack
+):
     cid = (await profile.post("/v1/customers", json=people(), headers=rm)).json()["id"]
     new_rm = {"Authorization": token_for("relationship_manager", "S-RM2", "BR001")}
     late_rm = {"Authorization": token_for("relationship_manager", "S-RM3", "BR001")}
@@ -48,9 +62,19 @@ async def test_owner_assignment_moves_the_customer_and_older_or_repeated_ones_ch
 
     # The same event again, an older assignment delivered late, then a tier: applied in this order.
     older = assignment(cid, "S-RM3", ASSIGNED_AT - timedelta(hours=1))
-    tier = tiering_event(TierChanged(
-        customer_id=cid, branch="BR001", from_tier=None, to_tier="vip", reason="first_tier", policy_version=1,
-        as_of=date(2026, 11, 20), basis_amount="650000.00", basis="average_daily"))
+    tier = tiering_event(
+        TierChanged(
+            customer_id=cid,
+            branch="BR001",
+            from_tier=None,
+            to_tier="vip",
+            reason="first_tier",
+            policy_version=1,
+            as_of=date(2026, 11, 20),
+            basis_amount="650000.00",
+            basis="average_daily",
+        )
+    )
     await send(stack, profile, cid, assigned, older, tier)
     got = await eventually(lambda: _tiered(profile, cid, new_rm))
     assert got["owner"] == "S-RM2" and got["tier"] == "vip"
@@ -66,8 +90,12 @@ async def test_owner_assignment_moves_the_customer_and_older_or_repeated_ones_ch
     assert tier_row["changes"] == {"tier": {"from": None, "to": "vip"}} and tier_row["by"] == "tiering"
 
     # Tiering is the source of these changes: the archive publishes nothing and keeps its numbering.
-    records = await read_topic(stack.kafka_bootstrap, profile.settings.topic("crm.profile.customers"),
-                               until=lambda rs: len(rs) >= 1, settle=1.0)
+    records = await read_topic(
+        stack.kafka_bootstrap,
+        profile.settings.topic("crm.profile.customers"),
+        until=lambda rs: len(rs) >= 1,
+        settle=1.0,
+    )
     assert [e["type"] for e in events(records)] == ["crm.profile.customer.registered.v1"]
     doc = await profile.app.state.profile.store.customers.find_one({"_id": cid})
     assert doc["event_seq"] == 1
@@ -75,17 +103,33 @@ async def test_owner_assignment_moves_the_customer_and_older_or_repeated_ones_ch
 
 async def test_unknown_customers_go_to_dead_letters_and_other_tiering_events_are_ignored(profile, people, rm, stack):
     cid = (await profile.post("/v1/customers", json=people(), headers=rm)).json()["id"]
-    lifecycle = tiering_event(LifecycleChanged(customer_id=cid, to_stage="growing", as_of=date(2026, 11, 20),
-                                               policy_version=1))
+    lifecycle = tiering_event(
+        LifecycleChanged(customer_id=cid, to_stage="growing", as_of=date(2026, 11, 20), policy_version=1)
+    )
     nobody = assignment("CNOBODY", "S-RM2", ASSIGNED_AT)
-    tier = tiering_event(TierChanged(customer_id=cid, from_tier=None, to_tier="potential", reason="first_tier",
-                                     policy_version=1, as_of=date(2026, 11, 20), basis_amount="250000.00"))
+    tier = tiering_event(
+        TierChanged(
+            customer_id=cid,
+            from_tier=None,
+            to_tier="potential",
+            reason="first_tier",
+            policy_version=1,
+            as_of=date(2026, 11, 20),
+            basis_amount="250000.00",
+        )
+    )
     await send(stack, profile, cid, lifecycle, nobody, tier)
-    await produce(stack.kafka_bootstrap, profile.settings.topic("crm.tiering.customers"), [b"{not json"], key=cid.encode())
+    await produce(
+        stack.kafka_bootstrap, profile.settings.topic("crm.tiering.customers"), [b"{not json"], key=cid.encode()
+    )
     await eventually(lambda: _tiered(profile, cid, rm))
 
-    dead = await read_topic(stack.kafka_bootstrap, profile.settings.topic("crm.tiering.customers") + ".dlt",
-                            until=lambda rs: len(rs) >= 2, settle=1.0)
+    dead = await read_topic(
+        stack.kafka_bootstrap,
+        profile.settings.topic("crm.tiering.customers") + ".dlt",
+        until=lambda rs: len(rs) >= 2,
+        settle=1.0,
+    )
     reasons = {d.value: dict(d.headers)["dlt-error"].decode() for d in dead}
     assert len(reasons) == 2  # the lifecycle event is not the archive's business, not an error
     assert reasons[nobody.model_dump_json().encode()] == "customer_id: unknown customer CNOBODY"
@@ -95,13 +139,19 @@ async def test_unknown_customers_go_to_dead_letters_and_other_tiering_events_are
 async def test_registered_and_updated_events_carry_bands_not_birthday_or_income(profile, people, rm, stack):
     person = people(income={"annual": "345678.90", "currency": "CNY"})
     cid = (await profile.post("/v1/customers", json=person, headers=rm)).json()["id"]
-    ok = await profile.patch(f"/v1/customers/{cid}", json={"channel": "service_process",
-                                                           "income": {"annual": "1000000.00", "currency": "CNY"}},
-                             headers={**rm, "If-Match": '"v1"'})
+    ok = await profile.patch(
+        f"/v1/customers/{cid}",
+        json={"channel": "service_process", "income": {"annual": "1000000.00", "currency": "CNY"}},
+        headers={**rm, "If-Match": '"v1"'},
+    )
     assert ok.status_code == 200, ok.text
 
-    records = await read_topic(stack.kafka_bootstrap, profile.settings.topic("crm.profile.customers"),
-                               until=lambda rs: len(of_type(rs, "crm.profile.customer.updated.v1", cid)) >= 1, settle=1.0)
+    records = await read_topic(
+        stack.kafka_bootstrap,
+        profile.settings.topic("crm.profile.customers"),
+        until=lambda rs: len(of_type(rs, "crm.profile.customer.updated.v1", cid)) >= 1,
+        settle=1.0,
+    )
     [registered] = of_type(records, "crm.profile.customer.registered.v1", cid)
     expected_age = age_band(date.fromisoformat(person["birthday"]), on=bank_day(datetime.now(UTC)))
     assert registered["data"]["age_band"] == expected_age
@@ -120,8 +170,11 @@ async def test_registered_and_updated_events_carry_bands_not_birthday_or_income(
 
 async def test_a_corporate_customer_has_no_age_band(profile, people, rm, stack):
     cid = (await profile.post("/v1/customers", json=people.corporate(), headers=rm)).json()["id"]
-    records = await read_topic(stack.kafka_bootstrap, profile.settings.topic("crm.profile.customers"),
-                               until=lambda rs: len(of_type(rs, "crm.profile.customer.registered.v1", cid)) >= 1)
+    records = await read_topic(
+        stack.kafka_bootstrap,
+        profile.settings.topic("crm.profile.customers"),
+        until=lambda rs: len(of_type(rs, "crm.profile.customer.registered.v1", cid)) >= 1,
+    )
     [registered] = of_type(records, "crm.profile.customer.registered.v1", cid)
     assert registered["data"]["age_band"] is None and registered["data"]["income_band"] is None
 

@@ -69,8 +69,11 @@ def staff_directory(token_for):
     async def put(client, members, *, active: bool = True):
         admin = {"Authorization": token_for("admin", "S-ADMIN", None)}
         for staff_id, branch, roles in members:
-            r = await client.put(f"/v1/staff/{staff_id}", headers=admin,
-                                 json={"name": staff_id, "branch": branch, "roles": roles, "active": active})
+            r = await client.put(
+                f"/v1/staff/{staff_id}",
+                headers=admin,
+                json={"name": staff_id, "branch": branch, "roles": roles, "active": active},
+            )
             assert r.status_code == 200, r.text
 
     return put
@@ -80,4 +83,3 @@ def staff_directory(token_for):
 def head_office(token_for) -> str:
     """A head-office token ("Bearer …"): sees every customer."""
     return token_for("head_office", "S-HO1", None)
-

@@ -25,22 +25,34 @@ def at(n: int) -> datetime:
 
 async def test_outflow_and_complaint_raise_and_clear_the_warning(tiering, feed, head_office):
     big, at_30, under_30, slow, unhappy = "CC-BIG", "CC-30", "CC-29", "CC-SLOW", "CC-COMPLAINT"
-    await feed.profile(*[registered(c) for c in (big, at_30, under_30, slow, unhappy)],
-                       assets(big, day(0), "1000000.00"), assets(at_30, day(0), "100000.00"),
-                       assets(under_30, day(0), "100000.00"), assets(slow, day(0), "100000.00"),
-                       assets(unhappy, day(0), "300000.00"))
+    await feed.profile(
+        *[registered(c) for c in (big, at_30, under_30, slow, unhappy)],
+        assets(big, day(0), "1000000.00"),
+        assets(at_30, day(0), "100000.00"),
+        assets(under_30, day(0), "100000.00"),
+        assets(slow, day(0), "100000.00"),
+        assets(unhappy, day(0), "300000.00"),
+    )
     await wait_tier(tiering, unhappy, head_office, lambda b: b["as_of"] is not None)
 
     # 1,000,000 → 600,000 (40%) and 100,000 → 70,000.00 (30.0%) within 30 days; 70,000.01 is 29.99999%.
-    await feed.profile(assets(big, day(10), "600000.00"), assets(at_30, day(10), "70000.00"),
-                       assets(under_30, day(10), "70000.01"), assets(slow, day(20), "85000.00"))
+    await feed.profile(
+        assets(big, day(10), "600000.00"),
+        assets(at_30, day(10), "70000.00"),
+        assets(under_30, day(10), "70000.01"),
+        assets(slow, day(20), "85000.00"),
+    )
     raised = {e["subject"]: e for e in await feed.published(CHURN_RAISED, count=2)}
     assert set(raised) == {big, at_30}
     data = raised[big]["data"]
     rules = {r["rule"]: r["detail"] for r in data["reasons"]}
     assert "outflow" in rules and "40.0%" in rules["outflow"], rules
-    assert (data["as_of"], data["aum"], data["branch"], data["owner"]) == (day(10).isoformat(), "600000.00", "BR001",
-                                                                           "S-RM1")
+    assert (data["as_of"], data["aum"], data["branch"], data["owner"]) == (
+        day(10).isoformat(),
+        "600000.00",
+        "BR001",
+        "S-RM1",
+    )
     assert [r["rule"] for r in raised[at_30]["data"]["reasons"]] == ["outflow"]  # too small for a "large drop"
     view = await tier_of(tiering, at_30, head_office)
     assert view["churn_risk"]["since"] == day(10).isoformat() and list(view["churn_risk"]["reasons"]) == ["outflow"]
@@ -56,13 +68,17 @@ async def test_outflow_and_complaint_raise_and_clear_the_warning(tiering, feed, 
     assert list(late["churn_risk"]["reasons"]) == ["complaint"]
     [early] = await feed.published(CHURN_RAISED, "CC-LATE")
     assert [r["rule"] for r in early["data"]["reasons"]] == ["complaint"]
-    assert (early["data"]["branch"], early["data"]["owner"], early["data"]["as_of"]) == ("BR001", "S-RM1",
-                                                                                      day(12).isoformat())
+    assert (early["data"]["branch"], early["data"]["owner"], early["data"]["as_of"]) == (
+        "BR001",
+        "S-RM1",
+        day(12).isoformat(),
+    )
     await feed.complaint_closed("CC-LATE", "CMP-0", at(13))
     await feed.published(CHURN_CLEARED, "CC-LATE")
     assert await read_topic(feed.bootstrap, feed.topic(dead_letter(COMPLAINTS_CASES)), timeout=2) == []
     assert [(r["rule"], r["detail"]) for r in complaint["data"]["reasons"]] == [
-        ("complaint", "open complaint(s): CMP-1")]
+        ("complaint", "open complaint(s): CMP-1")
+    ]
     assert complaint["data"]["as_of"] == day(12).isoformat()
 
     async def at_risk():
@@ -99,8 +115,9 @@ async def _listed_only(at_risk, expected):
 async def test_an_outflow_warning_stays_until_the_money_comes_back(tiering, feed, head_office):
     """The fall leaving the 30-day window is no recovery: the warning holds until AUM is back above 70% of the peak."""
     cid, other = "CC-GONE", "CC-CLOCK"
-    await feed.profile(registered(cid), registered(other), assets(cid, day(0), "100000.00"),
-                       assets(other, day(0), "5000.00"))
+    await feed.profile(
+        registered(cid), registered(other), assets(cid, day(0), "100000.00"), assets(other, day(0), "5000.00")
+    )
     await feed.profile(assets(cid, day(10), "70000.00"))
     await feed.published(CHURN_RAISED, cid)
     # Forty days on (the business date moves with another customer's snapshots), nothing came back.

@@ -26,8 +26,12 @@ async def send_numbered(feed, events) -> None:
     await producer.start()
     try:
         for (data, subject), seq in events:
-            await producer.send_and_wait(feed.topic(PROFILE_CUSTOMERS), envelope(data, subject), key=subject.encode(),
-                                         headers=[("ce_sequence", str(seq).encode())])
+            await producer.send_and_wait(
+                feed.topic(PROFILE_CUSTOMERS),
+                envelope(data, subject),
+                key=subject.encode(),
+                headers=[("ce_sequence", str(seq).encode())],
+            )
     finally:
         await producer.stop()
 
@@ -39,10 +43,12 @@ def history(e: dict) -> tuple:
     return e["type"], tuple(sorted(d.items(), key=lambda kv: kv[0]))
 
 
-async def test_balances_before_the_registration_come_out_as_registration_first(tiering, feed, head_office,
-                                                                               staff_directory):
-    await staff_directory(tiering, [("S-RM1", "BR001", ["relationship_manager"]),
-                                    ("S-LC1", "BR001", ["low_counter_staff"])])
+async def test_balances_before_the_registration_come_out_as_registration_first(
+    tiering, feed, head_office, staff_directory
+):
+    await staff_directory(
+        tiering, [("S-RM1", "BR001", ["relationship_manager"]), ("S-LC1", "BR001", ["low_counter_staff"])]
+    )
     first, late = "CL-FIRST", "CL-LATE"
 
     def week(cid):
@@ -78,7 +84,8 @@ def _mine(records, subject):
 
 
 async def test_a_customer_tiered_before_anyone_may_own_it_is_handed_over_when_someone_joins(
-        tiering, feed, head_office, staff_directory):
+    tiering, feed, head_office, staff_directory
+):
     # Branch BR009's directory is filled after its balances arrived: nobody may own a vip customer yet.
     waiting, owner_events = "CL-WAIT", "crm.tiering.customer.owner-assigned.v1"
     await staff_directory(tiering, [("S-LC9", "BR009", ["low_counter_staff"])])
@@ -89,8 +96,12 @@ async def test_a_customer_tiered_before_anyone_may_own_it_is_handed_over_when_so
 
     await staff_directory(tiering, [("S-RM9", "BR009", ["relationship_manager"])])
     [handed] = await feed.published(owner_events, waiting)
-    assert (handed["data"]["previous_owner"], handed["data"]["new_owner"], handed["data"]["reason"],
-            handed["data"]["tier"]) == ("S-LC9", "S-RM9", "tier_responsibility", "vip")
+    assert (
+        handed["data"]["previous_owner"],
+        handed["data"]["new_owner"],
+        handed["data"]["reason"],
+        handed["data"]["tier"],
+    ) == ("S-LC9", "S-RM9", "tier_responsibility", "vip")
     assert (await wait_tier(tiering, waiting, head_office, lambda b: b["owner"] == "S-RM9"))["tier"] == "vip"
     # Handed over once: another member joining later changes nothing.
     await staff_directory(tiering, [("S-RM8", "BR009", ["relationship_manager"])])

@@ -22,11 +22,16 @@ pytestmark = pytest.mark.integration
 D0 = date(2026, 10, 5)
 DAYS = [D0 + timedelta(days=n) for n in range(3)]
 STAFF = [  # (staff id, branch, roles): several per role in each branch, so each hand-over is a choice
-    ("RM-11", "BR001", ["relationship_manager"]), ("RM-12", "BR001", ["relationship_manager"]),
-    ("RM-13", "BR001", ["relationship_manager"]), ("LM-11", "BR001", ["lobby_manager"]),
-    ("SUP-11", "BR001", ["rm_supervisor"]), ("T-11", "BR001", ["high_counter_teller"]),
-    ("RM-21", "BR002", ["relationship_manager"]), ("RM-22", "BR002", ["relationship_manager"]),
-    ("LM-21", "BR002", ["lobby_manager"]), ("T-21", "BR002", ["high_counter_teller"]),
+    ("RM-11", "BR001", ["relationship_manager"]),
+    ("RM-12", "BR001", ["relationship_manager"]),
+    ("RM-13", "BR001", ["relationship_manager"]),
+    ("LM-11", "BR001", ["lobby_manager"]),
+    ("SUP-11", "BR001", ["rm_supervisor"]),
+    ("T-11", "BR001", ["high_counter_teller"]),
+    ("RM-21", "BR002", ["relationship_manager"]),
+    ("RM-22", "BR002", ["relationship_manager"]),
+    ("LM-21", "BR002", ["lobby_manager"]),
+    ("T-21", "BR002", ["high_counter_teller"]),
 ]
 # Small on day 1 (a teller's), potential on day 2 (to an RM or lobby manager), and for every other customer vip
 # on day 3 (a lobby manager's customer then goes to an RM or supervisor; an RM's stays).
@@ -35,8 +40,9 @@ CUSTOMERS = [(f"CR-{i:03d}", "BR001" if i % 3 else "BR002", PATH[i % 2]) for i i
 
 
 def registration(cid: str, branch: str):
-    return registered(cid, branch=branch, owner="T-11" if branch == "BR001" else "T-21",
-                      core_customer_no=f"C{cid}")  # as tiering_support.assets links them
+    return registered(
+        cid, branch=branch, owner="T-11" if branch == "BR001" else "T-21", core_customer_no=f"C{cid}"
+    )  # as tiering_support.assets links them
 
 
 def balance(cid: str, n: int, path: list[str]):
@@ -53,8 +59,11 @@ async def run(make_service_env, token_for, deliveries: list[list[Any]]) -> dict[
     feed = Feed(env)
     async with running(app) as tiering:
         for staff_id, branch, roles in STAFF:
-            r = await tiering.put(f"/v1/staff/{staff_id}", headers=admin,
-                                  json={"name": staff_id, "branch": branch, "roles": roles, "active": True})
+            r = await tiering.put(
+                f"/v1/staff/{staff_id}",
+                headers=admin,
+                json={"name": staff_id, "branch": branch, "roles": roles, "active": True},
+            )
             assert r.status_code == 200, r.text
         for delivery in deliveries:
             await feed.profile(*delivery)
@@ -76,8 +85,10 @@ async def run(make_service_env, token_for, deliveries: list[list[Any]]) -> dict[
 
 async def test_two_orders_and_batchings_of_the_same_events_give_the_same_owners(make_service_env, token_for):
     # First run: everyone registered, then one delivery per day, customers in id order.
-    by_day = [[registration(cid, branch) for cid, branch, _ in CUSTOMERS],
-              *([balance(cid, n, path) for cid, _, path in CUSTOMERS] for n in range(3))]
+    by_day = [
+        [registration(cid, branch) for cid, branch, _ in CUSTOMERS],
+        *([balance(cid, n, path) for cid, _, path in CUSTOMERS] for n in range(3)),
+    ]
     first = await run(make_service_env, token_for, by_day)
 
     # Second run: customers in reverse order, each with its whole history, in deliveries of three customers;
@@ -85,7 +96,7 @@ async def test_two_orders_and_batchings_of_the_same_events_give_the_same_owners(
     mixed: list[list[Any]] = []
     for k in range(0, len(CUSTOMERS), 3):
         batch: list[Any] = []
-        for i, (cid, branch, path) in enumerate(CUSTOMERS[::-1][k:k + 3]):
+        for i, (cid, branch, path) in enumerate(CUSTOMERS[::-1][k : k + 3]):
             week = [balance(cid, n, path) for n in range(3)]
             batch += [*week, registration(cid, branch)] if i % 2 else [registration(cid, branch), *week]
         mixed.append(batch)
@@ -103,7 +114,8 @@ async def test_two_orders_and_batchings_of_the_same_events_give_the_same_owners(
         eligible = sorted(s for s, b, r in STAFF if b == branch and roles & set(r))
         core_no = f"C{cid}"
         assert new_owner == owner == highest(core_no, eligible), cid
-        assert note.endswith(f"chosen by stable rank of {core_no} among {len(eligible)} eligible: "
-                             f"{', '.join(eligible)}"), note
+        assert note.endswith(
+            f"chosen by stable rank of {core_no} among {len(eligible)} eligible: {', '.join(eligible)}"
+        ), note
     # Not a foregone conclusion: the rank handed customers to several members of each role.
     assert len({owner for _, owner in first["owners"].values()}) >= 5

@@ -46,8 +46,11 @@ async def test_a_new_policy_version_re_tiers_every_customer(tiering, feed, token
     assert (policy["downgrade_grace_days"], policy["basis"]) == (30, "balance")
     assert policy["churn"]["outflow_pct"] == "30" and policy["churn"]["outflow_window_days"] == 30
 
-    await feed.profile(*[registered(cid) for cid in CUSTOMERS], registered("CP-09"),  # CP-09: no balance yet
-                       *[assets(cid, D0, aum) for cid, (aum, _, _) in CUSTOMERS.items()])
+    await feed.profile(
+        *[registered(cid) for cid in CUSTOMERS],
+        registered("CP-09"),  # CP-09: no balance yet
+        *[assets(cid, D0, aum) for cid, (aum, _, _) in CUSTOMERS.items()],
+    )
     views = await wait_known(tiering, CUSTOMERS, head_office)
     assert {cid: v["tier"] for cid, v in views.items()} == {cid: t[1] for cid, t in CUSTOMERS.items()}
     first = len([c for c in CUSTOMERS.values() if c[1]])
@@ -95,8 +98,12 @@ async def test_a_new_policy_version_re_tiers_every_customer(tiering, feed, token
     assert sorted(e["subject"] for e in v2) == sorted(changed)  # one event each, none for the unchanged
     for e in v2:
         assert {k: e["data"][k] for k in ("from_tier", "to_tier", "reason", "policy_version", "as_of")} == {
-            "from_tier": "potential", "to_tier": "vip", "reason": "policy_change", "policy_version": 2,
-            "as_of": D0.isoformat()}
+            "from_tier": "potential",
+            "to_tier": "vip",
+            "reason": "policy_change",
+            "policy_version": 2,
+            "as_of": D0.isoformat(),
+        }
     for cid, (_, _, after) in CUSTOMERS.items():
         view = await tier_of(tiering, cid, head_office)
         assert (view["tier"], view["policy_version"]) == (after, 2), cid
@@ -108,8 +115,11 @@ async def test_a_new_policy_version_re_tiers_every_customer(tiering, feed, token
         view = await wait_tier(tiering, cid, head_office, lambda b: b["as_of"] == D1.isoformat())
         assert (view["tier"], view["policy_version"]) == ("vip", 2)
     later = await feed.published(TIER_CHANGED, count=first + len(changed) + 2)
-    assert {e["subject"]: (e["data"]["reason"], e["data"]["policy_version"]) for e in later
-            if e["data"]["as_of"] == D1.isoformat()} == {"CP-09": ("first_tier", 2), "CP-04": ("upgrade", 2)}
+    assert {
+        e["subject"]: (e["data"]["reason"], e["data"]["policy_version"])
+        for e in later
+        if e["data"]["as_of"] == D1.isoformat()
+    } == {"CP-09": ("first_tier", 2), "CP-04": ("upgrade", 2)}
 
     r = await tiering.get("/v1/policy/rollouts/rollout-99", headers=auth(rm))
     assert r.status_code == 404

@@ -19,14 +19,22 @@ D1 = date(2026, 8, 4)
 # BR002: 5 customers, 5,000,000; the top 1 holds 4,000,000 = 80.0%.
 # Overall: 15 customers, 10,500,000; the top 3 hold 5,900,000 = 56.2%.
 BR001 = {f"CR1-{i:02d}": f"{i * 100000}.00" for i in range(1, 11)}
-BR002 = {"CR2-01": "4000000.00", "CR2-02": "500000.00", "CR2-03": "300000.00", "CR2-04": "150000.00",
-         "CR2-05": "50000.00"}
+BR002 = {
+    "CR2-01": "4000000.00",
+    "CR2-02": "500000.00",
+    "CR2-03": "300000.00",
+    "CR2-04": "150000.00",
+    "CR2-05": "50000.00",
+}
 
 
 async def test_concentration_and_tier_distribution(tiering, feed, token_for, head_office):
-    await feed.profile(*[registered(c, branch="BR001") for c in BR001], *[registered(c, branch="BR002") for c in BR002],
-                       registered("CR1-NONE", branch="BR001"),  # no balance: not in the 80/20 view
-                       *[assets(c, D0, a) for c, a in {**BR001, **BR002}.items()])
+    await feed.profile(
+        *[registered(c, branch="BR001") for c in BR001],
+        *[registered(c, branch="BR002") for c in BR002],
+        registered("CR1-NONE", branch="BR001"),  # no balance: not in the 80/20 view
+        *[assets(c, D0, a) for c, a in {**BR001, **BR002}.items()],
+    )
     await wait_known(tiering, [*BR001, *BR002], head_office)
 
     r = await tiering.get("/v1/reports/concentration", headers=auth(head_office))
@@ -37,14 +45,16 @@ async def test_concentration_and_tier_distribution(tiering, feed, token_for, hea
     assert _share(report["branches"]["BR001"]) == (10, 2, "5500000.00", "1900000.00", "34.5")
     assert _share(report["branches"]["BR002"]) == (5, 1, "5000000.00", "4000000.00", "80.0")
     # A branch manager's report covers the branch only.
-    mine = (await tiering.get("/v1/reports/concentration", headers=auth(token_for("branch_manager", "BM-2", "BR002"))))
+    mine = await tiering.get("/v1/reports/concentration", headers=auth(token_for("branch_manager", "BM-2", "BR002")))
     assert list(mine.json()["branches"]) == ["BR002"]
     assert _share(mine.json()["overall"]) == (5, 1, "5000000.00", "4000000.00", "80.0")
 
     r = await tiering.get("/v1/reports/tiers", headers=auth(head_office))
     assert r.status_code == 200, r.text
     report = r.json()
-    counts = {b: {t: v["customers"] for t, v in tiers.items() if v["customers"]} for b, tiers in report["branches"].items()}
+    counts = {
+        b: {t: v["customers"] for t, v in tiers.items() if v["customers"]} for b, tiers in report["branches"].items()
+    }
     assert counts == {
         "BR001": {"ordinary": 1, "potential": 3, "vip": 6, "untiered": 1},
         "BR002": {"ordinary": 2, "potential": 1, "vip": 1, "key": 1},
@@ -54,16 +64,27 @@ async def test_concentration_and_tier_distribution(tiering, feed, token_for, hea
     assert br1["vip"]["aum"] == "4500000.00"
     assert report["branches"]["BR002"]["key"]["aum"] == "4000000.00"
     assert {t: v["customers"] for t, v in report["total"].items()} == {
-        "small": 0, "ordinary": 3, "potential": 4, "vip": 7, "key": 1, "untiered": 1}
+        "small": 0,
+        "ordinary": 3,
+        "potential": 4,
+        "vip": 7,
+        "key": 1,
+        "untiered": 1,
+    }
 
 
 async def test_watch_list_and_value(tiering, feed, token_for, head_office):
     registered_with_bands = registered("CW-VALUE", owner="RM-X", age_band="30_44", income_band="300k_1m")
     await feed.profile(
-        registered("CW-BIG", owner="RM-X"), registered("CW-SMALLCHANGE", owner="RM-X"),
-        registered("CW-UNDER", owner="RM-X"), registered("CW-OTHER", owner="RM-Y"), registered_with_bands,
-        assets("CW-BIG", D0, "300000.00"), assets("CW-SMALLCHANGE", D0, "250000.00"),
-        assets("CW-UNDER", D0, "120000.00"), assets("CW-OTHER", D0, "300000.00"),
+        registered("CW-BIG", owner="RM-X"),
+        registered("CW-SMALLCHANGE", owner="RM-X"),
+        registered("CW-UNDER", owner="RM-X"),
+        registered("CW-OTHER", owner="RM-Y"),
+        registered_with_bands,
+        assets("CW-BIG", D0, "300000.00"),
+        assets("CW-SMALLCHANGE", D0, "250000.00"),
+        assets("CW-UNDER", D0, "120000.00"),
+        assets("CW-OTHER", D0, "300000.00"),
         assets("CW-VALUE", date(2026, 4, 1), "400000.00"),
     )
     await wait_known(tiering, ["CW-BIG", "CW-SMALLCHANGE", "CW-UNDER", "CW-OTHER", "CW-VALUE"], head_office)
@@ -72,11 +93,16 @@ async def test_watch_list_and_value(tiering, feed, token_for, head_office):
         assets("CW-SMALLCHANGE", D1, "255000.00"),  # +5,000 (2%): not significant
         assets("CW-UNDER", D1, "190000.00"),  # +58% but below 200,000 before and after: not watched
         assets("CW-OTHER", D1, "240000.00"),  # -60,000: significant, another owner's
-        assets("CW-VALUE", D1, "500000.00", breakdown={"deposit": "300000.00", "wealth": "150000.00",
-                                                      "fund": "50000.00"}),
+        assets(
+            "CW-VALUE", D1, "500000.00", breakdown={"deposit": "300000.00", "wealth": "150000.00", "fund": "50000.00"}
+        ),
     )
-    await wait_known(tiering, ["CW-BIG", "CW-SMALLCHANGE", "CW-UNDER", "CW-OTHER", "CW-VALUE"], head_office,
-                     check=lambda b: b["as_of"] == D1.isoformat())
+    await wait_known(
+        tiering,
+        ["CW-BIG", "CW-SMALLCHANGE", "CW-UNDER", "CW-OTHER", "CW-VALUE"],
+        head_office,
+        check=lambda b: b["as_of"] == D1.isoformat(),
+    )
 
     rm_x = token_for("relationship_manager", "RM-X", "BR001")
     for token in (rm_x, head_office):
@@ -91,10 +117,13 @@ async def test_watch_list_and_value(tiering, feed, token_for, head_office):
     # The whole branch's list, biggest change first; an RM asking for a colleague's list gets nothing.
     everyone = (await tiering.get("/v1/watch", params={"date": D1.isoformat()}, headers=auth(head_office))).json()
     assert [(i["customer_id"], i["owner"], i["change"]) for i in everyone["items"]] == [
-        ("CW-VALUE", "RM-X", "100000.00"), ("CW-BIG", "RM-X", "60000.00"), ("CW-OTHER", "RM-Y", "-60000.00")]
-    theirs = (await tiering.get("/v1/watch", params={"owner": "RM-Y", "date": D1.isoformat()}, headers=auth(rm_x)))
+        ("CW-VALUE", "RM-X", "100000.00"),
+        ("CW-BIG", "RM-X", "60000.00"),
+        ("CW-OTHER", "RM-Y", "-60000.00"),
+    ]
+    theirs = await tiering.get("/v1/watch", params={"owner": "RM-Y", "date": D1.isoformat()}, headers=auth(rm_x))
     assert theirs.status_code == 200 and theirs.json()["items"] == []
-    nothing = (await tiering.get("/v1/watch", params={"owner": "RM-X", "date": D0.isoformat()}, headers=auth(rm_x)))
+    nothing = await tiering.get("/v1/watch", params={"owner": "RM-X", "date": D0.isoformat()}, headers=auth(rm_x))
     assert nothing.json()["items"] == []
     latest = (await tiering.get("/v1/watch", headers=auth(rm_x))).json()  # without a date: the latest day
     assert latest["date"] == D1.isoformat() and len(latest["items"]) == 2
@@ -118,9 +147,13 @@ async def test_watch_list_and_value(tiering, feed, token_for, head_office):
     assert Decimal(value["potential"]["total"]) == 95
     no_breakdown = (await tiering.get("/v1/customers/CW-BIG/value", headers=auth(rm_x))).json()
     assert no_breakdown["contribution"]["parts"] == [
-        {"name": "unclassified", "basis": "360000.00 × 0.004", "amount": "1440.00"}]
+        {"name": "unclassified", "basis": "360000.00 × 0.004", "amount": "1440.00"}
+    ]
     assert [(p["name"], p["basis"], Decimal(p["amount"])) for p in no_breakdown["potential"]["parts"]] == [
-        ("assets_trend", "no trend yet", 0), ("income", "unknown", 0), ("age", "unknown", 0)]
+        ("assets_trend", "no trend yet", 0),
+        ("income", "unknown", 0),
+        ("age", "unknown", 0),
+    ]
 
 
 async def test_bad_messages_go_to_dead_letters_and_the_next_good_event_is_applied(tiering, feed, head_office):
@@ -128,14 +161,16 @@ async def test_bad_messages_go_to_dead_letters_and_the_next_good_event_is_applie
     no_data = b'{"specversion": "1.0", "id": "x1", "type": "crm.profile.customer.registered.v1"}'
     bad_assets = envelope(*assets(good, D0, "100.00")).replace(b'"aum":"100.00"', b'"aum":"lots"')
     unknown = envelope(*assets("CB-NOBODY", D0, "100.00"))
-    await feed.send_raw(PROFILE_CUSTOMERS, [(b"{not json", good), (no_data, good), (bad_assets, good),
-                                           (unknown, "CB-NOBODY")])
+    await feed.send_raw(
+        PROFILE_CUSTOMERS, [(b"{not json", good), (no_data, good), (bad_assets, good), (unknown, "CB-NOBODY")]
+    )
     await feed.profile(registered(good), assets(good, D0, "60000.00"))
     view = await wait_tier(tiering, good, head_office, lambda b: b["tier"] == "ordinary")
     assert view["aum"] == "60000.00"
 
-    dead = await read_topic(feed.bootstrap, feed.topic(dead_letter(PROFILE_CUSTOMERS)), until=lambda rs: len(rs) >= 3,
-                            settle=1.0)
+    dead = await read_topic(
+        feed.bootstrap, feed.topic(dead_letter(PROFILE_CUSTOMERS)), until=lambda rs: len(rs) >= 3, settle=1.0
+    )
     errors = {d.value: {k: v.decode() for k, v in d.headers} for d in dead}
     # A balance that overtook its customer's registration is not a bad message: kept, applied when it arrives.
     assert set(errors) == {b"{not json", no_data, bad_assets}

@@ -27,9 +27,18 @@ def at(n: int, hour: int = 10) -> datetime:
 
 
 def task(customer_id: str, n: int) -> tuple[TaskCreated, str]:
-    return TaskCreated(task_id=f"T-{customer_id}-{n}", customer_id=customer_id, kind="follow_up", purpose="service",
-                       channel="call", assignee="S-RM1", branch="BR001", tier="ordinary", due_on=day(n + 3),
-                       created_at=at(n)), customer_id
+    return TaskCreated(
+        task_id=f"T-{customer_id}-{n}",
+        customer_id=customer_id,
+        kind="follow_up",
+        purpose="service",
+        channel="call",
+        assignee="S-RM1",
+        branch="BR001",
+        tier="ordinary",
+        due_on=day(n + 3),
+        created_at=at(n),
+    ), customer_id
 
 
 async def test_a_low_answer_raises_the_warning_and_a_later_satisfied_one_clears_it(tiering, feed, head_office):
@@ -40,16 +49,25 @@ async def test_a_low_answer_raises_the_warning_and_a_later_satisfied_one_clears_
     [sent] = await feed.engagement(survey(unhappy, "SV-1", at(5), csat=2, nps=6))
     [raised] = await feed.published(CHURN_RAISED, unhappy)
     assert [(r["rule"], r["detail"]) for r in raised["data"]["reasons"]] == [
-        ("low_satisfaction", "CSAT 2/5, NPS 6/10 in survey SV-1 answered on 2026-07-06")]
+        ("low_satisfaction", "CSAT 2/5, NPS 6/10 in survey SV-1 answered on 2026-07-06")
+    ]
     assert (raised["data"]["as_of"], raised["data"]["branch"], raised["data"]["owner"]) == (
-        day(5).isoformat(), "BR001", "S-RM1")
+        day(5).isoformat(),
+        "BR001",
+        "S-RM1",
+    )
     view = await tier_of(tiering, unhappy, head_office)
-    assert list(view["churn_risk"]["reasons"]) == ["low_satisfaction"] and view["churn_risk"]["since"] == day(5).isoformat()
+    assert (
+        list(view["churn_risk"]["reasons"]) == ["low_satisfaction"]
+        and view["churn_risk"]["since"] == day(5).isoformat()
+    )
 
     # The same message delivered again, the same answer in a new envelope, an engagement event of another type
     # and an older satisfied answer arriving late: none of them changes anything.
-    await feed.send_raw(ENGAGEMENT_TASKS, [(sent, unhappy), (envelope(*survey(unhappy, "SV-1", at(5), csat=2, nps=6),
-                                                                       source="crm/engagement"), unhappy)])
+    await feed.send_raw(
+        ENGAGEMENT_TASKS,
+        [(sent, unhappy), (envelope(*survey(unhappy, "SV-1", at(5), csat=2, nps=6), source="crm/engagement"), unhappy)],
+    )
     await feed.engagement(task(unhappy, 6), survey(unhappy, "SV-0", at(3), csat=5, nps=10))
     # A satisfied answer after the low one clears the warning at once (the same partition: after all of the above).
     await feed.engagement(survey(unhappy, "SV-2", at(20), csat=4))
@@ -68,14 +86,18 @@ async def test_a_low_answer_raises_the_warning_and_a_later_satisfied_one_clears_
     assert list(view["churn_risk"]["reasons"]) == ["low_satisfaction"]
     [early] = await feed.published(CHURN_RAISED, late)
     assert [r["rule"] for r in early["data"]["reasons"]] == ["low_satisfaction"]
-    assert (early["data"]["branch"], early["data"]["owner"], early["data"]["as_of"]) == ("BR001", "S-RM1",
-                                                                                      day(7).isoformat())
+    assert (early["data"]["branch"], early["data"]["owner"], early["data"]["as_of"]) == (
+        "BR001",
+        "S-RM1",
+        day(7).isoformat(),
+    )
 
 
 async def test_a_low_answer_is_cleared_by_the_sweep_after_ninety_days(tiering, feed, head_office):
     cid, other = "CS-OLD", "CS-CLOCK"
-    await feed.profile(registered(cid), registered(other), assets(cid, day(0), "80000.00"),
-                       assets(other, day(0), "5000.00"))
+    await feed.profile(
+        registered(cid), registered(other), assets(cid, day(0), "80000.00"), assets(other, day(0), "5000.00")
+    )
     await wait_tier(tiering, cid, head_office, lambda b: b["as_of"] is not None)
     await feed.engagement(survey(cid, "SV-9", at(1), csat=1))
     await feed.published(CHURN_RAISED, cid)

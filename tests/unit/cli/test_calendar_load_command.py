@@ -23,7 +23,9 @@ def test_a_valid_notice_passes_the_check(tmp_path: Path) -> None:
 
 def test_the_override_shape_is_accepted_too(tmp_path: Path) -> None:
     file = tmp_path / "override.json"
-    file.write_text(json.dumps({"2024": {"holidays": {"2024-01-01": "New Year's Day"}, "workdays": []}}), encoding="utf-8")
+    file.write_text(
+        json.dumps({"2024": {"holidays": {"2024-01-01": "New Year's Day"}, "workdays": []}}), encoding="utf-8"
+    )
     result = runner.invoke(app, ["calendar", "load", str(file), "--check"])
     assert result.exit_code == 0, result.output  # before 2025 the statute's 2024 rules are not applied
 

@@ -54,6 +54,7 @@ def corporates(branches):
 
 # --- branches and staff ----------------------------------------------------------
 
+
 def test_branches_have_sequential_codes_and_real_names():
     branches = make_branches(3)
     assert [b["code"] for b in branches] == ["BR001", "BR002", "BR003"]
@@ -97,6 +98,7 @@ def test_staff_custom_roles(branches):
 
 
 # --- individuals -------------------------------------------------------------------
+
 
 def test_individual_ids_are_valid_and_consistent(individuals):
     for c in individuals:
@@ -142,6 +144,7 @@ def test_individual_payload_shape(individuals, branches):
 
 # --- corporates --------------------------------------------------------------------
 
+
 def test_corporate_usccs_are_valid(corporates):
     for c in corporates:
         number = c["id_document"]["number"]
@@ -163,6 +166,7 @@ def test_corporate_payload_shape(corporates):
 
 
 # --- balances ----------------------------------------------------------------------
+
 
 def _balances(seed, n):
     rng = random.Random(seed)
@@ -186,9 +190,7 @@ def test_balance_aum_covers_every_tier():
     assert min(aums) >= Decimal("100")
     assert max(aums) <= Decimal("20000000")
     bounds = [Decimal(x) for x in ("0", "1000", "50000", "200000", "500000", "3000000", "1e12")]
-    tiers = Counter(
-        next(i for i in range(len(bounds) - 1) if bounds[i] <= a < bounds[i + 1]) for a in aums
-    )
+    tiers = Counter(next(i for i in range(len(bounds) - 1) if bounds[i] <= a < bounds[i + 1]) for a in aums)
     # Below 1k, then the five tier bands 1k/50k/200k/500k/3M+; each well populated.
     assert set(tiers) == set(range(6))
     assert min(tiers.values()) >= 50
@@ -203,6 +205,7 @@ def test_balance_accepts_iso_string_date():
 
 
 # --- products ----------------------------------------------------------------------
+
 
 def test_products_are_a_realistic_catalogue_for_engagement():
     products = make_products()
@@ -240,6 +243,7 @@ def test_make_products_returns_fresh_copies():
 
 
 # --- determinism -------------------------------------------------------------------
+
 
 def test_seeded_generation_is_deterministic(branches):
     def run(seed):

@@ -18,9 +18,15 @@ def test_a_topic_is_named_with_or_without_prefix_and_suffix():
 
 
 def test_personal_data_in_a_value_is_masked():
-    value = {"name": "张三丰", "id_document": {"type": "resident_id", "number": "110101199003074578"},
-             "phones": ["13812345678"], "email": "zhang@example.com", "address": "北京市东城区景山前街4号",
-             "note": "called back on 13987654321", "aum": "100.00"}
+    value = {
+        "name": "张三丰",
+        "id_document": {"type": "resident_id", "number": "110101199003074578"},
+        "phones": ["13812345678"],
+        "email": "zhang@example.com",
+        "address": "北京市东城区景山前街4号",
+        "note": "called back on 13987654321",
+        "aum": "100.00",
+    }
     shown = masked_value(json.dumps(value, ensure_ascii=False).encode())
     for secret in ("张三丰", "110101199003074578", "13812345678", "zhang@", "景山前街", "13987654321"):
         assert secret not in shown

@@ -125,8 +125,12 @@ async def test_roster_is_seeded_only_when_empty():
 
 
 def test_demo_staff_is_the_staff_of_every_seed():
-    assert demo_staff() == seed_module.make_dataset(seed_module.SEED_VALUE, branches=3, individuals_per_branch=5,
-                                                    corporates_per_branch=1)["staff"]
+    assert (
+        demo_staff()
+        == seed_module.make_dataset(
+            seed_module.SEED_VALUE, branches=3, individuals_per_branch=5, corporates_per_branch=1
+        )["staff"]
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -134,8 +138,10 @@ def test_demo_staff_is_the_staff_of_every_seed():
 
 
 def customers(n, branches=("BR001", "BR002", "BR003")):
-    return [{"id": f"C{i:05d}", "branch": branches[i % len(branches)], "owner": f"S-RM{i % len(branches)}"}
-            for i in range(n)]
+    return [
+        {"id": f"C{i:05d}", "branch": branches[i % len(branches)], "owner": f"S-RM{i % len(branches)}"}
+        for i in range(n)
+    ]
 
 
 @pytest.mark.parametrize(("n", "expected"), [(1, 1), (3, 3), (12, 3), (60, 3), (100, 5), (200, 10), (210, 10)])
@@ -172,8 +178,9 @@ def test_a_few_complaints_still_differ():
 def test_demo_complaints_use_the_default_taxonomy_and_channels():
     assert {c for c, _, _ in COMPLAINTS} == set(DEFAULT_POLICY.categories)
     for channel in COMPLAINT_CHANNELS:
-        ComplaintCreate.model_validate({"customer_id": "C1", "channel": channel, "category": "fees",
-                                        "description": "测试"})
+        ComplaintCreate.model_validate(
+            {"customer_id": "C1", "channel": channel, "category": "fees", "description": "测试"}
+        )
 
 
 def test_complaints_are_taken_in_by_the_branch_handler_else_the_relationship_manager():
@@ -191,8 +198,12 @@ async def test_take_in_complaints_posts_each_as_a_staff_member_of_its_branch():
     assert len(ids) == len(bodies) == len(fake.complaints) == 5
     handler_of = {h["branch"]: s for s, h in handlers_of(staff).items()}
     for body, claims in fake.complaints:
-        assert claims == {**claims, "sub": handler_of[body["branch"]], "role": "complaint_handler",
-                          "branch": body["branch"]}
+        assert claims == {
+            **claims,
+            "sub": handler_of[body["branch"]],
+            "role": "complaint_handler",
+            "branch": body["branch"],
+        }
 
 
 async def test_take_in_complaints_fails_loudly_when_complaints_refuses():
@@ -208,9 +219,16 @@ async def test_take_in_complaints_fails_loudly_when_complaints_refuses():
 
 async def test_seed_fills_the_roster_and_takes_in_complaints_of_the_new_customers(tmp_path):
     profile, complaints = FakeProfile(), FakeComplaints()
-    result = await seed(api="http://profile", secrets=SECRETS, count=60, staff_file=tmp_path / "staff.json",
-                        transport=httpx.MockTransport(profile), complaints_api="http://complaints",
-                        complaints_transport=httpx.MockTransport(complaints), now=NOW)
+    result = await seed(
+        api="http://profile",
+        secrets=SECRETS,
+        count=60,
+        staff_file=tmp_path / "staff.json",
+        transport=httpx.MockTransport(profile),
+        complaints_api="http://complaints",
+        complaints_transport=httpx.MockTransport(complaints),
+        now=NOW,
+    )
     assert result["created"] == 60 and not result["failed"]
     assert result["handlers"] == 3 and result["complaints"] == 3 == len(complaints.complaints)
     staff = json.loads((tmp_path / "staff.json").read_text())["staff"]
@@ -226,9 +244,16 @@ async def test_seed_fills_the_roster_and_takes_in_complaints_of_the_new_customer
     assert methods == ["PUT"] * 3 + ["POST"] * 3
 
     # Seeding again: every customer is there, so the roster is put again (no change) but no complaint is new.
-    again = await seed(api="http://profile", secrets=SECRETS, count=60, staff_file=None,
-                       transport=httpx.MockTransport(profile), complaints_api="http://complaints",
-                       complaints_transport=httpx.MockTransport(complaints), now=NOW)
+    again = await seed(
+        api="http://profile",
+        secrets=SECRETS,
+        count=60,
+        staff_file=None,
+        transport=httpx.MockTransport(profile),
+        complaints_api="http://complaints",
+        complaints_transport=httpx.MockTransport(complaints),
+        now=NOW,
+    )
     assert again["created"] == 0 and again["duplicates"] == 60
     assert again["complaints"] == 0 and len(complaints.complaints) == 3
     assert complaints.handlers == handlers_of(staff)
@@ -236,17 +261,25 @@ async def test_seed_fills_the_roster_and_takes_in_complaints_of_the_new_customer
 
 async def test_seed_without_complaints_leaves_it_alone(tmp_path):
     profile = FakeProfile()
-    result = await seed(api="http://profile", secrets=SECRETS, count=12, staff_file=None,
-                        transport=httpx.MockTransport(profile))
+    result = await seed(
+        api="http://profile", secrets=SECRETS, count=12, staff_file=None, transport=httpx.MockTransport(profile)
+    )
     assert result["created"] == 12 and result["handlers"] == 0 and result["complaints"] == 0
 
 
 async def test_a_failing_complaints_service_only_warns(tmp_path):
     profile = FakeProfile()
     refuse = httpx.MockTransport(lambda request: httpx.Response(503, json={"detail": "down"}))
-    result = await seed(api="http://profile", secrets=SECRETS, count=12, staff_file=None,
-                        transport=httpx.MockTransport(profile), complaints_api="http://complaints",
-                        complaints_transport=refuse, now=NOW)
+    result = await seed(
+        api="http://profile",
+        secrets=SECRETS,
+        count=12,
+        staff_file=None,
+        transport=httpx.MockTransport(profile),
+        complaints_api="http://complaints",
+        complaints_transport=refuse,
+        now=NOW,
+    )
     assert result["created"] == 12 and not result["failed"]
     assert result["handlers"] == 0 and result["complaints"] == 0
 
@@ -312,12 +345,15 @@ def seed_calls(monkeypatch):
     return calls
 
 
-@pytest.mark.parametrize(("args", "env", "expected"), [
-    ([], None, "http://127.0.0.1:8004"),
-    (["--complaints-api", "http://c:9"], None, "http://c:9"),
-    (["--complaints-api", ""], None, None),
-    ([], "http://env:8", "http://env:8"),
-])
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        ([], None, "http://127.0.0.1:8004"),
+        (["--complaints-api", "http://c:9"], None, "http://c:9"),
+        (["--complaints-api", ""], None, None),
+        ([], "http://env:8", "http://env:8"),
+    ],
+)
 def test_crm_seed_passes_the_complaints_api(seed_calls, monkeypatch, args, env, expected):
     from typer.testing import CliRunner
 

@@ -52,7 +52,8 @@ async def test_put_products_fails_loudly_when_engagement_refuses():
 async def test_catalogue_is_seeded_only_when_empty():
     fake = FakeEngagement()
     assert await seed_products_if_empty("http://engagement", SECRETS, transport=httpx.MockTransport(fake)) == len(
-        make_products())
+        make_products()
+    )
     edited = {"name": "活期存款", "type": "deposit", "risk_level": "R1", "active": False}
     fake.products["P-DEP-01"] = edited
     fake.calls.clear()

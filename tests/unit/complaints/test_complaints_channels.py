@@ -19,8 +19,12 @@ def test_every_channel_is_documented():
 
 @pytest.mark.parametrize("channel", sorted(COMPLAINT_CHANNELS))
 def test_each_channel_is_taken_in(channel):
-    assert ComplaintCreate.model_validate({"customer_id": "C1", "channel": channel, "category": "fees",
-                                           "description": "x"}).channel == channel
+    assert (
+        ComplaintCreate.model_validate(
+            {"customer_id": "C1", "channel": channel, "category": "fees", "description": "x"}
+        ).channel
+        == channel
+    )
 
 
 def test_an_unknown_channel_is_refused_naming_the_field():

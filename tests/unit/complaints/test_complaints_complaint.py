@@ -7,8 +7,13 @@ from decimal import Decimal
 import pytest
 
 from crm_contracts.complaints import (
-    ComplaintClosed, ComplaintOpened, ComplaintStatusChanged, ComplaintTargetsChanged, DeadlineApproaching,
-    DecisionNotified, SlaBreached,
+    ComplaintClosed,
+    ComplaintOpened,
+    ComplaintStatusChanged,
+    ComplaintTargetsChanged,
+    DeadlineApproaching,
+    DecisionNotified,
+    SlaBreached,
 )
 from crm_complaints.adapters.store import complaint_from_doc, complaint_state, with_calendar
 from crm_complaints.domain.complaint import APPRAISAL_BACKDATING_DAYS, Complaint, RuleBroken
@@ -29,8 +34,16 @@ def d(day: int, month: int = 6) -> date:
 
 
 def complaint(*, received_on: date = RECEIVED, policy: ComplaintsPolicy = DEFAULT_POLICY, **kw) -> Complaint:
-    fields = {"complaint_id": "K1", "customer_id": "C1", "channel": "hotline", "category": "fees",
-              "severity": "medium", "received_at": at(received_on, 9), "received_on": received_on, "branch": "B1"}
+    fields = {
+        "complaint_id": "K1",
+        "customer_id": "C1",
+        "channel": "hotline",
+        "category": "fees",
+        "severity": "medium",
+        "received_at": at(received_on, 9),
+        "received_on": received_on,
+        "branch": "B1",
+    }
     c = Complaint(**{**fields, **kw})
     c.set_targets(policy, add_working_days=CAL.add_working_days, next_workday=CAL.next_workday)
     return c
@@ -56,8 +69,15 @@ def investigating(**kw) -> Complaint:
 
 def resolved(compensation: str = "0.00", *, by: str = "h1", **kw) -> Complaint:
     c = investigating(**kw)
-    c.resolve(by=by, at=at(d(5)), explanation="fee refunded", apology=True, compensation=Decimal(compensation),
-              root_cause="fees", policy=DEFAULT_POLICY)
+    c.resolve(
+        by=by,
+        at=at(d(5)),
+        explanation="fee refunded",
+        apology=True,
+        compensation=Decimal(compensation),
+        root_cause="fees",
+        policy=DEFAULT_POLICY,
+    )
     c.events.clear()
     return c
 
@@ -117,12 +137,24 @@ def test_opened_for_an_identified_customer():
     assert (changed.customer_id, changed.branch, changed.category) == ("C1", "B1", "fees")
     assert isinstance(opened_, ComplaintOpened)
     assert opened_.model_dump() == {
-        "complaint_id": "K1", "customer_id": "C1", "opened_at": c.received_at, "category": "fees", "branch": "B1",
-        "channel": "branch", "severity": "medium", "priority": True, "repeat_of": "K0", "decision_due": d(16),
-        "acknowledge_due": d(1), "first_contact_due": d(2), "provisional_targets": None}
+        "complaint_id": "K1",
+        "customer_id": "C1",
+        "opened_at": c.received_at,
+        "category": "fees",
+        "branch": "B1",
+        "channel": "branch",
+        "severity": "medium",
+        "priority": True,
+        "repeat_of": "K0",
+        "decision_due": d(16),
+        "acknowledge_due": d(1),
+        "first_contact_due": d(2),
+        "provisional_targets": None,
+    }
     assert c.state == "received"
-    assert c.history == [{"at": c.received_at, "by": "intake", "action": "state", "from": None, "to": "received",
-                          "note": "received"}]
+    assert c.history == [
+        {"at": c.received_at, "by": "intake", "action": "state", "from": None, "to": "received", "note": "received"}
+    ]
 
 
 def test_opened_for_a_complainant_who_is_not_a_customer_publishes_only_the_status():
@@ -139,8 +171,14 @@ def test_move_records_history_and_a_status_event():
     c = opened()
     c.move("acknowledged", by="u1", at=at(d(1), 11), note="letter sent")
     assert c.state == "acknowledged" and c.acknowledged_at == at(d(1), 11)
-    assert c.history[-1] == {"at": at(d(1), 11), "by": "u1", "action": "state", "from": "received",
-                             "to": "acknowledged", "note": "letter sent"}
+    assert c.history[-1] == {
+        "at": at(d(1), 11),
+        "by": "u1",
+        "action": "state",
+        "from": "received",
+        "to": "acknowledged",
+        "note": "letter sent",
+    }
     (e,) = c.events
     assert isinstance(e, ComplaintStatusChanged)
     assert (e.from_state, e.to_state, e.by, e.at) == ("received", "acknowledged", "u1", at(d(1), 11))
@@ -159,15 +197,33 @@ def test_the_whole_standard_process():
     c.move("acknowledged", by="u1", at=at(d(1), 11))
     c.assign("h1", by="sup", at=at(d(1), 12))
     c.move("investigating", by="h1", at=at(d(2)))
-    c.resolve(by="h1", at=at(d(3)), explanation="explained", apology=False, compensation=Decimal("0"),
-              root_cause="fees", policy=DEFAULT_POLICY)
+    c.resolve(
+        by="h1",
+        at=at(d(3)),
+        explanation="explained",
+        apology=False,
+        compensation=Decimal("0"),
+        root_cause="fees",
+        policy=DEFAULT_POLICY,
+    )
     tell(c)
     c.close(by="h1", at=at(d(5)), how="customer_confirmed")
     steps = [(e.from_state, e.to_state) for e in of(c.events, ComplaintStatusChanged)]
-    assert steps == [("received", "acknowledged"), ("acknowledged", "assigned"), ("assigned", "investigating"),
-                     ("investigating", "resolved"), ("resolved", "closed")]
+    assert steps == [
+        ("received", "acknowledged"),
+        ("acknowledged", "assigned"),
+        ("assigned", "investigating"),
+        ("investigating", "resolved"),
+        ("resolved", "closed"),
+    ]
     assert [h["to"] for h in c.history if h["action"] == "state"] == [
-        "received", "acknowledged", "assigned", "investigating", "resolved", "closed"]
+        "received",
+        "acknowledged",
+        "assigned",
+        "investigating",
+        "resolved",
+        "closed",
+    ]
     assert c.state == "closed"
 
 
@@ -212,8 +268,16 @@ def test_the_handler_extends_to_30_days_with_a_reason():
     c = investigating()
     c.extend(to_days=30, reason="complex case", by="h1", role="complaint_handler", at=at(d(10)), policy=DEFAULT_POLICY)
     assert c.allowed_days == 30 and c.decision_due(today=d(10)) == date(2026, 7, 1)
-    assert c.extensions == [{"from_days": 15, "to_days": 30, "reason": "complex case", "by": "h1",
-                             "role": "complaint_handler", "at": at(d(10))}]
+    assert c.extensions == [
+        {
+            "from_days": 15,
+            "to_days": 30,
+            "reason": "complex case",
+            "by": "h1",
+            "role": "complaint_handler",
+            "at": at(d(10)),
+        }
+    ]
     assert c.history[-1] == {"at": at(d(10)), "by": "h1", "action": "extended", "to_days": 30, "note": "complex case"}
 
 
@@ -221,8 +285,9 @@ def test_the_handler_extends_to_30_days_with_a_reason():
 def test_beyond_30_days_the_handler_is_forbidden(to_days):
     c = investigating()
     with pytest.raises(RuleBroken, match="beyond 30 days") as info:
-        c.extend(to_days=to_days, reason="complex", by="h1", role="complaint_handler", at=at(d(10)),
-                 policy=DEFAULT_POLICY)
+        c.extend(
+            to_days=to_days, reason="complex", by="h1", role="complaint_handler", at=at(d(10)), policy=DEFAULT_POLICY
+        )
     assert info.value.forbidden is True
     assert c.allowed_days == 15 and c.extensions == []
 
@@ -242,7 +307,9 @@ def test_a_branch_manager_or_head_office_extends_to_60(role):
     c.extend(to_days=60, reason="appraisal abroad", by="m1", role=role, at=at(d(20)), policy=DEFAULT_POLICY)
     assert c.allowed_days == 60 and c.decision_due(today=d(20)) == date(2026, 7, 31)
     assert [(x["from_days"], x["to_days"], x["role"]) for x in c.extensions] == [
-        (15, 30, "complaint_handler"), (30, 60, role)]
+        (15, 30, "complaint_handler"),
+        (30, 60, role),
+    ]
 
 
 @pytest.mark.parametrize("role", ["complaint_handler", "branch_manager", "head_office"])
@@ -358,8 +425,15 @@ def test_end_appraisal_records_its_note_in_history():
 def test_resolve_during_an_appraisal_ends_it_on_the_resolution_day():
     c = investigating()
     c.start_appraisal(on=d(5), by="h1", reason="expert", at=at(d(5)))
-    c.resolve(by="h1", at=at(d(9)), explanation="x", apology=False, compensation=Decimal("0"), root_cause="fees",
-              policy=DEFAULT_POLICY)
+    c.resolve(
+        by="h1",
+        at=at(d(9)),
+        explanation="x",
+        apology=False,
+        compensation=Decimal("0"),
+        root_cause="fees",
+        policy=DEFAULT_POLICY,
+    )
     assert not c.in_appraisal
     assert c.pauses == [{"start": "2026-06-05", "end": "2026-06-09", "by": "h1", "reason": "expert"}]
     assert c.paused_days(today=d(30)) == 4  # the clock of the appraisal does not run on after the decision
@@ -368,8 +442,15 @@ def test_resolve_during_an_appraisal_ends_it_on_the_resolution_day():
 def test_resolve_on_the_day_an_appraisal_started_ends_it_that_day():
     c = investigating()
     c.start_appraisal(on=d(5), by="h1", reason="expert", at=at(d(5)))
-    c.resolve(by="h1", at=at(d(5), 16), explanation="x", apology=False, compensation=Decimal("0"),
-              root_cause="fees", policy=DEFAULT_POLICY)
+    c.resolve(
+        by="h1",
+        at=at(d(5), 16),
+        explanation="x",
+        apology=False,
+        compensation=Decimal("0"),
+        root_cause="fees",
+        policy=DEFAULT_POLICY,
+    )
     assert c.pauses[-1]["end"] == "2026-06-05" and c.paused_days(today=d(30)) == 0
 
 
@@ -483,7 +564,11 @@ def test_the_first_breach_escalates_to_the_branch_manager():
     assert (changed.from_state, changed.to_state, changed.by) == ("investigating", "escalated", "complaints")
     assert isinstance(breached, SlaBreached)
     assert (breached.target, breached.due, breached.detected_on, breached.escalated_to) == (
-        "decision", d(16), d(17), "branch_manager")
+        "decision",
+        d(16),
+        d(17),
+        "branch_manager",
+    )
     assert c.state == "escalated" and c.escalated_for_breach and c.breached == ["decision"]
     assert "branch_manager" in c.history[-1]["note"]
     assert check(c, d(18)) == [] and check(c, d(30)) == []
@@ -530,7 +615,9 @@ def test_two_breaches_found_by_one_check_escalate_once():
     c = opened()
     events = check(c, d(10))
     assert [(e.target, e.escalated_to) for e in of(events, SlaBreached)] == [
-        ("acknowledge", "branch_manager"), ("first_contact", None)]
+        ("acknowledge", "branch_manager"),
+        ("first_contact", None),
+    ]
     assert len(of(events, ComplaintStatusChanged)) == 1 and c.state == "escalated"
 
 
@@ -581,12 +668,26 @@ def test_deadline_events_of_a_complainant_who_is_not_a_customer():
 
 def test_resolve_records_the_explanation_apology_compensation_and_root_cause():
     c = investigating()
-    c.resolve(by="h1", at=at(d(5)), explanation="fee refunded", apology=True, compensation=Decimal("200.00"),
-              root_cause="fees", policy=DEFAULT_POLICY)
+    c.resolve(
+        by="h1",
+        at=at(d(5)),
+        explanation="fee refunded",
+        apology=True,
+        compensation=Decimal("200.00"),
+        root_cause="fees",
+        policy=DEFAULT_POLICY,
+    )
     assert c.state == "resolved" and c.resolved_at == at(d(5))
-    assert c.resolution == {"explanation": "fee refunded", "apology": True, "compensation": Decimal("200.00"),
-                            "root_cause": "fees", "needs_approval": False, "approved_by": None, "approved_at": None,
-                            "resolved_by": "h1"}
+    assert c.resolution == {
+        "explanation": "fee refunded",
+        "apology": True,
+        "compensation": Decimal("200.00"),
+        "root_cause": "fees",
+        "needs_approval": False,
+        "approved_by": None,
+        "approved_at": None,
+        "resolved_by": "h1",
+    }
     (e,) = c.events
     assert (e.from_state, e.to_state) == ("investigating", "resolved")
 
@@ -594,16 +695,30 @@ def test_resolve_records_the_explanation_apology_compensation_and_root_cause():
 def test_the_root_cause_must_be_in_the_taxonomy():
     c = investigating()
     with pytest.raises(RuleBroken, match="root_cause: weather is not in the taxonomy"):
-        c.resolve(by="h1", at=at(d(5)), explanation="x", apology=False, compensation=Decimal("0"),
-                  root_cause="weather", policy=DEFAULT_POLICY)
+        c.resolve(
+            by="h1",
+            at=at(d(5)),
+            explanation="x",
+            apology=False,
+            compensation=Decimal("0"),
+            root_cause="weather",
+            policy=DEFAULT_POLICY,
+        )
     assert c.state == "investigating" and c.resolution is None and c.events == []
 
 
 def test_resolve_follows_the_process():
     c = opened()
     with pytest.raises(IllegalTransition, match="is received"):
-        c.resolve(by="h1", at=at(d(5)), explanation="x", apology=False, compensation=Decimal("0"),
-                  root_cause="fees", policy=DEFAULT_POLICY)
+        c.resolve(
+            by="h1",
+            at=at(d(5)),
+            explanation="x",
+            apology=False,
+            compensation=Decimal("0"),
+            root_cause="fees",
+            policy=DEFAULT_POLICY,
+        )
     assert c.resolution is None
 
 
@@ -669,12 +784,17 @@ def test_who_resolved_the_case_may_not_approve_its_compensation(role):
 def test_approval_and_closing_notes_land_in_history():
     c = resolved("5000.00")
     c.approve_compensation(by="m1", role="branch_manager", at=at(d(6)), note="receipts checked")
-    assert c.history[-1] == {"at": at(d(6)), "by": "m1", "action": "compensation_approved",
-                             "note": "receipts checked"}
+    assert c.history[-1] == {"at": at(d(6)), "by": "m1", "action": "compensation_approved", "note": "receipts checked"}
     tell(c)
     c.close(by="h1", at=at(d(8)), how="customer_confirmed", note="customer thanked us")
-    assert c.history[-1] == {"at": at(d(8)), "by": "h1", "action": "state", "from": "resolved", "to": "closed",
-                             "note": "customer thanked us"}
+    assert c.history[-1] == {
+        "at": at(d(8)),
+        "by": "h1",
+        "action": "state",
+        "from": "resolved",
+        "to": "closed",
+        "note": "customer thanked us",
+    }
 
 
 def test_closing_without_a_note_says_how():
@@ -699,9 +819,16 @@ def test_close_publishes_complaint_closed_for_an_identified_customer():
     assert (changed.from_state, changed.to_state) == ("resolved", "closed")
     assert isinstance(closed, ComplaintClosed)
     assert closed.model_dump() == {
-        "complaint_id": "K1", "customer_id": "C1", "closed_at": at(d(12)), "outcome": "resolved",
-        "category": "fees", "root_cause": "fees", "compensation": Decimal("300.00"), "closed_by": "no_answer",
-        "notified_at": at(d(5), 16)}
+        "complaint_id": "K1",
+        "customer_id": "C1",
+        "closed_at": at(d(12)),
+        "outcome": "resolved",
+        "category": "fees",
+        "root_cause": "fees",
+        "compensation": Decimal("300.00"),
+        "closed_by": "no_answer",
+        "notified_at": at(d(5), 16),
+    }
     assert (c.state, c.closed_at, c.closed_by) == ("closed", at(d(12)), "no_answer")
 
 
@@ -733,7 +860,11 @@ def test_reopen_a_closed_case_publishes_complaint_opened_again():
     assert (changed.from_state, changed.to_state) == ("closed", "reopened")
     assert isinstance(opened_, ComplaintOpened)
     assert (opened_.complaint_id, opened_.customer_id, opened_.opened_at, opened_.category) == (
-        "K1", "C1", at(d(20)), "fees")
+        "K1",
+        "C1",
+        at(d(20)),
+        "fees",
+    )
     assert opened_.decision_due == date(2026, 7, 5)  # today + 15
     assert c.history[-1]["note"] == "customer not satisfied"
 
@@ -743,8 +874,15 @@ def test_reopen_a_resolved_case_and_handle_it_again():
     c.reopen(by="h1", at=at(d(6)), reason="new facts", today=d(6), policy=DEFAULT_POLICY)
     assert c.state == "reopened" and c.resolved_at is None
     c.move("investigating", by="h1", at=at(d(6)))
-    c.resolve(by="h1", at=at(d(7)), explanation="again", apology=True, compensation=Decimal("10.00"),
-              root_cause="cards", policy=DEFAULT_POLICY)
+    c.resolve(
+        by="h1",
+        at=at(d(7)),
+        explanation="again",
+        apology=True,
+        compensation=Decimal("10.00"),
+        root_cause="cards",
+        policy=DEFAULT_POLICY,
+    )
     tell(c)
     c.close(by="h1", at=at(d(9)), how="customer_confirmed")
     (closed,) = of(c.events, ComplaintClosed)
@@ -772,8 +910,15 @@ def test_reopen_starts_a_fresh_regulators_clock():
     assert (w.target, w.due) == ("decision", d(18))
     (b,) = of(check(c, d(19)), SlaBreached)
     assert b.escalated_to == "branch_manager" and c.state == "escalated"
-    c.resolve(by="h1", at=at(d(20)), explanation="x", apology=True, compensation=Decimal("0"), root_cause="fees",
-              policy=DEFAULT_POLICY)
+    c.resolve(
+        by="h1",
+        at=at(d(20)),
+        explanation="x",
+        apology=True,
+        compensation=Decimal("0"),
+        root_cause="fees",
+        policy=DEFAULT_POLICY,
+    )
     tell(c)
     c.close(by="h1", at=at(d(22)), how="customer_confirmed")
     c.events.clear()
@@ -801,8 +946,15 @@ def test_reopen_resets_an_extended_clock_to_the_policys_decision_days():
     policy = ComplaintsPolicy(regulator=Regulator(decision_days=10, extended_days=20, maximum_days=60))
     c = investigating()
     c.extend(to_days=30, reason="complex", by="h1", role="complaint_handler", at=at(d(4)), policy=DEFAULT_POLICY)
-    c.resolve(by="h1", at=at(d(5)), explanation="x", apology=False, compensation=Decimal("0"), root_cause="fees",
-              policy=DEFAULT_POLICY)
+    c.resolve(
+        by="h1",
+        at=at(d(5)),
+        explanation="x",
+        apology=False,
+        compensation=Decimal("0"),
+        root_cause="fees",
+        policy=DEFAULT_POLICY,
+    )
     assert c.allowed_days == 30
     c.reopen(by="h1", at=at(d(6)), reason="new facts", today=d(6), policy=policy)
     assert c.allowed_days == 10 and c.clock_start == d(6)
@@ -815,8 +967,15 @@ def test_reopen_keeps_the_internal_targets_breaches_on_record():
     assert [b.target for b in of(events, SlaBreached)] == ["acknowledge", "first_contact", "decision"]
     c.assign("h1", by="m1", at=at(d(17)))
     c.move("investigating", by="h1", at=at(d(17)))
-    c.resolve(by="h1", at=at(d(18)), explanation="x", apology=False, compensation=Decimal("0"), root_cause="fees",
-              policy=DEFAULT_POLICY)
+    c.resolve(
+        by="h1",
+        at=at(d(18)),
+        explanation="x",
+        apology=False,
+        compensation=Decimal("0"),
+        root_cause="fees",
+        policy=DEFAULT_POLICY,
+    )
     c.reopen(by="h1", at=at(d(20)), reason="x", today=d(20), policy=DEFAULT_POLICY)
     assert c.breached == ["acknowledge", "first_contact"]
     assert c.escalated_for_breach is False
@@ -827,12 +986,26 @@ def test_reopen_keeps_the_internal_targets_breaches_on_record():
 
 def test_a_deadline_is_extended_before_it_passes_not_after() -> None:
     c = opened()  # received 2026-06-01: decision due 06-16
-    c.extend(to_days=30, reason="complex", by="H1", role="complaint_handler", at=at(d(16)), policy=DEFAULT_POLICY,
-             today=d(16))
+    c.extend(
+        to_days=30,
+        reason="complex",
+        by="H1",
+        role="complaint_handler",
+        at=at(d(16)),
+        policy=DEFAULT_POLICY,
+        today=d(16),
+    )
     late = opened()
     with pytest.raises(RuleBroken, match="was due on 2026-06-16"):
-        late.extend(to_days=30, reason="complex", by="H1", role="complaint_handler", at=at(d(17)), policy=DEFAULT_POLICY,
-                    today=d(17))
+        late.extend(
+            to_days=30,
+            reason="complex",
+            by="H1",
+            role="complaint_handler",
+            at=at(d(17)),
+            policy=DEFAULT_POLICY,
+            today=d(17),
+        )
 
 
 def test_an_appraisal_cannot_start_before_receipt_ahead_of_today_or_inside_the_previous_one() -> None:
@@ -878,8 +1051,15 @@ def test_an_earlier_acknowledgement_is_kept_when_a_case_leaves_escalation() -> N
 def test_a_case_resolved_straight_from_escalation_is_not_marked_acknowledged() -> None:
     c = opened()
     c.move("escalated", by="S1", at=at(d(1)))
-    c.resolve(by="M1", at=at(d(2)), explanation="x", apology=False, compensation=Decimal("0"), root_cause="fees",
-              policy=DEFAULT_POLICY)
+    c.resolve(
+        by="M1",
+        at=at(d(2)),
+        explanation="x",
+        apology=False,
+        compensation=Decimal("0"),
+        root_cause="fees",
+        policy=DEFAULT_POLICY,
+    )
     assert c.acknowledged_at is None
 
 
@@ -887,17 +1067,37 @@ def test_a_case_resolved_straight_from_escalation_is_not_marked_acknowledged() -
 
 
 def _year_end_case(cal: WorkingCalendar) -> Complaint:
-    c = Complaint(complaint_id="K9", customer_id="C1", channel="hotline", category="fees", severity="medium",
-                  received_at=at(date(2026, 12, 31)), received_on=date(2026, 12, 31), branch="B1")
-    c.set_targets(DEFAULT_POLICY, add_working_days=cal.add_working_days, next_workday=cal.next_workday,
-                  depends_on_provisional=cal.depends_on_provisional, calendar_revision=cal.revision)
+    c = Complaint(
+        complaint_id="K9",
+        customer_id="C1",
+        channel="hotline",
+        category="fees",
+        severity="medium",
+        received_at=at(date(2026, 12, 31)),
+        received_on=date(2026, 12, 31),
+        branch="B1",
+    )
+    c.set_targets(
+        DEFAULT_POLICY,
+        add_working_days=cal.add_working_days,
+        next_workday=cal.next_workday,
+        depends_on_provisional=cal.depends_on_provisional,
+        calendar_revision=cal.revision,
+    )
     return c
 
 
 def _official_2027(cal: WorkingCalendar) -> None:
     # An official 2027 where 01-04 is still off (元旦 01-01 … 01-04) and Sunday 01-10 is worked.
-    cal.set_official({2027: parse_year("2027", {"holidays": {f"2027-01-0{day}": "New Year's Day" for day in (1, 2, 3, 4)},
-                                                "workdays": ["2027-01-10"]}, source="official")})
+    cal.set_official(
+        {
+            2027: parse_year(
+                "2027",
+                {"holidays": {f"2027-01-0{day}": "New Year's Day" for day in (1, 2, 3, 4)}, "workdays": ["2027-01-10"]},
+                source="official",
+            )
+        }
+    )
 
 
 def test_targets_in_a_provisional_year_are_flagged():
@@ -913,16 +1113,25 @@ def test_recompute_on_the_official_schedule_moves_the_targets_and_says_so():
     cal = WorkingCalendar()
     c = _year_end_case(cal)
     _official_2027(cal)
-    moved = c.recompute_targets(DEFAULT_POLICY, add_working_days=cal.add_working_days, next_workday=cal.next_workday,
-                                depends_on_provisional=cal.depends_on_provisional, calendar_revision=cal.revision,
-                                at=at(date(2027, 1, 1)), today=date(2027, 1, 1))
+    moved = c.recompute_targets(
+        DEFAULT_POLICY,
+        add_working_days=cal.add_working_days,
+        next_workday=cal.next_workday,
+        depends_on_provisional=cal.depends_on_provisional,
+        calendar_revision=cal.revision,
+        at=at(date(2027, 1, 1)),
+        today=date(2027, 1, 1),
+    )
     assert moved == {"acknowledge": date(2027, 1, 4), "first_contact": date(2027, 1, 5)}
     assert (c.acknowledge_due, c.first_contact_due) == (date(2027, 1, 5), date(2027, 1, 6))
     assert c.provisional_targets == [] and c.calendar_revision == cal.revision
     [changed] = c.events
     assert isinstance(changed, ComplaintTargetsChanged)
     assert (changed.acknowledge_due, changed.first_contact_due, changed.provisional_targets) == (
-        date(2027, 1, 5), date(2027, 1, 6), [])
+        date(2027, 1, 5),
+        date(2027, 1, 6),
+        [],
+    )
     assert changed.previous == {"acknowledge": date(2027, 1, 4), "first_contact": date(2027, 1, 5)}
     assert c.history[-1]["action"] == "targets_recomputed"
 
@@ -932,9 +1141,14 @@ def test_recompute_keeps_a_target_already_met_and_is_silent_when_nothing_changes
     c = _year_end_case(cal)
     c.acknowledged_at = at(date(2026, 12, 31))
     _official_2027(cal)
-    kwargs = dict(add_working_days=cal.add_working_days, next_workday=cal.next_workday,
-                  depends_on_provisional=cal.depends_on_provisional, calendar_revision=cal.revision,
-                  at=at(date(2027, 1, 1)), today=date(2027, 1, 1))
+    kwargs = dict(
+        add_working_days=cal.add_working_days,
+        next_workday=cal.next_workday,
+        depends_on_provisional=cal.depends_on_provisional,
+        calendar_revision=cal.revision,
+        at=at(date(2027, 1, 1)),
+        today=date(2027, 1, 1),
+    )
     assert c.recompute_targets(DEFAULT_POLICY, **kwargs) == {"first_contact": date(2027, 1, 5)}
     assert c.acknowledge_due == date(2027, 1, 4)  # met on the day, judged on the day
     c.events.clear()
@@ -946,11 +1160,24 @@ def test_recompute_keeps_a_target_already_met_and_is_silent_when_nothing_changes
 
 def _received(on: date, *, rolls: bool, cal: WorkingCalendar = CAL) -> Complaint:
     policy = ComplaintsPolicy(regulator=Regulator(holiday_rolls_to_next_workday=rolls))
-    c = Complaint(complaint_id="K7", customer_id="C1", channel="hotline", category="fees", severity="medium",
-                  received_at=at(on), received_on=on, branch="B1")
+    c = Complaint(
+        complaint_id="K7",
+        customer_id="C1",
+        channel="hotline",
+        category="fees",
+        severity="medium",
+        received_at=at(on),
+        received_on=on,
+        branch="B1",
+    )
     with_calendar(c, cal)
-    c.set_targets(policy, add_working_days=cal.add_working_days, next_workday=cal.next_workday,
-                  depends_on_provisional=cal.depends_on_provisional, calendar_revision=cal.revision)
+    c.set_targets(
+        policy,
+        add_working_days=cal.add_working_days,
+        next_workday=cal.next_workday,
+        depends_on_provisional=cal.depends_on_provisional,
+        calendar_revision=cal.revision,
+    )
     return c
 
 

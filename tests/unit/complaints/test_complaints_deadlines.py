@@ -13,8 +13,9 @@ CAL = WorkingCalendar()
 
 
 def due(received_on: date, working_days: int) -> date:
-    return deadlines.internal_due(received_on, working_days, add_working_days=CAL.add_working_days,
-                                  next_workday=CAL.next_workday)
+    return deadlines.internal_due(
+        received_on, working_days, add_working_days=CAL.add_working_days, next_workday=CAL.next_workday
+    )
 
 
 def targets(received_on: date, *, priority: bool = False) -> tuple[date, date]:
@@ -75,10 +76,17 @@ def test_targets_for_picks_the_priority_targets():
     assert deadlines.targets_for(custom, priority=False).first_contact == 5
 
 
-@pytest.mark.parametrize("channel,tier,expected", [
-    ("regulator_forwarded", None, True), ("regulator_forwarded", "small", True), ("hotline", "vip", True),
-    ("branch", "key", True), ("online", "potential", False), ("email", None, False),
-])
+@pytest.mark.parametrize(
+    "channel,tier,expected",
+    [
+        ("regulator_forwarded", None, True),
+        ("regulator_forwarded", "small", True),
+        ("hotline", "vip", True),
+        ("branch", "key", True),
+        ("online", "potential", False),
+        ("email", None, False),
+    ],
+)
 def test_priority_for_regulator_forwarded_cases_and_high_tiers(channel, tier, expected):
     assert deadlines.is_priority(channel=channel, tier=tier, policy=DEFAULT_POLICY) is expected
 

@@ -20,12 +20,23 @@ def notify(c, day: date, channel: str = "letter"):
 def test_the_notice_is_recorded_with_when_how_and_by_whom():
     c = resolved()  # decided 06-05, due 06-16
     notify(c, d(6))
-    assert c.decision_notice == {"at": at(d(6), 15), "channel": "letter", "by": "h1", "recorded_at": at(d(6), 16),
-                                 "due": "2026-06-16", "on_time": True}
+    assert c.decision_notice == {
+        "at": at(d(6), 15),
+        "channel": "letter",
+        "by": "h1",
+        "recorded_at": at(d(6), 16),
+        "due": "2026-06-16",
+        "on_time": True,
+    }
     (event,) = c.events
     assert isinstance(event, DecisionNotified)
     assert (event.channel, event.by, event.on_time, event.decision_due, event.customer_id) == (
-        "letter", "h1", True, d(16), "C1")
+        "letter",
+        "h1",
+        True,
+        d(16),
+        "C1",
+    )
     assert c.history[-1]["action"] == "decision_notified" and c.history[-1]["channel"] == "letter"
 
 
@@ -38,8 +49,15 @@ def test_a_notice_after_the_due_day_is_late():
 def test_the_due_day_itself_is_on_time_and_counts_extensions():
     c = investigating()
     c.extend(to_days=30, reason="complex", by="h1", role="complaint_handler", at=at(d(3)), policy=DEFAULT_POLICY)
-    c.resolve(by="h1", at=at(d(20)), explanation="x", apology=True, compensation=Decimal("0"), root_cause="fees",
-              policy=DEFAULT_POLICY)
+    c.resolve(
+        by="h1",
+        at=at(d(20)),
+        explanation="x",
+        apology=True,
+        compensation=Decimal("0"),
+        root_cause="fees",
+        policy=DEFAULT_POLICY,
+    )
     notify(c, date(2026, 7, 1))  # 06-01 + 30 days
     assert c.decision_notice["due"] == "2026-07-01" and c.decision_notice["on_time"] is True
 
@@ -89,8 +107,15 @@ def test_a_reopened_case_is_told_its_new_decision_again():
     assert c.decision_notice is None
     assert any(h["action"] == "decision_notified" for h in c.history)  # the first notice stays on record
     c.move("investigating", by="h1", at=at(d(10)))
-    c.resolve(by="h1", at=at(d(11)), explanation="refunded", apology=True, compensation=Decimal("0"),
-              root_cause="fees", policy=DEFAULT_POLICY)
+    c.resolve(
+        by="h1",
+        at=at(d(11)),
+        explanation="refunded",
+        apology=True,
+        compensation=Decimal("0"),
+        root_cause="fees",
+        policy=DEFAULT_POLICY,
+    )
     with pytest.raises(RuleBroken, match="告知"):
         c.close(by="h1", at=at(d(12)), how="customer_confirmed")
     with pytest.raises(RuleBroken, match="before the complaint was received or reopened"):

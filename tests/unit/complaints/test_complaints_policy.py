@@ -29,8 +29,9 @@ def test_other_defaults():
     assert ComplaintsPolicy() == DEFAULT_POLICY
 
 
-@pytest.mark.parametrize("decision,extended,maximum", [
-    (15, 30, 60), (15, 15, 15), (10, 20, 60), (5, 10, 20), (1, 1, 1)])
+@pytest.mark.parametrize(
+    "decision,extended,maximum", [(15, 30, 60), (15, 15, 15), (10, 20, 60), (5, 10, 20), (1, 1, 1)]
+)
 def test_ordered_regulator_clocks_are_accepted(decision, extended, maximum):
     r = Regulator(decision_days=decision, extended_days=extended, maximum_days=maximum)
     assert (r.decision_days, r.extended_days, r.maximum_days) == (decision, extended, maximum)
@@ -71,27 +72,33 @@ def test_a_clock_beyond_the_maxima_inside_a_policy_is_refused():
         ComplaintsPolicy.model_validate({"regulator": {"decision_days": 45}})
 
 
-@pytest.mark.parametrize("model,data", [
-    (ComplaintsPolicy, {"warn_days": 3}),
-    (Regulator, {"decision_days": 15, "appeal_days": 10}),
-    (Targets, {"acknowledge": 1, "resolve": 5}),
-    (ComplaintsPolicy, {"targets": {"acknowledge": 1, "first_contact": 2, "callback": 3}}),
-])
+@pytest.mark.parametrize(
+    "model,data",
+    [
+        (ComplaintsPolicy, {"warn_days": 3}),
+        (Regulator, {"decision_days": 15, "appeal_days": 10}),
+        (Targets, {"acknowledge": 1, "resolve": 5}),
+        (ComplaintsPolicy, {"targets": {"acknowledge": 1, "first_contact": 2, "callback": 3}}),
+    ],
+)
 def test_extra_fields_are_forbidden(model, data):
     with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
         model.model_validate(data)
 
 
-@pytest.mark.parametrize("data", [
-    {"categories": []},
-    {"targets": {"acknowledge": -1}},
-    {"targets": {"first_contact": 31}},
-    {"warn_days_before": -1},
-    {"compensation_approval_above": "-1.00"},
-    {"compensation_approval_above": 1000.5},  # binary floats are not money
-    {"confirm_within_days": 0},
-    {"repeat_window_days": 0},
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"categories": []},
+        {"targets": {"acknowledge": -1}},
+        {"targets": {"first_contact": 31}},
+        {"warn_days_before": -1},
+        {"compensation_approval_above": "-1.00"},
+        {"compensation_approval_above": 1000.5},  # binary floats are not money
+        {"confirm_within_days": 0},
+        {"repeat_window_days": 0},
+    ],
+)
 def test_out_of_range_values_are_refused(data):
     with pytest.raises(ValidationError):
         ComplaintsPolicy.model_validate(data)
@@ -112,17 +119,19 @@ def test_json_round_trip_of_the_default_policy():
 
 
 def test_json_round_trip_of_an_edited_policy():
-    edited = ComplaintsPolicy.model_validate({
-        "categories": ["fees", "cards", "other"],
-        "targets": {"acknowledge": 2, "first_contact": 3},
-        "priority_targets": {"acknowledge": 0, "first_contact": 0},
-        "priority_tiers": ["key"],
-        "regulator": {"decision_days": 10, "extended_days": 20, "maximum_days": 40},
-        "warn_days_before": 5,
-        "compensation_approval_above": "2500.50",
-        "confirm_within_days": 10,
-        "repeat_window_days": 180,
-    })
+    edited = ComplaintsPolicy.model_validate(
+        {
+            "categories": ["fees", "cards", "other"],
+            "targets": {"acknowledge": 2, "first_contact": 3},
+            "priority_targets": {"acknowledge": 0, "first_contact": 0},
+            "priority_tiers": ["key"],
+            "regulator": {"decision_days": 10, "extended_days": 20, "maximum_days": 40},
+            "warn_days_before": 5,
+            "compensation_approval_above": "2500.50",
+            "confirm_within_days": 10,
+            "repeat_window_days": 180,
+        }
+    )
     back = ComplaintsPolicy.model_validate_json(edited.model_dump_json())
     assert back == edited
     assert back.compensation_approval_above == Decimal("2500.50")

@@ -30,21 +30,27 @@ def test_a_handler_joining_takes_no_case_from_the_others_it_does_not_outrank():
     before = {"S-CH1": None, "S-CH2": None}
     after = {**before, "S-CH9": None}
     cases = [f"CMP-{i}" for i in range(300)]
-    moved = [c for c in cases if choose_handler(after, complaint_id=c, category="x")
-             != choose_handler(before, complaint_id=c, category="x")]
+    moved = [
+        c
+        for c in cases
+        if choose_handler(after, complaint_id=c, category="x") != choose_handler(before, complaint_id=c, category="x")
+    ]
     assert moved and all(choose_handler(after, complaint_id=c, category="x") == "S-CH9" for c in moved)
 
 
 @settings(max_examples=50, deadline=None)
-@given(handlers=st.lists(st.from_regex(r"S-CH[0-9]{1,3}", fullmatch=True), min_size=1, max_size=6, unique=True),
-       cases=st.lists(st.from_regex(r"CMP-[0-9a-f]{24}", fullmatch=True), min_size=1, max_size=40, unique=True),
-       data=st.data())
+@given(
+    handlers=st.lists(st.from_regex(r"S-CH[0-9]{1,3}", fullmatch=True), min_size=1, max_size=6, unique=True),
+    cases=st.lists(st.from_regex(r"CMP-[0-9a-f]{24}", fullmatch=True), min_size=1, max_size=40, unique=True),
+    data=st.data(),
+)
 def test_the_same_cases_and_roster_give_the_same_handlers_in_any_order(handlers, cases, data):
     roster = {h: None for h in handlers}
     first = {c: choose_handler(roster, complaint_id=c, category="cards") for c in cases}
     shuffled = dict((h, None) for h in data.draw(st.permutations(handlers)))
-    assert {c: choose_handler(shuffled, complaint_id=c, category="cards")
-            for c in data.draw(st.permutations(cases))} == first
+    assert {
+        c: choose_handler(shuffled, complaint_id=c, category="cards") for c in data.draw(st.permutations(cases))
+    } == first
 
 
 def test_cases_spread_roughly_evenly():

@@ -16,8 +16,14 @@ def waiting(**kw):
 
 
 def raise_to(c, tier, today):
-    return c.raise_priority(tier=tier, policy=DEFAULT_POLICY, today=today, at=at(today, 12),
-                            add_working_days=CAL.add_working_days, next_workday=CAL.next_workday)
+    return c.raise_priority(
+        tier=tier,
+        policy=DEFAULT_POLICY,
+        today=today,
+        at=at(today, 12),
+        add_working_days=CAL.add_working_days,
+        next_workday=CAL.next_workday,
+    )
 
 
 def test_a_waiting_case_takes_the_customers_branch_unless_named_or_taken_on():

@@ -61,11 +61,21 @@ def test_an_open_case_cannot_be_reopened(current):
         check(current, "reopened")
 
 
-@pytest.mark.parametrize("current,wanted", [
-    ("closed", "investigating"), ("received", "resolved"), ("received", "closed"), ("acknowledged", "investigating"),
-    ("investigating", "closed"), ("resolved", "investigating"), ("closed", "resolved"), ("received", "received"),
-    ("reopened", "resolved"), ("reopened", "closed"),
-])
+@pytest.mark.parametrize(
+    "current,wanted",
+    [
+        ("closed", "investigating"),
+        ("received", "resolved"),
+        ("received", "closed"),
+        ("acknowledged", "investigating"),
+        ("investigating", "closed"),
+        ("resolved", "investigating"),
+        ("closed", "resolved"),
+        ("received", "received"),
+        ("reopened", "resolved"),
+        ("reopened", "closed"),
+    ],
+)
 def test_illegal_transitions_are_refused_naming_the_current_state(current, wanted):
     with pytest.raises(IllegalTransition) as info:
         check(current, wanted)
@@ -78,8 +88,9 @@ def test_illegal_transitions_are_refused_naming_the_current_state(current, wante
 def test_the_refusal_lists_what_the_current_state_may_become():
     with pytest.raises(IllegalTransition) as info:
         check("closed", "investigating")
-    assert str(info.value) == ("a complaint that is closed cannot become investigating; "
-                               "from closed it may become reopened")
+    assert str(info.value) == (
+        "a complaint that is closed cannot become investigating; from closed it may become reopened"
+    )
     with pytest.raises(IllegalTransition) as info:
         check("received", "resolved")
     assert "may become acknowledged, escalated" in str(info.value)

@@ -23,7 +23,9 @@ def _resolve(schema: dict, root: dict) -> dict:
     return schema
 
 
-def breaking_changes(old: dict, new: dict, path: str = "", old_root: dict | None = None, new_root: dict | None = None) -> list[str]:
+def breaking_changes(
+    old: dict, new: dict, path: str = "", old_root: dict | None = None, new_root: dict | None = None
+) -> list[str]:
     old_root, new_root = old_root or old, new_root or new
     old, new = _resolve(old, old_root), _resolve(new, new_root)
     problems = []

@@ -23,12 +23,27 @@ def no_holiday(_d: date) -> bool:
     return False
 
 
-def run(*, channel: str = "call", purpose: str = "marketing", at: datetime = NOON_LOCAL,
-        consents: Mapping[str, bool] | None = None, marketing_contacts: Iterable[datetime] = (),
-        rules: ContactRules = RULES, is_public_holiday: Any = no_holiday, **kw: Any) -> Blocked | None:
-    return check(channel=channel, purpose=purpose, at=at,  # type: ignore[arg-type]
-                 consents=ALL_GRANTED if consents is None else consents,
-                 marketing_contacts=marketing_contacts, rules=rules, is_public_holiday=is_public_holiday, **kw)
+def run(
+    *,
+    channel: str = "call",
+    purpose: str = "marketing",
+    at: datetime = NOON_LOCAL,
+    consents: Mapping[str, bool] | None = None,
+    marketing_contacts: Iterable[datetime] = (),
+    rules: ContactRules = RULES,
+    is_public_holiday: Any = no_holiday,
+    **kw: Any,
+) -> Blocked | None:
+    return check(
+        channel=channel,
+        purpose=purpose,
+        at=at,  # type: ignore[arg-type]
+        consents=ALL_GRANTED if consents is None else consents,
+        marketing_contacts=marketing_contacts,
+        rules=rules,
+        is_public_holiday=is_public_holiday,
+        **kw,
+    )
 
 
 def rule_of(result: Blocked | None) -> str | None:
@@ -42,6 +57,7 @@ def local(y: int, m: int, d: int, hh: int, mm: int) -> datetime:
 
 # -- the happy path ------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("channel", ["call", "sms", "email", "wechat", "app", "visit"])
 @pytest.mark.parametrize("purpose", ["service", "marketing"])
 def test_allowed_with_consent_at_noon_and_no_history(channel: str, purpose: str) -> None:
@@ -49,11 +65,18 @@ def test_allowed_with_consent_at_noon_and_no_history(channel: str, purpose: str)
 
 
 def test_consent_channel_mapping() -> None:
-    assert CONSENT_CHANNEL == {"call": "phone", "sms": "sms", "email": "email", "wechat": "wechat", "app": "app",
-                               "visit": None}
+    assert CONSENT_CHANNEL == {
+        "call": "phone",
+        "sms": "sms",
+        "email": "email",
+        "wechat": "wechat",
+        "app": "app",
+        "visit": None,
+    }
 
 
 # -- do_not_contact ------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("channel", ["call", "sms", "email", "wechat", "app", "visit"])
 @pytest.mark.parametrize("purpose", ["service", "marketing"])
@@ -66,19 +89,26 @@ def test_do_not_contact_blocks_everything(channel: str, purpose: str) -> None:
 def test_do_not_contact_comes_first() -> None:
     # Opted out, quiet hours, a public holiday and over the caps: do_not_contact still names the answer.
     at = local(2026, 10, 1, 23, 0)
-    result = run(channel="sms", consents={"sms": False}, at=at, marketing_contacts=[at - timedelta(hours=i)
-                                                                                      for i in range(1, 6)],
-                 is_public_holiday=lambda d: True, do_not_contact=True)
+    result = run(
+        channel="sms",
+        consents={"sms": False},
+        at=at,
+        marketing_contacts=[at - timedelta(hours=i) for i in range(1, 6)],
+        is_public_holiday=lambda d: True,
+        do_not_contact=True,
+    )
     assert rule_of(result) == "do_not_contact"
 
 
 # -- consent -------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("channel", "consent_channel"),
-                         [("call", "phone"), ("sms", "sms"), ("email", "email"), ("wechat", "wechat"), ("app", "app")])
+
+@pytest.mark.parametrize(
+    ("channel", "consent_channel"),
+    [("call", "phone"), ("sms", "sms"), ("email", "email"), ("wechat", "wechat"), ("app", "app")],
+)
 @pytest.mark.parametrize("purpose", ["service", "marketing"])
-def test_opt_out_blocks_service_and_marketing_on_that_channel(channel: str, consent_channel: str,
-                                                               purpose: str) -> None:
+def test_opt_out_blocks_service_and_marketing_on_that_channel(channel: str, consent_channel: str, purpose: str) -> None:
     consents = {**ALL_GRANTED, consent_channel: False}
     result = run(channel=channel, purpose=purpose, consents=consents)
     assert rule_of(result) == "consent.opt_out"
@@ -99,8 +129,10 @@ def test_opt_out_blocks_even_when_marketing_needs_no_consent() -> None:
     assert rule_of(run(channel="sms", purpose="service", consents={"sms": False}, rules=rules)) == "consent.opt_out"
 
 
-@pytest.mark.parametrize(("channel", "consent_channel"),
-                         [("call", "phone"), ("sms", "sms"), ("email", "email"), ("wechat", "wechat"), ("app", "app")])
+@pytest.mark.parametrize(
+    ("channel", "consent_channel"),
+    [("call", "phone"), ("sms", "sms"), ("email", "email"), ("wechat", "wechat"), ("app", "app")],
+)
 def test_marketing_without_consent_is_missing(channel: str, consent_channel: str) -> None:
     result = run(channel=channel, consents={})
     assert rule_of(result) == "consent.missing"
@@ -140,6 +172,7 @@ def test_a_marketing_visit_still_counts_against_the_caps() -> None:
 
 # -- quiet hours ---------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("at", "blocked"),
     [
@@ -162,6 +195,7 @@ def test_quiet_hours_for_marketing_calls_and_sms(at: datetime, blocked: bool, ch
 
 def test_quiet_hours_use_the_local_time_of_any_aware_datetime() -> None:
     from zoneinfo import ZoneInfo
+
     shanghai = ZoneInfo("Asia/Shanghai")
     assert rule_of(run(at=datetime(2026, 6, 10, 21, 0, tzinfo=shanghai))) == "quiet_hours"
     assert run(at=datetime(2026, 6, 10, 20, 59, tzinfo=shanghai)) is None
@@ -213,6 +247,7 @@ def test_quiet_hours_in_another_timezone() -> None:
 
 # -- public holidays -----------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("channel", ["call", "sms"])
 def test_public_holiday_blocks_marketing_calls_and_sms(channel: str) -> None:
     national_day = local(2026, 10, 1, 10, 0)
@@ -238,8 +273,10 @@ def test_public_holiday_is_asked_about_the_local_date() -> None:
 
     # never quiet (an empty interval): 2026-09-30 20:00 UTC is 2026-10-01 04:00 in Shanghai
     rules = ContactRules(quiet_from=time(0, 0), quiet_until=time(0, 0))
-    assert rule_of(run(at=datetime(2026, 9, 30, 20, 0, tzinfo=UTC), rules=rules, is_public_holiday=holiday)) \
+    assert (
+        rule_of(run(at=datetime(2026, 9, 30, 20, 0, tzinfo=UTC), rules=rules, is_public_holiday=holiday))
         == "public_holiday"
+    )
     assert asked == [date(2026, 10, 1)]
 
 
@@ -253,6 +290,7 @@ def test_quiet_hours_named_before_public_holiday() -> None:
 
 
 # -- check_time ----------------------------------------------------------------------------------------------
+
 
 def test_check_time_false_skips_quiet_hours_and_holidays_but_not_the_rest() -> None:
     night = local(2026, 10, 1, 23, 0)
@@ -275,6 +313,7 @@ def test_holiday_callable_not_consulted_when_time_not_checked() -> None:
 
 
 # -- caps ----------------------------------------------------------------------------------------------------
+
 
 def days_ago(*days: float, at: datetime = NOON_LOCAL) -> list[datetime]:
     return [at - timedelta(days=d) for d in days]

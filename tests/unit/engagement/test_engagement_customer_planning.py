@@ -27,24 +27,54 @@ def customer(**kw: Any) -> EngagedCustomer:
     return EngagedCustomer(**kw)
 
 
-def task(tid: str, *, channel: str = "call", assignee: str | None = "S1", owner: str | None = "S1",
-         kind: str = "follow_up", purpose: str = "service", status: str = "open", customer_id: str = "C0001",
-         tier: str | None = "key", branch: str | None = "B01") -> Task:
-    return Task(task_id=tid, customer_id=customer_id, kind=kind, purpose=purpose, channel=channel, due_on=TODAY,
-                assignee=assignee, owner=owner, branch=branch, tier=tier, status=status)
+def task(
+    tid: str,
+    *,
+    channel: str = "call",
+    assignee: str | None = "S1",
+    owner: str | None = "S1",
+    kind: str = "follow_up",
+    purpose: str = "service",
+    status: str = "open",
+    customer_id: str = "C0001",
+    tier: str | None = "key",
+    branch: str | None = "B01",
+) -> Task:
+    return Task(
+        task_id=tid,
+        customer_id=customer_id,
+        kind=kind,
+        purpose=purpose,
+        channel=channel,
+        due_on=TODAY,
+        assignee=assignee,
+        owner=owner,
+        branch=branch,
+        tier=tier,
+        status=status,
+    )
 
 
 def of_type(c: EngagedCustomer, cls: type) -> list[Any]:
     return [e for e in c.events if isinstance(e, cls)]
 
 
-def plan(c: EngagedCustomer, *, kind: str = "birthday", channel: str = "call", parts: tuple = (2026,),
-         **kw: Any) -> Task | None:
-    return c.plan_task(kind=kind, due_on=date(2026, 6, 20), channel=channel, policy=kw.pop("policy", P),
-                       now=kw.pop("now", NOW), parts=parts, **kw)
+def plan(
+    c: EngagedCustomer, *, kind: str = "birthday", channel: str = "call", parts: tuple = (2026,), **kw: Any
+) -> Task | None:
+    return c.plan_task(
+        kind=kind,
+        due_on=date(2026, 6, 20),
+        channel=channel,
+        policy=kw.pop("policy", P),
+        now=kw.pop("now", NOW),
+        parts=parts,
+        **kw,
+    )
 
 
 # -- plan_task -----------------------------------------------------------------------------------------------
+
 
 def test_plan_task_for_the_owner() -> None:
     c = customer()
@@ -111,8 +141,14 @@ def test_contact_blocked_when_no_channel_is_left() -> None:
     assert ev.rule == "consent.opt_out"
     assert "sms" in ev.detail  # the preferred channel's refusal is named
     assert ev.attempt_id == "C0001:birthday:2026:planned"
-    assert (ev.customer_id, ev.channel, ev.purpose, ev.staff_id, ev.at, ev.context) == \
-        ("C0001", "sms", "service", "S7", NOW, "schedule")
+    assert (ev.customer_id, ev.channel, ev.purpose, ev.staff_id, ev.at, ev.context) == (
+        "C0001",
+        "sms",
+        "service",
+        "S7",
+        NOW,
+        "schedule",
+    )
 
 
 def test_marketing_needs_consent_on_some_written_channel() -> None:
@@ -153,14 +189,30 @@ def test_task_created_events() -> None:
     (ev,) = [task_created(planned) for planned in c.new_tasks]  # as the unit of work announces them
     assert isinstance(ev, TaskCreated)
     assert ev == task_created(t)
-    assert (ev.task_id, ev.kind, ev.channel, ev.assignee, ev.due_on, ev.created_at, ev.tier, ev.branch) == \
-        (t.task_id, "birthday", "call", "S1", date(2026, 6, 20), NOW, "key", "B01")
+    assert (ev.task_id, ev.kind, ev.channel, ev.assignee, ev.due_on, ev.created_at, ev.tier, ev.branch) == (
+        t.task_id,
+        "birthday",
+        "call",
+        "S1",
+        date(2026, 6, 20),
+        NOW,
+        "key",
+        "B01",
+    )
 
 
 # -- plan_cadence --------------------------------------------------------------------------------------------
 
-def cadence(c: EngagedCustomer, open_tasks: list[Task] | None = None, *, today: date = TODAY,
-            policy: EngagementPolicy = P, version: int = 1, reason: str = "cadence_changed") -> list[Task]:
+
+def cadence(
+    c: EngagedCustomer,
+    open_tasks: list[Task] | None = None,
+    *,
+    today: date = TODAY,
+    policy: EngagementPolicy = P,
+    version: int = 1,
+    reason: str = "cadence_changed",
+) -> list[Task]:
     """Plan, then save as the service does: the tasks planned are stored (no longer pending in the unit of work)."""
     before = len(c.new_tasks)
     c.plan_cadence(policy=policy, version=version, today=today, now=NOW, open_tasks=open_tasks or [], reason=reason)
@@ -180,21 +232,33 @@ def test_plan_cadence_one_follow_up_per_rule_of_the_tier() -> None:
     by_occasion = {t.occasion: t for t in new}
     assert set(by_occasion) == {"monthly_visit", "fortnightly_call"}
     visit, call = by_occasion["monthly_visit"], by_occasion["fortnightly_call"]
-    assert (visit.kind, visit.channel, visit.due_on, visit.purpose) == ("follow_up", "visit", date(2026, 7, 10),
-                                                                        "service")
+    assert (visit.kind, visit.channel, visit.due_on, visit.purpose) == (
+        "follow_up",
+        "visit",
+        date(2026, 7, 10),
+        "service",
+    )
     assert (call.channel, call.due_on) == ("call", date(2026, 6, 24))
     assert visit.task_id == "C0001:follow_up:monthly_visit:2026-07-10"
     assert call.task_id == "C0001:follow_up:fortnightly_call:2026-06-24"
     assert visit.assignee == "S1"
-    assert state(c) == {"monthly_visit": {"task": visit.task_id, "last_done": None},
-                         "fortnightly_call": {"task": call.task_id, "last_done": None}}
+    assert state(c) == {
+        "monthly_visit": {"task": visit.task_id, "last_done": None},
+        "fortnightly_call": {"task": call.task_id, "last_done": None},
+    }
     assert c.plan_version == 3
     assert c.events == []
 
 
-@pytest.mark.parametrize(("tier", "rules"), [("vip", {"monthly_call"}), ("potential", {"quarterly_call"}),
-                                             ("ordinary", {"half_yearly_call"}),
-                                             ("small", {"yearly_care_message"})])
+@pytest.mark.parametrize(
+    ("tier", "rules"),
+    [
+        ("vip", {"monthly_call"}),
+        ("potential", {"quarterly_call"}),
+        ("ordinary", {"half_yearly_call"}),
+        ("small", {"yearly_care_message"}),
+    ],
+)
 def test_plan_cadence_per_tier(tier: str, rules: set[str]) -> None:
     c = customer(tier=tier)
     assert {t.occasion for t in cadence(c)} == rules
@@ -254,9 +318,9 @@ def test_tier_change_upwards() -> None:
 
 def test_tier_change_keeps_a_rule_both_tiers_have() -> None:
     shared = CadenceRule(name="monthly_call", channel="call", every_days=30)
-    policy = EngagementPolicy(cadence={"vip": [shared],
-                                       "key": [shared, CadenceRule(name="monthly_visit", channel="visit",
-                                                                   every_days=30)]})
+    policy = EngagementPolicy(
+        cadence={"vip": [shared], "key": [shared, CadenceRule(name="monthly_visit", channel="visit", every_days=30)]}
+    )
     c = customer(tier="vip")
     (call,) = cadence(c, policy=policy)
     c.change_tier("key", open_tasks=[call])
@@ -328,6 +392,7 @@ def test_merged_customer_gets_no_cadence() -> None:
 
 # -- change_owner --------------------------------------------------------------------------------------------
 
+
 def test_change_owner_moves_open_tasks_of_the_previous_owner_and_unassigned_ones() -> None:
     c = customer(owner="S1")
     mine = task("C0001:birthday:2026", assignee="S1")
@@ -389,6 +454,7 @@ def test_change_owner_to_the_assignee_already_there() -> None:
 
 # -- consent_changed -----------------------------------------------------------------------------------------
 
+
 def test_phone_opt_out_moves_calls_to_a_visit() -> None:
     c = customer(consents={"phone": True}, consent_at={"phone": NOW - timedelta(days=30)})
     call = task("C0001:follow_up:fortnightly_call:2026-06-24", channel="call")
@@ -399,8 +465,16 @@ def test_phone_opt_out_moves_calls_to_a_visit() -> None:
     assert call.channel == "visit" and call.status == "open"
     change = c.task_changes[call.task_id]
     assert change["channel"] == "visit"
-    assert change["_push"] == [{"at": NOW, "action": "channel_changed", "by": "engagement", "from": "call",
-                                "to": "visit", "reason": "consent.opt_out"}]
+    assert change["_push"] == [
+        {
+            "at": NOW,
+            "action": "channel_changed",
+            "by": "engagement",
+            "from": "call",
+            "to": "visit",
+            "reason": "consent.opt_out",
+        }
+    ]
     assert sms.channel == "sms" and visit.channel == "visit"
     assert set(c.task_changes) == {call.task_id}
     assert c.events == []
@@ -470,6 +544,7 @@ def test_marketing_can_be_planned_once_consent_is_granted() -> None:
 
 
 # -- merged, tier and branch ---------------------------------------------------------------------------------
+
 
 def test_merged_cancels_everything() -> None:
     c = customer(tier="key")
@@ -546,7 +621,8 @@ def test_care_moments_within_the_tier_lead_time_are_planned():
     c = customer(tier="key", birth_month_day="06-15", customer_since=date(2020, 6, 20))  # key: 7 days ahead
     planned = c.plan_care(policy=P, today=TODAY, now=NOW)
     assert [(t.task_id, t.due_on, t.visible_from, t.channel, t.assignee) for t in planned] == [
-        ("C0001:birthday:2026", date(2026, 6, 15), date(2026, 6, 8), "visit", "S1")]
+        ("C0001:birthday:2026", date(2026, 6, 15), date(2026, 6, 8), "visit", "S1")
+    ]
     vip = customer(tier="vip", birth_month_day="06-16")  # vip: 5 days ahead, the 16th is six away
     assert vip.plan_care(policy=P, today=TODAY, now=NOW) == []
 
@@ -624,8 +700,9 @@ def test_plan_cadence_counts_a_new_rule_from_the_tier_change_not_from_when_it_wa
     on_time.plan_cadence(policy=P, version=1, today=TODAY, now=NOW, open_tasks=[], since=TODAY)
     late.plan_cadence(policy=P, version=1, today=TODAY + timedelta(days=3), now=NOW, open_tasks=[], since=TODAY)
     [a], [b] = on_time.new_tasks, late.new_tasks
-    assert (a.task_id, a.due_on) == (b.task_id, b.due_on) == ("C0001:follow_up:monthly_call:2026-07-10",
-                                                               date(2026, 7, 10))
+    assert (
+        (a.task_id, a.due_on) == (b.task_id, b.due_on) == ("C0001:follow_up:monthly_call:2026-07-10", date(2026, 7, 10))
+    )
     # Never due before the day it is planned on.
     stale = customer(tier="vip")
     stale.plan_cadence(policy=P, version=1, today=TODAY, now=NOW, open_tasks=[], since=TODAY - timedelta(days=40))

@@ -39,7 +39,15 @@ def test_festival_dates(name: str, year: int, expected: date) -> None:
 
 
 def test_festival_table() -> None:
-    assert set(FESTIVALS) == {"spring_festival", "lantern", "dragon_boat", "mid_autumn", "double_ninth", "new_year", "national_day"}
+    assert set(FESTIVALS) == {
+        "spring_festival",
+        "lantern",
+        "dragon_boat",
+        "mid_autumn",
+        "double_ninth",
+        "new_year",
+        "national_day",
+    }
     assert FESTIVALS["mid_autumn"] == Festival("Mid-Autumn Festival", "中秋", "lunar", 8, 15)
     assert FESTIVALS["national_day"].calendar == "solar"
     with pytest.raises(FrozenInstanceError):
@@ -62,7 +70,9 @@ def test_unknown_festival() -> None:
     with pytest.raises(ValueError, match="qixi"):
         festival_date("qixi", 2026)
     with pytest.raises(ValueError, match="qixi"):
-        occasions_between(date(2026, 1, 1), date(2026, 12, 31), birth_month_day=None, customer_since=None, festivals=["qixi"])
+        occasions_between(
+            date(2026, 1, 1), date(2026, 12, 31), birth_month_day=None, customer_since=None, festivals=["qixi"]
+        )
 
 
 def test_birthdays() -> None:
@@ -86,8 +96,11 @@ def test_anniversaries_start_the_year_after_joining() -> None:
 
 def test_window_over_the_new_year() -> None:
     found = occasions_between(
-        date(2026, 12, 28), date(2027, 1, 5),
-        birth_month_day="01-02", customer_since=date(2019, 12, 30), festivals=FESTIVALS,
+        date(2026, 12, 28),
+        date(2027, 1, 5),
+        birth_month_day="01-02",
+        customer_since=date(2019, 12, 30),
+        festivals=FESTIVALS,
     )
     assert found == [
         Occasion("anniversary", "anniversary", date(2026, 12, 30), 2026),
@@ -99,8 +112,11 @@ def test_window_over_the_new_year() -> None:
 def test_window_is_inclusive_and_sorted_by_date_then_kind() -> None:
     # 2020: 中秋 fell on 10-01, together with 国庆; the customer joined on 10-01 as well.
     found = occasions_between(
-        date(2020, 9, 20), date(2020, 10, 1),
-        birth_month_day="09-20", customer_since=date(2015, 10, 1), festivals=["national_day", "mid_autumn", "national_day"],
+        date(2020, 9, 20),
+        date(2020, 10, 1),
+        birth_month_day="09-20",
+        customer_since=date(2015, 10, 1),
+        festivals=["national_day", "mid_autumn", "national_day"],
     )
     assert [(o.on, o.kind, o.name) for o in found] == [
         (date(2020, 9, 20), "birthday", "birthday"),
@@ -111,11 +127,27 @@ def test_window_is_inclusive_and_sorted_by_date_then_kind() -> None:
 
 
 def test_window_without_customer_data_and_empty_window() -> None:
-    found = occasions_between(date(2026, 1, 1), date(2026, 12, 31), birth_month_day=None, customer_since=None,
-                              festivals=["spring_festival", "mid_autumn"])
-    assert [(o.name, o.on) for o in found] == [("spring_festival", date(2026, 2, 17)), ("mid_autumn", date(2026, 9, 25))]
-    assert occasions_between(date(2026, 3, 1), date(2026, 2, 1), birth_month_day="02-15", customer_since=None,
-                             festivals=FESTIVALS) == []
+    found = occasions_between(
+        date(2026, 1, 1),
+        date(2026, 12, 31),
+        birth_month_day=None,
+        customer_since=None,
+        festivals=["spring_festival", "mid_autumn"],
+    )
+    assert [(o.name, o.on) for o in found] == [
+        ("spring_festival", date(2026, 2, 17)),
+        ("mid_autumn", date(2026, 9, 25)),
+    ]
+    assert (
+        occasions_between(
+            date(2026, 3, 1), date(2026, 2, 1), birth_month_day="02-15", customer_since=None, festivals=FESTIVALS
+        )
+        == []
+    )
     # Joined inside the window: no anniversary that year.
-    assert occasions_between(date(2026, 1, 1), date(2026, 12, 31), birth_month_day=None,
-                             customer_since=date(2026, 5, 1), festivals=[]) == []
+    assert (
+        occasions_between(
+            date(2026, 1, 1), date(2026, 12, 31), birth_month_day=None, customer_since=date(2026, 5, 1), festivals=[]
+        )
+        == []
+    )

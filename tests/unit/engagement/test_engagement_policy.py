@@ -10,7 +10,14 @@ import pytest
 from pydantic import ValidationError
 
 from crm_engagement.domain.policy import (
-    DEFAULT_POLICY, TIER_RANK, CadenceRule, CareRules, ContactRules, EngagementPolicy, SuitabilityRules, TriggerRules,
+    DEFAULT_POLICY,
+    TIER_RANK,
+    CadenceRule,
+    CareRules,
+    ContactRules,
+    EngagementPolicy,
+    SuitabilityRules,
+    TriggerRules,
 )
 
 TIERS = {"small", "ordinary", "potential", "vip", "key"}
@@ -21,6 +28,7 @@ def rules_of(tier: str) -> dict[str, CadenceRule]:
 
 
 # -- defaults ------------------------------------------------------------------------------------------------
+
 
 def test_default_cadence_covers_every_tier() -> None:
     assert set(DEFAULT_POLICY.cadence) == TIERS
@@ -81,15 +89,29 @@ def test_default_care_and_triggers() -> None:
 
 def test_purposes() -> None:
     assert DEFAULT_POLICY.purpose_of("product_recommendation") == "marketing"
-    for kind in ("follow_up", "birthday", "anniversary", "festival", "welcome", "retention", "complaint_follow_up",
-                 "manual"):
+    for kind in (
+        "follow_up",
+        "birthday",
+        "anniversary",
+        "festival",
+        "welcome",
+        "retention",
+        "complaint_follow_up",
+        "manual",
+    ):
         assert DEFAULT_POLICY.purpose_of(kind) == "service", kind
     assert DEFAULT_POLICY.purpose_of("unknown_kind") == "service"
 
 
 def test_tier_rank() -> None:
-    assert TIER_RANK["key"] > TIER_RANK["vip"] > TIER_RANK["potential"] > TIER_RANK["ordinary"] > TIER_RANK["small"] \
+    assert (
+        TIER_RANK["key"]
+        > TIER_RANK["vip"]
+        > TIER_RANK["potential"]
+        > TIER_RANK["ordinary"]
+        > TIER_RANK["small"]
         > TIER_RANK[None]
+    )
 
 
 def test_default_factories_are_not_shared() -> None:
@@ -107,15 +129,26 @@ def test_policy_is_frozen() -> None:
 
 # -- validation ----------------------------------------------------------------------------------------------
 
+
 def test_duplicate_rule_names_in_a_tier_are_rejected() -> None:
     with pytest.raises(ValidationError, match="cadence.vip: rule names must be unique"):
-        EngagementPolicy(cadence={"vip": [CadenceRule(name="monthly_call", channel="call", every_days=30),
-                                          CadenceRule(name="monthly_call", channel="sms", every_days=30)]})
+        EngagementPolicy(
+            cadence={
+                "vip": [
+                    CadenceRule(name="monthly_call", channel="call", every_days=30),
+                    CadenceRule(name="monthly_call", channel="sms", every_days=30),
+                ]
+            }
+        )
 
 
 def test_the_same_rule_name_in_two_tiers_is_fine() -> None:
-    p = EngagementPolicy(cadence={"vip": [CadenceRule(name="monthly_call", channel="call", every_days=30)],
-                                  "key": [CadenceRule(name="monthly_call", channel="call", every_days=30)]})
+    p = EngagementPolicy(
+        cadence={
+            "vip": [CadenceRule(name="monthly_call", channel="call", every_days=30)],
+            "key": [CadenceRule(name="monthly_call", channel="call", every_days=30)],
+        }
+    )
     assert set(p.cadence) == {"vip", "key"}
 
 
@@ -174,6 +207,7 @@ def test_invalid_values() -> None:
 
 # -- round trip ----------------------------------------------------------------------------------------------
 
+
 def test_default_round_trips_through_json() -> None:
     dumped = DEFAULT_POLICY.model_dump(mode="json")
     json.dumps(dumped)  # plain JSON
@@ -185,11 +219,23 @@ def test_default_round_trips_through_json() -> None:
 
 def test_edited_policy_round_trips() -> None:
     p = EngagementPolicy(
-        cadence={"key": [CadenceRule(name="weekly_call", channel="call", every_days=7),
-                         CadenceRule(name="offer", channel="email", every_days=60, purpose="marketing")]},
-        contact=ContactRules(short_window_days=3, short_window_max=1, long_window_days=10, long_window_max=3,
-                             quiet_from=time(22, 30), quiet_until=time(7, 15), quiet_channels=["call"],
-                             timezone="Asia/Hong_Kong", marketing_needs_consent=False),
+        cadence={
+            "key": [
+                CadenceRule(name="weekly_call", channel="call", every_days=7),
+                CadenceRule(name="offer", channel="email", every_days=60, purpose="marketing"),
+            ]
+        },
+        contact=ContactRules(
+            short_window_days=3,
+            short_window_max=1,
+            long_window_days=10,
+            long_window_max=3,
+            quiet_from=time(22, 30),
+            quiet_until=time(7, 15),
+            quiet_channels=["call"],
+            timezone="Asia/Hong_Kong",
+            marketing_needs_consent=False,
+        ),
         triggers=TriggerRules(idle_funds_amount=Decimal("250000.5")),
         suitability=SuitabilityRules(assessment_valid_months=24),
     )

@@ -14,10 +14,23 @@ TODAY = date(2026, 6, 10)
 RECENT = date(2026, 1, 15)
 
 
-def verdict(product_risk: str, tolerance: str | None, *, professional: bool = False,
-            assessed_on: date | None = RECENT, today: date = TODAY, valid_months: int = 12) -> Verdict:
-    return suitable(product_risk=product_risk, tolerance=tolerance, professional=professional,
-                    assessed_on=assessed_on, today=today, valid_months=valid_months)
+def verdict(
+    product_risk: str,
+    tolerance: str | None,
+    *,
+    professional: bool = False,
+    assessed_on: date | None = RECENT,
+    today: date = TODAY,
+    valid_months: int = 12,
+) -> Verdict:
+    return suitable(
+        product_risk=product_risk,
+        tolerance=tolerance,
+        professional=professional,
+        assessed_on=assessed_on,
+        today=today,
+        valid_months=valid_months,
+    )
 
 
 def test_level() -> None:
@@ -105,8 +118,10 @@ def test_expires_on_clamps_to_month_end(assessed: date, months: int, expected: d
     assert expires_on(assessed, months) == expected
 
 
-@given(assessed=st.dates(min_value=date(1990, 1, 1), max_value=date(2090, 12, 31)),
-       months=st.integers(min_value=1, max_value=60))
+@given(
+    assessed=st.dates(min_value=date(1990, 1, 1), max_value=date(2090, 12, 31)),
+    months=st.integers(min_value=1, max_value=60),
+)
 def test_expires_on_properties(assessed: date, months: int) -> None:
     expiry = expires_on(assessed, months)
     assert expiry > assessed
@@ -116,8 +131,7 @@ def test_expires_on_properties(assessed: date, months: int) -> None:
         assert (expiry + timedelta(days=1)).day == 1
 
 
-@given(n=st.integers(min_value=1, max_value=5), m=st.integers(min_value=1, max_value=5),
-       professional=st.booleans())
+@given(n=st.integers(min_value=1, max_value=5), m=st.integers(min_value=1, max_value=5), professional=st.booleans())
 def test_cn_takes_r1_to_rn(n: int, m: int, professional: bool) -> None:
     v = verdict(f"R{m}", f"C{n}", professional=professional)
     assert v.allowed is (professional or m <= n)
@@ -127,8 +141,12 @@ def test_cn_takes_r1_to_rn(n: int, m: int, professional: bool) -> None:
         assert v.reason is not None and f"R{m}" in v.reason and f"C{n}" in v.reason
 
 
-@given(n=st.integers(min_value=1, max_value=5), m=st.integers(min_value=1, max_value=5),
-       professional=st.booleans(), age_days=st.integers(min_value=0, max_value=800))
+@given(
+    n=st.integers(min_value=1, max_value=5),
+    m=st.integers(min_value=1, max_value=5),
+    professional=st.booleans(),
+    age_days=st.integers(min_value=0, max_value=800),
+)
 def test_never_allowed_with_an_expired_assessment(n: int, m: int, professional: bool, age_days: int) -> None:
     assessed = TODAY - timedelta(days=age_days)
     v = verdict(f"R{m}", f"C{n}", professional=professional, assessed_on=assessed)

@@ -13,7 +13,9 @@ D = date(2026, 6, 10)
 
 def test_task_id_format() -> None:
     assert task_id("C0001", "birthday", 2026) == "C0001:birthday:2026"
-    assert task_id("C0001", "follow_up", "monthly_call", date(2026, 12, 14)) == "C0001:follow_up:monthly_call:2026-12-14"
+    assert (
+        task_id("C0001", "follow_up", "monthly_call", date(2026, 12, 14)) == "C0001:follow_up:monthly_call:2026-12-14"
+    )
     assert task_id("C0001", "complaint_follow_up", "CMP-7") == "C0001:complaint_follow_up:CMP-7"
     assert task_id("C0001", "welcome") == "C0001:welcome"
 
@@ -44,13 +46,15 @@ def test_earlier_due_first_within_a_tier() -> None:
     late = priority(tier="vip", due_on=date(2026, 6, 2), kind="complaint_follow_up")
     assert early < late
     # across a year and month boundary too (ISO strings sort like dates)
-    assert priority(tier="vip", due_on=date(2025, 12, 31), kind="manual") < \
-        priority(tier="vip", due_on=date(2026, 1, 1), kind="manual")
+    assert priority(tier="vip", due_on=date(2025, 12, 31), kind="manual") < priority(
+        tier="vip", due_on=date(2026, 1, 1), kind="manual"
+    )
 
 
 def test_due_may_be_an_iso_string() -> None:
-    assert priority(tier="key", due_on="2026-06-10", kind="follow_up") == \
-        priority(tier="key", due_on=date(2026, 6, 10), kind="follow_up")
+    assert priority(tier="key", due_on="2026-06-10", kind="follow_up") == priority(
+        tier="key", due_on=date(2026, 6, 10), kind="follow_up"
+    )
 
 
 def test_kind_urgency_at_equal_tier_and_due() -> None:
@@ -95,27 +99,61 @@ def test_is_overdue(status: str, due_on: date, overdue: bool) -> None:
 
 
 def test_task_defaults() -> None:
-    t = Task(task_id="C1:manual:x", customer_id="C1", kind="manual", purpose="service", channel="call", due_on=D,
-             assignee="S1", branch="B1", tier="vip")
+    t = Task(
+        task_id="C1:manual:x",
+        customer_id="C1",
+        kind="manual",
+        purpose="service",
+        channel="call",
+        due_on=D,
+        assignee="S1",
+        branch="B1",
+        tier="vip",
+    )
     assert t.status == "open" and t.overdue is False and t.created_by == "engagement"
     assert t.history == [] and t.owner is None and t.note is None
-    t2 = Task(task_id="C2:manual:x", customer_id="C2", kind="manual", purpose="service", channel="call", due_on=D,
-              assignee=None, branch=None, tier=None)
+    t2 = Task(
+        task_id="C2:manual:x",
+        customer_id="C2",
+        kind="manual",
+        purpose="service",
+        channel="call",
+        due_on=D,
+        assignee=None,
+        branch=None,
+        tier=None,
+    )
     t.history.append({"a": 1})
     assert t2.history == []  # not shared between tasks
 
 
 def _task(kind, occasion, due_on=date(2026, 12, 14), task_id="C1:x"):
     from crm_engagement.domain.tasks import Task
-    return Task(task_id=task_id, customer_id="C1", kind=kind, purpose="service", channel="call", due_on=due_on,
-                assignee="S1", branch="BR001", tier="vip", occasion=occasion)
+
+    return Task(
+        task_id=task_id,
+        customer_id="C1",
+        kind=kind,
+        purpose="service",
+        channel="call",
+        due_on=due_on,
+        assignee="S1",
+        branch="BR001",
+        tier="vip",
+        occasion=occasion,
+    )
 
 
 def test_open_key_is_the_customer_kind_and_occasion():
     from crm_engagement.domain.tasks import open_key
-    assert open_key(_task("product_recommendation", "aum_above_100000.00", task_id="C1:product_recommendation:2026-12-02")) \
-        == open_key(_task("product_recommendation", "aum_above_100000.00", task_id="C1:product_recommendation:2026-12-04")) \
+
+    assert (
+        open_key(_task("product_recommendation", "aum_above_100000.00", task_id="C1:product_recommendation:2026-12-02"))
+        == open_key(
+            _task("product_recommendation", "aum_above_100000.00", task_id="C1:product_recommendation:2026-12-04")
+        )
         == "C1:product_recommendation:aum_above_100000.00"
+    )
     assert open_key(_task("follow_up", "monthly_call")) == "C1:follow_up:monthly_call"
     assert open_key(_task("welcome", "upgrade_to_vip")) == open_key(_task("welcome", "first_tier_key")) == "C1:welcome"
     assert open_key(_task("complaint_follow_up", "CMP-7")) == "C1:complaint_follow_up:CMP-7"
@@ -123,7 +161,10 @@ def test_open_key_is_the_customer_kind_and_occasion():
 
 def test_one_retention_call_at_a_time_and_care_moments_once_a_year():
     from crm_engagement.domain.tasks import open_key
-    assert open_key(_task("retention", "outflow")) == open_key(_task("retention", "outflow,complaint")) == "C1:retention"
+
+    assert (
+        open_key(_task("retention", "outflow")) == open_key(_task("retention", "outflow,complaint")) == "C1:retention"
+    )
     assert open_key(_task("birthday", "birthday", date(2026, 12, 20))) == "C1:birthday:birthday:2026"
     assert open_key(_task("birthday", "birthday", date(2027, 12, 20))) == "C1:birthday:birthday:2027"
     assert open_key(_task("festival", "spring_festival", date(2027, 2, 6))) == "C1:festival:spring_festival:2027"
@@ -131,4 +172,5 @@ def test_one_retention_call_at_a_time_and_care_moments_once_a_year():
 
 def test_tasks_made_by_hand_have_no_open_key():
     from crm_engagement.domain.tasks import open_key
+
     assert open_key(_task("manual", None)) is None

@@ -39,8 +39,10 @@ def test_crossing_again_after_falling_below() -> None:
     assert fired == [True, False, False, True]
 
 
-@given(previous=st.decimals(min_value=0, max_value=10**7, places=2),
-       current=st.decimals(min_value=0, max_value=10**7, places=2))
+@given(
+    previous=st.decimals(min_value=0, max_value=10**7, places=2),
+    current=st.decimals(min_value=0, max_value=10**7, places=2),
+)
 def test_crossed_upward_property(previous: Decimal, current: Decimal) -> None:
     assert crossed_upward(previous=previous, current=current, amount=AMOUNT) is (previous < AMOUNT <= current)
 

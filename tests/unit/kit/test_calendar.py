@@ -14,7 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crm_kit.calendar import (
-    CalendarYearUnknown, ScheduleInvalid, WorkingCalendar, parse_notice, parse_schedules, statute_problems,
+    CalendarYearUnknown,
+    ScheduleInvalid,
+    WorkingCalendar,
+    parse_notice,
+    parse_schedules,
+    statute_problems,
 )
 from crm_kit.settings import ServiceSettings
 
@@ -166,19 +171,39 @@ def test_a_loaded_notice_replaces_the_provisional_year() -> None:
     notice = parse_notice(NOTICE_2027)
     assert notice.year == 2027 and statute_problems(notice) == []
     cal.set_official({2027: notice})
-    assert cal.source(date(2027, 10, 5)) == "official" and not cal.depends_on_provisional(date(2026, 12, 31), date(2027, 1, 4))
+    assert cal.source(date(2027, 10, 5)) == "official" and not cal.depends_on_provisional(
+        date(2026, 12, 31), date(2027, 1, 4)
+    )
     assert cal.is_public_holiday(date(2027, 10, 7)) and cal.is_workday(date(2027, 10, 9))  # 调休 Saturday
     assert cal.holiday_name(date(2027, 1, 1)) == "New Year's Day"  # 元旦 read as chinesecalendar's name
-    assert cal.day(date(2027, 10, 9)) == {"date": date(2027, 10, 9), "working": True, "kind": "make_up_workday",
-                                          "holiday": None, "source": "official", "provisional": False}
+    assert cal.day(date(2027, 10, 9)) == {
+        "date": date(2027, 10, 9),
+        "working": True,
+        "kind": "make_up_workday",
+        "holiday": None,
+        "source": "official",
+        "provisional": False,
+    }
 
 
 def test_day_says_working_or_rest_and_the_source() -> None:
-    assert CAL.day(date(2026, 10, 1)) == {"date": date(2026, 10, 1), "working": False, "kind": "public_holiday",
-                                         "holiday": "National Day", "source": "official", "provisional": False}
+    assert CAL.day(date(2026, 10, 1)) == {
+        "date": date(2026, 10, 1),
+        "working": False,
+        "kind": "public_holiday",
+        "holiday": "National Day",
+        "source": "official",
+        "provisional": False,
+    }
     assert CAL.day(date(2027, 1, 2))["kind"] == "weekend"
-    assert CAL.day(date(2027, 1, 4)) == {"date": date(2027, 1, 4), "working": True, "kind": "workday",
-                                        "holiday": None, "source": "provisional", "provisional": True}
+    assert CAL.day(date(2027, 1, 4)) == {
+        "date": date(2027, 1, 4),
+        "working": True,
+        "kind": "workday",
+        "holiday": None,
+        "source": "provisional",
+        "provisional": True,
+    }
 
 
 def test_override_file_describes_2027(tmp_path: Path) -> None:
@@ -222,7 +247,10 @@ def test_example_file_loads(tmp_path: Path) -> None:
         ({"27": {}}, "'27'"),
         ({"2027": []}, "2027"),
         ({"2027": {"holiday": {}}}, "unknown key"),
-        ({"2027": {"holidays": {"2028-01-01": "New Year's Day"}}}, "2027.holidays.2028-01-01: 2028-01-01 is outside the year 2027"),
+        (
+            {"2027": {"holidays": {"2028-01-01": "New Year's Day"}}},
+            "2027.holidays.2028-01-01: 2028-01-01 is outside the year 2027",
+        ),
         ({"2027": {"workdays": ["2026-12-27"]}}, r"2027.workdays[0]: 2026-12-27 is outside the year 2027"),
         ({"2027": {"holidays": {"2027-02-30": "x"}}}, "2027.holidays.2027-02-30: '2027-02-30' is not a valid date"),
         ({"2027": {"holidays": {"27-1-1": "x"}}}, "not a date in the form YYYY-MM-DD"),
@@ -264,6 +292,7 @@ def test_override_file_changed_on_disk_is_read_again(tmp_path: Path) -> None:
     before = cal.revision
     path.write_text(json.dumps({"2027": {"holidays": {"2027-03-02": "Bank Day"}}}), encoding="utf-8")
     import os
+
     os.utime(path, (1, 1))  # a new modification time, whatever the file system's resolution
     assert cal.reload_override_if_changed() is True
     assert cal.is_workday(date(2027, 3, 1)) and not cal.is_workday(date(2027, 3, 2))
@@ -301,7 +330,11 @@ def _holiday(index: int, **changes: Any) -> dict[str, Any]:
         (_holiday(1, rest={"from": "2027-02-13", "to": "2027-02-05"}), "holidays[1].rest", "before it starts"),
         (_holiday(1, rest={"from": "2027-02-05"}), "holidays[1].rest", "expected"),
         (_holiday(6, rest={"from": "2027-10-01", "to": "2027-10-30"}), "holidays[6].rest", "longer than any break"),
-        (_holiday(0, rest={"from": "2026-12-31", "to": "2027-01-01"}), "holidays[0].rest.from", "outside the year 2027"),
+        (
+            _holiday(0, rest={"from": "2026-12-31", "to": "2027-01-01"}),
+            "holidays[0].rest.from",
+            "outside the year 2027",
+        ),
         (_holiday(2, rest={"from": "2027-02-13", "to": "2027-02-14"}), "holidays[2].rest", "already a rest day"),
         (_holiday(3, make_up_workdays=["2027-04-26"]), "holidays[3].make_up_workdays[0]", "is a Monday"),
         (_holiday(3, make_up_workdays=["2027-02-06"]), "holidays", "both a rest day"),

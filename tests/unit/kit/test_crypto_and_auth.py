@@ -8,8 +8,14 @@ from crm_kit.settings import ServiceSettings
 
 
 def settings(**kw):
-    base = dict(service_name="t", port=1, mongodb_database="x", crm_data_key=new_key_b64(), crm_lookup_key=new_key_b64(),
-                crm_jwt_secret="s" * 32)
+    base = dict(
+        service_name="t",
+        port=1,
+        mongodb_database="x",
+        crm_data_key=new_key_b64(),
+        crm_lookup_key=new_key_b64(),
+        crm_jwt_secret="s" * 32,
+    )
     return ServiceSettings(**{**base, **kw})
 
 

@@ -40,10 +40,23 @@ def jwks_url():
 
 def test_rs256_token_from_jwks(jwks_url):
     url, key = jwks_url
-    settings = ServiceSettings(service_name="t", port=1, mongodb_database="x", crm_data_key=new_key_b64(),
-                               crm_lookup_key=new_key_b64(), crm_jwt_jwks_url=url, crm_jwt_issuer="https://sso.bank")
+    settings = ServiceSettings(
+        service_name="t",
+        port=1,
+        mongodb_database="x",
+        crm_data_key=new_key_b64(),
+        crm_lookup_key=new_key_b64(),
+        crm_jwt_jwks_url=url,
+        crm_jwt_issuer="https://sso.bank",
+    )
     verifier = TokenVerifier(settings)
-    claims = {"sub": "S7", "role": "rm_supervisor", "branch": "BR2", "iss": "https://sso.bank", "exp": int(time.time()) + 60}
+    claims = {
+        "sub": "S7",
+        "role": "rm_supervisor",
+        "branch": "BR2",
+        "iss": "https://sso.bank",
+        "exp": int(time.time()) + 60,
+    }
     token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
     assert verifier.verify(token) == Principal("S7", Role.RM_SUPERVISOR, "BR2")
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)

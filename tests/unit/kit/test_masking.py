@@ -112,6 +112,7 @@ def test_mask_name(value, expected):
 
 # --- redact_text ---------------------------------------------------------------
 
+
 def test_redact_text_masks_resident_id_and_mobile():
     text = "customer 110101199003071234 called from 13812345678 today"
     assert redact_text(text) == "customer 110***********1234 called from 138****5678 today"

@@ -9,8 +9,14 @@ from crm_kit.outbox import Outbox, OutboxRelay, publish_order, rows_of
 
 
 def doc(*keys, topic="crm.profile.customers"):
-    return {"_id": str(ObjectId()), "seq": ObjectId(), "messages": [
-        {"id": str(ObjectId()), "topic": topic, "key": k, "value": b"{}", "headers": {}, "key_seq": None} for k in keys]}
+    return {
+        "_id": str(ObjectId()),
+        "seq": ObjectId(),
+        "messages": [
+            {"id": str(ObjectId()), "topic": topic, "key": k, "value": b"{}", "headers": {}, "key_seq": None}
+            for k in keys
+        ],
+    }
 
 
 def ack(offset=0, topic="crm.profile.customers"):
@@ -32,8 +38,9 @@ class Topics:
 
 def relay(topics):
     mongo = Mongo("mongodb://127.0.0.1:1/?directConnection=true", "unused")  # never connects
-    return OutboxRelay(outbox=Outbox(mongo), mongo=mongo, broker=None, name="t", poll_seconds=1, batch_size=10,
-                       topics=topics)
+    return OutboxRelay(
+        outbox=Outbox(mongo), mongo=mongo, broker=None, name="t", poll_seconds=1, batch_size=10, topics=topics
+    )
 
 
 async def acknowledged(docs, results, topics=None, disturbances=0):

@@ -10,7 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crm_kit.statutory_holidays import (
-    LABOUR, MID_AUTUMN, NATIONAL, NEW_YEAR, SPRING, statutory_holidays, statutory_rest_days,
+    LABOUR,
+    MID_AUTUMN,
+    NATIONAL,
+    NEW_YEAR,
+    SPRING,
+    statutory_holidays,
+    statutory_rest_days,
 )
 
 
@@ -35,7 +41,12 @@ def test_the_official_holidays_start_on_the_statutory_days(year: int) -> None:
 
 def test_2026_known_dates() -> None:
     holidays = dict(statutory_holidays(2026))
-    assert holidays[SPRING] == [date(2026, 2, 16), date(2026, 2, 17), date(2026, 2, 18), date(2026, 2, 19)]  # 除夕 … 初三
+    assert holidays[SPRING] == [
+        date(2026, 2, 16),
+        date(2026, 2, 17),
+        date(2026, 2, 18),
+        date(2026, 2, 19),
+    ]  # 除夕 … 初三
     assert holidays[MID_AUTUMN] == [date(2026, 9, 25)]
     rest = statutory_rest_days(2026)
     # 劳动节 Fri 05-01 and Sat 05-02: the Saturday given back on Monday 05-04 (补假, Article 6).

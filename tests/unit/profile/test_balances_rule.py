@@ -78,8 +78,10 @@ def test_a_week_in_one_batch_is_a_change_per_day_with_the_day_before_as_previous
 def test_a_week_back_where_it_started_still_changed_every_day():
     # Day by day this published two changes; only comparing first and last would publish none.
     out = apply_snapshots(pos(19, "100.00"), [pos(20, "500.00"), pos(21, "100.00")])
-    assert [(p.aum, n.aum) for p, n in out.changes] == [(Decimal("100.00"), Decimal("500.00")),
-                                                          (Decimal("500.00"), Decimal("100.00"))]
+    assert [(p.aum, n.aum) for p, n in out.changes] == [
+        (Decimal("100.00"), Decimal("500.00")),
+        (Decimal("500.00"), Decimal("100.00")),
+    ]
     assert out.aum_changed
 
 
@@ -92,8 +94,10 @@ def test_days_before_the_latest_fill_the_history_but_change_nothing():
 snapshot = st.builds(pos, st.integers(min_value=1, max_value=12), st.sampled_from(["1.00", "2.00", "3.00"]))
 
 
-@given(st.lists(snapshot, min_size=1, max_size=12).map(lambda xs: sorted(xs, key=lambda p: p.as_of)),
-       st.one_of(st.none(), st.builds(pos, st.just(1), st.sampled_from(["1.00", "2.00"]))))
+@given(
+    st.lists(snapshot, min_size=1, max_size=12).map(lambda xs: sorted(xs, key=lambda p: p.as_of)),
+    st.one_of(st.none(), st.builds(pos, st.just(1), st.sampled_from(["1.00", "2.00"]))),
+)
 def test_a_batch_of_days_in_date_order_publishes_what_the_daily_feed_publishes(days, current):
     # One snapshot a day, as core banking sends a catch-up: the batch's changes are the daily feed's.
     days = list({p.as_of: p for p in days}.values())

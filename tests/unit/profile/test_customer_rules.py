@@ -45,7 +45,12 @@ def test_patch_cannot_touch_identity_owner_or_the_other_kinds_fields():
     from crm_profile.domain.customer import fields_not_patchable
 
     assert fields_not_patchable("individual", ["tags", "phones", "risk"]) == []
-    assert fields_not_patchable("individual", ["industry", "owner", "id_document", "kind"]) == ["id_document", "industry", "kind", "owner"]
+    assert fields_not_patchable("individual", ["industry", "owner", "id_document", "kind"]) == [
+        "id_document",
+        "industry",
+        "kind",
+        "owner",
+    ]
     assert fields_not_patchable("corporate", ["industry", "gender", "birthday"]) == ["birthday", "gender"]
 
 

@@ -20,7 +20,7 @@ from crm_profile.domain.identity import (
 # so the tests do not merely compare the module with itself.
 _RID_WEIGHTS = [2 ** (17 - i) % 11 for i in range(17)]  # ISO 7064 MOD 11-2 weights
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_USCC_WEIGHTS = [3 ** i % 31 for i in range(17)]  # GB 32100: 3^(i) mod 31
+_USCC_WEIGHTS = [3**i % 31 for i in range(17)]  # GB 32100: 3^(i) mod 31
 
 
 def _ref_rid_check(first17: str) -> str:
@@ -41,6 +41,7 @@ def test_reference_weights_match_the_standard_tables():
 
 
 # --- resident ID -------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "value",
@@ -169,6 +170,7 @@ def test_property_any_other_check_digit_fails(first17, wrong):
 
 # --- mobile ------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "value",
     [
@@ -212,6 +214,7 @@ def test_invalid_mobiles_are_rejected_with_reason(value, message):
 
 
 # --- USCC --------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "value",

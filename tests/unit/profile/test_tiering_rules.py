@@ -46,18 +46,40 @@ def _event(data):
 
 
 def test_parse_takes_owner_and_tier_events_and_ignores_other_tiering_events():
-    owner = parse_tiering_event(_event(OwnerAssigned(
-        customer_id="C1", new_owner="S-RM2", reason="manual", assigned_by="S-SUP", assigned_at=T0)))
+    owner = parse_tiering_event(
+        _event(OwnerAssigned(customer_id="C1", new_owner="S-RM2", reason="manual", assigned_by="S-SUP", assigned_at=T0))
+    )
     assert isinstance(owner.data, OwnerAssigned) and owner.data.new_owner == "S-RM2"
-    tier = parse_tiering_event(_event(TierChanged(
-        customer_id="C1", from_tier=None, to_tier="vip", reason="first_tier", policy_version=1, as_of=date(2026, 11, 20),
-        basis_amount="600000.00")))
+    tier = parse_tiering_event(
+        _event(
+            TierChanged(
+                customer_id="C1",
+                from_tier=None,
+                to_tier="vip",
+                reason="first_tier",
+                policy_version=1,
+                as_of=date(2026, 11, 20),
+                basis_amount="600000.00",
+            )
+        )
+    )
     assert isinstance(tier.data, TierChanged) and tier.data.to_tier == "vip"
-    assert parse_tiering_event(_event(ChurnRiskCleared(customer_id="C1", as_of=date(2026, 11, 20), resolved=[]))) is None
+    assert (
+        parse_tiering_event(_event(ChurnRiskCleared(customer_id="C1", as_of=date(2026, 11, 20), resolved=[]))) is None
+    )
 
 
-@pytest.mark.parametrize("raw", [b"not json", b"[1]", b'{"data": {}}', json.dumps(
-    {"type": OwnerAssigned.event_type, "source": "crm/tiering", "subject": "C1", "data": {"customer_id": "C1"}}).encode()])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"not json",
+        b"[1]",
+        b'{"data": {}}',
+        json.dumps(
+            {"type": OwnerAssigned.event_type, "source": "crm/tiering", "subject": "C1", "data": {"customer_id": "C1"}}
+        ).encode(),
+    ],
+)
 def test_parse_refuses_what_cannot_be_read_so_it_goes_to_the_dead_letters(raw):
     with pytest.raises(ValueError):  # pydantic's ValidationError is a ValueError
         parse_tiering_event(raw)

@@ -25,8 +25,9 @@ def p(n: int, aum: str) -> Point:
 
 
 def rules_on(s, n, *, last_change=None, drop=None, complaints=(), rules=RULES):
-    return reasons(series=s, as_of=day(n), last_change=last_change, drop=drop, open_complaints=list(complaints),
-                   rules=rules)
+    return reasons(
+        series=s, as_of=day(n), last_change=last_change, drop=drop, open_complaints=list(complaints), rules=rules
+    )
 
 
 @pytest.mark.parametrize(("after", "holds"), [("70000.01", False), ("70000.00", True), ("0.00", True)])
@@ -62,12 +63,15 @@ def test_no_outflow_from_a_zero_peak():
     assert rules_on([p(0, "0.00")], 5) == {}
 
 
-@pytest.mark.parametrize(("before", "after", "expected"), [
-    ("200000.00", "99999.99", LargeDrop(day(3), Decimal("200000.00"), Decimal("99999.99"))),
-    ("200000.00", "100000.00", None),  # exactly 100,000: not above it
-    ("199999.99", "0.00", None),  # below 200,000 before the drop
-    ("5000000.00", "4899999.99", LargeDrop(day(3), Decimal("5000000.00"), Decimal("4899999.99"))),
-])
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        ("200000.00", "99999.99", LargeDrop(day(3), Decimal("200000.00"), Decimal("99999.99"))),
+        ("200000.00", "100000.00", None),  # exactly 100,000: not above it
+        ("199999.99", "0.00", None),  # below 200,000 before the drop
+        ("5000000.00", "4899999.99", LargeDrop(day(3), Decimal("5000000.00"), Decimal("4899999.99"))),
+    ],
+)
 def test_large_drop_is_a_fall_above_the_amount_from_at_least_the_minimum(before, after, expected):
     assert large_drop(Decimal(before), Decimal(after), day(3), RULES) == expected
 
@@ -128,8 +132,9 @@ def test_no_rule_changes_before_next_check(raw, after_last):
     start = points[-1].as_of + timedelta(days=after_last)
 
     def held(when: date) -> set[str]:
-        return set(reasons(series=points, as_of=when, last_change=last_change, drop=drop, open_complaints=[],
-                           rules=RULES))
+        return set(
+            reasons(series=points, as_of=when, last_change=last_change, drop=drop, open_complaints=[], rules=RULES)
+        )
 
     due = next_check(series=points, as_of=start, last_change=last_change, drop=drop, rules=RULES)
     end = due if due is not None else start + timedelta(days=400)

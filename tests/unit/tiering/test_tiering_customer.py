@@ -24,10 +24,16 @@ def customer(**kw) -> TieredCustomer:
     return TieredCustomer(customer_id="C1", branch="B1", **kw)
 
 
-def see(c: TieredCustomer, n: int, aum: str, *, policy: Policy = DEFAULT_POLICY, version: int = 1,
-        breakdown: dict[str, Decimal] | None = None) -> bool:
-    return c.observe_balance(as_of=day(n), aum=Decimal(aum), breakdown=breakdown or {}, policy=policy,
-                             version=version)
+def see(
+    c: TieredCustomer,
+    n: int,
+    aum: str,
+    *,
+    policy: Policy = DEFAULT_POLICY,
+    version: int = 1,
+    breakdown: dict[str, Decimal] | None = None,
+) -> bool:
+    return c.observe_balance(as_of=day(n), aum=Decimal(aum), breakdown=breakdown or {}, policy=policy, version=version)
 
 
 def of(c: TieredCustomer, kind: type) -> list:
@@ -48,8 +54,17 @@ def test_first_snapshot_gives_the_first_tier_at_once():
     assert (e.customer_id, e.branch, e.from_tier, e.to_tier, e.reason) == ("C1", "B1", None, "vip", "first_tier")
     assert (e.policy_version, e.as_of, e.basis_amount, e.basis) == (3, day(0), Decimal("600000.00"), "balance")
     assert (c.tier, c.tier_since, c.policy_version, c.tier_entered) == ("vip", day(0), 3, True)
-    assert c.tier_history == [{"from": None, "to": "vip", "reason": "first_tier", "policy_version": 3,
-                               "as_of": "2026-01-01", "basis_amount": Decimal("600000.00"), "basis": "balance"}]
+    assert c.tier_history == [
+        {
+            "from": None,
+            "to": "vip",
+            "reason": "first_tier",
+            "policy_version": 3,
+            "as_of": "2026-01-01",
+            "basis_amount": Decimal("600000.00"),
+            "basis": "balance",
+        }
+    ]
 
 
 def test_below_the_minimum_from_the_start_gives_no_tier_and_no_tier_event():
@@ -117,7 +132,12 @@ def test_downgrade_waits_for_the_grace_and_applies_without_a_new_balance():
     c.evaluate(on=day(31), policy=DEFAULT_POLICY, version=1)  # day 30: carried forward, applied
     [e] = of(c, TierChanged)
     assert (e.from_tier, e.to_tier, e.reason, e.as_of, e.basis_amount) == (
-        "vip", "potential", "downgrade", day(31), Decimal("499999.99"))
+        "vip",
+        "potential",
+        "downgrade",
+        day(31),
+        Decimal("499999.99"),
+    )
     assert c.tier == "potential" and c.below_since is None and c.tier_entered
 
 
@@ -173,8 +193,12 @@ def test_an_evaluation_never_goes_back_in_time():
 def test_a_new_policy_applies_at_once_both_ways():
     c = customer()
     see(c, 0, "600000.00")
-    higher = Policy.model_validate({**DEFAULT_POLICY.model_dump(), "tiers": [
-        {**t.model_dump(), "lower_bound": t.lower_bound * 2} for t in DEFAULT_POLICY.tiers]})
+    higher = Policy.model_validate(
+        {
+            **DEFAULT_POLICY.model_dump(),
+            "tiers": [{**t.model_dump(), "lower_bound": t.lower_bound * 2} for t in DEFAULT_POLICY.tiers],
+        }
+    )
     c.evaluate(on=day(0), policy=higher, version=2, policy_changed=True)
     assert tier_changes(c)[-1] == ("vip", "potential", "policy_change", day(0))
     assert c.policy_version == 2 and c.below_since is None
@@ -193,15 +217,27 @@ def test_a_new_policy_that_keeps_the_tier_records_no_tier_event():
 def test_tier_history_keeps_the_latest_changes_only():
     c = customer()
     for n in range(TIER_HISTORY_KEPT + 10):
-        see(c, n, "600000.00" if n % 2 == 0 else "5000000.00", policy=DEFAULT_POLICY.model_copy(
-            update={"downgrade_grace_days": 0}))
+        see(
+            c,
+            n,
+            "600000.00" if n % 2 == 0 else "5000000.00",
+            policy=DEFAULT_POLICY.model_copy(update={"downgrade_grace_days": 0}),
+        )
     assert len(c.tier_history) == TIER_HISTORY_KEPT
     assert c.tier_history[-1]["as_of"] == day(TIER_HISTORY_KEPT + 9).isoformat()
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 3), st.sampled_from(
-    ["0.00", "999.99", "1000.00", "49999.99", "50000.00", "500000.00", "3000000.00"])), min_size=1, max_size=12))
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 3),
+            st.sampled_from(["0.00", "999.99", "1000.00", "49999.99", "50000.00", "500000.00", "3000000.00"]),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
 def test_replaying_every_snapshot_again_records_nothing_new(steps):
     c = customer(registered_on=day(-400))
     n = 0
@@ -242,7 +278,12 @@ def test_average_daily_upgrades_after_the_set_days_at_the_higher_balance():
     c.evaluate(on=day(14), policy=AVERAGE_5, version=1)  # fifth day at 50,000
     [_, e] = of(c, TierChanged)
     assert (e.to_tier, e.reason, e.as_of, e.basis, e.basis_amount) == (
-        "ordinary", "upgrade", day(14), "average_daily", Decimal("50000.00"))
+        "ordinary",
+        "upgrade",
+        day(14),
+        "average_daily",
+        Decimal("50000.00"),
+    )
 
 
 def test_average_daily_of_a_new_customer_counts_its_days_only():
@@ -266,8 +307,10 @@ def test_a_customer_is_new_for_ninety_days_after_registering():
     assert stages(c) == [(None, "new", day(0)), ("new", "mature", day(90))]
 
 
-@pytest.mark.parametrize(("now", "expected"), [("110000.00", "growing"), ("90000.00", "declining"),
-                                               ("109999.99", "mature"), ("90000.01", "mature")])
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [("110000.00", "growing"), ("90000.00", "declining"), ("109999.99", "mature"), ("90000.01", "mature")],
+)
 def test_growing_or_declining_by_ten_percent_over_ninety_days(now, expected):
     c = customer(registered_on=day(-400))
     see(c, 0, "100000.00")
@@ -421,16 +464,19 @@ def test_a_new_reason_raises_again_with_all_reasons_and_keeps_the_start():
 # -- watch list, owner, merge -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("before", "after", "watched"), [
-    ("1000000.00", "950000.00", True),  # 50,000
-    ("1000000.00", "950000.01", False),  # 49,999.99 and under 10%
-    ("250000.00", "225000.00", True),  # 10%
-    ("250000.00", "225000.01", False),
-    ("250000.00", "275000.00", True),
-    ("150000.00", "200000.00", True),  # 200,000 after the change counts
-    ("100000.00", "199999.99", False),  # under 200,000 before and after
-    ("600000.00", "600000.00", False),
-])
+@pytest.mark.parametrize(
+    ("before", "after", "watched"),
+    [
+        ("1000000.00", "950000.00", True),  # 50,000
+        ("1000000.00", "950000.01", False),  # 49,999.99 and under 10%
+        ("250000.00", "225000.00", True),  # 10%
+        ("250000.00", "225000.01", False),
+        ("250000.00", "275000.00", True),
+        ("150000.00", "200000.00", True),  # 200,000 after the change counts
+        ("100000.00", "199999.99", False),  # under 200,000 before and after
+        ("600000.00", "600000.00", False),
+    ],
+)
 def test_watch_entry_for_significant_changes_of_200k_customers(before, after, watched):
     c = customer()
     see(c, 0, before)
@@ -454,7 +500,13 @@ def test_assign_owner_records_the_event_once():
     assert c.assign_owner("S2", reason="tier_responsibility", by="tiering", at=at)
     [e] = of(c, OwnerAssigned)
     assert (e.previous_owner, e.new_owner, e.tier, e.reason, e.assigned_by, e.assigned_at) == (
-        "S1", "S2", "vip", "tier_responsibility", "tiering", at)
+        "S1",
+        "S2",
+        "vip",
+        "tier_responsibility",
+        "tiering",
+        at,
+    )
     assert not c.assign_owner("S2", reason="manual", by="S9", at=at)
     assert len(of(c, OwnerAssigned)) == 1 and c.owner == "S2"
 
@@ -470,14 +522,16 @@ def test_an_outflow_warning_holds_until_aum_is_back_above_seventy_percent_of_the
     c = TieredCustomer("C-OUT", branch="BR001", owner="S1", registered_on=date(2020, 1, 1))
     start = date(2026, 3, 1)
     c.observe_balance(as_of=start, aum=Decimal("100000.00"), breakdown={}, policy=DEFAULT_POLICY, version=1)
-    c.observe_balance(as_of=start + timedelta(days=5), aum=Decimal("70000.00"), breakdown={}, policy=DEFAULT_POLICY,
-                      version=1)
+    c.observe_balance(
+        as_of=start + timedelta(days=5), aum=Decimal("70000.00"), breakdown={}, policy=DEFAULT_POLICY, version=1
+    )
     assert "outflow" in c.churn
     c.events.clear()
     # Sixty days later the fall has left the 30-day window, but nothing came back.
     c.evaluate(on=start + timedelta(days=65), policy=DEFAULT_POLICY, version=1)
     assert "outflow" in c.churn and not any(isinstance(e, ChurnRiskCleared) for e in c.events)
-    c.observe_balance(as_of=start + timedelta(days=66), aum=Decimal("70000.01"), breakdown={}, policy=DEFAULT_POLICY,
-                      version=1)
+    c.observe_balance(
+        as_of=start + timedelta(days=66), aum=Decimal("70000.01"), breakdown={}, policy=DEFAULT_POLICY, version=1
+    )
     assert "outflow" not in c.churn
     assert [e.resolved for e in c.events if isinstance(e, ChurnRiskCleared)] == [["outflow"]]

@@ -15,7 +15,12 @@ def tiers(*pairs: tuple[str, str]) -> list[dict]:
 def test_default_policy_has_the_five_tiers_of_the_brief_in_order():
     assert [t.name for t in DEFAULT_POLICY.tiers] == list(TIER_ORDER)
     assert [t.lower_bound for t in DEFAULT_POLICY.tiers] == [
-        Decimal("1000.00"), Decimal("50000.00"), Decimal("200000.00"), Decimal("500000.00"), Decimal("3000000.00")]
+        Decimal("1000.00"),
+        Decimal("50000.00"),
+        Decimal("200000.00"),
+        Decimal("500000.00"),
+        Decimal("3000000.00"),
+    ]
 
 
 def test_default_responsible_roles_follow_the_brief():
@@ -39,7 +44,10 @@ def test_default_rules_of_the_seed():
     assert (p.lifecycle.growing_pct, p.lifecycle.declining_pct) == (Decimal(10), Decimal(10))
     assert p.lifecycle.churned_below == Decimal("1000.00")
     assert (p.watch.min_aum, p.watch.min_change_amount, p.watch.min_change_pct) == (
-        Decimal("200000.00"), Decimal("50000.00"), Decimal(10))
+        Decimal("200000.00"),
+        Decimal("50000.00"),
+        Decimal(10),
+    )
 
 
 def test_rule_finds_a_tier_by_name_and_nothing_for_no_tier():
@@ -64,11 +72,14 @@ def test_a_subset_of_the_tiers_in_order_is_allowed():
     assert [t.name for t in p.tiers] == ["ordinary", "key"]
 
 
-@pytest.mark.parametrize("order", [
-    [("ordinary", "1000"), ("small", "50000")],
-    [("small", "1000"), ("vip", "50000"), ("potential", "500000")],
-    [("small", "1000"), ("small", "50000")],
-])
+@pytest.mark.parametrize(
+    "order",
+    [
+        [("ordinary", "1000"), ("small", "50000")],
+        [("small", "1000"), ("vip", "50000"), ("potential", "500000")],
+        [("small", "1000"), ("small", "50000")],
+    ],
+)
 def test_tiers_out_of_order_or_repeated_are_refused(order):
     with pytest.raises(ValidationError, match="tiers must be in the order small, ordinary, potential, vip, key"):
         Policy(tiers=tiers(*order))
@@ -85,18 +96,21 @@ def test_bounds_a_cent_apart_are_enough():
     assert [t.lower_bound for t in p.tiers] == [Decimal("1000.00"), Decimal("1000.01")]
 
 
-@pytest.mark.parametrize("bad", [
-    {"tiers": []},
-    {"tiers": tiers(("small", "-0.01"))},
-    {"tiers": tiers(("small", "1000.001"))},
-    {"tiers": tiers(("platinum", "1000"))},
-    {"tiers": [{"name": "small", "lower_bound": "1000", "responsible_roles": []}]},
-    {"tiers": [{"name": "small", "lower_bound": "1000", "responsible_roles": ["janitor"]}]},
-    {"tiers": tiers(("small", "1000")), "downgrade_grace_days": -1},
-    {"tiers": tiers(("small", "1000")), "basis": "monthly"},
-    {"tiers": tiers(("small", "1000")), "average_days": 0},
-    {"tiers": tiers(("small", "1000")), "unknown": 1},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"tiers": []},
+        {"tiers": tiers(("small", "-0.01"))},
+        {"tiers": tiers(("small", "1000.001"))},
+        {"tiers": tiers(("platinum", "1000"))},
+        {"tiers": [{"name": "small", "lower_bound": "1000", "responsible_roles": []}]},
+        {"tiers": [{"name": "small", "lower_bound": "1000", "responsible_roles": ["janitor"]}]},
+        {"tiers": tiers(("small", "1000")), "downgrade_grace_days": -1},
+        {"tiers": tiers(("small", "1000")), "basis": "monthly"},
+        {"tiers": tiers(("small", "1000")), "average_days": 0},
+        {"tiers": tiers(("small", "1000")), "unknown": 1},
+    ],
+)
 def test_malformed_policies_are_refused(bad):
     with pytest.raises(ValidationError):
         Policy.model_validate(bad)

@@ -31,15 +31,29 @@ def at(n: int, hour: int = 10) -> datetime:
     return datetime(d.year, d.month, d.day, hour, tzinfo=UTC)
 
 
-def answer(n: int, *, csat: int | None = None, nps: int | None = None, survey: str | None = None, hour: int = 10,
-           complaint: str | None = None) -> SurveyAnswer:
-    return SurveyAnswer(survey_id=survey or f"SV-{n}-{hour}", answered_at=at(n, hour), on=day(n), csat=csat, nps=nps,
-                        complaint_id=complaint)
+def answer(
+    n: int,
+    *,
+    csat: int | None = None,
+    nps: int | None = None,
+    survey: str | None = None,
+    hour: int = 10,
+    complaint: str | None = None,
+) -> SurveyAnswer:
+    return SurveyAnswer(
+        survey_id=survey or f"SV-{n}-{hour}",
+        answered_at=at(n, hour),
+        on=day(n),
+        csat=csat,
+        nps=nps,
+        complaint_id=complaint,
+    )
 
 
 def rules_on(n: int, satisfaction: SurveyAnswer | None, rules: ChurnRules = RULES) -> dict[str, str]:
-    return reasons(series=[], as_of=day(n), last_change=None, drop=None, open_complaints=[], rules=rules,
-                   satisfaction=satisfaction)
+    return reasons(
+        series=[], as_of=day(n), last_change=None, drop=None, open_complaints=[], rules=rules, satisfaction=satisfaction
+    )
 
 
 # -- policy ------------------------------------------------------------------------------------------------------
@@ -58,8 +72,16 @@ def test_a_stored_policy_without_the_fields_loads_with_the_defaults():
     assert Policy.model_validate(DEFAULT_POLICY.model_dump(mode="json")) == DEFAULT_POLICY
 
 
-@pytest.mark.parametrize("bad", [{"low_csat_at_most": 0}, {"low_csat_at_most": 6}, {"low_nps_at_most": -1},
-                                 {"low_nps_at_most": 11}, {"low_satisfaction_days": 0}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"low_csat_at_most": 0},
+        {"low_csat_at_most": 6},
+        {"low_nps_at_most": -1},
+        {"low_nps_at_most": 11},
+        {"low_satisfaction_days": 0},
+    ],
+)
 def test_bounds_outside_the_scales_are_refused(bad):
     with pytest.raises(ValidationError):
         ChurnRules(**bad)
@@ -68,22 +90,33 @@ def test_bounds_outside_the_scales_are_refused(bad):
 # -- the rule ----------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("csat", "nps", "low"), [
-    (1, None, True), (2, None, True), (3, None, False), (5, None, False),
-    (None, 0, True), (None, 4, True), (None, 5, False), (None, 10, False),
-    (4, 3, True),  # either score low is enough
-    (2, 9, True),
-    (3, 5, False),
-])
+@pytest.mark.parametrize(
+    ("csat", "nps", "low"),
+    [
+        (1, None, True),
+        (2, None, True),
+        (3, None, False),
+        (5, None, False),
+        (None, 0, True),
+        (None, 4, True),
+        (None, 5, False),
+        (None, 10, False),
+        (4, 3, True),  # either score low is enough
+        (2, 9, True),
+        (3, 5, False),
+    ],
+)
 def test_low_is_a_csat_of_at_most_two_or_an_nps_of_at_most_four(csat, nps, low):
     assert ("low_satisfaction" in rules_on(0, answer(0, csat=csat, nps=nps))) is low
 
 
 def test_the_detail_names_the_scores_the_survey_and_the_date():
     assert rules_on(3, answer(0, csat=2, nps=3, survey="SV-7")) == {
-        "low_satisfaction": "CSAT 2/5, NPS 3/10 in survey SV-7 answered on 2026-01-01"}
+        "low_satisfaction": "CSAT 2/5, NPS 3/10 in survey SV-7 answered on 2026-01-01"
+    }
     assert rules_on(0, answer(0, csat=1, survey="SV-8", complaint="CMP-1")) == {
-        "low_satisfaction": "CSAT 1/5 in survey SV-8 after complaint CMP-1 answered on 2026-01-01"}
+        "low_satisfaction": "CSAT 1/5 in survey SV-8 after complaint CMP-1 answered on 2026-01-01"
+    }
 
 
 def test_a_low_answer_holds_for_ninety_days_then_comes_due():
@@ -140,7 +173,8 @@ def test_a_low_answer_raises_and_a_later_satisfied_one_clears_at_once():
     [e] = of(c, ChurnRiskRaised)
     assert (e.as_of, e.owner, e.branch) == (day(5), "S1", "B1")
     assert [(r.rule, r.detail) for r in e.reasons] == [
-        ("low_satisfaction", "CSAT 2/5 in survey SV-1 answered on 2026-01-06")]
+        ("low_satisfaction", "CSAT 2/5 in survey SV-1 answered on 2026-01-06")
+    ]
     assert c.churn_since == day(5) and c.due_on == day(95)
     assert c.survey_answered(answer(20, csat=4, nps=8, survey="SV-2"), policy=DEFAULT_POLICY)
     [cleared] = of(c, ChurnRiskCleared)
@@ -210,7 +244,9 @@ def test_low_satisfaction_joins_the_other_reasons():
     c.complaint_opened("K1", on=day(1), policy=DEFAULT_POLICY)
     c.survey_answered(answer(2, csat=1, complaint="K1"), policy=DEFAULT_POLICY)
     assert [[r.rule for r in e.reasons] for e in of(c, ChurnRiskRaised)] == [
-        ["complaint"], ["complaint", "low_satisfaction"]]
+        ["complaint"],
+        ["complaint", "low_satisfaction"],
+    ]
     c.complaint_closed("K1", on=day(3), policy=DEFAULT_POLICY)
     assert of(c, ChurnRiskCleared) == [] and list(c.churn) == ["low_satisfaction"]
     c.survey_answered(answer(4, csat=4), policy=DEFAULT_POLICY)
@@ -260,8 +296,15 @@ def test_the_answer_survives_the_store():
 
 def test_an_event_becomes_the_answer_with_its_own_day():
     beijing = timezone(timedelta(hours=8))
-    data = SurveyAnswered(survey_id="SV-1", customer_id="C1", trigger="complaint_closed", complaint_id="CMP-1",
-                          csat=2, nps=None, answered_at=datetime(2026, 1, 2, 7, 30, 0, 123456, tzinfo=beijing))
+    data = SurveyAnswered(
+        survey_id="SV-1",
+        customer_id="C1",
+        trigger="complaint_closed",
+        complaint_id="CMP-1",
+        csat=2,
+        nps=None,
+        answered_at=datetime(2026, 1, 2, 7, 30, 0, 123456, tzinfo=beijing),
+    )
     a = answer_of(data)
     assert (a.survey_id, a.on, a.csat, a.nps, a.complaint_id) == ("SV-1", date(2026, 1, 2), 2, None, "CMP-1")
     assert a.answered_at == datetime(2026, 1, 1, 23, 30, 0, 123000, tzinfo=UTC)
@@ -273,16 +316,23 @@ def test_an_event_becomes_the_answer_with_its_own_day():
 
 
 @settings(max_examples=100)
-@given(st.integers(0, 60), st.one_of(st.none(), st.integers(1, 5)), st.one_of(st.none(), st.integers(0, 10)),
-       st.integers(0, 200))
+@given(
+    st.integers(0, 60),
+    st.one_of(st.none(), st.integers(1, 5)),
+    st.one_of(st.none(), st.integers(0, 10)),
+    st.integers(0, 200),
+)
 def test_the_rule_does_not_change_before_next_check(answered, csat, nps, after):
     s = [Point(day(0), Decimal("5000.00"))]
     a = answer(answered, csat=csat, nps=nps)
     start = day(answered + after)
 
     def held(when: date) -> set[str]:
-        return set(reasons(series=s, as_of=when, last_change=day(0), drop=None, open_complaints=[], rules=RULES,
-                           satisfaction=a))
+        return set(
+            reasons(
+                series=s, as_of=when, last_change=day(0), drop=None, open_complaints=[], rules=RULES, satisfaction=a
+            )
+        )
 
     due = next_check(series=s, as_of=start, last_change=day(0), drop=None, rules=RULES, satisfaction=a)
     end = due if due is not None else start + timedelta(days=400)

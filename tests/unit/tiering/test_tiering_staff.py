@@ -15,13 +15,13 @@ RM = ["relationship_manager", "lobby_manager"]
 
 
 def member(staff_id, branch="B1", *roles, active=True):
-    return StaffMember(staff_id=staff_id, branch=branch, roles=frozenset(roles or {"relationship_manager"}),
-                       active=active)
+    return StaffMember(
+        staff_id=staff_id, branch=branch, roles=frozenset(roles or {"relationship_manager"}), active=active
+    )
 
 
 def owner_of(customer_id, staff, **kw):
-    choice = choose_owner(staff, key=customer_id, branch=kw.pop("branch", "B1"), roles=kw.pop("roles", RM),
-                          **kw)
+    choice = choose_owner(staff, key=customer_id, branch=kw.pop("branch", "B1"), roles=kw.pop("roles", RM), **kw)
     return choice.staff.staff_id if choice else None
 
 
@@ -39,12 +39,15 @@ def test_the_highest_rank_wins_and_the_choice_explains_itself():
     assert choice.explain() == "chosen by stable rank of C-7 among 3 eligible: S1, S2, S3"
 
 
-@pytest.mark.parametrize("other", [
-    member("S0", "B1", active=False),
-    member("S0", "B2"),
-    member("S0", None),
-    member("S0", "B1", "high_counter_teller", "complaint_handler"),
-])
+@pytest.mark.parametrize(
+    "other",
+    [
+        member("S0", "B1", active=False),
+        member("S0", "B2"),
+        member("S0", None),
+        member("S0", "B1", "high_counter_teller", "complaint_handler"),
+    ],
+)
 def test_inactive_other_branch_and_wrong_role_staff_are_ignored(other):
     for cid in (f"C{i}" for i in range(50)):
         choice = choose_owner([other, member("S5")], key=cid, branch="B1", roles=RM)

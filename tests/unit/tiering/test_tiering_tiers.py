@@ -18,21 +18,24 @@ def day(n: int) -> date:
     return D0 + timedelta(days=n)
 
 
-@pytest.mark.parametrize(("amount", "tier"), [
-    ("0.00", None),
-    ("999.99", None),
-    ("1000.00", "small"),
-    ("49999.99", "small"),
-    ("50000.00", "ordinary"),
-    ("199999.99", "ordinary"),
-    ("200000.00", "potential"),
-    ("499999.99", "potential"),
-    ("500000.00", "vip"),
-    ("2999999.99", "vip"),
-    ("3000000.00", "key"),
-    ("3000000.01", "key"),
-    ("9999999999999999.99", "key"),
-])
+@pytest.mark.parametrize(
+    ("amount", "tier"),
+    [
+        ("0.00", None),
+        ("999.99", None),
+        ("1000.00", "small"),
+        ("49999.99", "small"),
+        ("50000.00", "ordinary"),
+        ("199999.99", "ordinary"),
+        ("200000.00", "potential"),
+        ("499999.99", "potential"),
+        ("500000.00", "vip"),
+        ("2999999.99", "vip"),
+        ("3000000.00", "key"),
+        ("3000000.01", "key"),
+        ("9999999999999999.99", "key"),
+    ],
+)
 def test_default_bounds_lower_inclusive(amount, tier):
     assert tier_for(Decimal(amount), DEFAULT_POLICY) == tier
 
@@ -46,8 +49,11 @@ def test_tier_for_is_monotone_in_the_amount(a, b):
 @given(amounts)
 def test_an_amount_is_in_exactly_one_tier_or_none(amount):
     bounds = [t.lower_bound for t in DEFAULT_POLICY.tiers] + [None]
-    holding = [rule.name for rule, upper in zip(DEFAULT_POLICY.tiers, bounds[1:], strict=True)
-               if amount >= rule.lower_bound and (upper is None or amount < upper)]
+    holding = [
+        rule.name
+        for rule, upper in zip(DEFAULT_POLICY.tiers, bounds[1:], strict=True)
+        if amount >= rule.lower_bound and (upper is None or amount < upper)
+    ]
     assert len(holding) <= 1
     assert tier_for(amount, DEFAULT_POLICY) == (holding[0] if holding else None)
     assert (tier_for(amount, DEFAULT_POLICY) is None) == (amount < Decimal("1000.00"))
@@ -58,8 +64,14 @@ def test_rank_orders_no_tier_below_every_tier():
 
 
 def d(current, amount, as_of, below_since=None, policy=DEFAULT_POLICY, policy_changed=False) -> TierDecision:
-    return decide(current=current, below_since=below_since, basis=Decimal(amount), as_of=as_of, policy=policy,
-                  policy_changed=policy_changed)
+    return decide(
+        current=current,
+        below_since=below_since,
+        basis=Decimal(amount),
+        as_of=as_of,
+        policy=policy,
+        policy_changed=policy_changed,
+    )
 
 
 def test_first_tier_is_immediate():
@@ -121,7 +133,8 @@ def test_grace_zero_applies_a_downgrade_at_once():
 def test_policy_change_applies_at_once_both_ways():
     assert d("vip", "499999.99", day(0), policy_changed=True) == TierDecision("potential", "policy_change", None, None)
     assert d("vip", "499999.99", day(5), below_since=day(0), policy_changed=True) == TierDecision(
-        "potential", "policy_change", None, None)
+        "potential", "policy_change", None, None
+    )
     assert d("potential", "500000.00", day(0), policy_changed=True) == TierDecision("vip", "policy_change", None, None)
     assert d(None, "1000.00", day(0), policy_changed=True) == TierDecision("small", "policy_change", None, None)
     assert d("small", "999.99", day(0), policy_changed=True) == TierDecision(None, "policy_change", None, None)
@@ -139,7 +152,12 @@ def test_a_decision_never_lowers_the_tier_before_the_grace_is_over(current, amou
     if rank(target) >= rank(current):
         assert out.tier == target and out.below_since is None
     elif now - since < DEFAULT_POLICY.downgrade_grace_days:
-        assert (out.tier, out.reason, out.below_since, out.downgrade_due) == (current, None, day(since), day(since + 30))
+        assert (out.tier, out.reason, out.below_since, out.downgrade_due) == (
+            current,
+            None,
+            day(since),
+            day(since + 30),
+        )
     else:
         assert out.tier == target and out.reason in ("downgrade", "below_minimum")
 
@@ -148,8 +166,10 @@ def test_a_decision_never_lowers_the_tier_before_the_grace_is_over(current, amou
 def policies(draw):
     names = draw(st.lists(st.sampled_from(TIER_ORDER), min_size=1, max_size=5, unique=True))
     bounds = draw(st.lists(st.integers(0, 10**8), min_size=len(names), max_size=len(names), unique=True))
-    rules = [{"name": n, "lower_bound": Decimal(b) / 100, "responsible_roles": ["relationship_manager"]}
-             for n, b in zip(sorted(names, key=TIER_ORDER.index), sorted(bounds), strict=True)]
+    rules = [
+        {"name": n, "lower_bound": Decimal(b) / 100, "responsible_roles": ["relationship_manager"]}
+        for n, b in zip(sorted(names, key=TIER_ORDER.index), sorted(bounds), strict=True)
+    ]
     return Policy(tiers=rules)
 
 

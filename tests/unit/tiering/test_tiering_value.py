@@ -25,8 +25,14 @@ def test_contribution_is_the_margin_of_each_product_sorted_by_product():
 def test_every_default_margin_applies_to_its_product():
     breakdown = {k: Decimal("10000.00") for k in RULES.margins}
     amounts = {p.name: p.amount for p in contribution(Decimal("60000.00"), breakdown, RULES)}
-    assert amounts == {"bond": Decimal("60.00"), "deposit": Decimal("50.00"), "fund": Decimal("120.00"),
-                       "insurance": Decimal("150.00"), "precious_metal": Decimal("80.00"), "wealth": Decimal("100.00")}
+    assert amounts == {
+        "bond": Decimal("60.00"),
+        "deposit": Decimal("50.00"),
+        "fund": Decimal("120.00"),
+        "insurance": Decimal("150.00"),
+        "precious_metal": Decimal("80.00"),
+        "wealth": Decimal("100.00"),
+    }
 
 
 def test_the_margins_are_the_balance_contracts_product_types():
@@ -47,12 +53,14 @@ def test_a_policy_must_give_every_product_type_a_margin():
 def test_a_breakdown_kept_from_before_the_vocabulary_is_shown_and_valued_at_nothing():
     # Only stored data can hold such a type: the contract refuses it at the door.
     assert contribution(Decimal("1000.00"), {"deposits": Decimal("1000.00")}, RULES) == [
-        Part("deposits", "1000.00 × 0 (not a product type of the balance contract)", Decimal("0.00"))]
+        Part("deposits", "1000.00 × 0 (not a product type of the balance contract)", Decimal("0.00"))
+    ]
 
 
 def test_without_a_breakdown_the_whole_aum_is_unclassified():
     assert contribution(Decimal("250000.00"), {}, RULES) == [
-        Part("unclassified", "250000.00 × 0.004", Decimal("1000.00"))]
+        Part("unclassified", "250000.00 × 0.004", Decimal("1000.00"))
+    ]
 
 
 @pytest.mark.parametrize("aum", [None, Decimal("0.00")])
@@ -65,10 +73,13 @@ def test_contribution_is_rounded_to_cents():
 
 
 def test_a_bank_sets_its_own_margins():
-    rules = ValueRules(margins={**{k: Decimal(0) for k in PRODUCT_TYPES}, "deposit": Decimal("0.02")},
-                       default_margin=Decimal(0))
-    assert [p.amount for p in contribution(Decimal(2), {"deposit": Decimal(100), "fund": Decimal(100)},
-                                           rules)] == [Decimal("2.00"), Decimal("0.00")]
+    rules = ValueRules(
+        margins={**{k: Decimal(0) for k in PRODUCT_TYPES}, "deposit": Decimal("0.02")}, default_margin=Decimal(0)
+    )
+    assert [p.amount for p in contribution(Decimal(2), {"deposit": Decimal(100), "fund": Decimal(100)}, rules)] == [
+        Decimal("2.00"),
+        Decimal("0.00"),
+    ]
 
 
 def test_potential_parts_score_trend_income_and_age():
@@ -80,11 +91,18 @@ def test_potential_parts_score_trend_income_and_age():
     ]
 
 
-@pytest.mark.parametrize(("trend", "points"), [
-    (None, "0.0"), ("-20", "0.0"), ("0", "0.0"), ("2.5", "10.0"), ("5", "20.0"), ("10", "40.0"), ("80", "40.0")])
+@pytest.mark.parametrize(
+    ("trend", "points"),
+    [(None, "0.0"), ("-20", "0.0"), ("0", "0.0"), ("2.5", "10.0"), ("5", "20.0"), ("10", "40.0"), ("80", "40.0")],
+)
 def test_trend_points_grow_to_the_full_points_at_the_growing_pct(trend, points):
-    parts = potential(trend_pct=None if trend is None else Decimal(trend), income_band=None, age_band=None,
-                      rules=RULES, lifecycle=LIFE)
+    parts = potential(
+        trend_pct=None if trend is None else Decimal(trend),
+        income_band=None,
+        age_band=None,
+        rules=RULES,
+        lifecycle=LIFE,
+    )
     assert parts[0].amount == Decimal(points)
 
 

@@ -31,21 +31,27 @@ class ComplaintsStore:
         self.scheduler = db["scheduler"]
 
     async def ensure_indexes(self) -> None:
-        await self.complaints.create_index([("customer_id", ASCENDING), ("category", ASCENDING), ("received_at", DESCENDING)])
+        await self.complaints.create_index(
+            [("customer_id", ASCENDING), ("category", ASCENDING), ("received_at", DESCENDING)]
+        )
         await self.complaints.create_index([("branch", ASCENDING), ("received_at", DESCENDING)])
         await self.complaints.create_index([("handler", ASCENDING), ("state", ASCENDING)])
         await self.complaints.create_index([("open", ASCENDING), ("_id", ASCENDING)])
         # Cases waiting for their customer: the unverified sweep, and the catch-up when the customer arrives.
-        await self.complaints.create_index([("routing", ASCENDING), ("customer_unverified", ASCENDING),
-                                            ("pending_since", ASCENDING)])
+        await self.complaints.create_index(
+            [("routing", ASCENDING), ("customer_unverified", ASCENDING), ("pending_since", ASCENDING)]
+        )
         await self.handlers.create_index([("branch", ASCENDING), ("active", ASCENDING)])
         await self.audit.create_index([("target", ASCENDING), ("at", DESCENDING)])
 
 
 def complaint_from_doc(doc: dict[str, Any], *, calendar: WorkingCalendar | None = None) -> Complaint:
     """The case; with the working-day calendar, a decision due on a public holiday can move (policy option)."""
-    fields = {k: doc.get(k) for k in Complaint.__dataclass_fields__
-              if k not in ("complaint_id", "events", "holiday_roll") and k in doc}
+    fields = {
+        k: doc.get(k)
+        for k in Complaint.__dataclass_fields__
+        if k not in ("complaint_id", "events", "holiday_roll") and k in doc
+    }
     for k in _DATES:
         if fields.get(k):
             fields[k] = date.fromisoformat(fields[k])
@@ -54,8 +60,9 @@ def complaint_from_doc(doc: dict[str, Any], *, calendar: WorkingCalendar | None 
 
 
 def with_calendar(c: Complaint, calendar: WorkingCalendar) -> Complaint:
-    c.holiday_roll = lambda due: rolled_past_holiday(due, is_public_holiday=calendar.is_public_holiday,
-                                                     next_workday=calendar.next_workday)
+    c.holiday_roll = lambda due: rolled_past_holiday(
+        due, is_public_holiday=calendar.is_public_holiday, next_workday=calendar.next_workday
+    )
     return c
 
 

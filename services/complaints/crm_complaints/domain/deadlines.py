@@ -30,15 +30,21 @@ def decision_due(*, received_on: date, allowed_days: int, paused_days: int) -> d
     return received_on + timedelta(days=allowed_days + paused_days)
 
 
-def rolled_past_holiday(due: date, *, is_public_holiday: Callable[[date], bool],
-                        next_workday: Callable[[date], date]) -> date:
+def rolled_past_holiday(
+    due: date, *, is_public_holiday: Callable[[date], bool], next_workday: Callable[[date], date]
+) -> date:
     """A calendar-day deadline that ends on a public holiday ends on the next working day instead (民法典 art. 203
     style; the policy's `regulator.holiday_rolls_to_next_workday`). An ordinary weekend does not move it."""
     return next_workday(due) if is_public_holiday(due) else due
 
 
-def internal_due(received_on: date, working_days: int, *, add_working_days: Callable[[date, int], date],
-                 next_workday: Callable[[date], date]) -> date:
+def internal_due(
+    received_on: date,
+    working_days: int,
+    *,
+    add_working_days: Callable[[date, int], date],
+    next_workday: Callable[[date], date],
+) -> date:
     return add_working_days(received_on, working_days) if working_days else next_workday(received_on)
 
 

@@ -24,7 +24,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 class IllegalTransition(ValueError):
     def __init__(self, current: str, wanted: str) -> None:
         allowed = ", ".join(sorted(TRANSITIONS.get(current, ()))) or "nothing"
-        super().__init__(f"a complaint that is {current} cannot become {wanted}; from {current} it may become {allowed}")
+        super().__init__(
+            f"a complaint that is {current} cannot become {wanted}; from {current} it may become {allowed}"
+        )
         self.current, self.wanted = current, wanted
 
 

@@ -8,8 +8,20 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, status
 
 from crm_complaints.schemas import (
-    Appraisal, Assign, ComplaintCreate, Confirm, Escalate, Extend, HandlerUpsert, Notify, PolicyRead, PolicyUpdate,
-    Reopen, Resolve, Route, Step,
+    Appraisal,
+    Assign,
+    ComplaintCreate,
+    Confirm,
+    Escalate,
+    Extend,
+    HandlerUpsert,
+    Notify,
+    PolicyRead,
+    PolicyUpdate,
+    Reopen,
+    Resolve,
+    Route,
+    Step,
 )
 from crm_complaints.service import cases, handlers, policy, reports
 from crm_complaints.service.context import Complaints
@@ -45,23 +57,46 @@ async def create(cx: C, principal: Writer, body: ComplaintCreate) -> dict[str, A
 
 
 @router.get("/complaints", tags=["complaints"])
-async def list_complaints(cx: C, principal: Reader, state: str | None = Query(None, max_length=20),
-                          branch: str | None = Query(None, max_length=20), customer_id: str | None = Query(None, max_length=40),
-                          handler: str | None = Query(None, max_length=40), category: str | None = Query(None, max_length=40),
-                          after: str | None = Query(None, max_length=40), limit: int = Query(100, ge=1, le=500),
-                          routing: Literal["routed", "pending_customer", "manual"] | None = Query(
-                              None, description="`pending_customer`: taken in before complaints knew the customer"),
-                          customer_unverified: bool | None = Query(
-                              None, description="true: the queue for manual routing (customer id still unknown after "
-                              "the policy's wait)")) -> dict[str, Any]:
-    return await cases.list_cases(cx=cx, principal=principal, state=state, branch=branch, customer_id=customer_id,
-                                  handler=handler, category=category, limit=limit, after=after, routing=routing,
-                                  customer_unverified=customer_unverified)
+async def list_complaints(
+    cx: C,
+    principal: Reader,
+    state: str | None = Query(None, max_length=20),
+    branch: str | None = Query(None, max_length=20),
+    customer_id: str | None = Query(None, max_length=40),
+    handler: str | None = Query(None, max_length=40),
+    category: str | None = Query(None, max_length=40),
+    after: str | None = Query(None, max_length=40),
+    limit: int = Query(100, ge=1, le=500),
+    routing: Literal["routed", "pending_customer", "manual"] | None = Query(
+        None, description="`pending_customer`: taken in before complaints knew the customer"
+    ),
+    customer_unverified: bool | None = Query(
+        None, description="true: the queue for manual routing (customer id still unknown after the policy's wait)"
+    ),
+) -> dict[str, Any]:
+    return await cases.list_cases(
+        cx=cx,
+        principal=principal,
+        state=state,
+        branch=branch,
+        customer_id=customer_id,
+        handler=handler,
+        category=category,
+        limit=limit,
+        after=after,
+        routing=routing,
+        customer_unverified=customer_unverified,
+    )
 
 
 @router.get("/complaints/{complaint_id}", tags=["complaints"])
-async def get_complaint(cx: C, principal: Reader, complaint_id: ComplaintId, reveal: bool = False,
-                        purpose: str | None = Query(None, min_length=3, max_length=200)) -> dict[str, Any]:
+async def get_complaint(
+    cx: C,
+    principal: Reader,
+    complaint_id: ComplaintId,
+    reveal: bool = False,
+    purpose: str | None = Query(None, min_length=3, max_length=200),
+) -> dict[str, Any]:
     """The case with its deadlines (acknowledge, first contact, decision), pauses, extensions and every step.
     `reveal=true&purpose=…` adds the description and the complainant's contact details (the case's handler, branch
     managers, head office; audited)."""
@@ -72,40 +107,75 @@ def _action(name: str, model: type, doc: str) -> None:
     # A body with required fields must be sent; one without may be left out.
     needed = any(f.is_required() for f in model.model_fields.values())  # type: ignore[attr-defined]
 
-    async def endpoint(cx: C, principal: Writer, complaint_id: ComplaintId,
-                       body: model = Body(...) if needed else Body(default_factory=model)) -> dict[str, Any]:  # type: ignore[valid-type]
+    async def endpoint(
+        cx: C,
+        principal: Writer,
+        complaint_id: ComplaintId,
+        body: model = Body(...) if needed else Body(default_factory=model),
+    ) -> dict[str, Any]:  # type: ignore[valid-type]
         return await cases.act(cx=cx, principal=principal, complaint_id=complaint_id, action=name, body=body)
 
     endpoint.__doc__ = doc
     endpoint.__annotations__["body"] = model  # the body model of this action (a string under future annotations)
-    router.add_api_route(f"/complaints/{{complaint_id}}/{name.replace('_', '-')}", endpoint, methods=["POST"],
-                         tags=["process"], responses=Conflicts, name=name)
+    router.add_api_route(
+        f"/complaints/{{complaint_id}}/{name.replace('_', '-')}",
+        endpoint,
+        methods=["POST"],
+        tags=["process"],
+        responses=Conflicts,
+        name=name,
+    )
 
 
 _action("acknowledge", Step, "received → acknowledged.")
 _action("assign", Assign, "→ assigned, to the named handler or the one routed by branch and category.")
-_action("route", Route, "Route the case by hand to a branch and handler (no state change): the queue of cases whose "
-        "customer is unverified. Outside head office, to the caller's branch only.")
+_action(
+    "route",
+    Route,
+    "Route the case by hand to a branch and handler (no state change): the queue of cases whose "
+    "customer is unverified. Outside head office, to the caller's branch only.",
+)
 _action("investigate", Step, "assigned/escalated/reopened → investigating.")
 _action("contact", Step, "The handler reached the complainant (the first-contact target); no state change.")
 _action("escalate", Escalate, "Any open step → escalated, with the reason.")
-_action("resolve", Resolve, "→ resolved: explanation, apology, compensation (above the approval amount it needs a "
-        "branch manager or head office), root cause.")
+_action(
+    "resolve",
+    Resolve,
+    "→ resolved: explanation, apology, compensation (above the approval amount it needs a "
+    "branch manager or head office), root cause.",
+)
 _action("approve_compensation", Step, "A branch manager or head office approves the compensation.")
-_action("notify", Notify, "The decision was communicated to the complainant (告知): when (`notified_at`), how "
-        "(`channel`), by the caller. Once per decision, after `resolve` (and any compensation approval); a case cannot "
-        "close without it. On time when on or before the decision's due day.")
+_action(
+    "notify",
+    Notify,
+    "The decision was communicated to the complainant (告知): when (`notified_at`), how "
+    "(`channel`), by the caller. Once per decision, after `resolve` (and any compensation approval); a case cannot "
+    "close without it. On time when on or before the decision's due day.",
+)
 _action("confirm", Confirm, "resolved → closed: the customer confirmed (after the decision notice).")
 _action("reopen", Reopen, "resolved/closed → reopened, with the reason.")
-_action("extend", Extend, "Extend the decision deadline: to 30 days by the handler with a reason; up to 60 by a branch "
-        "manager or head office.")
+_action(
+    "extend",
+    Extend,
+    "Extend the decision deadline: to 30 days by the handler with a reason; up to 60 by a branch "
+    "manager or head office.",
+)
 _action("appraisal_start", Appraisal, "An external appraisal starts: the regulator's clock stops.")
-_action("appraisal_end", Appraisal, "The appraisal ended: the clock runs again; the decision is due later by the paused days.")
+_action(
+    "appraisal_end",
+    Appraisal,
+    "The appraisal ended: the clock runs again; the decision is due later by the paused days.",
+)
 
 
 @router.get("/reports/complaints", response_model=Report, tags=["reports"])
-async def complaints_report(cx: C, principal: Reader, from_: Annotated[date, Query(alias="from")],
-                            to: date, branch: str | None = Query(None, max_length=20)) -> dict[str, Any]:
+async def complaints_report(
+    cx: C,
+    principal: Reader,
+    from_: Annotated[date, Query(alias="from")],
+    to: date,
+    branch: str | None = Query(None, max_length=20),
+) -> dict[str, Any]:
     """Cases received from `from` to `to` (inclusive) in the caller's scope: volume by category, channel and branch;
     on-time rate; median and 90th-percentile days to resolve; compensation total; repeat rate; decisions notified
     (告知) on time — told on or before the decision's due day — and their rate (decided cases not told by then count
@@ -118,7 +188,9 @@ async def complaints_report(cx: C, principal: Reader, from_: Annotated[date, Que
 
 
 @router.get("/handlers", tags=["handlers"])
-async def list_handlers(cx: C, principal: Reader, branch: str | None = Query(None, max_length=20)) -> list[dict[str, Any]]:
+async def list_handlers(
+    cx: C, principal: Reader, branch: str | None = Query(None, max_length=20)
+) -> list[dict[str, Any]]:
     return await handlers.list_handlers(cx=cx, principal=principal, branch=branch)
 
 
@@ -134,16 +206,22 @@ async def get_policy(cx: C, principal: Reader) -> dict[str, Any]:  # noqa: ARG00
 
 
 @router.put("/policy", response_model=PolicyRead, tags=["policy"])
-async def put_policy(cx: C, principal: Annotated[Principal, Depends(require_roles(Role.HEAD_OFFICE, Role.ADMIN))],
-                     body: PolicyUpdate) -> dict[str, Any]:
-    return await policy.publish_new(cx=cx, policy=body.policy, by=principal.staff_id, role=principal.role.value,
-                                    note=body.note)
+async def put_policy(
+    cx: C, principal: Annotated[Principal, Depends(require_roles(Role.HEAD_OFFICE, Role.ADMIN))], body: PolicyUpdate
+) -> dict[str, Any]:
+    return await policy.publish_new(
+        cx=cx, policy=body.policy, by=principal.staff_id, role=principal.role.value, note=body.note
+    )
 
 
 @router.get("/audit", tags=["audit"])
-async def get_audit(cx: C, principal: Annotated[Principal, Depends(require_roles(Role.AUDITOR, Role.HEAD_OFFICE, Role.ADMIN))],  # noqa: ARG001
-                    target: str | None = Query(None, max_length=60), staff_id: str | None = Query(None, max_length=40),
-                    limit: int = Query(200, ge=1, le=1000)) -> list[dict[str, Any]]:
+async def get_audit(
+    cx: C,
+    principal: Annotated[Principal, Depends(require_roles(Role.AUDITOR, Role.HEAD_OFFICE, Role.ADMIN))],  # noqa: ARG001
+    target: str | None = Query(None, max_length=60),
+    staff_id: str | None = Query(None, max_length=40),
+    limit: int = Query(200, ge=1, le=1000),
+) -> list[dict[str, Any]]:
     return await audit_trail.read(cx.store.audit, target=target, staff_id=staff_id, limit=limit)
 
 

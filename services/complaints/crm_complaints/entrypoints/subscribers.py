@@ -13,9 +13,19 @@ TIERING_GROUP = "crm-complaints.tiering"
 
 def register(cx: Complaints) -> None:
     size = cx.rt.settings.event_batch_size
-    cx.rt.consume(topic=PROFILE_CUSTOMERS, group=PROFILE_GROUP, parse=read_known_event,
-                  handle=customer_events.handler(cx), max_records=size,
-                  description="Registrations: the customer's branch and owner (data scope).")
-    cx.rt.consume(topic=TIERING_CUSTOMERS, group=TIERING_GROUP, parse=read_known_event,
-                  handle=customer_events.handler(cx), max_records=size,
-                  description="Tier changes (key and vip customers get priority) and owner changes.")
+    cx.rt.consume(
+        topic=PROFILE_CUSTOMERS,
+        group=PROFILE_GROUP,
+        parse=read_known_event,
+        handle=customer_events.handler(cx),
+        max_records=size,
+        description="Registrations: the customer's branch and owner (data scope).",
+    )
+    cx.rt.consume(
+        topic=TIERING_CUSTOMERS,
+        group=TIERING_GROUP,
+        parse=read_known_event,
+        handle=customer_events.handler(cx),
+        max_records=size,
+        description="Tier changes (key and vip customers get priority) and owner changes.",
+    )

@@ -22,8 +22,14 @@ CHUNK = 200
 
 
 def service_calendar(cx: Complaints) -> ServiceCalendar:
-    return ServiceCalendar(cx.rt, audit_collection=cx.store.audit, topic=cx.rt.topic(COMPLAINTS_CASES),
-                           event_type=CalendarChanged, source=SOURCE, recompute=lambda revision: recompute(cx, revision))
+    return ServiceCalendar(
+        cx.rt,
+        audit_collection=cx.store.audit,
+        topic=cx.rt.topic(COMPLAINTS_CASES),
+        event_type=CalendarChanged,
+        source=SOURCE,
+        recompute=lambda revision: recompute(cx, revision),
+    )
 
 
 async def recompute(cx: Complaints, revision: str) -> bool:
@@ -32,23 +38,44 @@ async def recompute(cx: Complaints, revision: str) -> bool:
 
     async def txn(s: AsyncClientSession) -> int:
         policy, _ = await current(cx, s)
-        docs = await cx.store.complaints.find(
-            {"open": True, "provisional_targets.0": {"$exists": True}, "calendar_revision": {"$ne": revision}},
-            session=s).sort("_id", 1).limit(CHUNK).to_list()
+        docs = (
+            await cx.store.complaints.find(
+                {"open": True, "provisional_targets.0": {"$exists": True}, "calendar_revision": {"$ne": revision}},
+                session=s,
+            )
+            .sort("_id", 1)
+            .limit(CHUNK)
+            .to_list()
+        )
         now, today = cx.now(), cx.today()
         cases = []
         for doc in docs:
             c = complaint_from_doc(doc, calendar=cx.rt.calendar)
             was = list(c.provisional_targets)
-            moved = c.recompute_targets(policy, add_working_days=cal.add_working_days, next_workday=cal.next_workday,
-                                        depends_on_provisional=cal.depends_on_provisional, calendar_revision=revision,
-                                        at=now, today=today)
+            moved = c.recompute_targets(
+                policy,
+                add_working_days=cal.add_working_days,
+                next_workday=cal.next_workday,
+                depends_on_provisional=cal.depends_on_provisional,
+                calendar_revision=revision,
+                at=now,
+                today=today,
+            )
             if c.events:
-                await audit(cx, s, staff_id="complaints", role="system", action="complaint.targets_recomputed",
-                            target=c.complaint_id, detail={"moved": {k: v.isoformat() for k, v in moved.items()},
-                                                           "provisional_before": was,
-                                                           "provisional_now": c.provisional_targets,
-                                                           "revision": revision})
+                await audit(
+                    cx,
+                    s,
+                    staff_id="complaints",
+                    role="system",
+                    action="complaint.targets_recomputed",
+                    target=c.complaint_id,
+                    detail={
+                        "moved": {k: v.isoformat() for k, v in moved.items()},
+                        "provisional_before": was,
+                        "provisional_now": c.provisional_targets,
+                        "revision": revision,
+                    },
+                )
             cases.append(c)
         await save_many(cx, s, cases)
         return len(docs)

@@ -58,17 +58,29 @@ def view(cx: Complaints, doc: dict[str, Any], *, full: bool = False) -> dict[str
     out["provisional"] = bool(c.provisional_targets)
     if doc.get("complainant"):
         p = {k: cx.rt.cipher.decrypt(v, field=f"complainant.{k}") for k, v in doc["complainant"].items() if v}
-        out["complainant"] = p if full else {
-            "name": mask_name(p["name"]), "phone": mask_phone(p["phone"]) if p.get("phone") else None,
-            "email": mask_email(p["email"]) if p.get("email") else None}
-    out["description"] = (cx.rt.cipher.decrypt(doc["description"], field="description")
-                          if full and doc.get("description") else None)
+        out["complainant"] = (
+            p
+            if full
+            else {
+                "name": mask_name(p["name"]),
+                "phone": mask_phone(p["phone"]) if p.get("phone") else None,
+                "email": mask_email(p["email"]) if p.get("email") else None,
+            }
+        )
+    out["description"] = (
+        cx.rt.cipher.decrypt(doc["description"], field="description") if full and doc.get("description") else None
+    )
     return out
 
 
 def _received_at(cx: Complaints, value: datetime | None) -> datetime:
-    return past_instant(value, now=cx.now(), max_age=timedelta(days=366), field="received_at",
-                        what="a complaint is taken in when it arrives")
+    return past_instant(
+        value,
+        now=cx.now(),
+        max_age=timedelta(days=366),
+        field="received_at",
+        what="a complaint is taken in when it arrives",
+    )
 
 
 async def create(*, cx: Complaints, principal: Principal, body: ComplaintCreate) -> dict[str, Any]:
@@ -78,8 +90,9 @@ async def create(*, cx: Complaints, principal: Principal, body: ComplaintCreate)
     async def txn(s: AsyncClientSession) -> dict[str, Any]:
         policy, _ = await current(cx, s)
         if body.category not in policy.categories:
-            raise Invalid(f"category: {body.category} is not in the taxonomy ({', '.join(policy.categories)})",
-                          field="category")
+            raise Invalid(
+                f"category: {body.category} is not in the taxonomy ({', '.join(policy.categories)})", field="category"
+            )
         customer_id = body.customer_id
         customer = await cx.store.customers.find_one({"_id": customer_id}, session=s) if customer_id else None
         # A record merged away: the complaint is the survivor's (repeats, owner, events); the id given is kept.
@@ -106,35 +119,64 @@ async def create(*, cx: Complaints, principal: Principal, body: ComplaintCreate)
         if customer_id:
             since = received_at - timedelta(days=policy.repeat_window_days)
             earlier = await cx.store.complaints.find_one(
-                {"customer_id": {"$in": [customer_id, *(customer or {}).get("merged_ids", [])]}, "category": body.category,
-                 "received_at": {"$gte": since, "$lte": received_at}}, {"_id": 1}, sort=[("received_at", -1)], session=s)
+                {
+                    "customer_id": {"$in": [customer_id, *(customer or {}).get("merged_ids", [])]},
+                    "category": body.category,
+                    "received_at": {"$gte": since, "$lte": received_at},
+                },
+                {"_id": 1},
+                sort=[("received_at", -1)],
+                session=s,
+            )
             repeat = earlier["_id"] if earlier else None
-        c = Complaint(complaint_id=f"CMP-{ObjectId()}", customer_id=customer_id, channel=body.channel,
-                      category=body.category, severity=body.severity, received_at=received_at,
-                      received_on=local_day(received_at), branch=branch, tier=tier,
-                      priority=deadlines.is_priority(channel=body.channel, tier=tier, policy=policy), repeat_of=repeat)
+        c = Complaint(
+            complaint_id=f"CMP-{ObjectId()}",
+            customer_id=customer_id,
+            channel=body.channel,
+            category=body.category,
+            severity=body.severity,
+            received_at=received_at,
+            received_on=local_day(received_at),
+            branch=branch,
+            tier=tier,
+            priority=deadlines.is_priority(channel=body.channel, tier=tier, policy=policy),
+            repeat_of=repeat,
+        )
         with_calendar(c, cal)
         # Never refused for want of a calendar: a year no official schedule covers is provisional, and the targets
         # resting on it are flagged and recomputed when the schedule is loaded (service/calendar.py).
-        c.set_targets(policy, add_working_days=cal.add_working_days, next_workday=cal.next_workday,
-                      depends_on_provisional=cal.depends_on_provisional, calendar_revision=cal.revision)
+        c.set_targets(
+            policy,
+            add_working_days=cal.add_working_days,
+            next_workday=cal.next_workday,
+            depends_on_provisional=cal.depends_on_provisional,
+            calendar_revision=cal.revision,
+        )
         if body.handler:
             await handlers.must_handle(cx, s, staff_id=body.handler, branch=branch)
         if waits:
             c.routing, c.pending_since = "pending_customer", cx.now()
         c.branch_source = branch_source if branch else None
         # A waiting case is routed now only when the intake named its branch; else when the customer's branch is known.
-        c.handler = body.handler or (await handlers.route(cx, s, complaint_id=c.complaint_id, branch=branch,
-                                                          category=body.category)
-                                     if branch_source in ("intake", "customer") else None)
+        c.handler = body.handler or (
+            await handlers.route(cx, s, complaint_id=c.complaint_id, branch=branch, category=body.category)
+            if branch_source in ("intake", "customer")
+            else None
+        )
         c.opened(by=principal.staff_id, today=cx.today())
         await save(cx, s, c, new=True)
-        extra: dict[str, Any] = {"received_by": principal.staff_id, "owner": (customer or {}).get("owner"),
-                                 "named_customer_id": body.customer_id,
-                                 "description": cx.rt.cipher.encrypt(body.description, field="description")}
+        extra: dict[str, Any] = {
+            "received_by": principal.staff_id,
+            "owner": (customer or {}).get("owner"),
+            "named_customer_id": body.customer_id,
+            "description": cx.rt.cipher.encrypt(body.description, field="description"),
+        }
         if body.complainant:
-            extra["complainant"] = {k: cx.rt.cipher.encrypt(v, field=f"complainant.{k}")
-                                    for k, v in body.complainant.model_dump().items() if v}
+            extra["complainant"] = {
+                k: cx.rt.cipher.encrypt(v, field=f"complainant.{k}")
+                for k, v in body.complainant.model_dump().items()
+                if v
+            }
         await cx.store.complaints.update_one({"_id": c.complaint_id}, {"$set": extra}, session=s)
         return await cx.store.complaints.find_one({"_id": c.complaint_id}, session=s)  # type: ignore[return-value]
 
@@ -143,8 +185,9 @@ async def create(*, cx: Complaints, principal: Principal, body: ComplaintCreate)
     return view(cx, doc)
 
 
-async def get(*, cx: Complaints, principal: Principal, complaint_id: str, reveal: bool = False,
-              purpose: str | None = None) -> dict[str, Any]:
+async def get(
+    *, cx: Complaints, principal: Principal, complaint_id: str, reveal: bool = False, purpose: str | None = None
+) -> dict[str, Any]:
     """A case; `reveal` shows the description and the complainant's contact details in full to the roles that handle
     complaints, for a stated purpose, and writes the audit row first."""
     doc = await cx.store.complaints.find_one({"_id": complaint_id})
@@ -152,29 +195,58 @@ async def get(*, cx: Complaints, principal: Principal, complaint_id: str, reveal
         raise NotFound(f"complaint {complaint_id} not found")
     if not reveal:
         return view(cx, doc)
-    if principal.role not in HANDLING - {Role.ADMIN} or (principal.role == Role.COMPLAINT_HANDLER
-                                                         and doc.get("handler") not in (None, principal.staff_id)):
-        raise Forbidden("the description and contact details are shown to the case's handler, branch managers and "
-                        "head office")
+    if principal.role not in HANDLING - {Role.ADMIN} or (
+        principal.role == Role.COMPLAINT_HANDLER and doc.get("handler") not in (None, principal.staff_id)
+    ):
+        raise Forbidden(
+            "the description and contact details are shown to the case's handler, branch managers and head office"
+        )
     if not purpose:
         raise Invalid("purpose: say why the full details are needed", field="purpose")
-    await audit(cx, None, staff_id=principal.staff_id, role=principal.role.value, action="complaint.revealed",
-                target=complaint_id, detail={"purpose": purpose})
+    await audit(
+        cx,
+        None,
+        staff_id=principal.staff_id,
+        role=principal.role.value,
+        action="complaint.revealed",
+        target=complaint_id,
+        detail={"purpose": purpose},
+    )
     return view(cx, doc, full=True)
 
 
-async def list_cases(*, cx: Complaints, principal: Principal, state: str | None, branch: str | None,
-                     customer_id: str | None, handler: str | None, category: str | None, limit: int,
-                     after: str | None, routing: str | None = None,
-                     customer_unverified: bool | None = None) -> dict[str, Any]:
+async def list_cases(
+    *,
+    cx: Complaints,
+    principal: Principal,
+    state: str | None,
+    branch: str | None,
+    customer_id: str | None,
+    handler: str | None,
+    category: str | None,
+    limit: int,
+    after: str | None,
+    routing: str | None = None,
+    customer_unverified: bool | None = None,
+) -> dict[str, Any]:
     query: dict[str, Any] = dict(scope(principal))
-    for k, v in (("state", state), ("branch", branch), ("customer_id", customer_id), ("handler", handler),
-                 ("category", category), ("routing", routing)):
+    for k, v in (
+        ("state", state),
+        ("branch", branch),
+        ("customer_id", customer_id),
+        ("handler", handler),
+        ("category", category),
+        ("routing", routing),
+    ):
         if v:
             query = {"$and": [query, {k: v}]}
     if customer_unverified is not None:  # cases written before the flag existed have none: not unverified
-        query = {"$and": [query, {"customer_unverified": True} if customer_unverified
-                          else {"customer_unverified": {"$ne": True}}]}
+        query = {
+            "$and": [
+                query,
+                {"customer_unverified": True} if customer_unverified else {"customer_unverified": {"$ne": True}},
+            ]
+        }
     if after:
         query = {"$and": [query, {"_id": {"$gt": after}}]}
     docs = await cx.store.complaints.find(query).sort("_id", 1).limit(limit + 1).to_list()
@@ -183,8 +255,9 @@ async def list_cases(*, cx: Complaints, principal: Principal, state: str | None,
     return {"items": [view(cx, d) for d in docs], "next": docs[-1]["_id"] if more else None}
 
 
-async def _route_by_hand(cx: Complaints, s: AsyncClientSession, principal: Principal, c: Complaint, body: Any, *,
-                         at: datetime) -> None:
+async def _route_by_hand(
+    cx: Complaints, s: AsyncClientSession, principal: Principal, c: Complaint, body: Any, *, at: datetime
+) -> None:
     """Manual routing (a case whose customer is unverified, or any open case): its branch and handler, no step of the
     process. Outside head office, only to the caller's own branch."""
     if c.state not in OPEN_STATES:
@@ -196,8 +269,11 @@ async def _route_by_hand(cx: Complaints, s: AsyncClientSession, principal: Princ
         raise Forbidden(f"you route complaints to your branch {principal.branch} only")
     if body.handler:
         await handlers.must_handle(cx, s, staff_id=body.handler, branch=branch)
-    handler = body.handler or (c.handler if branch == c.branch else None) or await handlers.route(
-        cx, s, complaint_id=c.complaint_id, branch=branch, category=c.category)
+    handler = (
+        body.handler
+        or (c.handler if branch == c.branch else None)
+        or await handlers.route(cx, s, complaint_id=c.complaint_id, branch=branch, category=c.category)
+    )
     c.route(branch=branch, handler=handler, by=principal.staff_id, at=at, reason="manual", note=body.note)
 
 
@@ -223,8 +299,13 @@ async def act(*, cx: Complaints, principal: Principal, complaint_id: str, action
                 case "assign":
                     if body.handler:
                         await handlers.must_handle(cx, s, staff_id=body.handler, branch=c.branch)
-                    handler = body.handler or c.handler or await handlers.route(
-                        cx, s, complaint_id=c.complaint_id, branch=c.branch, category=c.category)
+                    handler = (
+                        body.handler
+                        or c.handler
+                        or await handlers.route(
+                            cx, s, complaint_id=c.complaint_id, branch=c.branch, category=c.category
+                        )
+                    )
                     if handler is None:
                         raise Conflict(f"no active complaint handler for branch {c.branch}: name one", state=c.state)
                     c.assign(handler, by=who, at=at, note=body.note)
@@ -237,25 +318,50 @@ async def act(*, cx: Complaints, principal: Principal, complaint_id: str, action
                 case "escalate":
                     c.move("escalated", by=who, at=at, note=body.reason)
                 case "resolve":
-                    c.resolve(by=who, at=at, explanation=body.explanation, apology=body.apology,
-                              compensation=body.compensation, root_cause=body.root_cause, policy=policy)
+                    c.resolve(
+                        by=who,
+                        at=at,
+                        explanation=body.explanation,
+                        apology=body.apology,
+                        compensation=body.compensation,
+                        root_cause=body.root_cause,
+                        policy=policy,
+                    )
                 case "approve_compensation":
                     c.approve_compensation(by=who, role=role, at=at, note=body.note)
                 case "notify":
-                    notified_at = past_instant(body.notified_at, now=at, max_age=timedelta(days=366), field="notified_at",
-                                               what="a notice is recorded once it was given")
-                    c.notify(at=notified_at, notified_on=local_day(notified_at), channel=body.channel, by=who,
-                             recorded_at=at)
+                    notified_at = past_instant(
+                        body.notified_at,
+                        now=at,
+                        max_age=timedelta(days=366),
+                        field="notified_at",
+                        what="a notice is recorded once it was given",
+                    )
+                    c.notify(
+                        at=notified_at, notified_on=local_day(notified_at), channel=body.channel, by=who, recorded_at=at
+                    )
                 case "confirm":
                     c.close(by=who, at=at, how="customer_confirmed", note=body.note)
                 case "reopen":
                     c.reopen(by=who, at=at, reason=body.reason, today=cx.today(), policy=policy)
                 case "extend":
-                    c.extend(to_days=body.to_days, reason=body.reason, by=who, role=role, at=at, policy=policy,
-                             today=cx.today())
+                    c.extend(
+                        to_days=body.to_days,
+                        reason=body.reason,
+                        by=who,
+                        role=role,
+                        at=at,
+                        policy=policy,
+                        today=cx.today(),
+                    )
                 case "appraisal_start":
-                    c.start_appraisal(on=body.on or cx.today(), by=who, reason=body.reason or "external appraisal", at=at,
-                                      today=cx.today())
+                    c.start_appraisal(
+                        on=body.on or cx.today(),
+                        by=who,
+                        reason=body.reason or "external appraisal",
+                        at=at,
+                        today=cx.today(),
+                    )
                 case "appraisal_end":
                     c.end_appraisal(on=body.on or cx.today(), by=who, at=at, today=cx.today(), note=body.reason)
                 case _:
@@ -265,10 +371,25 @@ async def act(*, cx: Complaints, principal: Principal, complaint_id: str, action
         except RuleBroken as exc:
             raise (Forbidden(str(exc)) if exc.forbidden else Conflict(str(exc), state=c.state)) from exc
         await save(cx, s, c)
-        if action in ("extend", "approve_compensation", "reopen", "appraisal_start", "appraisal_end", "assign", "notify",
-                      "route"):
-            await audit(cx, s, staff_id=who, role=role, action=f"complaint.{action}", target=complaint_id,
-                        detail={"to_days": getattr(body, "to_days", None), "branch": getattr(body, "branch", None)})
+        if action in (
+            "extend",
+            "approve_compensation",
+            "reopen",
+            "appraisal_start",
+            "appraisal_end",
+            "assign",
+            "notify",
+            "route",
+        ):
+            await audit(
+                cx,
+                s,
+                staff_id=who,
+                role=role,
+                action=f"complaint.{action}",
+                target=complaint_id,
+                detail={"to_days": getattr(body, "to_days", None), "branch": getattr(body, "branch", None)},
+            )
         return await cx.store.complaints.find_one({"_id": complaint_id}, session=s)  # type: ignore[return-value]
 
     doc = await cx.rt.mongo.transaction(txn)

@@ -54,20 +54,38 @@ async def save_many(cx: Complaints, session: AsyncClientSession, cases: list[Com
     """Stored cases and their events: one bulk write and one outbox insert, however many cases."""
     if not cases:
         return
-    await cx.store.complaints.bulk_write([UpdateOne({"_id": c.complaint_id}, {"$set": complaint_state(c)}) for c in cases],
-                                         ordered=False, session=session)
+    await cx.store.complaints.bulk_write(
+        [UpdateOne({"_id": c.complaint_id}, {"$set": complaint_state(c)}) for c in cases],
+        ordered=False,
+        session=session,
+    )
     await _publish(cx, session, cases)
 
 
 async def _publish(cx: Complaints, session: AsyncClientSession, cases: list[Complaint]) -> None:
     topic = cx.rt.topic(COMPLAINTS_CASES)
-    await cx.rt.outbox.add(session, [outgoing_event(topic, e, source=SOURCE, customer_id=c.customer_id or c.complaint_id)
-                                     for c in cases for e in c.events])
+    await cx.rt.outbox.add(
+        session,
+        [
+            outgoing_event(topic, e, source=SOURCE, customer_id=c.customer_id or c.complaint_id)
+            for c in cases
+            for e in c.events
+        ],
+    )
     for c in cases:
         c.events.clear()
 
 
-async def audit(cx: Complaints, session: AsyncClientSession | None, *, staff_id: str, role: str, action: str,
-                target: str, detail: dict[str, Any] | None = None) -> None:
-    await audit_trail.write(cx.store.audit, session, staff_id=staff_id, role=role, action=action, target=target,
-                            detail=detail)
+async def audit(
+    cx: Complaints,
+    session: AsyncClientSession | None,
+    *,
+    staff_id: str,
+    role: str,
+    action: str,
+    target: str,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    await audit_trail.write(
+        cx.store.audit, session, staff_id=staff_id, role=role, action=action, target=target, detail=detail
+    )

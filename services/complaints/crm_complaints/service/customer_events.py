@@ -15,7 +15,9 @@ from crm_complaints.service.context import Complaints
 from crm_kit.messaging import Incoming, Rejection
 
 
-async def apply(*, cx: Complaints, session: AsyncClientSession, items: list[Incoming[CloudEvent | None]]) -> list[Rejection]:
+async def apply(
+    *, cx: Complaints, session: AsyncClientSession, items: list[Incoming[CloudEvent | None]]
+) -> list[Rejection]:
     customers: list[UpdateOne] = []
     owners: list[tuple[str, str, bool]] = []
     heard_of: set[str] = set()
@@ -35,15 +37,29 @@ async def apply(*, cx: Complaints, session: AsyncClientSession, items: list[Inco
             # The merged-away record's cases follow the survivor (branch, owner, tier); intake resolves it to the
             # survivor. One level is kept per record; service.routing follows the chain.
             heard_of |= {data.merged_id, data.survivor_id}
-            customers.append(UpdateOne({"_id": data.merged_id}, {"$set": {"merged_into": data.survivor_id}}, upsert=True))
-            customers.append(UpdateOne({"_id": data.survivor_id}, {"$addToSet": {"merged_ids": data.merged_id}},
-                                       upsert=True))
+            customers.append(
+                UpdateOne({"_id": data.merged_id}, {"$set": {"merged_into": data.survivor_id}}, upsert=True)
+            )
+            customers.append(
+                UpdateOne({"_id": data.survivor_id}, {"$addToSet": {"merged_ids": data.merged_id}}, upsert=True)
+            )
             continue
         elif isinstance(data, CustomerRegistered):
             # Fills what tiering has not said yet (topics are not ordered with each other): tiering's word wins.
-            customers.append(UpdateOne({"_id": ev.subject}, [{"$set": {
-                "owner": {"$ifNull": ["$owner", data.owner]}, "branch": {"$ifNull": ["$branch", data.branch]}}}],
-                upsert=True))
+            customers.append(
+                UpdateOne(
+                    {"_id": ev.subject},
+                    [
+                        {
+                            "$set": {
+                                "owner": {"$ifNull": ["$owner", data.owner]},
+                                "branch": {"$ifNull": ["$branch", data.branch]},
+                            }
+                        }
+                    ],
+                    upsert=True,
+                )
+            )
             owners.append((ev.subject, data.owner, False))
             continue
         else:
@@ -52,9 +68,14 @@ async def apply(*, cx: Complaints, session: AsyncClientSession, items: list[Inco
     if customers:
         await cx.store.customers.bulk_write(customers, ordered=True, session=session)
     if owners:  # scope of the customer's complaints follows the owner
-        await cx.store.complaints.bulk_write([UpdateMany({"customer_id": cid, **({} if replaces else {"owner": None})},
-                                                         {"$set": {"owner": owner}}) for cid, owner, replaces in owners],
-                                             ordered=True, session=session)
+        await cx.store.complaints.bulk_write(
+            [
+                UpdateMany({"customer_id": cid, **({} if replaces else {"owner": None})}, {"$set": {"owner": owner}})
+                for cid, owner, replaces in owners
+            ],
+            ordered=True,
+            session=session,
+        )
     # Cases taken in before these customers were known, or before their tier was: routed and prioritised now.
     await routing.catch_up(cx, session, heard_of)
     return []

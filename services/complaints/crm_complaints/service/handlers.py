@@ -17,8 +17,9 @@ from crm_kit.auth import ALL_SCOPE, Principal, Role
 from crm_kit.errors import Forbidden, Invalid
 
 
-async def route(cx: Complaints, s: AsyncClientSession | None, *, complaint_id: str, branch: str | None,
-                category: str) -> str | None:
+async def route(
+    cx: Complaints, s: AsyncClientSession | None, *, complaint_id: str, branch: str | None, category: str
+) -> str | None:
     """The active handler of the branch who takes this category (or every category) of the highest stable rank
     for the case (crm_complaints.domain.roster). None when the branch has nobody."""
     docs = await cx.store.handlers.find({"branch": branch, "active": True}, session=s).to_list()
@@ -33,8 +34,9 @@ async def must_handle(cx: Complaints, s: AsyncClientSession | None, *, staff_id:
 
 
 async def put(*, cx: Complaints, principal: Principal, staff_id: str, body: HandlerUpsert) -> dict[str, Any]:
-    if principal.role not in ALL_SCOPE - {Role.AUDITOR} and not (principal.role == Role.BRANCH_MANAGER
-                                                                   and principal.branch == body.branch):
+    if principal.role not in ALL_SCOPE - {Role.AUDITOR} and not (
+        principal.role == Role.BRANCH_MANAGER and principal.branch == body.branch
+    ):
         raise Forbidden("handlers are set by head office, an admin, or the branch's manager")
     policy, _ = await current(cx)
     unknown = sorted(set(body.categories) - set(policy.categories))
@@ -43,13 +45,25 @@ async def put(*, cx: Complaints, principal: Principal, staff_id: str, body: Hand
     existing = await cx.store.handlers.find_one({"_id": staff_id})
     if principal.role == Role.BRANCH_MANAGER and existing is not None and existing.get("branch") != principal.branch:
         raise Forbidden(f"{staff_id} handles complaints of branch {existing.get('branch')}: head office moves them")
-    doc = {"branch": body.branch, "categories": body.categories, "active": body.active,
-           "updated_at": datetime.now(UTC), "updated_by": principal.staff_id}
+    doc = {
+        "branch": body.branch,
+        "categories": body.categories,
+        "active": body.active,
+        "updated_at": datetime.now(UTC),
+        "updated_by": principal.staff_id,
+    }
 
     async def txn(s: AsyncClientSession) -> int:
         await cx.store.handlers.update_one({"_id": staff_id}, {"$set": doc}, upsert=True, session=s)
-        await audit(cx, s, staff_id=principal.staff_id, role=principal.role.value, action="handler.put",
-                    target=f"handler-{staff_id}", detail={"branch": body.branch, "active": body.active})
+        await audit(
+            cx,
+            s,
+            staff_id=principal.staff_id,
+            role=principal.role.value,
+            action="handler.put",
+            target=f"handler-{staff_id}",
+            detail={"branch": body.branch, "active": body.active},
+        )
         return await _roster_changed(cx, s, staff_id=staff_id, body=body, by=principal.staff_id)
 
     if await cx.rt.mongo.transaction(txn):
@@ -62,12 +76,26 @@ async def _roster_changed(cx: Complaints, s: AsyncClientSession, *, staff_id: st
     cases of a handler who left the branch or was deactivated go to another handler of their branch (or none: the
     branch manager assigns). The number of cases given a new handler."""
     at = cx.now()
-    stranded = await cx.store.complaints.find(
-        {"open": True, "handler": staff_id, **({"branch": {"$ne": body.branch}} if body.active else {})},
-        {"description": 0, "complainant": 0}, session=s).sort("_id", 1).to_list()
-    unhandled = (await cx.store.complaints.find(
-        {"open": True, "branch": body.branch, "handler": None}, {"description": 0, "complainant": 0}, session=s
-    ).sort("_id", 1).to_list()) if body.active else []
+    stranded = (
+        await cx.store.complaints.find(
+            {"open": True, "handler": staff_id, **({"branch": {"$ne": body.branch}} if body.active else {})},
+            {"description": 0, "complainant": 0},
+            session=s,
+        )
+        .sort("_id", 1)
+        .to_list()
+    )
+    unhandled = (
+        (
+            await cx.store.complaints.find(
+                {"open": True, "branch": body.branch, "handler": None}, {"description": 0, "complainant": 0}, session=s
+            )
+            .sort("_id", 1)
+            .to_list()
+        )
+        if body.active
+        else []
+    )
     changed = 0
     for doc in stranded + unhandled:
         c = complaint_from_doc(doc)

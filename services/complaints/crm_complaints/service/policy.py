@@ -18,11 +18,14 @@ async def read(*, cx: Complaints) -> dict[str, Any]:
     return await cx.policies.read()
 
 
-async def publish_new(*, cx: Complaints, policy: ComplaintsPolicy, by: str, role: str, note: str | None) -> dict[str, Any]:
+async def publish_new(
+    *, cx: Complaints, policy: ComplaintsPolicy, by: str, role: str, note: str | None
+) -> dict[str, Any]:
     async def txn(s: AsyncClientSession) -> None:
         number = await cx.policies.add(s, policy, by=by, note=note)
-        await audit(cx, s, staff_id=by, role=role, action="policy.published", target=f"policy-{number}",
-                    detail={"note": note})
+        await audit(
+            cx, s, staff_id=by, role=role, action="policy.published", target=f"policy-{number}", detail={"note": note}
+        )
 
     await cx.rt.mongo.transaction(txn)
     return await read(cx=cx)

@@ -29,8 +29,9 @@ def percentile(values: list[float], pct: float) -> float | None:
     return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
 
 
-async def complaints_report(*, cx: Complaints, principal: Principal, start: date, end: date,
-                            branch: str | None) -> dict[str, Any]:
+async def complaints_report(
+    *, cx: Complaints, principal: Principal, start: date, end: date, branch: str | None
+) -> dict[str, Any]:
     since = datetime.combine(start, time(0), tzinfo=BANK_TZ)
     until = datetime.combine(end + timedelta(days=1), time(0), tzinfo=BANK_TZ)
     query: dict[str, Any] = {"$and": [scope(principal), {"received_at": {"$gte": since, "$lt": until}}]}
@@ -59,20 +60,29 @@ async def complaints_report(*, cx: Complaints, principal: Principal, start: date
     total = len(docs)
     repeats = sum(1 for d in docs if d.get("repeat_of"))
     return {
-        "from": start, "to": end, "branch": branch, "total": total,
+        "from": start,
+        "to": end,
+        "branch": branch,
+        "total": total,
         "by_category": dict(sorted(Counter(d["category"] for d in docs).items())),
         "by_channel": dict(sorted(Counter(d["channel"] for d in docs).items())),
         "by_branch": dict(sorted(Counter(d.get("branch") or "" for d in docs).items())),
         "by_state": dict(sorted(Counter(d["state"] for d in docs).items())),
-        "decided": decided, "decided_on_time": on_time, "open_past_due": open_late,
+        "decided": decided,
+        "decided_on_time": on_time,
+        "open_past_due": open_late,
         "on_time_rate": round(on_time / (decided + open_late), 4) if decided + open_late else None,
         # 告知: a decision is notified on time when the complainant was told on or before its due day (the
         # regulator's deadline with extensions and appraisal pauses); decided-but-untold cases past that day count
         # against the rate, those still within it do not count yet.
-        "notified": notified, "notified_on_time": notified_on_time, "awaiting_notice": decided - notified,
-        "notified_on_time_rate": (round(notified_on_time / (notified + untold_late), 4)
-                                  if notified + untold_late else None),
+        "notified": notified,
+        "notified_on_time": notified_on_time,
+        "awaiting_notice": decided - notified,
+        "notified_on_time_rate": (
+            round(notified_on_time / (notified + untold_late), 4) if notified + untold_late else None
+        ),
         "days_to_resolve": {"median": percentile(days_to_resolve, 50), "p90": percentile(days_to_resolve, 90)},
         "compensation_total": str(compensation.quantize(Decimal("0.01"))),
-        "repeats": repeats, "repeat_rate": round(repeats / total, 4) if total else None,
+        "repeats": repeats,
+        "repeat_rate": round(repeats / total, 4) if total else None,
     }

@@ -50,10 +50,19 @@ async def catch_up(cx: Complaints, session: AsyncClientSession, customer_ids: It
     # A survivor's news reaches the cases of the records merged into it.
     ids |= {m for cid in list(ids) for m in (known.get(cid) or {}).get("merged_ids", [])}
     await _owners_of_merged(cx, session, ids, known)
-    docs = await cx.store.complaints.find(
-        {"customer_id": {"$in": sorted(ids)}, "open": True,
-         "$or": [{"routing": "pending_customer"}, {"priority": False}]},
-        {"description": 0, "complainant": 0}, session=session).sort("_id", 1).to_list()
+    docs = (
+        await cx.store.complaints.find(
+            {
+                "customer_id": {"$in": sorted(ids)},
+                "open": True,
+                "$or": [{"routing": "pending_customer"}, {"priority": False}],
+            },
+            {"description": 0, "complainant": 0},
+            session=session,
+        )
+        .sort("_id", 1)
+        .to_list()
+    )
     if not docs:
         return 0
     policy, _ = await current(cx, session)
@@ -66,24 +75,34 @@ async def catch_up(cx: Complaints, session: AsyncClientSession, customer_ids: It
         touched = False
         if c.waits_for_customer and customer.get("branch"):
             branch = customer["branch"] if c.takes_customer_branch() else c.branch
-            handler = c.handler if branch == c.branch and c.handler else await handlers.route(
-                cx, session, complaint_id=c.complaint_id, branch=branch, category=c.category)
+            handler = (
+                c.handler
+                if branch == c.branch and c.handler
+                else await handlers.route(cx, session, complaint_id=c.complaint_id, branch=branch, category=c.category)
+            )
             c.route(branch=branch, handler=handler, by="complaints", at=now, reason="customer_known")
             touched = True
         if customer.get("tier"):
             try:
-                touched |= c.raise_priority(tier=customer["tier"], policy=policy, today=today, at=now,
-                                            add_working_days=cal.add_working_days, next_workday=cal.next_workday,
-                                            depends_on_provisional=cal.depends_on_provisional,
-                                            calendar_revision=cal.revision)
+                touched |= c.raise_priority(
+                    tier=customer["tier"],
+                    policy=policy,
+                    today=today,
+                    at=now,
+                    add_working_days=cal.add_working_days,
+                    next_workday=cal.next_workday,
+                    depends_on_provisional=cal.depends_on_provisional,
+                    calendar_revision=cal.revision,
+                )
             except CalendarYearUnknown:  # priority is raised; the targets stay as they were
                 log.warning("complaint.priority_targets_kept", complaint_id=c.complaint_id)
                 touched = True
         if touched:
             await save(cx, session, c)
             if not doc.get("owner") and customer.get("owner"):  # scope, when the consumer did not fill it
-                await cx.store.complaints.update_one({"_id": c.complaint_id}, {"$set": {"owner": customer["owner"]}},
-                                                     session=session)
+                await cx.store.complaints.update_one(
+                    {"_id": c.complaint_id}, {"$set": {"owner": customer["owner"]}}, session=session
+                )
             changed += 1
     return changed
 
@@ -110,20 +129,23 @@ async def _with_merges(cx: Complaints, session: AsyncClientSession, ids: set[str
         for doc in await cx.store.customers.find({"_id": {"$in": sorted(wanted)}}, session=session).to_list():
             known[doc["_id"]] = doc
         wanted = {d["merged_into"] for d in known.values() if d.get("merged_into")} | {
-            m for d in known.values() for m in d.get("merged_ids", [])}
+            m for d in known.values() for m in d.get("merged_ids", [])
+        }
     return known
 
 
-async def _owners_of_merged(cx: Complaints, session: AsyncClientSession, ids: set[str],
-                            known: dict[str, dict[str, Any]]) -> None:
+async def _owners_of_merged(
+    cx: Complaints, session: AsyncClientSession, ids: set[str], known: dict[str, dict[str, Any]]
+) -> None:
     """Complaints of a record merged away are in the scope of the survivor's owner."""
     for cid in sorted(ids):
         if not (known.get(cid) or {}).get("merged_into"):
             continue
         owner = effective(known, cid).get("owner")
         if owner:
-            await cx.store.complaints.update_many({"customer_id": cid, "owner": {"$ne": owner}},
-                                                  {"$set": {"owner": owner}}, session=session)
+            await cx.store.complaints.update_many(
+                {"customer_id": cid, "owner": {"$ne": owner}}, {"$set": {"owner": owner}}, session=session
+            )
 
 
 async def unverified_step(cx: Complaints) -> bool:
@@ -137,20 +159,39 @@ async def unverified_step(cx: Complaints) -> bool:
         # An intake and the customer's registration committed at the same moment do not see each other: the case
         # waits for an event that has already been applied. Young waiting cases whose customer is known are routed
         # here (within ROUTING_INTERVAL_SECONDS), before anything is flagged.
-        young = await cx.store.complaints.find(
-            {"routing": "pending_customer", "customer_unverified": False, "open": True}, {"customer_id": 1},
-            session=s).sort("pending_since", 1).limit(size).to_list()
+        young = (
+            await cx.store.complaints.find(
+                {"routing": "pending_customer", "customer_unverified": False, "open": True},
+                {"customer_id": 1},
+                session=s,
+            )
+            .sort("pending_since", 1)
+            .limit(size)
+            .to_list()
+        )
         ids = sorted({d["customer_id"] for d in young if d.get("customer_id")})
         if ids:
-            known = await cx.store.customers.find({"_id": {"$in": ids}, "branch": {"$ne": None}}, {"_id": 1},
-                                                  session=s).to_list()
+            known = await cx.store.customers.find(
+                {"_id": {"$in": ids}, "branch": {"$ne": None}}, {"_id": 1}, session=s
+            ).to_list()
             if known:
                 await catch_up(cx, s, [d["_id"] for d in known])
         cutoff = now - timedelta(minutes=policy.unverified_customer_after_minutes)
-        docs = await cx.store.complaints.find(
-            {"routing": "pending_customer", "customer_unverified": False, "open": True,
-             "pending_since": {"$lte": cutoff}}, {"description": 0, "complainant": 0}, session=s
-        ).sort("pending_since", 1).limit(size).to_list()
+        docs = (
+            await cx.store.complaints.find(
+                {
+                    "routing": "pending_customer",
+                    "customer_unverified": False,
+                    "open": True,
+                    "pending_since": {"$lte": cutoff},
+                },
+                {"description": 0, "complainant": 0},
+                session=s,
+            )
+            .sort("pending_since", 1)
+            .limit(size)
+            .to_list()
+        )
         cases = [complaint_from_doc(d) for d in docs]
         for c in cases:
             c.flag_unverified(at=now)

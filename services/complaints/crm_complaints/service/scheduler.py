@@ -31,9 +31,14 @@ async def step(cx: Complaints) -> bool:
     async def txn(s: AsyncClientSession) -> int:
         policy, _ = await current(cx, s)
         now = cx.now()
-        docs = await cx.store.complaints.find(
-            {"$or": [{"open": True}, {"state": "resolved"}], "_id": {"$gt": cursor}}, session=s
-        ).sort("_id", 1).limit(size).to_list()
+        docs = (
+            await cx.store.complaints.find(
+                {"$or": [{"open": True}, {"state": "resolved"}], "_id": {"$gt": cursor}}, session=s
+            )
+            .sort("_id", 1)
+            .limit(size)
+            .to_list()
+        )
         changed = []
         for doc in docs:
             c = complaint_from_doc(doc, calendar=cx.rt.calendar)

@@ -68,8 +68,13 @@ class EngagementStore:
         async for doc in self.tasks.find({"status": "open"}).sort([("created_at", ASCENDING), ("_id", ASCENDING)]):
             key = open_key(task_from_doc(doc))
             if key is not None:
-                ops.append(UpdateOne({"_id": key}, {"$setOnInsert": {"task_id": doc["_id"],
-                                                                     "customer_id": doc["customer_id"]}}, upsert=True))
+                ops.append(
+                    UpdateOne(
+                        {"_id": key},
+                        {"$setOnInsert": {"task_id": doc["_id"], "customer_id": doc["customer_id"]}},
+                        upsert=True,
+                    )
+                )
             if len(ops) >= 500:
                 await self.open_keys.bulk_write(ops, ordered=True)
                 ops = []
@@ -80,14 +85,23 @@ class EngagementStore:
 
 def customer_from_doc(doc: dict[str, Any]) -> EngagedCustomer:
     return EngagedCustomer(
-        customer_id=doc["_id"], branch=doc.get("branch"), owner=doc.get("owner"), tier=doc.get("tier"),
-        kind=doc.get("kind"), customer_since=_d(doc.get("customer_since")), birth_month_day=doc.get("birth_month_day"),
-        risk_tolerance=doc.get("risk_tolerance"), risk_assessed_on=_d(doc.get("risk_assessed_on")),
+        customer_id=doc["_id"],
+        branch=doc.get("branch"),
+        owner=doc.get("owner"),
+        tier=doc.get("tier"),
+        kind=doc.get("kind"),
+        customer_since=_d(doc.get("customer_since")),
+        birth_month_day=doc.get("birth_month_day"),
+        risk_tolerance=doc.get("risk_tolerance"),
+        risk_assessed_on=_d(doc.get("risk_assessed_on")),
         professional_investor=bool(doc.get("professional_investor")),
         consents={k: bool(v) for k, v in (doc.get("consents") or {}).items()},
         consent_at=dict(doc.get("consent_at") or {}),
-        aum=doc.get("aum"), merged_into=doc.get("merged_into"), cadence=dict(doc.get("cadence") or {}),
-        plan_version=doc.get("plan_version") or 0, profile_seq=doc.get("profile_seq") or 0,
+        aum=doc.get("aum"),
+        merged_into=doc.get("merged_into"),
+        cadence=dict(doc.get("cadence") or {}),
+        plan_version=doc.get("plan_version") or 0,
+        profile_seq=doc.get("profile_seq") or 0,
         tiering_seq=doc.get("tiering_seq") or 0,
     )
 
@@ -95,26 +109,52 @@ def customer_from_doc(doc: dict[str, Any]) -> EngagedCustomer:
 def customer_state(c: EngagedCustomer) -> dict[str, Any]:
     """Everything but `_id`, for a `$set`."""
     return {
-        "branch": c.branch, "owner": c.owner, "tier": c.tier, "kind": c.kind, "customer_since": _s(c.customer_since),
-        "birth_month_day": c.birth_month_day, "risk_tolerance": c.risk_tolerance,
-        "risk_assessed_on": _s(c.risk_assessed_on), "professional_investor": c.professional_investor,
-        "consents": c.consents, "consent_at": c.consent_at,
-        "aum": c.aum, "merged_into": c.merged_into, "cadence": c.cadence, "plan_version": c.plan_version,
-        "profile_seq": c.profile_seq, "tiering_seq": c.tiering_seq,
+        "branch": c.branch,
+        "owner": c.owner,
+        "tier": c.tier,
+        "kind": c.kind,
+        "customer_since": _s(c.customer_since),
+        "birth_month_day": c.birth_month_day,
+        "risk_tolerance": c.risk_tolerance,
+        "risk_assessed_on": _s(c.risk_assessed_on),
+        "professional_investor": c.professional_investor,
+        "consents": c.consents,
+        "consent_at": c.consent_at,
+        "aum": c.aum,
+        "merged_into": c.merged_into,
+        "cadence": c.cadence,
+        "plan_version": c.plan_version,
+        "profile_seq": c.profile_seq,
+        "tiering_seq": c.tiering_seq,
     }
 
 
 def task_from_doc(doc: dict[str, Any]) -> Task:
     return Task(
-        task_id=doc["_id"], customer_id=doc["customer_id"], kind=doc["kind"], purpose=doc["purpose"],
-        channel=doc["channel"], due_on=date.fromisoformat(doc["due_on"]), assignee=doc.get("assignee"),
-        branch=doc.get("branch"), tier=doc.get("tier"), owner=doc.get("owner"), occasion=doc.get("occasion"),
-        visible_from=_d(doc.get("visible_from")), status=doc["status"], overdue=bool(doc.get("overdue")),
-        created_at=doc.get("created_at"), created_by=doc.get("created_by", "engagement"), note=doc.get("note"),
-        history=list(doc.get("history") or []), asked_channel=doc.get("asked_channel"),
-        due_counted_from=_d(doc.get("due_counted_from")), due_working_days=doc.get("due_working_days"),
+        task_id=doc["_id"],
+        customer_id=doc["customer_id"],
+        kind=doc["kind"],
+        purpose=doc["purpose"],
+        channel=doc["channel"],
+        due_on=date.fromisoformat(doc["due_on"]),
+        assignee=doc.get("assignee"),
+        branch=doc.get("branch"),
+        tier=doc.get("tier"),
+        owner=doc.get("owner"),
+        occasion=doc.get("occasion"),
+        visible_from=_d(doc.get("visible_from")),
+        status=doc["status"],
+        overdue=bool(doc.get("overdue")),
+        created_at=doc.get("created_at"),
+        created_by=doc.get("created_by", "engagement"),
+        note=doc.get("note"),
+        history=list(doc.get("history") or []),
+        asked_channel=doc.get("asked_channel"),
+        due_counted_from=_d(doc.get("due_counted_from")),
+        due_working_days=doc.get("due_working_days"),
         due_planned_on=_d(doc.get("due_planned_on")),
-        provisional=bool(doc.get("provisional")), calendar_revision=doc.get("calendar_revision"),
+        provisional=bool(doc.get("provisional")),
+        calendar_revision=doc.get("calendar_revision"),
     )
 
 

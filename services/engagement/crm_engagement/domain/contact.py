@@ -23,7 +23,12 @@ from crm_engagement.domain.policy import ContactRules
 
 # Contact channel -> the profile's consent channel (None: no consent channel, e.g. a visit).
 CONSENT_CHANNEL: dict[str, str | None] = {
-    "call": "phone", "sms": "sms", "email": "email", "wechat": "wechat", "app": "app", "visit": None,
+    "call": "phone",
+    "sms": "sms",
+    "email": "email",
+    "wechat": "wechat",
+    "app": "app",
+    "visit": None,
 }
 
 
@@ -33,9 +38,18 @@ class Blocked:
     detail: str
 
 
-def check(*, channel: ContactChannel, purpose: Purpose, at: datetime, consents: Mapping[str, bool],
-          marketing_contacts: Iterable[datetime], rules: ContactRules, is_public_holiday: Callable[..., bool],
-          do_not_contact: bool = False, check_time: bool = True) -> Blocked | None:
+def check(
+    *,
+    channel: ContactChannel,
+    purpose: Purpose,
+    at: datetime,
+    consents: Mapping[str, bool],
+    marketing_contacts: Iterable[datetime],
+    rules: ContactRules,
+    is_public_holiday: Callable[..., bool],
+    do_not_contact: bool = False,
+    check_time: bool = True,
+) -> Blocked | None:
     """None when the contact may be made; otherwise the rule that blocks it. `consents` is the latest decision
     per consent channel (absent: never asked); `marketing_contacts` the times of earlier marketing contacts.
     `check_time=False` at planning time, when only the day is known (quiet hours apply at the moment of contact)."""
@@ -53,19 +67,27 @@ def check(*, channel: ContactChannel, purpose: Purpose, at: datetime, consents: 
     local = at.astimezone(ZoneInfo(rules.timezone))
     if check_time and channel in rules.quiet_channels:
         if in_quiet_hours(local.time(), rules):
-            return Blocked("quiet_hours", f"no marketing {channel} between {rules.quiet_from:%H:%M} and "
-                                          f"{rules.quiet_until:%H:%M} ({rules.timezone}); it is {local:%H:%M}")
+            return Blocked(
+                "quiet_hours",
+                f"no marketing {channel} between {rules.quiet_from:%H:%M} and "
+                f"{rules.quiet_until:%H:%M} ({rules.timezone}); it is {local:%H:%M}",
+            )
         if rules.no_marketing_on_public_holidays and is_public_holiday(local.date()):
             return Blocked("public_holiday", f"no marketing {channel} on a public holiday ({local.date()})")
     times = list(marketing_contacts)
     short = busiest_window(times, at, timedelta(days=rules.short_window_days))
     if short + 1 > rules.short_window_max:
-        return Blocked("cap.short", f"{short} other marketing contact(s) within {rules.short_window_days} days; "
-                                    f"at most {rules.short_window_max}")
+        return Blocked(
+            "cap.short",
+            f"{short} other marketing contact(s) within {rules.short_window_days} days; "
+            f"at most {rules.short_window_max}",
+        )
     long = busiest_window(times, at, timedelta(days=rules.long_window_days))
     if long + 1 > rules.long_window_max:
-        return Blocked("cap.long", f"{long} other marketing contact(s) within {rules.long_window_days} days; "
-                                   f"at most {rules.long_window_max}")
+        return Blocked(
+            "cap.long",
+            f"{long} other marketing contact(s) within {rules.long_window_days} days; at most {rules.long_window_max}",
+        )
     return None
 
 

@@ -20,7 +20,10 @@ from decimal import Decimal
 from typing import Any
 
 from crm_contracts.engagement import (
-    ContactBlocked, TaskCancelled, TaskCreated, TaskReassigned,
+    ContactBlocked,
+    TaskCancelled,
+    TaskCreated,
+    TaskReassigned,
 )
 from crm_contracts.envelope import EventData
 from crm_engagement.domain import contact
@@ -31,8 +34,12 @@ from crm_engagement.domain.tasks import Task, task_id
 # When the preferred channel is refused, a message may go another written way; a call or visit falls back to
 # the other spoken one. A visit needs no consent channel.
 FALLBACKS: dict[str, tuple[str, ...]] = {
-    "call": ("visit",), "visit": ("call",), "sms": ("wechat", "app", "email"), "wechat": ("sms", "app", "email"),
-    "app": ("sms", "wechat", "email"), "email": ("sms", "wechat", "app"),
+    "call": ("visit",),
+    "visit": ("call",),
+    "sms": ("wechat", "app", "email"),
+    "wechat": ("sms", "app", "email"),
+    "app": ("sms", "wechat", "email"),
+    "email": ("sms", "wechat", "app"),
 }
 
 
@@ -75,10 +82,22 @@ class EngagedCustomer:
 
     # -- planning ------------------------------------------------------------------------------------------
 
-    def plan_task(self, *, kind: str, due_on: date, channel: str, policy: EngagementPolicy, now: datetime,
-                  parts: Sequence[object], occasion: str | None = None, visible_from: date | None = None,
-                  note: str | None = None, created_by: str = "engagement", purpose: str | None = None,
-                  due_basis: tuple[date, int] | None = None) -> Task | None:
+    def plan_task(
+        self,
+        *,
+        kind: str,
+        due_on: date,
+        channel: str,
+        policy: EngagementPolicy,
+        now: datetime,
+        parts: Sequence[object],
+        occasion: str | None = None,
+        visible_from: date | None = None,
+        note: str | None = None,
+        created_by: str = "engagement",
+        purpose: str | None = None,
+        due_basis: tuple[date, int] | None = None,
+    ) -> Task | None:
         """A new task for the customer's owner, on `channel` or a fallback the customer has not refused.
         None (and a ContactBlocked event) when every channel is refused. `due_basis`: the day and the number of
         working days `due_on` was counted from (it is counted again when the calendar changes)."""
@@ -87,26 +106,59 @@ class EngagedCustomer:
         tid = task_id(self.customer_id, kind, *parts)
         if chosen is None:
             assert blocked is not None
-            self.events.append(ContactBlocked(
-                attempt_id=f"{tid}:planned", customer_id=self.customer_id, channel=channel, purpose=purpose,  # type: ignore[arg-type]
-                rule=blocked.rule, detail=blocked.detail, staff_id=created_by, at=now, context="schedule"))
+            self.events.append(
+                ContactBlocked(
+                    attempt_id=f"{tid}:planned",
+                    customer_id=self.customer_id,
+                    channel=channel,
+                    purpose=purpose,  # type: ignore[arg-type]
+                    rule=blocked.rule,
+                    detail=blocked.detail,
+                    staff_id=created_by,
+                    at=now,
+                    context="schedule",
+                )
+            )
             return None
-        task = Task(task_id=tid, customer_id=self.customer_id, kind=kind, purpose=purpose, channel=chosen,
-                    due_on=due_on, assignee=self.owner, owner=self.owner, branch=self.branch, tier=self.tier,
-                    occasion=occasion, visible_from=visible_from, created_at=now, created_by=created_by, note=note,
-                    asked_channel=channel)
+        task = Task(
+            task_id=tid,
+            customer_id=self.customer_id,
+            kind=kind,
+            purpose=purpose,
+            channel=chosen,
+            due_on=due_on,
+            assignee=self.owner,
+            owner=self.owner,
+            branch=self.branch,
+            tier=self.tier,
+            occasion=occasion,
+            visible_from=visible_from,
+            created_at=now,
+            created_by=created_by,
+            note=note,
+            asked_channel=channel,
+        )
         if due_basis is not None:
             task.due_counted_from, task.due_working_days = due_basis
         self.new_tasks.append(task)
         return task
 
-    def _channel_for(self, preferred: str, purpose: str, policy: EngagementPolicy, now: datetime
-                     ) -> tuple[str | None, contact.Blocked | None]:
+    def _channel_for(
+        self, preferred: str, purpose: str, policy: EngagementPolicy, now: datetime
+    ) -> tuple[str | None, contact.Blocked | None]:
         first: contact.Blocked | None = None
         for ch in (preferred, *FALLBACKS.get(preferred, ())):
-            blocked = contact.check(channel=ch, purpose=purpose, at=now, consents=self.consents,  # type: ignore[arg-type]
-                                    marketing_contacts=(), rules=policy.contact, is_public_holiday=lambda d: False,
-                                    do_not_contact=self.do_not_contact, check_time=False)
+            blocked = contact.check(
+                channel=ch,
+                purpose=purpose,
+                at=now,
+                consents=self.consents,  # type: ignore[arg-type]
+                marketing_contacts=(),
+                rules=policy.contact,
+                is_public_holiday=lambda d: False,
+                do_not_contact=self.do_not_contact,
+                check_time=False,
+            )
             if blocked is None:
                 return ch, None
             first = first or blocked
@@ -114,9 +166,18 @@ class EngagedCustomer:
                 break
         return None, first
 
-    def plan_cadence(self, *, policy: EngagementPolicy, version: int, today: date, now: datetime,
-                     open_tasks: Sequence[Task], reason: str = "cadence_changed",
-                     working_day: Callable[[date], date] | None = None, since: date | None = None) -> None:
+    def plan_cadence(
+        self,
+        *,
+        policy: EngagementPolicy,
+        version: int,
+        today: date,
+        now: datetime,
+        open_tasks: Sequence[Task],
+        reason: str = "cadence_changed",
+        working_day: Callable[[date], date] | None = None,
+        since: date | None = None,
+    ) -> None:
         """Make the open follow-ups match the cadence of the customer's tier under `policy`: cancel the rules the tier
         no longer has, re-plan a rule whose interval, channel or purpose changed, plan the missing ones. A due date
         on a public holiday moves to `working_day(due)` (the next working day, from the bank's calendar). A rule new
@@ -145,8 +206,16 @@ class EngagedCustomer:
                 # The task it replaces (done, cancelled) had this id — a contact made on the day it was planned from,
                 # a re-plan to the same day, two days moved to one working day: the next one needs its own id.
                 parts = (*parts, start.isoformat(), f"v{version}")
-            task = self.plan_task(kind="follow_up", due_on=due, channel=rule.channel, policy=policy, now=now,
-                                  parts=parts, occasion=name, purpose=rule.purpose)
+            task = self.plan_task(
+                kind="follow_up",
+                due_on=due,
+                channel=rule.channel,
+                policy=policy,
+                now=now,
+                parts=parts,
+                occasion=name,
+                purpose=rule.purpose,
+            )
             if task is not None and working_day is not None:
                 task.due_planned_on = planned
             state.update(settings, task=task.task_id if task else None, **{"from": start.isoformat()})
@@ -161,16 +230,26 @@ class EngagedCustomer:
         if self.tier not in policy.care.tiers or self.owner is None or self.merged_into:
             return []
         lead = policy.care.days_before.get(self.tier, 0)  # type: ignore[call-overload]
-        found = occasions_between(today, today + timedelta(days=lead),
-                                  birth_month_day=self.birth_month_day if policy.care.birthday else None,
-                                  customer_since=self.customer_since if policy.care.anniversary else None,
-                                  festivals=policy.care.festivals)
+        found = occasions_between(
+            today,
+            today + timedelta(days=lead),
+            birth_month_day=self.birth_month_day if policy.care.birthday else None,
+            customer_since=self.customer_since if policy.care.anniversary else None,
+            festivals=policy.care.festivals,
+        )
         planned = []
         for o in found:
             parts = (o.year,) if o.kind != "festival" else (o.name, o.year)
-            task = self.plan_task(kind=o.kind, due_on=o.on, channel=policy.care.channel.get(self.tier, "sms"),  # type: ignore[call-overload]
-                                  policy=policy, now=now, parts=parts, occasion=o.name,
-                                  visible_from=o.on - timedelta(days=lead))
+            task = self.plan_task(
+                kind=o.kind,
+                due_on=o.on,
+                channel=policy.care.channel.get(self.tier, "sms"),  # type: ignore[call-overload]
+                policy=policy,
+                now=now,
+                parts=parts,
+                occasion=o.name,
+                visible_from=o.on - timedelta(days=lead),
+            )
             if task is not None:
                 planned.append(task)
         return planned
@@ -182,7 +261,11 @@ class EngagedCustomer:
             return False
         if reason == "upgrade":
             return to_tier in policy.triggers.welcome_tiers
-        return from_tier is None and reason in ("first_tier", "policy_change") and to_tier in policy.triggers.welcome_first_tiers
+        return (
+            from_tier is None
+            and reason in ("first_tier", "policy_change")
+            and to_tier in policy.triggers.welcome_first_tiers
+        )
 
     def supersede(self, kind: str, *, open_tasks: Sequence[Task], now: datetime) -> None:
         """Cancel the open tasks of `kind` a newer one replaces: a customer upgraded twice within days (ordinary, vip,
@@ -219,10 +302,20 @@ class EngagedCustomer:
             task.status = "cancelled"
             return
         task.status = "cancelled"
-        self._change(task, {"status": "cancelled", "cancelled_at": now, "cancel_reason": reason},
-                     {"at": now, "action": "cancelled", "by": "engagement", "reason": reason})
-        self.events.append(TaskCancelled(task_id=task.task_id, customer_id=self.customer_id, kind=task.kind,  # type: ignore[arg-type]
-                                         reason=reason, at=now))
+        self._change(
+            task,
+            {"status": "cancelled", "cancelled_at": now, "cancel_reason": reason},
+            {"at": now, "action": "cancelled", "by": "engagement", "reason": reason},
+        )
+        self.events.append(
+            TaskCancelled(
+                task_id=task.task_id,
+                customer_id=self.customer_id,
+                kind=task.kind,  # type: ignore[arg-type]
+                reason=reason,
+                at=now,
+            )
+        )
 
     def change_owner(self, new_owner: str, *, open_tasks: Sequence[Task], now: datetime, by: str) -> list[Task]:
         """The new owner takes every open task the previous owner (or nobody) had; tasks a supervisor gave to
@@ -243,16 +336,35 @@ class EngagedCustomer:
                 continue
             old = t.assignee
             t.assignee = new_owner
-            self._change(t, {"assignee": new_owner, "owner": new_owner},
-                         {"at": now, "action": "reassigned", "by": by, "from": old, "to": new_owner,
-                          "reason": "owner_change"})
-            self.events.append(TaskReassigned(task_id=t.task_id, customer_id=self.customer_id, from_assignee=old,
-                                              to_assignee=new_owner, reason="owner_change", by=by, at=now))
+            self._change(
+                t,
+                {"assignee": new_owner, "owner": new_owner},
+                {"at": now, "action": "reassigned", "by": by, "from": old, "to": new_owner, "reason": "owner_change"},
+            )
+            self.events.append(
+                TaskReassigned(
+                    task_id=t.task_id,
+                    customer_id=self.customer_id,
+                    from_assignee=old,
+                    to_assignee=new_owner,
+                    reason="owner_change",
+                    by=by,
+                    at=now,
+                )
+            )
             moved.append(t)
         return moved
 
-    def consent_changed(self, channel: str, granted: bool, *, at: datetime, open_tasks: Sequence[Task],
-                        policy: EngagementPolicy, now: datetime) -> bool:
+    def consent_changed(
+        self,
+        channel: str,
+        granted: bool,
+        *,
+        at: datetime,
+        open_tasks: Sequence[Task],
+        policy: EngagementPolicy,
+        now: datetime,
+    ) -> bool:
         """Apply the customer's decision on a consent channel, unless a later one is already known. An opt-out
         stops the channel at once: open tasks on it move to another channel the customer allows, or are cancelled."""
         known = self.consent_at.get(channel)
@@ -283,8 +395,18 @@ class EngagedCustomer:
 
     def _move_channel(self, task: Task, channel: str, *, reason: str, now: datetime) -> None:
         if not any(n is task for n in self.new_tasks):
-            self._change(task, {"channel": channel}, {"at": now, "action": "channel_changed", "by": "engagement",
-                                                      "from": task.channel, "to": channel, "reason": reason})
+            self._change(
+                task,
+                {"channel": channel},
+                {
+                    "at": now,
+                    "action": "channel_changed",
+                    "by": "engagement",
+                    "from": task.channel,
+                    "to": channel,
+                    "reason": reason,
+                },
+            )
         task.channel = channel
 
     def merged(self, survivor_id: str, *, open_tasks: Sequence[Task], now: datetime) -> list[Task]:
@@ -306,10 +428,19 @@ class EngagedCustomer:
         complaint event naming the survivor makes no second one."""
         by_complaint = task.kind == "complaint_follow_up" and task.occasion
         note = f"{task.note or task.kind} (taken over from merged record {task.customer_id})"
-        return self.plan_task(kind=task.kind, due_on=task.due_on, channel=task.channel, policy=policy, now=now,
-                              parts=(task.occasion,) if by_complaint else (task.task_id,), occasion=task.occasion,
-                              visible_from=task.visible_from, note=note, created_by=task.created_by,
-                              purpose=task.purpose)
+        return self.plan_task(
+            kind=task.kind,
+            due_on=task.due_on,
+            channel=task.channel,
+            policy=policy,
+            now=now,
+            parts=(task.occasion,) if by_complaint else (task.task_id,),
+            occasion=task.occasion,
+            visible_from=task.visible_from,
+            note=note,
+            created_by=task.created_by,
+            purpose=task.purpose,
+        )
 
     def change_tier(self, tier: str | None, *, open_tasks: Sequence[Task]) -> None:
         self.tier = tier
@@ -334,7 +465,17 @@ class EngagedCustomer:
 
 def task_created(t: Task) -> TaskCreated:
     assert t.created_at is not None
-    return TaskCreated(task_id=t.task_id, customer_id=t.customer_id, kind=t.kind, purpose=t.purpose,  # type: ignore[arg-type]
-                       channel=t.channel, assignee=t.assignee, branch=t.branch, tier=t.tier, due_on=t.due_on,  # type: ignore[arg-type]
-                       occasion=t.occasion, created_at=t.created_at, provisional=t.provisional or None)
-
+    return TaskCreated(
+        task_id=t.task_id,
+        customer_id=t.customer_id,
+        kind=t.kind,
+        purpose=t.purpose,  # type: ignore[arg-type]
+        channel=t.channel,
+        assignee=t.assignee,
+        branch=t.branch,
+        tier=t.tier,
+        due_on=t.due_on,  # type: ignore[arg-type]
+        occasion=t.occasion,
+        created_at=t.created_at,
+        provisional=t.provisional or None,
+    )

@@ -93,7 +93,11 @@ class Occasion:
 
 
 def occasions_between(
-    start: dt.date, end: dt.date, *, birth_month_day: str | None, customer_since: dt.date | None,
+    start: dt.date,
+    end: dt.date,
+    *,
+    birth_month_day: str | None,
+    customer_since: dt.date | None,
     festivals: Iterable[str],
 ) -> list[Occasion]:
     """Every occasion on a day in [start, end] (both included), sorted by date, then kind, then name.

@@ -37,49 +37,72 @@ class CadenceRule(Rules):
 class CareRules(Rules):
     days_before: dict[TierName, LeadDays] = Field(
         default_factory=lambda: {"key": 7, "vip": 5, "potential": 3, "ordinary": 1, "small": 0},
-        description="a care task appears this many days before the occasion (it is due on the day)")
+        description="a care task appears this many days before the occasion (it is due on the day)",
+    )
     birthday: bool = True
     anniversary: bool = True
-    festivals: list[Literal["spring_festival", "lantern", "dragon_boat", "mid_autumn", "double_ninth", "new_year",
-                            "national_day"]] = Field(
-        default_factory=lambda: ["spring_festival", "lantern", "dragon_boat", "mid_autumn", "double_ninth", "new_year",
-                                 "national_day"])
+    festivals: list[
+        Literal["spring_festival", "lantern", "dragon_boat", "mid_autumn", "double_ninth", "new_year", "national_day"]
+    ] = Field(
+        default_factory=lambda: [
+            "spring_festival",
+            "lantern",
+            "dragon_boat",
+            "mid_autumn",
+            "double_ninth",
+            "new_year",
+            "national_day",
+        ]
+    )
     channel: dict[TierName, ContactChannel] = Field(
         default_factory=lambda: {"key": "visit", "vip": "call", "potential": "call", "ordinary": "sms", "small": "sms"},
-        description="how the greeting is made, per tier")
-    tiers: list[TierName] = Field(default_factory=lambda: ["small", "ordinary", "potential", "vip", "key"],
-                                  description="tiers that get care moments")
+        description="how the greeting is made, per tier",
+    )
+    tiers: list[TierName] = Field(
+        default_factory=lambda: ["small", "ordinary", "potential", "vip", "key"],
+        description="tiers that get care moments",
+    )
 
 
 class TriggerRules(Rules):
     welcome_working_days: int = Field(default=2, ge=0, le=30, description="tier upgrade: welcome call by the new owner")
-    welcome_tiers: list[TierName] = Field(default_factory=lambda: ["ordinary", "potential", "vip", "key"],
-                                          description="upgrades into these tiers get a welcome call")
+    welcome_tiers: list[TierName] = Field(
+        default_factory=lambda: ["ordinary", "potential", "vip", "key"],
+        description="upgrades into these tiers get a welcome call",
+    )
     welcome_first_tiers: list[TierName] = Field(
         default_factory=lambda: ["vip", "key"],
-        description="a customer whose first tier is one of these gets the same welcome call as one upgraded into it")
+        description="a customer whose first tier is one of these gets the same welcome call as one upgraded into it",
+    )
     retention_working_days: int = Field(default=1, ge=0, le=30, description="churn risk: retention call")
     idle_funds_amount: Annotated[Money, Field(gt=0)] = Field(
-        default=Decimal("100000.00"), description="AUM crossing this upward: product recommendation task")
+        default=Decimal("100000.00"), description="AUM crossing this upward: product recommendation task"
+    )
     idle_funds_working_days: int = Field(default=3, ge=0, le=30)
-    complaint_follow_up_working_days: int = Field(default=2, ge=0, le=30,
-                                                  description="complaint closed: follow-up call and satisfaction survey")
+    complaint_follow_up_working_days: int = Field(
+        default=2, ge=0, le=30, description="complaint closed: follow-up call and satisfaction survey"
+    )
 
 
 class ContactRules(Rules):
     """避免过度营销: caps count marketing contacts only; service contacts are never capped."""
 
     short_window_days: Days = 7
-    short_window_max: int = Field(default=2, ge=0, le=100, description="marketing contacts per customer in the short window")
+    short_window_max: int = Field(
+        default=2, ge=0, le=100, description="marketing contacts per customer in the short window"
+    )
     long_window_days: Days = 30
-    long_window_max: int = Field(default=4, ge=0, le=1000, description="marketing contacts per customer in the long window")
+    long_window_max: int = Field(
+        default=4, ge=0, le=1000, description="marketing contacts per customer in the long window"
+    )
     quiet_from: time = Field(default=time(21, 0), description="no marketing calls or SMS from this local time …")
     quiet_until: time = Field(default=time(8, 0), description="… until this local time")
     quiet_channels: list[ContactChannel] = Field(default_factory=lambda: ["call", "sms"])
     no_marketing_on_public_holidays: bool = True
     timezone: str = "Asia/Shanghai"
     marketing_needs_consent: bool = Field(
-        default=True, description="marketing only on channels the customer agreed to; an opt-out always stops a channel")
+        default=True, description="marketing only on channels the customer agreed to; an opt-out always stops a channel"
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -103,29 +126,34 @@ class SuitabilityRules(Rules):
 
 class SurveyRules(Rules):
     after_complaint: bool = True
-    interaction_sample_pct: int = Field(default=10, ge=0, le=100,
-                                        description="share of outbound contacts followed by a survey")
+    interaction_sample_pct: int = Field(
+        default=10, ge=0, le=100, description="share of outbound contacts followed by a survey"
+    )
     expires_days: Days = 30
 
 
 class PointsRules(Rules):
     monthly: dict[TierName, int] = Field(
         default_factory=lambda: {"key": 500, "vip": 200, "potential": 100, "ordinary": 50, "small": 10},
-        description="points credited on the first of each month, by tier")
+        description="points credited on the first of each month, by tier",
+    )
     per_survey: int = Field(default=20, ge=0, le=10_000)
 
 
 class EngagementPolicy(Rules):
     cadence: dict[TierName, list[CadenceRule]] = Field(
         default_factory=lambda: {
-            "key": [CadenceRule(name="monthly_visit", channel="visit", every_days=30),
-                    CadenceRule(name="fortnightly_call", channel="call", every_days=14)],
+            "key": [
+                CadenceRule(name="monthly_visit", channel="visit", every_days=30),
+                CadenceRule(name="fortnightly_call", channel="call", every_days=14),
+            ],
             "vip": [CadenceRule(name="monthly_call", channel="call", every_days=30)],
             "potential": [CadenceRule(name="quarterly_call", channel="call", every_days=91)],
             "ordinary": [CadenceRule(name="half_yearly_call", channel="call", every_days=182)],
             "small": [CadenceRule(name="yearly_care_message", channel="sms", every_days=365)],
         },
-        description="定期回访 per tier; a customer without a tier has no cadence")
+        description="定期回访 per tier; a customer without a tier has no cadence",
+    )
     care: CareRules = Field(default_factory=CareRules)
     triggers: TriggerRules = Field(default_factory=TriggerRules)
     contact: ContactRules = Field(default_factory=ContactRules)
@@ -134,11 +162,18 @@ class EngagementPolicy(Rules):
     points: PointsRules = Field(default_factory=PointsRules)
     purposes: dict[TaskKind, Purpose] = Field(
         default_factory=lambda: {
-            "follow_up": "service", "birthday": "service", "anniversary": "service", "festival": "service",
-            "welcome": "service", "retention": "service", "product_recommendation": "marketing",
-            "complaint_follow_up": "service", "manual": "service",
+            "follow_up": "service",
+            "birthday": "service",
+            "anniversary": "service",
+            "festival": "service",
+            "welcome": "service",
+            "retention": "service",
+            "product_recommendation": "marketing",
+            "complaint_follow_up": "service",
+            "manual": "service",
         },
-        description="whether a task's contact counts as marketing (capped) or service")
+        description="whether a task's contact counts as marketing (capped) or service",
+    )
 
     @model_validator(mode="after")
     def _unique_rule_names(self) -> "EngagementPolicy":

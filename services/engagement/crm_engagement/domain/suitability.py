@@ -17,7 +17,7 @@ class Verdict:
 
 
 def level(code: str) -> int:
-    """"C3" -> 3, "R4" -> 4."""
+    """ "C3" -> 3, "R4" -> 4."""
     return int(code[1:])
 
 
@@ -29,17 +29,30 @@ def expires_on(assessed_on: date, months: int) -> date:
     return date(year, month, day)
 
 
-def suitable(*, product_risk: str, tolerance: str | None, professional: bool, assessed_on: date | None,
-             today: date, valid_months: int) -> Verdict:
+def suitable(
+    *,
+    product_risk: str,
+    tolerance: str | None,
+    professional: bool,
+    assessed_on: date | None,
+    today: date,
+    valid_months: int,
+) -> Verdict:
     if tolerance is None or assessed_on is None:
         return Verdict(False, "no risk assessment on file: assess the customer's risk tolerance first")
     expiry = expires_on(assessed_on, valid_months)
     if today >= expiry:
-        return Verdict(False, f"risk assessment of {assessed_on} expired on {expiry} "
-                              f"(valid {valid_months} months): reassess before recommending")
+        return Verdict(
+            False,
+            f"risk assessment of {assessed_on} expired on {expiry} "
+            f"(valid {valid_months} months): reassess before recommending",
+        )
     if professional:
         return Verdict(True)
     if level(product_risk) > level(tolerance):
-        return Verdict(False, f"product risk {product_risk} exceeds the customer's tolerance {tolerance} "
-                              f"({tolerance} may take R1..R{level(tolerance)})")
+        return Verdict(
+            False,
+            f"product risk {product_risk} exceeds the customer's tolerance {tolerance} "
+            f"({tolerance} may take R1..R{level(tolerance)})",
+        )
     return Verdict(True)

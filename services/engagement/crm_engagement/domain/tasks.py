@@ -19,8 +19,17 @@ from typing import Any
 from crm_engagement.domain.policy import TIER_RANK
 
 # Most important first in a staff member's day, after tier and due date.
-KIND_ORDER = ("complaint_follow_up", "retention", "welcome", "follow_up", "product_recommendation", "birthday",
-              "anniversary", "festival", "manual")
+KIND_ORDER = (
+    "complaint_follow_up",
+    "retention",
+    "welcome",
+    "follow_up",
+    "product_recommendation",
+    "birthday",
+    "anniversary",
+    "festival",
+    "manual",
+)
 
 
 @dataclass

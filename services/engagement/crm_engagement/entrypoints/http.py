@@ -9,9 +9,22 @@ from fastapi import APIRouter, Depends, Path, Query, Request, status
 
 from crm_contracts.engagement import ContactRule, RiskLevel, TaskKind, TaskStatus
 from crm_engagement.schemas import (
-    Agenda, InteractionCreate, InteractionRead, PolicyRead, PolicyUpdate, ProductRead, ProductUpsert,
-    RecommendationCreate, RecommendationRead, Redemption, SurveyResponse, TaskAssign, TaskComplete, TaskCreate,
-    TaskPage, TaskRead,
+    Agenda,
+    InteractionCreate,
+    InteractionRead,
+    PolicyRead,
+    PolicyUpdate,
+    ProductRead,
+    ProductUpsert,
+    RecommendationCreate,
+    RecommendationRead,
+    Redemption,
+    SurveyResponse,
+    TaskAssign,
+    TaskComplete,
+    TaskCreate,
+    TaskPage,
+    TaskRead,
 )
 from crm_engagement.service import interactions, points, policies, recommendations, reports, surveys, tasks
 from crm_engagement.service.context import Engagement, audit_log
@@ -33,10 +46,13 @@ E = Annotated[Engagement, Depends(engagement)]
 Reader = Annotated[Principal, Depends(current_principal)]
 Writer = Annotated[Principal, Depends(writer)]
 PolicyEditor = Annotated[Principal, Depends(require_roles(Role.HEAD_OFFICE, Role.ADMIN))]
-Supervisor = Annotated[Principal, Depends(require_roles(Role.RM_SUPERVISOR, Role.BRANCH_MANAGER, Role.HEAD_OFFICE,
-                                                        Role.ADMIN))]
-Overseer = Annotated[Principal, Depends(require_roles(Role.RM_SUPERVISOR, Role.BRANCH_MANAGER, Role.HEAD_OFFICE,
-                                                      Role.AUDITOR, Role.ADMIN))]
+Supervisor = Annotated[
+    Principal, Depends(require_roles(Role.RM_SUPERVISOR, Role.BRANCH_MANAGER, Role.HEAD_OFFICE, Role.ADMIN))
+]
+Overseer = Annotated[
+    Principal,
+    Depends(require_roles(Role.RM_SUPERVISOR, Role.BRANCH_MANAGER, Role.HEAD_OFFICE, Role.AUDITOR, Role.ADMIN)),
+]
 Blocked = {409: {"description": "blocked by a contact or suitability rule, named in `rule`; the attempt is recorded"}}
 
 
@@ -49,20 +65,39 @@ async def get_policy(e: E, principal: Reader) -> dict[str, Any]:  # noqa: ARG001
 @router.put("/policy", response_model=PolicyRead, tags=["policy"])
 async def put_policy(e: E, principal: PolicyEditor, body: PolicyUpdate) -> dict[str, Any]:
     """Store a new version (head office, admin); every customer's follow-ups are re-planned in the background."""
-    return await policies.publish_new(e=e, policy=body.policy, by=principal.staff_id, role=principal.role.value,
-                                      note=body.note)
+    return await policies.publish_new(
+        e=e, policy=body.policy, by=principal.staff_id, role=principal.role.value, note=body.note
+    )
 
 
 @router.get("/tasks", response_model=TaskPage, tags=["tasks"])
 async def list_tasks(
-    e: E, principal: Reader, assignee: str | None = Query(None, max_length=40),
-    customer_id: str | None = Query(None, max_length=40), kind: TaskKind | None = None, status: TaskStatus | None = None,
-    due_from: date | None = None, due_to: date | None = None, overdue: bool | None = None,
-    after: str | None = Query(None, max_length=200), limit: int = Query(100, ge=1, le=500),
+    e: E,
+    principal: Reader,
+    assignee: str | None = Query(None, max_length=40),
+    customer_id: str | None = Query(None, max_length=40),
+    kind: TaskKind | None = None,
+    status: TaskStatus | None = None,
+    due_from: date | None = None,
+    due_to: date | None = None,
+    overdue: bool | None = None,
+    after: str | None = Query(None, max_length=200),
+    limit: int = Query(100, ge=1, le=500),
 ) -> dict[str, Any]:
     """Tasks in the caller's scope (own and own customers'; a branch for supervisors; all for head office)."""
-    return await tasks.list_tasks(e=e, principal=principal, assignee=assignee, customer_id=customer_id, kind=kind,
-                                  status=status, due_from=due_from, due_to=due_to, overdue=overdue, limit=limit, after=after)
+    return await tasks.list_tasks(
+        e=e,
+        principal=principal,
+        assignee=assignee,
+        customer_id=customer_id,
+        kind=kind,
+        status=status,
+        due_from=due_from,
+        due_to=due_to,
+        overdue=overdue,
+        limit=limit,
+        after=after,
+    )
 
 
 @router.post("/tasks", response_model=TaskRead, status_code=status.HTTP_201_CREATED, tags=["tasks"], responses=Blocked)
@@ -89,37 +124,57 @@ async def assign_task(e: E, principal: Supervisor, task_id: TaskId, body: TaskAs
 
 
 @router.get("/agenda", response_model=Agenda, tags=["tasks"])
-async def get_agenda(e: E, principal: Reader, staff: str | None = Query(None, max_length=40),
-                     date: date | None = None) -> dict[str, Any]:  # noqa: A002 - the query parameter's name
+async def get_agenda(
+    e: E, principal: Reader, staff: str | None = Query(None, max_length=40), date: date | None = None
+) -> dict[str, Any]:  # noqa: A002 - the query parameter's name
     """A staff member's day (default: the caller, today): open tasks due by then, overdue ones included, most
     important first — tier, then due date, then kind."""
     return await tasks.agenda(e=e, principal=principal, staff=staff, on=date)
 
 
-@router.post("/interactions", response_model=InteractionRead, status_code=status.HTTP_201_CREATED,
-             tags=["interactions"], responses=Blocked)
+@router.post(
+    "/interactions",
+    response_model=InteractionRead,
+    status_code=status.HTTP_201_CREATED,
+    tags=["interactions"],
+    responses=Blocked,
+)
 async def log_interaction(e: E, principal: Writer, body: InteractionCreate) -> dict[str, Any]:
     """Log a contact on any channel. An outbound one is checked against consent, caps, quiet hours and holidays."""
     return await interactions.log_interaction(e=e, principal=principal, body=body)
 
 
 @router.get("/customers/{customer_id}/interactions", response_model=list[InteractionRead], tags=["interactions"])
-async def customer_interactions(e: E, principal: Reader, customer_id: CustomerId, before: datetime | None = None,
-                                limit: int = Query(100, ge=1, le=500)) -> list[dict[str, Any]]:
+async def customer_interactions(
+    e: E,
+    principal: Reader,
+    customer_id: CustomerId,
+    before: datetime | None = None,
+    limit: int = Query(100, ge=1, le=500),
+) -> list[dict[str, Any]]:
     """The customer's contact history across channels, newest first, shared by the team within data scope."""
     return await interactions.history(e=e, principal=principal, customer_id=customer_id, limit=limit, before=before)
 
 
 @router.get("/contact-attempts", tags=["interactions"])
-async def contact_attempts(e: E, principal: Reader, customer_id: str | None = Query(None, max_length=40),
-                           rule: ContactRule | None = None, limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
+async def contact_attempts(
+    e: E,
+    principal: Reader,
+    customer_id: str | None = Query(None, max_length=40),
+    rule: ContactRule | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+) -> list[dict[str, Any]]:
     """Blocked contact attempts with the rule that blocked them (a customer's, or the caller's scope's)."""
     return await reports.blocked_attempts(e=e, principal=principal, customer_id=customer_id, rule=rule, limit=limit)
 
 
 @router.get("/products", response_model=list[ProductRead], tags=["suitability"])
-async def list_products(e: E, principal: Reader, risk_level: RiskLevel | None = None,  # noqa: ARG001
-                        active: bool | None = None) -> list[dict[str, Any]]:
+async def list_products(
+    e: E,
+    principal: Reader,
+    risk_level: RiskLevel | None = None,  # noqa: ARG001
+    active: bool | None = None,
+) -> list[dict[str, Any]]:
     """The product catalogue with risk levels R1–R5."""
     return await recommendations.list_products(e=e, risk_level=risk_level, active=active)
 
@@ -129,8 +184,13 @@ async def put_product(e: E, principal: PolicyEditor, code: Code, body: ProductUp
     return await recommendations.put_product(e=e, principal=principal, code=code, body=body)
 
 
-@router.post("/recommendations", response_model=RecommendationRead, status_code=status.HTTP_201_CREATED,
-             tags=["suitability"], responses=Blocked)
+@router.post(
+    "/recommendations",
+    response_model=RecommendationRead,
+    status_code=status.HTTP_201_CREATED,
+    tags=["suitability"],
+    responses=Blocked,
+)
 async def recommend(e: E, principal: Writer, body: RecommendationCreate) -> dict[str, Any]:
     """Recommend a product: allowed only if the customer's current risk tolerance covers its risk level (Cn takes
     R1..Rn; professional investors all). Every attempt, allowed or not, is kept."""
@@ -138,32 +198,39 @@ async def recommend(e: E, principal: Writer, body: RecommendationCreate) -> dict
 
 
 @router.get("/customers/{customer_id}/recommendations", response_model=list[RecommendationRead], tags=["suitability"])
-async def customer_recommendations(e: E, principal: Reader, customer_id: CustomerId,
-                                   limit: int = Query(100, ge=1, le=500)) -> list[dict[str, Any]]:
+async def customer_recommendations(
+    e: E, principal: Reader, customer_id: CustomerId, limit: int = Query(100, ge=1, le=500)
+) -> list[dict[str, Any]]:
     return await recommendations.list_recommendations(e=e, principal=principal, customer_id=customer_id, limit=limit)
 
 
 @router.get("/customers/{customer_id}/surveys", tags=["surveys"])
-async def customer_surveys(e: E, principal: Reader, customer_id: CustomerId,
-                           status: str | None = Query(None, pattern="^(open|answered)$")) -> list[dict[str, Any]]:
+async def customer_surveys(
+    e: E, principal: Reader, customer_id: CustomerId, status: str | None = Query(None, pattern="^(open|answered)$")
+) -> list[dict[str, Any]]:
     return await surveys.list_surveys(e=e, principal=principal, customer_id=customer_id, status=status)
 
 
 @router.post("/surveys/{survey_id}/responses", tags=["surveys"])
-async def answer_survey(e: E, principal: Writer, survey_id: Annotated[str, Path(min_length=1, max_length=200)],
-                        body: SurveyResponse) -> dict[str, Any]:
+async def answer_survey(
+    e: E, principal: Writer, survey_id: Annotated[str, Path(min_length=1, max_length=200)], body: SurveyResponse
+) -> dict[str, Any]:
     """The customer's answer (CSAT 1–5, NPS 0–10), as the call centre or mobile banking records it; once per survey."""
     return await surveys.answer(e=e, principal=principal, survey_id=survey_id, body=body)
 
 
 @router.get("/customers/{customer_id}/points", tags=["points"])
-async def customer_points(e: E, principal: Reader, customer_id: CustomerId,
-                          limit: int = Query(50, ge=1, le=500)) -> dict[str, Any]:
+async def customer_points(
+    e: E, principal: Reader, customer_id: CustomerId, limit: int = Query(50, ge=1, le=500)
+) -> dict[str, Any]:
     return await points.balance(e=e, principal=principal, customer_id=customer_id, limit=limit)
 
 
-@router.post("/customers/{customer_id}/points/redemptions", tags=["points"],
-             responses={409: {"description": "the balance is too low (it never goes negative)"}})
+@router.post(
+    "/customers/{customer_id}/points/redemptions",
+    tags=["points"],
+    responses={409: {"description": "the balance is too low (it never goes negative)"}},
+)
 async def redeem_points(e: E, principal: Writer, customer_id: CustomerId, body: Redemption) -> dict[str, Any]:
     return await points.redeem(e=e, principal=principal, customer_id=customer_id, body=body)
 
@@ -175,9 +242,13 @@ async def follow_up_report(e: E, principal: Reader, branch: str | None = Query(N
 
 
 @router.get("/audit", tags=["audit"])
-async def get_audit(e: E, principal: Annotated[Principal, Depends(require_roles(Role.AUDITOR, Role.HEAD_OFFICE, Role.ADMIN))],  # noqa: ARG001
-                    target: str | None = Query(None, max_length=60), staff_id: str | None = Query(None, max_length=40),
-                    limit: int = Query(200, ge=1, le=1000)) -> list[dict[str, Any]]:
+async def get_audit(
+    e: E,
+    principal: Annotated[Principal, Depends(require_roles(Role.AUDITOR, Role.HEAD_OFFICE, Role.ADMIN))],  # noqa: ARG001
+    target: str | None = Query(None, max_length=60),
+    staff_id: str | None = Query(None, max_length=40),
+    limit: int = Query(200, ge=1, le=1000),
+) -> list[dict[str, Any]]:
     """Who changed the policy or the product catalogue or reassigned a task, newest first."""
     return await audit_log(e=e, target=target, staff_id=staff_id, limit=limit)
 

@@ -23,8 +23,14 @@ CHUNK = 200
 
 
 def service_calendar(e: Engagement) -> ServiceCalendar:
-    return ServiceCalendar(e.rt, audit_collection=e.store.audit, topic=e.rt.topic(ENGAGEMENT_TASKS),
-                           event_type=CalendarChanged, source=SOURCE, recompute=lambda revision: recompute(e, revision))
+    return ServiceCalendar(
+        e.rt,
+        audit_collection=e.store.audit,
+        topic=e.rt.topic(ENGAGEMENT_TASKS),
+        event_type=CalendarChanged,
+        source=SOURCE,
+        recompute=lambda revision: recompute(e, revision),
+    )
 
 
 async def recompute(e: Engagement, revision: str) -> bool:
@@ -32,17 +38,25 @@ async def recompute(e: Engagement, revision: str) -> bool:
     cal = e.rt.calendar
 
     async def txn(s: AsyncClientSession) -> int:
-        docs = await e.store.tasks.find(
-            {"status": "open", "provisional": True, "calendar_revision": {"$ne": revision}},
-            session=s).sort("_id", 1).limit(CHUNK).to_list()
+        docs = (
+            await e.store.tasks.find(
+                {"status": "open", "provisional": True, "calendar_revision": {"$ne": revision}}, session=s
+            )
+            .sort("_id", 1)
+            .limit(CHUNK)
+            .to_list()
+        )
         now, today = e.now(), e.today()
         writes, messages = [], []
         for doc in docs:
             task = task_from_doc(doc)
             if task.due_counted_from is not None and task.due_working_days is not None:
                 counted_from = task.due_counted_from
-                due = (cal.add_working_days(counted_from, task.due_working_days) if task.due_working_days
-                       else cal.next_workday(counted_from))
+                due = (
+                    cal.add_working_days(counted_from, task.due_working_days)
+                    if task.due_working_days
+                    else cal.next_workday(counted_from)
+                )
             elif task.due_planned_on is not None:  # a follow-up moved off a public holiday
                 counted_from = task.due_planned_on
                 due = cal.next_workday(counted_from) if cal.is_public_holiday(counted_from) else counted_from
@@ -53,18 +67,52 @@ async def recompute(e: Engagement, revision: str) -> bool:
             update: dict[str, Any] = {"$set": {"calendar_revision": revision, "provisional": provisional}}
             if due != task.due_on:
                 # A task moved later may fall due (and be flagged overdue) again on its new date.
-                update["$set"].update({"due_on": due.isoformat(),
-                                       "overdue": is_overdue(status="open", due_on=due, today=today) and task.overdue})
-                update["$push"] = {"history": {"at": now, "action": "rescheduled", "by": "engagement",
-                                               "from": task.due_on.isoformat(), "to": due.isoformat(),
-                                               "reason": "calendar_changed"}}
-                await audit(e, s, staff_id="engagement", role="system", action="task.rescheduled", target=task.task_id,
-                            detail={"from": task.due_on.isoformat(), "to": due.isoformat(), "provisional": provisional,
-                                    "revision": revision})
-                messages.append(e.event(TaskRescheduled(
-                    task_id=task.task_id, customer_id=task.customer_id, kind=task.kind, assignee=task.assignee,  # type: ignore[arg-type]
-                    from_due_on=task.due_on, to_due_on=due, provisional=provisional, calendar_revision=revision,
-                    at=now), customer_id=task.customer_id))
+                update["$set"].update(
+                    {
+                        "due_on": due.isoformat(),
+                        "overdue": is_overdue(status="open", due_on=due, today=today) and task.overdue,
+                    }
+                )
+                update["$push"] = {
+                    "history": {
+                        "at": now,
+                        "action": "rescheduled",
+                        "by": "engagement",
+                        "from": task.due_on.isoformat(),
+                        "to": due.isoformat(),
+                        "reason": "calendar_changed",
+                    }
+                }
+                await audit(
+                    e,
+                    s,
+                    staff_id="engagement",
+                    role="system",
+                    action="task.rescheduled",
+                    target=task.task_id,
+                    detail={
+                        "from": task.due_on.isoformat(),
+                        "to": due.isoformat(),
+                        "provisional": provisional,
+                        "revision": revision,
+                    },
+                )
+                messages.append(
+                    e.event(
+                        TaskRescheduled(
+                            task_id=task.task_id,
+                            customer_id=task.customer_id,
+                            kind=task.kind,
+                            assignee=task.assignee,  # type: ignore[arg-type]
+                            from_due_on=task.due_on,
+                            to_due_on=due,
+                            provisional=provisional,
+                            calendar_revision=revision,
+                            at=now,
+                        ),
+                        customer_id=task.customer_id,
+                    )
+                )
             writes.append(UpdateOne({"_id": task.task_id, "status": "open"}, update))
         if writes:
             await e.store.tasks.bulk_write(writes, ordered=False, session=s)

@@ -14,8 +14,9 @@ from crm_engagement.service.context import Engagement, load, save
 from crm_kit.messaging import Incoming, Rejection
 
 
-async def apply_complaint_events(*, e: Engagement, session: AsyncClientSession,
-                                 items: list[Incoming[CloudEvent | None]]) -> list[Rejection]:
+async def apply_complaint_events(
+    *, e: Engagement, session: AsyncClientSession, items: list[Incoming[CloudEvent | None]]
+) -> list[Rejection]:
     closed = [i for i in items if i.payload is not None and isinstance(i.payload.data, ComplaintClosed)]
     if not closed:
         return []
@@ -36,15 +37,29 @@ async def apply_complaint_events(*, e: Engagement, session: AsyncClientSession,
             c = loaded.get_or_new(c.merged_into)
         counted_from, working_days = e.trigger_day(data.closed_at), policy.triggers.complaint_follow_up_working_days
         due = e.due_in_working_days(counted_from, working_days)
-        c.plan_task(kind="complaint_follow_up", due_on=due, channel="call", policy=policy, now=now,
-                    due_basis=(counted_from, working_days),
-                    parts=(data.complaint_id,), occasion=data.complaint_id,
-                    note=f"complaint {data.complaint_id} closed ({data.outcome or 'no outcome given'}): call back, "
-                         "check the customer is satisfied, ask the survey")
+        c.plan_task(
+            kind="complaint_follow_up",
+            due_on=due,
+            channel="call",
+            policy=policy,
+            now=now,
+            due_basis=(counted_from, working_days),
+            parts=(data.complaint_id,),
+            occasion=data.complaint_id,
+            note=f"complaint {data.complaint_id} closed ({data.outcome or 'no outcome given'}): call back, "
+            "check the customer is satisfied, ask the survey",
+        )
         if policy.surveys.after_complaint:
-            await surveys.open_survey(e, session, survey_id=f"complaint:{data.complaint_id}", customer_id=c.customer_id,
-                                      trigger="complaint_closed", complaint_id=data.complaint_id, now=now,
-                                      expires_on=today + timedelta(days=policy.surveys.expires_days))
+            await surveys.open_survey(
+                e,
+                session,
+                survey_id=f"complaint:{data.complaint_id}",
+                customer_id=c.customer_id,
+                trigger="complaint_closed",
+                complaint_id=data.complaint_id,
+                now=now,
+                expires_on=today + timedelta(days=policy.surveys.expires_days),
+            )
         loaded.causes[c.customer_id] = (item.message_id, item.correlation_id)
     await save(e, session, loaded, only=set(loaded.causes))
     return []

@@ -55,10 +55,17 @@ class Engagement:
         """`day`, or the next working day when it is a public holiday (a follow-up due on 国庆 is due after it)."""
         return self.due_in_working_days(day, 0) if self.is_public_holiday(day) else day
 
-    def event(self, data: EventData, *, customer_id: str, causationid: str | None = None,
-              correlationid: str | None = None) -> OutgoingMessage:
-        return outgoing_event(self.rt.topic(ENGAGEMENT_TASKS), data, source=SOURCE, customer_id=customer_id,
-                              causationid=causationid, correlationid=correlationid)
+    def event(
+        self, data: EventData, *, customer_id: str, causationid: str | None = None, correlationid: str | None = None
+    ) -> OutgoingMessage:
+        return outgoing_event(
+            self.rt.topic(ENGAGEMENT_TASKS),
+            data,
+            source=SOURCE,
+            customer_id=customer_id,
+            causationid=causationid,
+            correlationid=correlationid,
+        )
 
     def trigger_day(self, happened: date | datetime) -> date:
         """The day a trigger's deadline counts from: when the event happened, not when it was processed (a backlog
@@ -99,6 +106,7 @@ class Engagement:
 @dataclass
 class Loaded:
     """Customers read in a transaction with their open tasks, so changes can be written in bulk."""
+
     customers: dict[str, EngagedCustomer] = field(default_factory=dict)
     open_tasks: dict[str, list[Task]] = field(default_factory=dict)
     states: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -150,8 +158,9 @@ async def save(e: Engagement, session: AsyncClientSession, loaded: Loaded, *, on
             if push:
                 update["$push"] = {"history": {"$each": push}}
             if update:
-                changes.append(UpdateOne({"_id": tid, "status": "open"} if "status" not in fields else {"_id": tid},
-                                         update))
+                changes.append(
+                    UpdateOne({"_id": tid, "status": "open"} if "status" not in fields else {"_id": tid}, update)
+                )
             key = open_key(stored[tid]) if tid in stored else None
             if fields.get("status", "open") != "open" and key is not None:
                 released.append(DeleteOne({"_id": key, "task_id": tid}))
@@ -167,11 +176,31 @@ async def save(e: Engagement, session: AsyncClientSession, loaded: Loaded, *, on
     blocked = [b for c in customers for b in c.events if isinstance(b, ContactBlocked)]
     fresh_attempts: set[str] = set()
     if blocked:
-        result = await e.store.attempts.bulk_write([UpdateOne({"_id": b.attempt_id}, {"$setOnInsert": {
-            "customer_id": b.customer_id, "channel": b.channel, "purpose": b.purpose, "rule": b.rule, "detail": b.detail,
-            "staff_id": b.staff_id, "at": b.at, "context": b.context, "task_id": b.task_id,
-            "branch": loaded.customers[b.customer_id].branch}}, upsert=True) for b in blocked],
-            ordered=True, session=session)
+        result = await e.store.attempts.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": b.attempt_id},
+                    {
+                        "$setOnInsert": {
+                            "customer_id": b.customer_id,
+                            "channel": b.channel,
+                            "purpose": b.purpose,
+                            "rule": b.rule,
+                            "detail": b.detail,
+                            "staff_id": b.staff_id,
+                            "at": b.at,
+                            "context": b.context,
+                            "task_id": b.task_id,
+                            "branch": loaded.customers[b.customer_id].branch,
+                        }
+                    },
+                    upsert=True,
+                )
+                for b in blocked
+            ],
+            ordered=True,
+            session=session,
+        )
         fresh_attempts = {blocked[i].attempt_id for i in result.upserted_ids}
     writes: list[UpdateOne] = []
     messages: list[OutgoingMessage] = []
@@ -202,22 +231,35 @@ async def _insert_tasks(e: Engagement, session: AsyncClientSession, loaded: Load
     on that document, and the one retried finds the key taken."""
     if not new_tasks:
         return set()
-    ops = [UpdateOne({"_id": t.task_id}, {"$setOnInsert": {k: v for k, v in task_doc(t).items() if k != "_id"}}, upsert=True)
-           for t in new_tasks]
+    ops = [
+        UpdateOne(
+            {"_id": t.task_id}, {"$setOnInsert": {k: v for k, v in task_doc(t).items() if k != "_id"}}, upsert=True
+        )
+        for t in new_tasks
+    ]
     result = await e.store.tasks.bulk_write(ops, ordered=True, session=session)
     inserted = {new_tasks[i].task_id for i in result.upserted_ids}
     keyed = [(t, key) for t in new_tasks if t.task_id in inserted and (key := open_key(t)) is not None]
     if not keyed:
         return inserted
-    result = await e.store.open_keys.bulk_write([UpdateOne(
-        {"_id": key}, {"$setOnInsert": {"task_id": t.task_id, "customer_id": t.customer_id}}, upsert=True)
-        for t, key in keyed], ordered=True, session=session)
+    result = await e.store.open_keys.bulk_write(
+        [
+            UpdateOne({"_id": key}, {"$setOnInsert": {"task_id": t.task_id, "customer_id": t.customer_id}}, upsert=True)
+            for t, key in keyed
+        ],
+        ordered=True,
+        session=session,
+    )
     claimed = {keyed[i][0].task_id for i in result.upserted_ids}
     refused = [(t, key) for t, key in keyed if t.task_id not in claimed]
     if refused:
         await e.store.tasks.delete_many({"_id": {"$in": [t.task_id for t, _ in refused]}}, session=session)
-        holders = {d["_id"]: d["task_id"] for d in await e.store.open_keys.find(
-            {"_id": {"$in": [key for _, key in refused]}}, session=session).to_list()}
+        holders = {
+            d["_id"]: d["task_id"]
+            for d in await e.store.open_keys.find(
+                {"_id": {"$in": [key for _, key in refused]}}, session=session
+            ).to_list()
+        }
         for t, key in refused:
             inserted.discard(t.task_id)
             loaded.customers[t.customer_id].already_open(t, holders.get(key))
@@ -225,11 +267,20 @@ async def _insert_tasks(e: Engagement, session: AsyncClientSession, loaded: Load
     return inserted
 
 
-async def audit(e: Engagement, session: AsyncClientSession | None, *, staff_id: str, role: str, action: str, target: str,
-                detail: dict[str, Any] | None = None) -> None:
+async def audit(
+    e: Engagement,
+    session: AsyncClientSession | None,
+    *,
+    staff_id: str,
+    role: str,
+    action: str,
+    target: str,
+    detail: dict[str, Any] | None = None,
+) -> None:
     """Who changed the rules or an assignment: written in the change's own transaction."""
-    await audit_trail.write(e.store.audit, session, staff_id=staff_id, role=role, action=action, target=target,
-                            detail=detail)
+    await audit_trail.write(
+        e.store.audit, session, staff_id=staff_id, role=role, action=action, target=target, detail=detail
+    )
 
 
 async def audit_log(*, e: Engagement, target: str | None, staff_id: str | None, limit: int) -> list[dict[str, Any]]:

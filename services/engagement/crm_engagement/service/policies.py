@@ -23,11 +23,14 @@ async def read(*, e: Engagement) -> dict[str, Any]:
     return await e.policies.read()
 
 
-async def publish_new(*, e: Engagement, policy: EngagementPolicy, by: str, role: str, note: str | None) -> dict[str, Any]:
+async def publish_new(
+    *, e: Engagement, policy: EngagementPolicy, by: str, role: str, note: str | None
+) -> dict[str, Any]:
     async def txn(s: AsyncClientSession) -> None:
         number = await e.policies.add(s, policy, by=by, note=note)
-        await audit(e, s, staff_id=by, role=role, action="policy.published", target=f"policy-{number}",
-                    detail={"note": note})
+        await audit(
+            e, s, staff_id=by, role=role, action="policy.published", target=f"policy-{number}", detail={"note": note}
+        )
 
     await e.rt.mongo.transaction(txn)
     if e.scheduler_job:

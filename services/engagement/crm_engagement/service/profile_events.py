@@ -24,8 +24,9 @@ def _ids(ev: CloudEvent | None) -> list[str]:  # type: ignore[type-arg]
     return [ev.subject]
 
 
-async def apply_profile_events(*, e: Engagement, session: AsyncClientSession,
-                               items: list[Incoming[CloudEvent | None]]) -> list[Rejection]:
+async def apply_profile_events(
+    *, e: Engagement, session: AsyncClientSession, items: list[Incoming[CloudEvent | None]]
+) -> list[Rejection]:
     policy, version = await policies.current(e, session)
     loaded = await load(e, session, {cid for i in items for cid in _ids(i.payload)})
     today, now = e.today(), e.now()
@@ -60,8 +61,14 @@ async def apply_profile_events(*, e: Engagement, session: AsyncClientSession,
                 c.risk_assessed_on = getattr(data, "risk_assessed_on", None)
                 c.professional_investor = bool(getattr(data, "professional_investor", False))
         elif isinstance(data, ConsentChanged):
-            applied = subject.consent_changed(data.channel, data.granted, at=data.changed_at,
-                                              open_tasks=loaded.tasks_of(subject.customer_id), policy=policy, now=now)
+            applied = subject.consent_changed(
+                data.channel,
+                data.granted,
+                at=data.changed_at,
+                open_tasks=loaded.tasks_of(subject.customer_id),
+                policy=policy,
+                now=now,
+            )
             if applied and data.granted:
                 care.add(subject.customer_id)  # a greeting blocked for want of this channel can be planned now
         elif isinstance(data, AssetsChanged):
@@ -70,10 +77,17 @@ async def apply_profile_events(*, e: Engagement, session: AsyncClientSession,
             if crossed_upward(previous=data.previous_aum, current=data.aum, amount=amount) and not c.merged_into:
                 counted_from, working_days = e.trigger_day(data.as_of), policy.triggers.idle_funds_working_days
                 due = e.due_in_working_days(counted_from, working_days)
-                c.plan_task(kind="product_recommendation", due_on=due, channel="call", policy=policy, now=now,
-                            due_basis=(counted_from, working_days),
-                            parts=(data.as_of.isoformat(),), occasion=f"aum_above_{amount}",
-                            note=f"AUM reached {data.aum} on {data.as_of} (above {amount}): recommend a wealth product")
+                c.plan_task(
+                    kind="product_recommendation",
+                    due_on=due,
+                    channel="call",
+                    policy=policy,
+                    now=now,
+                    due_basis=(counted_from, working_days),
+                    parts=(data.as_of.isoformat(),),
+                    occasion=f"aum_above_{amount}",
+                    note=f"AUM reached {data.aum} on {data.as_of} (above {amount}): recommend a wealth product",
+                )
             c.aum = data.aum
         elif isinstance(data, CustomerMerged):
             merged = loaded.get_or_new(data.merged_id)
@@ -82,9 +96,11 @@ async def apply_profile_events(*, e: Engagement, session: AsyncClientSession,
             # call-back they asked for) is not dropped with the record: the survivor takes it over, and their surveys.
             for owed in merged.merged(data.survivor_id, open_tasks=loaded.tasks_of(data.merged_id), now=now):
                 survivor.take_over(owed, policy=policy, now=now)
-            await e.store.surveys.update_many({"customer_id": data.merged_id, "status": "open"},
-                                              {"$set": {"customer_id": data.survivor_id,
-                                                        "merged_from": data.merged_id}}, session=session)
+            await e.store.surveys.update_many(
+                {"customer_id": data.merged_id, "status": "open"},
+                {"$set": {"customer_id": data.survivor_id, "merged_from": data.merged_id}},
+                session=session,
+            )
             loaded.causes[data.merged_id] = (item.message_id, item.correlation_id)
             loaded.causes[data.survivor_id] = (item.message_id, item.correlation_id)
         else:
@@ -96,8 +112,14 @@ async def apply_profile_events(*, e: Engagement, session: AsyncClientSession,
     for cid in loaded.causes:
         c = loaded.customers[cid]
         if c.tier and c.owner and not c.merged_into:
-            c.plan_cadence(policy=policy, version=version, today=today, now=now, open_tasks=loaded.tasks_of(cid),
-                           working_day=e.after_public_holiday)
+            c.plan_cadence(
+                policy=policy,
+                version=version,
+                today=today,
+                now=now,
+                open_tasks=loaded.tasks_of(cid),
+                working_day=e.after_public_holiday,
+            )
     # A birthday, anniversary or owner learnt after the tier: the care moments within the lead time are planned now.
     for cid in sorted(care):
         loaded.customers[cid].plan_care(policy=policy, today=today, now=now)

@@ -20,8 +20,9 @@ async def follow_ups(*, e: Engagement, principal: Principal, branch: str | None)
         match = {"$and": [match, {"branch": branch}]}
     rows: dict[str, dict[str, int]] = {}
     async for d in e.store.tasks.find(match, {"assignee": 1, "status": 1, "due_on": 1, "on_time": 1}):
-        r = rows.setdefault(d.get("assignee") or "(unassigned)", {"open": 0, "overdue": 0, "done": 0, "done_on_time": 0,
-                                                                  "cancelled": 0})
+        r = rows.setdefault(
+            d.get("assignee") or "(unassigned)", {"open": 0, "overdue": 0, "done": 0, "done_on_time": 0, "cancelled": 0}
+        )
         if d["status"] == "open":
             r["open"] += 1
             r["overdue"] += is_overdue(status=d["status"], due_on=date.fromisoformat(d["due_on"]), today=day)
@@ -30,14 +31,17 @@ async def follow_ups(*, e: Engagement, principal: Principal, branch: str | None)
             r["done_on_time"] += bool(d.get("on_time"))
         else:
             r["cancelled"] += 1
-    staff = [{"staff_id": k, **v, "on_time_rate": round(v["done_on_time"] / v["done"], 3) if v["done"] else None}
-             for k, v in sorted(rows.items())]
+    staff = [
+        {"staff_id": k, **v, "on_time_rate": round(v["done_on_time"] / v["done"], 3) if v["done"] else None}
+        for k, v in sorted(rows.items())
+    ]
     totals = {k: sum(s[k] for s in staff) for k in ("open", "overdue", "done", "done_on_time", "cancelled")}
     return {"as_of": today, "staff": staff, "totals": totals}
 
 
-async def blocked_attempts(*, e: Engagement, principal: Principal, customer_id: str | None, rule: str | None,
-                           limit: int) -> list[dict[str, Any]]:
+async def blocked_attempts(
+    *, e: Engagement, principal: Principal, customer_id: str | None, rule: str | None, limit: int
+) -> list[dict[str, Any]]:
     query: dict[str, Any] = {}
     if customer_id:
         await customer_in_scope(e, principal, customer_id)

@@ -42,9 +42,15 @@ async def step(e: Engagement) -> bool:
     return False
 
 
-async def _ids_after(e: Engagement, s: AsyncClientSession, collection: Any, query: dict[str, Any], cursor: str,
-                     limit: int) -> list[str]:
-    docs = await collection.find({**query, "_id": {"$gt": cursor}}, {"_id": 1}, session=s).sort("_id", 1).limit(limit).to_list()
+async def _ids_after(
+    e: Engagement, s: AsyncClientSession, collection: Any, query: dict[str, Any], cursor: str, limit: int
+) -> list[str]:
+    docs = (
+        await collection.find({**query, "_id": {"$gt": cursor}}, {"_id": 1}, session=s)
+        .sort("_id", 1)
+        .limit(limit)
+        .to_list()
+    )
     return [d["_id"] for d in docs]
 
 
@@ -55,17 +61,39 @@ async def _chunk(e: Engagement, phase: str, key: str, day: date, cursor: str) ->
         policy, version = await policies.current(e, s)
         now = e.now()
         if phase == "overdue":
-            ids = await _ids_after(e, s, e.store.tasks, {"status": "open", "overdue": False,
-                                                           "due_on": {"$lt": day.isoformat()}}, cursor, size)
+            ids = await _ids_after(
+                e,
+                s,
+                e.store.tasks,
+                {"status": "open", "overdue": False, "due_on": {"$lt": day.isoformat()}},
+                cursor,
+                size,
+            )
             docs = await e.store.tasks.find({"_id": {"$in": ids}}, session=s).to_list() if ids else []
             if ids:
-                await e.store.tasks.update_many({"_id": {"$in": ids}}, {"$set": {"overdue": True, "overdue_since": day.isoformat()}},
-                                                session=s)
-                await e.rt.outbox.add(s, [e.event(TaskOverdue(
-                    task_id=d["_id"], customer_id=d["customer_id"], kind=d["kind"], assignee=d.get("assignee"),
-                    branch=d.get("branch"), tier=d.get("tier"), due_on=date.fromisoformat(d["due_on"]), detected_on=day,
-                    provisional=d.get("provisional") or None),
-                    customer_id=d["customer_id"]) for d in sorted(docs, key=lambda d: d["_id"])])
+                await e.store.tasks.update_many(
+                    {"_id": {"$in": ids}}, {"$set": {"overdue": True, "overdue_since": day.isoformat()}}, session=s
+                )
+                await e.rt.outbox.add(
+                    s,
+                    [
+                        e.event(
+                            TaskOverdue(
+                                task_id=d["_id"],
+                                customer_id=d["customer_id"],
+                                kind=d["kind"],
+                                assignee=d.get("assignee"),
+                                branch=d.get("branch"),
+                                tier=d.get("tier"),
+                                due_on=date.fromisoformat(d["due_on"]),
+                                detected_on=day,
+                                provisional=d.get("provisional") or None,
+                            ),
+                            customer_id=d["customer_id"],
+                        )
+                        for d in sorted(docs, key=lambda d: d["_id"])
+                    ],
+                )
         else:
             query: dict[str, Any] = {"merged_into": None}
             if phase == "replan":
@@ -78,22 +106,41 @@ async def _chunk(e: Engagement, phase: str, key: str, day: date, cursor: str) ->
             for cid in ids:
                 c = loaded.customers[cid]
                 if phase == "replan":
-                    c.plan_cadence(policy=policy, version=version, today=day, now=now, open_tasks=loaded.tasks_of(cid),
-                                   working_day=e.after_public_holiday)
+                    c.plan_cadence(
+                        policy=policy,
+                        version=version,
+                        today=day,
+                        now=now,
+                        open_tasks=loaded.tasks_of(cid),
+                        working_day=e.after_public_holiday,
+                    )
                 elif phase == "care":
                     c.plan_care(policy=policy, today=day, now=now)
                 elif phase == "points":
                     monthly = policy.points.monthly.get(c.tier, 0)  # type: ignore[call-overload]
                     if monthly:
-                        earnings.append(points.Earning(cid, f"{cid}:monthly:{day:%Y-%m}", monthly, "monthly_tier",
-                                                       f"{c.tier} customer, {day:%Y-%m}"))
+                        earnings.append(
+                            points.Earning(
+                                cid,
+                                f"{cid}:monthly:{day:%Y-%m}",
+                                monthly,
+                                "monthly_tier",
+                                f"{c.tier} customer, {day:%Y-%m}",
+                            )
+                        )
                 loaded.causes[cid] = (None, None)
             await points.credit_many(e, s, earnings, now=now)
             await save(e, s, loaded)
         done = len(ids) < size
-        await e.store.scheduler.update_one({"_id": key}, {"$set": {
-            "cursor": ids[-1] if ids else cursor, "done": done, "updated_at": now},
-            "$inc": {"visited": len(ids)}}, upsert=True, session=s)
+        await e.store.scheduler.update_one(
+            {"_id": key},
+            {
+                "$set": {"cursor": ids[-1] if ids else cursor, "done": done, "updated_at": now},
+                "$inc": {"visited": len(ids)},
+            },
+            upsert=True,
+            session=s,
+        )
         return len(ids)
 
     visited = await e.rt.mongo.transaction(txn)

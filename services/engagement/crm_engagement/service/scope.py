@@ -14,8 +14,9 @@ from crm_kit.auth import ALL_SCOPE, BRANCH_SCOPE, Principal
 from crm_kit.errors import NotFound
 
 
-async def customer_in_scope(e: Engagement, principal: Principal, customer_id: str,
-                            session: AsyncClientSession | None = None) -> EngagedCustomer:
+async def customer_in_scope(
+    e: Engagement, principal: Principal, customer_id: str, session: AsyncClientSession | None = None
+) -> EngagedCustomer:
     """The customer, or 404 — also when they exist out of the caller's scope, so ids cannot be probed."""
     doc = await e.store.customers.find_one({"_id": customer_id}, session=session)
     if doc is None or not principal.can_see(owner=doc.get("owner"), branch=doc.get("branch")):

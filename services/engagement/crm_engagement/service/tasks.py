@@ -29,9 +29,20 @@ def view(doc: dict[str, Any], *, today: date | None = None) -> dict[str, Any]:
     return out
 
 
-async def list_tasks(*, e: Engagement, principal: Principal, assignee: str | None, customer_id: str | None,
-                     kind: str | None, status: str | None, due_from: date | None, due_to: date | None,
-                     overdue: bool | None, limit: int, after: str | None) -> dict[str, Any]:
+async def list_tasks(
+    *,
+    e: Engagement,
+    principal: Principal,
+    assignee: str | None,
+    customer_id: str | None,
+    kind: str | None,
+    status: str | None,
+    due_from: date | None,
+    due_to: date | None,
+    overdue: bool | None,
+    limit: int,
+    after: str | None,
+) -> dict[str, Any]:
     today = e.today()
     query: dict[str, Any] = dict(task_scope(principal))
     for k, v in (("assignee", assignee), ("customer_id", customer_id), ("kind", kind), ("status", status)):
@@ -89,7 +100,9 @@ async def complete(*, e: Engagement, principal: Principal, task_id: str, body: T
         if doc is None or not may_see_task(principal, doc):
             raise NotFound(f"task {task_id} not found")
         if doc["status"] != "open":
-            raise Conflict(f"task {task_id} is {doc['status']}; only an open task can be completed", state=doc["status"])
+            raise Conflict(
+                f"task {task_id} is {doc['status']}; only an open task can be completed", state=doc["status"]
+            )
         if doc.get("assignee") != principal.staff_id and principal.role not in SUPERVISORS:
             raise Forbidden(f"task {task_id} is assigned to {doc.get('assignee')}; a supervisor may reassign it")
         policy, version = await policies.current(e, s)
@@ -98,32 +111,81 @@ async def complete(*, e: Engagement, principal: Principal, task_id: str, body: T
         task = next((t for t in loaded.tasks_of(c.customer_id) if t.task_id == task_id), task_from_doc(doc))
         channel = body.channel or task.channel
         if body.outcome != "not_needed":
-            blocked = await contacts.check(e, s, customer=c, channel=channel, purpose=task.purpose, at=at, policy=policy,
-                                           staff_id=principal.staff_id, context="task", task_id=task_id)
+            blocked = await contacts.check(
+                e,
+                s,
+                customer=c,
+                channel=channel,
+                purpose=task.purpose,
+                at=at,
+                policy=policy,
+                staff_id=principal.staff_id,
+                context="task",
+                task_id=task_id,
+            )
             if blocked:
                 return None, blocked
         day = local_day(at)
         on_time = day <= task.due_on
-        await e.store.tasks.update_one({"_id": task_id, "status": "open"}, {
-            "$set": {"status": "done", "completed_at": at, "completed_by": principal.staff_id, "outcome": body.outcome,
-                     "completed_channel": channel, "notes": body.notes, "on_time": on_time},
-            "$push": {"history": {"at": e.now(), "action": "completed", "by": principal.staff_id,
-                                  "outcome": body.outcome}}}, session=s)
+        await e.store.tasks.update_one(
+            {"_id": task_id, "status": "open"},
+            {
+                "$set": {
+                    "status": "done",
+                    "completed_at": at,
+                    "completed_by": principal.staff_id,
+                    "outcome": body.outcome,
+                    "completed_channel": channel,
+                    "notes": body.notes,
+                    "on_time": on_time,
+                },
+                "$push": {
+                    "history": {"at": e.now(), "action": "completed", "by": principal.staff_id, "outcome": body.outcome}
+                },
+            },
+            session=s,
+        )
         task.status = "done"
         if (key := open_key(task)) is not None:  # the occasion is free again: a next task may be planned for it
             await e.store.open_keys.delete_one({"_id": key, "task_id": task_id}, session=s)
         if body.outcome != "not_needed":
-            await interactions.record(e, s, customer=c, channel=channel, purpose=task.purpose, direction="outbound",
-                                      staff_id=principal.staff_id, occurred_at=at, policy=policy, task_id=task_id,
-                                      outcome=body.outcome, notes=body.notes)
-        c.events.append(TaskCompleted(task_id=task_id, customer_id=c.customer_id, kind=task.kind,  # type: ignore[arg-type]
-                                      assignee=task.assignee, completed_by=principal.staff_id, completed_at=at,
-                                      outcome=body.outcome, channel=channel, on_time=on_time))  # type: ignore[arg-type]
+            await interactions.record(
+                e,
+                s,
+                customer=c,
+                channel=channel,
+                purpose=task.purpose,
+                direction="outbound",
+                staff_id=principal.staff_id,
+                occurred_at=at,
+                policy=policy,
+                task_id=task_id,
+                outcome=body.outcome,
+                notes=body.notes,
+            )
+        c.events.append(
+            TaskCompleted(
+                task_id=task_id,
+                customer_id=c.customer_id,
+                kind=task.kind,  # type: ignore[arg-type]
+                assignee=task.assignee,
+                completed_by=principal.staff_id,
+                completed_at=at,
+                outcome=body.outcome,
+                channel=channel,
+                on_time=on_time,
+            )
+        )  # type: ignore[arg-type]
         if task.kind == "follow_up":
             c.follow_up_done(task, on=day)
-            c.plan_cadence(policy=policy, version=version, today=max(day, e.today()), now=e.now(),
-                           open_tasks=[t for t in loaded.tasks_of(c.customer_id) if t.task_id != task_id],
-                           working_day=e.after_public_holiday)
+            c.plan_cadence(
+                policy=policy,
+                version=version,
+                today=max(day, e.today()),
+                now=e.now(),
+                open_tasks=[t for t in loaded.tasks_of(c.customer_id) if t.task_id != task_id],
+                working_day=e.after_public_holiday,
+            )
         loaded.causes[c.customer_id] = (None, None)
         await save(e, s, loaded)
         return await e.store.tasks.find_one({"_id": task_id}, session=s), None
@@ -144,19 +206,55 @@ async def reassign(*, e: Engagement, principal: Principal, task_id: str, body: T
         if doc is None or not may_see_task(principal, doc):
             raise NotFound(f"task {task_id} not found")
         if doc["status"] != "open":
-            raise Conflict(f"task {task_id} is {doc['status']}; only an open task can be reassigned", state=doc["status"])
+            raise Conflict(
+                f"task {task_id} is {doc['status']}; only an open task can be reassigned", state=doc["status"]
+            )
         if doc.get("assignee") == body.assignee:
             return doc
         await _must_be_branch_staff(e, s, staff_id=body.assignee, branch=doc.get("branch"), principal=principal)
-        await e.store.tasks.update_one({"_id": task_id}, {
-            "$set": {"assignee": body.assignee},
-            "$push": {"history": {"at": now, "action": "reassigned", "by": principal.staff_id,
-                                  "from": doc.get("assignee"), "to": body.assignee, "reason": body.reason}}}, session=s)
-        await e.rt.outbox.add(s, [e.event(TaskReassigned(
-            task_id=task_id, customer_id=doc["customer_id"], from_assignee=doc.get("assignee"), to_assignee=body.assignee,
-            reason="supervisor", by=principal.staff_id, at=now), customer_id=doc["customer_id"])])
-        await audit(e, s, staff_id=principal.staff_id, role=principal.role.value, action="task.reassigned",
-                    target=task_id, detail={"from": doc.get("assignee"), "to": body.assignee, "reason": body.reason})
+        await e.store.tasks.update_one(
+            {"_id": task_id},
+            {
+                "$set": {"assignee": body.assignee},
+                "$push": {
+                    "history": {
+                        "at": now,
+                        "action": "reassigned",
+                        "by": principal.staff_id,
+                        "from": doc.get("assignee"),
+                        "to": body.assignee,
+                        "reason": body.reason,
+                    }
+                },
+            },
+            session=s,
+        )
+        await e.rt.outbox.add(
+            s,
+            [
+                e.event(
+                    TaskReassigned(
+                        task_id=task_id,
+                        customer_id=doc["customer_id"],
+                        from_assignee=doc.get("assignee"),
+                        to_assignee=body.assignee,
+                        reason="supervisor",
+                        by=principal.staff_id,
+                        at=now,
+                    ),
+                    customer_id=doc["customer_id"],
+                )
+            ],
+        )
+        await audit(
+            e,
+            s,
+            staff_id=principal.staff_id,
+            role=principal.role.value,
+            action="task.reassigned",
+            target=task_id,
+            detail={"from": doc.get("assignee"), "to": body.assignee, "reason": body.reason},
+        )
         return await e.store.tasks.find_one({"_id": task_id}, session=s)  # type: ignore[return-value]
 
     doc = await e.rt.mongo.transaction(txn)
@@ -164,15 +262,18 @@ async def reassign(*, e: Engagement, principal: Principal, task_id: str, body: T
     return view(doc, today=e.today())
 
 
-async def _must_be_branch_staff(e: Engagement, s: AsyncClientSession, *, staff_id: str, branch: str | None,
-                                principal: Principal) -> None:
+async def _must_be_branch_staff(
+    e: Engagement, s: AsyncClientSession, *, staff_id: str, branch: str | None, principal: Principal
+) -> None:
     """A task goes only to staff of the customer's branch — as engagement knows them: someone who owns customers
     there, or the supervisor doing it. Anyone else could read the task's notes about a customer out of their
     scope, and a typo would leave the task with nobody."""
     if staff_id == principal.staff_id and principal.branch == branch:
         return
     if await e.store.customers.find_one({"branch": branch, "owner": staff_id}, {"_id": 1}, session=s) is None:
-        raise Invalid(f"assignee: {staff_id} is not staff of branch {branch} (owns no customer there)", field="assignee")
+        raise Invalid(
+            f"assignee: {staff_id} is not staff of branch {branch} (owns no customer there)", field="assignee"
+        )
 
 
 async def create(*, e: Engagement, principal: Principal, body: TaskCreate) -> dict[str, Any]:
@@ -191,9 +292,17 @@ async def create(*, e: Engagement, principal: Principal, body: TaskCreate) -> di
         policy, _ = await policies.current(e, s)
         loaded = await load(e, s, [body.customer_id])
         c = loaded.customers[body.customer_id]
-        task = c.plan_task(kind="manual", due_on=body.due_on, channel=body.channel, policy=policy, now=now,
-                           parts=(now.strftime("%Y%m%d%H%M%S%f"),), note=body.note, created_by=principal.staff_id,
-                           purpose=body.purpose)
+        task = c.plan_task(
+            kind="manual",
+            due_on=body.due_on,
+            channel=body.channel,
+            policy=policy,
+            now=now,
+            parts=(now.strftime("%Y%m%d%H%M%S%f"),),
+            note=body.note,
+            created_by=principal.staff_id,
+            purpose=body.purpose,
+        )
         if task is None:
             blocked = c.events[-1]
             loaded.causes[c.customer_id] = (None, None)

@@ -17,10 +17,14 @@ from crm_engagement.service.context import Engagement, load, save
 from crm_kit.messaging import Incoming, Rejection
 
 
-async def apply_tiering_events(*, e: Engagement, session: AsyncClientSession,
-                               items: list[Incoming[CloudEvent | None]]) -> list[Rejection]:
-    relevant = [i for i in items if i.payload is not None
-                and isinstance(i.payload.data, (TierChanged, OwnerAssigned, ChurnRiskRaised))]
+async def apply_tiering_events(
+    *, e: Engagement, session: AsyncClientSession, items: list[Incoming[CloudEvent | None]]
+) -> list[Rejection]:
+    relevant = [
+        i
+        for i in items
+        if i.payload is not None and isinstance(i.payload.data, (TierChanged, OwnerAssigned, ChurnRiskRaised))
+    ]
     if not relevant:
         return []
     policy, version = await policies.current(e, session)
@@ -40,19 +44,34 @@ async def apply_tiering_events(*, e: Engagement, session: AsyncClientSession,
             if data.branch and c.branch is None:
                 c.change_branch(data.branch, open_tasks=tasks)
             # Re-planned at once, so that an owner change later in the batch moves only the tasks that stay.
-            c.plan_cadence(policy=policy, version=version, today=today, now=now, open_tasks=tasks, reason="tier_change",
-                           working_day=e.after_public_holiday, since=e.trigger_day(data.as_of))
+            c.plan_cadence(
+                policy=policy,
+                version=version,
+                today=today,
+                now=now,
+                open_tasks=tasks,
+                reason="tier_change",
+                working_day=e.after_public_holiday,
+                since=e.trigger_day(data.as_of),
+            )
             if c.welcome_due(reason=data.reason, from_tier=data.from_tier, to_tier=data.to_tier, policy=policy):
                 counted_from, working_days = e.trigger_day(data.as_of), policy.triggers.welcome_working_days
                 due = e.due_in_working_days(counted_from, working_days)
                 upgraded = data.reason == "upgrade"
                 c.supersede("welcome", open_tasks=tasks, now=now)
-                c.plan_task(kind="welcome", due_on=due, channel="call", policy=policy, now=now,
-                            due_basis=(counted_from, working_days),
-                            parts=(data.to_tier, data.as_of.isoformat()),
-                            occasion=f"upgrade_to_{data.to_tier}" if upgraded else f"first_tier_{data.to_tier}",
-                            note=f"upgraded from {data.from_tier or 'no tier'} to {data.to_tier} on {data.as_of}"
-                            if upgraded else f"new {data.to_tier} customer on {data.as_of}")
+                c.plan_task(
+                    kind="welcome",
+                    due_on=due,
+                    channel="call",
+                    policy=policy,
+                    now=now,
+                    due_basis=(counted_from, working_days),
+                    parts=(data.to_tier, data.as_of.isoformat()),
+                    occasion=f"upgrade_to_{data.to_tier}" if upgraded else f"first_tier_{data.to_tier}",
+                    note=f"upgraded from {data.from_tier or 'no tier'} to {data.to_tier} on {data.as_of}"
+                    if upgraded
+                    else f"new {data.to_tier} customer on {data.as_of}",
+                )
             care.add(c.customer_id)
         elif isinstance(data, OwnerAssigned):
             if data.branch and c.branch != data.branch:
@@ -67,10 +86,18 @@ async def apply_tiering_events(*, e: Engagement, session: AsyncClientSession,
                 counted_from, working_days = e.trigger_day(data.as_of), policy.triggers.retention_working_days
                 due = e.due_in_working_days(counted_from, working_days)
                 detail = "; ".join(f"{r.rule}: {r.detail}" for r in data.reasons)
-                c.plan_task(kind="retention", due_on=due, channel="call", policy=policy, now=now,
-                            due_basis=(counted_from, working_days),
-                            parts=(data.as_of.isoformat(),), occasion=",".join(rules), note=f"churn risk: {detail}",
-                            purpose="service" if retention_is_service(rules) else policy.purpose_of("retention"))
+                c.plan_task(
+                    kind="retention",
+                    due_on=due,
+                    channel="call",
+                    policy=policy,
+                    now=now,
+                    due_basis=(counted_from, working_days),
+                    parts=(data.as_of.isoformat(),),
+                    occasion=",".join(rules),
+                    note=f"churn risk: {detail}",
+                    purpose="service" if retention_is_service(rules) else policy.purpose_of("retention"),
+                )
         if item.sequence is not None:
             c.tiering_seq = max(c.tiering_seq, item.sequence)
         loaded.causes[c.customer_id] = (item.message_id, item.correlation_id)

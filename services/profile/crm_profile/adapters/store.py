@@ -28,7 +28,9 @@ class ProfileStore:
 
     async def ensure_indexes(self) -> None:
         await self.customers.create_index("lookup.id", unique=True, sparse=True, name="one_record_per_id_document")
-        await self.customers.create_index("core_customer_no", unique=True, sparse=True, name="one_record_per_core_customer")
+        await self.customers.create_index(
+            "core_customer_no", unique=True, sparse=True, name="one_record_per_core_customer"
+        )
         await self.customers.create_index("lookup.merged_id", sparse=True)
         await self.customers.create_index("lookup.phones")
         await self.customers.create_index([("branch", ASCENDING), ("_id", ASCENDING)])
@@ -81,8 +83,13 @@ class ProfileStore:
         address = c.decrypt(doc["address"], field="address") if doc.get("address") else None
         birthday = c.decrypt(doc["birthday"], field="birthday") if doc.get("birthday") else None
         if reveal:
-            return {"id_document": {"type": idd["type"], "number": number}, "phones": phones, "email": email,
-                    "address": address, "birthday": birthday}
+            return {
+                "id_document": {"type": idd["type"], "number": number},
+                "phones": phones,
+                "email": email,
+                "address": address,
+                "birthday": birthday,
+            }
         return {
             "id_document": {"type": idd["type"], "number": mask_id_number(number)},
             "phones": [mask_phone(p) for p in phones],
@@ -97,7 +104,10 @@ class ProfileStore:
         if name == "phones":
             return [c.decrypt(p, field="phones") for p in doc.get("phones") or []]
         if name == "id_document":
-            return {"type": doc["id_document"]["type"], "number": c.decrypt(doc["id_document"]["number"], field="id_document.number")}
+            return {
+                "type": doc["id_document"]["type"],
+                "number": c.decrypt(doc["id_document"]["number"], field="id_document.number"),
+            }
         if not doc.get(name):
             return None
         value = c.decrypt(doc[name], field=name)

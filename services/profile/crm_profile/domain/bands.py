@@ -67,5 +67,8 @@ def risk_facts(risk: RiskAssessment | None) -> dict[str, Any]:
     """The event fields of a risk assessment, all three None when there is none (or it was cleared)."""
     if risk is None:
         return {"risk_tolerance": None, "risk_assessed_on": None, "professional_investor": None}
-    return {"risk_tolerance": risk.tolerance, "risk_assessed_on": risk.assessed_on,
-            "professional_investor": risk.professional_investor}
+    return {
+        "risk_tolerance": risk.tolerance,
+        "risk_assessed_on": risk.assessed_on,
+        "professional_investor": risk.professional_investor,
+    }

@@ -23,9 +23,27 @@ BASIC_FIELDS: dict[CustomerKind, tuple[str, ...]] = {
 # owner changes come from tiering's assignment events; balances only from core banking.
 EDITABLE_FIELDS: frozenset[str] = frozenset(
     {
-        "name", "phones", "email", "address", "segment", "tags", "holdings", "credit_rating", "notes",
-        "core_customer_no", "income", "assets_declared", "education", "occupation", "employer", "family",
-        "lifestyle", "interests", "risk", "industry", "legal_representative",
+        "name",
+        "phones",
+        "email",
+        "address",
+        "segment",
+        "tags",
+        "holdings",
+        "credit_rating",
+        "notes",
+        "core_customer_no",
+        "income",
+        "assets_declared",
+        "education",
+        "occupation",
+        "employer",
+        "family",
+        "lifestyle",
+        "interests",
+        "risk",
+        "industry",
+        "legal_representative",
     }
 )
 # Linking a record to a core-banking customer decides whose balances it shows: head office's call.
@@ -38,8 +56,21 @@ SEGMENTS: dict[str, frozenset[str]] = {
 
 # Fields that belong to one kind of customer only.
 KIND_ONLY_FIELDS: dict[str, frozenset[str]] = {
-    "individual": frozenset({"gender", "birthday", "income", "education", "occupation", "employer", "family",
-                             "lifestyle", "interests", "risk", "assets_declared"}),
+    "individual": frozenset(
+        {
+            "gender",
+            "birthday",
+            "income",
+            "education",
+            "occupation",
+            "employer",
+            "family",
+            "lifestyle",
+            "interests",
+            "risk",
+            "assets_declared",
+        }
+    ),
     "corporate": frozenset({"industry", "legal_representative"}),
 }
 
@@ -97,7 +128,11 @@ def check_merge(survivor: MergeParty, duplicate: MergeParty) -> None:
             raise RuleBroken(f"{name} {party.id} is {party.status}, not active", field=name)
     if survivor.kind != duplicate.kind:
         raise RuleBroken(f"cannot merge a {duplicate.kind} customer into a {survivor.kind} one", field="duplicate_id")
-    if survivor.core_customer_no and duplicate.core_customer_no and survivor.core_customer_no != duplicate.core_customer_no:
+    if (
+        survivor.core_customer_no
+        and duplicate.core_customer_no
+        and survivor.core_customer_no != duplicate.core_customer_no
+    ):
         raise RuleBroken(
             "both records are linked to different core-banking customers; merge them in core banking first",
             field="duplicate_id",

@@ -66,24 +66,18 @@ def validate_resident_id(value: str, *, today: date | None = None) -> str:
     # First digit of the administrative division code is a macro region (1-8);
     # 0 and 9 are never assigned, so they indicate a typo or a fake number.
     if normalised[0] not in "12345678":
-        raise ValueError(
-            f"resident ID region code {normalised[:6]} is not plausible: first digit must be 1-8"
-        )
+        raise ValueError(f"resident ID region code {normalised[:6]} is not plausible: first digit must be 1-8")
 
     birth = _parse_birth_date(normalised[6:14])
     if birth.year < _MIN_BIRTH_YEAR:
-        raise ValueError(
-            f"resident ID birth date {birth.isoformat()} is before {_MIN_BIRTH_YEAR}"
-        )
+        raise ValueError(f"resident ID birth date {birth.isoformat()} is before {_MIN_BIRTH_YEAR}")
     if birth > (today or date.today()):
         raise ValueError("resident ID birth date (digits 7-14) is in the future")
 
     # Checksum last: a wrong region or date is the more useful message to show.
     expected = resident_id_check_digit(normalised[:17])
     if normalised[17] != expected:
-        raise ValueError(
-            f"resident ID check digit is wrong: expected {expected}, got {normalised[17]}"
-        )
+        raise ValueError(f"resident ID check digit is wrong: expected {expected}, got {normalised[17]}")
     return normalised
 
 
@@ -127,9 +121,7 @@ def validate_mobile(value: str) -> str:
     if len(compact) != 11:
         raise ValueError(f"mobile number must have 11 digits, got {len(compact)}")
     if not _MOBILE_SHAPE.fullmatch(compact):
-        raise ValueError(
-            f"mobile number must start with 13-19, got {compact[:2]}"
-        )
+        raise ValueError(f"mobile number must start with 13-19, got {compact[:2]}")
     return compact
 
 
@@ -163,12 +155,9 @@ def validate_uscc(value: str) -> str:
     bad = sorted({ch for ch in normalised if ch not in _USCC_VALUES})
     if bad:
         raise ValueError(
-            f"USCC contains characters outside its alphabet: {''.join(bad)} "
-            "(letters I, O, S, V and Z are never used)"
+            f"USCC contains characters outside its alphabet: {''.join(bad)} (letters I, O, S, V and Z are never used)"
         )
     expected = uscc_check_char(normalised[:17])
     if normalised[17] != expected:
-        raise ValueError(
-            f"USCC check character is wrong: expected {expected}, got {normalised[17]}"
-        )
+        raise ValueError(f"USCC check character is wrong: expected {expected}, got {normalised[17]}")
     return normalised

@@ -39,8 +39,12 @@ Reader = Annotated[Principal, Depends(current_principal)]
 Writer = Annotated[Principal, Depends(writer)]
 
 
-@router.post("/customers", status_code=status.HTTP_201_CREATED, response_model=Created,
-             responses={409: {"description": "ID document already registered; body names existing_id"}})
+@router.post(
+    "/customers",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Created,
+    responses={409: {"description": "ID document already registered; body names existing_id"}},
+)
 async def register(p: P, principal: Writer, body: Annotated[CustomerCreate, Body()], response: Response) -> Created:
     created = await registration.register_customer(p=p, principal=principal, data=body)
     response.headers["Location"] = f"/v1/customers/{created.id}"
@@ -59,36 +63,64 @@ async def register_batch(p: P, principal: Writer, body: CustomerBatch) -> dict[s
 
 @router.get("/customers", response_model=CustomerPage)
 async def list_customers(
-    p: P, principal: Reader,
-    branch: str | None = None, owner: str | None = None, tier: str | None = None, tag: str | None = None,
+    p: P,
+    principal: Reader,
+    branch: str | None = None,
+    owner: str | None = None,
+    tier: str | None = None,
+    tag: str | None = None,
     phone: Annotated[str | None, Query(description="exact mobile number")] = None,
     include_merged: bool = False,
-    cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
     items, next_cursor = await customers.list_customers(
-        p=p, principal=principal, branch=branch, owner=owner, tier=tier, tag=tag, phone=phone,
-        include_merged=include_merged, cursor=cursor, limit=limit)
+        p=p,
+        principal=principal,
+        branch=branch,
+        owner=owner,
+        tier=tier,
+        tag=tag,
+        phone=phone,
+        include_merged=include_merged,
+        cursor=cursor,
+        limit=limit,
+    )
     return {"items": items, "next_cursor": next_cursor}
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerRead)
 async def get_customer(
-    p: P, principal: Reader, customer_id: CustomerId, response: Response,
+    p: P,
+    principal: Reader,
+    customer_id: CustomerId,
+    response: Response,
     reveal: Annotated[bool, Query(description="full sensitive values; audited")] = False,
     purpose: Annotated[str | None, Query(max_length=200, description="why, required with reveal")] = None,
 ) -> dict[str, Any]:
-    doc = await customers.get_customer(p=p, principal=principal, customer_id=customer_id, reveal=reveal, purpose=purpose)
+    doc = await customers.get_customer(
+        p=p, principal=principal, customer_id=customer_id, reveal=reveal, purpose=purpose
+    )
     response.headers["ETag"] = customers.etag(doc["version"])
     return doc
 
 
-@router.patch("/customers/{customer_id}", response_model=CustomerRead,
-              responses={412: {"description": "stale If-Match"}, 428: {"description": "If-Match missing"}})
+@router.patch(
+    "/customers/{customer_id}",
+    response_model=CustomerRead,
+    responses={412: {"description": "stale If-Match"}, 428: {"description": "If-Match missing"}},
+)
 async def update_customer(
-    p: P, principal: Writer, customer_id: CustomerId, body: CustomerUpdate, response: Response,
+    p: P,
+    principal: Writer,
+    customer_id: CustomerId,
+    body: CustomerUpdate,
+    response: Response,
     if_match: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
-    doc = await customers.update_customer(p=p, principal=principal, customer_id=customer_id, patch=body, if_match=if_match)
+    doc = await customers.update_customer(
+        p=p, principal=principal, customer_id=customer_id, patch=body, if_match=if_match
+    )
     response.headers["ETag"] = customers.etag(doc["version"])
     return doc
 
@@ -99,14 +131,16 @@ async def history(p: P, principal: Reader, customer_id: CustomerId) -> list[dict
 
 
 @router.get("/customers/{customer_id}/balances")
-async def balance_history(p: P, principal: Reader, customer_id: CustomerId,
-                          limit: Annotated[int, Query(ge=1, le=1000)] = 400) -> list[dict[str, Any]]:
+async def balance_history(
+    p: P, principal: Reader, customer_id: CustomerId, limit: Annotated[int, Query(ge=1, le=1000)] = 400
+) -> list[dict[str, Any]]:
     return await customers.balance_history(p=p, principal=principal, customer_id=customer_id, limit=limit)
 
 
 @router.put("/customers/{customer_id}/consents/{channel}")
-async def set_consent(p: P, principal: Writer, customer_id: CustomerId, channel: ConsentChannel,
-                      body: ConsentUpdate) -> dict[str, Any]:
+async def set_consent(
+    p: P, principal: Writer, customer_id: CustomerId, channel: ConsentChannel, body: ConsentUpdate
+) -> dict[str, Any]:
     return await customers.set_consent(p=p, principal=principal, customer_id=customer_id, channel=channel, body=body)
 
 
@@ -116,22 +150,30 @@ async def list_relationships(p: P, principal: Reader, customer_id: CustomerId) -
 
 
 @router.post("/customers/{customer_id}/relationships", status_code=status.HTTP_201_CREATED)
-async def add_relationship(p: P, principal: Writer, customer_id: CustomerId, body: RelationshipCreate) -> dict[str, Any]:
+async def add_relationship(
+    p: P, principal: Writer, customer_id: CustomerId, body: RelationshipCreate
+) -> dict[str, Any]:
     return await customers.add_relationship(p=p, principal=principal, customer_id=customer_id, body=body)
 
 
 @router.delete("/customers/{customer_id}/relationships/{relationship_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove_relationship(p: P, principal: Writer, customer_id: CustomerId, relationship_id: str,
-                              channel: SourceChannel = "service_process") -> Response:
-    await customers.remove_relationship(p=p, principal=principal, customer_id=customer_id, relationship_id=relationship_id,
-                                        channel=channel)
+async def remove_relationship(
+    p: P, principal: Writer, customer_id: CustomerId, relationship_id: str, channel: SourceChannel = "service_process"
+) -> Response:
+    await customers.remove_relationship(
+        p=p, principal=principal, customer_id=customer_id, relationship_id=relationship_id, channel=channel
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/customers/{customer_id}/merge", response_model=CustomerRead)
 async def merge(
-    p: P, customer_id: CustomerId, body: MergeRequest,
-    principal: Annotated[Principal, Depends(require_roles(Role.BRANCH_MANAGER, Role.RM_SUPERVISOR, Role.HEAD_OFFICE, Role.ADMIN))],
+    p: P,
+    customer_id: CustomerId,
+    body: MergeRequest,
+    principal: Annotated[
+        Principal, Depends(require_roles(Role.BRANCH_MANAGER, Role.RM_SUPERVISOR, Role.HEAD_OFFICE, Role.ADMIN))
+    ],
 ) -> dict[str, Any]:
     return await customers.merge_customers(p=p, principal=principal, survivor_id=customer_id, body=body)
 
@@ -139,7 +181,8 @@ async def merge(
 @router.post("/balances", response_model=BalanceResult, tags=["balances"])
 @bulk_request
 async def post_balances(
-    p: P, body: BalanceBatch,
+    p: P,
+    body: BalanceBatch,
     principal: Annotated[Principal, Depends(require_roles(Role.HEAD_OFFICE, Role.ADMIN))],  # noqa: ARG001
 ) -> dict[str, Any]:
     return await balances.post_balances(p=p, snapshots=body.snapshots)
@@ -147,8 +190,10 @@ async def post_balances(
 
 @router.get("/audit", tags=["audit"])
 async def audit(
-    p: P, principal: Annotated[Principal, Depends(require_roles(Role.AUDITOR, Role.ADMIN))],  # noqa: ARG001
-    customer_id: str | None = None, staff_id: str | None = None,
+    p: P,
+    principal: Annotated[Principal, Depends(require_roles(Role.AUDITOR, Role.ADMIN))],  # noqa: ARG001
+    customer_id: str | None = None,
+    staff_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[dict[str, Any]]:
     return await customers.audit_log(p=p, customer_id=customer_id, staff_id=staff_id, limit=limit)

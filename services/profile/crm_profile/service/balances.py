@@ -20,7 +20,9 @@ from crm_profile.service.context import Profile
 def _position(aum: dict[str, Any] | None) -> Position | None:
     if not aum:
         return None
-    return Position(aum=aum["amount"], as_of=date.fromisoformat(aum["as_of"]), breakdown=dict(aum.get("breakdown") or {}))
+    return Position(
+        aum=aum["amount"], as_of=date.fromisoformat(aum["as_of"]), breakdown=dict(aum.get("breakdown") or {})
+    )
 
 
 async def apply_balance_batch(
@@ -30,7 +32,9 @@ async def apply_balance_batch(
     snapshot; the references of those that cannot be applied come back with the reason."""
     core_nos = sorted({s.core_customer_no for _, s in snapshots})
     customers = await p.store.customers.find(
-        {"core_customer_no": {"$in": core_nos}}, {"_id": 1, "core_customer_no": 1, "aum": 1, "event_seq": 1}, session=session,
+        {"core_customer_no": {"$in": core_nos}},
+        {"_id": 1, "core_customer_no": 1, "aum": 1, "event_seq": 1},
+        session=session,
         batch_size=max(1, len(core_nos)),  # the whole batch in one reply
     ).to_list()
     by_core = {c["core_customer_no"]: c for c in customers}
@@ -58,29 +62,57 @@ async def apply_balance_batch(
         current = _position(cust.get("aum"))
         outcome = apply_snapshots(current, positions)
         for h in outcome.history:
-            history_updates.append(UpdateOne(
-                {"_id": f"{cust['_id']}:{h.as_of.isoformat()}"},
-                {"$set": {"customer_id": cust["_id"], "as_of": h.as_of.isoformat(), "aum": h.aum, "breakdown": h.breakdown,
-                          "received_at": now}},
-                upsert=True))
+            history_updates.append(
+                UpdateOne(
+                    {"_id": f"{cust['_id']}:{h.as_of.isoformat()}"},
+                    {
+                        "$set": {
+                            "customer_id": cust["_id"],
+                            "as_of": h.as_of.isoformat(),
+                            "aum": h.aum,
+                            "breakdown": h.breakdown,
+                            "received_at": now,
+                        }
+                    },
+                    upsert=True,
+                )
+            )
         if outcome.latest is None:
             continue
         latest = outcome.latest
-        change: dict[str, Any] = {"aum": {
-            "amount": latest.aum, "as_of": latest.as_of.isoformat(), "breakdown": latest.breakdown, "updated_at": now}}
+        change: dict[str, Any] = {
+            "aum": {
+                "amount": latest.aum,
+                "as_of": latest.as_of.isoformat(),
+                "breakdown": latest.breakdown,
+                "updated_at": now,
+            }
+        }
         if outcome.changes:
             # One event per day whose AUM changed, in `as_of` order, each with the day before it: what the same
             # days sent one a night would have published, so tiering evaluates every day (grace, owners, churn,
             # watch). They take the customer's next event numbers, set by the same write.
             change["event_seq"] = cust.get("event_seq", 0) + len(outcome.changes)
-            events += p.numbered([p.event(
-                AssetsChanged(customer_id=cust["_id"], core_customer_no=core_no, as_of=day.as_of, aum=day.aum,
-                              previous_aum=prev.aum if prev else None, previous_as_of=prev.as_of if prev else None,
-                              breakdown=day.breakdown),
-                customer_id=cust["_id"],
-                causationid=getattr(causes[(core_no, day.as_of)], "message_id", None),
-                correlationid=getattr(causes[(core_no, day.as_of)], "correlation_id", None))
-                for prev, day in outcome.changes], event_seq_after=change["event_seq"])
+            events += p.numbered(
+                [
+                    p.event(
+                        AssetsChanged(
+                            customer_id=cust["_id"],
+                            core_customer_no=core_no,
+                            as_of=day.as_of,
+                            aum=day.aum,
+                            previous_aum=prev.aum if prev else None,
+                            previous_as_of=prev.as_of if prev else None,
+                            breakdown=day.breakdown,
+                        ),
+                        customer_id=cust["_id"],
+                        causationid=getattr(causes[(core_no, day.as_of)], "message_id", None),
+                        correlationid=getattr(causes[(core_no, day.as_of)], "correlation_id", None),
+                    )
+                    for prev, day in outcome.changes
+                ],
+                event_seq_after=change["event_seq"],
+            )
         # Read and write happen in one snapshot transaction: a racing writer makes it conflict and retry.
         customer_updates.append(UpdateOne({"_id": cust["_id"]}, {"$set": change}))
     if customer_updates:

@@ -19,10 +19,17 @@ class Profile:
     rt: Runtime[ProfileSettings]
     store: ProfileStore
 
-    def event(self, data: EventData, *, customer_id: str, causationid: str | None = None,
-              correlationid: str | None = None) -> OutgoingMessage:
-        return outgoing_event(self.rt.topic(PROFILE_CUSTOMERS), data, source=SOURCE, customer_id=customer_id,
-                              causationid=causationid, correlationid=correlationid)
+    def event(
+        self, data: EventData, *, customer_id: str, causationid: str | None = None, correlationid: str | None = None
+    ) -> OutgoingMessage:
+        return outgoing_event(
+            self.rt.topic(PROFILE_CUSTOMERS),
+            data,
+            source=SOURCE,
+            customer_id=customer_id,
+            causationid=causationid,
+            correlationid=correlationid,
+        )
 
     @staticmethod
     def numbered(messages: list[OutgoingMessage], *, event_seq_after: int) -> list[OutgoingMessage]:

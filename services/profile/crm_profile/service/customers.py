@@ -48,7 +48,9 @@ def etag(version: int) -> str:
     return f'"v{version}"'
 
 
-async def _load(p: Profile, principal: Principal, customer_id: str, session: AsyncClientSession | None = None) -> dict[str, Any]:
+async def _load(
+    p: Profile, principal: Principal, customer_id: str, session: AsyncClientSession | None = None
+) -> dict[str, Any]:
     doc = await p.store.customers.find_one({"_id": customer_id}, session=session)
     # Out of scope is answered exactly like missing, so scope cannot be probed.
     if doc is None or not principal.can_see(owner=doc.get("owner"), branch=doc.get("branch")):
@@ -64,13 +66,18 @@ def view(p: Profile, doc: dict[str, Any], *, reveal: bool = False) -> dict[str, 
     out["id"] = doc["_id"]
     out.update(p.store.open_sensitive(doc, reveal=reveal))
     if doc.get("aum"):
-        out["aum"] = {"amount": doc["aum"]["amount"], "as_of": doc["aum"]["as_of"], "breakdown": doc["aum"].get("breakdown", {})}
+        out["aum"] = {
+            "amount": doc["aum"]["amount"],
+            "as_of": doc["aum"]["as_of"],
+            "breakdown": doc["aum"].get("breakdown", {}),
+        }
     out["revealed"] = reveal
     return out
 
 
-async def get_customer(*, p: Profile, principal: Principal, customer_id: str, reveal: bool = False,
-                       purpose: str | None = None) -> dict[str, Any]:
+async def get_customer(
+    *, p: Profile, principal: Principal, customer_id: str, reveal: bool = False, purpose: str | None = None
+) -> dict[str, Any]:
     doc = await _load(p, principal, customer_id)
     if reveal:
         if not principal.may_reveal:
@@ -94,8 +101,16 @@ async def get_customer(*, p: Profile, principal: Principal, customer_id: str, re
 
 
 async def list_customers(
-    *, p: Profile, principal: Principal, branch: str | None = None, owner: str | None = None, tier: str | None = None,
-    tag: str | None = None, phone: str | None = None, include_merged: bool = False, cursor: str | None = None,
+    *,
+    p: Profile,
+    principal: Principal,
+    branch: str | None = None,
+    owner: str | None = None,
+    tier: str | None = None,
+    tag: str | None = None,
+    phone: str | None = None,
+    include_merged: bool = False,
+    cursor: str | None = None,
     limit: int = 50,
 ) -> tuple[list[dict[str, Any]], str | None]:
     query: dict[str, Any] = {}
@@ -127,10 +142,16 @@ async def customer_history(*, p: Profile, principal: Principal, customer_id: str
     return rows
 
 
-async def balance_history(*, p: Profile, principal: Principal, customer_id: str, limit: int = 400) -> list[dict[str, Any]]:
+async def balance_history(
+    *, p: Profile, principal: Principal, customer_id: str, limit: int = 400
+) -> list[dict[str, Any]]:
     await _load(p, principal, customer_id)
-    return await p.store.balances.find({"customer_id": customer_id}, {"_id": 0, "customer_id": 0}).sort(
-        "as_of", -1).limit(limit).to_list()
+    return (
+        await p.store.balances.find({"customer_id": customer_id}, {"_id": 0, "customer_id": 0})
+        .sort("as_of", -1)
+        .limit(limit)
+        .to_list()
+    )
 
 
 def _must_be_active(doc: dict[str, Any]) -> None:
@@ -141,8 +162,9 @@ def _must_be_active(doc: dict[str, Any]) -> None:
 # --- update ---------------------------------------------------------------------------------------
 
 
-async def update_customer(*, p: Profile, principal: Principal, customer_id: str, patch: CustomerUpdate,
-                          if_match: str | None) -> dict[str, Any]:
+async def update_customer(
+    *, p: Profile, principal: Principal, customer_id: str, patch: CustomerUpdate, if_match: str | None
+) -> dict[str, Any]:
     if not if_match:
         raise PreconditionRequired("If-Match: send the ETag of the version you read")
     requested = patch.changes()
@@ -161,8 +183,10 @@ async def update_customer(*, p: Profile, principal: Principal, customer_id: str,
         doc = await _load(p, principal, customer_id, session=s)
         _must_be_active(doc)
         if if_match.strip() not in (etag(doc["version"]), "*"):
-            raise PreconditionFailed(f"If-Match: the customer changed since you read it; current ETag is {etag(doc['version'])}",
-                                     current_etag=etag(doc["version"]))
+            raise PreconditionFailed(
+                f"If-Match: the customer changed since you read it; current ETag is {etag(doc['version'])}",
+                current_etag=etag(doc["version"]),
+            )
         plain_new = {k: storable(v) for k, v in requested.items()}
         before = {k: (p.store.plain_sensitive(doc, k) if k in SENSITIVE_FIELDS else doc.get(k)) for k in plain_new}
         after = {k: (requested[k] if k in SENSITIVE_FIELDS else plain_new[k]) for k in plain_new}
@@ -171,8 +195,13 @@ async def update_customer(*, p: Profile, principal: Principal, customer_id: str,
             return doc
         sens = {k: requested[k] for k in fields if k in SENSITIVE_FIELDS}
         sealed, lookup = p.store.seal(sens)
-        update = {**{k: plain_new[k] for k in fields if k not in SENSITIVE_FIELDS}, **sealed, **lookup,
-                  "updated_at": _now(), "updated_by": principal.staff_id}
+        update = {
+            **{k: plain_new[k] for k in fields if k not in SENSITIVE_FIELDS},
+            **sealed,
+            **lookup,
+            "updated_at": _now(),
+            "updated_by": principal.staff_id,
+        }
         version = doc["version"] + 1
         unset = {}
         if "core_customer_no" in update and update["core_customer_no"] is None:
@@ -181,18 +210,42 @@ async def update_customer(*, p: Profile, principal: Principal, customer_id: str,
         new_doc = await p.store.customers.find_one_and_update(
             {"_id": customer_id, "version": doc["version"]},
             {"$set": {**update, "version": version}, "$inc": {"event_seq": 1}, **({"$unset": unset} if unset else {})},
-            session=s, return_document=ReturnDocument.AFTER,
+            session=s,
+            return_document=ReturnDocument.AFTER,
         )
         changes = {k: {"from": before[k], "to": plain_new[k]} for k in fields if k not in SENSITIVE_FIELDS}
         await p.store.history.insert_one(
-            history_row(customer_id=customer_id, version=version, action="updated", principal=principal,
-                         channel=patch.channel, fields=fields, changes=storable(changes)),
+            history_row(
+                customer_id=customer_id,
+                version=version,
+                action="updated",
+                principal=principal,
+                channel=patch.channel,
+                fields=fields,
+                changes=storable(changes),
+            ),
             session=s,
         )
-        await p.rt.outbox.add(s, p.numbered([p.event(
-            CustomerUpdated(customer_id=customer_id, version=version, changed_fields=fields, channel=patch.channel,
-                            changed_by=principal.staff_id, changed_at=_now(), **_changed_bands(requested, fields)),
-            customer_id=customer_id)], event_seq_after=new_doc["event_seq"]))
+        await p.rt.outbox.add(
+            s,
+            p.numbered(
+                [
+                    p.event(
+                        CustomerUpdated(
+                            customer_id=customer_id,
+                            version=version,
+                            changed_fields=fields,
+                            channel=patch.channel,
+                            changed_by=principal.staff_id,
+                            changed_at=_now(),
+                            **_changed_bands(requested, fields),
+                        ),
+                        customer_id=customer_id,
+                    )
+                ],
+                event_seq_after=new_doc["event_seq"],
+            ),
+        )
         return new_doc  # type: ignore[return-value]
 
     try:
@@ -200,8 +253,9 @@ async def update_customer(*, p: Profile, principal: Principal, customer_id: str,
     except DuplicateKeyError as exc:
         # The only unique key PATCH can touch is the core-banking link.
         other = await p.store.customers.find_one({"core_customer_no": requested.get("core_customer_no")}, {"_id": 1})
-        raise Conflict("core_customer_no: already linked to another customer",
-                       existing_id=other and other["_id"]) from exc
+        raise Conflict(
+            "core_customer_no: already linked to another customer", existing_id=other and other["_id"]
+        ) from exc
     p.rt.outbox.notify()
     return view(p, doc)
 
@@ -226,7 +280,9 @@ def _changed_bands(requested: dict[str, Any], fields: list[str]) -> dict[str, An
 # --- consent --------------------------------------------------------------------------------------
 
 
-async def set_consent(*, p: Profile, principal: Principal, customer_id: str, channel: str, body: ConsentUpdate) -> dict[str, Any]:
+async def set_consent(
+    *, p: Profile, principal: Principal, customer_id: str, channel: str, body: ConsentUpdate
+) -> dict[str, Any]:
     async def txn(s: AsyncClientSession) -> dict[str, Any]:
         doc = await _load(p, principal, customer_id, session=s)
         _must_be_active(doc)
@@ -237,18 +293,50 @@ async def set_consent(*, p: Profile, principal: Principal, customer_id: str, cha
         entry = {"granted": body.granted, "changed_at": now, "source": body.source, "changed_by": principal.staff_id}
         version = doc["version"] + 1
         new_doc = await p.store.customers.find_one_and_update(
-            {"_id": customer_id}, {"$set": {f"consents.{channel}": entry, "version": version, "updated_at": now,
-                                             "updated_by": principal.staff_id}, "$inc": {"event_seq": 1}},
-            session=s, return_document=ReturnDocument.AFTER)
+            {"_id": customer_id},
+            {
+                "$set": {
+                    f"consents.{channel}": entry,
+                    "version": version,
+                    "updated_at": now,
+                    "updated_by": principal.staff_id,
+                },
+                "$inc": {"event_seq": 1},
+            },
+            session=s,
+            return_document=ReturnDocument.AFTER,
+        )
         await p.store.history.insert_one(
-            history_row(customer_id=customer_id, version=version, action="consent", principal=principal,
-                         channel=body.source, fields=[f"consents.{channel}"],
-                         changes={f"consents.{channel}": {"from": current and current["granted"], "to": body.granted}}),
-            session=s)
-        await p.rt.outbox.add(s, p.numbered([p.event(
-            ConsentChanged(customer_id=customer_id, channel=channel, granted=body.granted, changed_at=now,  # type: ignore[arg-type]
-                           source=body.source, changed_by=principal.staff_id), customer_id=customer_id)],
-            event_seq_after=new_doc["event_seq"]))
+            history_row(
+                customer_id=customer_id,
+                version=version,
+                action="consent",
+                principal=principal,
+                channel=body.source,
+                fields=[f"consents.{channel}"],
+                changes={f"consents.{channel}": {"from": current and current["granted"], "to": body.granted}},
+            ),
+            session=s,
+        )
+        await p.rt.outbox.add(
+            s,
+            p.numbered(
+                [
+                    p.event(
+                        ConsentChanged(
+                            customer_id=customer_id,
+                            channel=channel,
+                            granted=body.granted,
+                            changed_at=now,  # type: ignore[arg-type]
+                            source=body.source,
+                            changed_by=principal.staff_id,
+                        ),
+                        customer_id=customer_id,
+                    )
+                ],
+                event_seq_after=new_doc["event_seq"],
+            ),
+        )
         return new_doc  # type: ignore[return-value]
 
     doc = await p.rt.mongo.transaction(txn)
@@ -259,7 +347,9 @@ async def set_consent(*, p: Profile, principal: Principal, customer_id: str, cha
 # --- relationships ---------------------------------------------------------------------------------
 
 
-async def add_relationship(*, p: Profile, principal: Principal, customer_id: str, body: RelationshipCreate) -> dict[str, Any]:
+async def add_relationship(
+    *, p: Profile, principal: Principal, customer_id: str, body: RelationshipCreate
+) -> dict[str, Any]:
     async def txn(s: AsyncClientSession) -> dict[str, Any]:
         doc = await _load(p, principal, customer_id, session=s)
         _must_be_active(doc)
@@ -271,25 +361,46 @@ async def add_relationship(*, p: Profile, principal: Principal, customer_id: str
         except (NotFound, Conflict):
             raise Invalid(f"other_customer_id: customer {body.other_customer_id} not found") from None
         try:
-            check_relationship(body.kind, from_id=customer_id, to_id=other["_id"], from_kind=doc["kind"],
-                               to_kind=other["kind"])
+            check_relationship(
+                body.kind, from_id=customer_id, to_id=other["_id"], from_kind=doc["kind"], to_kind=other["kind"]
+            )
         except RuleBroken as exc:
             raise Invalid(f"{exc.field}: {exc}") from exc
         same_way = {"from_id": customer_id, "to_id": other["_id"], "kind": body.kind}
         other_way = {"from_id": other["_id"], "to_id": customer_id, "kind": body.kind}
         # Family is one link whichever side records it; a referral has a direction.
         dup = await p.store.relationships.find_one(
-            {"$or": [same_way, other_way]} if body.kind == "family" else same_way, session=s)
+            {"$or": [same_way, other_way]} if body.kind == "family" else same_way, session=s
+        )
         if dup:
             raise Conflict("relationship already recorded", existing_id=dup["_id"])
-        rel = {"_id": f"R{ObjectId()}", **same_way, "role": body.role, "created_at": _now(),
-               "created_by": principal.staff_id}
+        rel = {
+            "_id": f"R{ObjectId()}",
+            **same_way,
+            "role": body.role,
+            "created_at": _now(),
+            "created_by": principal.staff_id,
+        }
         await p.store.relationships.insert_one(rel, session=s)
-        await p.store.history.insert_one(history_row(
-            customer_id=customer_id, version=doc["version"], action="relationship_added", principal=principal,
-            channel=body.channel, fields=["relationships"],
-            changes={"relationship": {"id": rel["_id"], "kind": body.kind, "other_customer_id": other["_id"],
-                                      "role": body.role}}), session=s)
+        await p.store.history.insert_one(
+            history_row(
+                customer_id=customer_id,
+                version=doc["version"],
+                action="relationship_added",
+                principal=principal,
+                channel=body.channel,
+                fields=["relationships"],
+                changes={
+                    "relationship": {
+                        "id": rel["_id"],
+                        "kind": body.kind,
+                        "other_customer_id": other["_id"],
+                        "role": body.role,
+                    }
+                },
+            ),
+            session=s,
+        )
         return rel
 
     return _rel_view(await p.rt.mongo.transaction(txn), customer_id)
@@ -298,33 +409,54 @@ async def add_relationship(*, p: Profile, principal: Principal, customer_id: str
 def _rel_view(rel: dict[str, Any], perspective: str) -> dict[str, Any]:
     outgoing = rel["from_id"] == perspective
     return {
-        "id": rel["_id"], "kind": rel["kind"], "role": rel.get("role"),
+        "id": rel["_id"],
+        "kind": rel["kind"],
+        "role": rel.get("role"),
         "direction": "outgoing" if outgoing else "incoming",
         "other_customer_id": rel["to_id"] if outgoing else rel["from_id"],
-        "created_at": rel["created_at"], "created_by": rel["created_by"],
+        "created_at": rel["created_at"],
+        "created_by": rel["created_by"],
     }
 
 
 async def list_relationships(*, p: Profile, principal: Principal, customer_id: str) -> list[dict[str, Any]]:
     await _load(p, principal, customer_id)
-    rels = await p.store.relationships.find({"$or": [{"from_id": customer_id}, {"to_id": customer_id}]}).sort(
-        "created_at", ASCENDING).to_list()
+    rels = (
+        await p.store.relationships.find({"$or": [{"from_id": customer_id}, {"to_id": customer_id}]})
+        .sort("created_at", ASCENDING)
+        .to_list()
+    )
     return [_rel_view(r, customer_id) for r in rels]
 
 
-async def remove_relationship(*, p: Profile, principal: Principal, customer_id: str, relationship_id: str,
-                              channel: str = "service_process") -> None:
+async def remove_relationship(
+    *, p: Profile, principal: Principal, customer_id: str, relationship_id: str, channel: str = "service_process"
+) -> None:
     async def txn(s: AsyncClientSession) -> None:
         doc = await _load(p, principal, customer_id, session=s)
         rel = await p.store.relationships.find_one_and_delete(
-            {"_id": relationship_id, "$or": [{"from_id": customer_id}, {"to_id": customer_id}]}, session=s)
+            {"_id": relationship_id, "$or": [{"from_id": customer_id}, {"to_id": customer_id}]}, session=s
+        )
         if rel is None:
             raise NotFound(f"relationship {relationship_id} not found")
-        await p.store.history.insert_one(history_row(
-            customer_id=customer_id, version=doc["version"], action="relationship_removed", principal=principal,
-            channel=channel, fields=["relationships"],
-            changes={"relationship": {"id": rel["_id"], "kind": rel["kind"],
-                                      "other_customer_id": _rel_view(rel, customer_id)["other_customer_id"]}}), session=s)
+        await p.store.history.insert_one(
+            history_row(
+                customer_id=customer_id,
+                version=doc["version"],
+                action="relationship_removed",
+                principal=principal,
+                channel=channel,
+                fields=["relationships"],
+                changes={
+                    "relationship": {
+                        "id": rel["_id"],
+                        "kind": rel["kind"],
+                        "other_customer_id": _rel_view(rel, customer_id)["other_customer_id"],
+                    }
+                },
+            ),
+            session=s,
+        )
 
     await p.rt.mongo.transaction(txn)
 
@@ -347,56 +479,116 @@ async def merge_customers(*, p: Profile, principal: Principal, survivor_id: str,
         # The duplicate gives up its unique keys first, so the survivor can take them over.
         await p.store.customers.update_one(
             {"_id": duplicate["_id"]},
-            {"$set": {"status": "merged", "merged_into": survivor["_id"], "updated_at": now, "updated_by": principal.staff_id,
-                      "lookup.merged_id": duplicate["lookup"].get("id"), "version": duplicate["version"] + 1},
-             "$unset": {"lookup.id": "", "core_customer_no": ""}},
-            session=s)
+            {
+                "$set": {
+                    "status": "merged",
+                    "merged_into": survivor["_id"],
+                    "updated_at": now,
+                    "updated_by": principal.staff_id,
+                    "lookup.merged_id": duplicate["lookup"].get("id"),
+                    "version": duplicate["version"] + 1,
+                },
+                "$unset": {"lookup.id": "", "core_customer_no": ""},
+            },
+            session=s,
+        )
         taken: dict[str, Any] = {}
         events: list[OutgoingMessage] = []
         if duplicate.get("core_customer_no") and not survivor.get("core_customer_no"):
             taken["core_customer_no"] = duplicate["core_customer_no"]
             if duplicate.get("aum"):
                 taken["aum"] = duplicate["aum"]
-                events.append(p.event(AssetsChanged(
-                    customer_id=survivor["_id"], core_customer_no=duplicate["core_customer_no"],
-                    as_of=duplicate["aum"]["as_of"], aum=duplicate["aum"]["amount"],
-                    previous_aum=(survivor.get("aum") or {}).get("amount"),
-                    previous_as_of=(survivor.get("aum") or {}).get("as_of"),
-                    breakdown=duplicate["aum"].get("breakdown") or {}), customer_id=survivor["_id"]))
+                events.append(
+                    p.event(
+                        AssetsChanged(
+                            customer_id=survivor["_id"],
+                            core_customer_no=duplicate["core_customer_no"],
+                            as_of=duplicate["aum"]["as_of"],
+                            aum=duplicate["aum"]["amount"],
+                            previous_aum=(survivor.get("aum") or {}).get("amount"),
+                            previous_as_of=(survivor.get("aum") or {}).get("as_of"),
+                            breakdown=duplicate["aum"].get("breakdown") or {},
+                        ),
+                        customer_id=survivor["_id"],
+                    )
+                )
             # The daily history moves with the core-banking link, re-keyed to the survivor.
             rows = await p.store.balances.find({"customer_id": duplicate["_id"]}, session=s).to_list()
             if rows:
                 await p.store.balances.insert_many(
-                    [{**r, "_id": f"{survivor['_id']}:{r['as_of']}", "customer_id": survivor["_id"]} for r in rows], session=s)
+                    [{**r, "_id": f"{survivor['_id']}:{r['as_of']}", "customer_id": survivor["_id"]} for r in rows],
+                    session=s,
+                )
                 await p.store.balances.delete_many({"customer_id": duplicate["_id"]}, session=s)
         consents = merged_consents(survivor.get("consents") or {}, duplicate.get("consents") or {})
         for channel, entry in consents.items():
             before = (survivor.get("consents") or {}).get(channel)
             if before is None or before["granted"] != entry["granted"]:
-                events.append(p.event(ConsentChanged(
-                    customer_id=survivor["_id"], channel=channel, granted=entry["granted"], changed_at=now,
-                    source=entry["source"], changed_by=principal.staff_id), customer_id=survivor["_id"]))
+                events.append(
+                    p.event(
+                        ConsentChanged(
+                            customer_id=survivor["_id"],
+                            channel=channel,
+                            granted=entry["granted"],
+                            changed_at=now,
+                            source=entry["source"],
+                            changed_by=principal.staff_id,
+                        ),
+                        customer_id=survivor["_id"],
+                    )
+                )
         tags = sorted(set(survivor.get("tags") or []) | set(duplicate.get("tags") or []))
         version = survivor["version"] + 1
-        events.insert(0, p.event(
-            CustomerMerged(survivor_id=survivor["_id"], merged_id=duplicate["_id"], merged_by=principal.staff_id, merged_at=now),
-            customer_id=survivor["_id"]))
+        events.insert(
+            0,
+            p.event(
+                CustomerMerged(
+                    survivor_id=survivor["_id"], merged_id=duplicate["_id"], merged_by=principal.staff_id, merged_at=now
+                ),
+                customer_id=survivor["_id"],
+            ),
+        )
         new_doc = await p.store.customers.find_one_and_update(
             {"_id": survivor["_id"]},
-            {"$set": {**taken, "consents": consents, "tags": tags, "version": version, "updated_at": now,
-                      "updated_by": principal.staff_id},
-             "$inc": {"event_seq": len(events)},
-             "$addToSet": {"merged_ids": duplicate["_id"]}},
-            session=s, return_document=ReturnDocument.AFTER)
-        await p.store.relationships.update_many({"from_id": duplicate["_id"]}, {"$set": {"from_id": survivor["_id"]}}, session=s)
-        await p.store.relationships.update_many({"to_id": duplicate["_id"]}, {"$set": {"to_id": survivor["_id"]}}, session=s)
+            {
+                "$set": {
+                    **taken,
+                    "consents": consents,
+                    "tags": tags,
+                    "version": version,
+                    "updated_at": now,
+                    "updated_by": principal.staff_id,
+                },
+                "$inc": {"event_seq": len(events)},
+                "$addToSet": {"merged_ids": duplicate["_id"]},
+            },
+            session=s,
+            return_document=ReturnDocument.AFTER,
+        )
+        await p.store.relationships.update_many(
+            {"from_id": duplicate["_id"]}, {"$set": {"from_id": survivor["_id"]}}, session=s
+        )
+        await p.store.relationships.update_many(
+            {"to_id": duplicate["_id"]}, {"$set": {"to_id": survivor["_id"]}}, session=s
+        )
         await p.store.relationships.delete_many({"from_id": survivor["_id"], "to_id": survivor["_id"]}, session=s)
-        for cid, v, action in ((survivor["_id"], version, "merged_in"), (duplicate["_id"], duplicate["version"] + 1, "merged_away")):
+        for cid, v, action in (
+            (survivor["_id"], version, "merged_in"),
+            (duplicate["_id"], duplicate["version"] + 1, "merged_away"),
+        ):
             await p.store.history.insert_one(
-                history_row(customer_id=cid, version=v, action=action, principal=principal, channel="service_process",
-                             fields=sorted(taken) + ["status"] if action == "merged_away" else sorted(taken),
-                             changes={"survivor_id": survivor["_id"], "merged_id": duplicate["_id"]}, note=body.reason),
-                session=s)
+                history_row(
+                    customer_id=cid,
+                    version=v,
+                    action=action,
+                    principal=principal,
+                    channel="service_process",
+                    fields=sorted(taken) + ["status"] if action == "merged_away" else sorted(taken),
+                    changes={"survivor_id": survivor["_id"], "merged_id": duplicate["_id"]},
+                    note=body.reason,
+                ),
+                session=s,
+            )
         await p.rt.outbox.add(s, p.numbered(events, event_seq_after=new_doc["event_seq"]))
         return new_doc  # type: ignore[return-value]
 
@@ -405,7 +597,9 @@ async def merge_customers(*, p: Profile, principal: Principal, survivor_id: str,
     return view(p, doc)
 
 
-async def audit_log(*, p: Profile, customer_id: str | None, staff_id: str | None, limit: int = 200) -> list[dict[str, Any]]:
+async def audit_log(
+    *, p: Profile, customer_id: str | None, staff_id: str | None, limit: int = 200
+) -> list[dict[str, Any]]:
     q: dict[str, Any] = {}
     if customer_id:
         q["customer_id"] = customer_id

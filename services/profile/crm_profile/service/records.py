@@ -22,8 +22,15 @@ def storable(value: Any) -> Any:
 
 
 def history_row(
-    *, customer_id: str, version: int, action: str, principal: Principal, channel: str, fields: list[str],
-    changes: dict[str, Any] | None = None, note: str | None = None,
+    *,
+    customer_id: str,
+    version: int,
+    action: str,
+    principal: Principal,
+    channel: str,
+    fields: list[str],
+    changes: dict[str, Any] | None = None,
+    note: str | None = None,
 ) -> dict[str, Any]:
     return {
         "customer_id": customer_id,

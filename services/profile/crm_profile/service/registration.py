@@ -44,8 +44,9 @@ class Outcome:
         return out
 
 
-def _new_customer(p: Profile, principal: Principal, data: IndividualCreate | CorporateCreate,
-                  now: datetime) -> tuple[dict[str, Any], dict[str, Any], list[OutgoingMessage]]:
+def _new_customer(
+    p: Profile, principal: Principal, data: IndividualCreate | CorporateCreate, now: datetime
+) -> tuple[dict[str, Any], dict[str, Any], list[OutgoingMessage]]:
     customer_id = f"C{ObjectId()}"
     raw = data.model_dump(mode="python", exclude={"consents", "channel", "owner"})
     sensitive = {k: raw.pop(k) for k in SENSITIVE_FIELDS if k in raw}
@@ -72,21 +73,40 @@ def _new_customer(p: Profile, principal: Principal, data: IndividualCreate | Cor
     }
     if doc.get("core_customer_no") is None:
         doc.pop("core_customer_no", None)
-    history = history_row(customer_id=customer_id, version=1, action="registered", principal=principal,
-                          channel=data.channel, fields=sorted(k for k in data.model_fields_set if k != "channel"))
+    history = history_row(
+        customer_id=customer_id,
+        version=1,
+        action="registered",
+        principal=principal,
+        channel=data.channel,
+        fields=sorted(k for k in data.model_fields_set if k != "channel"),
+    )
     events = [
         p.event(
             CustomerRegistered(
-                customer_id=customer_id, kind=data.kind, segment=data.segment, branch=data.branch, owner=owner,
-                core_customer_no=data.core_customer_no, registered_at=now, registered_by=principal.staff_id,
-                channel=data.channel, **_bands(data, now),
+                customer_id=customer_id,
+                kind=data.kind,
+                segment=data.segment,
+                branch=data.branch,
+                owner=owner,
+                core_customer_no=data.core_customer_no,
+                registered_at=now,
+                registered_by=principal.staff_id,
+                channel=data.channel,
+                **_bands(data, now),
             ),
             customer_id=customer_id,
         ),
         *(
             p.event(
-                ConsentChanged(customer_id=customer_id, channel=ch, granted=g, changed_at=now, source=data.channel,
-                               changed_by=principal.staff_id),
+                ConsentChanged(
+                    customer_id=customer_id,
+                    channel=ch,
+                    granted=g,
+                    changed_at=now,
+                    source=data.channel,
+                    changed_by=principal.staff_id,
+                ),
                 customer_id=customer_id,
             )
             for ch, g in data.consents.items()
@@ -102,10 +122,12 @@ def _bands(data: IndividualCreate | CorporateCreate, now: datetime) -> dict[str,
     A corporate customer has none of these."""
     if not isinstance(data, IndividualCreate):
         return {}
-    return {"age_band": age_band(data.birthday, on=bank_day(now)),
-            "income_band": income_band(data.income.annual if data.income else None),
-            "birth_month_day": birth_month_day(data.birthday),
-            **risk_facts(data.risk)}
+    return {
+        "age_band": age_band(data.birthday, on=bank_day(now)),
+        "income_band": income_band(data.income.annual if data.income else None),
+        "birth_month_day": birth_month_day(data.birthday),
+        **risk_facts(data.risk),
+    }
 
 
 def _outside_own_branch(principal: Principal, data: IndividualCreate | CorporateCreate) -> str | None:
@@ -121,15 +143,20 @@ async def _known(p: Profile, id_hashes: list[str], core_nos: list[str]) -> tuple
     known: dict[str, str] = {}
     if id_hashes:
         # Two equality look-ups rather than one $or, so each uses its own index.
-        for doc in await p.store.customers.find({"lookup.merged_id": {"$in": id_hashes}},
-                                                {"lookup.merged_id": 1, "merged_into": 1}).to_list():
+        for doc in await p.store.customers.find(
+            {"lookup.merged_id": {"$in": id_hashes}}, {"lookup.merged_id": 1, "merged_into": 1}
+        ).to_list():
             known[doc["lookup"]["merged_id"]] = doc["merged_into"]
         for doc in await p.store.customers.find({"lookup.id": {"$in": id_hashes}}, {"lookup.id": 1}).to_list():
             known[doc["lookup"]["id"]] = doc["_id"]
     taken: set[str] = set()
     if core_nos:
-        taken = {d["core_customer_no"] for d in await p.store.customers.find(
-            {"core_customer_no": {"$in": core_nos}}, {"core_customer_no": 1}).to_list()}
+        taken = {
+            d["core_customer_no"]
+            for d in await p.store.customers.find(
+                {"core_customer_no": {"$in": core_nos}}, {"core_customer_no": 1}
+            ).to_list()
+        }
     return known, taken
 
 
@@ -150,7 +177,9 @@ async def register_many(*, p: Profile, principal: Principal, items: list[Any]) -
         valid.append((i, data, p.store.id_lookup(data.id_document.type, data.id_document.number)))
 
     for _attempt in range(2):  # a second pass only when a concurrent writer took an ID first
-        known, taken = await _known(p, [h for _, _, h in valid], [d.core_customer_no for _, d, _ in valid if d.core_customer_no])
+        known, taken = await _known(
+            p, [h for _, _, h in valid], [d.core_customer_no for _, d, _ in valid if d.core_customer_no]
+        )
         now = datetime.now(UTC)
         docs, histories, events = [], [], []
         fresh: dict[str, str] = {}
@@ -160,8 +189,9 @@ async def register_many(*, p: Profile, principal: Principal, items: list[Any]) -
                 outcomes[i] = Outcome("exists", id=known.get(id_hash) or fresh[id_hash])
                 continue
             if data.core_customer_no and data.core_customer_no in cores:
-                outcomes[i] = Outcome("rejected", errors=[{"field": "core_customer_no",
-                                                           "problem": "already linked to another customer"}])
+                outcomes[i] = Outcome(
+                    "rejected", errors=[{"field": "core_customer_no", "problem": "already linked to another customer"}]
+                )
                 continue
             doc, history, evs = _new_customer(p, principal, data, now)
             docs.append(doc)

@@ -28,8 +28,17 @@ APPLIED: dict[str, type[EventData]] = {OwnerAssigned.event_type: OwnerAssigned, 
 # The SourceChannel closest to a decision taken by the bank's own tiering process (服务过程); the row's
 # `by` and `action` say it was tiering.
 CHANNEL = "service_process"
-FIELDS = {"_id": 1, "status": 1, "version": 1, "owner": 1, "owner_assigned_at": 1, "tier": 1, "tier_since": 1,
-          "tier_policy_version": 1, "tier_decided_at": 1}
+FIELDS = {
+    "_id": 1,
+    "status": 1,
+    "version": 1,
+    "owner": 1,
+    "owner_assigned_at": 1,
+    "tier": 1,
+    "tier_since": 1,
+    "tier_policy_version": 1,
+    "tier_decided_at": 1,
+}
 
 
 def parse_tiering_event(raw: bytes) -> TieringEvent | None:
@@ -50,8 +59,9 @@ def _tier_stamp(cust: dict[str, Any]) -> TierStamp | None:
     return TierStamp(cust["tier_policy_version"], date.fromisoformat(cust["tier_since"]), cust["tier_decided_at"])
 
 
-def _history_row(cust: dict[str, Any], event: TieringEvent, *, action: str, by: str, field: str, before: Any,
-                 after: Any, note: str) -> dict[str, Any]:
+def _history_row(
+    cust: dict[str, Any], event: TieringEvent, *, action: str, by: str, field: str, before: Any, after: Any, note: str
+) -> dict[str, Any]:
     # The shape of service.records.history_row; the version is the customer's current one, since
     # tiering's decisions do not bump it (like balances, they never conflict with a staff member's PATCH).
     return {
@@ -69,7 +79,9 @@ def _history_row(cust: dict[str, Any], event: TieringEvent, *, action: str, by: 
     }
 
 
-def _owner_assigned(cust: dict[str, Any], event: CloudEvent[OwnerAssigned]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def _owner_assigned(
+    cust: dict[str, Any], event: CloudEvent[OwnerAssigned]
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
     d = event.data
     assigned_at = _as_stored(d.assigned_at)
     if not supersedes(assigned_at, cust.get("owner_assigned_at")):
@@ -77,8 +89,16 @@ def _owner_assigned(cust: dict[str, Any], event: CloudEvent[OwnerAssigned]) -> t
     change = {"owner": d.new_owner, "owner_assigned_at": assigned_at}
     row = None
     if d.new_owner != cust.get("owner"):
-        row = _history_row(cust, event, action="owner_assigned", by=d.assigned_by, field="owner", before=cust.get("owner"),
-                           after=d.new_owner, note=d.reason + (f": {d.note}" if d.note else ""))
+        row = _history_row(
+            cust,
+            event,
+            action="owner_assigned",
+            by=d.assigned_by,
+            field="owner",
+            before=cust.get("owner"),
+            after=d.new_owner,
+            note=d.reason + (f": {d.note}" if d.note else ""),
+        )
     return change, row
 
 
@@ -87,12 +107,24 @@ def _tier_changed(cust: dict[str, Any], event: CloudEvent[TierChanged]) -> tuple
     stamp = TierStamp(d.policy_version, d.as_of, _as_stored(event.time))
     if not supersedes(stamp, _tier_stamp(cust)):
         return {}, None
-    change = {"tier": d.to_tier, "tier_since": d.as_of.isoformat(), "tier_policy_version": d.policy_version,
-              "tier_decided_at": stamp.decided_at}
+    change = {
+        "tier": d.to_tier,
+        "tier_since": d.as_of.isoformat(),
+        "tier_policy_version": d.policy_version,
+        "tier_decided_at": stamp.decided_at,
+    }
     row = None
     if d.to_tier != cust.get("tier"):
-        row = _history_row(cust, event, action="tier_changed", by="tiering", field="tier", before=cust.get("tier"),
-                           after=d.to_tier, note=f"{d.reason}: policy v{d.policy_version}, as of {d.as_of.isoformat()}")
+        row = _history_row(
+            cust,
+            event,
+            action="tier_changed",
+            by="tiering",
+            field="tier",
+            before=cust.get("tier"),
+            after=d.to_tier,
+            note=f"{d.reason}: policy v{d.policy_version}, as of {d.as_of.isoformat()}",
+        )
     return change, row
 
 
@@ -103,8 +135,12 @@ async def apply_tiering_batch(
     caller's reference with each event; the references of those that cannot be applied come back with
     the reason. An older decision than the one held is skipped, not refused."""
     ids = sorted({e.data.customer_id for _, e in events})
-    by_id = {c["_id"]: c for c in await p.store.customers.find({"_id": {"$in": ids}}, FIELDS, session=session,
-                                                                                batch_size=max(1, len(ids))).to_list()}
+    by_id = {
+        c["_id"]: c
+        for c in await p.store.customers.find(
+            {"_id": {"$in": ids}}, FIELDS, session=session, batch_size=max(1, len(ids))
+        ).to_list()
+    }
     rejected: list[tuple[Any, str]] = []
     changes: dict[str, dict[str, Any]] = {}
     history: list[dict[str, Any]] = []
@@ -115,8 +151,12 @@ async def apply_tiering_batch(
             continue
         if cust["status"] != "active":
             # A merged record is frozen; its survivor is tiered in its own right.
-            log.info("tiering event for an inactive customer skipped", customer_id=cust["_id"], status=cust["status"],
-                     event_type=event.type)
+            log.info(
+                "tiering event for an inactive customer skipped",
+                customer_id=cust["_id"],
+                status=cust["status"],
+                event_type=event.type,
+            )
             continue
         if isinstance(event.data, OwnerAssigned):
             change, row = _owner_assigned(cust, event)  # type: ignore[arg-type]

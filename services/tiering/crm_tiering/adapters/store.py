@@ -54,15 +54,27 @@ class TieringStore:
 def _answer(doc: dict[str, Any] | None) -> SurveyAnswer | None:
     if not doc:
         return None
-    return SurveyAnswer(survey_id=doc["survey_id"], answered_at=doc["answered_at"], on=date.fromisoformat(doc["on"]),
-                        csat=doc.get("csat"), nps=doc.get("nps"), complaint_id=doc.get("complaint_id"))
+    return SurveyAnswer(
+        survey_id=doc["survey_id"],
+        answered_at=doc["answered_at"],
+        on=date.fromisoformat(doc["on"]),
+        csat=doc.get("csat"),
+        nps=doc.get("nps"),
+        complaint_id=doc.get("complaint_id"),
+    )
 
 
 def _answer_doc(a: SurveyAnswer | None) -> dict[str, Any] | None:
     if a is None:
         return None
-    return {"survey_id": a.survey_id, "answered_at": a.answered_at, "on": a.on.isoformat(), "csat": a.csat,
-            "nps": a.nps, "complaint_id": a.complaint_id}
+    return {
+        "survey_id": a.survey_id,
+        "answered_at": a.answered_at,
+        "on": a.on.isoformat(),
+        "csat": a.csat,
+        "nps": a.nps,
+        "complaint_id": a.complaint_id,
+    }
 
 
 def customer_from_doc(doc: dict[str, Any]) -> TieredCustomer:
@@ -98,8 +110,10 @@ def customer_from_doc(doc: dict[str, Any]) -> TieredCustomer:
         merged_into=doc.get("merged_into"),
         profile_seq=doc.get("profile_seq") or 0,
         outflow_from=doc.get("outflow_from"),
-        held_balances=[HeldBalance(date.fromisoformat(h["d"]), h["a"], dict(h.get("b") or {}), h.get("s"))
-                       for h in doc.get("held_balances") or []],
+        held_balances=[
+            HeldBalance(date.fromisoformat(h["d"]), h["a"], dict(h.get("b") or {}), h.get("s"))
+            for h in doc.get("held_balances") or []
+        ],
         held_on=_d(doc.get("held_on")),
         awaiting_owner=bool(doc.get("awaiting_owner")),
         core_customer_no=doc.get("core_customer_no"),
@@ -109,19 +123,39 @@ def customer_from_doc(doc: dict[str, Any]) -> TieredCustomer:
 def customer_state(c: TieredCustomer) -> dict[str, Any]:
     """Everything but `_id` and the event counter, for a `$set`."""
     return {
-        "branch": c.branch, "owner": c.owner, "kind": c.kind, "registered_on": _s(c.registered_on),
-        "age_band": c.age_band, "income_band": c.income_band, "aum": c.aum, "as_of": _s(c.as_of),
-        "breakdown": c.breakdown, "series": [{"d": p.as_of.isoformat(), "a": p.aum} for p in c.series],
-        "last_change": _s(c.last_change), "ever_held": c.ever_held, "tier": c.tier, "tier_since": _s(c.tier_since),
-        "policy_version": c.policy_version, "below_since": _s(c.below_since), "tier_history": c.tier_history,
-        "stage": c.stage, "stage_since": _s(c.stage_since), "churn": c.churn, "at_risk": bool(c.churn),
+        "branch": c.branch,
+        "owner": c.owner,
+        "kind": c.kind,
+        "registered_on": _s(c.registered_on),
+        "age_band": c.age_band,
+        "income_band": c.income_band,
+        "aum": c.aum,
+        "as_of": _s(c.as_of),
+        "breakdown": c.breakdown,
+        "series": [{"d": p.as_of.isoformat(), "a": p.aum} for p in c.series],
+        "last_change": _s(c.last_change),
+        "ever_held": c.ever_held,
+        "tier": c.tier,
+        "tier_since": _s(c.tier_since),
+        "policy_version": c.policy_version,
+        "below_since": _s(c.below_since),
+        "tier_history": c.tier_history,
+        "stage": c.stage,
+        "stage_since": _s(c.stage_since),
+        "churn": c.churn,
+        "at_risk": bool(c.churn),
         "churn_since": _s(c.churn_since),
         "drop": {"as_of": c.drop.as_of.isoformat(), "before": c.drop.before, "after": c.drop.after} if c.drop else None,
-        "open_complaints": c.open_complaints, "satisfaction": _answer_doc(c.satisfaction),
-        "evaluated_on": _s(c.evaluated_on), "due_on": _s(c.due_on),
-        "merged_into": c.merged_into, "profile_seq": c.profile_seq,
+        "open_complaints": c.open_complaints,
+        "satisfaction": _answer_doc(c.satisfaction),
+        "evaluated_on": _s(c.evaluated_on),
+        "due_on": _s(c.due_on),
+        "merged_into": c.merged_into,
+        "profile_seq": c.profile_seq,
         "outflow_from": c.outflow_from,
-        "held_balances": [{"d": h.as_of.isoformat(), "a": h.aum, "b": h.breakdown, "s": h.seq} for h in c.held_balances],
+        "held_balances": [
+            {"d": h.as_of.isoformat(), "a": h.aum, "b": h.breakdown, "s": h.seq} for h in c.held_balances
+        ],
         "held_on": _s(c.held_on),
         "awaiting_owner": c.awaiting_owner,
         "core_customer_no": c.core_customer_no,
@@ -130,5 +164,10 @@ def customer_state(c: TieredCustomer) -> dict[str, Any]:
 
 def staff_from_doc(doc: dict[str, Any]) -> StaffMember:
     """The member as the rules see them; how many customers they own is `doc["owned"]`."""
-    return StaffMember(staff_id=doc["_id"], branch=doc.get("branch"), roles=frozenset(doc.get("roles") or []),
-                       active=bool(doc.get("active", True)), name=doc.get("name"))
+    return StaffMember(
+        staff_id=doc["_id"],
+        branch=doc.get("branch"),
+        roles=frozenset(doc.get("roles") or []),
+        active=bool(doc.get("active", True)),
+        name=doc.get("name"),
+    )

@@ -51,7 +51,8 @@ def peak_within(series: list[Point], *, end: date, days: int) -> Point | None:
     start = end - timedelta(days=days - 1)
     opening = value_at(series, start)
     candidates = ([Point(start, opening)] if opening is not None else []) + [
-        p for p in series if start < p.as_of <= end]
+        p for p in series if start < p.as_of <= end
+    ]
     best: Point | None = None
     for p in candidates:
         if best is None or p.aum > best.aum:

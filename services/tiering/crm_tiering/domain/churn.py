@@ -32,6 +32,7 @@ class LargeDrop:
 @dataclass(frozen=True)
 class SurveyAnswer:
     """A customer's answer to a satisfaction survey: the latest one given is the one that counts."""
+
     survey_id: str
     answered_at: datetime
     on: date
@@ -48,12 +49,15 @@ class SurveyAnswer:
 
     def newer_than(self, other: SurveyAnswer | None) -> bool:
         """Answered after `other` (the same instant: the higher survey id, so the order of arrival does not matter)."""
-        return other is None or (_instant(self.answered_at), self.survey_id) > (_instant(other.answered_at),
-                                                                                other.survey_id)
+        return other is None or (_instant(self.answered_at), self.survey_id) > (
+            _instant(other.answered_at),
+            other.survey_id,
+        )
 
     def low(self, rules: ChurnRules) -> bool:
-        return ((self.csat is not None and rules.low_csat_at_most is not None and self.csat <= rules.low_csat_at_most)
-                or (self.nps is not None and rules.low_nps_at_most is not None and self.nps <= rules.low_nps_at_most))
+        return (
+            self.csat is not None and rules.low_csat_at_most is not None and self.csat <= rules.low_csat_at_most
+        ) or (self.nps is not None and rules.low_nps_at_most is not None and self.nps <= rules.low_nps_at_most)
 
     def counts_until(self, rules: ChurnRules) -> date:
         """The first day a low answer is no longer a reason."""
@@ -72,8 +76,16 @@ def large_drop(previous: Decimal | None, aum: Decimal, as_of: date, rules: Churn
     return None
 
 
-def reasons(*, series: list[Point], as_of: date, last_change: date | None, drop: LargeDrop | None,
-            open_complaints: list[str], rules: ChurnRules, satisfaction: SurveyAnswer | None = None) -> dict[str, str]:
+def reasons(
+    *,
+    series: list[Point],
+    as_of: date,
+    last_change: date | None,
+    drop: LargeDrop | None,
+    open_complaints: list[str],
+    rules: ChurnRules,
+    satisfaction: SurveyAnswer | None = None,
+) -> dict[str, str]:
     """The rules that hold on `as_of`, each with a detail a relationship manager can read."""
     found: dict[str, str] = {}
     aum = value_at(series, as_of)
@@ -81,8 +93,10 @@ def reasons(*, series: list[Point], as_of: date, last_change: date | None, drop:
     if aum is not None and peak is not None and peak.aum > 0:
         fall = (peak.aum - aum) / peak.aum * HUNDRED
         if fall >= rules.outflow_pct:
-            found["outflow"] = (f"AUM fell {fall.quantize(Decimal('0.1'))}% from {peak.aum} on {peak.as_of} "
-                                f"to {aum} within {rules.outflow_window_days} days")
+            found["outflow"] = (
+                f"AUM fell {fall.quantize(Decimal('0.1'))}% from {peak.aum} on {peak.as_of} "
+                f"to {aum} within {rules.outflow_window_days} days"
+            )
     if drop and as_of - drop.as_of < timedelta(days=rules.outflow_window_days) and (aum is None or aum < drop.before):
         found["large_drop"] = f"single fall of {drop.before - drop.after} on {drop.as_of} (from {drop.before})"
     if last_change is not None and (as_of - last_change).days >= rules.dormancy_days:
@@ -90,16 +104,27 @@ def reasons(*, series: list[Point], as_of: date, last_change: date | None, drop:
     if rules.complaint and open_complaints:
         found["complaint"] = f"open complaint(s): {', '.join(sorted(open_complaints))}"
     if satisfaction is not None and satisfaction.low(rules) and as_of < satisfaction.counts_until(rules):
-        scores = [f"{name} {score}/{top}" for name, score, top in
-                  (("CSAT", satisfaction.csat, 5), ("NPS", satisfaction.nps, 10)) if score is not None]
+        scores = [
+            f"{name} {score}/{top}"
+            for name, score, top in (("CSAT", satisfaction.csat, 5), ("NPS", satisfaction.nps, 10))
+            if score is not None
+        ]
         after = f" after complaint {satisfaction.complaint_id}" if satisfaction.complaint_id else ""
-        found["low_satisfaction"] = (f"{', '.join(scores)} in survey {satisfaction.survey_id}{after} "
-                                     f"answered on {satisfaction.on}")
+        found["low_satisfaction"] = (
+            f"{', '.join(scores)} in survey {satisfaction.survey_id}{after} answered on {satisfaction.on}"
+        )
     return found
 
 
-def next_check(*, series: list[Point], as_of: date, last_change: date | None, drop: LargeDrop | None,
-               rules: ChurnRules, satisfaction: SurveyAnswer | None = None) -> date | None:
+def next_check(
+    *,
+    series: list[Point],
+    as_of: date,
+    last_change: date | None,
+    drop: LargeDrop | None,
+    rules: ChurnRules,
+    satisfaction: SurveyAnswer | None = None,
+) -> date | None:
     """The next snapshot date on which a rule may start or stop holding without a new balance."""
     dates = []
     peak = peak_within(series, end=as_of, days=rules.outflow_window_days)

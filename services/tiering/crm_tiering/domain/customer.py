@@ -11,7 +11,12 @@ from typing import Any
 
 from crm_contracts.envelope import EventData
 from crm_contracts.tiering import (
-    ChurnReason, ChurnRiskCleared, ChurnRiskRaised, LifecycleChanged, OwnerAssigned, TierChanged,
+    ChurnReason,
+    ChurnRiskCleared,
+    ChurnRiskRaised,
+    LifecycleChanged,
+    OwnerAssigned,
+    TierChanged,
 )
 from crm_tiering.domain import churn, lifecycle
 from crm_tiering.domain.balances import Point, average_daily, peak_within, record
@@ -24,6 +29,7 @@ TIER_HISTORY_KEPT = 100
 @dataclass(frozen=True)
 class WatchEntry:
     """A significant AUM change of a watched customer (20万+), for the owner's morning list."""
+
     as_of: date
     previous: Decimal
     aum: Decimal
@@ -42,6 +48,7 @@ class WatchEntry:
 class HeldBalance:
     """A balance that arrived before the customer's registration (another topic, a redelivery, a replay can
     overtake it): kept, and evaluated in its turn once the registration arrives."""
+
     as_of: date
     aum: Decimal
     breakdown: dict[str, Decimal] = field(default_factory=dict)
@@ -114,8 +121,9 @@ class TieredCustomer:
 
     # -- what happens to a customer -------------------------------------------------------------
 
-    def observe_balance(self, *, as_of: date, aum: Decimal, breakdown: dict[str, Decimal], policy: Policy,
-                        version: int) -> bool:
+    def observe_balance(
+        self, *, as_of: date, aum: Decimal, breakdown: dict[str, Decimal], policy: Policy, version: int
+    ) -> bool:
         """A snapshot reported by the profile. An older one than the latest changes nothing."""
         if self.merged_into or (self.as_of is not None and as_of < self.as_of):
             return False
@@ -134,8 +142,10 @@ class TieredCustomer:
     def close_day(self) -> None:
         """The day's owner and tier go on its watch entries, as the day's own save would have written them when
         the days arrive one a night (a later day of the same batch may hand the customer to someone else)."""
-        self.watches = [w if w.closed else replace(w, owner=self.owner, tier=self.tier, branch=self.branch, closed=True)
-                        for w in self.watches]
+        self.watches = [
+            w if w.closed else replace(w, owner=self.owner, tier=self.tier, branch=self.branch, closed=True)
+            for w in self.watches
+        ]
 
     def hold_balance(self, *, as_of: date, aum: Decimal, breakdown: dict[str, Decimal], seq: int | None = None) -> None:
         """A balance for a customer whose registration has not arrived: kept for then (a later one for the same
@@ -213,9 +223,19 @@ class TieredCustomer:
     def assign_owner(self, new_owner: str, *, reason: str, by: str, at: datetime, note: str | None = None) -> bool:
         if new_owner == self.owner:
             return False
-        self.events.append(OwnerAssigned(
-            customer_id=self.customer_id, branch=self.branch, previous_owner=self.owner, new_owner=new_owner,
-            reason=reason, tier=self.tier, assigned_by=by, assigned_at=at, note=note))  # type: ignore[arg-type]
+        self.events.append(
+            OwnerAssigned(
+                customer_id=self.customer_id,
+                branch=self.branch,
+                previous_owner=self.owner,
+                new_owner=new_owner,
+                reason=reason,
+                tier=self.tier,
+                assigned_by=by,
+                assigned_at=at,
+                note=note,
+            )
+        )  # type: ignore[arg-type]
         self.owner = new_owner
         return True
 
@@ -230,39 +250,87 @@ class TieredCustomer:
         basis = self.basis(on, policy)
         if basis is None:
             return
-        d = decide(current=self.tier, below_since=self.below_since, basis=basis, as_of=on, policy=policy,
-                   policy_changed=policy_changed)
+        d = decide(
+            current=self.tier,
+            below_since=self.below_since,
+            basis=basis,
+            as_of=on,
+            policy=policy,
+            policy_changed=policy_changed,
+        )
         self.below_since = d.below_since
         if d.reason is None:
             return
-        self.events.append(TierChanged(
-            customer_id=self.customer_id, branch=self.branch, from_tier=self.tier, to_tier=d.tier,  # type: ignore[arg-type]
-            reason=d.reason, policy_version=version, as_of=on, basis_amount=basis, basis=policy.basis))  # type: ignore[arg-type]
-        self.tier_history = [*self.tier_history, {
-            "from": self.tier, "to": d.tier, "reason": d.reason, "policy_version": version, "as_of": on.isoformat(),
-            "basis_amount": basis, "basis": policy.basis}][-TIER_HISTORY_KEPT:]
+        self.events.append(
+            TierChanged(
+                customer_id=self.customer_id,
+                branch=self.branch,
+                from_tier=self.tier,
+                to_tier=d.tier,  # type: ignore[arg-type]
+                reason=d.reason,
+                policy_version=version,
+                as_of=on,
+                basis_amount=basis,
+                basis=policy.basis,
+            )
+        )  # type: ignore[arg-type]
+        self.tier_history = [
+            *self.tier_history,
+            {
+                "from": self.tier,
+                "to": d.tier,
+                "reason": d.reason,
+                "policy_version": version,
+                "as_of": on.isoformat(),
+                "basis_amount": basis,
+                "basis": policy.basis,
+            },
+        ][-TIER_HISTORY_KEPT:]
         self.tier, self.tier_since = d.tier, on
         self.tier_entered = d.tier is not None
 
     def _evaluate_lifecycle(self, on: date, policy: Policy, version: int) -> None:
         if not self.series:
             return
-        stage, why = lifecycle.stage(series=self.series, as_of=on, registered_on=self.registered_on,
-                                     last_change=self.last_change, ever_held=self.ever_held, rules=policy.lifecycle)
+        stage, why = lifecycle.stage(
+            series=self.series,
+            as_of=on,
+            registered_on=self.registered_on,
+            last_change=self.last_change,
+            ever_held=self.ever_held,
+            rules=policy.lifecycle,
+        )
         if stage != self.stage:
-            self.events.append(LifecycleChanged(customer_id=self.customer_id, from_stage=self.stage, to_stage=stage,  # type: ignore[arg-type]
-                                                as_of=on, reasons=why, policy_version=version))
+            self.events.append(
+                LifecycleChanged(
+                    customer_id=self.customer_id,
+                    from_stage=self.stage,
+                    to_stage=stage,  # type: ignore[arg-type]
+                    as_of=on,
+                    reasons=why,
+                    policy_version=version,
+                )
+            )
             self.stage, self.stage_since = stage, on
 
     def _evaluate_churn(self, on: date, policy: Policy) -> None:
-        now = churn.reasons(series=self.series, as_of=on, last_change=self.last_change, drop=self.drop,
-                            open_complaints=self.open_complaints, rules=policy.churn,
-                            satisfaction=self.satisfaction)
+        now = churn.reasons(
+            series=self.series,
+            as_of=on,
+            last_change=self.last_change,
+            drop=self.drop,
+            open_complaints=self.open_complaints,
+            rules=policy.churn,
+            satisfaction=self.satisfaction,
+        )
         if "outflow" in now:
             peak = peak_within(self.series, end=on, days=policy.churn.outflow_window_days)
             self.outflow_from = max(self.outflow_from or Decimal(0), peak.aum if peak else Decimal(0))
-        elif self.outflow_from is not None and self.aum is not None and \
-                self.aum <= (level := churn.recovery_level(self.outflow_from, policy.churn)):
+        elif (
+            self.outflow_from is not None
+            and self.aum is not None
+            and self.aum <= (level := churn.recovery_level(self.outflow_from, policy.churn))
+        ):
             # The fall has left the window but the money has not come back: still a warning.
             now["outflow"] = f"AUM {self.aum} not back above {level} since falling from {self.outflow_from}"
         else:
@@ -270,9 +338,16 @@ class TieredCustomer:
         added = now.keys() - self.churn.keys()
         resolved = self.churn.keys() - now.keys()
         if added:
-            self.events.append(ChurnRiskRaised(
-                customer_id=self.customer_id, branch=self.branch, owner=self.owner, as_of=on, aum=self.aum,
-                reasons=[ChurnReason(rule=rule, detail=detail) for rule, detail in sorted(now.items())]))  # type: ignore[arg-type]
+            self.events.append(
+                ChurnRiskRaised(
+                    customer_id=self.customer_id,
+                    branch=self.branch,
+                    owner=self.owner,
+                    as_of=on,
+                    aum=self.aum,
+                    reasons=[ChurnReason(rule=rule, detail=detail) for rule, detail in sorted(now.items())],
+                )
+            )  # type: ignore[arg-type]
             self.churn_since = self.churn_since if self.churn else on
         elif resolved and not now:
             self.events.append(ChurnRiskCleared(customer_id=self.customer_id, as_of=on, resolved=sorted(resolved)))
@@ -284,10 +359,21 @@ class TieredCustomer:
     def _next_check(self, on: date, policy: Policy) -> date | None:
         dates = [
             self.below_since + timedelta(days=policy.downgrade_grace_days) if self.below_since else None,
-            churn.next_check(series=self.series, as_of=on, last_change=self.last_change, drop=self.drop,
-                             rules=policy.churn, satisfaction=self.satisfaction),
-            lifecycle.next_check(series=self.series, as_of=on, registered_on=self.registered_on,
-                                 last_change=self.last_change, rules=policy.lifecycle),
+            churn.next_check(
+                series=self.series,
+                as_of=on,
+                last_change=self.last_change,
+                drop=self.drop,
+                rules=policy.churn,
+                satisfaction=self.satisfaction,
+            ),
+            lifecycle.next_check(
+                series=self.series,
+                as_of=on,
+                registered_on=self.registered_on,
+                last_change=self.last_change,
+                rules=policy.lifecycle,
+            ),
         ]
         if policy.basis == "average_daily" and self.series and self.basis(on, policy) != self.aum:
             dates.append(on + timedelta(days=1))  # 日均 moves every day until it reaches the balance

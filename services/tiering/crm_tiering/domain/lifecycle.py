@@ -30,8 +30,15 @@ def trend_pct(series: list[Point], *, as_of: date, days: int) -> Decimal | None:
     return None if exact is None else exact.quantize(Decimal("0.1"))
 
 
-def stage(*, series: list[Point], as_of: date, registered_on: date | None, last_change: date | None,
-          ever_held: Decimal, rules: LifecycleRules) -> tuple[str, list[str]]:
+def stage(
+    *,
+    series: list[Point],
+    as_of: date,
+    registered_on: date | None,
+    last_change: date | None,
+    ever_held: Decimal,
+    rules: LifecycleRules,
+) -> tuple[str, list[str]]:
     aum = value_at(series, as_of)
     if aum is not None and aum < rules.churned_below <= ever_held:
         return "churned", [f"AUM {aum} below {rules.churned_below} after having held {ever_held}"]
@@ -50,8 +57,9 @@ def stage(*, series: list[Point], as_of: date, registered_on: date | None, last_
     return "mature", ["stable AUM"]
 
 
-def next_check(*, series: list[Point], as_of: date, registered_on: date | None, last_change: date | None,
-               rules: LifecycleRules) -> date | None:
+def next_check(
+    *, series: list[Point], as_of: date, registered_on: date | None, last_change: date | None, rules: LifecycleRules
+) -> date | None:
     # The trend's base moves when a past change leaves the window.
     dates = [p.as_of + timedelta(days=rules.trend_window_days) for p in series]
     if registered_on is not None:

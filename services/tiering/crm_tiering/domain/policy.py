@@ -14,8 +14,14 @@ from crm_contracts.tiering import TierName
 
 TIER_ORDER: tuple[TierName, ...] = ("small", "ordinary", "potential", "vip", "key")
 StaffRole = Literal[
-    "high_counter_teller", "low_counter_staff", "lobby_manager", "relationship_manager", "rm_supervisor",
-    "branch_manager", "head_office", "complaint_handler",
+    "high_counter_teller",
+    "low_counter_staff",
+    "lobby_manager",
+    "relationship_manager",
+    "rm_supervisor",
+    "branch_manager",
+    "head_office",
+    "complaint_handler",
 ]
 Pct = Annotated[Decimal, Field(gt=0, le=100, max_digits=5, decimal_places=2)]
 Days = Annotated[int, Field(ge=1, le=3660)]
@@ -28,26 +34,33 @@ class Rules(BaseModel):
 
 class TierRule(Rules):
     name: TierName
-    lower_bound: Amount = Field(description="inclusive; the tier holds AUM up to the next tier's lower bound, exclusive")
+    lower_bound: Amount = Field(
+        description="inclusive; the tier holds AUM up to the next tier's lower bound, exclusive"
+    )
     responsible_roles: list[StaffRole] = Field(
-        min_length=1, description="roles that may own a customer of this tier; the owner is chosen among them")
+        min_length=1, description="roles that may own a customer of this tier; the owner is chosen among them"
+    )
 
 
 class ChurnRules(Rules):
     outflow_pct: Pct = Decimal("30")
     outflow_window_days: Days = 30
     large_drop_amount: Amount = Field(default=Decimal("100000.00"), description="a single fall above this amount ...")
-    large_drop_min_aum: Amount = Field(default=Decimal("200000.00"), description="... for customers at or above this AUM")
+    large_drop_min_aum: Amount = Field(
+        default=Decimal("200000.00"), description="... for customers at or above this AUM"
+    )
     dormancy_days: Days = Field(default=180, description="no change in AUM for this many days")
     complaint: bool = Field(default=True, description="an open complaint is a churn reason")
     # A low score in a satisfaction survey (BRIEF §4.8) is a reason for `low_satisfaction_days` after the
     # answer, unless a later answer of the customer is not low. Low: the CSAT or the NPS at or below its bound.
     low_csat_at_most: Annotated[int, Field(ge=1, le=5)] | None = Field(
-        default=2, description="a CSAT (1 very dissatisfied … 5 very satisfied) at or below this is low; null: "
-        "CSAT never is")
+        default=2,
+        description="a CSAT (1 very dissatisfied … 5 very satisfied) at or below this is low; null: CSAT never is",
+    )
     low_nps_at_most: Annotated[int, Field(ge=0, le=10)] | None = Field(
-        default=4, description="an NPS answer (0–10, likely to recommend the bank) at or below this is low; null: "
-        "NPS never is")
+        default=4,
+        description="an NPS answer (0–10, likely to recommend the bank) at or below this is low; null: NPS never is",
+    )
     low_satisfaction_days: Days = Field(default=90, description="a low answer is a churn reason for this many days")
 
 
@@ -66,19 +79,26 @@ class ValueRules(Rules):
     # earn on), so no breakdown part is ever valued at a fallback.
     margins: dict[ProductType, Annotated[Decimal, Field(ge=0, le=1)]] = Field(
         default_factory=lambda: {
-            "deposit": Decimal("0.005"), "wealth": Decimal("0.010"), "fund": Decimal("0.012"),
-            "insurance": Decimal("0.015"), "bond": Decimal("0.006"), "precious_metal": Decimal("0.008"),
+            "deposit": Decimal("0.005"),
+            "wealth": Decimal("0.010"),
+            "fund": Decimal("0.012"),
+            "insurance": Decimal("0.015"),
+            "bond": Decimal("0.006"),
+            "precious_metal": Decimal("0.008"),
         },
         description="yearly margin per product type of the balance breakdown; exactly the product types of "
-                    "the balance contract: " + ", ".join(PRODUCT_TYPES),
+        "the balance contract: " + ", ".join(PRODUCT_TYPES),
     )
     default_margin: Annotated[Decimal, Field(ge=0, le=1)] = Field(
-        default=Decimal("0.004"), description="margin of an AUM reported without a breakdown (unclassified)")
+        default=Decimal("0.004"), description="margin of an AUM reported without a breakdown (unclassified)"
+    )
     trend_points: int = Field(default=40, ge=0, le=100, description="points for a trend of +growing_pct or more")
     income_points: dict[str, int] = Field(
-        default_factory=lambda: {"under_100k": 5, "100k_300k": 15, "300k_1m": 25, "1m_plus": 30})
+        default_factory=lambda: {"under_100k": 5, "100k_300k": 15, "300k_1m": 25, "1m_plus": 30}
+    )
     age_points: dict[str, int] = Field(
-        default_factory=lambda: {"under_30": 25, "30_44": 30, "45_59": 20, "60_plus": 10})
+        default_factory=lambda: {"under_30": 25, "30_44": 30, "45_59": 20, "60_plus": 10}
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -88,11 +108,15 @@ class ValueRules(Rules):
             unknown = sorted(str(k) for k in margins if k not in PRODUCT_TYPES)
             missing = [k for k in PRODUCT_TYPES if k not in margins]
             if unknown:
-                raise ValueError(f"margins: unknown product type {', '.join(repr(u) for u in unknown)}; "
-                                 f"known types: {', '.join(PRODUCT_TYPES)}")
+                raise ValueError(
+                    f"margins: unknown product type {', '.join(repr(u) for u in unknown)}; "
+                    f"known types: {', '.join(PRODUCT_TYPES)}"
+                )
             if missing:
-                raise ValueError(f"margins: no margin for product type {', '.join(repr(m) for m in missing)}; "
-                                 "give every product type a margin (0 for none)")
+                raise ValueError(
+                    f"margins: no margin for product type {', '.join(repr(m) for m in missing)}; "
+                    "give every product type a margin (0 for none)"
+                )
         return value
 
 
@@ -104,9 +128,12 @@ class WatchRules(Rules):
 
 class Policy(Rules):
     tiers: list[TierRule] = Field(min_length=1, max_length=5)
-    downgrade_grace_days: int = Field(default=30, ge=0, le=366,
-                                      description="days below a tier's bound, on snapshot dates, before the downgrade")
-    basis: Literal["balance", "average_daily"] = Field(default="balance", description="tier by the day's AUM or by 日均")
+    downgrade_grace_days: int = Field(
+        default=30, ge=0, le=366, description="days below a tier's bound, on snapshot dates, before the downgrade"
+    )
+    basis: Literal["balance", "average_daily"] = Field(
+        default="balance", description="tier by the day's AUM or by 日均"
+    )
     average_days: Days = Field(default=30, description="window of the average daily balance")
     churn: ChurnRules = Field(default_factory=ChurnRules)
     lifecycle: LifecycleRules = Field(default_factory=LifecycleRules)

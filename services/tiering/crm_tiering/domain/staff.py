@@ -44,15 +44,17 @@ class OwnerChoice:
         return f"chosen by stable rank of {self.key} among {len(self.eligible)} eligible: {', '.join(self.eligible)}"
 
 
-def choose_owner(candidates: Sequence[StaffMember], *, key: str, branch: str | None, roles: Sequence[str],
-                 exclude: str | None = None) -> OwnerChoice | None:
+def choose_owner(
+    candidates: Sequence[StaffMember], *, key: str, branch: str | None, roles: Sequence[str], exclude: str | None = None
+) -> OwnerChoice | None:
     """The eligible member of the highest rank for the customer's `key` (TieredCustomer.choice_key; equal
     ranks, which sha256 all but never gives: the smallest staff id). A member joining takes customers only
     where they outrank the one chosen before; a member leaving spreads only their own customers over the
     rest, each to its next in rank. None when nobody is eligible."""
-    eligible = sorted({s.staff_id: s for s in candidates
-                       if s.may_own(branch=branch, roles=roles) and s.staff_id != exclude}.values(),
-                      key=lambda s: s.staff_id)
+    eligible = sorted(
+        {s.staff_id: s for s in candidates if s.may_own(branch=branch, roles=roles) and s.staff_id != exclude}.values(),
+        key=lambda s: s.staff_id,
+    )
     if not eligible:
         return None
     ids = tuple(s.staff_id for s in eligible)

@@ -39,8 +39,15 @@ class TierDecision:
     """When the pending downgrade takes effect if nothing changes."""
 
 
-def decide(*, current: str | None, below_since: date | None, basis: Decimal, as_of: date, policy: Policy,
-           policy_changed: bool = False) -> TierDecision:
+def decide(
+    *,
+    current: str | None,
+    below_since: date | None,
+    basis: Decimal,
+    as_of: date,
+    policy: Policy,
+    policy_changed: bool = False,
+) -> TierDecision:
     target = tier_for(basis, policy)
     if policy_changed and target != current:
         # A new policy is the bank's decision: it applies at once, both ways.

@@ -36,8 +36,14 @@ def contribution(aum: Decimal | None, breakdown: dict[str, Decimal], rules: Valu
     return parts
 
 
-def potential(*, trend_pct: Decimal | None, income_band: str | None, age_band: str | None, rules: ValueRules,
-              lifecycle: LifecycleRules) -> list[Part]:
+def potential(
+    *,
+    trend_pct: Decimal | None,
+    income_band: str | None,
+    age_band: str | None,
+    rules: ValueRules,
+    lifecycle: LifecycleRules,
+) -> list[Part]:
     """Points out of 100: assets trend (full points at +growing_pct, none when flat or falling), income band
     and age band (missing data scores nothing and says so)."""
     if trend_pct is None or trend_pct <= 0:
@@ -45,8 +51,11 @@ def potential(*, trend_pct: Decimal | None, income_band: str | None, age_band: s
     else:
         trend_points = min(Decimal(1), trend_pct / lifecycle.growing_pct) * rules.trend_points
     return [
-        Part("assets_trend", f"{trend_pct}% over {lifecycle.trend_window_days} days" if trend_pct is not None
-             else "no trend yet", trend_points.quantize(Decimal("0.1"))),
+        Part(
+            "assets_trend",
+            f"{trend_pct}% over {lifecycle.trend_window_days} days" if trend_pct is not None else "no trend yet",
+            trend_points.quantize(Decimal("0.1")),
+        ),
         Part("income", income_band or "unknown", Decimal(rules.income_points.get(income_band or "", 0))),
         Part("age", age_band or "unknown", Decimal(rules.age_points.get(age_band or "", 0))),
     ]

@@ -11,8 +11,18 @@ from crm_contracts.tiering import LifecycleStage, TierName
 from crm_kit.auth import Principal, Role, current_principal, require_roles, writer
 from crm_tiering.domain.policy import StaffRole
 from crm_tiering.schemas import (
-    CustomerPage, OwnerChange, OwnerChanged, PolicyRead, PolicyUpdate, RolloutRead, StaffChanged, StaffRead,
-    StaffUpsert, TierRead, ValueRead, WatchList,
+    CustomerPage,
+    OwnerChange,
+    OwnerChanged,
+    PolicyRead,
+    PolicyUpdate,
+    RolloutRead,
+    StaffChanged,
+    StaffRead,
+    StaffUpsert,
+    TierRead,
+    ValueRead,
+    WatchList,
 )
 from crm_tiering.service import customers, policies, staff
 from crm_tiering.service.context import audit_log
@@ -41,13 +51,19 @@ async def get_policy(t: T, principal: Reader) -> dict[str, Any]:  # noqa: ARG001
     return await policies.read(t=t)
 
 
-@router.put("/policy", response_model=RolloutRead, status_code=status.HTTP_202_ACCEPTED, tags=["policy"],
-            responses={202: {"description": "new version stored; every customer is re-tiered in the background"}})
+@router.put(
+    "/policy",
+    response_model=RolloutRead,
+    status_code=status.HTTP_202_ACCEPTED,
+    tags=["policy"],
+    responses={202: {"description": "new version stored; every customer is re-tiered in the background"}},
+)
 async def put_policy(t: T, principal: PolicyEditor, body: PolicyUpdate) -> dict[str, Any]:
     """Store a new policy version (head office, admin) and start re-tiering every customer under it. Follow the
     rollout at `/v1/policy/rollouts/{id}`."""
-    return await policies.publish_new(t=t, policy=body.policy, by=principal.staff_id, role=principal.role.value,
-                                      note=body.note)
+    return await policies.publish_new(
+        t=t, policy=body.policy, by=principal.staff_id, role=principal.role.value, note=body.note
+    )
 
 
 @router.get("/policy/rollouts/{rollout_id}", response_model=RolloutRead, tags=["policy"])
@@ -57,15 +73,28 @@ async def get_rollout(t: T, principal: Reader, rollout_id: Annotated[str, Path(m
 
 @router.get("/customers", response_model=CustomerPage, tags=["customers"])
 async def list_customers(
-    t: T, principal: Reader,
-    tier: TierName | None = None, owner: str | None = Query(None, max_length=40),
-    branch: str | None = Query(None, max_length=20), churn_risk: bool | None = None,
-    stage: LifecycleStage | None = None, after: str | None = Query(None, max_length=40),
+    t: T,
+    principal: Reader,
+    tier: TierName | None = None,
+    owner: str | None = Query(None, max_length=40),
+    branch: str | None = Query(None, max_length=20),
+    churn_risk: bool | None = None,
+    stage: LifecycleStage | None = None,
+    after: str | None = Query(None, max_length=40),
     limit: int = Query(100, ge=1, le=500),
 ) -> dict[str, Any]:
     """Customers in the caller's scope with tier, stage and churn reasons; filter e.g. `churn_risk=true`."""
-    return await customers.list_customers(t=t, principal=principal, tier=tier, owner=owner, branch=branch,
-                                          churn_risk=churn_risk, stage=stage, after=after, limit=limit)
+    return await customers.list_customers(
+        t=t,
+        principal=principal,
+        tier=tier,
+        owner=owner,
+        branch=branch,
+        churn_risk=churn_risk,
+        stage=stage,
+        after=after,
+        limit=limit,
+    )
 
 
 @router.get("/customers/{customer_id}/tier", response_model=TierRead, tags=["customers"])
@@ -83,13 +112,15 @@ async def get_value(t: T, principal: Reader, customer_id: CustomerId) -> dict[st
 @router.post("/customers/{customer_id}/owner", response_model=OwnerChanged, tags=["customers"])
 async def change_owner(t: T, principal: Supervisor, customer_id: CustomerId, body: OwnerChange) -> dict[str, Any]:
     """Manual reassignment by an RM supervisor or branch manager, to an active staff member of the customer's branch."""
-    return await staff.reassign(t=t, principal=principal, customer_id=customer_id, new_owner=body.owner,
-                                reason=body.reason)
+    return await staff.reassign(
+        t=t, principal=principal, customer_id=customer_id, new_owner=body.owner, reason=body.reason
+    )
 
 
 @router.get("/watch", response_model=WatchList, tags=["reports"])
-async def watch(t: T, principal: Reader, owner: str | None = Query(None, max_length=40),
-                date: date | None = None) -> dict[str, Any]:  # noqa: A002 - the query parameter's name
+async def watch(
+    t: T, principal: Reader, owner: str | None = Query(None, max_length=40), date: date | None = None
+) -> dict[str, Any]:  # noqa: A002 - the query parameter's name
     """The morning list: significant AUM changes of customers at or above the watch amount (200,000) on `date`
     (default: the latest day with changes), per owner; an RM sees their own."""
     return await customers.watch_list(t=t, principal=principal, owner=owner, on=date)
@@ -113,8 +144,13 @@ async def tiers(t: T, principal: Reader) -> dict[str, Any]:
 
 
 @router.get("/staff", response_model=list[StaffRead], tags=["staff"])
-async def list_staff(t: T, principal: Reader, branch: str | None = Query(None, max_length=20),
-                     role: StaffRole | None = None, active: bool | None = None) -> list[dict[str, Any]]:
+async def list_staff(
+    t: T,
+    principal: Reader,
+    branch: str | None = Query(None, max_length=20),
+    role: StaffRole | None = None,
+    active: bool | None = None,
+) -> list[dict[str, Any]]:
     """Staff of the caller's branch (head office, auditors and admins: any branch) with how many customers each owns."""
     return await staff.list_staff(t=t, principal=principal, branch=branch, role=role, active=active)
 
@@ -127,8 +163,12 @@ async def put_staff(t: T, principal: Writer, staff_id: StaffId, body: StaffUpser
 
 
 @router.get("/audit", tags=["audit"])
-async def get_audit(t: T, principal: Annotated[Principal, Depends(require_roles(Role.AUDITOR, Role.HEAD_OFFICE, Role.ADMIN))],  # noqa: ARG001
-                    target: str | None = Query(None, max_length=60), staff_id: str | None = Query(None, max_length=40),
-                    limit: int = Query(200, ge=1, le=1000)) -> list[dict[str, Any]]:
+async def get_audit(
+    t: T,
+    principal: Annotated[Principal, Depends(require_roles(Role.AUDITOR, Role.HEAD_OFFICE, Role.ADMIN))],  # noqa: ARG001
+    target: str | None = Query(None, max_length=60),
+    staff_id: str | None = Query(None, max_length=40),
+    limit: int = Query(200, ge=1, le=1000),
+) -> list[dict[str, Any]]:
     """Who changed the policy, the staff directory or a customer's owner, newest first."""
     return await audit_log(t=t, target=target, staff_id=staff_id, limit=limit)

@@ -17,11 +17,14 @@ from crm_tiering.domain.staff import StaffMember, choose_owner, needs_new_owner
 from crm_tiering.service.context import Loaded, Tiering
 
 log = get_logger(__name__)
-UNSTAFFED = prometheus_client.Counter("crm_tiering_unstaffed_total", "Customers who needed a new owner but the branch had no active staff in the role")
+UNSTAFFED = prometheus_client.Counter(
+    "crm_tiering_unstaffed_total", "Customers who needed a new owner but the branch had no active staff in the role"
+)
 
 
-async def branch_staff(t: Tiering, session: AsyncClientSession | None, branches: Iterable[str | None]
-                       ) -> list[StaffMember]:
+async def branch_staff(
+    t: Tiering, session: AsyncClientSession | None, branches: Iterable[str | None]
+) -> list[StaffMember]:
     """The branches' staff."""
     docs = await t.store.staff.find({"branch": {"$in": sorted({b for b in branches if b})}}, session=session).to_list()
     return [staff_from_doc(d) for d in docs]
@@ -29,10 +32,15 @@ async def branch_staff(t: Tiering, session: AsyncClientSession | None, branches:
 
 async def count_owned(t: Tiering, session: AsyncClientSession | None, staff_ids: Iterable[str]) -> Counter[str]:
     """Customers owned by each of these staff members (merged records not counted), counted afresh."""
-    rows = await (await t.store.customers.aggregate([
-        {"$match": {"owner": {"$in": sorted(set(staff_ids))}, "merged_into": None}},
-        {"$group": {"_id": "$owner", "n": {"$sum": 1}}},
-    ], session=session)).to_list()
+    rows = await (
+        await t.store.customers.aggregate(
+            [
+                {"$match": {"owner": {"$in": sorted(set(staff_ids))}, "merged_into": None}},
+                {"$group": {"_id": "$owner", "n": {"$sum": 1}}},
+            ],
+            session=session,
+        )
+    ).to_list()
     return Counter({r["_id"]: r["n"] for r in rows})
 
 
@@ -43,8 +51,15 @@ class Owners:
     choice is by stable rank (crm_tiering.domain.staff.choose_owner): how the feed was batched or ordered, and
     who owns how many meanwhile, never changes it."""
 
-    def __init__(self, t: Tiering, session: AsyncClientSession, *, policy: Policy, loaded: Loaded | None = None,
-                 at: datetime | None = None) -> None:
+    def __init__(
+        self,
+        t: Tiering,
+        session: AsyncClientSession,
+        *,
+        policy: Policy,
+        loaded: Loaded | None = None,
+        at: datetime | None = None,
+    ) -> None:
         self.t, self.session, self.policy, self.loaded, self.at = t, session, policy, loaded, at
         self.last_at: datetime | None = None
         self.staff: list[StaffMember] = []
@@ -71,9 +86,13 @@ class Owners:
         everyone = self.loaded.customers.values() if self.loaded is not None else ()
         await self._read([*(c.branch for c in entered), *(c.branch for c in everyone)])
         by_id = {s.staff_id: s for s in self.staff}
-        needing = [c for c in entered
-                   if needs_new_owner(by_id.get(c.owner or ""), branch=c.branch,
-                                      roles=self.policy.rule(c.tier).responsible_roles)]  # type: ignore[union-attr]
+        needing = [
+            c
+            for c in entered
+            if needs_new_owner(
+                by_id.get(c.owner or ""), branch=c.branch, roles=self.policy.rule(c.tier).responsible_roles
+            )
+        ]  # type: ignore[union-attr]
         if not needing:
             return
         at = self.at or datetime.now(UTC)
@@ -89,15 +108,31 @@ class Owners:
             if choice is None:
                 c.awaiting_owner = True  # caught up when someone who may own it joins the branch
                 UNSTAFFED.inc()
-                log.warning("no active staff to own customer", customer_id=c.customer_id, branch=c.branch,
-                            tier=c.tier, roles=list(roles))
+                log.warning(
+                    "no active staff to own customer",
+                    customer_id=c.customer_id,
+                    branch=c.branch,
+                    tier=c.tier,
+                    roles=list(roles),
+                )
                 continue
-            c.assign_owner(choice.staff.staff_id, reason="tier_responsibility", by="tiering", at=at,
-                           note=f"{c.tier} customers are owned by {', '.join(roles)}; {choice.explain()}")
+            c.assign_owner(
+                choice.staff.staff_id,
+                reason="tier_responsibility",
+                by="tiering",
+                at=at,
+                note=f"{c.tier} customers are owned by {', '.join(roles)}; {choice.explain()}",
+            )
 
 
-async def assign_owners(t: Tiering, session: AsyncClientSession, customers: list[TieredCustomer], *, policy: Policy,
-                        at: datetime | None = None) -> None:
+async def assign_owners(
+    t: Tiering,
+    session: AsyncClientSession,
+    customers: list[TieredCustomer],
+    *,
+    policy: Policy,
+    at: datetime | None = None,
+) -> None:
     """Customers who entered a tier in this unit of work go to a responsible owner when theirs is not one.
     Costs one round trip, and only when some customer entered a tier."""
     await Owners(t, session, policy=policy, at=at).settle(customers)

@@ -11,9 +11,13 @@ from crm_tiering.service import policies
 from crm_tiering.service.context import Tiering, load, save
 
 
-async def apply_complaint_events(*, t: Tiering, session: AsyncClientSession, items: list[Incoming[CloudEvent | None]]) -> list[Rejection]:
+async def apply_complaint_events(
+    *, t: Tiering, session: AsyncClientSession, items: list[Incoming[CloudEvent | None]]
+) -> list[Rejection]:
     policy, _ = await policies.current(t, session)
-    relevant = [i for i in items if i.payload is not None and isinstance(i.payload.data, (ComplaintOpened, ComplaintClosed))]
+    relevant = [
+        i for i in items if i.payload is not None and isinstance(i.payload.data, (ComplaintOpened, ComplaintClosed))
+    ]
     loaded = await load(t, session, {i.payload.data.customer_id for i in relevant})  # type: ignore[union-attr]
     rejections: list[Rejection] = []
     for item in relevant:

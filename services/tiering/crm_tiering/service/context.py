@@ -36,10 +36,17 @@ class Tiering:
     queues: dict[str, list[str]] = field(default_factory=dict)
     """Work lists of the background jobs (rollout, sweep), read once per run: range queries cost a scan."""
 
-    def event(self, data: EventData, *, customer_id: str, causationid: str | None = None,
-              correlationid: str | None = None) -> OutgoingMessage:
-        return outgoing_event(self.rt.topic(TIERING_CUSTOMERS), data, source=SOURCE, customer_id=customer_id,
-                              causationid=causationid, correlationid=correlationid)
+    def event(
+        self, data: EventData, *, customer_id: str, causationid: str | None = None, correlationid: str | None = None
+    ) -> OutgoingMessage:
+        return outgoing_event(
+            self.rt.topic(TIERING_CUSTOMERS),
+            data,
+            source=SOURCE,
+            customer_id=customer_id,
+            causationid=causationid,
+            correlationid=correlationid,
+        )
 
     async def work_list(self, key: str, fetch: Callable[[], Awaitable[list[str]]]) -> list[str]:
         """A background job's list of customer ids, read once per run and kept until done (`key` is
@@ -54,6 +61,7 @@ class Tiering:
 @dataclass
 class Loaded:
     """Customers read in a transaction, with their event counters, so they can be saved in bulk."""
+
     customers: dict[str, TieredCustomer] = field(default_factory=dict)
     seqs: dict[str, int] = field(default_factory=dict)
     causes: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
@@ -74,7 +82,9 @@ class Loaded:
 async def load(t: Tiering, session: AsyncClientSession, ids: list[str] | set[str]) -> Loaded:
     wanted = sorted(ids)
     # One round trip: the whole batch in the first reply.
-    docs = await t.store.customers.find({"_id": {"$in": wanted}}, session=session, batch_size=max(1, len(wanted))).to_list()
+    docs = await t.store.customers.find(
+        {"_id": {"$in": wanted}}, session=session, batch_size=max(1, len(wanted))
+    ).to_list()
     loaded = Loaded()
     for d in docs:
         c = customer_from_doc(d)
@@ -99,7 +109,8 @@ async def save(t: Tiering, session: AsyncClientSession, loaded: Loaded, *, only:
         if c.events:
             messages += in_sequence(
                 [t.event(e, customer_id=cid, causationid=causation, correlationid=correlation) for e in c.events],
-                first=seq + 1)
+                first=seq + 1,
+            )
         before = loaded.states.get(cid)
         state = customer_state(c)
         # Only the fields that changed: the database's cost grows with what a write touches.
@@ -109,11 +120,26 @@ async def save(t: Tiering, session: AsyncClientSession, loaded: Loaded, *, only:
         if changed:
             updates.append(UpdateOne({"_id": cid}, {"$set": changed}, upsert=True))
         for w in c.watches:
-            watch.append(UpdateOne({"_id": f"{cid}:{w.as_of.isoformat()}"}, {"$set": {
-                "customer_id": cid, **({"owner": w.owner, "branch": w.branch, "tier": w.tier} if w.closed else
-                                       {"owner": c.owner, "branch": c.branch, "tier": c.tier}),
-                "as_of": w.as_of.isoformat(),
-                "previous_aum": w.previous, "aum": w.aum, "change": w.change}}, upsert=True))
+            watch.append(
+                UpdateOne(
+                    {"_id": f"{cid}:{w.as_of.isoformat()}"},
+                    {
+                        "$set": {
+                            "customer_id": cid,
+                            **(
+                                {"owner": w.owner, "branch": w.branch, "tier": w.tier}
+                                if w.closed
+                                else {"owner": c.owner, "branch": c.branch, "tier": c.tier}
+                            ),
+                            "as_of": w.as_of.isoformat(),
+                            "previous_aum": w.previous,
+                            "aum": w.aum,
+                            "change": w.change,
+                        }
+                    },
+                    upsert=True,
+                )
+            )
     owned: Counter[str] = Counter()
     for cid, c in loaded.customers.items():
         if only is not None and cid not in only:
@@ -126,19 +152,31 @@ async def save(t: Tiering, session: AsyncClientSession, loaded: Loaded, *, only:
     if any(owned.values()):
         # How many customers each staff member owns, kept with the change that moves them: what the staff
         # directory shows, without counting customers on every read.
-        await t.store.staff.bulk_write([UpdateOne({"_id": sid}, {"$inc": {"owned": n}}) for sid, n in sorted(owned.items()) if n],
-                                       ordered=False, session=session)
+        await t.store.staff.bulk_write(
+            [UpdateOne({"_id": sid}, {"$inc": {"owned": n}}) for sid, n in sorted(owned.items()) if n],
+            ordered=False,
+            session=session,
+        )
     if watch:
         await t.store.watch.bulk_write(watch, ordered=False, session=session)
     await t.rt.outbox.add(session, messages)
     return len(messages)
 
 
-async def audit(t: Tiering, session: AsyncClientSession | None, *, staff_id: str, role: str, action: str, target: str,
-                detail: dict[str, Any] | None = None) -> None:
+async def audit(
+    t: Tiering,
+    session: AsyncClientSession | None,
+    *,
+    staff_id: str,
+    role: str,
+    action: str,
+    target: str,
+    detail: dict[str, Any] | None = None,
+) -> None:
     """Who changed the rules or an assignment: written in the change's own transaction."""
-    await audit_trail.write(t.store.audit, session, staff_id=staff_id, role=role, action=action, target=target,
-                            detail=detail)
+    await audit_trail.write(
+        t.store.audit, session, staff_id=staff_id, role=role, action=action, target=target, detail=detail
+    )
 
 
 async def audit_log(*, t: Tiering, target: str | None, staff_id: str | None, limit: int) -> list[dict[str, Any]]:

@@ -27,9 +27,15 @@ _parsed: dict[tuple[str, int], Policy] = {}
 async def ensure_default(t: Tiering) -> None:
     if await t.store.policies.find_one({}, {"_id": 1}) is None:
         try:
-            await t.store.policies.insert_one({"_id": 1, "policy": DEFAULT_POLICY.model_dump(mode="json"),
-                                               "created_by": "default", "created_at": datetime.now(UTC),
-                                               "note": "defaults of BRIEF §3.1"})
+            await t.store.policies.insert_one(
+                {
+                    "_id": 1,
+                    "policy": DEFAULT_POLICY.model_dump(mode="json"),
+                    "created_by": "default",
+                    "created_at": datetime.now(UTC),
+                    "note": "defaults of BRIEF §3.1",
+                }
+            )
         except DuplicateKeyError:
             pass  # another replica was first
 
@@ -59,8 +65,13 @@ async def read(*, t: Tiering) -> dict[str, Any]:
         await ensure_default(t)
         doc = await t.store.policies.find_one({}, sort=[("_id", DESCENDING)])
     assert doc is not None
-    return {"version": doc["_id"], "created_by": doc.get("created_by"), "created_at": doc.get("created_at"),
-            "note": doc.get("note"), "policy": doc["policy"]}
+    return {
+        "version": doc["_id"],
+        "created_by": doc.get("created_by"),
+        "created_at": doc.get("created_at"),
+        "note": doc.get("note"),
+        "policy": doc["policy"],
+    }
 
 
 async def publish_new(*, t: Tiering, policy: Policy, by: str, role: str, note: str | None) -> dict[str, Any]:
@@ -71,17 +82,43 @@ async def publish_new(*, t: Tiering, policy: Policy, by: str, role: str, note: s
     async def txn(s: AsyncClientSession) -> dict[str, Any]:
         latest = await t.store.policies.find_one({}, {"_id": 1}, sort=[("_id", DESCENDING)], session=s)
         number = (latest["_id"] if latest else 1) + 1
-        await t.store.policies.insert_one({"_id": number, "policy": policy.model_dump(mode="json"), "created_by": by,
-                                           "created_at": now, "note": note}, session=s)
-        await t.store.rollouts.update_many({"status": "running"}, {"$set": {"status": "superseded", "finished_at": now}},
-                                           session=s)
+        await t.store.policies.insert_one(
+            {
+                "_id": number,
+                "policy": policy.model_dump(mode="json"),
+                "created_by": by,
+                "created_at": now,
+                "note": note,
+            },
+            session=s,
+        )
+        await t.store.rollouts.update_many(
+            {"status": "running"}, {"$set": {"status": "superseded", "finished_at": now}}, session=s
+        )
         total = await t.store.customers.count_documents({}, session=s)
-        rollout = {"_id": f"rollout-{number}", "policy_version": number, "status": "running", "cursor": "",
-                   "total": total, "done": 0, "changed": 0, "started_at": now, "updated_at": now,
-                   "finished_at": None, "started_by": by}
+        rollout = {
+            "_id": f"rollout-{number}",
+            "policy_version": number,
+            "status": "running",
+            "cursor": "",
+            "total": total,
+            "done": 0,
+            "changed": 0,
+            "started_at": now,
+            "updated_at": now,
+            "finished_at": None,
+            "started_by": by,
+        }
         await t.store.rollouts.insert_one(rollout, session=s)
-        await audit(t, s, staff_id=by, role=role, action="policy.published", target=f"policy-{number}",
-                    detail={"note": note, "rollout": rollout["_id"]})
+        await audit(
+            t,
+            s,
+            staff_id=by,
+            role=role,
+            action="policy.published",
+            target=f"policy-{number}",
+            detail={"note": note, "rollout": rollout["_id"]},
+        )
         return rollout
 
     rollout = await t.rt.mongo.transaction(txn)
@@ -94,9 +131,18 @@ async def publish_new(*, t: Tiering, policy: Policy, by: str, role: str, note: s
 def rollout_view(doc: dict[str, Any]) -> dict[str, Any]:
     done = doc["done"]
     total = max(doc["total"], done)  # customers registered during the rollout are visited too
-    return {"id": doc["_id"], "policy_version": doc["policy_version"], "status": doc["status"], "total": total,
-            "done": done, "changed": doc["changed"], "percent": round(100 * done / total, 1) if total else 100.0,
-            "started_at": doc["started_at"], "updated_at": doc["updated_at"], "finished_at": doc.get("finished_at")}
+    return {
+        "id": doc["_id"],
+        "policy_version": doc["policy_version"],
+        "status": doc["status"],
+        "total": total,
+        "done": done,
+        "changed": doc["changed"],
+        "percent": round(100 * done / total, 1) if total else 100.0,
+        "started_at": doc["started_at"],
+        "updated_at": doc["updated_at"],
+        "finished_at": doc.get("finished_at"),
+    }
 
 
 async def rollout(*, t: Tiering, rollout_id: str) -> dict[str, Any]:
@@ -119,8 +165,12 @@ async def rollout_step(t: Tiering) -> bool:
     key = f"rollout:{job['_id']}"
 
     async def after_cursor() -> list[str]:
-        return [d["_id"] for d in await t.store.customers.find(
-            {"_id": {"$gt": job["cursor"]}}, {"_id": 1}).sort("_id", ASCENDING).to_list()]
+        return [
+            d["_id"]
+            for d in await t.store.customers.find({"_id": {"$gt": job["cursor"]}}, {"_id": 1})
+            .sort("_id", ASCENDING)
+            .to_list()
+        ]
 
     queue = await t.work_list(key, after_cursor)
     ids = queue[:chunk]
@@ -156,10 +206,18 @@ async def rollout_step(t: Tiering) -> bool:
         await save(t, s, loaded, only=todo)
         now = datetime.now(UTC)
         finished = len(ids) < chunk
-        await t.store.rollouts.update_one({"_id": job["_id"]}, {
-            "$set": {"cursor": ids[-1] if ids else current["cursor"], "updated_at": now,
-                     **({"status": "done", "finished_at": now} if finished else {})},
-            "$inc": {"done": len(ids), "changed": changed}}, session=s)
+        await t.store.rollouts.update_one(
+            {"_id": job["_id"]},
+            {
+                "$set": {
+                    "cursor": ids[-1] if ids else current["cursor"],
+                    "updated_at": now,
+                    **({"status": "done", "finished_at": now} if finished else {}),
+                },
+                "$inc": {"done": len(ids), "changed": changed},
+            },
+            session=s,
+        )
         return not finished
 
     more = await t.rt.mongo.transaction(txn)

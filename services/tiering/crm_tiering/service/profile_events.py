@@ -56,8 +56,16 @@ def _by_day(items: list[Incoming[CloudEvent | None]]) -> list[list[Incoming[Clou
     return nights
 
 
-async def _observe(c: TieredCustomer, *, as_of: date, aum: Decimal, breakdown: dict[str, Decimal], policy: Policy,
-                   number: int, owners: Owners) -> None:
+async def _observe(
+    c: TieredCustomer,
+    *,
+    as_of: date,
+    aum: Decimal,
+    breakdown: dict[str, Decimal],
+    policy: Policy,
+    number: int,
+    owners: Owners,
+) -> None:
     """One day's balance of a registered customer, after whatever came due before that day."""
     # The first evaluation under a newer policy than the customer's applies that policy at once, as its
     # rollout would.
@@ -70,7 +78,9 @@ async def _observe(c: TieredCustomer, *, as_of: date, aum: Decimal, breakdown: d
     c.observe_balance(as_of=as_of, aum=aum, breakdown=breakdown, policy=policy, version=number)
 
 
-async def apply_profile_events(*, t: Tiering, session: AsyncClientSession, items: list[Incoming[CloudEvent | None]]) -> list[Rejection]:
+async def apply_profile_events(
+    *, t: Tiering, session: AsyncClientSession, items: list[Incoming[CloudEvent | None]]
+) -> list[Rejection]:
     policy, number = await policies.current(t, session)
     loaded = await load(t, session, {cid for i in items for cid in _customer_ids(i.payload)})
     owners = Owners(t, session, policy=policy, loaded=loaded)
@@ -92,8 +102,15 @@ async def apply_profile_events(*, t: Tiering, session: AsyncClientSession, items
                 c.core_customer_no = data.core_customer_no or c.core_customer_no
                 # What overtook the registration now counts, in its order, as if the registration had come first.
                 for held in c.take_held_balances():
-                    await _observe(c, as_of=held.as_of, aum=held.aum, breakdown=held.breakdown, policy=policy,
-                                   number=number, owners=owners)
+                    await _observe(
+                        c,
+                        as_of=held.as_of,
+                        aum=held.aum,
+                        breakdown=held.breakdown,
+                        policy=policy,
+                        number=number,
+                        owners=owners,
+                    )
                     await owners.settle([c])
                     c.close_day()
                     c.profile_seq = max(c.profile_seq, held.seq or 0)
@@ -116,8 +133,15 @@ async def apply_profile_events(*, t: Tiering, session: AsyncClientSession, items
                     # Not counted as applied: the registration, numbered before it, must still be taken.
                     continue
                 else:
-                    await _observe(c, as_of=data.as_of, aum=data.aum, breakdown=dict(data.breakdown), policy=policy,
-                                   number=number, owners=owners)
+                    await _observe(
+                        c,
+                        as_of=data.as_of,
+                        aum=data.aum,
+                        breakdown=dict(data.breakdown),
+                        policy=policy,
+                        number=number,
+                        owners=owners,
+                    )
                 latest_as_of = max(latest_as_of or "", data.as_of.isoformat())
             elif isinstance(data, CustomerMerged):
                 merged = loaded.customers.get(data.merged_id)

@@ -22,12 +22,20 @@ MANAGES_STAFF = frozenset({Role.ADMIN, Role.HEAD_OFFICE, Role.BRANCH_MANAGER})
 
 
 def _view(doc: dict[str, Any], owned: int) -> dict[str, Any]:
-    return {"staff_id": doc["_id"], "name": doc.get("name"), "branch": doc.get("branch"), "roles": doc.get("roles", []),
-            "active": doc.get("active", True), "customers": owned, "updated_at": doc.get("updated_at")}
+    return {
+        "staff_id": doc["_id"],
+        "name": doc.get("name"),
+        "branch": doc.get("branch"),
+        "roles": doc.get("roles", []),
+        "active": doc.get("active", True),
+        "customers": owned,
+        "updated_at": doc.get("updated_at"),
+    }
 
 
-async def list_staff(*, t: Tiering, principal: Principal, branch: str | None, role: str | None,
-                     active: bool | None) -> list[dict[str, Any]]:
+async def list_staff(
+    *, t: Tiering, principal: Principal, branch: str | None, role: str | None, active: bool | None
+) -> list[dict[str, Any]]:
     query: dict[str, Any] = {}
     if principal.role not in ALL_SCOPE:
         if branch and branch != principal.branch:
@@ -54,14 +62,24 @@ async def put_staff(*, t: Tiering, principal: Principal, staff_id: str, data: St
 
     async def txn(s: AsyncClientSession) -> dict[str, Any] | None:
         before = await t.store.staff.find_one_and_update(
-            {"_id": staff_id}, {"$set": {**change, "updated_at": now, "updated_by": principal.staff_id}},
-            upsert=True, session=s)
+            {"_id": staff_id},
+            {"$set": {**change, "updated_at": now, "updated_by": principal.staff_id}},
+            upsert=True,
+            session=s,
+        )
         # Counted afresh when a member is written: the counter then moves with each assignment.
         owned = (await count_owned(t, s, [staff_id])).get(staff_id, 0)
         await t.store.staff.update_one({"_id": staff_id}, {"$set": {"owned": owned}}, session=s)
         if before is None or any(before.get(k) != v for k, v in change.items()):
-            await audit(t, s, staff_id=principal.staff_id, role=principal.role.value, action="staff.changed",
-                        target=staff_id, detail=change)
+            await audit(
+                t,
+                s,
+                staff_id=principal.staff_id,
+                role=principal.role.value,
+                action="staff.changed",
+                target=staff_id,
+                detail=change,
+            )
         return before
 
     before = await t.rt.mongo.transaction(txn)
@@ -84,12 +102,21 @@ async def redistribute(*, t: Tiering, staff_id: str, by: str, chunk: int = 500) 
     reassigned = unassigned = 0
     skip: list[str] = []
     while True:
+
         async def txn(s: AsyncClientSession) -> tuple[int, int, list[str], bool]:
             leaver_doc = await t.store.staff.find_one({"_id": staff_id}, session=s)
             leaver = staff_from_doc(leaver_doc) if leaver_doc else None
-            ids = [d["_id"] for d in await t.store.customers.find(
-                {"owner": staff_id, "merged_into": None, "_id": {"$nin": skip}}, {"_id": 1}, session=s,
-            ).sort("_id", ASCENDING).limit(chunk).to_list()]
+            ids = [
+                d["_id"]
+                for d in await t.store.customers.find(
+                    {"owner": staff_id, "merged_into": None, "_id": {"$nin": skip}},
+                    {"_id": 1},
+                    session=s,
+                )
+                .sort("_id", ASCENDING)
+                .limit(chunk)
+                .to_list()
+            ]
             if not ids:
                 return 0, 0, [], False
             policy, _ = await policies.current(t, s)
@@ -106,8 +133,13 @@ async def redistribute(*, t: Tiering, staff_id: str, by: str, chunk: int = 500) 
                     stuck.append(cid)
                     c.awaiting_owner = c.tier is not None  # handed over when someone who may own it joins
                     continue
-                c.assign_owner(choice.staff.staff_id, reason="staff_deactivated", by=by, at=now,
-                               note=f"{staff_id} no longer serves branch {c.branch}; {choice.explain()}")
+                c.assign_owner(
+                    choice.staff.staff_id,
+                    reason="staff_deactivated",
+                    by=by,
+                    at=now,
+                    note=f"{staff_id} no longer serves branch {c.branch}; {choice.explain()}",
+                )
                 done += 1
             await save(t, s, loaded)
             return done, len(stuck), stuck, len(ids) == chunk
@@ -128,10 +160,19 @@ async def hand_over_waiting(*, t: Tiering, branch: str, chunk: int = 500) -> int
     handed = 0
     still: list[str] = []
     while True:
+
         async def txn(s: AsyncClientSession) -> tuple[int, list[str], bool]:
-            ids = [d["_id"] for d in await t.store.customers.find(
-                {"branch": branch, "awaiting_owner": True, "merged_into": None, "_id": {"$nin": still}}, {"_id": 1},
-                session=s).sort("_id", ASCENDING).limit(chunk).to_list()]
+            ids = [
+                d["_id"]
+                for d in await t.store.customers.find(
+                    {"branch": branch, "awaiting_owner": True, "merged_into": None, "_id": {"$nin": still}},
+                    {"_id": 1},
+                    session=s,
+                )
+                .sort("_id", ASCENDING)
+                .limit(chunk)
+                .to_list()
+            ]
             if not ids:
                 return 0, [], False
             policy, _ = await policies.current(t, s)
@@ -152,8 +193,11 @@ async def hand_over_waiting(*, t: Tiering, branch: str, chunk: int = 500) -> int
             return handed
 
 
-async def reassign(*, t: Tiering, principal: Principal, customer_id: str, new_owner: str, reason: str) -> dict[str, Any]:
+async def reassign(
+    *, t: Tiering, principal: Principal, customer_id: str, new_owner: str, reason: str
+) -> dict[str, Any]:
     """Manual reassignment by an RM supervisor or branch manager, within their branch."""
+
     async def txn(s: AsyncClientSession) -> dict[str, Any]:
         loaded = await load(t, s, [customer_id])
         c = loaded.customers.get(customer_id)
@@ -167,8 +211,15 @@ async def reassign(*, t: Tiering, principal: Principal, customer_id: str, new_ow
         previous = c.owner
         c.assign_owner(new_owner, reason="manual", by=principal.staff_id, at=datetime.now(UTC), note=reason)
         await save(t, s, loaded)
-        await audit(t, s, staff_id=principal.staff_id, role=principal.role.value, action="owner.reassigned",
-                    target=customer_id, detail={"from": previous, "to": new_owner, "reason": reason})
+        await audit(
+            t,
+            s,
+            staff_id=principal.staff_id,
+            role=principal.role.value,
+            action="owner.reassigned",
+            target=customer_id,
+            detail={"from": previous, "to": new_owner, "reason": reason},
+        )
         return {"customer_id": customer_id, "previous_owner": previous, "owner": new_owner}
 
     result = await t.rt.mongo.transaction(txn)

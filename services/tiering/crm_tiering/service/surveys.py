@@ -23,12 +23,19 @@ def answer_of(data: SurveyAnswered) -> SurveyAnswer:
     at = data.answered_at if data.answered_at.tzinfo is not None else data.answered_at.replace(tzinfo=UTC)
     # Milliseconds, as the database keeps them: the answer read back compares equal to the one received.
     at = at.replace(microsecond=at.microsecond // 1000 * 1000)
-    return SurveyAnswer(survey_id=data.survey_id, answered_at=at, on=data.answered_at.date(), csat=data.csat,
-                        nps=data.nps, complaint_id=data.complaint_id)
+    return SurveyAnswer(
+        survey_id=data.survey_id,
+        answered_at=at,
+        on=data.answered_at.date(),
+        csat=data.csat,
+        nps=data.nps,
+        complaint_id=data.complaint_id,
+    )
 
 
-async def apply_engagement_events(*, t: Tiering, session: AsyncClientSession,
-                                  items: list[Incoming[CloudEvent | None]]) -> list[Rejection]:
+async def apply_engagement_events(
+    *, t: Tiering, session: AsyncClientSession, items: list[Incoming[CloudEvent | None]]
+) -> list[Rejection]:
     relevant = [i for i in items if i.payload is not None and isinstance(i.payload.data, SurveyAnswered)]
     if not relevant:
         return []

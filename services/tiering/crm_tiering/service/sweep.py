@@ -38,28 +38,41 @@ async def sweep_step(t: Tiering) -> bool:
     key = f"sweep:{today.isoformat()}"
 
     async def due() -> list[str]:
-        return [d["_id"] for d in await t.store.customers.find(
-            {"due_on": {"$ne": None, "$lte": today.isoformat()}, "merged_into": None}, {"_id": 1}).to_list()]
+        return [
+            d["_id"]
+            for d in await t.store.customers.find(
+                {"due_on": {"$ne": None, "$lte": today.isoformat()}, "merged_into": None}, {"_id": 1}
+            ).to_list()
+        ]
 
     queue = await t.work_list(key, due)
     ids = queue[:chunk]
 
     async def txn(s: AsyncClientSession) -> None:
         if not ids:
-            await t.store.clock.update_one({"_id": SWEPT}, {"$max": {"through": today.isoformat()}}, upsert=True, session=s)
+            await t.store.clock.update_one(
+                {"_id": SWEPT}, {"$max": {"through": today.isoformat()}}, upsert=True, session=s
+            )
             return
         policy, number = await policies.current(t, s)
         loaded = await load(t, s, ids)
         owners = Owners(t, s, policy=policy, loaded=loaded)
         # Day by day over what came due, each on its own date: a sweep that comes late (the feed jumped several
         # days, a week arrived at once, the process was down) gives what a sweep every night would have.
-        while due := sorted((c.due_on, cid) for cid, c in loaded.customers.items()
-                            if c.due_on is not None and c.due_on <= today and not c.merged_into):
+        while due := sorted(
+            (c.due_on, cid)
+            for cid, c in loaded.customers.items()
+            if c.due_on is not None and c.due_on <= today and not c.merged_into
+        ):
             on = due[0][0]
             tonight = [loaded.customers[cid] for day, cid in due if day == on]
             for c in tonight:
-                c.evaluate(on=on, policy=policy, version=number,
-                           policy_changed=c.policy_version is not None and c.policy_version < number)
+                c.evaluate(
+                    on=on,
+                    policy=policy,
+                    version=number,
+                    policy_changed=c.policy_version is not None and c.policy_version < number,
+                )
             await owners.settle(tonight)
         await save(t, s, loaded)
 
