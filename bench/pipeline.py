@@ -20,7 +20,7 @@ A. End to end. N balance snapshots on `corebank.balances` → profile (archive, 
 B. Re-tiering. For each size S, a fresh tiering (own database, own topic prefix) is loaded through its real
    consumer with S registered and S assets-changed events (amounts spread over every tier), then head office
    lowers the tier bounds (`PUT /v1/policy`) and the rollout is followed until done: customers/s =
-   total / (finished_at − started_at). Linear if the time per customer stays within ±25% of the smallest size's.
+   total / (finished_at - started_at). Linear if the time per customer stays within ±25% of the smallest size's.
    Optionally the rollout chunk size (ROLLOUT_CHUNK_SIZE) is compared on the smallest size's data.
 
 Exit code 0 when every phase finished, 1 when something did not (a timeout, lost events, a service that
@@ -716,7 +716,7 @@ async def run_baseline(stack: Stack, snapshots: list[tuple[bytes, bytes, None]])
     commands = 0
 
     class Count(monitoring.CommandListener):
-        def started(self, event: monitoring.CommandStartedEvent) -> None:
+        def started(self, _event: monitoring.CommandStartedEvent) -> None:
             nonlocal commands
             commands += 1
 
@@ -1148,7 +1148,8 @@ async def compare_chunks(
             out.append(r)
         console.print(
             f"  chunk {chunk}: bounds back {up['customers_per_second']:,.0f}/s, lowered "
-            f"{down['customers_per_second']:,.0f}/s ({down['round_trips'] / down['total']:.3f} round trips per customer)"
+            f"{down['customers_per_second']:,.0f}/s "
+            f"({down['round_trips'] / down['total']:.3f} round trips per customer)"
         )
     return out
 

@@ -48,10 +48,10 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pipeline import Metrics, make_customers, make_snapshots, register_customers  # noqa: E402
-from pipeline import Stack as BenchStack  # noqa: E402
+from pipeline import Metrics, make_customers, make_snapshots, register_customers
+from pipeline import Stack as BenchStack
 
-from crm_cli.stack import (  # noqa: E402
+from crm_cli.stack import (
     CONSUMER_GROUPS,
     SERVICES,
     EmbeddedKafka,
@@ -60,12 +60,12 @@ from crm_cli.stack import (  # noqa: E402
     StackError,
     free_port,
 )
-from crm_contracts.complaints import ComplaintOpened  # noqa: E402
-from crm_contracts.engagement import SurveyAnswered  # noqa: E402
-from crm_contracts.envelope import CloudEvent, EventData  # noqa: E402
-from crm_contracts.profile import CustomerRegistered  # noqa: E402
-from crm_contracts.tiering import TierChanged  # noqa: E402
-from crm_contracts.topics import (  # noqa: E402
+from crm_contracts.complaints import ComplaintOpened
+from crm_contracts.engagement import SurveyAnswered
+from crm_contracts.envelope import CloudEvent, EventData
+from crm_contracts.profile import CustomerRegistered
+from crm_contracts.tiering import TierChanged
+from crm_contracts.topics import (
     COMPLAINTS_CASES,
     COREBANK_BALANCES,
     ENGAGEMENT_TASKS,

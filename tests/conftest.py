@@ -43,6 +43,10 @@ class Stack:
     idempotent_producer: bool
     _stop: list[Callable[[], Any]] = field(default_factory=list, repr=False)
 
+    def on_close(self, stop: Callable[[], Any]) -> None:
+        """Run `stop` when the stack closes (last added, first run)."""
+        self._stop.append(stop)
+
     def close(self) -> None:
         while self._stop:
             stop = self._stop.pop()
@@ -160,14 +164,14 @@ def _testcontainers_stack() -> Stack:
         kafka = KafkaContainer(os.environ.get("CRM_TEST_KAFKA_IMAGE", "confluentinc/cp-kafka:7.6.0")).with_kraft()
         kafka.with_env("KAFKA_AUTO_CREATE_TOPICS_ENABLE", "true")
         kafka.start(timeout=180)
-        stack._stop.append(kafka.stop)
+        stack.on_close(kafka.stop)
         stack.kafka_bootstrap = kafka.get_bootstrap_server()
 
         # MongoDB as a single-node replica set so that transactions work.
         mongo = ReplicaSetMongo(os.environ.get("CRM_TEST_MONGO_IMAGE", "mongo:7.0"))
         mongo.with_command("--replSet rs0 --bind_ip_all")
         mongo.start()
-        stack._stop.append(mongo.stop)
+        stack.on_close(mongo.stop)
         host, port = mongo.get_container_host_ip(), int(mongo.get_exposed_port(27017))
         stack.mongodb_uri = f"mongodb://{host}:{port}/?directConnection=true"
 
@@ -194,12 +198,12 @@ def _embedded_stack(workdir: Path) -> Stack:
     try:
         kafka = EmbeddedKafka("127.0.0.1", free_port(), log_path=workdir / "kafka.log")
         kafka.start()
-        stack._stop.append(kafka.stop)
+        stack.on_close(kafka.stop)
         mongo = EmbeddedMongo(
             "127.0.0.1", free_port(), workdir / "mongo-data", test_commands=True, log_path=workdir / "mongodb.log"
         )
         mongo.start()
-        stack._stop.append(mongo.stop)
+        stack.on_close(mongo.stop)
     except BaseException:
         stack.close()
         raise

@@ -131,13 +131,11 @@ class Feed:
     def topic(self, name: str) -> str:
         return f"{self.prefix}{name}"
 
-    async def send(
-        self, topic: str, *events: EventData, raw: list[bytes] | None = None
-    ) -> list[tuple[bytes, str, int]]:
+    async def send(self, topic: str, *events: EventData) -> list[tuple[bytes, str, int]]:
         """Events as CloudEvents numbered per customer like their producer does; returns (value, key, seq) sent."""
         out = []
         for data in events:
-            subject = getattr(data, "customer_id", None) or getattr(data, "survivor_id")
+            subject = getattr(data, "customer_id", None) or data.survivor_id
             self.seqs[(topic, subject)] += 1
             value = CloudEvent.wrap(data, source=SOURCES[topic], subject=subject).model_dump_json().encode()
             out.append((value, subject, self.seqs[(topic, subject)]))
@@ -196,7 +194,7 @@ async def wait_tasks(
     return await eventually(probe, timeout=timeout)
 
 
-async def register(client, feed: "Feed", *customer_ids: str, **kwargs: Any) -> None:
+async def register(client, feed: Feed, *customer_ids: str, **kwargs: Any) -> None:
     """Register customers through the profile's topic and wait until engagement knows their owner, as happens before
     tiering has anything to say about them (topics are not ordered with each other)."""
     await feed.profile(*[registered(cid, **kwargs) for cid in customer_ids])
@@ -204,7 +202,7 @@ async def register(client, feed: "Feed", *customer_ids: str, **kwargs: Any) -> N
         await wait_customer(client, cid, lambda d: d.get("owner") is not None)
 
 
-async def wait_customer(client, customer_id: str, check=lambda doc: True, timeout: float = 20.0) -> dict[str, Any]:
+async def wait_customer(client, customer_id: str, check=lambda _doc: True, timeout: float = 20.0) -> dict[str, Any]:
     """Engagement's stored view of a customer once `check` holds."""
 
     async def probe():

@@ -31,7 +31,7 @@ async def read_topic(
     bootstrap: str,
     topic: str,
     *,
-    until: Callable[[list[Any]], bool] = lambda m: False,
+    until: Callable[[list[Any]], bool] = lambda _m: False,
     timeout: float = 15.0,
     settle: float = 0.0,
 ) -> list[Any]:

@@ -133,7 +133,7 @@ class Feed:
     async def engagement(self, *events: Event) -> list[bytes]:
         return await self.send(ENGAGEMENT_TASKS, *events)
 
-    async def records(self, *, until=lambda r: False, timeout: float = 20.0, settle: float = 0.0) -> list[Any]:
+    async def records(self, *, until=lambda _r: False, timeout: float = 20.0, settle: float = 0.0) -> list[Any]:
         """Every record tiering published so far (read from the beginning)."""
         return await read_topic(
             self.bootstrap, self.topic(TIERING_CUSTOMERS), until=until, timeout=timeout, settle=settle

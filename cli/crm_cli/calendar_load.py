@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from crm_kit.calendar import ScheduleInvalid, YearSchedule, parse_schedules, statute_problems
 from rich.console import Console
+
+from crm_kit.calendar import ScheduleInvalid, YearSchedule, parse_schedules, statute_problems
 
 console = Console(stderr=True)
 
@@ -89,9 +90,8 @@ async def load_command(
         console.print("the file is valid; nothing sent (--check)")
         return 0
     if token is None:
-        from crm_kit.auth import issue_token
-
         from crm_cli.devenv import dev_dir, load_dev_secrets
+        from crm_kit.auth import issue_token
 
         secrets = load_dev_secrets(dev_dir() / "secrets.env")
         token = issue_token(

@@ -21,8 +21,8 @@ from faker import Faker
 from crm_profile.domain.identity import resident_id_check_digit, uscc_check_char
 
 __all__ = [
-    "COMPLAINT_CHANNELS",
     "COMPLAINTS",
+    "COMPLAINT_CHANNELS",
     "DEFAULT_ROLES_PER_BRANCH",
     "PRODUCTS",
     "REGIONS",
@@ -239,7 +239,7 @@ def make_complaints(
         by_category.setdefault(category, []).append((description, severity))
     categories = rng.sample(list(by_category), k=len(by_category))
     complaints = []
-    for i, (customer, channel) in enumerate(zip(chosen, channels)):
+    for i, (customer, channel) in enumerate(zip(chosen, channels, strict=True)):
         category = categories[i % len(categories)]
         description, severity = rng.choice(by_category[category])
         if channel == "regulator_forwarded" and severity == "low":
@@ -408,7 +408,7 @@ def _org_code(rng: random.Random) -> str:
     # 9-char organisation code (GB 11714): 8 digits plus its own MOD 11 check,
     # so positions 9-17 of the USCC look real too.
     body = f"{rng.randrange(10**8):08d}"
-    total = sum(int(d) * w for d, w in zip(body, (3, 7, 9, 10, 5, 8, 4, 2)))
+    total = sum(int(d) * w for d, w in zip(body, (3, 7, 9, 10, 5, 8, 4, 2), strict=True))
     check = 11 - total % 11
     return body + {10: "X", 11: "0"}.get(check, str(check))
 

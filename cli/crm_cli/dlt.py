@@ -23,10 +23,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from crm_kit import dead_letters
-from crm_kit.masking import mask_address, mask_email, mask_id_number, mask_name, mask_phone, redact_text
 from rich.console import Console
 from rich.table import Table
+
+from crm_kit import dead_letters
+from crm_kit.masking import mask_address, mask_email, mask_id_number, mask_name, mask_phone, redact_text
 
 AUDIT_COLLECTION = "dead_letter_replays"
 DLT_SUFFIX = ".dlt"

@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from crm_kit.auth import Role
 from rich.console import Console
 from rich.table import Table
+
+from crm_kit.auth import Role
 
 app = typer.Typer(
     name="crm",
@@ -241,7 +242,7 @@ def run() -> None:
 
     # Ctrl-C and SIGTERM both raise KeyboardInterrupt and unwind through `finally`. SIGINT is set
     # explicitly because a parent may have left it ignored (e.g. a background job of a script).
-    def _terminate(signum: int, frame: Any) -> None:
+    def _terminate(_signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt
 
     previous_term = signal.signal(signal.SIGTERM, _terminate)
@@ -392,9 +393,8 @@ def token(
     ttl: Annotated[str, typer.Option("--ttl", help="lifetime: 90s, 30m, 8h, 1d …")] = "8h",
 ) -> None:
     """Print a bearer token (HS256, signed with the dev secret) accepted by the running stack."""
-    from crm_kit.auth import issue_token
-
     from crm_cli.devenv import NoDevSecrets, load_dev_secrets
+    from crm_kit.auth import issue_token
 
     try:
         secrets = load_dev_secrets(dev_dir() / "secrets.env")

@@ -178,7 +178,7 @@ async def seed(
     secrets: dict[str, str],
     count: int = 200,
     seed_value: int = SEED_VALUE,
-    staff_file: Path | None | EllipsisType = ...,
+    staff_file: Path | EllipsisType | None = ...,
     transport: Any = None,
     tiering_api: str | None = None,
     tiering_transport: Any = None,
@@ -319,7 +319,7 @@ async def seed_if_empty(
             # Customers seeded before engagement was added: the catalogue is still filled once.
             try:
                 added = await seed_products_if_empty(engagement_url, secrets)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - a convenience: the stack stays up
                 console.print(f"[yellow]warning: product catalogue not filled on {engagement_url}: {exc!r}[/]")
             else:
                 if added:
@@ -328,7 +328,7 @@ async def seed_if_empty(
             # Customers seeded before complaints was added: the roster is still filled once (no complaints).
             try:
                 added = await seed_handlers_if_empty(complaints_url, secrets)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - a convenience: the stack stays up
                 console.print(f"[yellow]warning: complaint handlers not filled on {complaints_url}: {exc!r}[/]")
             else:
                 if added:
@@ -378,6 +378,6 @@ async def seed_command(
             else ""
         )
     )
-    for name, status, text in result["failed"][:10]:
+    for _name, status, text in result["failed"][:10]:
         console.print(f"  {status}: {text}")
     return 1 if result["failed"] else 0

@@ -58,8 +58,8 @@ __all__ = [
     "StackError",
     "available_services",
     "free_port",
-    "stop_leftovers",
     "port_in_use",
+    "stop_leftovers",
     "wait_for_port",
 ]
 
@@ -364,7 +364,7 @@ class ListeningProcess(ManagedProcess):
             try:
                 if self._probe():
                     return
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - not ready yet, whatever the cause; kept for the message
                 last = exc
             time.sleep(0.25)
         raise self._failure(f"not {self.ready_what} within {self.timeout:.0f}s (last: {last!r})")
@@ -539,12 +539,12 @@ class TransactionReaper(threading.Thread):
         )
         try:
             while not self._stopped.wait(self.interval):
-                with contextlib.suppress(Exception):  # a paused or stopping database: try again next time
-                    with client.start_session() as session:
-                        # aggregate and abort: commands no test arms a fail point for (find, insert, commit).
-                        session.start_transaction()
-                        list(client["crm_embedded"]["transaction_reaper"].aggregate([{"$limit": 1}], session=session))
-                        session.abort_transaction()
+                # A paused or stopping database: try again next time. Aggregate and abort: commands no test arms a
+                # fail point for (find, insert, commit).
+                with contextlib.suppress(Exception), client.start_session() as session:
+                    session.start_transaction()
+                    list(client["crm_embedded"]["transaction_reaper"].aggregate([{"$limit": 1}], session=session))
+                    session.abort_transaction()
         finally:
             client.close()
 

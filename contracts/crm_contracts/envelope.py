@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -44,7 +44,7 @@ class CloudEvent(BaseModel, Generic[D]):
         subject: str,
         correlationid: str | None = None,
         causationid: str | None = None,
-    ) -> "CloudEvent[Any]":
+    ) -> CloudEvent[Any]:
         return CloudEvent[type(data)](  # type: ignore[misc]
             source=source,
             type=data.event_type,
@@ -59,7 +59,7 @@ class _Typed(BaseModel):
     type: str
 
 
-def read_event(raw: bytes, known: Mapping[str, type[EventData]]) -> "CloudEvent[Any] | None":
+def read_event(raw: bytes, known: Mapping[str, type[EventData]]) -> CloudEvent[Any] | None:
     """The CloudEvent with its payload validated against its contract when its type is in `known`; None
     for another type (a reader skips those: a producer may add types). Anything unreadable raises a
     ValidationError (a ValueError) naming the problem — the envelope's fields, or the payload's own — which

@@ -1,8 +1,8 @@
 """Every event type the CRM publishes, by CloudEvents type, for validation and schema snapshots."""
 
-from crm_contracts import complaints, engagement, profile, tiering
 from typing import Any
 
+from crm_contracts import complaints, engagement, profile, tiering
 from crm_contracts.envelope import CloudEvent, EventData, read_event
 
 EVENTS: dict[str, type[EventData]] = {

@@ -77,7 +77,8 @@ class CalendarYearUnknown(LookupError):
         where = f" (current override file: {override_file})" if override_file else ""
         super().__init__(
             f"no working-day calendar for year {year}: {covered}, the statutory rules {statute.FIRST_YEAR}-"
-            f"{statute.LAST_YEAR}; provide the override file (setting CALENDAR_OVERRIDE_FILE) with the year {year}{where}"
+            f"{statute.LAST_YEAR}; provide the override file (setting CALENDAR_OVERRIDE_FILE) with the year "
+            f"{year}{where}"
         )
 
 

@@ -21,7 +21,7 @@ def calendar_router(service_calendar: Callable[..., ServiceCalendar], *, recompu
     @router.get("/calendar")
     async def get_calendar(
         calendar: Calendar,
-        principal: Annotated[Principal, Depends(current_principal)],  # noqa: ARG001
+        principal: Annotated[Principal, Depends(current_principal)],  # noqa: ARG001 - authorisation only
         from_: Annotated[date, Query(alias="from")],
         to: date,
     ) -> dict[str, Any]:
@@ -34,8 +34,8 @@ def calendar_router(service_calendar: Callable[..., ServiceCalendar], *, recompu
     @router.put(
         "/calendar/years/{year}",
         description=(
-            "Load the official schedule of a year (`crm calendar load FILE`): checked against the notice's shape and the "
-            "statute, stored, audited and published (`calendar.changed`); every replica applies it within "
+            "Load the official schedule of a year (`crm calendar load FILE`): checked against the notice's shape and "
+            "the statute, stored, audited and published (`calendar.changed`); every replica applies it within "
             f"CALENDAR_REFRESH_SECONDS, and {recomputed} that rested on provisional days are recomputed."
         ),
     )

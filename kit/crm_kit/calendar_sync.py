@@ -106,7 +106,7 @@ class CalendarSync:
                 break
             try:
                 await self.refresh()
-            except Exception:  # noqa: BLE001 - the database may be away for a moment; the calendar in force stays
+            except Exception:  # the database may be away for a moment; the calendar in force stays
                 log.exception("calendar refresh failed")
 
     async def stop(self) -> None:

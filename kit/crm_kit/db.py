@@ -11,9 +11,9 @@ from collections.abc import Awaitable, Callable, Iterator
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
+import pymongo
 from bson.codec_options import CodecOptions, TypeCodec, TypeRegistry
 from bson.decimal128 import Decimal128
-import pymongo
 from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
@@ -146,7 +146,7 @@ class Mongo:
             with pymongo.timeout(timeout):
                 await self.client.admin.command("ping")
             return True
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - a health probe: any failure means not reachable
             return False
 
     async def close(self) -> None:

@@ -35,7 +35,7 @@ def create_http_app(runtime: Runtime[Any], *, title: str, description: str, rout
     settings = runtime.settings
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         configure_logging(service=settings.service_name, fmt=settings.log_format, level=settings.log_level)
         await runtime.start()
         log.info("service started", port=settings.port)

@@ -14,7 +14,6 @@ from pymongo.errors import OperationFailure
 
 from crm_kit.db import Mongo
 
-
 DEFAULT_RETENTION_SECONDS = 14 * 24 * 3600
 _EXPIRY_INDEX = "applied_ids_expire"
 # MongoDB's answers when an index exists with other options (IndexOptionsConflict, IndexKeySpecsConflict).

@@ -213,7 +213,7 @@ class LeasedJob:
                 log.warning(
                     "background job lost its lease; its last step wrote nothing", job=self.name, reason=str(exc)
                 )
-            except Exception:  # noqa: BLE001 - a failed step is retried on the next round
+            except Exception:  # a failed step is retried on the next round
                 log.exception("background job step failed", job=self.name)
                 await asyncio.sleep(1)
             if not more:

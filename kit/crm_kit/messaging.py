@@ -4,6 +4,7 @@ bad messages go to `<topic>.dlt` (through the outbox) while the partition moves 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import traceback
@@ -28,7 +29,7 @@ from crm_kit.db import Mongo, database_unavailable
 from crm_kit.inbox import Inbox
 from crm_kit.logging import get_logger
 from crm_kit.metrics import DEAD_LETTERS, MESSAGES_CONSUMED
-from crm_kit.outbox import OutgoingMessage, Outbox
+from crm_kit.outbox import Outbox, OutgoingMessage
 from crm_kit.settings import ServiceSettings
 
 log = get_logger(__name__)
@@ -72,12 +73,12 @@ def _leave_from_generation_zero(coordinator: Any) -> None:
     async def leave() -> None:
         if coordinator.generation == 0 and coordinator.member_id:
             try:
-                await coordinator._send_req(LeaveGroupRequest(coordinator.group_id, coordinator.member_id))  # noqa: SLF001
+                await coordinator._send_req(LeaveGroupRequest(coordinator.group_id, coordinator.member_id))  # noqa: SLF001 - aiokafka has no public leave-group call
             except KafkaError as exc:
                 log.warning("leaving the consumer group failed", group=coordinator.group_id, error=str(exc))
         await original()
 
-    coordinator._maybe_leave_group = leave  # noqa: SLF001
+    coordinator._maybe_leave_group = leave  # noqa: SLF001 - aiokafka has no public leave-group hook
 
 
 def make_broker(settings: ServiceSettings, **kwargs: Any) -> KafkaBroker:
@@ -100,12 +101,10 @@ async def ensure_topics(bootstrap: str, topics: Sequence[str], *, partitions: in
         existing = set(await admin.list_topics())
         wanted = [t for topic in topics for t in (topic, dead_letter(topic)) if t not in existing]
         if wanted:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another replica created them first
                 await admin.create_topics(
                     [NewTopic(t, num_partitions=partitions, replication_factor=replication) for t in wanted]
                 )
-            except TopicAlreadyExistsError:
-                pass
     finally:
         await admin.close()
 
@@ -141,10 +140,8 @@ def _identify(value: bytes, key: bytes | None, topic: str, headers: dict[str, st
     recreated (or the embedded broker restarts) while the inbox remembers, and a new record at an old
     offset must not be taken for a redelivery."""
     doc: Any = None
-    try:
+    with contextlib.suppress(ValueError):  # not JSON: identified by its bytes alone
         doc = json.loads(value)
-    except ValueError:
-        pass
     event = doc if isinstance(doc, dict) and "specversion" in doc else {}
     # A dead letter's replay is identified by the letter: applied once, however often it is replayed.
     message_id = (
@@ -229,7 +226,7 @@ class BatchConsumer(Generic[P]):
             fetch_min_bytes=self.fetch_min_bytes,
             fetch_max_wait_ms=self.fetch_max_wait_ms,
         )
-        async def _on_batch(body: Any, msg: KafkaMessage) -> None:  # noqa: ARG001
+        async def _on_batch(body: Any, msg: KafkaMessage) -> None:  # noqa: ARG001 - FastStream passes the body; the raw records are read
             records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
             await self.process(list(records))
 
@@ -274,7 +271,7 @@ class BatchConsumer(Generic[P]):
                 await self._with_retries(items, dead, records)
             except DatabaseUnavailable:
                 raise
-            except Exception:
+            except Exception:  # noqa: BLE001 - retried one by one below; what still fails is dead-lettered
                 # A batch that keeps failing is retried message by message, so one poison message
                 # cannot hold back the others; the ones that still fail go to the dead letters.
                 log.warning("batch failed; retrying one by one", size=len(items))
@@ -283,7 +280,7 @@ class BatchConsumer(Generic[P]):
                         await self._with_retries([item], [], records)
                     except DatabaseUnavailable:
                         raise
-                    except Exception as exc:  # noqa: BLE001
+                    except Exception as exc:  # noqa: BLE001 - a message that keeps failing is a dead letter
                         rec = next(r for r in records if r.offset == item.offset and r.partition == item.partition)
                         await self._apply(
                             [], [_dead_letter(rec, group=self.group, error=_describe(exc), attempts=self.max_attempts)]
@@ -349,7 +346,7 @@ def _database_down(exc: BaseException) -> bool:
     )
 
 
-def _raw_decoder(msg: Any) -> None:
+def _raw_decoder(_msg: Any) -> None:
     # Bodies are parsed by BatchConsumer.parse so a malformed one becomes a dead letter, not a crash.
     return None
 

@@ -8,17 +8,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+import structlog
 from bson import ObjectId
 from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
-
-import structlog
 
 from crm_contracts.envelope import CloudEvent, EventData
 from crm_kit.db import Mongo, current_fence, fenced_by
@@ -149,6 +148,12 @@ class Outbox:
     def notify(self) -> None:
         """Wake the relay after a commit so events go out without waiting for the next poll."""
         self._wake.set()
+
+    async def wait_for_notice(self, timeout: float) -> None:
+        """Until a commit notifies (one after this call started) or `timeout` seconds pass."""
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=timeout)
 
 
 def rows_of(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -342,7 +347,7 @@ class OutboxRelay:
                 log.warning(
                     "outbox relay lost its lease; it sends nothing more until it holds it again", reason=str(exc)
                 )
-            except Exception as exc:  # noqa: BLE001 - keep relaying; the rows stay unsent and are retried
+            except Exception as exc:  # keep relaying; the rows stay unsent and are retried
                 if isinstance(exc, NotAcknowledged):
                     log.warning(str(exc))
                 else:
@@ -351,9 +356,7 @@ class OutboxRelay:
                     self.topics.wake()  # e.g. UnknownTopicOrPartition: a topic may be gone
                 await asyncio.sleep(1)
             if sent < self.batch_size:
-                self.outbox._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.outbox._wake.wait(), timeout=self.poll_seconds)
+                await self.outbox.wait_for_notice(self.poll_seconds)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=self.name)
@@ -370,6 +373,6 @@ class OutboxRelay:
                 if await self.lease.hold():
                     while await self.publish_pending():
                         pass
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - shutting down: the next start relays the rest
             log.warning("outbox not fully flushed at shutdown; the next start relays the rest")
         await self.lease.release()

@@ -3,6 +3,7 @@ in force, every version is kept with who made it, when and why."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
@@ -22,7 +23,7 @@ class PolicyVersions(Generic[P]):
 
     async def ensure_default(self) -> None:
         if await self.collection.find_one({}, {"_id": 1}) is None:
-            try:
+            with contextlib.suppress(DuplicateKeyError):  # another replica was first
                 await self.collection.insert_one(
                     {
                         "_id": 1,
@@ -32,8 +33,6 @@ class PolicyVersions(Generic[P]):
                         "note": self.note,
                     }
                 )
-            except DuplicateKeyError:
-                pass  # another replica was first
 
     async def current(self, session: AsyncClientSession | None = None) -> tuple[P, int]:
         doc = await self.collection.find_one({}, sort=[("_id", DESCENDING)], session=session)

@@ -10,7 +10,6 @@ from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
 from crm_contracts.envelope import CloudEvent, EventData
-
 from crm_kit.broker_watch import BrokerWatch
 from crm_kit.calendar import WorkingCalendar
 from crm_kit.calendar_sync import CalendarSync
@@ -130,7 +129,7 @@ class Runtime(Generic[S]):
             self.topic(topic),
             title=topic,
             description="CloudEvents: " + ", ".join(e.event_type for e in events) + f". Key: {key}.",
-            schema=Union[tuple(CloudEvent[e] for e in events)],  # type: ignore[misc]  # noqa: UP007
+            schema=Union[tuple(CloudEvent[e] for e in events)],  # type: ignore[misc]  # noqa: UP007 - a union built at run time cannot use |
         )
 
     def asyncapi(self, *, title: str, description: str) -> FastStream:

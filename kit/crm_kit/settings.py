@@ -99,7 +99,7 @@ class ServiceSettings(BaseSettings):
     def _is_32_bytes(cls, v: SecretStr) -> SecretStr:
         try:
             raw = base64.b64decode(v.get_secret_value(), validate=True)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise ValueError("must be base64") from exc
         if len(raw) != 32:
             raise ValueError(f"must decode to 32 bytes, got {len(raw)}")

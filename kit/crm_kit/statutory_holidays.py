@@ -21,7 +21,7 @@ import datetime as dt
 import chinese_calendar
 from lunardate import LunarDate
 
-__all__ = ["FIRST_YEAR", "LAST_YEAR", "HOLIDAY_NAMES", "statutory_holidays", "statutory_rest_days"]
+__all__ = ["FIRST_YEAR", "HOLIDAY_NAMES", "LAST_YEAR", "statutory_holidays", "statutory_rest_days"]
 
 FIRST_YEAR, LAST_YEAR = 1901, 2099  # what the lunar table covers (除夕 of 1900 falls in 1899's lunar year)
 STATUTE_FROM = 2025  # the 2024 amendment: 春节 and 劳动节 gained a day each

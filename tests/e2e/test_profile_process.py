@@ -8,10 +8,10 @@ import signal
 import pytest
 
 from crm_cli.demo_data import make_balance
-from crm_contracts.envelope import CloudEvent
-from crm_contracts.registry import EVENTS
 from crm_cli.seed import seed
 from crm_cli.stack import ServiceProcess, free_port
+from crm_contracts.envelope import CloudEvent
+from crm_contracts.registry import EVENTS
 from support import fuzz_without_server_errors, of_type, produce, read_topic
 
 pytestmark = pytest.mark.e2e

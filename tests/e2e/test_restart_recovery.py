@@ -66,7 +66,7 @@ async def test_profile_consumes_again_on_both_groups_soon_after_a_restart(
     try:
         async with httpx.AsyncClient(base_url=first.base_url) as client:
             customers = []
-            for n in range(6):
+            for _ in range(6):
                 body = people()
                 created = await client.post("/v1/customers", json=body, headers=rm)
                 assert created.status_code == 201, created.text

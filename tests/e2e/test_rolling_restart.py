@@ -10,14 +10,13 @@ import signal
 from datetime import date, timedelta
 
 import pytest
-
-from crm_kit.jobs import EXPIRED
 from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
 from crm_cli.demo_data import make_balance
 from crm_cli.seed import seed
 from crm_cli.stack import ServiceProcess, free_port
+from crm_kit.jobs import EXPIRED
 from support import of_type, read_topic
 
 pytestmark = pytest.mark.e2e

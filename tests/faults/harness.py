@@ -21,7 +21,8 @@ from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime, time as dtime, timedelta
+from datetime import date, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 from typing import Any
 
@@ -430,7 +431,7 @@ class Bank:
         path: str,
         *,
         as_: tuple[str, str, str | None],
-        ok: Callable[[httpx.Response, int], bool] = lambda r, attempt: r.status_code < 400,
+        ok: Callable[[httpx.Response, int], bool] = lambda r, _attempt: r.status_code < 400,
         **kw: Any,
     ) -> httpx.Response:
         """The response `ok` accepts (attempt number given: a retried POST may meet its own first effect)."""

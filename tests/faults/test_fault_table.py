@@ -1,6 +1,7 @@
 """Proven under faults: the same seeded workload run once without faults (the oracle) and once per fault must end
 in exactly the same state of every service and the same published events — 0 lost, 0 doubled, 0 out of order.
-The reduced run (plain pytest) takes a kill, a paused lease holder and poison messages on a small workload; `make faults` takes them all."""
+The reduced run (plain pytest) takes a kill, a paused lease holder and poison messages on a small workload;
+`make faults` takes them all."""
 
 from __future__ import annotations
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
+
 from calendar_support import notice_2027
 from crm_cli.calendar_load import FileInvalid, push, read_schedule_file
 from crm_complaints.main import create_app as complaints_app
@@ -15,8 +17,6 @@ from crm_engagement.main import create_app as engagement_app
 from crm_engagement.settings import EngagementSettings
 from engagement_support import auth
 from support import eventually, of_type, read_topic, running, settings_kwargs
-
-import pytest
 
 
 async def test_crm_calendar_load_puts_the_notice_into_both_services(service_env, token_for, tmp_path):

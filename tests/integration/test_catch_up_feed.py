@@ -31,7 +31,7 @@ from crm_profile.settings import ProfileSettings
 from crm_tiering.domain.policy import DEFAULT_POLICY
 from crm_tiering.main import create_app as tiering_app
 from crm_tiering.settings import TieringSettings
-from support import eventually, events, produce, read_topic, running, settings_kwargs
+from support import events, eventually, produce, read_topic, running, settings_kwargs
 
 pytestmark = pytest.mark.integration
 

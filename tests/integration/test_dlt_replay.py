@@ -14,7 +14,7 @@ from crm_cli.main import app
 from crm_kit.messaging import Rejection
 from crm_kit.runtime import Runtime
 from crm_kit.settings import ServiceSettings
-from support import eventually, produce, read_topic, settings_kwargs
+from support import eventually, produce, settings_kwargs
 
 pytestmark = pytest.mark.integration
 

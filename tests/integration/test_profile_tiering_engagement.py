@@ -9,6 +9,7 @@ import random
 from collections import Counter
 from datetime import date, timedelta
 from decimal import Decimal
+from itertools import pairwise
 
 import httpx
 
@@ -27,7 +28,7 @@ AMOUNTS = ("20000.00", "60000.00", "150000.00", "700000.00", "3500000.00")
 
 
 def _upward_crossings(series: list[Decimal]) -> int:
-    return sum(1 for before, after in zip(series, series[1:]) if before < IDLE_FUNDS <= after)
+    return sum(1 for before, after in pairwise(series) if before < IDLE_FUNDS <= after)
 
 
 async def test_six_days_of_balances_leave_one_open_task_per_occasion(service_env, token_for, tmp_path):

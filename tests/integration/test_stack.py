@@ -120,12 +120,11 @@ async def test_transaction_commits_and_abort_leaves_nothing(stack: Any, service_
         await outbox.insert_one({"_id": "warm-up"})
 
         # Commit: both documents appear together.
-        async with client.start_session() as session:
-            async with await session.start_transaction():
-                await customers.insert_one({"_id": "C1", "name": "Ann"}, session=session)
-                await outbox.insert_one({"_id": "E1", "subject": "C1"}, session=session)
-                # Not visible outside the transaction before the commit.
-                assert await customers.find_one({"_id": "C1"}) is None
+        async with client.start_session() as session, await session.start_transaction():
+            await customers.insert_one({"_id": "C1", "name": "Ann"}, session=session)
+            await outbox.insert_one({"_id": "E1", "subject": "C1"}, session=session)
+            # Not visible outside the transaction before the commit.
+            assert await customers.find_one({"_id": "C1"}) is None
         assert await customers.find_one({"_id": "C1"}) == {"_id": "C1", "name": "Ann"}
         assert await outbox.find_one({"_id": "E1"}) == {"_id": "E1", "subject": "C1"}
 
@@ -134,12 +133,11 @@ async def test_transaction_commits_and_abort_leaves_nothing(stack: Any, service_
             pass
 
         with pytest.raises(Boom):
-            async with client.start_session() as session:
-                async with await session.start_transaction():
-                    await customers.insert_one({"_id": "C2", "name": "Bob"}, session=session)
-                    await outbox.insert_one({"_id": "E2", "subject": "C2"}, session=session)
-                    await customers.update_one({"_id": "C1"}, {"$set": {"name": "changed"}}, session=session)
-                    raise Boom
+            async with client.start_session() as session, await session.start_transaction():
+                await customers.insert_one({"_id": "C2", "name": "Bob"}, session=session)
+                await outbox.insert_one({"_id": "E2", "subject": "C2"}, session=session)
+                await customers.update_one({"_id": "C1"}, {"$set": {"name": "changed"}}, session=session)
+                raise Boom
 
         # Explicit abort, too.
         async with client.start_session() as session:

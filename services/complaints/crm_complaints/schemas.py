@@ -27,7 +27,7 @@ class Complainant(Strict):
     email: str | None = Field(default=None, max_length=120, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
     @model_validator(mode="after")
-    def _reachable(self) -> "Complainant":
+    def _reachable(self) -> Complainant:
         if not self.phone and not self.email:
             raise ValueError("give a phone or an email to answer the complainant")
         return self
@@ -50,7 +50,7 @@ class ComplaintCreate(Strict):
     handler: StaffId | None = Field(default=None, description="assign by hand; default: routed by branch and category")
 
     @model_validator(mode="after")
-    def _who(self) -> "ComplaintCreate":
+    def _who(self) -> ComplaintCreate:
         if (self.customer_id is None) == (self.complainant is None):
             raise ValueError("give either customer_id or complainant (someone who is not a customer)")
         return self

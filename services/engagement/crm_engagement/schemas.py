@@ -153,7 +153,7 @@ class SurveyResponse(Strict):
     via: Literal["call_centre", "mobile_banking", "branch", "sms", "email", "wechat"] = "call_centre"
 
     @model_validator(mode="after")
-    def _some_score(self) -> "SurveyResponse":
+    def _some_score(self) -> SurveyResponse:
         if self.csat is None and self.nps is None:
             raise ValueError("give csat, nps or both")
         return self

@@ -104,7 +104,7 @@ class Risk(Strict):
     professional_investor: bool = False
 
     @model_validator(mode="after")
-    def _not_future(self) -> "Risk":
+    def _not_future(self) -> Risk:
         if self.assessed_on > date.today():
             raise ValueError("assessed_on is in the future")
         return self
@@ -145,7 +145,7 @@ class IndividualCreate(_Common):
     risk: Risk | None = None
 
     @model_validator(mode="after")
-    def _consistent_with_id(self) -> "IndividualCreate":
+    def _consistent_with_id(self) -> IndividualCreate:
         if self.id_document.type == "uscc":
             raise ValueError("id_document.type uscc is for corporate customers")
         if self.id_document.type == "resident_id":
@@ -166,7 +166,7 @@ class CorporateCreate(_Common):
     legal_representative: LongName | None = None
 
     @model_validator(mode="after")
-    def _uscc(self) -> "CorporateCreate":
+    def _uscc(self) -> CorporateCreate:
         if self.id_document.type != "uscc":
             raise ValueError("id_document.type must be uscc for corporate customers")
         return self
@@ -203,7 +203,7 @@ class CustomerUpdate(Strict):
     legal_representative: LongName | None = None
 
     @model_validator(mode="after")
-    def _required_stay_set(self) -> "CustomerUpdate":
+    def _required_stay_set(self) -> CustomerUpdate:
         cleared = sorted(f for f in NOT_CLEARABLE if f in self.model_fields_set and getattr(self, f) is None)
         if cleared:
             raise ValueError(f"{', '.join(cleared)}: cannot be null (send a value, or leave the field out)")

@@ -43,11 +43,12 @@ async def test_cases_without_a_handler_get_one_when_the_roster_is_filled(complai
     )
     assert r.status_code == 201 and r.json()["handler"] is None  # branch BR003 has no handler yet
     case = r.json()
-    put = lambda staff_id, **over: complaints.put(
-        f"/v1/handlers/{staff_id}",
-        headers=roles["head_office"],  # noqa: E731
-        json={"branch": "BR003", **over},
-    )
+
+    def put(staff_id, **over):
+        return complaints.put(
+            f"/v1/handlers/{staff_id}", headers=roles["head_office"], json={"branch": "BR003", **over}
+        )
+
     assert (await put("S-CH3")).status_code == 200
     got = await _case(complaints, roles, case["id"])
     assert got["handler"] == "S-CH3" and got["state"] == "received"

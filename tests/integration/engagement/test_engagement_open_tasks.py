@@ -14,7 +14,7 @@ from crm_engagement.domain.customer import EngagedCustomer
 from crm_engagement.domain.policy import DEFAULT_POLICY
 from crm_engagement.domain.tasks import open_key
 from crm_engagement.service.context import Loaded, save
-from engagement_support import TASK_CREATED, assets, auth, consent, registered, tier_changed, wait_customer, wait_tasks
+from engagement_support import TASK_CREATED, assets, auth, consent, registered, tier_changed, wait_customer
 from support import eventually
 
 

@@ -6,10 +6,10 @@ any topic it is asked for.)"""
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
+from test_reliability import deposits_consumer, make_runtime, total
 
 from crm_kit.http import create_http_app
 from support import eventually, produce, running
-from test_reliability import deposits_consumer, make_runtime, total
 
 pytestmark = pytest.mark.integration
 

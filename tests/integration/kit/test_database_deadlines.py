@@ -4,10 +4,10 @@ maxTimeMS) is the database being down — the poll is redelivered and applied on
 import time
 
 import pytest
+from test_reliability import deposits_consumer, make_runtime, total
 
 from crm_kit.db import database_unavailable
 from support import eventually, produce, read_topic
-from test_reliability import deposits_consumer, make_runtime, total
 
 pytestmark = pytest.mark.integration
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 async def fail_point(admin, **data):
     try:
         await admin.command({"configureFailPoint": "failCommand", "mode": {"times": data.pop("times")}, "data": data})
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - a server without test commands
         pytest.skip(f"server has no test commands: {exc}")
 
 

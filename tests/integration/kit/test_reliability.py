@@ -188,7 +188,7 @@ async def test_database_faults_are_retried_not_dead_lettered(service_env, stack)
                     "data": {"failCommands": ["update", "insert"], "closeConnection": True},
                 }
             )
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - a server without test commands
             pytest.skip(f"server has no test commands: {exc}")
         await produce(stack.kafka_bootstrap, rt.topic("deposits"), [{"account": "D", "amount": 4}])
         assert await eventually(lambda: total(accounts, "D")) == 4
@@ -226,7 +226,7 @@ async def test_published_but_not_marked_sent_is_sent_again_and_applied_once(serv
                     "data": {"failCommands": ["update"], "errorCode": 2},
                 }
             )
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - a server without test commands
             pytest.skip(f"server has no test commands: {exc}")
 
         async def commit(session):

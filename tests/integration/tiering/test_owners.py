@@ -119,7 +119,7 @@ async def test_reassignment_by_hand_and_on_deactivation_and_the_data_scope(
         assets("CR-X", D0, "250000.00"),
     )
     for cid in ("CR-1", "CR-2", "CR-3", "CR-4", "CR-5", "CR-X"):
-        await wait_tier(tiering, cid, head_office, lambda b: True)
+        await wait_tier(tiering, cid, head_office, lambda _b: True)
     await wait_tier(tiering, "CR-2", head_office, lambda b: b["tier"] == "vip")
     supervisor = token_for("rm_supervisor", "SUP-1", "BR001")
 

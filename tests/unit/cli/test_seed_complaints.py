@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import random
-from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -106,7 +105,7 @@ async def test_put_handlers_puts_every_complaint_handler_of_their_branch_as_head
 
 
 async def test_put_handlers_fails_loudly_when_complaints_refuses():
-    transport = httpx.MockTransport(lambda request: httpx.Response(403, json={"detail": "forbidden"}))
+    transport = httpx.MockTransport(lambda _request: httpx.Response(403, json={"detail": "forbidden"}))
     with pytest.raises(httpx.HTTPStatusError):
         await put_handlers("http://complaints", SECRETS, demo_staff(), transport=transport)
 
@@ -207,7 +206,7 @@ async def test_take_in_complaints_posts_each_as_a_staff_member_of_its_branch():
 
 
 async def test_take_in_complaints_fails_loudly_when_complaints_refuses():
-    transport = httpx.MockTransport(lambda request: httpx.Response(422, json={"detail": "invalid"}))
+    transport = httpx.MockTransport(lambda _request: httpx.Response(422, json={"detail": "invalid"}))
     bodies = make_complaints(random.Random(5), customers(3), now=NOW)
     with pytest.raises(httpx.HTTPStatusError):
         await take_in_complaints("http://complaints", SECRETS, bodies, demo_staff(), transport=transport)
@@ -269,7 +268,7 @@ async def test_seed_without_complaints_leaves_it_alone(tmp_path):
 
 async def test_a_failing_complaints_service_only_warns(tmp_path):
     profile = FakeProfile()
-    refuse = httpx.MockTransport(lambda request: httpx.Response(503, json={"detail": "down"}))
+    refuse = httpx.MockTransport(lambda _request: httpx.Response(503, json={"detail": "down"}))
     result = await seed(
         api="http://profile",
         secrets=SECRETS,
@@ -324,7 +323,7 @@ async def test_complaints_added_after_the_customers_get_the_roster_but_no_compla
 
 async def test_seed_if_empty_only_warns_when_complaints_is_down(services, monkeypatch):
     await seed_if_empty("http://profile", SECRETS, count=12)
-    monkeypatch.setitem(services, "complaints", lambda request: httpx.Response(503))
+    monkeypatch.setitem(services, "complaints", lambda _request: httpx.Response(503))
     await seed_if_empty("http://profile", SECRETS, count=12, complaints_url="http://complaints")  # no exception
 
 
@@ -376,5 +375,5 @@ def test_crm_run_seeds_with_the_complaints_url(monkeypatch):
 
     monkeypatch.setattr(seed_module, "seed_if_empty", fake_seed_if_empty)
     monkeypatch.delenv("SEED", raising=False)
-    main._seed("http://p", SECRETS, engagement_url="http://e", complaints_url="http://c")
+    main._seed("http://p", SECRETS, engagement_url="http://e", complaints_url="http://c")  # noqa: SLF001 - crm run's step
     assert calls == [("http://p", {"tiering_url": None, "engagement_url": "http://e", "complaints_url": "http://c"})]

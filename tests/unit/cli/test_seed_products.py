@@ -44,7 +44,7 @@ async def test_put_products_puts_every_product_as_head_office():
 
 
 async def test_put_products_fails_loudly_when_engagement_refuses():
-    transport = httpx.MockTransport(lambda request: httpx.Response(403, json={"detail": "forbidden"}))
+    transport = httpx.MockTransport(lambda _request: httpx.Response(403, json={"detail": "forbidden"}))
     with pytest.raises(httpx.HTTPStatusError):
         await put_products("http://engagement", SECRETS, make_products(), transport=transport)
 

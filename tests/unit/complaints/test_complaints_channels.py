@@ -5,8 +5,8 @@ from typing import get_args
 import pytest
 from pydantic import ValidationError
 
-from crm_contracts.complaints import COMPLAINT_CHANNELS, ComplaintChannel
 from crm_complaints.schemas import ComplaintCreate
+from crm_contracts.complaints import COMPLAINT_CHANNELS, ComplaintChannel
 
 
 def test_every_channel_is_documented():

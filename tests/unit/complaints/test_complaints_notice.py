@@ -5,12 +5,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from test_complaints_complaint import at, d, investigating, resolved
 
-from crm_contracts.complaints import ComplaintClosed, DecisionNotified
 from crm_complaints.domain.complaint import RuleBroken
 from crm_complaints.domain.policy import DEFAULT_POLICY
-
-from test_complaints_complaint import at, d, investigating, resolved
+from crm_contracts.complaints import ComplaintClosed, DecisionNotified
 
 
 def notify(c, day: date, channel: str = "letter"):

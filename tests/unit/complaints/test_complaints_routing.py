@@ -2,10 +2,10 @@
 someone took the case on; priority from a tier that arrives later, with targets that only get tighter and never
 fall before today; the unverified flag once."""
 
-from crm_contracts.complaints import ComplaintRouted, CustomerUnverified
-from crm_complaints.domain.policy import DEFAULT_POLICY
-
 from test_complaints_complaint import CAL, at, complaint, d
+
+from crm_complaints.domain.policy import DEFAULT_POLICY
+from crm_contracts.complaints import ComplaintRouted, CustomerUnverified
 
 
 def waiting(**kw):

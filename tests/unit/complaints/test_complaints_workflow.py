@@ -1,5 +1,7 @@
 """The standard process (BRIEF §5.2): which step may follow which, and the refusal that names the current state."""
 
+from itertools import pairwise
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -21,10 +23,10 @@ def test_the_transition_table_knows_every_state_of_the_contract():
 
 
 def test_open_states_are_the_states_before_resolution():
-    assert OPEN_STATES == {"received", "acknowledged", "assigned", "investigating", "escalated", "reopened"}
+    assert {"received", "acknowledged", "assigned", "investigating", "escalated", "reopened"} == OPEN_STATES
 
 
-@pytest.mark.parametrize("current,wanted", list(zip(HAPPY_PATH, HAPPY_PATH[1:])))
+@pytest.mark.parametrize("current,wanted", list(pairwise(HAPPY_PATH)))
 def test_every_step_of_the_standard_process_is_legal(current, wanted):
     check(current, wanted)
 

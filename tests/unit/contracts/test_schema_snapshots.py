@@ -31,9 +31,8 @@ def breaking_changes(
     problems = []
     if old.get("type") != new.get("type"):
         problems.append(f"{path or 'root'}: type {old.get('type')} became {new.get('type')}")
-    if "anyOf" in old or "anyOf" in new:
-        if json.dumps(old.get("anyOf"), sort_keys=True) != json.dumps(new.get("anyOf"), sort_keys=True):
-            problems.append(f"{path}: union changed")
+    if json.dumps(old.get("anyOf"), sort_keys=True) != json.dumps(new.get("anyOf"), sort_keys=True):
+        problems.append(f"{path}: union changed")
     if "enum" in old and set(old["enum"]) - set(new.get("enum", old["enum"])):
         problems.append(f"{path}: enum values removed")
     old_props, new_props = old.get("properties", {}), new.get("properties", {})
@@ -69,5 +68,5 @@ def test_checker_catches_breaking_changes():
 
 def test_every_event_type_follows_the_naming_rule():
     for event_type in EVENTS:
-        service, entity, what, version = event_type.split(".")[1:]
+        _service, _entity, what, version = event_type.split(".")[1:]
         assert event_type.startswith("crm.") and version == "v1" and what == what.lower()

@@ -94,7 +94,7 @@ def test_do_not_contact_comes_first() -> None:
         consents={"sms": False},
         at=at,
         marketing_contacts=[at - timedelta(hours=i) for i in range(1, 6)],
-        is_public_holiday=lambda d: True,
+        is_public_holiday=lambda _d: True,
         do_not_contact=True,
     )
     assert rule_of(result) == "do_not_contact"
@@ -258,10 +258,10 @@ def test_public_holiday_blocks_marketing_calls_and_sms(channel: str) -> None:
 
 def test_public_holiday_does_not_block_service_or_other_channels() -> None:
     at = local(2026, 10, 1, 10, 0)
-    assert run(channel="call", purpose="service", at=at, is_public_holiday=lambda d: True) is None
-    assert run(channel="sms", purpose="service", at=at, is_public_holiday=lambda d: True) is None
+    assert run(channel="call", purpose="service", at=at, is_public_holiday=lambda _d: True) is None
+    assert run(channel="sms", purpose="service", at=at, is_public_holiday=lambda _d: True) is None
     for channel in ("email", "wechat", "app", "visit"):
-        assert run(channel=channel, at=at, is_public_holiday=lambda d: True) is None, channel
+        assert run(channel=channel, at=at, is_public_holiday=lambda _d: True) is None, channel
 
 
 def test_public_holiday_is_asked_about_the_local_date() -> None:
@@ -282,11 +282,11 @@ def test_public_holiday_is_asked_about_the_local_date() -> None:
 
 def test_public_holiday_rule_can_be_switched_off() -> None:
     rules = ContactRules(no_marketing_on_public_holidays=False)
-    assert run(at=local(2026, 10, 1, 10, 0), rules=rules, is_public_holiday=lambda d: True) is None
+    assert run(at=local(2026, 10, 1, 10, 0), rules=rules, is_public_holiday=lambda _d: True) is None
 
 
 def test_quiet_hours_named_before_public_holiday() -> None:
-    assert rule_of(run(at=local(2026, 10, 1, 22, 0), is_public_holiday=lambda d: True)) == "quiet_hours"
+    assert rule_of(run(at=local(2026, 10, 1, 22, 0), is_public_holiday=lambda _d: True)) == "quiet_hours"
 
 
 # -- check_time ----------------------------------------------------------------------------------------------
@@ -294,9 +294,9 @@ def test_quiet_hours_named_before_public_holiday() -> None:
 
 def test_check_time_false_skips_quiet_hours_and_holidays_but_not_the_rest() -> None:
     night = local(2026, 10, 1, 23, 0)
-    assert rule_of(run(at=night, is_public_holiday=lambda d: True)) == "quiet_hours"
-    assert run(at=night, is_public_holiday=lambda d: True, check_time=False) is None
-    assert run(at=local(2026, 10, 1, 10, 0), is_public_holiday=lambda d: True, check_time=False) is None
+    assert rule_of(run(at=night, is_public_holiday=lambda _d: True)) == "quiet_hours"
+    assert run(at=night, is_public_holiday=lambda _d: True, check_time=False) is None
+    assert run(at=local(2026, 10, 1, 10, 0), is_public_holiday=lambda _d: True, check_time=False) is None
     # consent and caps still apply when planning
     assert rule_of(run(at=night, consents={}, check_time=False)) == "consent.missing"
     assert rule_of(run(at=night, consents={"phone": False}, check_time=False)) == "consent.opt_out"

@@ -369,7 +369,7 @@ def test_follow_up_done_ignores_other_tasks() -> None:
 
 def test_a_follow_up_no_longer_open_is_planned_again() -> None:
     c = customer(tier="vip")
-    (first,) = cadence(c)
+    (_first,) = cadence(c)
     (again,) = cadence(c, open_tasks=[])  # the stored one was closed elsewhere
     assert again.occasion == "monthly_call"
 

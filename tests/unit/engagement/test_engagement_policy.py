@@ -131,7 +131,7 @@ def test_policy_is_frozen() -> None:
 
 
 def test_duplicate_rule_names_in_a_tier_are_rejected() -> None:
-    with pytest.raises(ValidationError, match="cadence.vip: rule names must be unique"):
+    with pytest.raises(ValidationError, match=r"cadence\.vip: rule names must be unique"):
         EngagementPolicy(
             cadence={
                 "vip": [

@@ -150,5 +150,5 @@ def test_cn_takes_r1_to_rn(n: int, m: int, professional: bool) -> None:
 def test_never_allowed_with_an_expired_assessment(n: int, m: int, professional: bool, age_days: int) -> None:
     assessed = TODAY - timedelta(days=age_days)
     v = verdict(f"R{m}", f"C{n}", professional=professional, assessed_on=assessed)
-    current = TODAY < expires_on(assessed, 12)
+    current = expires_on(assessed, 12) > TODAY
     assert v.allowed is (current and (professional or m <= n))

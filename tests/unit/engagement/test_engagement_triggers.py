@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from itertools import pairwise
 
 import pytest
 from hypothesis import given
@@ -35,7 +36,7 @@ def test_crossed_upward(previous: Decimal | None, current: Decimal, crossed: boo
 
 def test_crossing_again_after_falling_below() -> None:
     balances = [Decimal(x) for x in ("50000", "120000", "130000", "90000", "110000")]
-    fired = [crossed_upward(previous=p, current=c, amount=AMOUNT) for p, c in zip(balances, balances[1:])]
+    fired = [crossed_upward(previous=p, current=c, amount=AMOUNT) for p, c in pairwise(balances)]
     assert fired == [True, False, False, True]
 
 

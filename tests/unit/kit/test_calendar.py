@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from calendar_support import notice_2027
 from crm_kit.calendar import (
     CalendarYearUnknown,
     ScheduleInvalid,
@@ -22,8 +23,6 @@ from crm_kit.calendar import (
     statute_problems,
 )
 from crm_kit.settings import ServiceSettings
-
-from calendar_support import notice_2027
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "deploy" / "calendar-override.example.json"

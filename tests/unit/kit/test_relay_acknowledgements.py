@@ -46,7 +46,8 @@ def relay(topics):
 async def acknowledged(docs, results, topics=None, disturbances=0):
     rows = publish_order(rows_of(docs))
     by_key = dict(zip((m["id"] for d in docs for m in d["messages"]), results, strict=True))
-    marked = await relay(topics or Topics())._acknowledged(docs, rows, [by_key[r["id"]] for r in rows], disturbances)
+    results_in_order = [by_key[r["id"]] for r in rows]
+    marked = await relay(topics or Topics())._acknowledged(docs, rows, results_in_order, disturbances)  # noqa: SLF001 - the rule alone
     return [docs.index(d) for d in marked]
 
 

@@ -24,14 +24,14 @@ _USCC_WEIGHTS = [3**i % 31 for i in range(17)]  # GB 32100: 3^(i) mod 31
 
 
 def _ref_rid_check(first17: str) -> str:
-    total = sum(int(d) * w for d, w in zip(first17, _RID_WEIGHTS))
+    total = sum(int(d) * w for d, w in zip(first17, _RID_WEIGHTS, strict=True))
     # Check value c satisfies (total + c) % 11 == 1, with 10 written as X.
     c = (12 - total % 11) % 11
     return "X" if c == 10 else str(c)
 
 
 def _ref_uscc_check(first17: str) -> str:
-    total = sum(_USCC_ALPHABET.index(ch) * w for ch, w in zip(first17, _USCC_WEIGHTS))
+    total = sum(_USCC_ALPHABET.index(ch) * w for ch, w in zip(first17, _USCC_WEIGHTS, strict=True))
     return _USCC_ALPHABET[(31 - total % 31) % 31]
 
 
@@ -78,7 +78,7 @@ def test_wrong_check_digit_names_expected_and_actual():
         ("1101051949123100XX", "17 digits followed by a digit or X"),
         ("11010519491231002Y", "17 digits followed by a digit or X"),
         ("AB0105194912310021", "17 digits followed by a digit or X"),
-        ("１１0105194912310021", "17 digits followed by a digit or X"),  # full-width digits
+        ("１１0105194912310021", "17 digits followed by a digit or X"),  # noqa: RUF001 - full-width digits, on purpose
         ("010105199003071234", "region code 010105 is not plausible"),
         ("910105199003071234", "region code 910105 is not plausible"),
         ("110105199002301234", "birth date .digits 7-14. is not a real date"),
@@ -205,7 +205,7 @@ def test_all_mobile_prefixes_13_to_19_accepted(prefix):
         ("(138)12345678", "only digits"),
         ("+85213812345678", "only digits"),
         ("8613812345678901", "11 digits, got 16"),
-        ("１３８１２３４５６７８", "only digits"),  # full-width digits
+        ("１３８１２３４５６７８", "only digits"),  # noqa: RUF001 - full-width digits, on purpose
     ],
 )
 def test_invalid_mobiles_are_rejected_with_reason(value, message):

@@ -6,7 +6,6 @@ import pytest
 from pydantic import ValidationError
 
 from crm_contracts.corebank import PRODUCT_TYPES
-
 from crm_tiering.domain.policy import LifecycleRules, ValueRules
 from crm_tiering.domain.value import Part, contribution, potential
 

@@ -10,6 +10,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from crm_complaints.domain import deadlines, workflow
+from crm_complaints.domain.policy import ComplaintsPolicy
 from crm_contracts.complaints import (
     ComplaintClosed,
     ComplaintOpened,
@@ -22,8 +24,6 @@ from crm_contracts.complaints import (
     SlaBreached,
 )
 from crm_contracts.envelope import EventData
-from crm_complaints.domain import deadlines, workflow
-from crm_complaints.domain.policy import ComplaintsPolicy
 
 EXTENDERS_BEYOND_30 = frozenset({"branch_manager", "head_office"})
 APPRAISAL_BACKDATING_DAYS = 3
@@ -118,7 +118,7 @@ class Complaint:
         *,
         add_working_days: Callable[[date, int], date],
         next_workday: Callable[[date], date],
-        depends_on_provisional: Callable[[date, date], bool] = lambda start, end: False,
+        depends_on_provisional: Callable[[date, date], bool] = lambda _start, _end: False,
         calendar_revision: str | None = None,
     ) -> None:
         self.allowed_days = policy.regulator.decision_days
@@ -305,7 +305,7 @@ class Complaint:
         at: datetime,
         add_working_days: Callable[[date, int], date],
         next_workday: Callable[[date], date],
-        depends_on_provisional: Callable[[date, date], bool] = lambda start, end: False,
+        depends_on_provisional: Callable[[date, date], bool] = lambda _start, _end: False,
         calendar_revision: str | None = None,
     ) -> bool:
         """A tier learnt after intake (late, or an upgrade during the case) that gives priority: the open case gets

@@ -45,7 +45,7 @@ class Regulator(Rules):
     )
 
     @model_validator(mode="after")
-    def _ordered(self) -> "Regulator":
+    def _ordered(self) -> Regulator:
         if not self.decision_days <= self.extended_days <= self.maximum_days:
             raise ValueError("decision_days <= extended_days <= maximum_days")
         return self

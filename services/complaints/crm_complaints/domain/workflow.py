@@ -2,7 +2,8 @@
 
 received → acknowledged → assigned → investigating → resolved → closed (the customer confirmed, or did not
 answer in time). A case may be escalated from any open step and comes back to the handler from there (to be
-acknowledged, if it was escalated before anyone did); a resolved or closed case may be reopened. Anything else is refused, naming the current state.
+acknowledged, if it was escalated before anyone did); a resolved or closed case may be reopened. Anything else is
+refused, naming the current state.
 """
 
 from __future__ import annotations

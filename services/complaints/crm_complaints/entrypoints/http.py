@@ -26,9 +26,9 @@ from crm_complaints.schemas import (
 from crm_complaints.service import cases, handlers, policy, reports
 from crm_complaints.service.context import Complaints
 from crm_kit import audit as audit_trail
+from crm_kit.auth import Principal, Role, current_principal, require_roles, writer
 from crm_kit.calendar_http import calendar_router
 from crm_kit.calendar_sync import ServiceCalendar
-from crm_kit.auth import Principal, Role, current_principal, require_roles, writer
 from crm_kit.errors import Invalid
 
 router = APIRouter(prefix="/v1")
@@ -201,7 +201,7 @@ async def put_handler(cx: C, principal: Writer, staff_id: StaffId, body: Handler
 
 
 @router.get("/policy", response_model=PolicyRead, tags=["policy"])
-async def get_policy(cx: C, principal: Reader) -> dict[str, Any]:  # noqa: ARG001
+async def get_policy(cx: C, principal: Reader) -> dict[str, Any]:  # noqa: ARG001 - authorisation only
     return await policy.read(cx=cx)
 
 
@@ -217,7 +217,7 @@ async def put_policy(
 @router.get("/audit", tags=["audit"])
 async def get_audit(
     cx: C,
-    principal: Annotated[Principal, Depends(require_roles(Role.AUDITOR, Role.HEAD_OFFICE, Role.ADMIN))],  # noqa: ARG001
+    principal: Annotated[Principal, Depends(require_roles(Role.AUDITOR, Role.HEAD_OFFICE, Role.ADMIN))],  # noqa: ARG001 - authorisation only
     target: str | None = Query(None, max_length=60),
     staff_id: str | None = Query(None, max_length=40),
     limit: int = Query(200, ge=1, le=1000),

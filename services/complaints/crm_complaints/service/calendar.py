@@ -8,7 +8,6 @@ revision, so the job ends when every such case carries the calendar's revision."
 
 from __future__ import annotations
 
-
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_complaints.adapters.store import complaint_from_doc

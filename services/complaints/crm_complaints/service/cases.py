@@ -16,10 +16,9 @@ from crm_complaints.domain.workflow import OPEN_STATES, IllegalTransition
 from crm_complaints.schemas import ComplaintCreate
 from crm_complaints.service import handlers, routing
 from crm_complaints.service.context import Complaints, audit, save
-from crm_kit.clock import local_day
 from crm_complaints.service.policy import current
 from crm_kit.auth import ALL_SCOPE, BRANCH_SCOPE, Principal, Role
-from crm_kit.clock import past_instant
+from crm_kit.clock import local_day, past_instant
 from crm_kit.errors import Conflict, Forbidden, Invalid, NotFound
 from crm_kit.masking import mask_email, mask_name, mask_phone
 

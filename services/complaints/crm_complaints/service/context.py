@@ -18,8 +18,8 @@ from crm_contracts.topics import COMPLAINTS_CASES
 from crm_kit import audit as audit_trail
 from crm_kit.calendar_sync import ServiceCalendar
 from crm_kit.jobs import LeasedJob
-from crm_kit.policies import PolicyVersions
 from crm_kit.outbox import outgoing_event
+from crm_kit.policies import PolicyVersions
 from crm_kit.runtime import Runtime
 
 SOURCE = "crm/complaints"

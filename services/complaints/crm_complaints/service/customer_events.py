@@ -7,11 +7,11 @@ from __future__ import annotations
 from pymongo import UpdateMany, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 
+from crm_complaints.service import routing
+from crm_complaints.service.context import Complaints
 from crm_contracts.envelope import CloudEvent
 from crm_contracts.profile import CustomerMerged, CustomerRegistered
 from crm_contracts.tiering import OwnerAssigned, TierChanged
-from crm_complaints.service import routing
-from crm_complaints.service.context import Complaints
 from crm_kit.messaging import Incoming, Rejection
 
 

@@ -13,8 +13,8 @@ from typing import Any
 from crm_complaints.adapters.store import complaint_from_doc
 from crm_complaints.service.cases import scope
 from crm_complaints.service.context import Complaints
-from crm_kit.clock import BANK_TZ, local_day
 from crm_kit.auth import Principal
+from crm_kit.clock import BANK_TZ, local_day
 
 
 def percentile(values: list[float], pct: float) -> float | None:

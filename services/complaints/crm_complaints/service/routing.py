@@ -7,10 +7,10 @@
   took it on), gets a handler of that branch, and priority by tier.
 - A tier learnt after intake that gives priority (key, vip) raises the priority of every open case of the customer.
 - `unverified_step` (a leased job) first routes young waiting cases whose customer is already known (an intake and the
-  registration committed at the same moment miss each other), then flags the cases still waiting after the policy's wait (default 10 minutes)
-  `customer_unverified` and publishes it; they are listed for manual routing (`GET /v1/complaints?
-  customer_unverified=true`) and routed by hand with `POST /v1/complaints/{id}/route`. A registration arriving
-  even later still routes a flagged case nobody has routed yet.
+  registration committed at the same moment miss each other), then flags the cases still waiting after the policy's
+  wait (default 10 minutes) `customer_unverified` and publishes it; they are listed for manual routing
+  (`GET /v1/complaints?customer_unverified=true`) and routed by hand with `POST /v1/complaints/{id}/route`. A
+  registration arriving even later still routes a flagged case nobody has routed yet.
 
 A record merged away (the profile's CustomerMerged) follows its survivor: its open cases take the survivor's owner
 (data scope) and tier (priority); a complaint taken in later under the merged-away id is filed under the survivor

@@ -2,9 +2,9 @@
 chunk per transaction, then waits SCHEDULER_INTERVAL_SECONDS) — deadline-approaching (default 3 days
 before), sla-breached and a single escalation to the supervisor role on the first breach — and resolved cases the
 customer has not answered for `confirm_within_days` after being told the decision (告知) are closed; a decision not
-communicated yet keeps its case resolved, and its decision target open (warned and breached like any other). Each chunk commits its cases, their events and the
-day's cursor together; the warned/breached/escalated marks live on the case, so a scheduler killed and started
-again, or run twice, says nothing twice."""
+communicated yet keeps its case resolved, and its decision target open (warned and breached like any other). Each
+chunk commits its cases, their events and the day's cursor together; the warned/breached/escalated marks live on the
+case, so a scheduler killed and started again, or run twice, says nothing twice."""
 
 from __future__ import annotations
 
@@ -14,9 +14,8 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_complaints.adapters.store import complaint_from_doc
 from crm_complaints.service.context import Complaints, save_many
-from crm_kit.clock import local_day
 from crm_complaints.service.policy import current
-
+from crm_kit.clock import local_day
 
 KEY = "deadlines"
 

@@ -155,7 +155,7 @@ class EngagedCustomer:
                 consents=self.consents,  # type: ignore[arg-type]
                 marketing_contacts=(),
                 rules=policy.contact,
-                is_public_holiday=lambda d: False,
+                is_public_holiday=lambda _d: False,
                 do_not_contact=self.do_not_contact,
                 check_time=False,
             )

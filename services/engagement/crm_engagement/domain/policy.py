@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import time
 from decimal import Decimal
 from typing import Annotated, Literal
-
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -114,7 +113,7 @@ class ContactRules(Rules):
         return v
 
     @model_validator(mode="after")
-    def _windows(self) -> "ContactRules":
+    def _windows(self) -> ContactRules:
         if self.long_window_days < self.short_window_days:
             raise ValueError("long_window_days must be at least short_window_days")
         return self
@@ -176,7 +175,7 @@ class EngagementPolicy(Rules):
     )
 
     @model_validator(mode="after")
-    def _unique_rule_names(self) -> "EngagementPolicy":
+    def _unique_rule_names(self) -> EngagementPolicy:
         for tier, rules in self.cadence.items():
             names = [r.name for r in rules]
             if len(names) != len(set(names)):

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 
 def crossed_upward(*, previous: Decimal | None, current: Decimal, amount: Decimal) -> bool:
-    """Idle funds (账户余额达到一定数额时主动推荐理财产品): AUM reached `amount` from below. A customer's first balance is
-    no crossing (the bank does not know where the money came from: on the day the feed starts every existing
+    """Idle funds (账户余额达到一定数额时主动推荐理财产品): AUM reached `amount` from below. A customer's first
+    balance is no crossing (the bank does not know where the money came from: on the day the feed starts every existing
     customer would get one); staying above does not trigger again."""
     return previous is not None and previous < amount <= current
 

@@ -28,9 +28,9 @@ from crm_engagement.schemas import (
 )
 from crm_engagement.service import interactions, points, policies, recommendations, reports, surveys, tasks
 from crm_engagement.service.context import Engagement, audit_log
+from crm_kit.auth import Principal, Role, current_principal, require_roles, writer
 from crm_kit.calendar_http import calendar_router
 from crm_kit.calendar_sync import ServiceCalendar
-from crm_kit.auth import Principal, Role, current_principal, require_roles, writer
 
 router = APIRouter(prefix="/v1")
 CustomerId = Annotated[str, Path(min_length=1, max_length=40)]
@@ -126,7 +126,7 @@ async def assign_task(e: E, principal: Supervisor, task_id: TaskId, body: TaskAs
 @router.get("/agenda", response_model=Agenda, tags=["tasks"])
 async def get_agenda(
     e: E, principal: Reader, staff: str | None = Query(None, max_length=40), date: date | None = None
-) -> dict[str, Any]:  # noqa: A002 - the query parameter's name
+) -> dict[str, Any]:  # the query parameter's name
     """A staff member's day (default: the caller, today): open tasks due by then, overdue ones included, most
     important first — tier, then due date, then kind."""
     return await tasks.agenda(e=e, principal=principal, staff=staff, on=date)
@@ -171,8 +171,8 @@ async def contact_attempts(
 @router.get("/products", response_model=list[ProductRead], tags=["suitability"])
 async def list_products(
     e: E,
-    principal: Reader,
-    risk_level: RiskLevel | None = None,  # noqa: ARG001
+    principal: Reader,  # noqa: ARG001 - authorisation only: any staff may read the catalogue
+    risk_level: RiskLevel | None = None,
     active: bool | None = None,
 ) -> list[dict[str, Any]]:
     """The product catalogue with risk levels R1–R5."""
@@ -244,7 +244,7 @@ async def follow_up_report(e: E, principal: Reader, branch: str | None = Query(N
 @router.get("/audit", tags=["audit"])
 async def get_audit(
     e: E,
-    principal: Annotated[Principal, Depends(require_roles(Role.AUDITOR, Role.HEAD_OFFICE, Role.ADMIN))],  # noqa: ARG001
+    principal: Annotated[Principal, Depends(require_roles(Role.AUDITOR, Role.HEAD_OFFICE, Role.ADMIN))],  # noqa: ARG001 - authorisation only
     target: str | None = Query(None, max_length=60),
     staff_id: str | None = Query(None, max_length=40),
     limit: int = Query(200, ge=1, le=1000),

@@ -20,15 +20,15 @@ from crm_engagement.domain.customer import EngagedCustomer, task_created
 from crm_engagement.domain.policy import EngagementPolicy
 from crm_engagement.domain.tasks import Task, open_key
 from crm_engagement.settings import EngagementSettings
-from crm_kit.calendar import CalendarYearUnknown
-from crm_kit.clock import BANK_TZ
 from crm_kit import audit as audit_trail
+from crm_kit.calendar import CalendarYearUnknown
 from crm_kit.calendar_sync import ServiceCalendar
+from crm_kit.clock import BANK_TZ
 from crm_kit.jobs import LeasedJob
-from crm_kit.policies import PolicyVersions
 from crm_kit.logging import get_logger
 from crm_kit.metrics import CALENDAR_UNKNOWN
 from crm_kit.outbox import OutgoingMessage, outgoing_event
+from crm_kit.policies import PolicyVersions
 from crm_kit.runtime import Runtime
 
 SOURCE = "crm/engagement"

@@ -16,10 +16,9 @@ from crm_engagement.domain.policy import EngagementPolicy
 from crm_engagement.schemas import InteractionCreate
 from crm_engagement.service import contacts, policies, surveys
 from crm_engagement.service.context import Engagement
-from crm_kit.clock import local_day
 from crm_engagement.service.scope import customer_in_scope
 from crm_kit.auth import Principal
-from crm_kit.clock import past_instant
+from crm_kit.clock import local_day, past_instant
 
 
 def sampled(interaction_id: str, pct: int) -> bool:

@@ -15,10 +15,10 @@ from crm_engagement.domain.suitability import suitable
 from crm_engagement.schemas import ProductUpsert, RecommendationCreate
 from crm_engagement.service import contacts, interactions, policies
 from crm_engagement.service.context import Engagement, audit
-from crm_kit.clock import local_day
 from crm_engagement.service.scope import customer_in_scope
 from crm_engagement.service.tasks import SUPERVISORS
 from crm_kit.auth import Principal
+from crm_kit.clock import local_day
 from crm_kit.errors import Conflict, Forbidden, NotFound
 
 

@@ -43,7 +43,7 @@ async def step(e: Engagement) -> bool:
 
 
 async def _ids_after(
-    e: Engagement, s: AsyncClientSession, collection: Any, query: dict[str, Any], cursor: str, limit: int
+    s: AsyncClientSession, collection: Any, query: dict[str, Any], cursor: str, limit: int
 ) -> list[str]:
     docs = (
         await collection.find({**query, "_id": {"$gt": cursor}}, {"_id": 1}, session=s)
@@ -62,7 +62,6 @@ async def _chunk(e: Engagement, phase: str, key: str, day: date, cursor: str) ->
         now = e.now()
         if phase == "overdue":
             ids = await _ids_after(
-                e,
                 s,
                 e.store.tasks,
                 {"status": "open", "overdue": False, "due_on": {"$lt": day.isoformat()}},
@@ -100,7 +99,7 @@ async def _chunk(e: Engagement, phase: str, key: str, day: date, cursor: str) ->
                 query["plan_version"] = {"$lt": version}
             elif phase in ("care", "points"):
                 query["tier"] = {"$ne": None}
-            ids = await _ids_after(e, s, e.store.customers, query, cursor, size)
+            ids = await _ids_after(s, e.store.customers, query, cursor, size)
             loaded = await load(e, s, ids, with_tasks=phase == "replan")
             earnings: list[points.Earning] = []
             for cid in ids:

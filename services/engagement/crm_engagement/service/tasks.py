@@ -14,9 +14,9 @@ from crm_engagement.domain.tasks import is_overdue, open_key, priority
 from crm_engagement.schemas import TaskAssign, TaskComplete, TaskCreate
 from crm_engagement.service import contacts, interactions, policies
 from crm_engagement.service.context import Engagement, audit, load, save
-from crm_kit.clock import local_day
 from crm_engagement.service.scope import customer_in_scope, may_see_task, task_scope
 from crm_kit.auth import ALL_SCOPE, BRANCH_SCOPE, Principal, Role
+from crm_kit.clock import local_day
 from crm_kit.errors import Conflict, Forbidden, Invalid, NotFound
 
 SUPERVISORS = frozenset({Role.RM_SUPERVISOR, Role.BRANCH_MANAGER, Role.HEAD_OFFICE, Role.ADMIN})

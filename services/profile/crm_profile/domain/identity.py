@@ -38,7 +38,7 @@ def resident_id_check_digit(first17: str) -> str:
     """Return the check character ("0"-"9" or "X") for the first 17 digits of a resident ID."""
     if not isinstance(first17, str) or not _DIGITS_17.fullmatch(first17):
         raise ValueError("resident ID body must be exactly 17 digits")
-    total = sum(int(d) * w for d, w in zip(first17, _RESIDENT_ID_WEIGHTS))
+    total = sum(int(d) * w for d, w in zip(first17, _RESIDENT_ID_WEIGHTS, strict=True))
     return _RESIDENT_ID_CHECK_MAP[total % 11]
 
 
@@ -141,7 +141,7 @@ def uscc_check_char(first17: str) -> str:
     bad = sorted({ch for ch in first17 if ch not in _USCC_VALUES})
     if bad:
         raise ValueError(f"USCC contains characters outside its alphabet: {''.join(bad)}")
-    total = sum(_USCC_VALUES[ch] * w for ch, w in zip(first17, _USCC_WEIGHTS))
+    total = sum(_USCC_VALUES[ch] * w for ch, w in zip(first17, _USCC_WEIGHTS, strict=True))
     return _USCC_ALPHABET[(31 - total % 31) % 31]
 
 

@@ -13,9 +13,9 @@ from crm_profile.schemas import (
     BalanceBatch,
     BalanceResult,
     BatchResult,
-    CustomerBatch,
     ConsentUpdate,
     Created,
+    CustomerBatch,
     CustomerCreate,
     CustomerPage,
     CustomerRead,
@@ -183,7 +183,7 @@ async def merge(
 async def post_balances(
     p: P,
     body: BalanceBatch,
-    principal: Annotated[Principal, Depends(require_roles(Role.HEAD_OFFICE, Role.ADMIN))],  # noqa: ARG001
+    principal: Annotated[Principal, Depends(require_roles(Role.HEAD_OFFICE, Role.ADMIN))],  # noqa: ARG001 - authorisation only
 ) -> dict[str, Any]:
     return await balances.post_balances(p=p, snapshots=body.snapshots)
 
@@ -191,7 +191,7 @@ async def post_balances(
 @router.get("/audit", tags=["audit"])
 async def audit(
     p: P,
-    principal: Annotated[Principal, Depends(require_roles(Role.AUDITOR, Role.ADMIN))],  # noqa: ARG001
+    principal: Annotated[Principal, Depends(require_roles(Role.AUDITOR, Role.ADMIN))],  # noqa: ARG001 - authorisation only
     customer_id: str | None = None,
     staff_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,

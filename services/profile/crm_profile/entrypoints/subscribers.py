@@ -19,7 +19,8 @@ def register(p: Profile) -> None:
         handle=balances.consumer_handler(p),
         max_records=p.rt.settings.balance_batch_size,
         description="Balance snapshots from core banking: JSON {core_customer_no, as_of, aum, breakdown} "
-        "(crm_contracts.corebank.BalanceSnapshot). Unknown customers and invalid snapshots go to corebank.balances.dlt.",
+        "(crm_contracts.corebank.BalanceSnapshot). Unknown customers and invalid snapshots go to "
+        "corebank.balances.dlt.",
     )
     p.rt.consume(
         topic=TIERING_CUSTOMERS,

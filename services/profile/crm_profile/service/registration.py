@@ -21,7 +21,7 @@ from crm_kit.errors import Conflict, Forbidden
 from crm_kit.outbox import OutgoingMessage
 from crm_profile.domain.bands import age_band, bank_day, birth_month_day, income_band, risk_facts
 from crm_profile.domain.customer import SENSITIVE_FIELDS
-from crm_profile.schemas import Created, CorporateCreate, CustomerCreate, IndividualCreate, problems
+from crm_profile.schemas import CorporateCreate, Created, CustomerCreate, IndividualCreate, problems
 from crm_profile.service.context import Profile
 from crm_profile.service.records import history_row, storable
 
@@ -204,10 +204,11 @@ async def register_many(*, p: Profile, principal: Principal, items: list[Any]) -
         if not docs:
             break
 
+        # Run within this iteration, so the loop's current chunk is the one written.
         async def txn(s: AsyncClientSession) -> None:
-            await p.store.customers.insert_many(docs, ordered=True, session=s)
-            await p.store.history.insert_many(histories, ordered=True, session=s)
-            await p.rt.outbox.add(s, events)
+            await p.store.customers.insert_many(docs, ordered=True, session=s)  # noqa: B023 - this iteration's
+            await p.store.history.insert_many(histories, ordered=True, session=s)  # noqa: B023 - this iteration's
+            await p.rt.outbox.add(s, events)  # noqa: B023 - this iteration's
 
         try:
             await p.rt.mongo.transaction(txn)

@@ -5,6 +5,7 @@ defaults of the seed texts."""
 from __future__ import annotations
 
 from decimal import Decimal
+from itertools import pairwise
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -141,12 +142,12 @@ class Policy(Rules):
     watch: WatchRules = Field(default_factory=WatchRules)
 
     @model_validator(mode="after")
-    def _ordered(self) -> "Policy":
+    def _ordered(self) -> Policy:
         names = [t.name for t in self.tiers]
         if names != [n for n in TIER_ORDER if n in names]:
             raise ValueError(f"tiers must be in the order {', '.join(TIER_ORDER)} without repeats")
         bounds = [t.lower_bound for t in self.tiers]
-        if any(b <= a for a, b in zip(bounds, bounds[1:], strict=False)):
+        if any(b <= a for a, b in pairwise(bounds)):
             raise ValueError("tier lower bounds must strictly increase")
         return self
 

@@ -25,8 +25,7 @@ from crm_tiering.schemas import (
     WatchList,
 )
 from crm_tiering.service import customers, policies, staff
-from crm_tiering.service.context import audit_log
-from crm_tiering.service.context import Tiering
+from crm_tiering.service.context import Tiering, audit_log
 
 router = APIRouter(prefix="/v1")
 CustomerId = Annotated[str, Path(min_length=1, max_length=40)]
@@ -67,7 +66,7 @@ async def put_policy(t: T, principal: PolicyEditor, body: PolicyUpdate) -> dict[
 
 
 @router.get("/policy/rollouts/{rollout_id}", response_model=RolloutRead, tags=["policy"])
-async def get_rollout(t: T, principal: Reader, rollout_id: Annotated[str, Path(max_length=40)]) -> dict[str, Any]:  # noqa: ARG001
+async def get_rollout(t: T, principal: Reader, rollout_id: Annotated[str, Path(max_length=40)]) -> dict[str, Any]:  # noqa: ARG001 - authorisation only
     return await policies.rollout(t=t, rollout_id=rollout_id)
 
 
@@ -120,7 +119,7 @@ async def change_owner(t: T, principal: Supervisor, customer_id: CustomerId, bod
 @router.get("/watch", response_model=WatchList, tags=["reports"])
 async def watch(
     t: T, principal: Reader, owner: str | None = Query(None, max_length=40), date: date | None = None
-) -> dict[str, Any]:  # noqa: A002 - the query parameter's name
+) -> dict[str, Any]:  # the query parameter's name
     """The morning list: significant AUM changes of customers at or above the watch amount (200,000) on `date`
     (default: the latest day with changes), per owner; an RM sees their own."""
     return await customers.watch_list(t=t, principal=principal, owner=owner, on=date)
@@ -165,7 +164,7 @@ async def put_staff(t: T, principal: Writer, staff_id: StaffId, body: StaffUpser
 @router.get("/audit", tags=["audit"])
 async def get_audit(
     t: T,
-    principal: Annotated[Principal, Depends(require_roles(Role.AUDITOR, Role.HEAD_OFFICE, Role.ADMIN))],  # noqa: ARG001
+    principal: Annotated[Principal, Depends(require_roles(Role.AUDITOR, Role.HEAD_OFFICE, Role.ADMIN))],  # noqa: ARG001 - authorisation only
     target: str | None = Query(None, max_length=60),
     staff_id: str | None = Query(None, max_length=40),
     limit: int = Query(200, ge=1, le=1000),

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from crm_contracts.registry import read_known_event
 from crm_contracts.topics import COMPLAINTS_CASES, ENGAGEMENT_TASKS, PROFILE_CUSTOMERS
 from crm_tiering.service import complaints, profile_events, surveys
 from crm_tiering.service.context import Tiering
-from crm_contracts.registry import read_known_event
 
 PROFILE_GROUP = "crm-tiering.profile"
 COMPLAINTS_GROUP = "crm-tiering.complaints"

@@ -6,10 +6,10 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
+import prometheus_client
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_kit.logging import get_logger
-import prometheus_client
 from crm_tiering.adapters.store import staff_from_doc
 from crm_tiering.domain.customer import TieredCustomer
 from crm_tiering.domain.policy import Policy

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from crm_contracts.envelope import CloudEvent
 from crm_contracts.complaints import ComplaintClosed, ComplaintOpened
+from crm_contracts.envelope import CloudEvent
 from crm_kit.messaging import Incoming, Rejection
 from crm_tiering.service import policies
 from crm_tiering.service.context import Tiering, load, save

@@ -7,6 +7,7 @@ arrived meanwhile) is skipped."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,7 +27,7 @@ _parsed: dict[tuple[str, int], Policy] = {}
 
 async def ensure_default(t: Tiering) -> None:
     if await t.store.policies.find_one({}, {"_id": 1}) is None:
-        try:
+        with contextlib.suppress(DuplicateKeyError):  # another replica was first
             await t.store.policies.insert_one(
                 {
                     "_id": 1,
@@ -36,8 +37,6 @@ async def ensure_default(t: Tiering) -> None:
                     "note": "defaults of BRIEF §3.1",
                 }
             )
-        except DuplicateKeyError:
-            pass  # another replica was first
 
 
 async def current(t: Tiering, session: AsyncClientSession | None = None) -> tuple[Policy, int]:

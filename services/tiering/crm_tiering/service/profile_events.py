@@ -15,9 +15,9 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from crm_contracts.envelope import CloudEvent
 from crm_contracts.profile import AssetsChanged, CustomerMerged, CustomerRegistered, CustomerUpdated
 from crm_kit.messaging import Incoming, Rejection
-from crm_tiering.service import policies
 from crm_tiering.domain.customer import TieredCustomer
 from crm_tiering.domain.policy import Policy
+from crm_tiering.service import policies
 from crm_tiering.service.assignment import Owners
 from crm_tiering.service.context import Tiering, advance_clock, load, save
 

@@ -109,7 +109,7 @@ async def redistribute(*, t: Tiering, staff_id: str, by: str, chunk: int = 500) 
             ids = [
                 d["_id"]
                 for d in await t.store.customers.find(
-                    {"owner": staff_id, "merged_into": None, "_id": {"$nin": skip}},
+                    {"owner": staff_id, "merged_into": None, "_id": {"$nin": skip}},  # noqa: B023 - run in this iteration
                     {"_id": 1},
                     session=s,
                 )
@@ -165,7 +165,7 @@ async def hand_over_waiting(*, t: Tiering, branch: str, chunk: int = 500) -> int
             ids = [
                 d["_id"]
                 for d in await t.store.customers.find(
-                    {"branch": branch, "awaiting_owner": True, "merged_into": None, "_id": {"$nin": still}},
+                    {"branch": branch, "awaiting_owner": True, "merged_into": None, "_id": {"$nin": still}},  # noqa: B023 - run now
                     {"_id": 1},
                     session=s,
                 )
