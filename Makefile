@@ -1,6 +1,7 @@
 # Bank CRM monorepo. Needs only python3.11 (or python3) on a fresh machine.
 #   make run     the whole stack locally (embedded Kafka + MongoDB + services)
 #   make test    the test suite (PYTEST_ARGS="-m unit -x" to pass arguments)
+#   make lint    ruff (lint + format check) and mypy, as CI runs them
 #   make clean   remove .dev (local data, secrets, logs) and .venv
 
 SHELL := /bin/bash
@@ -16,7 +17,7 @@ EXTRA_SERVICES := $(filter-out services/profile,$(patsubst %/pyproject.toml,%,$(
 PACKAGES := contracts kit services/profile $(EXTRA_SERVICES) cli
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
-.PHONY: run test faults clean venv asyncapi bench-import bench-pipeline bench-recovery
+.PHONY: run test lint faults clean venv asyncapi bench-import bench-pipeline bench-recovery
 
 venv: $(VENV)/.installed
 
@@ -35,6 +36,13 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(VENV_PY) -m pytest $(PYTEST_ARGS)
+
+# ruff.toml and mypy.ini say what is checked; mypy is strict for the kit, the contracts and every domain/.
+MYPY_PACKAGES := crm_kit crm_contracts crm_cli $(foreach p,$(filter services/%,$(PACKAGES)),crm_$(notdir $(p)))
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy $(addprefix -p ,$(MYPY_PACKAGES))
 
 # The fault suite's full table: every fault on a few thousand customers against one fault-free run (an hour or
 # more on 2 cores); `make test` runs a reduced version. The table is printed and written to build/faults-table.md.

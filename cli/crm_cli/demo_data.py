@@ -309,7 +309,7 @@ def make_staff(
     """Return staff for every branch, ``per_branch_roles`` (role -> headcount) each, IDs S0001..."""
     roles = DEFAULT_ROLES_PER_BRANCH if per_branch_roles is None else per_branch_roles
     faker = faker if faker is not None else make_faker(0)
-    staff = []
+    staff: list[dict[str, Any]] = []
     for branch in branches:
         for role, count in roles.items():
             for _ in range(count):

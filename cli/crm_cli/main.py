@@ -158,8 +158,8 @@ class _PrefixedOutput:
 
     def write(self, text: str) -> int:
         with self._lock:
-            n = self._stream.write(text)
-            return n
+            written: int = self._stream.write(text)
+            return written
 
     def flush(self) -> None:
         with self._lock:
@@ -323,10 +323,10 @@ def run() -> None:
         # Shutdown is bounded (each component is killed after its grace period); ignore more signals.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        for proc in reversed(started):
-            code = proc.stop()
+        for component in reversed(started):
+            code = component.stop()
             clean = code in (0, None, -signal.SIGTERM, -signal.SIGINT)
-            console.print(f"stopped {proc.name}" + ("" if clean else f" (exit code {code})"))
+            console.print(f"stopped {component.name}" + ("" if clean else f" (exit code {code})"))
         signal.signal(signal.SIGTERM, previous_term)
         signal.signal(signal.SIGINT, signal.default_int_handler)
     raise typer.Exit(exit_code)

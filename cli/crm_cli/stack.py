@@ -499,6 +499,8 @@ class EmbeddedMongo(ListeningProcess):
         finally:
             client.close()
 
+    _reaper: TransactionReaper | None = None
+
     def start(self) -> EmbeddedMongo:
         super().start()
         self._reaper = TransactionReaper(self.uri)
@@ -506,7 +508,7 @@ class EmbeddedMongo(ListeningProcess):
         return self
 
     def stop(self, grace: float | None = None) -> int | None:
-        reaper, self._reaper = getattr(self, "_reaper", None), None
+        reaper, self._reaper = self._reaper, None
         if reaper is not None:
             reaper.stop()
         return super().stop(grace)

@@ -45,7 +45,8 @@ class CloudEvent(BaseModel, Generic[D]):
         correlationid: str | None = None,
         causationid: str | None = None,
     ) -> CloudEvent[Any]:
-        return CloudEvent[type(data)](  # type: ignore[misc]
+        generic: Any = CloudEvent  # parametrised by the data's class at run time, for its schema and parsing
+        event: CloudEvent[Any] = generic[type(data)](
             source=source,
             type=data.event_type,
             subject=subject,
@@ -53,6 +54,7 @@ class CloudEvent(BaseModel, Generic[D]):
             causationid=causationid,
             data=data,
         )
+        return event
 
 
 class _Typed(BaseModel):

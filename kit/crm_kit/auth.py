@@ -99,7 +99,7 @@ class TokenVerifier:
     def verify(self, token: str) -> Principal:
         try:
             header = jwt.get_unverified_header(token)
-            options = {"require": ["sub", "exp"]}
+            options: jwt.types.Options = {"require": ["sub", "exp"]}
             if header.get("alg") == "RS256" and self._jwks:
                 key = self._jwks.get_signing_key_from_jwt(token).key
                 claims = jwt.decode(token, key, algorithms=["RS256"], issuer=self._issuer, options=options)
@@ -112,7 +112,7 @@ class TokenVerifier:
                 status.HTTP_401_UNAUTHORIZED, f"invalid token: {exc}", {"WWW-Authenticate": "Bearer"}
             ) from exc
         try:
-            role = Role(claims.get("role"))
+            role = Role(str(claims.get("role")))
         except ValueError as exc:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED, f"invalid token: unknown role {claims.get('role')!r}"

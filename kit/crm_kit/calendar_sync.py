@@ -188,7 +188,7 @@ async def load_official_year(
     revision = calendar.revision_with(schedule)
 
     async def txn(session: AsyncClientSession) -> dict[str, Any] | None:
-        previous = await rt.calendar_sync.save(session, schedule, by=by, role=role, at=at)
+        previous: dict[str, Any] | None = await rt.calendar_sync.save(session, schedule, by=by, role=role, at=at)
         change = "replaced" if previous else "loaded"
         await audit_trail.write(
             audit_collection,

@@ -59,14 +59,15 @@ class _RoundTrips(monitoring.CommandListener):
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         DB_COMMANDS.labels(event.command_name).inc()
-        if event.command_name in _WRITES and event.command.get("autocommit") is not False and current_fence():
+        fence = current_fence()
+        if event.command_name in _WRITES and event.command.get("autocommit") is not False and fence is not None:
             # A leased job's write outside a (fenced) transaction: a stale holder's would go through. A bug to fix.
             UNFENCED_WRITES.labels(event.command_name).inc()
             log.error(
                 "leased job wrote outside a fenced transaction",
                 command=event.command_name,
                 collection=event.command.get(event.command_name),
-                lease=current_fence().stamp(),
+                lease=fence.stamp(),
             )
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:

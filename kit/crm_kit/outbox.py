@@ -265,7 +265,7 @@ class OutboxRelay:
             ).to_list()
         rows = publish_order(rows_of(docs))
         disturbances = self.topics.disturbances if self.topics is not None else 0
-        futures = []
+        futures: list[Any] = []
         epoch = {self.RELAY_EPOCH_HEADER: str(self.lease.epoch)}
         for row in rows:
             if time.monotonic() >= deadline:

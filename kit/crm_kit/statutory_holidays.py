@@ -48,12 +48,14 @@ HOLIDAY_NAMES = {
 
 
 def _lunar(year: int, month: int, day: int) -> dt.date:
-    return LunarDate(year, month, day).to_solar_date()
+    solar: dt.date = LunarDate(year, month, day).to_solar_date()
+    return solar
 
 
 def _qingming(year: int) -> dt.date:
     terms = chinese_calendar.get_solar_terms(dt.date(year, 4, 1), dt.date(year, 4, 30))
-    return next(day for day, name in terms if name == "清明")
+    qingming: dt.date = next(day for day, name in terms if name == "清明")
+    return qingming
 
 
 def statutory_holidays(year: int) -> list[tuple[str, list[dt.date]]]:

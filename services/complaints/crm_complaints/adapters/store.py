@@ -47,7 +47,7 @@ class ComplaintsStore:
 
 def complaint_from_doc(doc: dict[str, Any], *, calendar: WorkingCalendar | None = None) -> Complaint:
     """The case; with the working-day calendar, a decision due on a public holiday can move (policy option)."""
-    fields = {
+    fields: dict[str, Any] = {
         k: doc.get(k)
         for k in Complaint.__dataclass_fields__
         if k not in ("complaint_id", "events", "holiday_roll") and k in doc

@@ -212,7 +212,7 @@ class Complaint:
                     first_contact_due=self.first_contact_due,
                     decision_due=self.decision_due(today=today),
                     previous=moved,
-                    provisional_targets=self.provisional_targets,  # type: ignore[arg-type]
+                    provisional_targets=self.provisional_targets,
                     calendar_revision=calendar_revision,
                     at=at,
                     branch=self.branch,
@@ -234,7 +234,7 @@ class Complaint:
                     category=self.category,
                     branch=self.branch,
                     channel=self.channel,
-                    severity=self.severity,  # type: ignore[arg-type]
+                    severity=self.severity,
                     priority=self.priority,
                     repeat_of=self.repeat_of,
                     decision_due=self.decision_due(today=today),
@@ -242,7 +242,7 @@ class Complaint:
                     first_contact_due=self.first_contact_due,
                     provisional_targets=self.provisional_targets or None,
                 )
-            )  # type: ignore[arg-type]
+            )
 
     # -- routing when the customer is known late ----------------------------------------------------------
 
@@ -361,7 +361,7 @@ class Complaint:
             ComplaintRouted(
                 complaint_id=self.complaint_id,
                 customer_id=self.customer_id,
-                reason=reason,  # type: ignore[arg-type]
+                reason=reason,
                 branch=self.branch,
                 handler=self.handler,
                 priority=self.priority,
@@ -485,7 +485,7 @@ class Complaint:
                 complaint_id=self.complaint_id,
                 customer_id=self.customer_id,
                 notified_at=at,
-                channel=channel,  # type: ignore[arg-type]
+                channel=channel,
                 by=by,
                 decision_due=due,
                 on_time=notified_on <= due,
@@ -520,7 +520,7 @@ class Complaint:
                     closed_by=how,
                     notified_at=(self.decision_notice or {}).get("at"),
                 )
-            )  # type: ignore[arg-type]
+            )
 
     def reopen(self, *, by: str, at: datetime, reason: str, today: date, policy: ComplaintsPolicy) -> None:
         """Open again, with a fresh regulator's clock from today: the earlier decision was given in time (or its
@@ -544,7 +544,7 @@ class Complaint:
                     branch=self.branch,
                     channel=self.channel,
                     severity=self.severity,
-                    priority=self.priority,  # type: ignore[arg-type]
+                    priority=self.priority,
                     repeat_of=self.repeat_of,
                     decision_due=self.decision_due(today=today),
                 )
@@ -649,7 +649,7 @@ class Complaint:
                         target=target,
                         due=due,
                         days_left=left,
-                        branch=self.branch,  # type: ignore[arg-type]
+                        branch=self.branch,
                         handler=self.handler,
                         provisional=target in self.provisional_targets or None,
                     )
@@ -671,7 +671,7 @@ class Complaint:
                         target=target,
                         due=due,
                         detected_on=today,
-                        branch=self.branch,  # type: ignore[arg-type]
+                        branch=self.branch,
                         handler=self.handler,
                         escalated_to=escalated_to,
                         provisional=target in self.provisional_targets or None,
@@ -685,7 +685,7 @@ class Complaint:
                 complaint_id=self.complaint_id,
                 customer_id=self.customer_id,
                 from_state=previous,
-                to_state=to,  # type: ignore[arg-type]
+                to_state=to,
                 by=by,
                 at=at,
                 branch=self.branch,

@@ -43,7 +43,9 @@ def complaints(request: Request) -> Complaints:
 C = Annotated[Complaints, Depends(complaints)]
 Reader = Annotated[Principal, Depends(current_principal)]
 Writer = Annotated[Principal, Depends(writer)]
-Conflicts = {409: {"description": "not allowed from the case's current state (named in `state`) or by the rules"}}
+Conflicts: dict[int | str, dict[str, Any]] = {
+    409: {"description": "not allowed from the case's current state (named in `state`) or by the rules"}
+}
 Report = dict[str, Any]
 
 
@@ -111,8 +113,8 @@ def _action(name: str, model: type, doc: str) -> None:
         cx: C,
         principal: Writer,
         complaint_id: ComplaintId,
-        body: model = Body(...) if needed else Body(default_factory=model),
-    ) -> dict[str, Any]:  # type: ignore[valid-type]
+        body: model = Body(...) if needed else Body(default_factory=model),  # type: ignore[valid-type]  # built per action
+    ) -> dict[str, Any]:
         return await cases.act(cx=cx, principal=principal, complaint_id=complaint_id, action=name, body=body)
 
     endpoint.__doc__ = doc

@@ -103,10 +103,11 @@ async def create(*, cx: Complaints, principal: Principal, body: ComplaintCreate)
         # A customer complaints has not heard of yet (the registration may be seconds behind): accepted all the same,
         # waiting for the customer's event to be routed (service.routing); the receiver's branch meanwhile.
         waits = customer_id is not None and not (customer or {}).get("branch")
+        branch: str | None
         if body.branch:
             branch, branch_source = body.branch, "intake"
-        elif not waits and customer_id:
-            branch, branch_source = customer["branch"], "customer"  # type: ignore[index]
+        elif not waits and customer is not None:
+            branch, branch_source = customer["branch"], "customer"
         else:  # provisional while the customer is unknown; final for a complainant who is not a customer
             branch, branch_source = principal.branch, "receiver" if waits else "intake"
         if branch is None and not waits:

@@ -4,6 +4,8 @@ tier gives key and vip customers priority; the owner and branch give data scope.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pymongo import UpdateMany, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 
@@ -16,7 +18,7 @@ from crm_kit.messaging import Incoming, Rejection
 
 
 async def apply(
-    *, cx: Complaints, session: AsyncClientSession, items: list[Incoming[CloudEvent | None]]
+    *, cx: Complaints, session: AsyncClientSession, items: list[Incoming[CloudEvent[Any] | None]]
 ) -> list[Rejection]:
     customers: list[UpdateOne] = []
     owners: list[tuple[str, str, bool]] = []
@@ -82,7 +84,7 @@ async def apply(
 
 
 def handler(cx: Complaints):  # type: ignore[no-untyped-def]
-    async def handle(session: AsyncClientSession, items: list[Incoming[CloudEvent | None]]) -> list[Rejection]:
+    async def handle(session: AsyncClientSession, items: list[Incoming[CloudEvent[Any] | None]]) -> list[Rejection]:
         return await apply(cx=cx, session=session, items=items)
 
     return handle

@@ -9,6 +9,7 @@ case, so a scheduler killed and started again, or run twice, says nothing twice.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
@@ -55,7 +56,7 @@ async def step(cx: Complaints) -> bool:
                 changed.append(c)
         await save_many(cx, s, changed)
         finished = len(docs) < size
-        update: dict = {"$set": {"cursor": "" if finished else docs[-1]["_id"], "updated_at": now}}
+        update: dict[str, Any] = {"$set": {"cursor": "" if finished else docs[-1]["_id"], "updated_at": now}}
         if finished:
             update["$inc"] = {"passes": 1}
             update["$set"]["last_pass_day"] = day.isoformat()

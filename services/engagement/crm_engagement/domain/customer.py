@@ -21,6 +21,8 @@ from typing import Any
 
 from crm_contracts.engagement import (
     ContactBlocked,
+    ContactChannel,
+    Purpose,
     TaskCancelled,
     TaskCreated,
     TaskReassigned,
@@ -33,7 +35,7 @@ from crm_engagement.domain.tasks import Task, task_id
 
 # When the preferred channel is refused, a message may go another written way; a call or visit falls back to
 # the other spoken one. A visit needs no consent channel.
-FALLBACKS: dict[str, tuple[str, ...]] = {
+FALLBACKS: dict[ContactChannel, tuple[ContactChannel, ...]] = {
     "call": ("visit",),
     "visit": ("call",),
     "sms": ("wechat", "app", "email"),
@@ -87,7 +89,7 @@ class EngagedCustomer:
         *,
         kind: str,
         due_on: date,
-        channel: str,
+        channel: ContactChannel,
         policy: EngagementPolicy,
         now: datetime,
         parts: Sequence[object],
@@ -95,7 +97,7 @@ class EngagedCustomer:
         visible_from: date | None = None,
         note: str | None = None,
         created_by: str = "engagement",
-        purpose: str | None = None,
+        purpose: Purpose | None = None,
         due_basis: tuple[date, int] | None = None,
     ) -> Task | None:
         """A new task for the customer's owner, on `channel` or a fallback the customer has not refused.
@@ -111,7 +113,7 @@ class EngagedCustomer:
                     attempt_id=f"{tid}:planned",
                     customer_id=self.customer_id,
                     channel=channel,
-                    purpose=purpose,  # type: ignore[arg-type]
+                    purpose=purpose,
                     rule=blocked.rule,
                     detail=blocked.detail,
                     staff_id=created_by,
@@ -144,15 +146,15 @@ class EngagedCustomer:
         return task
 
     def _channel_for(
-        self, preferred: str, purpose: str, policy: EngagementPolicy, now: datetime
-    ) -> tuple[str | None, contact.Blocked | None]:
+        self, preferred: ContactChannel, purpose: Purpose, policy: EngagementPolicy, now: datetime
+    ) -> tuple[ContactChannel | None, contact.Blocked | None]:
         first: contact.Blocked | None = None
         for ch in (preferred, *FALLBACKS.get(preferred, ())):
             blocked = contact.check(
                 channel=ch,
                 purpose=purpose,
                 at=now,
-                consents=self.consents,  # type: ignore[arg-type]
+                consents=self.consents,
                 marketing_contacts=(),
                 rules=policy.contact,
                 is_public_holiday=lambda _d: False,
@@ -229,7 +231,7 @@ class EngagedCustomer:
         planned twice, it is stored once."""
         if self.tier not in policy.care.tiers or self.owner is None or self.merged_into:
             return []
-        lead = policy.care.days_before.get(self.tier, 0)  # type: ignore[call-overload]
+        lead = policy.care.days_before.get(self.tier, 0)
         found = occasions_between(
             today,
             today + timedelta(days=lead),
@@ -243,7 +245,7 @@ class EngagedCustomer:
             task = self.plan_task(
                 kind=o.kind,
                 due_on=o.on,
-                channel=policy.care.channel.get(self.tier, "sms"),  # type: ignore[call-overload]
+                channel=policy.care.channel.get(self.tier, "sms"),
                 policy=policy,
                 now=now,
                 parts=parts,
@@ -311,7 +313,7 @@ class EngagedCustomer:
             TaskCancelled(
                 task_id=task.task_id,
                 customer_id=self.customer_id,
-                kind=task.kind,  # type: ignore[arg-type]
+                kind=task.kind,
                 reason=reason,
                 at=now,
             )
@@ -393,7 +395,7 @@ class EngagedCustomer:
                 self._move_channel(t, chosen, reason="consent.opt_out", now=now)
         return True
 
-    def _move_channel(self, task: Task, channel: str, *, reason: str, now: datetime) -> None:
+    def _move_channel(self, task: Task, channel: ContactChannel, *, reason: str, now: datetime) -> None:
         if not any(n is task for n in self.new_tasks):
             self._change(
                 task,
@@ -469,12 +471,12 @@ def task_created(t: Task) -> TaskCreated:
         task_id=t.task_id,
         customer_id=t.customer_id,
         kind=t.kind,
-        purpose=t.purpose,  # type: ignore[arg-type]
+        purpose=t.purpose,
         channel=t.channel,
         assignee=t.assignee,
         branch=t.branch,
         tier=t.tier,
-        due_on=t.due_on,  # type: ignore[arg-type]
+        due_on=t.due_on,
         occasion=t.occasion,
         created_at=t.created_at,
         provisional=t.provisional or None,

@@ -49,7 +49,8 @@ def festival_date(name: str, year: int) -> dt.date:
     if festival.calendar == "solar":
         return dt.date(year, festival.month, festival.day)
     try:
-        return LunarDate(year, festival.month, festival.day, False).to_solar_date()
+        solar: dt.date = LunarDate(year, festival.month, festival.day, False).to_solar_date()
+        return solar
     except ValueError as exc:
         raise ValueError(f"cannot place {name} in {year}: {exc}") from exc
 

@@ -35,7 +35,7 @@ class CadenceRule(Rules):
 
 class CareRules(Rules):
     days_before: dict[TierName, LeadDays] = Field(
-        default_factory=lambda: {"key": 7, "vip": 5, "potential": 3, "ordinary": 1, "small": 0},
+        default={"key": 7, "vip": 5, "potential": 3, "ordinary": 1, "small": 0},
         description="a care task appears this many days before the occasion (it is due on the day)",
     )
     birthday: bool = True
@@ -43,7 +43,7 @@ class CareRules(Rules):
     festivals: list[
         Literal["spring_festival", "lantern", "dragon_boat", "mid_autumn", "double_ninth", "new_year", "national_day"]
     ] = Field(
-        default_factory=lambda: [
+        default=[
             "spring_festival",
             "lantern",
             "dragon_boat",
@@ -54,11 +54,11 @@ class CareRules(Rules):
         ]
     )
     channel: dict[TierName, ContactChannel] = Field(
-        default_factory=lambda: {"key": "visit", "vip": "call", "potential": "call", "ordinary": "sms", "small": "sms"},
+        default={"key": "visit", "vip": "call", "potential": "call", "ordinary": "sms", "small": "sms"},
         description="how the greeting is made, per tier",
     )
     tiers: list[TierName] = Field(
-        default_factory=lambda: ["small", "ordinary", "potential", "vip", "key"],
+        default=["small", "ordinary", "potential", "vip", "key"],
         description="tiers that get care moments",
     )
 
@@ -66,11 +66,11 @@ class CareRules(Rules):
 class TriggerRules(Rules):
     welcome_working_days: int = Field(default=2, ge=0, le=30, description="tier upgrade: welcome call by the new owner")
     welcome_tiers: list[TierName] = Field(
-        default_factory=lambda: ["ordinary", "potential", "vip", "key"],
+        default=["ordinary", "potential", "vip", "key"],
         description="upgrades into these tiers get a welcome call",
     )
     welcome_first_tiers: list[TierName] = Field(
-        default_factory=lambda: ["vip", "key"],
+        default=["vip", "key"],
         description="a customer whose first tier is one of these gets the same welcome call as one upgraded into it",
     )
     retention_working_days: int = Field(default=1, ge=0, le=30, description="churn risk: retention call")
@@ -96,7 +96,7 @@ class ContactRules(Rules):
     )
     quiet_from: time = Field(default=time(21, 0), description="no marketing calls or SMS from this local time …")
     quiet_until: time = Field(default=time(8, 0), description="… until this local time")
-    quiet_channels: list[ContactChannel] = Field(default_factory=lambda: ["call", "sms"])
+    quiet_channels: list[ContactChannel] = Field(default=["call", "sms"])
     no_marketing_on_public_holidays: bool = True
     timezone: str = "Asia/Shanghai"
     marketing_needs_consent: bool = Field(
@@ -133,7 +133,7 @@ class SurveyRules(Rules):
 
 class PointsRules(Rules):
     monthly: dict[TierName, int] = Field(
-        default_factory=lambda: {"key": 500, "vip": 200, "potential": 100, "ordinary": 50, "small": 10},
+        default={"key": 500, "vip": 200, "potential": 100, "ordinary": 50, "small": 10},
         description="points credited on the first of each month, by tier",
     )
     per_survey: int = Field(default=20, ge=0, le=10_000)
@@ -141,7 +141,7 @@ class PointsRules(Rules):
 
 class EngagementPolicy(Rules):
     cadence: dict[TierName, list[CadenceRule]] = Field(
-        default_factory=lambda: {
+        default={
             "key": [
                 CadenceRule(name="monthly_visit", channel="visit", every_days=30),
                 CadenceRule(name="fortnightly_call", channel="call", every_days=14),
@@ -160,7 +160,7 @@ class EngagementPolicy(Rules):
     surveys: SurveyRules = Field(default_factory=SurveyRules)
     points: PointsRules = Field(default_factory=PointsRules)
     purposes: dict[TaskKind, Purpose] = Field(
-        default_factory=lambda: {
+        default={
             "follow_up": "service",
             "birthday": "service",
             "anniversary": "service",

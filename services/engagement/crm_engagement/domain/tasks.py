@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from crm_contracts.engagement import ContactChannel, Purpose
 from crm_engagement.domain.policy import TIER_RANK
 
 # Most important first in a staff member's day, after tier and due date.
@@ -37,8 +38,8 @@ class Task:
     task_id: str
     customer_id: str
     kind: str
-    purpose: str
-    channel: str
+    purpose: Purpose
+    channel: ContactChannel
     due_on: date
     assignee: str | None
     branch: str | None
@@ -52,7 +53,7 @@ class Task:
     created_by: str = "engagement"
     note: str | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
-    asked_channel: str | None = None
+    asked_channel: ContactChannel | None = None
     """the channel the task was planned for; `channel` is another one while the customer does not allow it"""
     # A due date counted in working days keeps what it was counted from, so it can be counted again when the
     # working-day calendar changes (an official schedule replacing a provisional year).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 
@@ -12,7 +13,7 @@ def crossed_upward(*, previous: Decimal | None, current: Decimal, amount: Decima
     return previous is not None and previous < amount <= current
 
 
-def retention_is_service(reasons: list[str]) -> bool:
+def retention_is_service(reasons: Sequence[str]) -> bool:
     """A retention call about a problem the customer has (a complaint, low satisfaction) is a service contact, not
     marketing: it is never capped."""
     return any(r in ("complaint", "low_satisfaction") for r in reasons)

@@ -53,7 +53,9 @@ Overseer = Annotated[
     Principal,
     Depends(require_roles(Role.RM_SUPERVISOR, Role.BRANCH_MANAGER, Role.HEAD_OFFICE, Role.AUDITOR, Role.ADMIN)),
 ]
-Blocked = {409: {"description": "blocked by a contact or suitability rule, named in `rule`; the attempt is recorded"}}
+Blocked: dict[int | str, dict[str, Any]] = {
+    409: {"description": "blocked by a contact or suitability rule, named in `rule`; the attempt is recorded"}
+}
 
 
 @router.get("/policy", response_model=PolicyRead, tags=["policy"])

@@ -103,7 +103,7 @@ async def recompute(e: Engagement, revision: str) -> bool:
                             task_id=task.task_id,
                             customer_id=task.customer_id,
                             kind=task.kind,
-                            assignee=task.assignee,  # type: ignore[arg-type]
+                            assignee=task.assignee,
                             from_due_on=task.due_on,
                             to_due_on=due,
                             provisional=provisional,

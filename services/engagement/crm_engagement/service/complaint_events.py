@@ -4,6 +4,7 @@ satisfaction survey (BRIEF §4.3). Both are keyed by the complaint id, so a rede
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
@@ -15,7 +16,7 @@ from crm_kit.messaging import Incoming, Rejection
 
 
 async def apply_complaint_events(
-    *, e: Engagement, session: AsyncClientSession, items: list[Incoming[CloudEvent | None]]
+    *, e: Engagement, session: AsyncClientSession, items: list[Incoming[CloudEvent[Any] | None]]
 ) -> list[Rejection]:
     closed = [i for i in items if i.payload is not None and isinstance(i.payload.data, ComplaintClosed)]
     if not closed:
@@ -66,7 +67,7 @@ async def apply_complaint_events(
 
 
 def handler(e: Engagement):  # type: ignore[no-untyped-def]
-    async def handle(session: AsyncClientSession, items: list[Incoming[CloudEvent | None]]) -> list[Rejection]:
+    async def handle(session: AsyncClientSession, items: list[Incoming[CloudEvent[Any] | None]]) -> list[Rejection]:
         return await apply_complaint_events(e=e, session=session, items=items)
 
     return handle

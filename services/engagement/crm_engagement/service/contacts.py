@@ -11,7 +11,7 @@ from typing import Any
 from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from crm_contracts.engagement import ContactBlocked
+from crm_contracts.engagement import ContactBlocked, ContactChannel, Purpose
 from crm_engagement.domain import contact
 from crm_engagement.domain.customer import EngagedCustomer
 from crm_engagement.domain.policy import EngagementPolicy
@@ -53,8 +53,8 @@ async def check(
     session: AsyncClientSession,
     *,
     customer: EngagedCustomer,
-    channel: str,
-    purpose: str,
+    channel: ContactChannel,
+    purpose: Purpose,
     at: datetime,
     policy: EngagementPolicy,
     staff_id: str,
@@ -72,7 +72,7 @@ async def check(
         channel=channel,
         purpose=purpose,
         at=at,
-        consents=customer.consents,  # type: ignore[arg-type]
+        consents=customer.consents,
         marketing_contacts=recent,
         rules=policy.contact,
         is_public_holiday=e.is_public_holiday,
@@ -139,7 +139,7 @@ async def record_blocked(
                     channel=channel,
                     purpose=purpose,
                     rule=rule,
-                    detail=detail,  # type: ignore[arg-type]
+                    detail=detail,
                     staff_id=staff_id,
                     at=at,
                     context=context,
@@ -148,5 +148,5 @@ async def record_blocked(
                 customer_id=customer_id,
             )
         ],
-    )  # type: ignore[arg-type]
+    )
     return BlockedAttempt(attempt_id, rule, detail)

@@ -201,7 +201,7 @@ async def save(e: Engagement, session: AsyncClientSession, loaded: Loaded, *, on
             ordered=True,
             session=session,
         )
-        fresh_attempts = {blocked[i].attempt_id for i in result.upserted_ids}
+        fresh_attempts = {blocked[i].attempt_id for i in result.upserted_ids or {}}
     writes: list[UpdateOne] = []
     messages: list[OutgoingMessage] = []
     for c in customers:
@@ -238,7 +238,7 @@ async def _insert_tasks(e: Engagement, session: AsyncClientSession, loaded: Load
         for t in new_tasks
     ]
     result = await e.store.tasks.bulk_write(ops, ordered=True, session=session)
-    inserted = {new_tasks[i].task_id for i in result.upserted_ids}
+    inserted = {new_tasks[i].task_id for i in result.upserted_ids or {}}
     keyed = [(t, key) for t in new_tasks if t.task_id in inserted and (key := open_key(t)) is not None]
     if not keyed:
         return inserted
@@ -250,7 +250,7 @@ async def _insert_tasks(e: Engagement, session: AsyncClientSession, loaded: Load
         ordered=True,
         session=session,
     )
-    claimed = {keyed[i][0].task_id for i in result.upserted_ids}
+    claimed = {keyed[i][0].task_id for i in result.upserted_ids or {}}
     refused = [(t, key) for t, key in keyed if t.task_id not in claimed]
     if refused:
         await e.store.tasks.delete_many({"_id": {"$in": [t.task_id for t, _ in refused]}}, session=session)

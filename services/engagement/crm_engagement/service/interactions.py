@@ -67,13 +67,13 @@ async def record(
                     interaction_id=iid,
                     customer_id=customer.customer_id,
                     channel=channel,
-                    purpose=purpose,  # type: ignore[arg-type]
+                    purpose=purpose,
                     direction=direction,
                     staff_id=staff_id,
                     occurred_at=occurred_at,
                     task_id=task_id,
                     outcome=outcome,
-                ),  # type: ignore[arg-type]
+                ),
                 customer_id=customer.customer_id,
             )
         ],

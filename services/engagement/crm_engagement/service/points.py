@@ -69,7 +69,7 @@ async def credit_many(e: Engagement, session: AsyncClientSession, earnings: list
         ordered=True,
         session=session,
     )
-    new = [earnings[i] for i in sorted(result.upserted_ids)]
+    new = [earnings[i] for i in sorted(result.upserted_ids or {})]
     if not new:
         return 0
     totals: dict[str, int] = defaultdict(int)
@@ -104,7 +104,7 @@ async def credit_many(e: Engagement, session: AsyncClientSession, earnings: list
             e.event(
                 PointsChanged(
                     customer_id=x.customer_id, entry_id=x.entry_id, change=x.points, balance=b, reason=x.reason, at=now
-                ),  # type: ignore[arg-type]
+                ),
                 customer_id=x.customer_id,
             )
             for x, b in zip(new, after, strict=True)

@@ -6,6 +6,8 @@ a redelivery or an older event changes nothing."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_contracts.envelope import CloudEvent
@@ -16,7 +18,7 @@ from crm_engagement.service.context import Engagement, load, save
 from crm_kit.messaging import Incoming, Rejection
 
 
-def _ids(ev: CloudEvent | None) -> list[str]:  # type: ignore[type-arg]
+def _ids(ev: CloudEvent[Any] | None) -> list[str]:
     if ev is None:
         return []
     if isinstance(ev.data, CustomerMerged):
@@ -25,7 +27,7 @@ def _ids(ev: CloudEvent | None) -> list[str]:  # type: ignore[type-arg]
 
 
 async def apply_profile_events(
-    *, e: Engagement, session: AsyncClientSession, items: list[Incoming[CloudEvent | None]]
+    *, e: Engagement, session: AsyncClientSession, items: list[Incoming[CloudEvent[Any] | None]]
 ) -> list[Rejection]:
     policy, version = await policies.current(e, session)
     loaded = await load(e, session, {cid for i in items for cid in _ids(i.payload)})
@@ -47,9 +49,9 @@ async def apply_profile_events(
             c.customer_since = data.registered_at.date()
             c.birth_month_day = getattr(data, "birth_month_day", None)
             if getattr(data, "risk_tolerance", None) is not None:
-                c.risk_tolerance = data.risk_tolerance  # type: ignore[attr-defined]
-                c.risk_assessed_on = data.risk_assessed_on  # type: ignore[attr-defined]
-                c.professional_investor = bool(data.professional_investor)  # type: ignore[attr-defined]
+                c.risk_tolerance = data.risk_tolerance
+                c.risk_assessed_on = data.risk_assessed_on
+                c.professional_investor = bool(data.professional_investor)
             care.add(c.customer_id)
         elif isinstance(data, CustomerUpdated):
             c = subject
@@ -128,7 +130,7 @@ async def apply_profile_events(
 
 
 def handler(e: Engagement):  # type: ignore[no-untyped-def]
-    async def handle(session: AsyncClientSession, items: list[Incoming[CloudEvent | None]]) -> list[Rejection]:
+    async def handle(session: AsyncClientSession, items: list[Incoming[CloudEvent[Any] | None]]) -> list[Rejection]:
         return await apply_profile_events(e=e, session=session, items=items)
 
     return handle

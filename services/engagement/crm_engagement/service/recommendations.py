@@ -136,7 +136,7 @@ async def recommend(*, e: Engagement, principal: Principal, body: Recommendation
                         staff_id=staff,
                         channel=body.channel,
                         at=now,
-                    ),  # type: ignore[arg-type]
+                    ),
                     customer_id=customer.customer_id,
                 )
             ],

@@ -31,7 +31,7 @@ async def follow_ups(*, e: Engagement, principal: Principal, branch: str | None)
             r["done_on_time"] += bool(d.get("on_time"))
         else:
             r["cancelled"] += 1
-    staff = [
+    staff: list[dict[str, Any]] = [
         {"staff_id": k, **v, "on_time_rate": round(v["done_on_time"] / v["done"], 3) if v["done"] else None}
         for k, v in sorted(rows.items())
     ]

@@ -167,7 +167,7 @@ async def complete(*, e: Engagement, principal: Principal, task_id: str, body: T
             TaskCompleted(
                 task_id=task_id,
                 customer_id=c.customer_id,
-                kind=task.kind,  # type: ignore[arg-type]
+                kind=task.kind,
                 assignee=task.assignee,
                 completed_by=principal.staff_id,
                 completed_at=at,
@@ -175,7 +175,7 @@ async def complete(*, e: Engagement, principal: Principal, task_id: str, body: T
                 channel=channel,
                 on_time=on_time,
             )
-        )  # type: ignore[arg-type]
+        )
         if task.kind == "follow_up":
             c.follow_up_done(task, on=day)
             c.plan_cadence(

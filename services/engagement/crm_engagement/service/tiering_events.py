@@ -7,6 +7,8 @@ redelivery changes nothing."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_contracts.envelope import CloudEvent
@@ -18,7 +20,7 @@ from crm_kit.messaging import Incoming, Rejection
 
 
 async def apply_tiering_events(
-    *, e: Engagement, session: AsyncClientSession, items: list[Incoming[CloudEvent | None]]
+    *, e: Engagement, session: AsyncClientSession, items: list[Incoming[CloudEvent[Any] | None]]
 ) -> list[Rejection]:
     relevant = [
         i
@@ -110,7 +112,7 @@ async def apply_tiering_events(
 
 
 def handler(e: Engagement):  # type: ignore[no-untyped-def]
-    async def handle(session: AsyncClientSession, items: list[Incoming[CloudEvent | None]]) -> list[Rejection]:
+    async def handle(session: AsyncClientSession, items: list[Incoming[CloudEvent[Any] | None]]) -> list[Rejection]:
         return await apply_tiering_events(e=e, session=session, items=items)
 
     return handle

@@ -50,7 +50,9 @@ async def apply_balance_batch(
         if snap.breakdown and total != snap.aum:
             rejected.append((ref, f"breakdown: parts add up to {total}, not aum {snap.aum}"))
             continue
-        grouped[snap.core_customer_no].append(Position(snap.aum, snap.as_of, dict(snap.breakdown)))
+        grouped[snap.core_customer_no].append(
+            Position(snap.aum, snap.as_of, {str(part): value for part, value in snap.breakdown.items()})
+        )
         causes[(snap.core_customer_no, snap.as_of)] = ref
 
     customer_updates: list[UpdateOne] = []

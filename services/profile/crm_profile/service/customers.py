@@ -48,6 +48,13 @@ def etag(version: int) -> str:
     return f'"v{version}"'
 
 
+def _updated(doc: dict[str, Any] | None) -> dict[str, Any]:
+    """The document an update in this transaction returned: None only when a concurrent change won the race."""
+    if doc is None:
+        raise Conflict("the customer was changed meanwhile; read it again and retry")
+    return doc
+
+
 async def _load(
     p: Profile, principal: Principal, customer_id: str, session: AsyncClientSession | None = None
 ) -> dict[str, Any]:
@@ -207,11 +214,17 @@ async def update_customer(
         if "core_customer_no" in update and update["core_customer_no"] is None:
             update.pop("core_customer_no")
             unset["core_customer_no"] = ""
-        new_doc = await p.store.customers.find_one_and_update(
-            {"_id": customer_id, "version": doc["version"]},
-            {"$set": {**update, "version": version}, "$inc": {"event_seq": 1}, **({"$unset": unset} if unset else {})},
-            session=s,
-            return_document=ReturnDocument.AFTER,
+        new_doc = _updated(
+            await p.store.customers.find_one_and_update(
+                {"_id": customer_id, "version": doc["version"]},
+                {
+                    "$set": {**update, "version": version},
+                    "$inc": {"event_seq": 1},
+                    **({"$unset": unset} if unset else {}),
+                },
+                session=s,
+                return_document=ReturnDocument.AFTER,
+            )
         )
         changes = {k: {"from": before[k], "to": plain_new[k]} for k in fields if k not in SENSITIVE_FIELDS}
         await p.store.history.insert_one(
@@ -246,7 +259,7 @@ async def update_customer(
                 event_seq_after=new_doc["event_seq"],
             ),
         )
-        return new_doc  # type: ignore[return-value]
+        return new_doc
 
     try:
         doc = await p.rt.mongo.transaction(txn)
@@ -292,19 +305,21 @@ async def set_consent(
         now = _now()
         entry = {"granted": body.granted, "changed_at": now, "source": body.source, "changed_by": principal.staff_id}
         version = doc["version"] + 1
-        new_doc = await p.store.customers.find_one_and_update(
-            {"_id": customer_id},
-            {
-                "$set": {
-                    f"consents.{channel}": entry,
-                    "version": version,
-                    "updated_at": now,
-                    "updated_by": principal.staff_id,
+        new_doc = _updated(
+            await p.store.customers.find_one_and_update(
+                {"_id": customer_id},
+                {
+                    "$set": {
+                        f"consents.{channel}": entry,
+                        "version": version,
+                        "updated_at": now,
+                        "updated_by": principal.staff_id,
+                    },
+                    "$inc": {"event_seq": 1},
                 },
-                "$inc": {"event_seq": 1},
-            },
-            session=s,
-            return_document=ReturnDocument.AFTER,
+                session=s,
+                return_document=ReturnDocument.AFTER,
+            )
         )
         await p.store.history.insert_one(
             history_row(
@@ -327,7 +342,7 @@ async def set_consent(
                             customer_id=customer_id,
                             channel=channel,
                             granted=body.granted,
-                            changed_at=now,  # type: ignore[arg-type]
+                            changed_at=now,
                             source=body.source,
                             changed_by=principal.staff_id,
                         ),
@@ -337,11 +352,12 @@ async def set_consent(
                 event_seq_after=new_doc["event_seq"],
             ),
         )
-        return new_doc  # type: ignore[return-value]
+        return new_doc
 
     doc = await p.rt.mongo.transaction(txn)
     p.rt.outbox.notify()
-    return doc.get("consents", {})
+    consents: dict[str, Any] = doc.get("consents", {})
+    return consents
 
 
 # --- relationships ---------------------------------------------------------------------------------
@@ -548,22 +564,24 @@ async def merge_customers(*, p: Profile, principal: Principal, survivor_id: str,
                 customer_id=survivor["_id"],
             ),
         )
-        new_doc = await p.store.customers.find_one_and_update(
-            {"_id": survivor["_id"]},
-            {
-                "$set": {
-                    **taken,
-                    "consents": consents,
-                    "tags": tags,
-                    "version": version,
-                    "updated_at": now,
-                    "updated_by": principal.staff_id,
+        new_doc = _updated(
+            await p.store.customers.find_one_and_update(
+                {"_id": survivor["_id"]},
+                {
+                    "$set": {
+                        **taken,
+                        "consents": consents,
+                        "tags": tags,
+                        "version": version,
+                        "updated_at": now,
+                        "updated_by": principal.staff_id,
+                    },
+                    "$inc": {"event_seq": len(events)},
+                    "$addToSet": {"merged_ids": duplicate["_id"]},
                 },
-                "$inc": {"event_seq": len(events)},
-                "$addToSet": {"merged_ids": duplicate["_id"]},
-            },
-            session=s,
-            return_document=ReturnDocument.AFTER,
+                session=s,
+                return_document=ReturnDocument.AFTER,
+            )
         )
         await p.store.relationships.update_many(
             {"from_id": duplicate["_id"]}, {"$set": {"from_id": survivor["_id"]}}, session=s
@@ -590,7 +608,7 @@ async def merge_customers(*, p: Profile, principal: Principal, survivor_id: str,
                 session=s,
             )
         await p.rt.outbox.add(s, p.numbered(events, event_seq_after=new_doc["event_seq"]))
-        return new_doc  # type: ignore[return-value]
+        return new_doc
 
     doc = await p.rt.mongo.transaction(txn)
     p.rt.outbox.notify()

@@ -43,7 +43,7 @@ FIELDS = {
 
 def parse_tiering_event(raw: bytes) -> TieringEvent | None:
     """The CloudEvent if the archive acts on its type, None for the other tiering events."""
-    return read_event(raw, APPLIED)  # type: ignore[return-value]
+    return read_event(raw, APPLIED)
 
 
 def _as_stored(moment: datetime) -> datetime:
@@ -159,9 +159,9 @@ async def apply_tiering_batch(
             )
             continue
         if isinstance(event.data, OwnerAssigned):
-            change, row = _owner_assigned(cust, event)  # type: ignore[arg-type]
+            change, row = _owner_assigned(cust, event)
         else:
-            change, row = _tier_changed(cust, event)  # type: ignore[arg-type]
+            change, row = _tier_changed(cust, event)
         # Later events of the same batch compare against what this one left.
         cust.update(change)
         changes.setdefault(cust["_id"], {}).update(change)

@@ -20,6 +20,7 @@ from crm_contracts.tiering import (
 )
 from crm_tiering.domain import churn, lifecycle
 from crm_tiering.domain.balances import Point, average_daily, peak_within, record
+from crm_tiering.domain.churn import LargeDrop, SurveyAnswer
 from crm_tiering.domain.policy import Policy
 from crm_tiering.domain.tiers import decide
 
@@ -80,9 +81,9 @@ class TieredCustomer:
     stage_since: date | None = None
     churn: dict[str, str] = field(default_factory=dict)
     churn_since: date | None = None
-    drop: churn.LargeDrop | None = None
+    drop: LargeDrop | None = None
     open_complaints: list[str] = field(default_factory=list)
-    satisfaction: churn.SurveyAnswer | None = None
+    satisfaction: SurveyAnswer | None = None
     """The latest scored survey answer (low or not): a low one is a churn reason for a while."""
     evaluated_on: date | None = None
     due_on: date | None = None
@@ -205,7 +206,7 @@ class TieredCustomer:
             return
         self._evaluate_churn(max(on, self.evaluated_on or on), policy)
 
-    def survey_answered(self, answer: churn.SurveyAnswer, *, policy: Policy) -> bool:
+    def survey_answered(self, answer: SurveyAnswer, *, policy: Policy) -> bool:
         """A satisfaction-survey answer. Only the latest counts: one answered before the answer kept (it arrived
         late, or again) changes nothing, nor does one without a score. A low one raises the warning until
         `low_satisfaction_days` have passed (the due sweep clears it then); a later one that is not low clears it."""
@@ -235,7 +236,7 @@ class TieredCustomer:
                 assigned_at=at,
                 note=note,
             )
-        )  # type: ignore[arg-type]
+        )
         self.owner = new_owner
         return True
 
@@ -266,14 +267,14 @@ class TieredCustomer:
                 customer_id=self.customer_id,
                 branch=self.branch,
                 from_tier=self.tier,
-                to_tier=d.tier,  # type: ignore[arg-type]
+                to_tier=d.tier,
                 reason=d.reason,
                 policy_version=version,
                 as_of=on,
                 basis_amount=basis,
                 basis=policy.basis,
             )
-        )  # type: ignore[arg-type]
+        )
         self.tier_history = [
             *self.tier_history,
             {
@@ -305,7 +306,7 @@ class TieredCustomer:
                 LifecycleChanged(
                     customer_id=self.customer_id,
                     from_stage=self.stage,
-                    to_stage=stage,  # type: ignore[arg-type]
+                    to_stage=stage,
                     as_of=on,
                     reasons=why,
                     policy_version=version,
@@ -347,7 +348,7 @@ class TieredCustomer:
                     aum=self.aum,
                     reasons=[ChurnReason(rule=rule, detail=detail) for rule, detail in sorted(now.items())],
                 )
-            )  # type: ignore[arg-type]
+            )
             self.churn_since = self.churn_since if self.churn else on
         elif resolved and not now:
             self.events.append(ChurnRiskCleared(customer_id=self.customer_id, as_of=on, resolved=sorted(resolved)))

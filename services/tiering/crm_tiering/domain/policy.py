@@ -79,7 +79,7 @@ class ValueRules(Rules):
     # banking cannot send is refused, and every type needs its own margin (0 for a product the bank does not
     # earn on), so no breakdown part is ever valued at a fallback.
     margins: dict[ProductType, Annotated[Decimal, Field(ge=0, le=1)]] = Field(
-        default_factory=lambda: {
+        default={
             "deposit": Decimal("0.005"),
             "wealth": Decimal("0.010"),
             "fund": Decimal("0.012"),
@@ -158,6 +158,13 @@ class Policy(Rules):
 
     def rule(self, tier: str | None) -> TierRule | None:
         return next((t for t in self.tiers if t.name == tier), None)
+
+    def responsible_roles(self, tier: str | None) -> list[StaffRole]:
+        """Who may own a customer of `tier`; every tier a customer is in has a rule."""
+        rule = self.rule(tier)
+        if rule is None:
+            raise ValueError(f"no rule for tier {tier!r}")
+        return rule.responsible_roles
 
 
 def _tier(name: TierName, bound: str, *roles: StaffRole) -> TierRule:

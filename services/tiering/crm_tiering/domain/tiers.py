@@ -25,7 +25,7 @@ def tier_for(amount: Decimal, policy: Policy) -> str | None:
 
 
 def rank(tier: str | None) -> int:
-    return -1 if tier is None else TIER_ORDER.index(tier)  # type: ignore[arg-type]
+    return -1 if tier is None else TIER_ORDER.index(tier)
 
 
 @dataclass(frozen=True)

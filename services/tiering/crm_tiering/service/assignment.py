@@ -89,10 +89,8 @@ class Owners:
         needing = [
             c
             for c in entered
-            if needs_new_owner(
-                by_id.get(c.owner or ""), branch=c.branch, roles=self.policy.rule(c.tier).responsible_roles
-            )
-        ]  # type: ignore[union-attr]
+            if needs_new_owner(by_id.get(c.owner or ""), branch=c.branch, roles=self.policy.responsible_roles(c.tier))
+        ]
         if not needing:
             return
         at = self.at or datetime.now(UTC)

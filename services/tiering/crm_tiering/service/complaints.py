@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_contracts.complaints import ComplaintClosed, ComplaintOpened
@@ -12,21 +14,22 @@ from crm_tiering.service.context import Tiering, load, save
 
 
 async def apply_complaint_events(
-    *, t: Tiering, session: AsyncClientSession, items: list[Incoming[CloudEvent | None]]
+    *, t: Tiering, session: AsyncClientSession, items: list[Incoming[CloudEvent[Any] | None]]
 ) -> list[Rejection]:
     policy, _ = await policies.current(t, session)
     relevant = [
-        i for i in items if i.payload is not None and isinstance(i.payload.data, (ComplaintOpened, ComplaintClosed))
+        (i, i.payload.data)
+        for i in items
+        if i.payload is not None and isinstance(i.payload.data, (ComplaintOpened, ComplaintClosed))
     ]
-    loaded = await load(t, session, {i.payload.data.customer_id for i in relevant})  # type: ignore[union-attr]
+    loaded = await load(t, session, {data.customer_id for _, data in relevant})
     rejections: list[Rejection] = []
-    for item in relevant:
-        data = item.payload.data
-        c = loaded.customers.get(data.customer_id)  # type: ignore[union-attr]
+    for item, data in relevant:
+        c = loaded.customers.get(data.customer_id)
         if c is None:
             # The complaint may overtake the registration (another topic): keep it, the registration fills in
             # branch and owner when it arrives.
-            c = loaded.add_new(data.customer_id)  # type: ignore[union-attr]
+            c = loaded.add_new(data.customer_id)
         if isinstance(data, ComplaintOpened):
             c.complaint_opened(data.complaint_id, on=data.opened_at.date(), policy=policy)
         elif isinstance(data, ComplaintClosed):
@@ -37,7 +40,7 @@ async def apply_complaint_events(
 
 
 def handler(t: Tiering):  # type: ignore[no-untyped-def]
-    async def handle(session: AsyncClientSession, items: list[Incoming[CloudEvent | None]]) -> list[Rejection]:
+    async def handle(session: AsyncClientSession, items: list[Incoming[CloudEvent[Any] | None]]) -> list[Rejection]:
         return await apply_complaint_events(t=t, session=session, items=items)
 
     return handle

@@ -144,9 +144,9 @@ async def save(t: Tiering, session: AsyncClientSession, loaded: Loaded, *, only:
     for cid, c in loaded.customers.items():
         if only is not None and cid not in only:
             continue
-        before, after = loaded.owners.get(cid), (None if c.merged_into else c.owner)
-        if before != after:
-            owned.update({k: v for k, v in ((before, -1), (after, 1)) if k})
+        owner_before, owner_after = loaded.owners.get(cid), (None if c.merged_into else c.owner)
+        if owner_before != owner_after:
+            owned.update({k: v for k, v in ((owner_before, -1), (owner_after, 1)) if k})
     if updates:
         await t.store.customers.bulk_write(updates, ordered=False, session=session)
     if any(owned.values()):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
@@ -22,7 +23,7 @@ from crm_tiering.service.assignment import Owners
 from crm_tiering.service.context import Tiering, advance_clock, load, save
 
 
-def _customer_ids(ev: CloudEvent | None) -> list[str]:  # type: ignore[type-arg]
+def _customer_ids(ev: CloudEvent[Any] | None) -> list[str]:
     if ev is None:
         return []  # a type tiering does not know
     if isinstance(ev.data, CustomerMerged):
@@ -30,13 +31,13 @@ def _customer_ids(ev: CloudEvent | None) -> list[str]:  # type: ignore[type-arg]
     return [ev.subject]
 
 
-def _by_day(items: list[Incoming[CloudEvent | None]]) -> list[list[Incoming[CloudEvent | None]]]:  # type: ignore[type-arg]
+def _by_day(items: list[Incoming[CloudEvent[Any] | None]]) -> list[list[Incoming[CloudEvent[Any] | None]]]:
     """The batch as the nights it covers: a catch-up feed (a week of one customer in one poll) is applied day by
     day across all its customers, as the same days sent one a night would be — owners are handed out at the end
     of each day, so who gets a customer does not depend on how the feed was cut into deliveries. Each customer's
     events keep their order: an event other than a balance goes with the day of the balance before it."""
     last: dict[str, date] = {}
-    keyed: list[tuple[date, int, Incoming[CloudEvent | None]]] = []  # type: ignore[type-arg]
+    keyed: list[tuple[date, int, Incoming[CloudEvent[Any] | None]]] = []
     for index, item in enumerate(items):
         if item.payload is None:
             continue
@@ -48,7 +49,7 @@ def _by_day(items: list[Incoming[CloudEvent | None]]) -> list[list[Incoming[Clou
             last[cid] = day
         keyed.append((day, index, item))
     keyed.sort(key=lambda k: (k[0], k[1]))
-    nights: list[list[Incoming[CloudEvent | None]]] = []  # type: ignore[type-arg]
+    nights: list[list[Incoming[CloudEvent[Any] | None]]] = []
     for position, (day, _, item) in enumerate(keyed):
         if position == 0 or day != keyed[position - 1][0]:
             nights.append([])
@@ -79,7 +80,7 @@ async def _observe(
 
 
 async def apply_profile_events(
-    *, t: Tiering, session: AsyncClientSession, items: list[Incoming[CloudEvent | None]]
+    *, t: Tiering, session: AsyncClientSession, items: list[Incoming[CloudEvent[Any] | None]]
 ) -> list[Rejection]:
     policy, number = await policies.current(t, session)
     loaded = await load(t, session, {cid for i in items for cid in _customer_ids(i.payload)})
@@ -116,9 +117,10 @@ async def apply_profile_events(
                     c.profile_seq = max(c.profile_seq, held.seq or 0)
                 c.registration_arrived(policy=policy)
             elif isinstance(data, CustomerUpdated):
-                c = loaded.customers.get(data.customer_id)
-                if c is None:
+                known = loaded.customers.get(data.customer_id)
+                if known is None:
                     continue  # nothing tiering keeps has changed for a customer it does not know yet
+                c = known
                 c.age_band = data.age_band or c.age_band
                 c.income_band = data.income_band or c.income_band
             elif isinstance(data, AssetsChanged):
@@ -165,7 +167,7 @@ async def apply_profile_events(
 
 
 def handler(t: Tiering):  # type: ignore[no-untyped-def]
-    async def handle(session: AsyncClientSession, items: list[Incoming[CloudEvent | None]]) -> list[Rejection]:
+    async def handle(session: AsyncClientSession, items: list[Incoming[CloudEvent[Any] | None]]) -> list[Rejection]:
         return await apply_profile_events(t=t, session=session, items=items)
 
     return handle

@@ -8,6 +8,7 @@ A redelivery is dropped by the inbox; were it applied again, the answer kept is 
 from __future__ import annotations
 
 from datetime import UTC
+from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
@@ -34,7 +35,7 @@ def answer_of(data: SurveyAnswered) -> SurveyAnswer:
 
 
 async def apply_engagement_events(
-    *, t: Tiering, session: AsyncClientSession, items: list[Incoming[CloudEvent | None]]
+    *, t: Tiering, session: AsyncClientSession, items: list[Incoming[CloudEvent[Any] | None]]
 ) -> list[Rejection]:
     relevant = [i for i in items if i.payload is not None and isinstance(i.payload.data, SurveyAnswered)]
     if not relevant:
@@ -57,7 +58,7 @@ async def apply_engagement_events(
 
 
 def handler(t: Tiering):  # type: ignore[no-untyped-def]
-    async def handle(session: AsyncClientSession, items: list[Incoming[CloudEvent | None]]) -> list[Rejection]:
+    async def handle(session: AsyncClientSession, items: list[Incoming[CloudEvent[Any] | None]]) -> list[Rejection]:
         return await apply_engagement_events(t=t, session=session, items=items)
 
     return handle
