@@ -883,7 +883,8 @@ class Published:
 
 # Tiering's owner change and profile's event that makes a task travel on two topics, with no order between them:
 # a task is made for the new owner, or for the old one and then handed over. The task's final assignee is
-# compared (its document); who it was first made for, and the hand-over that followed, are not.
+# compared (its document); who it was first made for, and the hand-over that followed, are not. The same holds
+# for the tier a task was made under: a tier change may come before or after it (the task's document follows).
 TASK_CREATED = "crm.engagement.task.created.v1"
 TASK_REASSIGNED = "crm.engagement.task.reassigned.v1"
 
@@ -987,7 +988,7 @@ async def snapshot(cluster: Cluster) -> Snapshot:
         seq = headers.get("ce_sequence")
         race = etype == TASK_REASSIGNED and isinstance(data, dict) and data.get("reason") == "owner_change"
         if etype == TASK_CREATED and isinstance(data, dict):
-            data = {k: v for k, v in data.items() if k != "assignee"}
+            data = {k: v for k, v in data.items() if k not in ("assignee", "tier")}
         events.append(
             Published(
                 topic,
