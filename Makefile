@@ -1,4 +1,4 @@
-# Bank CRM monorepo. Needs only python3.11 (or python3) on a fresh machine.
+# Bank CRM monorepo. Needs only Python 3.11 or newer (python3.11, else python3) on a fresh machine.
 #   make run     the whole stack locally (embedded Kafka + MongoDB + services)
 #   make test    the test suite (PYTEST_ARGS="-m unit -x" to pass arguments)
 #   make lint    ruff (lint + format check) and mypy, as CI runs them
@@ -23,6 +23,9 @@ venv: $(VENV)/.installed
 
 # The virtualenv itself (created once).
 $(VENV):
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+	  echo "make: Bank CRM needs Python 3.11 or newer; found $$($(PYTHON) --version 2>&1 | head -1) ($(PYTHON))." \
+	    "Install python3.11 or run make PYTHON=/path/to/python3.11" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }
 	$(VENV_PY) -m pip install --upgrade pip || { rm -rf $(VENV); exit 1; }
 

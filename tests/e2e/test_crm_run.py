@@ -1,4 +1,5 @@
-"""`crm run` (what `make run` calls): a taken port stops it at once, naming the variable to change."""
+"""`crm run` (what `make run` calls): a taken port stops it at once, naming the variable to change. Every other
+address is a free port, so the tests pass while a `make run` stack holds the defaults."""
 
 import socket
 import subprocess
@@ -7,7 +8,18 @@ from pathlib import Path
 
 import pytest
 
+from crm_cli.stack import SERVICES, free_port
+
 pytestmark = pytest.mark.e2e
+
+
+def _free_addresses() -> dict[str, str]:
+    """Every address `crm run` takes, on a port free now (not the defaults a running stack may hold)."""
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
+        "MONGODB_URI": f"mongodb://127.0.0.1:{free_port()}/?directConnection=true",
+        **{spec.port_var: str(free_port()) for spec in SERVICES},
+    }
 
 
 @pytest.mark.parametrize("variable", ["PROFILE_PORT", "KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URI"])
@@ -24,7 +36,13 @@ def test_taken_port_fails_at_once_naming_the_variable(variable, tmp_path):
         crm = Path(sys.executable).parent / "crm"
         result = subprocess.run(
             [str(crm), "run"],
-            env={"PATH": "/usr/bin:/bin", variable: value, "CRM_DEV_DIR": str(tmp_path), "SEED": "0"},
+            env={
+                "PATH": "/usr/bin:/bin",
+                **_free_addresses(),
+                variable: value,
+                "CRM_DEV_DIR": str(tmp_path),
+                "SEED": "0",
+            },
             capture_output=True,
             text=True,
             timeout=60,
