@@ -1,7 +1,7 @@
-"""docker-compose.yml and services/*/Dockerfile checked against the code.
+"""docker-compose.yml and the one Dockerfile checked against the code.
 
 Every service package (services/<name>/pyproject.toml) must be deployable from compose: built from
-its own Dockerfile, published on the port its Settings class defaults to, configured only through
+the Dockerfile with `SERVICE=<name>`, published on the port its Settings class defaults to, configured only through
 variables its Settings class actually reads (a typo fails here instead of being silently ignored),
 given every setting that has no default, health-checked, and started only after healthy Kafka and
 MongoDB.
@@ -18,6 +18,9 @@ from typing import Any
 import pytest
 from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
+
+from crm_kit.serve import port_of
+from crm_kit.serve import settings_class as settings_class_of_server
 
 yaml = pytest.importorskip("yaml")
 
@@ -183,14 +186,16 @@ def test_there_is_at_least_one_service() -> None:
 
 
 @pytest.mark.parametrize("name", SERVICE_DIRS)
-def test_service_is_built_from_its_own_dockerfile(compose: dict[str, Any], name: str) -> None:
+def test_service_is_built_from_the_one_dockerfile(compose: dict[str, Any], name: str) -> None:
     assert name in compose["services"], f"services/{name} has a pyproject.toml but no compose service {name!r}"
     dockerfile = dockerfile_of(compose, name)
-    assert dockerfile == (ROOT / "services" / name / "Dockerfile").resolve(), f"{name} is built from {dockerfile}"
-    assert dockerfile.is_file(), f"{dockerfile} does not exist"
+    assert dockerfile == (ROOT / "Dockerfile").resolve(), f"{name} is built from {dockerfile}"
     build = compose["services"][name]["build"]
-    context = build if isinstance(build, str) else build.get("context", ".")
-    assert (ROOT / context).resolve() == ROOT, "build context must be the repository root (contracts/ and kit/)"
+    assert isinstance(build, dict) and (build.get("args") or {}).get("SERVICE") == name, (
+        f"{name} must be built with args: SERVICE: {name}"
+    )
+    assert (ROOT / build.get("context", ".")).resolve() == ROOT, "build context must be the repository root"
+    assert not (ROOT / "services" / name / "Dockerfile").exists(), "one Dockerfile for every service"
 
 
 @pytest.mark.parametrize("name", SERVICE_DIRS)
@@ -210,7 +215,8 @@ def test_service_is_health_checked_and_waits_for_healthy_infrastructure(compose:
     service = compose["services"][name]
     port = default_port(settings_class(name))
     command = healthcheck_command(service)
-    assert f":{port}/readyz" in command, f"{name}'s healthcheck should probe /readyz on {port}: {command}"
+    assert f"crm_kit.serve {name} --probe /readyz" in command, f"{name}'s healthcheck should probe /readyz: {command}"
+    assert port_of(name, environment(service)) == port
     depends = service.get("depends_on")
     assert isinstance(depends, dict), f"{name}: depends_on must be the long form with conditions"
     for dep in INFRASTRUCTURE:
@@ -281,31 +287,42 @@ def test_compose_environment_makes_valid_settings(
 
 @pytest.mark.parametrize("name", SERVICE_DIRS)
 def test_dockerfile_exposes_the_port_and_checks_health(compose: dict[str, Any], name: str) -> None:
-    cls = settings_class(name)
-    port, var = default_port(cls), port_var(cls)
-    package = SETTINGS[name][0].split(".", 1)[0]
+    port = default_port(settings_class(name))
     instructions = dockerfile_instructions(dockerfile_of(compose, name))
     by_kind: dict[str, list[str]] = {}
     for instr, args in instructions:
         by_kind.setdefault(instr, []).append(args)
 
     assert by_kind.get("FROM", [""])[0].startswith("python:3.11"), "base image must be python:3.11*"
-    exposed = {p.split("/")[0] for args in by_kind.get("EXPOSE", []) for p in args.split()}
-    assert str(port) in exposed, f"Dockerfile must EXPOSE {port}; exposes {sorted(exposed)}"
+    assert "SERVICE" in by_kind.get("ARG", []), "the Dockerfile takes ARG SERVICE"
+    exposed = set()
+    for args in by_kind.get("EXPOSE", []):
+        for item in args.split():
+            low, _, high = item.split("/")[0].partition("-")
+            exposed |= set(range(int(low), int(high or low) + 1))
+    assert port in exposed, f"Dockerfile must EXPOSE {port}; exposes {sorted(exposed)}"
     healthchecks = by_kind.get("HEALTHCHECK", [])
     assert healthchecks and not healthchecks[-1].upper().startswith("NONE"), "Dockerfile has no HEALTHCHECK"
-    assert "/healthz" in healthchecks[-1]
+    assert 'crm_kit.serve "$SERVICE" --probe /healthz' in healthchecks[-1]
     users = by_kind.get("USER", [])
     assert users and users[-1].split(":")[0] not in ("root", "0"), "the image must run as a non-root user"
     installs = " ".join(a for a in by_kind.get("RUN", []) if "pip install" in a)
-    for path in ("./contracts", "./kit", f"./services/{name}"):
+    for path in ("./contracts", "./kit", "./services/${SERVICE}"):
         assert path in installs, f"Dockerfile does not pip install {path}"
     cmd = by_kind.get("CMD", [""])[-1]
-    assert f"{package}.main:create_app" in cmd and "--factory" in cmd, (
-        f"CMD must run uvicorn --factory {package}.main:create_app"
+    assert "exec python -m crm_kit.serve" in cmd and "$SERVICE" in cmd, (
+        "CMD should exec the kit's server for $SERVICE, so SIGTERM reaches it (graceful shutdown)"
     )
-    assert f"${{{var}:-{port}}}" in cmd, f"CMD must bind --port ${{{var}:-{port}}}"
-    assert "exec " in cmd, "CMD should exec uvicorn so SIGTERM reaches it (graceful shutdown)"
+
+
+def test_the_server_takes_the_port_its_settings_read() -> None:
+    for name in SERVICE_DIRS:
+        cls = settings_class(name)
+        port, var = default_port(cls), port_var(cls)
+        assert port_of(name, {}) == port
+        assert port_of(name, {var: "9100"}) == 9100
+        assert port_of(name, {var.lower(): "9101"}) == 9101  # settings read the environment case-insensitively
+        assert settings_class_of_server(name) is cls
 
 
 def test_cli_service_table_agrees_with_settings() -> None:
