@@ -17,8 +17,8 @@ from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from crm_kit import audit as audit_trail
 from crm_kit import statutory_holidays as statute
+from crm_kit.audit import AuditTrail
 from crm_kit.calendar import (
     ScheduleInvalid,
     WorkingCalendar,
@@ -160,7 +160,7 @@ async def load_official_year(
     body: Any,
     by: str,
     role: str,
-    audit_collection: Any,
+    audit: AuditTrail,
     topic: str,
     event_type: type[Any],
     source: str,
@@ -190,8 +190,7 @@ async def load_official_year(
     async def txn(session: AsyncClientSession) -> dict[str, Any] | None:
         previous: dict[str, Any] | None = await rt.calendar_sync.save(session, schedule, by=by, role=role, at=at)
         change = "replaced" if previous else "loaded"
-        await audit_trail.write(
-            audit_collection,
+        await audit.record(
             session,
             staff_id=by,
             role=role,
@@ -235,7 +234,7 @@ async def load_official_year(
 
 
 async def announce_override_changes(
-    rt: Any, *, audit_collection: Any, topic: str, event_type: type[Any], source: str
+    rt: Any, *, audit: AuditTrail, topic: str, event_type: type[Any], source: str
 ) -> int:
     """The override file's years as this service last announced them, against what the file says now: each year
     added, changed or removed is audited (`calendar.override_loaded` / `_replaced` / `_removed`, by
@@ -258,8 +257,7 @@ async def announce_override_changes(
             change = "removed" if key not in now_years else "replaced" if key in before else "loaded"
             spec = now_years.get(key, {"holidays": {}, "workdays": []})
             was = "override" if key in before else ("official" if calendar.official(year) else "provisional")
-            await audit_trail.write(
-                audit_collection,
+            await audit.record(
                 session,
                 staff_id="override-file",
                 role="system",
@@ -300,13 +298,13 @@ class ServiceCalendar:
         self,
         rt: Any,
         *,
-        audit_collection: Any,
+        audit: AuditTrail,
         topic: str,
         event_type: type[Any],
         source: str,
         recompute: Callable[[str], Any],
     ) -> None:
-        self.rt, self.audit_collection, self.topic = rt, audit_collection, topic
+        self.rt, self.audit, self.topic = rt, audit, topic
         self.event_type, self.source, self._recompute = event_type, source, recompute
         self.gate = RecomputeGate(every=rt.settings.calendar_refresh_seconds * self.GATE_EVERY_REFRESHES)
         self.job = rt.job(self.JOB, self.recompute_step, interval=rt.settings.calendar_refresh_seconds)
@@ -322,7 +320,7 @@ class ServiceCalendar:
             body=body,
             by=principal.staff_id,
             role=principal.role.value,
-            audit_collection=self.audit_collection,
+            audit=self.audit,
             topic=self.topic,
             event_type=self.event_type,
             source=self.source,
@@ -338,7 +336,7 @@ class ServiceCalendar:
             return False
         await announce_override_changes(
             self.rt,
-            audit_collection=self.audit_collection,
+            audit=self.audit,
             topic=self.topic,
             event_type=self.event_type,
             source=self.source,

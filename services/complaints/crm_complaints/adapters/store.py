@@ -14,6 +14,7 @@ from pymongo import ASCENDING, DESCENDING
 from crm_complaints.domain.complaint import Complaint
 from crm_complaints.domain.deadlines import rolled_past_holiday
 from crm_complaints.domain.workflow import OPEN_STATES
+from crm_kit.audit import AuditTrail
 from crm_kit.calendar import WorkingCalendar
 from crm_kit.db import Mongo
 
@@ -27,7 +28,7 @@ class ComplaintsStore:
         self.customers = db["customers"]
         self.handlers = db["handlers"]
         self.policies = db["policies"]
-        self.audit = db["audit"]
+        self.audit = AuditTrail(db["audit"])
         self.scheduler = db["scheduler"]
 
     async def ensure_indexes(self) -> None:
@@ -42,7 +43,7 @@ class ComplaintsStore:
             [("routing", ASCENDING), ("customer_unverified", ASCENDING), ("pending_since", ASCENDING)]
         )
         await self.handlers.create_index([("branch", ASCENDING), ("active", ASCENDING)])
-        await self.audit.create_index([("target", ASCENDING), ("at", DESCENDING)])
+        await self.audit.ensure_indexes()
 
 
 def complaint_from_doc(doc: dict[str, Any], *, calendar: WorkingCalendar | None = None) -> Complaint:

@@ -25,7 +25,6 @@ from crm_complaints.schemas import (
 )
 from crm_complaints.service import cases, handlers, policy, reports
 from crm_complaints.service.context import Complaints
-from crm_kit import audit as audit_trail
 from crm_kit.auth import Principal, Role, current_principal, require_roles, writer
 from crm_kit.calendar_http import calendar_router
 from crm_kit.calendar_sync import ServiceCalendar
@@ -224,7 +223,7 @@ async def get_audit(
     staff_id: str | None = Query(None, max_length=40),
     limit: int = Query(200, ge=1, le=1000),
 ) -> list[dict[str, Any]]:
-    return await audit_trail.read(cx.store.audit, target=target, staff_id=staff_id, limit=limit)
+    return await cx.store.audit.read(target=target, staff_id=staff_id, limit=limit)
 
 
 def complaints_calendar(request: Request) -> ServiceCalendar:

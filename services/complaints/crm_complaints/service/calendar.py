@@ -11,7 +11,7 @@ from __future__ import annotations
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_complaints.adapters.store import complaint_from_doc
-from crm_complaints.service.context import SOURCE, Complaints, audit, save_many
+from crm_complaints.service.context import SOURCE, Complaints, save_many
 from crm_complaints.service.policy import current
 from crm_contracts.complaints import CalendarChanged
 from crm_contracts.topics import COMPLAINTS_CASES
@@ -23,7 +23,7 @@ CHUNK = 200
 def service_calendar(cx: Complaints) -> ServiceCalendar:
     return ServiceCalendar(
         cx.rt,
-        audit_collection=cx.store.audit,
+        audit=cx.store.audit,
         topic=cx.rt.topic(COMPLAINTS_CASES),
         event_type=CalendarChanged,
         source=SOURCE,
@@ -61,8 +61,7 @@ async def recompute(cx: Complaints, revision: str) -> bool:
                 today=today,
             )
             if c.events:
-                await audit(
-                    cx,
+                await cx.store.audit.record(
                     s,
                     staff_id="complaints",
                     role="system",

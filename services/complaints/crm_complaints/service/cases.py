@@ -15,7 +15,7 @@ from crm_complaints.domain.complaint import Complaint, RuleBroken
 from crm_complaints.domain.workflow import OPEN_STATES, IllegalTransition
 from crm_complaints.schemas import ComplaintCreate
 from crm_complaints.service import handlers, routing
-from crm_complaints.service.context import Complaints, audit, save
+from crm_complaints.service.context import Complaints, save
 from crm_complaints.service.policy import current
 from crm_kit.auth import ALL_SCOPE, BRANCH_SCOPE, Principal, Role
 from crm_kit.clock import local_day, past_instant
@@ -203,8 +203,7 @@ async def get(
         )
     if not purpose:
         raise Invalid("purpose: say why the full details are needed", field="purpose")
-    await audit(
-        cx,
+    await cx.store.audit.record(
         None,
         staff_id=principal.staff_id,
         role=principal.role.value,
@@ -381,8 +380,7 @@ async def act(*, cx: Complaints, principal: Principal, complaint_id: str, action
             "notify",
             "route",
         ):
-            await audit(
-                cx,
+            await cx.store.audit.record(
                 s,
                 staff_id=who,
                 role=role,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
 from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -15,7 +14,6 @@ from crm_complaints.domain.complaint import Complaint
 from crm_complaints.domain.policy import ComplaintsPolicy
 from crm_complaints.settings import ComplaintsSettings
 from crm_contracts.topics import COMPLAINTS_CASES
-from crm_kit import audit as audit_trail
 from crm_kit.calendar_sync import ServiceCalendar
 from crm_kit.jobs import LeasedJob
 from crm_kit.outbox import outgoing_event
@@ -74,18 +72,3 @@ async def _publish(cx: Complaints, session: AsyncClientSession, cases: list[Comp
     )
     for c in cases:
         c.events.clear()
-
-
-async def audit(
-    cx: Complaints,
-    session: AsyncClientSession | None,
-    *,
-    staff_id: str,
-    role: str,
-    action: str,
-    target: str,
-    detail: dict[str, Any] | None = None,
-) -> None:
-    await audit_trail.write(
-        cx.store.audit, session, staff_id=staff_id, role=role, action=action, target=target, detail=detail
-    )

@@ -11,7 +11,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from crm_complaints.adapters.store import complaint_from_doc
 from crm_complaints.domain.roster import choose_handler
 from crm_complaints.schemas import HandlerUpsert
-from crm_complaints.service.context import Complaints, audit, save
+from crm_complaints.service.context import Complaints, save
 from crm_complaints.service.policy import current
 from crm_kit.auth import ALL_SCOPE, Principal, Role
 from crm_kit.errors import Forbidden, Invalid
@@ -55,8 +55,7 @@ async def put(*, cx: Complaints, principal: Principal, staff_id: str, body: Hand
 
     async def txn(s: AsyncClientSession) -> int:
         await cx.store.handlers.update_one({"_id": staff_id}, {"$set": doc}, upsert=True, session=s)
-        await audit(
-            cx,
+        await cx.store.audit.record(
             s,
             staff_id=principal.staff_id,
             role=principal.role.value,

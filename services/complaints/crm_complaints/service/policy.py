@@ -7,7 +7,7 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_complaints.domain.policy import ComplaintsPolicy
-from crm_complaints.service.context import Complaints, audit
+from crm_complaints.service.context import Complaints
 
 
 async def current(cx: Complaints, session: AsyncClientSession | None = None) -> tuple[ComplaintsPolicy, int]:
@@ -23,8 +23,8 @@ async def publish_new(
 ) -> dict[str, Any]:
     async def txn(s: AsyncClientSession) -> None:
         number = await cx.policies.add(s, policy, by=by, note=note)
-        await audit(
-            cx, s, staff_id=by, role=role, action="policy.published", target=f"policy-{number}", detail={"note": note}
+        await cx.store.audit.record(
+            s, staff_id=by, role=role, action="policy.published", target=f"policy-{number}", detail={"note": note}
         )
 
     await cx.rt.mongo.transaction(txn)

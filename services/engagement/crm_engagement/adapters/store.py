@@ -14,6 +14,7 @@ from pymongo import ASCENDING, DESCENDING, UpdateOne
 
 from crm_engagement.domain.customer import EngagedCustomer
 from crm_engagement.domain.tasks import Task, open_key
+from crm_kit.audit import AuditTrail
 from crm_kit.db import Mongo
 
 
@@ -42,7 +43,7 @@ class EngagementStore:
         self.ledger = db["points_ledger"]
         self.policies = db["policies"]
         self.scheduler = db["scheduler"]
-        self.audit = db["audit"]
+        self.audit = AuditTrail(db["audit"])
 
     async def ensure_indexes(self) -> None:
         await self.customers.create_index([("owner", ASCENDING)])
@@ -56,7 +57,7 @@ class EngagementStore:
         await self.recommendations.create_index([("customer_id", ASCENDING), ("at", DESCENDING)])
         await self.surveys.create_index([("customer_id", ASCENDING), ("created_at", DESCENDING)])
         await self.ledger.create_index([("customer_id", ASCENDING), ("at", DESCENDING)])
-        await self.audit.create_index([("target", ASCENDING), ("at", DESCENDING)])
+        await self.audit.ensure_indexes()
         await self.claim_keys_of_open_tasks()
 
     async def claim_keys_of_open_tasks(self) -> None:

@@ -27,7 +27,7 @@ from crm_engagement.schemas import (
     TaskRead,
 )
 from crm_engagement.service import interactions, points, policies, recommendations, reports, surveys, tasks
-from crm_engagement.service.context import Engagement, audit_log
+from crm_engagement.service.context import Engagement
 from crm_kit.auth import Principal, Role, current_principal, require_roles, writer
 from crm_kit.calendar_http import calendar_router
 from crm_kit.calendar_sync import ServiceCalendar
@@ -252,7 +252,7 @@ async def get_audit(
     limit: int = Query(200, ge=1, le=1000),
 ) -> list[dict[str, Any]]:
     """Who changed the policy or the product catalogue or reassigned a task, newest first."""
-    return await audit_log(e=e, target=target, staff_id=staff_id, limit=limit)
+    return await e.store.audit.read(target=target, staff_id=staff_id, limit=limit)
 
 
 def engagement_calendar(request: Request) -> ServiceCalendar:

@@ -16,7 +16,7 @@ from crm_contracts.engagement import CalendarChanged, TaskRescheduled
 from crm_contracts.topics import ENGAGEMENT_TASKS
 from crm_engagement.adapters.store import task_from_doc
 from crm_engagement.domain.tasks import is_overdue
-from crm_engagement.service.context import SOURCE, Engagement, audit
+from crm_engagement.service.context import SOURCE, Engagement
 from crm_kit.calendar_sync import ServiceCalendar
 
 CHUNK = 200
@@ -25,7 +25,7 @@ CHUNK = 200
 def service_calendar(e: Engagement) -> ServiceCalendar:
     return ServiceCalendar(
         e.rt,
-        audit_collection=e.store.audit,
+        audit=e.store.audit,
         topic=e.rt.topic(ENGAGEMENT_TASKS),
         event_type=CalendarChanged,
         source=SOURCE,
@@ -83,8 +83,7 @@ async def recompute(e: Engagement, revision: str) -> bool:
                         "reason": "calendar_changed",
                     }
                 }
-                await audit(
-                    e,
+                await e.store.audit.record(
                     s,
                     staff_id="engagement",
                     role="system",

@@ -20,7 +20,6 @@ from crm_engagement.domain.customer import EngagedCustomer, task_created
 from crm_engagement.domain.policy import EngagementPolicy
 from crm_engagement.domain.tasks import Task, open_key
 from crm_engagement.settings import EngagementSettings
-from crm_kit import audit as audit_trail
 from crm_kit.calendar import CalendarYearUnknown
 from crm_kit.calendar_sync import ServiceCalendar
 from crm_kit.clock import BANK_TZ
@@ -265,23 +264,3 @@ async def _insert_tasks(e: Engagement, session: AsyncClientSession, loaded: Load
             loaded.customers[t.customer_id].already_open(t, holders.get(key))
         log.info("task not planned: its occasion has an open task already", count=len(refused))
     return inserted
-
-
-async def audit(
-    e: Engagement,
-    session: AsyncClientSession | None,
-    *,
-    staff_id: str,
-    role: str,
-    action: str,
-    target: str,
-    detail: dict[str, Any] | None = None,
-) -> None:
-    """Who changed the rules or an assignment: written in the change's own transaction."""
-    await audit_trail.write(
-        e.store.audit, session, staff_id=staff_id, role=role, action=action, target=target, detail=detail
-    )
-
-
-async def audit_log(*, e: Engagement, target: str | None, staff_id: str | None, limit: int) -> list[dict[str, Any]]:
-    return await audit_trail.read(e.store.audit, target=target, staff_id=staff_id, limit=limit)

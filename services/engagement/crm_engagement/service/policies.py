@@ -8,7 +8,7 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_engagement.domain.policy import EngagementPolicy
-from crm_engagement.service.context import Engagement, audit
+from crm_engagement.service.context import Engagement
 
 
 async def ensure_default(e: Engagement) -> None:
@@ -28,8 +28,8 @@ async def publish_new(
 ) -> dict[str, Any]:
     async def txn(s: AsyncClientSession) -> None:
         number = await e.policies.add(s, policy, by=by, note=note)
-        await audit(
-            e, s, staff_id=by, role=role, action="policy.published", target=f"policy-{number}", detail={"note": note}
+        await e.store.audit.record(
+            s, staff_id=by, role=role, action="policy.published", target=f"policy-{number}", detail={"note": note}
         )
 
     await e.rt.mongo.transaction(txn)

@@ -14,7 +14,7 @@ from crm_contracts.engagement import RecommendationRecorded
 from crm_engagement.domain.suitability import suitable
 from crm_engagement.schemas import ProductUpsert, RecommendationCreate
 from crm_engagement.service import contacts, interactions, policies
-from crm_engagement.service.context import Engagement, audit
+from crm_engagement.service.context import Engagement
 from crm_engagement.service.scope import customer_in_scope
 from crm_engagement.service.tasks import SUPERVISORS
 from crm_kit.auth import Principal
@@ -44,8 +44,7 @@ async def put_product(*, e: Engagement, principal: Principal, code: str, body: P
             "updated_by": principal.staff_id,
         }
         await e.store.products.update_one({"_id": code}, {"$set": doc}, upsert=True, session=s)
-        await audit(
-            e,
+        await e.store.audit.record(
             s,
             staff_id=principal.staff_id,
             role=principal.role.value,

@@ -13,7 +13,7 @@ from crm_engagement.adapters.store import task_from_doc
 from crm_engagement.domain.tasks import is_overdue, open_key, priority
 from crm_engagement.schemas import TaskAssign, TaskComplete, TaskCreate
 from crm_engagement.service import contacts, interactions, policies
-from crm_engagement.service.context import Engagement, audit, load, save
+from crm_engagement.service.context import Engagement, load, save
 from crm_engagement.service.scope import customer_in_scope, may_see_task, task_scope
 from crm_kit.auth import ALL_SCOPE, BRANCH_SCOPE, Principal, Role
 from crm_kit.clock import local_day
@@ -246,8 +246,7 @@ async def reassign(*, e: Engagement, principal: Principal, task_id: str, body: T
                 )
             ],
         )
-        await audit(
-            e,
+        await e.store.audit.record(
             s,
             staff_id=principal.staff_id,
             role=principal.role.value,

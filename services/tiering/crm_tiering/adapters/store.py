@@ -12,6 +12,7 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 
+from crm_kit.audit import AuditTrail
 from crm_kit.db import Mongo
 from crm_tiering.domain.balances import Point
 from crm_tiering.domain.churn import LargeDrop, SurveyAnswer
@@ -36,7 +37,7 @@ class TieringStore:
         self.rollouts = db["rollouts"]
         self.watch = db["watch"]
         self.clock = db["clock"]
-        self.audit = db["audit"]
+        self.audit = AuditTrail(db["audit"])
 
     async def ensure_indexes(self) -> None:
         # Few indexes on customers on purpose: every index is rewritten on every update of a customer, and the
@@ -48,7 +49,7 @@ class TieringStore:
         await self.watch.create_index([("owner", ASCENDING), ("as_of", DESCENDING)])
         await self.watch.create_index([("branch", ASCENDING), ("as_of", DESCENDING)])
         await self.rollouts.create_index([("status", ASCENDING)])
-        await self.audit.create_index([("target", ASCENDING), ("at", DESCENDING)])
+        await self.audit.ensure_indexes()
 
 
 def _answer(doc: dict[str, Any] | None) -> SurveyAnswer | None:

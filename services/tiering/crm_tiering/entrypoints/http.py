@@ -25,7 +25,7 @@ from crm_tiering.schemas import (
     WatchList,
 )
 from crm_tiering.service import customers, policies, staff
-from crm_tiering.service.context import Tiering, audit_log
+from crm_tiering.service.context import Tiering
 
 router = APIRouter(prefix="/v1")
 CustomerId = Annotated[str, Path(min_length=1, max_length=40)]
@@ -170,4 +170,4 @@ async def get_audit(
     limit: int = Query(200, ge=1, le=1000),
 ) -> list[dict[str, Any]]:
     """Who changed the policy, the staff directory or a customer's owner, newest first."""
-    return await audit_log(t=t, target=target, staff_id=staff_id, limit=limit)
+    return await t.store.audit.read(target=target, staff_id=staff_id, limit=limit)

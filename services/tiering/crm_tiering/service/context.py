@@ -16,7 +16,6 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_contracts.envelope import EventData
 from crm_contracts.topics import TIERING_CUSTOMERS
-from crm_kit import audit as audit_trail
 from crm_kit.jobs import LeasedJob
 from crm_kit.outbox import OutgoingMessage, in_sequence, outgoing_event
 from crm_kit.runtime import Runtime
@@ -161,26 +160,6 @@ async def save(t: Tiering, session: AsyncClientSession, loaded: Loaded, *, only:
         await t.store.watch.bulk_write(watch, ordered=False, session=session)
     await t.rt.outbox.add(session, messages)
     return len(messages)
-
-
-async def audit(
-    t: Tiering,
-    session: AsyncClientSession | None,
-    *,
-    staff_id: str,
-    role: str,
-    action: str,
-    target: str,
-    detail: dict[str, Any] | None = None,
-) -> None:
-    """Who changed the rules or an assignment: written in the change's own transaction."""
-    await audit_trail.write(
-        t.store.audit, session, staff_id=staff_id, role=role, action=action, target=target, detail=detail
-    )
-
-
-async def audit_log(*, t: Tiering, target: str | None, staff_id: str | None, limit: int) -> list[dict[str, Any]]:
-    return await audit_trail.read(t.store.audit, target=target, staff_id=staff_id, limit=limit)
 
 
 async def advance_clock(t: Tiering, session: AsyncClientSession, as_of: str | None) -> None:

@@ -19,7 +19,7 @@ from crm_kit.errors import NotFound
 from crm_kit.logging import get_logger
 from crm_tiering.domain.policy import DEFAULT_POLICY, Policy
 from crm_tiering.service.assignment import assign_owners
-from crm_tiering.service.context import Tiering, audit, load, save
+from crm_tiering.service.context import Tiering, load, save
 
 log = get_logger(__name__)
 _parsed: dict[tuple[str, int], Policy] = {}
@@ -109,8 +109,7 @@ async def publish_new(*, t: Tiering, policy: Policy, by: str, role: str, note: s
             "started_by": by,
         }
         await t.store.rollouts.insert_one(rollout, session=s)
-        await audit(
-            t,
+        await t.store.audit.record(
             s,
             staff_id=by,
             role=role,

@@ -16,7 +16,7 @@ from crm_tiering.domain.staff import choose_owner
 from crm_tiering.schemas import StaffUpsert
 from crm_tiering.service import policies
 from crm_tiering.service.assignment import Owners, branch_staff, count_owned
-from crm_tiering.service.context import Tiering, audit, load, save
+from crm_tiering.service.context import Tiering, load, save
 
 MANAGES_STAFF = frozenset({Role.ADMIN, Role.HEAD_OFFICE, Role.BRANCH_MANAGER})
 
@@ -71,8 +71,7 @@ async def put_staff(*, t: Tiering, principal: Principal, staff_id: str, data: St
         owned = (await count_owned(t, s, [staff_id])).get(staff_id, 0)
         await t.store.staff.update_one({"_id": staff_id}, {"$set": {"owned": owned}}, session=s)
         if before is None or any(before.get(k) != v for k, v in change.items()):
-            await audit(
-                t,
+            await t.store.audit.record(
                 s,
                 staff_id=principal.staff_id,
                 role=principal.role.value,
@@ -211,8 +210,7 @@ async def reassign(
         previous = c.owner
         c.assign_owner(new_owner, reason="manual", by=principal.staff_id, at=datetime.now(UTC), note=reason)
         await save(t, s, loaded)
-        await audit(
-            t,
+        await t.store.audit.record(
             s,
             staff_id=principal.staff_id,
             role=principal.role.value,
