@@ -42,6 +42,15 @@ class PolicyVersions(Generic[P]):
             self._parsed[doc["_id"]] = self.model.model_validate(doc["policy"])
         return self._parsed[doc["_id"]], doc["_id"]
 
+    async def version(self, number: int, session: AsyncClientSession | None = None) -> P | None:
+        """A stored version by its number (a rollout applies the one it was started for)."""
+        if number not in self._parsed:
+            doc = await self.collection.find_one({"_id": number}, session=session)
+            if doc is None:
+                return None
+            self._parsed[number] = self.model.model_validate(doc["policy"])
+        return self._parsed[number]
+
     async def read(self) -> dict[str, Any]:
         await self.ensure_default()
         doc = await self.collection.find_one({}, sort=[("_id", DESCENDING)])

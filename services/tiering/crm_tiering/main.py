@@ -8,8 +8,10 @@ from faststream import FastStream
 from crm_contracts.tiering import EVENTS
 from crm_contracts.topics import COMPLAINTS_CASES, ENGAGEMENT_TASKS, PROFILE_CUSTOMERS, TIERING_CUSTOMERS
 from crm_kit.http import create_http_app
+from crm_kit.policies import PolicyVersions
 from crm_kit.runtime import Runtime, docs_settings
 from crm_tiering.adapters.store import TieringStore
+from crm_tiering.domain.policy import DEFAULT_POLICY, Policy
 from crm_tiering.entrypoints import http, subscribers
 from crm_tiering.service import policies, sweep
 from crm_tiering.service.context import Tiering
@@ -23,7 +25,12 @@ responsible for each, values them, follows their lifecycle and warns of churn. C
 def build(settings: TieringSettings | None = None) -> Tiering:
     settings = settings or TieringSettings()
     rt = Runtime(settings, topics=[TIERING_CUSTOMERS, PROFILE_CUSTOMERS, COMPLAINTS_CASES, ENGAGEMENT_TASKS])
-    t = Tiering(rt=rt, store=TieringStore(rt.mongo))
+    store = TieringStore(rt.mongo)
+    t = Tiering(
+        rt=rt,
+        store=store,
+        policies=PolicyVersions(store.policies, Policy, DEFAULT_POLICY, note="defaults of BRIEF §3.1"),
+    )
     rt.startup_hooks += [t.store.ensure_indexes, lambda: policies.ensure_default(t)]
     t.rollout_job = rt.job("policy-rollout", lambda: policies.rollout_step(t), interval=2.0)
     rt.job("due-sweep", lambda: sweep.sweep_step(t), interval=settings.sweep_interval_seconds)

@@ -18,9 +18,11 @@ from crm_contracts.envelope import EventData
 from crm_contracts.topics import TIERING_CUSTOMERS
 from crm_kit.jobs import LeasedJob
 from crm_kit.outbox import OutgoingMessage, in_sequence, outgoing_event
+from crm_kit.policies import PolicyVersions
 from crm_kit.runtime import Runtime
 from crm_tiering.adapters.store import TieringStore, customer_from_doc, customer_state
 from crm_tiering.domain.customer import TieredCustomer
+from crm_tiering.domain.policy import Policy
 from crm_tiering.settings import TieringSettings
 
 SOURCE = "crm/tiering"
@@ -30,6 +32,7 @@ SOURCE = "crm/tiering"
 class Tiering:
     rt: Runtime[TieringSettings]
     store: TieringStore
+    policies: PolicyVersions[Policy]
     rollout_job: LeasedJob | None = None
     instance: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     queues: dict[str, list[str]] = field(default_factory=dict)

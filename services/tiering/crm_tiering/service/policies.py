@@ -7,70 +7,35 @@ arrived meanwhile) is skipped."""
 
 from __future__ import annotations
 
-import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import DuplicateKeyError
 
 from crm_kit.errors import NotFound
 from crm_kit.logging import get_logger
-from crm_tiering.domain.policy import DEFAULT_POLICY, Policy
+from crm_tiering.domain.policy import Policy
 from crm_tiering.service.assignment import assign_owners
 from crm_tiering.service.context import Tiering, load, save
 
 log = get_logger(__name__)
-_parsed: dict[tuple[str, int], Policy] = {}
 
 
 async def ensure_default(t: Tiering) -> None:
-    if await t.store.policies.find_one({}, {"_id": 1}) is None:
-        with contextlib.suppress(DuplicateKeyError):  # another replica was first
-            await t.store.policies.insert_one(
-                {
-                    "_id": 1,
-                    "policy": DEFAULT_POLICY.model_dump(mode="json"),
-                    "created_by": "default",
-                    "created_at": datetime.now(UTC),
-                    "note": "defaults of BRIEF §3.1",
-                }
-            )
+    await t.policies.ensure_default()
 
 
 async def current(t: Tiering, session: AsyncClientSession | None = None) -> tuple[Policy, int]:
-    doc = await t.store.policies.find_one({}, sort=[("_id", DESCENDING)], session=session)
-    if doc is None:
-        return DEFAULT_POLICY, 1
-    return _parse(t, doc), doc["_id"]
+    return await t.policies.current(session)
 
 
 async def version(t: Tiering, number: int, session: AsyncClientSession | None = None) -> Policy | None:
-    doc = await t.store.policies.find_one({"_id": number}, session=session)
-    return _parse(t, doc) if doc else None
-
-
-def _parse(t: Tiering, doc: dict[str, Any]) -> Policy:
-    key = (t.rt.settings.mongodb_database, doc["_id"])
-    if key not in _parsed:
-        _parsed[key] = Policy.model_validate(doc["policy"])
-    return _parsed[key]
+    return await t.policies.version(number, session)
 
 
 async def read(*, t: Tiering) -> dict[str, Any]:
-    doc = await t.store.policies.find_one({}, sort=[("_id", DESCENDING)])
-    if doc is None:
-        await ensure_default(t)
-        doc = await t.store.policies.find_one({}, sort=[("_id", DESCENDING)])
-    assert doc is not None
-    return {
-        "version": doc["_id"],
-        "created_by": doc.get("created_by"),
-        "created_at": doc.get("created_at"),
-        "note": doc.get("note"),
-        "policy": doc["policy"],
-    }
+    return await t.policies.read()
 
 
 async def publish_new(*, t: Tiering, policy: Policy, by: str, role: str, note: str | None) -> dict[str, Any]:
@@ -79,18 +44,7 @@ async def publish_new(*, t: Tiering, policy: Policy, by: str, role: str, note: s
     now = datetime.now(UTC)
 
     async def txn(s: AsyncClientSession) -> dict[str, Any]:
-        latest = await t.store.policies.find_one({}, {"_id": 1}, sort=[("_id", DESCENDING)], session=s)
-        number = (latest["_id"] if latest else 1) + 1
-        await t.store.policies.insert_one(
-            {
-                "_id": number,
-                "policy": policy.model_dump(mode="json"),
-                "created_by": by,
-                "created_at": now,
-                "note": note,
-            },
-            session=s,
-        )
+        number = await t.policies.add(s, policy, by=by, note=note)
         await t.store.rollouts.update_many(
             {"status": "running"}, {"$set": {"status": "superseded", "finished_at": now}}, session=s
         )
