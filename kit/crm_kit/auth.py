@@ -11,7 +11,7 @@ import asyncio
 import time
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 import jwt
 import structlog
@@ -160,3 +160,24 @@ async def writer(principal: Principal = Depends(current_principal)) -> Principal
     if not principal.may_write:
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {principal.role.value} is read-only")
     return principal
+
+
+# Who may call an endpoint, as FastAPI parameters: the same sets in every service. A service's own set (who may
+# hand a customer to another RM, who may reassign a task) is declared beside its routes, under its own name.
+Reader = Annotated[Principal, Depends(current_principal)]
+"""Any signed-in staff member; what they see is narrowed by data scope."""
+Writer = Annotated[Principal, Depends(writer)]
+"""Any staff member who may write (not an auditor)."""
+PolicyEditor = Annotated[Principal, Depends(require_roles(Role.HEAD_OFFICE, Role.ADMIN))]
+"""Who may publish a new version of a service's rules."""
+AuditReader = Annotated[Principal, Depends(require_roles(Role.AUDITOR, Role.HEAD_OFFICE, Role.ADMIN))]
+"""Who may read a service's audit trail."""
+
+
+def app_state(name: str) -> Any:
+    """A dependency answering the service's context, stored on the app as `app.state.<name>` by `create_app`."""
+
+    def context(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    return context

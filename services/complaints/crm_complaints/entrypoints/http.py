@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request, status
+from fastapi import APIRouter, Body, Depends, Path, Query, status
 
 from crm_complaints.schemas import (
     Appraisal,
@@ -25,7 +25,7 @@ from crm_complaints.schemas import (
 )
 from crm_complaints.service import cases, handlers, policy, reports
 from crm_complaints.service.context import Complaints
-from crm_kit.auth import Principal, Role, current_principal, require_roles, writer
+from crm_kit.auth import AuditReader, PolicyEditor, Reader, Writer, app_state
 from crm_kit.calendar_http import calendar_router
 from crm_kit.calendar_sync import ServiceCalendar
 from crm_kit.errors import Invalid
@@ -35,13 +35,7 @@ ComplaintId = Annotated[str, Path(min_length=1, max_length=40)]
 StaffId = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9._-]+$")]
 
 
-def complaints(request: Request) -> Complaints:
-    return request.app.state.complaints  # type: ignore[no-any-return]
-
-
-C = Annotated[Complaints, Depends(complaints)]
-Reader = Annotated[Principal, Depends(current_principal)]
-Writer = Annotated[Principal, Depends(writer)]
+C = Annotated[Complaints, Depends(app_state("complaints"))]
 Conflicts: dict[int | str, dict[str, Any]] = {
     409: {"description": "not allowed from the case's current state (named in `state`) or by the rules"}
 }
@@ -207,9 +201,7 @@ async def get_policy(cx: C, principal: Reader) -> dict[str, Any]:  # noqa: ARG00
 
 
 @router.put("/policy", response_model=PolicyRead, tags=["policy"])
-async def put_policy(
-    cx: C, principal: Annotated[Principal, Depends(require_roles(Role.HEAD_OFFICE, Role.ADMIN))], body: PolicyUpdate
-) -> dict[str, Any]:
+async def put_policy(cx: C, principal: PolicyEditor, body: PolicyUpdate) -> dict[str, Any]:
     return await policy.publish_new(
         cx=cx, policy=body.policy, by=principal.staff_id, role=principal.role.value, note=body.note
     )
@@ -218,7 +210,7 @@ async def put_policy(
 @router.get("/audit", tags=["audit"])
 async def get_audit(
     cx: C,
-    principal: Annotated[Principal, Depends(require_roles(Role.AUDITOR, Role.HEAD_OFFICE, Role.ADMIN))],  # noqa: ARG001 - authorisation only
+    principal: AuditReader,  # noqa: ARG001 - authorisation only
     target: str | None = Query(None, max_length=60),
     staff_id: str | None = Query(None, max_length=40),
     limit: int = Query(200, ge=1, le=1000),
@@ -226,8 +218,8 @@ async def get_audit(
     return await cx.store.audit.read(target=target, staff_id=staff_id, limit=limit)
 
 
-def complaints_calendar(request: Request) -> ServiceCalendar:
-    service_calendar = complaints(request).calendar
+def complaints_calendar(cx: C) -> ServiceCalendar:
+    service_calendar = cx.calendar
     assert service_calendar is not None
     return service_calendar
 

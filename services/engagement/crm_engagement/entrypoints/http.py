@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, status
+from fastapi import APIRouter, Depends, Path, Query, status
 
 from crm_contracts.engagement import ContactRule, RiskLevel, TaskKind, TaskStatus
 from crm_engagement.schemas import (
@@ -28,7 +28,7 @@ from crm_engagement.schemas import (
 )
 from crm_engagement.service import interactions, points, policies, recommendations, reports, surveys, tasks
 from crm_engagement.service.context import Engagement
-from crm_kit.auth import Principal, Role, current_principal, require_roles, writer
+from crm_kit.auth import AuditReader, PolicyEditor, Principal, Reader, Role, Writer, app_state, require_roles
 from crm_kit.calendar_http import calendar_router
 from crm_kit.calendar_sync import ServiceCalendar
 
@@ -38,15 +38,9 @@ TaskId = Annotated[str, Path(min_length=1, max_length=200)]
 Code = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9._-]+$")]
 
 
-def engagement(request: Request) -> Engagement:
-    return request.app.state.engagement  # type: ignore[no-any-return]
-
-
-E = Annotated[Engagement, Depends(engagement)]
-Reader = Annotated[Principal, Depends(current_principal)]
-Writer = Annotated[Principal, Depends(writer)]
-PolicyEditor = Annotated[Principal, Depends(require_roles(Role.HEAD_OFFICE, Role.ADMIN))]
-Supervisor = Annotated[
+E = Annotated[Engagement, Depends(app_state("engagement"))]
+# Who may hand a task to another staff member.
+TaskAssigner = Annotated[
     Principal, Depends(require_roles(Role.RM_SUPERVISOR, Role.BRANCH_MANAGER, Role.HEAD_OFFICE, Role.ADMIN))
 ]
 Overseer = Annotated[
@@ -120,7 +114,7 @@ async def complete_task(e: E, principal: Writer, task_id: TaskId, body: TaskComp
 
 
 @router.post("/tasks/{task_id}/assign", response_model=TaskRead, tags=["tasks"])
-async def assign_task(e: E, principal: Supervisor, task_id: TaskId, body: TaskAssign) -> dict[str, Any]:
+async def assign_task(e: E, principal: TaskAssigner, task_id: TaskId, body: TaskAssign) -> dict[str, Any]:
     """Reassignment by an RM supervisor or branch manager (their branch), head office or admin."""
     return await tasks.reassign(e=e, principal=principal, task_id=task_id, body=body)
 
@@ -246,7 +240,7 @@ async def follow_up_report(e: E, principal: Reader, branch: str | None = Query(N
 @router.get("/audit", tags=["audit"])
 async def get_audit(
     e: E,
-    principal: Annotated[Principal, Depends(require_roles(Role.AUDITOR, Role.HEAD_OFFICE, Role.ADMIN))],  # noqa: ARG001 - authorisation only
+    principal: AuditReader,  # noqa: ARG001 - authorisation only
     target: str | None = Query(None, max_length=60),
     staff_id: str | None = Query(None, max_length=40),
     limit: int = Query(200, ge=1, le=1000),
@@ -255,8 +249,8 @@ async def get_audit(
     return await e.store.audit.read(target=target, staff_id=staff_id, limit=limit)
 
 
-def engagement_calendar(request: Request) -> ServiceCalendar:
-    service_calendar = engagement(request).calendar
+def engagement_calendar(e: E) -> ServiceCalendar:
+    service_calendar = e.calendar
     assert service_calendar is not None
     return service_calendar
 

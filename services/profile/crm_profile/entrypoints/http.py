@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response, status
 
 from crm_contracts.profile import ConsentChannel, SourceChannel
-from crm_kit.auth import Principal, Role, current_principal, require_roles, writer
+from crm_kit.auth import Principal, Reader, Role, Writer, app_state, require_roles
 from crm_kit.http import bulk_request
 from crm_profile.schemas import (
     BalanceBatch,
@@ -30,13 +30,7 @@ router = APIRouter(prefix="/v1", tags=["customers"])
 CustomerId = Annotated[str, Path(min_length=1, max_length=40)]
 
 
-def profile(request: Request) -> Profile:
-    return request.app.state.profile  # type: ignore[no-any-return]
-
-
-P = Annotated[Profile, Depends(profile)]
-Reader = Annotated[Principal, Depends(current_principal)]
-Writer = Annotated[Principal, Depends(writer)]
+P = Annotated[Profile, Depends(app_state("profile"))]
 
 
 @router.post(

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, status
+from fastapi import APIRouter, Depends, Path, Query, status
 
 from crm_contracts.tiering import LifecycleStage, TierName
-from crm_kit.auth import Principal, Role, current_principal, require_roles, writer
+from crm_kit.auth import AuditReader, PolicyEditor, Principal, Reader, Role, Writer, app_state, require_roles
 from crm_tiering.domain.policy import StaffRole
 from crm_tiering.schemas import (
     CustomerPage,
@@ -32,15 +32,9 @@ CustomerId = Annotated[str, Path(min_length=1, max_length=40)]
 StaffId = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9._-]+$")]
 
 
-def tiering(request: Request) -> Tiering:
-    return request.app.state.tiering  # type: ignore[no-any-return]
-
-
-T = Annotated[Tiering, Depends(tiering)]
-Reader = Annotated[Principal, Depends(current_principal)]
-Writer = Annotated[Principal, Depends(writer)]
-PolicyEditor = Annotated[Principal, Depends(require_roles(Role.HEAD_OFFICE, Role.ADMIN))]
-Supervisor = Annotated[Principal, Depends(require_roles(Role.RM_SUPERVISOR, Role.BRANCH_MANAGER))]
+T = Annotated[Tiering, Depends(app_state("tiering"))]
+# Who may hand a customer to another relationship manager (the branch's supervisors).
+OwnerAssigner = Annotated[Principal, Depends(require_roles(Role.RM_SUPERVISOR, Role.BRANCH_MANAGER))]
 
 
 @router.get("/policy", response_model=PolicyRead, tags=["policy"])
@@ -109,7 +103,7 @@ async def get_value(t: T, principal: Reader, customer_id: CustomerId) -> dict[st
 
 
 @router.post("/customers/{customer_id}/owner", response_model=OwnerChanged, tags=["customers"])
-async def change_owner(t: T, principal: Supervisor, customer_id: CustomerId, body: OwnerChange) -> dict[str, Any]:
+async def change_owner(t: T, principal: OwnerAssigner, customer_id: CustomerId, body: OwnerChange) -> dict[str, Any]:
     """Manual reassignment by an RM supervisor or branch manager, to an active staff member of the customer's branch."""
     return await staff.reassign(
         t=t, principal=principal, customer_id=customer_id, new_owner=body.owner, reason=body.reason
@@ -164,7 +158,7 @@ async def put_staff(t: T, principal: Writer, staff_id: StaffId, body: StaffUpser
 @router.get("/audit", tags=["audit"])
 async def get_audit(
     t: T,
-    principal: Annotated[Principal, Depends(require_roles(Role.AUDITOR, Role.HEAD_OFFICE, Role.ADMIN))],  # noqa: ARG001 - authorisation only
+    principal: AuditReader,  # noqa: ARG001 - authorisation only
     target: str | None = Query(None, max_length=60),
     staff_id: str | None = Query(None, max_length=40),
     limit: int = Query(200, ge=1, le=1000),
