@@ -288,7 +288,7 @@ def test_beyond_30_days_the_handler_is_forbidden(to_days):
         c.extend(
             to_days=to_days, reason="complex", by="h1", role="complaint_handler", at=at(d(10)), policy=DEFAULT_POLICY
         )
-    assert info.value.forbidden is True
+    assert info.value.kind == "forbidden"
     assert c.allowed_days == 15 and c.extensions == []
 
 
@@ -297,7 +297,7 @@ def test_beyond_30_days_after_the_handler_extended_to_30_is_still_forbidden_for_
     c.extend(to_days=30, reason="complex", by="h1", role="complaint_handler", at=at(d(10)), policy=DEFAULT_POLICY)
     with pytest.raises(RuleBroken) as info:
         c.extend(to_days=60, reason="more", by="h1", role="complaint_handler", at=at(d(20)), policy=DEFAULT_POLICY)
-    assert info.value.forbidden is True and c.allowed_days == 30
+    assert info.value.kind == "forbidden" and c.allowed_days == 30
 
 
 @pytest.mark.parametrize("role", ["branch_manager", "head_office"])
@@ -317,7 +317,7 @@ def test_never_beyond_60_days(role):
     c = investigating()
     with pytest.raises(RuleBroken, match="at most 60 days") as info:
         c.extend(to_days=61, reason="x", by="m1", role=role, at=at(d(10)), policy=DEFAULT_POLICY)
-    assert info.value.forbidden is False and c.allowed_days == 15
+    assert info.value.kind == "conflict" and c.allowed_days == 15
 
 
 def test_never_beyond_60_days_after_60():
@@ -334,7 +334,7 @@ def test_an_extension_is_never_shorter(to_days):
     c = investigating()
     with pytest.raises(RuleBroken, match="already due within 15 days") as info:
         c.extend(to_days=to_days, reason="x", by="m1", role="branch_manager", at=at(d(10)), policy=DEFAULT_POLICY)
-    assert info.value.forbidden is False and c.allowed_days == 15
+    assert info.value.kind == "conflict" and c.allowed_days == 15
 
 
 def test_shorter_than_an_earlier_extension_is_refused():
@@ -735,7 +735,7 @@ def test_compensation_above_the_approval_amount_must_be_approved_before_closing(
     assert c.resolution["needs_approval"] is True
     with pytest.raises(RuleBroken, match=r"1000\.01 is above the approval amount") as info:
         c.close(by="h1", at=at(d(8)), how="customer_confirmed")
-    assert info.value.forbidden is False
+    assert info.value.kind == "conflict"
     assert c.state == "resolved" and c.events == []
 
 
@@ -744,7 +744,7 @@ def test_only_a_branch_manager_or_head_office_approves_compensation(role):
     c = resolved("5000.00")
     with pytest.raises(RuleBroken, match="branch manager or head office") as info:
         c.approve_compensation(by="rm1", role=role, at=at(d(6)))
-    assert info.value.forbidden is True
+    assert info.value.kind == "forbidden"
     assert c.resolution["approved_by"] is None
     with pytest.raises(RuleBroken):
         c.close(by="h1", at=at(d(8)), how="customer_confirmed")
@@ -769,7 +769,7 @@ def test_who_resolved_the_case_may_not_approve_its_compensation(role):
     assert c.resolution["resolved_by"] == "m1"
     with pytest.raises(RuleBroken, match="four eyes") as info:
         c.approve_compensation(by="m1", role=role, at=at(d(6)))
-    assert info.value.forbidden is True
+    assert info.value.kind == "forbidden"
     assert (c.resolution["approved_by"], c.resolution["approved_at"]) == (None, None)
     assert all(h["action"] != "compensation_approved" for h in c.history)
     with pytest.raises(RuleBroken, match="not approved yet"):
@@ -808,7 +808,7 @@ def test_there_is_nothing_to_approve_below_the_amount():
     c = resolved("100.00")
     with pytest.raises(RuleBroken, match="no compensation waiting") as info:
         c.approve_compensation(by="m1", role="branch_manager", at=at(d(6)))
-    assert info.value.forbidden is False
+    assert info.value.kind == "conflict"
 
 
 def test_close_publishes_complaint_closed_for_an_identified_customer():

@@ -65,7 +65,7 @@ def test_a_case_cannot_close_without_the_notice():
     c = resolved()
     with pytest.raises(RuleBroken, match="告知") as info:
         c.close(by="h1", at=at(d(8)), how="customer_confirmed")
-    assert info.value.forbidden is False and c.state == "resolved" and c.events == []
+    assert info.value.kind == "conflict" and c.state == "resolved" and c.events == []
     notify(c, d(7))
     c.close(by="h1", at=at(d(8)), how="customer_confirmed")
     closed = [e for e in c.events if isinstance(e, ComplaintClosed)]

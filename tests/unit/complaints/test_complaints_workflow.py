@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crm_complaints.domain.workflow import OPEN_STATES, TRANSITIONS, IllegalTransition, check
+from crm_kit.errors import RuleBroken
 
 STATES = ["received", "acknowledged", "assigned", "investigating", "escalated", "resolved", "closed", "reopened"]
 HAPPY_PATH = ["received", "acknowledged", "assigned", "investigating", "resolved", "closed"]
@@ -84,7 +85,8 @@ def test_illegal_transitions_are_refused_naming_the_current_state(current, wante
     message = str(info.value)
     assert f"is {current}" in message and wanted in message
     assert info.value.current == current and info.value.wanted == wanted
-    assert isinstance(info.value, ValueError)
+    assert isinstance(info.value, RuleBroken) and info.value.kind == "conflict"  # 409, mapped once by the kit
+    assert info.value.extra["state"] == current
 
 
 def test_the_refusal_lists_what_the_current_state_may_become():

@@ -24,18 +24,11 @@ from crm_contracts.complaints import (
     SlaBreached,
 )
 from crm_contracts.envelope import EventData
+from crm_kit.errors import RuleBroken
 
 EXTENDERS_BEYOND_30 = frozenset({"branch_manager", "head_office"})
 APPRAISAL_BACKDATING_DAYS = 3
 APPROVERS = frozenset({"branch_manager", "head_office"})
-
-
-class RuleBroken(ValueError):
-    """A request the rules refuse (the service answers 409 or 403 with this text)."""
-
-    def __init__(self, detail: str, *, forbidden: bool = False) -> None:
-        super().__init__(detail)
-        self.forbidden = forbidden
 
 
 @dataclass
@@ -433,13 +426,14 @@ class Complaint:
     def approve_compensation(self, *, by: str, role: str, at: datetime, note: str | None = None) -> None:
         if role not in APPROVERS:
             raise RuleBroken(
-                "compensation above the approval amount is approved by a branch manager or head office", forbidden=True
+                "compensation above the approval amount is approved by a branch manager or head office",
+                kind="forbidden",
             )
         if not self.resolution or not self.resolution["needs_approval"]:
             raise RuleBroken("there is no compensation waiting for approval")
         if self.resolution.get("resolved_by") == by:
             raise RuleBroken(
-                "compensation is approved by someone other than who resolved the case (four eyes)", forbidden=True
+                "compensation is approved by someone other than who resolved the case (four eyes)", kind="forbidden"
             )
         self.resolution = {**self.resolution, "approved_by": by, "approved_at": at}
         self.history.append({"at": at, "by": by, "action": "compensation_approved", "note": note})
@@ -575,7 +569,7 @@ class Complaint:
         if local > due:
             raise RuleBroken(f"the decision was due on {due}: a deadline is extended before it passes, not after")
         if to_days > r.extended_days and role not in EXTENDERS_BEYOND_30:
-            raise RuleBroken(f"beyond {r.extended_days} days needs a branch manager or head office", forbidden=True)
+            raise RuleBroken(f"beyond {r.extended_days} days needs a branch manager or head office", kind="forbidden")
         self.extensions.append(
             {"from_days": self.allowed_days, "to_days": to_days, "reason": reason, "by": by, "role": role, "at": at}
         )

@@ -8,6 +8,8 @@ refused, naming the current state.
 
 from __future__ import annotations
 
+from crm_kit.errors import RuleBroken
+
 OPEN_STATES = frozenset({"received", "acknowledged", "assigned", "investigating", "escalated", "reopened"})
 
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -22,11 +24,15 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
-class IllegalTransition(ValueError):
+class IllegalTransition(RuleBroken):
+    """A step the standard process does not allow from the current state (409, naming the state)."""
+
     def __init__(self, current: str, wanted: str) -> None:
         allowed = ", ".join(sorted(TRANSITIONS.get(current, ()))) or "nothing"
         super().__init__(
-            f"a complaint that is {current} cannot become {wanted}; from {current} it may become {allowed}"
+            f"a complaint that is {current} cannot become {wanted}; from {current} it may become {allowed}",
+            kind="conflict",
+            state=current,
         )
         self.current, self.wanted = current, wanted
 

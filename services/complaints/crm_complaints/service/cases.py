@@ -11,15 +11,15 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_complaints.adapters.store import complaint_from_doc, with_calendar
 from crm_complaints.domain import deadlines
-from crm_complaints.domain.complaint import Complaint, RuleBroken
-from crm_complaints.domain.workflow import OPEN_STATES, IllegalTransition
+from crm_complaints.domain.complaint import Complaint
+from crm_complaints.domain.workflow import OPEN_STATES
 from crm_complaints.schemas import ComplaintCreate
 from crm_complaints.service import handlers, routing
 from crm_complaints.service.context import Complaints, save
 from crm_complaints.service.policy import current
 from crm_kit.auth import ALL_SCOPE, BRANCH_SCOPE, Principal, Role
 from crm_kit.clock import local_day, past_instant
-from crm_kit.errors import Conflict, Forbidden, Invalid, NotFound
+from crm_kit.errors import Conflict, Forbidden, Invalid, NotFound, RuleBroken
 from crm_kit.masking import mask_email, mask_name, mask_phone
 
 HANDLING = frozenset({Role.COMPLAINT_HANDLER, Role.BRANCH_MANAGER, Role.HEAD_OFFICE, Role.ADMIN})
@@ -365,10 +365,10 @@ async def act(*, cx: Complaints, principal: Principal, complaint_id: str, action
                     c.end_appraisal(on=body.on or cx.today(), by=who, at=at, today=cx.today(), note=body.reason)
                 case _:
                     raise NotFound(f"no action {action}")
-        except IllegalTransition as exc:
-            raise Conflict(str(exc), state=exc.current) from exc
         except RuleBroken as exc:
-            raise (Forbidden(str(exc)) if exc.forbidden else Conflict(str(exc), state=c.state)) from exc
+            if exc.kind == "conflict":
+                exc.extra.setdefault("state", c.state)  # the answer names the state the case is in
+            raise
         await save(cx, s, c)
         if action in (
             "extend",

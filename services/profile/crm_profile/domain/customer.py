@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal, TypeVar
 
+from crm_kit.errors import RuleBroken
+
 CustomerKind = Literal["individual", "corporate"]
 
 # Encrypted at rest, masked in responses, never logged, never in events (of the birthday, events carry
@@ -83,18 +85,14 @@ def fields_not_patchable(kind: str, fields: set[str] | list[str]) -> list[str]:
 
 def check_segment(kind: str, segment: str | None) -> None:
     if segment is not None and segment not in SEGMENTS[kind]:
-        raise RuleBroken(f"a {kind} customer's segment is one of {', '.join(sorted(SEGMENTS[kind]))}", field="segment")
+        raise RuleBroken(
+            f"a {kind} customer's segment is one of {', '.join(sorted(SEGMENTS[kind]))}",
+            kind="invalid",
+            field="segment",
+        )
 
 
 RelationshipKind = Literal["family", "referred_by", "corporate_individual"]
-
-
-class RuleBroken(ValueError):
-    """A business rule refused the change; `field` names what to fix."""
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
@@ -103,11 +101,13 @@ def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[
 
 def check_relationship(kind: RelationshipKind, *, from_id: str, to_id: str, from_kind: str, to_kind: str) -> None:
     if from_id == to_id:
-        raise RuleBroken("a customer cannot be related to itself", field="other_customer_id")
+        raise RuleBroken("a customer cannot be related to itself", kind="invalid", field="other_customer_id")
     if kind == "family" and "corporate" in (from_kind, to_kind):
-        raise RuleBroken("family links join two individual customers", field="other_customer_id")
+        raise RuleBroken("family links join two individual customers", kind="invalid", field="other_customer_id")
     if kind == "corporate_individual" and {from_kind, to_kind} != {"corporate", "individual"}:
-        raise RuleBroken("corporate_individual links one corporate and one individual customer", field="kind")
+        raise RuleBroken(
+            "corporate_individual links one corporate and one individual customer", kind="invalid", field="kind"
+        )
 
 
 @dataclass(frozen=True)
@@ -122,12 +122,16 @@ def check_merge(survivor: MergeParty, duplicate: MergeParty) -> None:
     """A duplicate can be folded into a survivor of the same kind when both are active and at most
     one is linked to a core-banking customer (two core customers must be merged in core banking first)."""
     if survivor.id == duplicate.id:
-        raise RuleBroken("a customer cannot be merged into itself", field="duplicate_id")
+        raise RuleBroken("a customer cannot be merged into itself", kind="conflict", field="duplicate_id")
     for party, name in ((survivor, "survivor"), (duplicate, "duplicate_id")):
         if party.status != "active":
-            raise RuleBroken(f"{name} {party.id} is {party.status}, not active", field=name)
+            raise RuleBroken(f"{name} {party.id} is {party.status}, not active", kind="conflict", field=name)
     if survivor.kind != duplicate.kind:
-        raise RuleBroken(f"cannot merge a {duplicate.kind} customer into a {survivor.kind} one", field="duplicate_id")
+        raise RuleBroken(
+            f"cannot merge a {duplicate.kind} customer into a {survivor.kind} one",
+            kind="conflict",
+            field="duplicate_id",
+        )
     if (
         survivor.core_customer_no
         and duplicate.core_customer_no
@@ -135,6 +139,7 @@ def check_merge(survivor: MergeParty, duplicate: MergeParty) -> None:
     ):
         raise RuleBroken(
             "both records are linked to different core-banking customers; merge them in core banking first",
+            kind="conflict",
             field="duplicate_id",
         )
 

@@ -19,7 +19,6 @@ from crm_profile.domain.customer import (
     CORE_LINK_FIELDS,
     SENSITIVE_FIELDS,
     MergeParty,
-    RuleBroken,
     changed_fields,
     check_merge,
     check_relationship,
@@ -181,10 +180,7 @@ async def update_customer(
         raise Invalid(f"{', '.join(wrong)}: cannot be changed on a {current['kind']} customer with PATCH")
     if CORE_LINK_FIELDS & requested.keys() and principal.role not in (Role.HEAD_OFFICE, Role.ADMIN):
         raise Forbidden("core_customer_no: only head office may link a record to a core-banking customer")
-    try:
-        check_segment(current["kind"], requested.get("segment"))
-    except RuleBroken as exc:
-        raise Invalid(f"{exc.field}: {exc}") from exc
+    check_segment(current["kind"], requested.get("segment"))
 
     async def txn(s: AsyncClientSession) -> dict[str, Any]:
         doc = await _load(p, principal, customer_id, session=s)
@@ -376,12 +372,9 @@ async def add_relationship(
             _must_be_active(other)
         except (NotFound, Conflict):
             raise Invalid(f"other_customer_id: customer {body.other_customer_id} not found") from None
-        try:
-            check_relationship(
-                body.kind, from_id=customer_id, to_id=other["_id"], from_kind=doc["kind"], to_kind=other["kind"]
-            )
-        except RuleBroken as exc:
-            raise Invalid(f"{exc.field}: {exc}") from exc
+        check_relationship(
+            body.kind, from_id=customer_id, to_id=other["_id"], from_kind=doc["kind"], to_kind=other["kind"]
+        )
         same_way = {"from_id": customer_id, "to_id": other["_id"], "kind": body.kind}
         other_way = {"from_id": other["_id"], "to_id": customer_id, "kind": body.kind}
         # Family is one link whichever side records it; a referral has a direction.
@@ -484,13 +477,10 @@ async def merge_customers(*, p: Profile, principal: Principal, survivor_id: str,
     async def txn(s: AsyncClientSession) -> dict[str, Any]:
         survivor = await _load(p, principal, survivor_id, session=s)
         duplicate = await _load(p, principal, body.duplicate_id, session=s)
-        try:
-            check_merge(
-                MergeParty(survivor["_id"], survivor["kind"], survivor["status"], survivor.get("core_customer_no")),
-                MergeParty(duplicate["_id"], duplicate["kind"], duplicate["status"], duplicate.get("core_customer_no")),
-            )
-        except RuleBroken as exc:
-            raise Conflict(f"{exc.field}: {exc}") from exc
+        check_merge(
+            MergeParty(survivor["_id"], survivor["kind"], survivor["status"], survivor.get("core_customer_no")),
+            MergeParty(duplicate["_id"], duplicate["kind"], duplicate["status"], duplicate.get("core_customer_no")),
+        )
         now = _now()
         # The duplicate gives up its unique keys first, so the survivor can take them over.
         await p.store.customers.update_one(
