@@ -56,21 +56,6 @@ class Principal:
     role: Role
     branch: str | None
 
-    def scope_filter(self) -> dict[str, Any]:
-        """Mongo filter on documents carrying `owner` and `branch`."""
-        if self.role in ALL_SCOPE:
-            return {}
-        if self.role in BRANCH_SCOPE:
-            return {"branch": self.branch}
-        return {"owner": self.staff_id}
-
-    def can_see(self, *, owner: str | None, branch: str | None) -> bool:
-        if self.role in ALL_SCOPE:
-            return True
-        if self.role in BRANCH_SCOPE:
-            return branch is not None and branch == self.branch
-        return owner == self.staff_id
-
     @property
     def may_write(self) -> bool:
         return self.role not in READ_ONLY

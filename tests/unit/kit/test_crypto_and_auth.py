@@ -5,6 +5,7 @@ from fastapi import HTTPException
 
 from crm_kit.auth import Principal, Role, TokenVerifier, issue_token
 from crm_kit.crypto import FieldCipher, new_key_b64
+from crm_kit.scope import CUSTOMERS
 from crm_kit.settings import ServiceSettings
 
 
@@ -55,9 +56,13 @@ def test_scope_rules():
     bm = Principal("S9", Role.BRANCH_MANAGER, "BR1")
     ho = Principal("H1", Role.HEAD_OFFICE, None)
     aud = Principal("A1", Role.AUDITOR, None)
-    assert rm.can_see(owner="S1", branch="BR2") and not rm.can_see(owner="S2", branch="BR1")
-    assert bm.can_see(owner="S2", branch="BR1") and not bm.can_see(owner="S9", branch="BR2")
-    assert ho.can_see(owner=None, branch=None) and ho.scope_filter() == {}
-    assert rm.scope_filter() == {"owner": "S1"} and bm.scope_filter() == {"branch": "BR1"}
-    assert aud.can_see(owner="x", branch="y") and not aud.may_write and not aud.may_reveal
+
+    def sees(who, owner, branch):
+        return CUSTOMERS.allows(who, {"owner": owner, "branch": branch})
+
+    assert sees(rm, "S1", "BR2") and not sees(rm, "S2", "BR1")
+    assert sees(bm, "S2", "BR1") and not sees(bm, "S9", "BR2")
+    assert sees(ho, None, None) and CUSTOMERS.query(ho) == {}
+    assert CUSTOMERS.query(rm) == {"owner": "S1"} and CUSTOMERS.query(bm) == {"branch": "BR1"}
+    assert sees(aud, "x", "y") and not aud.may_write and not aud.may_reveal
     assert rm.may_reveal and not ho.may_reveal

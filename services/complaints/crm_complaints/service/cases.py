@@ -21,26 +21,14 @@ from crm_kit.auth import ALL_SCOPE, BRANCH_SCOPE, Principal, Role
 from crm_kit.clock import local_day, past_instant
 from crm_kit.errors import Conflict, Forbidden, Invalid, NotFound, RuleBroken
 from crm_kit.masking import mask_email, mask_name, mask_phone
+from crm_kit.scope import DataScope
 
 HANDLING = frozenset({Role.COMPLAINT_HANDLER, Role.BRANCH_MANAGER, Role.HEAD_OFFICE, Role.ADMIN})
 
 
-def scope(principal: Principal) -> dict[str, Any]:
-    """Complaint handlers and branch roles see their branch; head office, auditors and admins all; other staff the
-    complaints of their own customers and those they took in."""
-    if principal.role in ALL_SCOPE:
-        return {}
-    if principal.role in BRANCH_SCOPE or principal.role == Role.COMPLAINT_HANDLER:
-        return {"branch": principal.branch}
-    return {"$or": [{"owner": principal.staff_id}, {"received_by": principal.staff_id}]}
-
-
-def _visible(principal: Principal, doc: dict[str, Any]) -> bool:
-    if principal.role in ALL_SCOPE:
-        return True
-    if principal.role in BRANCH_SCOPE or principal.role == Role.COMPLAINT_HANDLER:
-        return doc.get("branch") == principal.branch
-    return principal.staff_id in (doc.get("owner"), doc.get("received_by"))
+COMPLAINTS = DataScope(personal=("owner", "received_by"), branch_roles=BRANCH_SCOPE | {Role.COMPLAINT_HANDLER})
+"""Complaint handlers and branch roles see their branch; head office, auditors and admins all; other staff the
+complaints of their own customers and those they took in."""
 
 
 def view(cx: Complaints, doc: dict[str, Any], *, full: bool = False) -> dict[str, Any]:
@@ -191,7 +179,7 @@ async def get(
     """A case; `reveal` shows the description and the complainant's contact details in full to the roles that handle
     complaints, for a stated purpose, and writes the audit row first."""
     doc = await cx.store.complaints.find_one({"_id": complaint_id})
-    if doc is None or not _visible(principal, doc):
+    if doc is None or not COMPLAINTS.allows(principal, doc):
         raise NotFound(f"complaint {complaint_id} not found")
     if not reveal:
         return view(cx, doc)
@@ -228,7 +216,7 @@ async def list_cases(
     routing: str | None = None,
     customer_unverified: bool | None = None,
 ) -> dict[str, Any]:
-    query: dict[str, Any] = dict(scope(principal))
+    query: dict[str, Any] = COMPLAINTS.query(principal)
     for k, v in (
         ("state", state),
         ("branch", branch),
@@ -284,7 +272,7 @@ async def act(*, cx: Complaints, principal: Principal, complaint_id: str, action
 
     async def txn(s: AsyncClientSession) -> dict[str, Any]:
         doc = await cx.store.complaints.find_one({"_id": complaint_id}, session=s)
-        if doc is None or not _visible(principal, doc):
+        if doc is None or not COMPLAINTS.allows(principal, doc):
             raise NotFound(f"complaint {complaint_id} not found")
         c = complaint_from_doc(doc, calendar=cx.rt.calendar)
         policy, _ = await current(cx, s)

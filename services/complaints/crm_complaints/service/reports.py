@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from crm_complaints.adapters.store import complaint_from_doc
-from crm_complaints.service.cases import scope
+from crm_complaints.service.cases import COMPLAINTS
 from crm_complaints.service.context import Complaints
 from crm_kit.auth import Principal
 from crm_kit.clock import BANK_TZ, local_day
@@ -34,7 +34,7 @@ async def complaints_report(
 ) -> dict[str, Any]:
     since = datetime.combine(start, time(0), tzinfo=BANK_TZ)
     until = datetime.combine(end + timedelta(days=1), time(0), tzinfo=BANK_TZ)
-    query: dict[str, Any] = {"$and": [scope(principal), {"received_at": {"$gte": since, "$lt": until}}]}
+    query: dict[str, Any] = {"$and": [COMPLAINTS.query(principal), {"received_at": {"$gte": since, "$lt": until}}]}
     if branch:
         query["$and"].append({"branch": branch})
     docs = await cx.store.complaints.find(query, {"description": 0, "complainant": 0, "history": 0}).to_list()

@@ -7,7 +7,7 @@ from typing import Any
 
 from crm_engagement.domain.tasks import is_overdue
 from crm_engagement.service.context import Engagement
-from crm_engagement.service.scope import customer_in_scope, task_scope
+from crm_engagement.service.scope import TASKS, customer_in_scope
 from crm_kit.auth import ALL_SCOPE, BRANCH_SCOPE, Principal
 from crm_kit.errors import Forbidden
 
@@ -15,7 +15,7 @@ from crm_kit.errors import Forbidden
 async def follow_ups(*, e: Engagement, principal: Principal, branch: str | None) -> dict[str, Any]:
     day = e.today()
     today = day.isoformat()
-    match: dict[str, Any] = dict(task_scope(principal))
+    match: dict[str, Any] = dict(TASKS.query(principal))
     if branch:
         match = {"$and": [match, {"branch": branch}]}
     rows: dict[str, dict[str, int]] = {}

@@ -14,7 +14,7 @@ from crm_engagement.domain.tasks import is_overdue, open_key, priority
 from crm_engagement.schemas import TaskAssign, TaskComplete, TaskCreate
 from crm_engagement.service import contacts, interactions, policies
 from crm_engagement.service.context import Engagement, load, save
-from crm_engagement.service.scope import customer_in_scope, may_see_task, task_scope
+from crm_engagement.service.scope import TASKS, customer_in_scope
 from crm_kit.auth import ALL_SCOPE, BRANCH_SCOPE, Principal, Role
 from crm_kit.clock import local_day
 from crm_kit.errors import Conflict, Forbidden, Invalid, NotFound
@@ -44,7 +44,7 @@ async def list_tasks(
     after: str | None,
 ) -> dict[str, Any]:
     today = e.today()
-    query: dict[str, Any] = dict(task_scope(principal))
+    query: dict[str, Any] = dict(TASKS.query(principal))
     for k, v in (("assignee", assignee), ("customer_id", customer_id), ("kind", kind), ("status", status)):
         if v:
             query[k] = v
@@ -70,7 +70,7 @@ async def list_tasks(
 
 async def get_task(*, e: Engagement, principal: Principal, task_id: str) -> dict[str, Any]:
     doc = await e.store.tasks.find_one({"_id": task_id})
-    if doc is None or not may_see_task(principal, doc):
+    if doc is None or not TASKS.allows(principal, doc):
         raise NotFound(f"task {task_id} not found")
     return view(doc, today=e.today())
 
@@ -97,7 +97,7 @@ async def complete(*, e: Engagement, principal: Principal, task_id: str, body: T
 
     async def txn(s: AsyncClientSession) -> tuple[dict[str, Any] | None, contacts.BlockedAttempt | None]:
         doc = await e.store.tasks.find_one({"_id": task_id}, session=s)
-        if doc is None or not may_see_task(principal, doc):
+        if doc is None or not TASKS.allows(principal, doc):
             raise NotFound(f"task {task_id} not found")
         if doc["status"] != "open":
             raise Conflict(
@@ -203,7 +203,7 @@ async def reassign(*, e: Engagement, principal: Principal, task_id: str, body: T
 
     async def txn(s: AsyncClientSession) -> dict[str, Any]:
         doc = await e.store.tasks.find_one({"_id": task_id}, session=s)
-        if doc is None or not may_see_task(principal, doc):
+        if doc is None or not TASKS.allows(principal, doc):
             raise NotFound(f"task {task_id} not found")
         if doc["status"] != "open":
             raise Conflict(

@@ -14,6 +14,7 @@ from crm_contracts.profile import AssetsChanged, ConsentChanged, CustomerMerged,
 from crm_kit.auth import Principal, Role
 from crm_kit.errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed, PreconditionRequired
 from crm_kit.outbox import OutgoingMessage
+from crm_kit.scope import CUSTOMERS
 from crm_profile.domain.bands import age_band, bank_day, birth_month_day, income_band, risk_facts
 from crm_profile.domain.customer import (
     CORE_LINK_FIELDS,
@@ -59,7 +60,7 @@ async def _load(
 ) -> dict[str, Any]:
     doc = await p.store.customers.find_one({"_id": customer_id}, session=session)
     # Out of scope is answered exactly like missing, so scope cannot be probed.
-    if doc is None or not principal.can_see(owner=doc.get("owner"), branch=doc.get("branch")):
+    if doc is None or not CUSTOMERS.allows(principal, doc):
         raise NotFound(f"customer {customer_id} not found")
     return doc
 
@@ -120,7 +121,7 @@ async def list_customers(
     limit: int = 50,
 ) -> tuple[list[dict[str, Any]], str | None]:
     query: dict[str, Any] = {}
-    scope = principal.scope_filter()
+    scope = CUSTOMERS.query(principal)
     for field, value in (("branch", branch), ("owner", owner), ("tier", tier)):
         if value is not None:
             query[field] = value

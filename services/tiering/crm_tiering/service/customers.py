@@ -12,6 +12,7 @@ from pymongo import ASCENDING
 
 from crm_kit.auth import Principal
 from crm_kit.errors import NotFound
+from crm_kit.scope import CUSTOMERS
 from crm_tiering.adapters.store import customer_from_doc
 from crm_tiering.domain import lifecycle, value
 from crm_tiering.domain.customer import TieredCustomer
@@ -24,7 +25,7 @@ TOP_SHARE = Decimal("0.2")
 
 
 async def _visible(t: Tiering, principal: Principal, customer_id: str) -> TieredCustomer:
-    doc = await t.store.customers.find_one({"_id": customer_id, **LIVE, **principal.scope_filter()})
+    doc = await t.store.customers.find_one({"_id": customer_id, **LIVE, **CUSTOMERS.query(principal)})
     if doc is None:
         raise NotFound(f"customer {customer_id} not found")
     return customer_from_doc(doc)
@@ -107,7 +108,7 @@ async def list_customers(
     after: str | None,
     limit: int,
 ) -> dict[str, Any]:
-    query: dict[str, Any] = {**LIVE, **principal.scope_filter()}
+    query: dict[str, Any] = {**LIVE, **CUSTOMERS.query(principal)}
     for field, wanted in (("tier", tier), ("owner", owner), ("branch", branch), ("stage", stage)):
         if wanted is not None:
             if field in query and query[field] != wanted:
@@ -162,7 +163,9 @@ async def concentration(*, t: Tiering, principal: Principal) -> dict[str, Any]:
     balance)."""
     per_branch: dict[str, list[Decimal]] = defaultdict(list)
     everyone: list[Decimal] = []
-    cursor = t.store.customers.find({**LIVE, **principal.scope_filter(), "aum": {"$ne": None}}, {"branch": 1, "aum": 1})
+    cursor = t.store.customers.find(
+        {**LIVE, **CUSTOMERS.query(principal), "aum": {"$ne": None}}, {"branch": 1, "aum": 1}
+    )
     async for d in cursor:
         per_branch[d.get("branch") or "unknown"].append(d["aum"])
         everyone.append(d["aum"])
@@ -177,7 +180,7 @@ async def tier_distribution(*, t: Tiering, principal: Principal) -> dict[str, An
     rows = await (
         await t.store.customers.aggregate(
             [
-                {"$match": {**LIVE, **principal.scope_filter()}},
+                {"$match": {**LIVE, **CUSTOMERS.query(principal)}},
                 {
                     "$group": {
                         "_id": {"branch": "$branch", "tier": "$tier"},
@@ -207,7 +210,7 @@ async def tier_distribution(*, t: Tiering, principal: Principal) -> dict[str, An
 
 async def watch_list(*, t: Tiering, principal: Principal, owner: str | None, on: date | None) -> dict[str, Any]:
     """The day's significant AUM changes of 20万+ customers, biggest first. Without a date: the latest day."""
-    query: dict[str, Any] = {**principal.scope_filter()}
+    query: dict[str, Any] = {**CUSTOMERS.query(principal)}
     if owner is not None:
         if "owner" in query and query["owner"] != owner:
             return {"date": on, "owner": owner, "items": []}

@@ -11,6 +11,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_kit.auth import ALL_SCOPE, Principal, Role
 from crm_kit.errors import Forbidden, Invalid, NotFound
+from crm_kit.scope import CUSTOMERS
 from crm_tiering.adapters.store import staff_from_doc
 from crm_tiering.domain.staff import choose_owner
 from crm_tiering.schemas import StaffUpsert
@@ -200,7 +201,7 @@ async def reassign(
     async def txn(s: AsyncClientSession) -> dict[str, Any]:
         loaded = await load(t, s, [customer_id])
         c = loaded.customers.get(customer_id)
-        if c is None or c.merged_into or not principal.can_see(owner=c.owner, branch=c.branch):
+        if c is None or c.merged_into or not CUSTOMERS.allows(principal, {"owner": c.owner, "branch": c.branch}):
             raise NotFound(f"customer {customer_id} not found")
         target = await t.store.staff.find_one({"_id": new_owner}, session=s)
         if target is None or not target.get("active", True):
