@@ -14,7 +14,7 @@ from crm_complaints.service.context import Complaints
 from crm_contracts.envelope import CloudEvent
 from crm_contracts.profile import CustomerMerged, CustomerRegistered
 from crm_contracts.tiering import OwnerAssigned, TierChanged
-from crm_kit.messaging import Incoming, Rejection
+from crm_kit.messaging import BatchHandler, Incoming, Rejection
 
 
 async def apply(
@@ -83,7 +83,7 @@ async def apply(
     return []
 
 
-def handler(cx: Complaints):  # type: ignore[no-untyped-def]
+def handler(cx: Complaints) -> BatchHandler[CloudEvent[Any] | None]:
     async def handle(session: AsyncClientSession, items: list[Incoming[CloudEvent[Any] | None]]) -> list[Rejection]:
         return await apply(cx=cx, session=session, items=items)
 

@@ -12,7 +12,7 @@ from crm_contracts.complaints import ComplaintClosed
 from crm_contracts.envelope import CloudEvent
 from crm_engagement.service import policies, surveys
 from crm_engagement.service.context import Engagement, load, save
-from crm_kit.messaging import Incoming, Rejection
+from crm_kit.messaging import BatchHandler, Incoming, Rejection
 
 
 async def apply_complaint_events(
@@ -66,7 +66,7 @@ async def apply_complaint_events(
     return []
 
 
-def handler(e: Engagement):  # type: ignore[no-untyped-def]
+def handler(e: Engagement) -> BatchHandler[CloudEvent[Any] | None]:
     async def handle(session: AsyncClientSession, items: list[Incoming[CloudEvent[Any] | None]]) -> list[Rejection]:
         return await apply_complaint_events(e=e, session=session, items=items)
 

@@ -15,7 +15,7 @@ from crm_contracts.profile import AssetsChanged, ConsentChanged, CustomerMerged,
 from crm_engagement.domain.triggers import crossed_upward
 from crm_engagement.service import policies
 from crm_engagement.service.context import Engagement, load, save
-from crm_kit.messaging import Incoming, Rejection
+from crm_kit.messaging import BatchHandler, Incoming, Rejection
 
 
 def _ids(ev: CloudEvent[Any] | None) -> list[str]:
@@ -129,7 +129,7 @@ async def apply_profile_events(
     return []
 
 
-def handler(e: Engagement):  # type: ignore[no-untyped-def]
+def handler(e: Engagement) -> BatchHandler[CloudEvent[Any] | None]:
     async def handle(session: AsyncClientSession, items: list[Incoming[CloudEvent[Any] | None]]) -> list[Rejection]:
         return await apply_profile_events(e=e, session=session, items=items)
 

@@ -16,7 +16,7 @@ from crm_contracts.tiering import ChurnRiskRaised, OwnerAssigned, TierChanged
 from crm_engagement.domain.triggers import retention_is_service
 from crm_engagement.service import policies
 from crm_engagement.service.context import Engagement, load, save
-from crm_kit.messaging import Incoming, Rejection
+from crm_kit.messaging import BatchHandler, Incoming, Rejection
 
 
 async def apply_tiering_events(
@@ -111,7 +111,7 @@ async def apply_tiering_events(
     return []
 
 
-def handler(e: Engagement):  # type: ignore[no-untyped-def]
+def handler(e: Engagement) -> BatchHandler[CloudEvent[Any] | None]:
     async def handle(session: AsyncClientSession, items: list[Incoming[CloudEvent[Any] | None]]) -> list[Rejection]:
         return await apply_tiering_events(e=e, session=session, items=items)
 

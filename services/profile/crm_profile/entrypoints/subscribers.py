@@ -16,7 +16,7 @@ def register(p: Profile) -> None:
         topic=COREBANK_BALANCES,
         group=BALANCES_GROUP,
         parse=BalanceSnapshot.model_validate_json,
-        handle=balances.consumer_handler(p),
+        handle=balances.handler(p),
         max_records=p.rt.settings.balance_batch_size,
         description="Balance snapshots from core banking: JSON {core_customer_no, as_of, aum, breakdown} "
         "(crm_contracts.corebank.BalanceSnapshot). Unknown customers and invalid snapshots go to "
@@ -26,7 +26,7 @@ def register(p: Profile) -> None:
         topic=TIERING_CUSTOMERS,
         group=TIERING_GROUP,
         parse=tiering_events.parse_tiering_event,
-        handle=tiering_events.consumer_handler(p),
+        handle=tiering_events.handler(p),
         # Idempotent by its own rule (an older or equal decision than the one held is skipped): no inbox needed.
         dedupe="handler",
         description="Tiering's decisions (CloudEvents): owner-assigned sets the customer's owner, so data scope "

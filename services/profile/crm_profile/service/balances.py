@@ -12,7 +12,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_contracts.corebank import BalanceSnapshot
 from crm_contracts.profile import AssetsChanged
-from crm_kit.messaging import Incoming, Rejection
+from crm_kit.messaging import BatchHandler, Incoming, Rejection
 from crm_profile.domain.balances import Position, apply_snapshots
 from crm_profile.service.context import Profile
 
@@ -125,7 +125,7 @@ async def apply_balance_batch(
     return rejected
 
 
-def consumer_handler(p: Profile):  # type: ignore[no-untyped-def]
+def handler(p: Profile) -> BatchHandler[BalanceSnapshot]:
     async def handle(session: AsyncClientSession, items: list[Incoming[BalanceSnapshot]]) -> list[Rejection]:
         rejected = await apply_balance_batch(p=p, session=session, snapshots=[(i, i.payload) for i in items])
         return [Rejection(item=i, reason=r) for i, r in rejected]

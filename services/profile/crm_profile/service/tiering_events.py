@@ -16,7 +16,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from crm_contracts.envelope import CloudEvent, EventData, read_event
 from crm_contracts.tiering import OwnerAssigned, TierChanged
 from crm_kit.logging import get_logger
-from crm_kit.messaging import Incoming, Rejection
+from crm_kit.messaging import BatchHandler, Incoming, Rejection
 from crm_profile.domain.customer import TierStamp, supersedes
 from crm_profile.service.context import Profile
 
@@ -176,7 +176,7 @@ async def apply_tiering_batch(
     return rejected
 
 
-def consumer_handler(p: Profile):  # type: ignore[no-untyped-def]
+def handler(p: Profile) -> BatchHandler[TieringEvent | None]:
     async def handle(session: AsyncClientSession, items: list[Incoming[TieringEvent | None]]) -> list[Rejection]:
         applied = [(i, i.payload) for i in items if i.payload is not None]
         rejected = await apply_tiering_batch(p=p, session=session, events=applied) if applied else []

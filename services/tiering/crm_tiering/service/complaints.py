@@ -8,7 +8,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_contracts.complaints import ComplaintClosed, ComplaintOpened
 from crm_contracts.envelope import CloudEvent
-from crm_kit.messaging import Incoming, Rejection
+from crm_kit.messaging import BatchHandler, Incoming, Rejection
 from crm_tiering.service import policies
 from crm_tiering.service.context import Tiering, load, save
 
@@ -39,7 +39,7 @@ async def apply_complaint_events(
     return rejections
 
 
-def handler(t: Tiering):  # type: ignore[no-untyped-def]
+def handler(t: Tiering) -> BatchHandler[CloudEvent[Any] | None]:
     async def handle(session: AsyncClientSession, items: list[Incoming[CloudEvent[Any] | None]]) -> list[Rejection]:
         return await apply_complaint_events(t=t, session=session, items=items)
 

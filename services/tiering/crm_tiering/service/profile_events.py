@@ -15,7 +15,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_contracts.envelope import CloudEvent
 from crm_contracts.profile import AssetsChanged, CustomerMerged, CustomerRegistered, CustomerUpdated
-from crm_kit.messaging import Incoming, Rejection
+from crm_kit.messaging import BatchHandler, Incoming, Rejection
 from crm_tiering.domain.customer import TieredCustomer
 from crm_tiering.domain.policy import Policy
 from crm_tiering.service import policies
@@ -166,7 +166,7 @@ async def apply_profile_events(
     return []
 
 
-def handler(t: Tiering):  # type: ignore[no-untyped-def]
+def handler(t: Tiering) -> BatchHandler[CloudEvent[Any] | None]:
     async def handle(session: AsyncClientSession, items: list[Incoming[CloudEvent[Any] | None]]) -> list[Rejection]:
         return await apply_profile_events(t=t, session=session, items=items)
 

@@ -14,7 +14,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_contracts.engagement import SurveyAnswered
 from crm_contracts.envelope import CloudEvent
-from crm_kit.messaging import Incoming, Rejection
+from crm_kit.messaging import BatchHandler, Incoming, Rejection
 from crm_tiering.domain.churn import SurveyAnswer
 from crm_tiering.service import policies
 from crm_tiering.service.context import Tiering, load, save
@@ -57,7 +57,7 @@ async def apply_engagement_events(
     return []
 
 
-def handler(t: Tiering):  # type: ignore[no-untyped-def]
+def handler(t: Tiering) -> BatchHandler[CloudEvent[Any] | None]:
     async def handle(session: AsyncClientSession, items: list[Incoming[CloudEvent[Any] | None]]) -> list[Rejection]:
         return await apply_engagement_events(t=t, session=session, items=items)
 
