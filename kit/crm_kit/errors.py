@@ -3,8 +3,9 @@ place (crm_kit.http), so no call site translates one error into another."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
+Record = TypeVar("Record")
 Kind = Literal["invalid", "conflict", "forbidden", "not_found"]
 STATUS_OF_KIND: dict[str, int] = {"invalid": 422, "conflict": 409, "forbidden": 403, "not_found": 404}
 
@@ -66,3 +67,10 @@ class NotFound(RuleBroken):
 
     def __init__(self, detail: str, **extra: Any) -> None:
         super().__init__(detail, kind="not_found", **extra)
+
+
+def must_exist(record: Record | None, what: str) -> Record:
+    """A record read back in the transaction that wrote it, or 404 naming it (it was removed meanwhile)."""
+    if record is None:
+        raise NotFound(f"{what} not found")
+    return record

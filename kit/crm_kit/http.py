@@ -143,4 +143,5 @@ def _database_deadline(app: FastAPI, scope: Any, settings: Any) -> float:
 
 
 def runtime_of(request: Request) -> Runtime[Any]:
-    return request.app.state.runtime  # type: ignore[no-any-return]
+    runtime: Runtime[Any] = request.app.state.runtime
+    return runtime

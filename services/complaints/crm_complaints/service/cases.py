@@ -19,7 +19,7 @@ from crm_complaints.service.context import Complaints, save
 from crm_complaints.service.policy import current
 from crm_kit.auth import ALL_SCOPE, BRANCH_SCOPE, Principal, Role
 from crm_kit.clock import local_day, past_instant
-from crm_kit.errors import Conflict, Forbidden, Invalid, NotFound, RuleBroken
+from crm_kit.errors import Conflict, Forbidden, Invalid, NotFound, RuleBroken, must_exist
 from crm_kit.masking import mask_email, mask_name, mask_phone
 from crm_kit.scope import DataScope
 
@@ -84,9 +84,9 @@ async def create(*, cx: Complaints, principal: Principal, body: ComplaintCreate)
         customer = await cx.store.customers.find_one({"_id": customer_id}, session=s) if customer_id else None
         # A record merged away: the complaint is the survivor's (repeats, owner, events); the id given is kept.
         for _ in range(routing.MERGE_DEPTH):
-            if not (customer or {}).get("merged_into"):
+            if customer is None or not customer.get("merged_into"):
                 break
-            customer_id = customer["merged_into"]  # type: ignore[index]
+            customer_id = customer["merged_into"]
             customer = await cx.store.customers.find_one({"_id": customer_id}, session=s)
         # A customer complaints has not heard of yet (the registration may be seconds behind): accepted all the same,
         # waiting for the customer's event to be routed (service.routing); the receiver's branch meanwhile.
@@ -166,7 +166,9 @@ async def create(*, cx: Complaints, principal: Principal, body: ComplaintCreate)
                 if v
             }
         await cx.store.complaints.update_one({"_id": c.complaint_id}, {"$set": extra}, session=s)
-        return await cx.store.complaints.find_one({"_id": c.complaint_id}, session=s)  # type: ignore[return-value]
+        return must_exist(
+            await cx.store.complaints.find_one({"_id": c.complaint_id}, session=s), f"complaint {c.complaint_id}"
+        )
 
     doc = await cx.rt.mongo.transaction(txn)
     cx.rt.outbox.notify()
@@ -376,7 +378,9 @@ async def act(*, cx: Complaints, principal: Principal, complaint_id: str, action
                 target=complaint_id,
                 detail={"to_days": getattr(body, "to_days", None), "branch": getattr(body, "branch", None)},
             )
-        return await cx.store.complaints.find_one({"_id": complaint_id}, session=s)  # type: ignore[return-value]
+        return must_exist(
+            await cx.store.complaints.find_one({"_id": complaint_id}, session=s), f"complaint {complaint_id}"
+        )
 
     doc = await cx.rt.mongo.transaction(txn)
     cx.rt.outbox.notify()

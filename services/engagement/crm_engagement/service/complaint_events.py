@@ -18,11 +18,13 @@ from crm_kit.messaging import BatchHandler, Incoming, Rejection
 async def apply_complaint_events(
     *, e: Engagement, session: AsyncClientSession, items: list[Incoming[CloudEvent[Any] | None]]
 ) -> list[Rejection]:
-    closed = [i for i in items if i.payload is not None and isinstance(i.payload.data, ComplaintClosed)]
+    closed = [
+        (i, i.payload.data) for i in items if i.payload is not None and isinstance(i.payload.data, ComplaintClosed)
+    ]
     if not closed:
         return []
     policy, _ = await policies.current(e, session)
-    loaded = await load(e, session, {i.payload.data.customer_id for i in closed})  # type: ignore[union-attr]
+    loaded = await load(e, session, {data.customer_id for _, data in closed})
     # A complaint on a record merged away is followed up with the surviving record.
     survivors = {c.merged_into for c in loaded.customers.values() if c.merged_into} - set(loaded.customers)
     if survivors:
@@ -31,8 +33,7 @@ async def apply_complaint_events(
         loaded.states.update(more.states)
         loaded.open_tasks.update(more.open_tasks)
     today, now = e.today(), e.now()
-    for item in closed:
-        data = item.payload.data  # type: ignore[union-attr]
+    for item, data in closed:
         c = loaded.get_or_new(data.customer_id)
         if c.merged_into:
             c = loaded.get_or_new(c.merged_into)

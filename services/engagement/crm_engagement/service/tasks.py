@@ -17,7 +17,7 @@ from crm_engagement.service.context import Engagement, load, save
 from crm_engagement.service.scope import TASKS, customer_in_scope
 from crm_kit.auth import ALL_SCOPE, BRANCH_SCOPE, Principal, Role
 from crm_kit.clock import local_day
-from crm_kit.errors import Conflict, Forbidden, Invalid, NotFound
+from crm_kit.errors import Conflict, Forbidden, Invalid, NotFound, must_exist
 
 SUPERVISORS = frozenset({Role.RM_SUPERVISOR, Role.BRANCH_MANAGER, Role.HEAD_OFFICE, Role.ADMIN})
 
@@ -254,7 +254,7 @@ async def reassign(*, e: Engagement, principal: Principal, task_id: str, body: T
             target=task_id,
             detail={"from": doc.get("assignee"), "to": body.assignee, "reason": body.reason},
         )
-        return await e.store.tasks.find_one({"_id": task_id}, session=s)  # type: ignore[return-value]
+        return must_exist(await e.store.tasks.find_one({"_id": task_id}, session=s), f"task {task_id}")
 
     doc = await e.rt.mongo.transaction(txn)
     e.rt.outbox.notify()
@@ -310,7 +310,7 @@ async def create(*, e: Engagement, principal: Principal, body: TaskCreate) -> di
         task.assignee = body.assignee or principal.staff_id
         loaded.causes[c.customer_id] = (None, None)
         await save(e, s, loaded)
-        return await e.store.tasks.find_one({"_id": task.task_id}, session=s)  # type: ignore[return-value]
+        return must_exist(await e.store.tasks.find_one({"_id": task.task_id}, session=s), f"task {task.task_id}")
 
     doc = await e.rt.mongo.transaction(txn)
     e.rt.outbox.notify()

@@ -23,19 +23,17 @@ async def apply_tiering_events(
     *, e: Engagement, session: AsyncClientSession, items: list[Incoming[CloudEvent[Any] | None]]
 ) -> list[Rejection]:
     relevant = [
-        i
+        (i, i.payload)
         for i in items
         if i.payload is not None and isinstance(i.payload.data, (TierChanged, OwnerAssigned, ChurnRiskRaised))
     ]
     if not relevant:
         return []
     policy, version = await policies.current(e, session)
-    loaded = await load(e, session, {i.payload.subject for i in relevant})  # type: ignore[union-attr]
+    loaded = await load(e, session, {ev.subject for _, ev in relevant})
     today, now = e.today(), e.now()
     care: set[str] = set()
-    for item in relevant:
-        ev = item.payload
-        assert ev is not None
+    for item, ev in relevant:
         c = loaded.get_or_new(ev.subject)
         if item.sequence is not None and item.sequence <= c.tiering_seq:
             continue  # applied before

@@ -101,7 +101,7 @@ class Owners:
             at = self.last_at + timedelta(milliseconds=1)
         self.last_at = at
         for c in sorted(needing, key=lambda c: c.customer_id):
-            roles = self.policy.rule(c.tier).responsible_roles  # type: ignore[union-attr]
+            roles = self.policy.responsible_roles(c.tier)
             choice = choose_owner(self.staff, key=c.choice_key, branch=c.branch, roles=roles)
             if choice is None:
                 c.awaiting_owner = True  # caught up when someone who may own it joins the branch

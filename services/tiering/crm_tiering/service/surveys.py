@@ -37,13 +37,14 @@ def answer_of(data: SurveyAnswered) -> SurveyAnswer:
 async def apply_engagement_events(
     *, t: Tiering, session: AsyncClientSession, items: list[Incoming[CloudEvent[Any] | None]]
 ) -> list[Rejection]:
-    relevant = [i for i in items if i.payload is not None and isinstance(i.payload.data, SurveyAnswered)]
+    relevant = [
+        (i, i.payload.data) for i in items if i.payload is not None and isinstance(i.payload.data, SurveyAnswered)
+    ]
     if not relevant:
         return []
     policy, _ = await policies.current(t, session)
-    loaded = await load(t, session, {i.payload.data.customer_id for i in relevant})  # type: ignore[union-attr]
-    for item in relevant:
-        data: SurveyAnswered = item.payload.data  # type: ignore[union-attr]
+    loaded = await load(t, session, {data.customer_id for _, data in relevant})
+    for item, data in relevant:
         c = loaded.customers.get(data.customer_id)
         if c is None:
             # The answer may overtake the registration (another topic): keep it, the registration fills in
