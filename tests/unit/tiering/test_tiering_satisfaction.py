@@ -16,7 +16,7 @@ from crm_tiering.domain.balances import Point
 from crm_tiering.domain.churn import SurveyAnswer, next_check, reasons
 from crm_tiering.domain.customer import TieredCustomer
 from crm_tiering.domain.policy import DEFAULT_POLICY, ChurnRules, Policy
-from crm_tiering.service.surveys import answer_of
+from crm_tiering.service.engagement_events import answer_of
 
 D0 = date(2026, 1, 1)
 RULES = ChurnRules()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from crm_contracts.registry import read_known_event
 from crm_contracts.topics import COMPLAINTS_CASES, ENGAGEMENT_TASKS, PROFILE_CUSTOMERS
-from crm_tiering.service import complaints, profile_events, surveys
+from crm_tiering.service import complaint_events, engagement_events, profile_events
 from crm_tiering.service.context import Tiering
 
 PROFILE_GROUP = "crm-tiering.profile"
@@ -27,7 +27,7 @@ def register(t: Tiering) -> None:
         topic=COMPLAINTS_CASES,
         group=COMPLAINTS_GROUP,
         parse=read_known_event,
-        handle=complaints.handler(t),
+        handle=complaint_events.handler(t),
         max_records=t.rt.settings.event_batch_size,
         description="Complaint opened / closed: an open complaint is a churn-warning reason.",
     )
@@ -35,7 +35,7 @@ def register(t: Tiering) -> None:
         topic=ENGAGEMENT_TASKS,
         group=ENGAGEMENT_GROUP,
         parse=read_known_event,
-        handle=surveys.handler(t),
+        handle=engagement_events.handler(t),
         max_records=t.rt.settings.event_batch_size,
         description="Survey answered: a low CSAT or NPS is a churn-warning reason for a while, a later answer that "
         "is not low clears it. The other engagement events (tasks, contacts, recommendations, points) are skipped.",
