@@ -29,6 +29,7 @@ from crm_kit.metrics import CALENDAR_UNKNOWN
 from crm_kit.outbox import OutgoingMessage, outgoing_event
 from crm_kit.policies import PolicyVersions
 from crm_kit.runtime import Runtime
+from crm_kit.work_lists import WorkLists
 
 SOURCE = "crm/engagement"
 log = get_logger(__name__)
@@ -41,7 +42,8 @@ class Engagement:
     policies: PolicyVersions[EngagementPolicy]
     scheduler_job: LeasedJob | None = None
     calendar: ServiceCalendar | None = None
-    work: dict[str, list[str]] = field(default_factory=dict)
+    work_lists: WorkLists = field(default_factory=WorkLists)
+    """The scheduler's ids to visit, read once per run (crm_kit.work_lists)."""
 
     def today(self) -> date:
         """The business date: pinned by CLOCK_DATE, else today in the bank's time zone."""

@@ -42,36 +42,46 @@ async def step(e: Engagement) -> bool:
     return False
 
 
-async def _ids_after(
-    s: AsyncClientSession, collection: Any, query: dict[str, Any], cursor: str, limit: int
-) -> list[str]:
-    docs = (
-        await collection.find({**query, "_id": {"$gt": cursor}}, {"_id": 1}, session=s)
-        .sort("_id", 1)
-        .limit(limit)
-        .to_list()
-    )
-    return [d["_id"] for d in docs]
+def _work_of(e: Engagement, phase: str, day: date, version: int) -> tuple[Any, dict[str, Any]]:
+    """The collection a phase walks and what makes a record need the phase's work."""
+    if phase == "overdue":
+        return e.store.tasks, {"status": "open", "overdue": False, "due_on": {"$lt": day.isoformat()}}
+    query: dict[str, Any] = {"merged_into": None}
+    if phase == "replan":
+        query["plan_version"] = {"$lt": version}
+    elif phase in ("care", "points"):
+        query["tier"] = {"$ne": None}
+    return e.store.customers, query
 
 
 async def _chunk(e: Engagement, phase: str, key: str, day: date, cursor: str) -> None:
     size = e.rt.settings.scheduler_chunk_size
+    _, version_now = await policies.current(e)
+    collection, query = _work_of(e, phase, day, version_now)
+
+    async def to_visit() -> list[str]:
+        return [d["_id"] for d in await collection.find(query, {"_id": 1}).to_list()]
+
+    ids = await e.work_lists.next_chunk(key, size=size, fetch=to_visit, after=cursor)
+    last = e.work_lists.is_last(key, ids)
 
     async def txn(s: AsyncClientSession) -> int:
         policy, version = await policies.current(e, s)
         now = e.now()
+        # The list was read when the run began: what still needs the work is read again, by id.
+        fields = None if phase == "overdue" else {"_id": 1}  # a customer is loaded below, with its tasks
+        still = (
+            await collection.find({**query, "_id": {"$in": ids}}, fields, session=s).sort("_id", 1).to_list()
+            if ids
+            else []
+        )
         if phase == "overdue":
-            ids = await _ids_after(
-                s,
-                e.store.tasks,
-                {"status": "open", "overdue": False, "due_on": {"$lt": day.isoformat()}},
-                cursor,
-                size,
-            )
-            docs = await e.store.tasks.find({"_id": {"$in": ids}}, session=s).to_list() if ids else []
-            if ids:
+            docs = still
+            if docs:
                 await e.store.tasks.update_many(
-                    {"_id": {"$in": ids}}, {"$set": {"overdue": True, "overdue_since": day.isoformat()}}, session=s
+                    {"_id": {"$in": [d["_id"] for d in docs]}},
+                    {"$set": {"overdue": True, "overdue_since": day.isoformat()}},
+                    session=s,
                 )
                 await e.rt.outbox.add(
                     s,
@@ -94,15 +104,10 @@ async def _chunk(e: Engagement, phase: str, key: str, day: date, cursor: str) ->
                     ],
                 )
         else:
-            query: dict[str, Any] = {"merged_into": None}
-            if phase == "replan":
-                query["plan_version"] = {"$lt": version}
-            elif phase in ("care", "points"):
-                query["tier"] = {"$ne": None}
-            ids = await _ids_after(s, e.store.customers, query, cursor, size)
-            loaded = await load(e, s, ids, with_tasks=phase == "replan")
+            customer_ids = [d["_id"] for d in still]
+            loaded = await load(e, s, customer_ids, with_tasks=phase == "replan")
             earnings: list[points.Earning] = []
-            for cid in ids:
+            for cid in customer_ids:
                 c = loaded.customers[cid]
                 if phase == "replan":
                     c.plan_cadence(
@@ -130,7 +135,7 @@ async def _chunk(e: Engagement, phase: str, key: str, day: date, cursor: str) ->
                 loaded.causes[cid] = (None, None)
             await points.credit_many(e, s, earnings, now=now)
             await save(e, s, loaded)
-        done = len(ids) < size
+        done = last
         await e.store.scheduler.update_one(
             {"_id": key},
             {
@@ -144,5 +149,9 @@ async def _chunk(e: Engagement, phase: str, key: str, day: date, cursor: str) ->
 
     visited = await e.rt.mongo.transaction(txn)
     e.rt.outbox.notify()
+    if last:
+        e.work_lists.forget(key)
+    else:
+        e.work_lists.advance(key, ids[-1])
     if visited:
         log.info("scheduler chunk", phase=phase, key=key, visited=visited)

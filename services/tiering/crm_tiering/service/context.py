@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import socket
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -20,6 +19,7 @@ from crm_kit.jobs import LeasedJob
 from crm_kit.outbox import OutgoingMessage, in_sequence, outgoing_event
 from crm_kit.policies import PolicyVersions
 from crm_kit.runtime import Runtime
+from crm_kit.work_lists import WorkLists
 from crm_tiering.adapters.store import TieringStore, customer_from_doc, customer_state
 from crm_tiering.domain.customer import TieredCustomer
 from crm_tiering.domain.policy import Policy
@@ -35,8 +35,8 @@ class Tiering:
     policies: PolicyVersions[Policy]
     rollout_job: LeasedJob | None = None
     instance: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
-    queues: dict[str, list[str]] = field(default_factory=dict)
-    """Work lists of the background jobs (rollout, sweep), read once per run: range queries cost a scan."""
+    work_lists: WorkLists = field(default_factory=WorkLists)
+    """The background jobs' ids to visit (rollout, sweep), read once per run (crm_kit.work_lists)."""
 
     def event(
         self, data: EventData, *, customer_id: str, causationid: str | None = None, correlationid: str | None = None
@@ -49,15 +49,6 @@ class Tiering:
             causationid=causationid,
             correlationid=correlationid,
         )
-
-    async def work_list(self, key: str, fetch: Callable[[], Awaitable[list[str]]]) -> list[str]:
-        """A background job's list of customer ids, read once per run and kept until done (`key` is
-        "<job>:<run>"; a new run of the job replaces the old list)."""
-        if key not in self.queues:
-            job = key.split(":", 1)[0]
-            self.queues = {k: v for k, v in self.queues.items() if k.split(":", 1)[0] != job}
-            self.queues[key] = await fetch()
-        return self.queues[key]
 
 
 @dataclass

@@ -124,8 +124,7 @@ async def rollout_step(t: Tiering) -> bool:
             .to_list()
         ]
 
-    queue = await t.work_list(key, after_cursor)
-    ids = queue[:chunk]
+    ids = await t.work_lists.next_chunk(key, size=chunk, fetch=after_cursor, after=job["cursor"])
 
     async def txn(s: AsyncClientSession) -> bool:
         current = await t.store.rollouts.find_one({"_id": job["_id"]}, session=s)
@@ -157,7 +156,7 @@ async def rollout_step(t: Tiering) -> bool:
         await assign_owners(t, s, [loaded.customers[i] for i in sorted(todo)], policy=policy)
         await save(t, s, loaded, only=todo)
         now = datetime.now(UTC)
-        finished = len(ids) < chunk
+        finished = t.work_lists.is_last(key, ids)
         await t.store.rollouts.update_one(
             {"_id": job["_id"]},
             {
@@ -174,7 +173,8 @@ async def rollout_step(t: Tiering) -> bool:
 
     more = await t.rt.mongo.transaction(txn)
     t.rt.outbox.notify()
-    del queue[: len(ids)]
-    if not more:
-        t.queues.pop(key, None)
+    if more and ids:
+        t.work_lists.advance(key, ids[-1])
+    else:
+        t.work_lists.forget(key)
     return more

@@ -45,8 +45,7 @@ async def sweep_step(t: Tiering) -> bool:
             ).to_list()
         ]
 
-    queue = await t.work_list(key, due)
-    ids = queue[:chunk]
+    ids = await t.work_lists.next_chunk(key, size=chunk, fetch=due)
 
     async def txn(s: AsyncClientSession) -> None:
         if not ids:
@@ -78,7 +77,8 @@ async def sweep_step(t: Tiering) -> bool:
 
     await t.rt.mongo.transaction(txn)
     t.rt.outbox.notify()
-    del queue[: len(ids)]
-    if not ids:
-        t.queues.pop(key, None)
+    if ids:
+        t.work_lists.advance(key, ids[-1])
+    else:
+        t.work_lists.forget(key)
     return bool(ids)
