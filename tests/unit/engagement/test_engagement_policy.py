@@ -1,4 +1,4 @@
-"""crm_engagement.domain.policy: the seed's defaults, validation, JSON round trip."""
+"""crm_engagement.domain.policy: the defaults of docs/BRIEF.md §4, validation, JSON round trip."""
 
 from __future__ import annotations
 

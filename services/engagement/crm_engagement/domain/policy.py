@@ -1,6 +1,7 @@
 """The engagement policy: versioned data a bank edits (BRIEF §4). Every rule a banker asks about — how
 often a tier is called, how many days before a birthday the task appears, how many marketing contacts
-a week, the quiet hours, how long a risk assessment is valid — is a field here, with the seed's defaults."""
+a week, the quiet hours, how long a risk assessment is valid — is a field here, with the defaults of
+docs/BRIEF.md §4."""
 
 from __future__ import annotations
 

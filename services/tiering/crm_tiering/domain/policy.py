@@ -1,6 +1,6 @@
 """The tier policy: versioned data a bank edits (BRIEF §3). Every rule a banker asks about — a tier
 boundary, the grace before a downgrade, what counts as an outflow — is a field here, with the
-defaults of the seed texts."""
+defaults of docs/BRIEF.md (§3.1)."""
 
 from __future__ import annotations
 
