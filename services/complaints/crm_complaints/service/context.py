@@ -3,7 +3,7 @@ complaint with the events it caused (outbox) in one transaction."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from pymongo import UpdateOne
@@ -19,6 +19,7 @@ from crm_kit.jobs import LeasedJob
 from crm_kit.outbox import outgoing_event
 from crm_kit.policies import PolicyVersions
 from crm_kit.runtime import Runtime
+from crm_kit.work_lists import WorkLists
 
 SOURCE = "crm/complaints"
 
@@ -31,6 +32,8 @@ class Complaints:
     scheduler_job: LeasedJob | None = None
     unverified_job: LeasedJob | None = None
     calendar: ServiceCalendar | None = None
+    work_lists: WorkLists = field(default_factory=WorkLists)
+    """The deadline clock's cases to visit in a pass, read once per pass (crm_kit.work_lists)."""
 
     def today(self) -> date:
         """The business date: pinned by CLOCK_DATE, else today in the bank's time zone."""

@@ -27,17 +27,23 @@ async def step(cx: Complaints) -> bool:
     state = await cx.store.scheduler.find_one({"_id": KEY}) or {}
     cursor = state.get("cursor", "")
     size = cx.rt.settings.scheduler_chunk_size
+    watched = {"$or": [{"open": True}, {"state": "resolved"}]}
+    key = f"deadlines:{state.get('passes', 0)}"
+
+    async def to_visit() -> list[str]:
+        return [d["_id"] for d in await cx.store.complaints.find(watched, {"_id": 1}).to_list()]
+
+    ids = await cx.work_lists.next_chunk(key, size=size, fetch=to_visit, after=cursor)
+    last = cx.work_lists.is_last(key, ids)
 
     async def txn(s: AsyncClientSession) -> int:
         policy, _ = await current(cx, s)
         now = cx.now()
+        # Read again by id: a case closed since the pass began is not watched any more.
         docs = (
-            await cx.store.complaints.find(
-                {"$or": [{"open": True}, {"state": "resolved"}], "_id": {"$gt": cursor}}, session=s
-            )
-            .sort("_id", 1)
-            .limit(size)
-            .to_list()
+            await cx.store.complaints.find({**watched, "_id": {"$in": ids}}, session=s).sort("_id", 1).to_list()
+            if ids
+            else []
         )
         changed = []
         for doc in docs:
@@ -55,14 +61,17 @@ async def step(cx: Complaints) -> bool:
             if c.events:
                 changed.append(c)
         await save_many(cx, s, changed)
-        finished = len(docs) < size
-        update: dict[str, Any] = {"$set": {"cursor": "" if finished else docs[-1]["_id"], "updated_at": now}}
-        if finished:
+        update: dict[str, Any] = {"$set": {"cursor": "" if last else ids[-1], "updated_at": now}}
+        if last:
             update["$inc"] = {"passes": 1}
             update["$set"]["last_pass_day"] = day.isoformat()
         await cx.store.scheduler.update_one({"_id": KEY}, update, upsert=True, session=s)
         return len(docs)
 
-    visited = await cx.rt.mongo.transaction(txn)
+    await cx.rt.mongo.transaction(txn)
     cx.rt.outbox.notify()
-    return visited == size
+    if last:
+        cx.work_lists.forget(key)
+        return False
+    cx.work_lists.advance(key, ids[-1])
+    return True
