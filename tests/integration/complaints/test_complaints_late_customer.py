@@ -221,3 +221,33 @@ async def test_an_intake_racing_the_registration_is_routed_all_the_same(complain
         "S-RM2",
         False,
     )
+
+
+async def test_an_older_tiering_decision_arriving_late_changes_nothing(complaints, complaints_env, roles):
+    """Tiering numbers its decisions per customer; one replayed late (a dead letter) or redelivered loses to the
+    newer one complaints already holds, as in profile and engagement."""
+    from crm_contracts.envelope import CloudEvent
+    from engagement_support import Feed as NumberedFeed
+
+    def wrapped(to_tier: str, customer_id: str = "O1") -> bytes:
+        data, _ = tier(customer_id, to_tier, branch="BR001")
+        return CloudEvent.wrap(data, source="crm/tiering", subject=customer_id).model_dump_json().encode()
+
+    feed = NumberedFeed(complaints_env)
+    await feed.send_records(TIERING_CUSTOMERS, [(wrapped("small"), "O1", 1), (wrapped("vip"), "O1", 3)])
+
+    async def held():
+        doc = await complaints.cx.store.customers.find_one({"_id": "O1"})
+        return doc if doc and doc.get("tiering_seq") == 3 else None
+
+    assert (await eventually(held))["tier"] == "vip"
+    # Decision 2 (older than 3) and decision 3 again: neither changes the tier.
+    await feed.send_records(TIERING_CUSTOMERS, [(wrapped("key"), "O1", 2), (wrapped("small"), "O1", 3)])
+    await feed.send_records(TIERING_CUSTOMERS, [(wrapped("key", "O2"), "O2", 1)])  # a marker: the batch above is done
+
+    async def marker():
+        return await complaints.cx.store.customers.find_one({"_id": "O2", "tier": "key"})
+
+    await eventually(marker)
+    doc = await complaints.cx.store.customers.find_one({"_id": "O1"})
+    assert (doc["tier"], doc["tiering_seq"]) == ("vip", 3)

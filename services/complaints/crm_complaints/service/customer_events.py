@@ -16,6 +16,8 @@ from crm_contracts.profile import CustomerMerged, CustomerRegistered
 from crm_contracts.tiering import OwnerAssigned, TierChanged
 from crm_kit.messaging import BatchHandler, Incoming, Rejection
 
+_DECISIONS = (TierChanged, OwnerAssigned)
+
 
 async def apply(
     *, cx: Complaints, session: AsyncClientSession, items: list[Incoming[CloudEvent[Any] | None]]
@@ -23,17 +25,35 @@ async def apply(
     customers: list[UpdateOne] = []
     owners: list[tuple[str, str, bool]] = []
     heard_of: set[str] = set()
+    # Tiering's decisions in the order tiering made them (its per-customer sequence): a redelivery or an older
+    # decision (a dead letter replayed late) changes nothing, as in profile and engagement.
+    decided = {i.payload.subject for i in items if i.payload is not None and isinstance(i.payload.data, _DECISIONS)}
+    seen = (
+        {
+            d["_id"]: d.get("tiering_seq", 0)
+            for d in await cx.store.customers.find(
+                {"_id": {"$in": sorted(decided)}}, {"tiering_seq": 1}, session=session
+            ).to_list()
+        }
+        if decided
+        else {}
+    )
     for item in items:
         ev = item.payload
         if ev is None:
             continue
         data = ev.data
+        if isinstance(data, _DECISIONS) and item.sequence is not None:
+            if item.sequence <= seen.get(ev.subject, 0):
+                continue
+            seen[ev.subject] = item.sequence
         if isinstance(data, (TierChanged, OwnerAssigned, CustomerRegistered)):
             heard_of.add(ev.subject)
+        numbered = {"tiering_seq": item.sequence} if item.sequence is not None else {}
         if isinstance(data, TierChanged):
-            fields = {"tier": data.to_tier, **({"branch": data.branch} if data.branch else {})}
+            fields = {"tier": data.to_tier, **({"branch": data.branch} if data.branch else {}), **numbered}
         elif isinstance(data, OwnerAssigned):
-            fields = {"owner": data.new_owner, **({"branch": data.branch} if data.branch else {})}
+            fields = {"owner": data.new_owner, **({"branch": data.branch} if data.branch else {}), **numbered}
             owners.append((ev.subject, data.new_owner, True))
         elif isinstance(data, CustomerMerged):
             # The merged-away record's cases follow the survivor (branch, owner, tier); intake resolves it to the
