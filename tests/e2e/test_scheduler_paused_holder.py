@@ -106,10 +106,15 @@ async def test_a_scheduler_holder_paused_past_its_lease_writes_and_publishes_not
             return (db["scheduler"].find_one({"_id": "care:2026-09-20"}) or {}).get("done")
 
         await eventually(finished, timeout=120, interval=0.5)
+
         # Rows the stopped replica's relay marked sent under a relay lease it held before it was stopped. Resumed,
         # it may take the relay's lease again later, like any replica, but only with a higher epoch.
-        relay = db["leases"].find_one({"_id": RELAY_LEASE})
-        assert pid_of(relay["owner"]) != holder.pid  # whatever relay lease it held, it lost while stopped
+        # Whatever relay lease it held, it loses while stopped: the other replica has rows to relay and takes it.
+        async def relay_taken_over():
+            doc = db["leases"].find_one({"_id": RELAY_LEASE})
+            return doc if doc and pid_of(doc["owner"]) != holder.pid else None
+
+        relay = await eventually(relay_taken_over, timeout=60, interval=0.2)
         relayed_by_holder = {"sent_by.owner": {"$regex": f":{holder.pid}:"}, "sent_by.epoch": {"$lte": relay["epoch"]}}
         relayed_before = db["outbox"].count_documents(relayed_by_holder)
         resumed_ms = int(time.time() * 1000)
