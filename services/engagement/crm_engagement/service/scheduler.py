@@ -25,6 +25,7 @@ PHASES = ("replan", "care", "overdue", "points")
 async def step(e: Engagement) -> bool:
     """One chunk of today's work. True while there is more."""
     day = e.today()
+    version = 0  # the policy version a replan run brings customers to (the other phases do not depend on it)
     for phase in PHASES:
         key = f"{phase}:{day.isoformat()}" if phase != "points" else f"points:{day:%Y-%m}"
         state = await e.store.scheduler.find_one({"_id": key})
@@ -37,7 +38,7 @@ async def step(e: Engagement) -> bool:
             if state is not None and state.get("done"):
                 continue
         cursor = (state or {}).get("cursor", "")
-        await _chunk(e, phase, key, day, cursor)
+        await _chunk(e, phase, key, day, cursor, version)
         return True
     return False
 
@@ -54,10 +55,9 @@ def _work_of(e: Engagement, phase: str, day: date, version: int) -> tuple[Any, d
     return e.store.customers, query
 
 
-async def _chunk(e: Engagement, phase: str, key: str, day: date, cursor: str) -> None:
+async def _chunk(e: Engagement, phase: str, key: str, day: date, cursor: str, version_of_run: int) -> None:
     size = e.rt.settings.scheduler_chunk_size
-    _, version_now = await policies.current(e)
-    collection, query = _work_of(e, phase, day, version_now)
+    collection, query = _work_of(e, phase, day, version_of_run)
 
     async def to_visit() -> list[str]:
         return [d["_id"] for d in await collection.find(query, {"_id": 1}).to_list()]
