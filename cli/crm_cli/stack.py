@@ -28,7 +28,6 @@ import contextlib
 import errno
 import importlib.util
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -584,9 +583,9 @@ class ServiceProcess(ListeningProcess):
         self.host = host
         self.timeout = timeout
         full_env = {**os.environ, **(env or {}), port_var: str(port), "HOST": host, "PYTHONUNBUFFERED": "1"}
-        service = re.fullmatch(r"crm_(profile|tiering|engagement|complaints)\.main:create_app", module_factory)
+        service = next((spec.name for spec in SERVICES if spec.factory == module_factory), None)
         if service is not None:
-            argv = [sys.executable, "-m", "crm_kit.serve", service.group(1)]  # as the service's image runs it
+            argv = [sys.executable, "-m", "crm_kit.serve", service]  # as the service's image runs it
         else:
             argv = [sys.executable, "-m", "uvicorn", "--factory", module_factory, "--host", host, "--port", str(port)]
         super().__init__(name, argv, env=full_env, log_path=log_path, echo=echo, prefix=prefix, cwd=cwd)
