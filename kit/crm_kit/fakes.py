@@ -1,0 +1,81 @@
+"""In-memory stand-ins for the unit of work's outbox and audit trail, and the fake unit of work itself, so a
+service's application layer can be tested without a broker or a database (the repositories' fakes live with each
+service's unit tests, since they mirror its queries)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic
+
+from crm_kit.outbox import OutgoingMessage
+from crm_kit.unit_of_work import Repositories, Result
+
+
+@dataclass
+class ListOutbox:
+    """Published events, in order."""
+
+    messages: list[OutgoingMessage] = field(default_factory=list)
+
+    async def add(self, messages: Sequence[OutgoingMessage]) -> None:
+        self.messages.extend(messages)
+
+    def types(self) -> list[str]:
+        """The CloudEvents types published, in order."""
+        return [message.headers["ce_type"] for message in self.messages]
+
+
+@dataclass
+class ListAudit:
+    """Audit rows, in order."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    async def record(
+        self, *, staff_id: str, role: str, action: str, target: str, detail: dict[str, Any] | None = None
+    ) -> None:
+        self.rows.append(
+            {"staff_id": staff_id, "role": role, "action": action, "target": target, "detail": detail or {}}
+        )
+
+
+class FakeUnitOfWork(Generic[Repositories]):
+    """Runs work on in-memory repositories: a failed run leaves them as they were (rollback), a finished one counts
+    as a commit. Like the database, it may be asked to run the same work again (`retry_once` simulates a write
+    conflict after the work ran), which proves the work rebuilds its state from what it reads."""
+
+    def __init__(self, repositories: Repositories) -> None:
+        self.repositories = repositories
+        self.commits = 0
+        self.rollbacks = 0
+        self.retry_once = False
+
+    async def run(self, work: Callable[[Repositories], Awaitable[Result]]) -> Result:
+        while True:
+            before = copy.deepcopy(self.repositories)
+            try:
+                result = await work(self.repositories)
+                if self.retry_once:
+                    self.retry_once = False
+                    raise _TransientConflict
+            except _TransientConflict:
+                self._restore(before)
+                continue
+            except BaseException:
+                self._restore(before)
+                self.rollbacks += 1
+                raise
+            self.commits += 1
+            return result
+
+    def reading(self) -> Repositories:
+        return self.repositories
+
+    def _restore(self, before: Repositories) -> None:
+        vars(self.repositories).update(vars(before))
+
+
+class _TransientConflict(Exception):
+    pass
