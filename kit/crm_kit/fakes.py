@@ -7,10 +7,14 @@ from __future__ import annotations
 import copy
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
 
 from crm_kit.outbox import OutgoingMessage
 from crm_kit.unit_of_work import Repositories, Result
+
+Policy = TypeVar("Policy", bound=BaseModel)
 
 
 @dataclass
@@ -39,6 +43,39 @@ class ListAudit:
         self.rows.append(
             {"staff_id": staff_id, "role": role, "action": action, "target": target, "detail": detail or {}}
         )
+
+    async def read(self, *, target: str | None, staff_id: str | None, limit: int) -> list[dict[str, Any]]:
+        """Newest first, like the trail."""
+        rows = [
+            row
+            for row in reversed(self.rows)
+            if (target is None or row["target"] == target) and (staff_id is None or row["staff_id"] == staff_id)
+        ]
+        return rows[:limit]
+
+    def actions(self) -> list[str]:
+        return [row["action"] for row in self.rows]
+
+
+@dataclass
+class ListPolicies(Generic[Policy]):
+    """Policy versions in memory: version 1 is the default, `publish` adds the next."""
+
+    default: Policy
+    versions: list[Policy] = field(default_factory=list)
+    published_by: list[tuple[str, str | None]] = field(default_factory=list)
+
+    async def current(self) -> tuple[Policy, int]:
+        return (self.versions[-1], len(self.versions) + 1) if self.versions else (self.default, 1)
+
+    async def version(self, number: int) -> Policy | None:
+        everything = [self.default, *self.versions]
+        return everything[number - 1] if 1 <= number <= len(everything) else None
+
+    async def publish(self, policy: Policy, *, by: str, note: str | None) -> int:
+        self.versions.append(policy)
+        self.published_by.append((by, note))
+        return len(self.versions) + 1
 
 
 class FakeUnitOfWork(Generic[Repositories]):

@@ -78,3 +78,21 @@ class PolicyVersions(Generic[P]):
             session=session,
         )
         return number
+
+
+class PoliciesInTransaction(Generic[P]):
+    """The policy versions as a unit of work's repository: reads and publishing in its transaction."""
+
+    def __init__(self, versions: PolicyVersions[P], session: AsyncClientSession | None) -> None:
+        self.versions, self.session = versions, session
+
+    async def current(self) -> tuple[P, int]:
+        return await self.versions.current(self.session)
+
+    async def version(self, number: int) -> P | None:
+        return await self.versions.version(number, self.session)
+
+    async def publish(self, policy: P, *, by: str, note: str | None) -> int:
+        if self.session is None:
+            raise RuntimeError("a policy is published only from inside a unit of work's transaction")
+        return await self.versions.add(self.session, policy, by=by, note=note)

@@ -24,6 +24,7 @@ from crm_kit.outbox import Outbox, OutgoingMessage
 Repositories = TypeVar("Repositories")
 Repositories_co = TypeVar("Repositories_co", covariant=True)
 Result = TypeVar("Result")
+Policy_co = TypeVar("Policy_co", covariant=True)
 
 
 class EventsOut(Protocol):
@@ -38,6 +39,8 @@ class AuditOut(Protocol):
     async def record(
         self, *, staff_id: str, role: str, action: str, target: str, detail: dict[str, Any] | None = None
     ) -> None: ...
+
+    async def read(self, *, target: str | None, staff_id: str | None, limit: int) -> list[dict[str, Any]]: ...
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,14 @@ class TransactionAudit:
         self, *, staff_id: str, role: str, action: str, target: str, detail: dict[str, Any] | None = None
     ) -> None:
         await self.trail.record(self.session, staff_id=staff_id, role=role, action=action, target=target, detail=detail)
+
+
+class PolicyOut(Protocol[Policy_co]):
+    """The policy versions, as a repository (crm_kit.policies.PoliciesInTransaction)."""
+
+    async def current(self) -> tuple[Policy_co, int]: ...
+
+    async def version(self, number: int) -> Policy_co | None: ...
 
 
 class UnitOfWork(Protocol[Repositories_co]):
