@@ -72,6 +72,11 @@ class ListPolicies(Generic[Policy]):
         everything = [self.default, *self.versions]
         return everything[number - 1] if 1 <= number <= len(everything) else None
 
+    async def read(self) -> dict[str, Any]:
+        policy, number = await self.current()
+        by, note = self.published_by[-1] if self.published_by else ("default", None)
+        return {"version": number, "created_by": by, "note": note, "policy": policy.model_dump(mode="json")}
+
     async def publish(self, policy: Policy, *, by: str, note: str | None) -> int:
         self.versions.append(policy)
         self.published_by.append((by, note))

@@ -92,6 +92,10 @@ class PoliciesInTransaction(Generic[P]):
     async def version(self, number: int) -> P | None:
         return await self.versions.version(number, self.session)
 
+    async def read(self) -> dict[str, Any]:
+        """The version in force as the API shows it (who, when, why)."""
+        return await self.versions.read()
+
     async def publish(self, policy: P, *, by: str, note: str | None) -> int:
         if self.session is None:
             raise RuntimeError("a policy is published only from inside a unit of work's transaction")

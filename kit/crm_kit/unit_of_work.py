@@ -19,11 +19,13 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_kit.audit import AuditTrail
 from crm_kit.db import Mongo
+from crm_kit.messaging import BatchHandler, Incoming, Rejection
 from crm_kit.outbox import Outbox, OutgoingMessage
 
 Repositories = TypeVar("Repositories")
 Repositories_co = TypeVar("Repositories_co", covariant=True)
 Result = TypeVar("Result")
+Payload = TypeVar("Payload")
 Policy_co = TypeVar("Policy_co", covariant=True)
 
 
@@ -100,3 +102,14 @@ class MongoUnitOfWork(Generic[Repositories]):
 
     def reading(self) -> Repositories:
         return self.bind(None)
+
+    def consumer(
+        self, apply: Callable[[Repositories, list[Incoming[Payload]]], Awaitable[list[Rejection]]]
+    ) -> BatchHandler[Payload]:
+        """A Kafka consumer's batch handler (crm_kit.messaging) that applies the batch through the repositories, in
+        the transaction the kit's consumer opened (which also records the batch in the inbox)."""
+
+        async def handle(session: AsyncClientSession, items: list[Incoming[Payload]]) -> list[Rejection]:
+            return await apply(self.bind(session), items)
+
+        return handle
