@@ -11,8 +11,9 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from crm_kit.messaging import BatchHandler, Incoming, Rejection
 from crm_kit.outbox import OutgoingMessage
-from crm_kit.unit_of_work import Repositories, Result
+from crm_kit.unit_of_work import Payload, Repositories, Result
 
 Policy = TypeVar("Policy", bound=BaseModel)
 
@@ -114,6 +115,16 @@ class FakeUnitOfWork(Generic[Repositories]):
 
     def reading(self) -> Repositories:
         return self.repositories
+
+    def consumer(
+        self, apply: Callable[[Repositories, list[Incoming[Payload]]], Awaitable[list[Rejection]]]
+    ) -> BatchHandler[Payload]:
+        """A batch handler as the kit's consumer calls it: the batch applied as one unit of work (no session)."""
+
+        async def handle(_session: Any, items: list[Incoming[Payload]]) -> list[Rejection]:
+            return await self.run(lambda repositories: apply(repositories, items))
+
+        return handle
 
     def _restore(self, before: Repositories) -> None:
         vars(self.repositories).update(vars(before))

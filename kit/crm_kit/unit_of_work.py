@@ -70,6 +70,9 @@ class TransactionAudit:
     ) -> None:
         await self.trail.record(self.session, staff_id=staff_id, role=role, action=action, target=target, detail=detail)
 
+    async def read(self, *, target: str | None, staff_id: str | None, limit: int) -> list[dict[str, Any]]:
+        return await self.trail.read(target=target, staff_id=staff_id, limit=limit)
+
 
 class PolicyOut(Protocol[Policy_co]):
     """The policy versions, as a repository (crm_kit.policies.PoliciesInTransaction)."""
@@ -85,6 +88,10 @@ class UnitOfWork(Protocol[Repositories_co]):
     async def run(self, work: Callable[[Repositories_co], Awaitable[Result]]) -> Result: ...
 
     def reading(self) -> Repositories_co: ...
+
+    def consumer(
+        self, apply: Callable[[Repositories_co, list[Incoming[Payload]]], Awaitable[list[Rejection]]]
+    ) -> BatchHandler[Payload]: ...
 
 
 class MongoUnitOfWork(Generic[Repositories]):

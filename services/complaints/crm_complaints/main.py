@@ -6,17 +6,20 @@ from __future__ import annotations
 from fastapi import FastAPI
 from faststream import FastStream
 
+from crm_complaints.adapters.repositories import SOURCE, MongoComplaints
 from crm_complaints.adapters.store import ComplaintsStore
 from crm_complaints.domain.policy import DEFAULT_POLICY, ComplaintsPolicy
 from crm_complaints.entrypoints import http, subscribers
 from crm_complaints.service import calendar, routing, scheduler
 from crm_complaints.service.context import Complaints
 from crm_complaints.settings import ComplaintsSettings
-from crm_contracts.complaints import EVENTS
+from crm_contracts.complaints import EVENTS, CalendarChanged
 from crm_contracts.topics import COMPLAINTS_CASES, PROFILE_CUSTOMERS, TIERING_CUSTOMERS
+from crm_kit.calendar_sync import ServiceCalendar
 from crm_kit.http import create_http_app
 from crm_kit.policies import PolicyVersions
 from crm_kit.runtime import Runtime, docs_settings
+from crm_kit.unit_of_work import MongoUnitOfWork
 
 DESCRIPTION = """Takes complaints from every channel, walks each through one standard process, keeps the regulator's
 deadlines (15 days, 30 extended, 60 with approval; appraisal pauses) and the internal working-day targets, and
@@ -28,28 +31,37 @@ def build(settings: ComplaintsSettings | None = None) -> Complaints:
     settings = settings or ComplaintsSettings()
     rt = Runtime(settings, topics=[COMPLAINTS_CASES, PROFILE_CUSTOMERS, TIERING_CUSTOMERS])
     store = ComplaintsStore(rt.mongo)
-    cx = Complaints(
-        rt=rt,
-        store=store,
-        policies=PolicyVersions(store.policies, ComplaintsPolicy, DEFAULT_POLICY, note="defaults of BRIEF §5"),
+    policies = PolicyVersions(store.policies, ComplaintsPolicy, DEFAULT_POLICY, note="defaults of BRIEF §5")
+    repositories = MongoComplaints(
+        store, policies, outbox_writer=rt.outbox, calendar=rt.calendar, topic=rt.topic(COMPLAINTS_CASES)
     )
-    rt.startup_hooks += [store.ensure_indexes, cx.policies.ensure_default]
-    cx.scheduler_job = rt.job("deadlines", lambda: scheduler.step(cx), interval=settings.scheduler_interval_seconds)
-    cx.unverified_job = rt.job(
-        routing.KEY, lambda: routing.unverified_step(cx), interval=settings.routing_interval_seconds
+    service = Complaints(rt=rt, uow=MongoUnitOfWork(rt.mongo, repositories.bind))
+    rt.startup_hooks += [store.ensure_indexes, policies.ensure_default]
+    service.scheduler_job = rt.job(
+        "deadlines", lambda: scheduler.step(service), interval=settings.scheduler_interval_seconds
     )
-    cx.calendar = calendar.service_calendar(cx)
-    subscribers.register(cx)
+    service.unverified_job = rt.job(
+        routing.KEY, lambda: routing.unverified_step(service), interval=settings.routing_interval_seconds
+    )
+    service.calendar = ServiceCalendar(
+        rt,
+        audit=store.audit,
+        topic=rt.topic(COMPLAINTS_CASES),
+        event_type=CalendarChanged,
+        source=SOURCE,
+        recompute=lambda revision: calendar.recompute(service, revision),
+    )
+    subscribers.register(service)
     rt.publishes(COMPLAINTS_CASES, EVENTS, key="customer id (complaint id for a complainant who is not a customer)")
-    return cx
+    return service
 
 
 def create_app(settings: ComplaintsSettings | None = None) -> FastAPI:
-    cx = build(settings)
+    service = build(settings)
     app = create_http_app(
-        cx.rt, title="Bank CRM — complaints", description=DESCRIPTION, routers=[http.router, http.calendar_routes]
+        service.rt, title="Bank CRM — complaints", description=DESCRIPTION, routers=[http.router, http.calendar_routes]
     )
-    app.state.complaints = cx
+    app.state.complaints = service
     return app
 
 

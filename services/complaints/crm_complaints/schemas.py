@@ -124,6 +124,50 @@ class Appraisal(Strict):
     reason: str | None = Field(default=None, max_length=500)
 
 
+# The steps of the process as commands: one model per action, each applied by its own function
+# (crm_complaints.service.cases.STEPS). Steps that need no more than a note share its fields.
+class Acknowledge(Step):
+    """received → acknowledged."""
+
+
+class Investigate(Step):
+    """assigned/escalated/reopened → investigating."""
+
+
+class Contact(Step):
+    """The handler reached the complainant (the first-contact target); no state change."""
+
+
+class ApproveCompensation(Step):
+    """A branch manager or head office approves the compensation."""
+
+
+class AppraisalStart(Appraisal):
+    """An external appraisal starts: the regulator's clock stops."""
+
+
+class AppraisalEnd(Appraisal):
+    """The appraisal ended: the clock runs again; the decision is due later by the paused days."""
+
+
+CaseCommand = (
+    Acknowledge
+    | Assign
+    | Route
+    | Investigate
+    | Contact
+    | Escalate
+    | Resolve
+    | ApproveCompensation
+    | Notify
+    | Confirm
+    | Reopen
+    | Extend
+    | AppraisalStart
+    | AppraisalEnd
+)
+
+
 class HandlerUpsert(Strict):
     branch: str = Field(min_length=1, max_length=20)
     categories: list[str] = Field(default_factory=list, description="empty: every category")

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from crm_complaints.adapters.store import ComplaintsStore
 from crm_complaints.main import create_app
 from crm_complaints.settings import ComplaintsSettings
 from support import running, settings_kwargs
@@ -32,7 +33,8 @@ def start_complaints(complaints_env):
         app = create_app(settings)
         async with running(app) as client:
             client.settings = settings
-            client.cx = app.state.complaints
+            client.service = app.state.complaints
+            client.store = ComplaintsStore(client.service.rt.mongo)  # the test's own look into the database
             yield client
 
     return _start

@@ -72,7 +72,7 @@ async def test_a_merged_away_records_complaints_follow_the_survivor(complaints, 
     await feed.send(PROFILE_CUSTOMERS, registered("M1", owner="S-RM1"), registered("M2", owner="S-RM2"))
 
     async def known():
-        return await complaints.cx.store.customers.count_documents({"_id": {"$in": ["M1", "M2"]}}) == 2
+        return await complaints.store.customers.count_documents({"_id": {"$in": ["M1", "M2"]}}) == 2
 
     await eventually(known)
     r = await complaints.post(

@@ -100,7 +100,7 @@ async def test_silence_counts_from_the_notice_and_an_untold_decision_waits(compl
         complaints, roles["handler"], told["id"], "notify", channel="phone", notified_at="2026-11-24T15:00:00+08:00"
     )
     assert r.status_code == 200 and r.json()["decision_notice"]["on_time"] is True  # due 11-25
-    complaints.cx.scheduler_job.wake()
+    complaints.service.scheduler_job.wake()
 
     async def closed():
         got = (await complaints.get(f"/v1/complaints/{told['id']}", headers=roles["manager"])).json()

@@ -157,11 +157,11 @@ async def test_a_customer_still_unknown_is_flagged_listed_and_routed_by_hand(com
     late = await _take_in(complaints, roles["teller"], "L5")
     fresh = await _take_in(complaints, roles["teller"], "L6")
     # Taken in a quarter of an hour ago (the policy waits 10 minutes); the third one just now.
-    ago = complaints.cx.now() - timedelta(minutes=15)  # the service's clock (the business date is pinned)
-    await complaints.cx.store.complaints.update_many(
+    ago = complaints.service.now() - timedelta(minutes=15)  # the service's clock (the business date is pinned)
+    await complaints.store.complaints.update_many(
         {"_id": {"$in": [typo["id"], late["id"]]}}, {"$set": {"pending_since": ago}}
     )
-    complaints.cx.unverified_job.wake()
+    complaints.service.unverified_job.wake()
     await _until(complaints, roles, late["id"], lambda c: c["customer_unverified"] is True)
     queue = (
         await complaints.get("/v1/complaints", params={"customer_unverified": "true"}, headers=roles["manager"])
@@ -202,7 +202,7 @@ async def test_a_customer_still_unknown_is_flagged_listed_and_routed_by_hand(com
     ).json()["items"]
     assert queue == []
     # Flagged once only, across passes.
-    complaints.cx.unverified_job.wake()
+    complaints.service.unverified_job.wake()
     assert len(await _published(complaints_env, UNVERIFIED, 3, settle=1.0)) == 2
 
 
@@ -212,8 +212,8 @@ async def test_an_intake_racing_the_registration_is_routed_all_the_same(complain
     assert case["routing"] == "pending_customer"
     # The consumer's transaction committed the registration without seeing the intake's (concurrent) case: the
     # customer is known, no event will come again.
-    await complaints.cx.store.customers.insert_one({"_id": "L7", "branch": "BR002", "owner": "S-RM2"})
-    complaints.cx.unverified_job.wake()
+    await complaints.store.customers.insert_one({"_id": "L7", "branch": "BR002", "owner": "S-RM2"})
+    complaints.service.unverified_job.wake()
     got = await _until(complaints, roles, case["id"], lambda c: c["routing"] == "routed")
     assert (got["branch"], got["handler"], got["owner"], got["customer_unverified"]) == (
         "BR002",
@@ -237,7 +237,7 @@ async def test_an_older_tiering_decision_arriving_late_changes_nothing(complaint
     await feed.send_records(TIERING_CUSTOMERS, [(wrapped("small"), "O1", 1), (wrapped("vip"), "O1", 3)])
 
     async def held():
-        doc = await complaints.cx.store.customers.find_one({"_id": "O1"})
+        doc = await complaints.store.customers.find_one({"_id": "O1"})
         return doc if doc and doc.get("tiering_seq") == 3 else None
 
     assert (await eventually(held))["tier"] == "vip"
@@ -246,8 +246,8 @@ async def test_an_older_tiering_decision_arriving_late_changes_nothing(complaint
     await feed.send_records(TIERING_CUSTOMERS, [(wrapped("key", "O2"), "O2", 1)])  # a marker: the batch above is done
 
     async def marker():
-        return await complaints.cx.store.customers.find_one({"_id": "O2", "tier": "key"})
+        return await complaints.store.customers.find_one({"_id": "O2", "tier": "key"})
 
     await eventually(marker)
-    doc = await complaints.cx.store.customers.find_one({"_id": "O1"})
+    doc = await complaints.store.customers.find_one({"_id": "O1"})
     assert (doc["tier"], doc["tiering_seq"]) == ("vip", 3)

@@ -162,11 +162,11 @@ async def test_a_breached_case_is_escalated_once_even_across_a_restart(start_com
 
         got = await eventually(escalated, timeout=30)
         assert got["escalated_for_breach"] is True and sorted(got["breached"]) == ["decision", "first_contact"]
-        before = (await complaints.cx.store.scheduler.find_one({"_id": "deadlines"}))["passes"]
+        before = (await complaints.store.scheduler.find_one({"_id": "deadlines"}))["passes"]
     async with start_complaints(clock_date="2026-12-02") as complaints:
 
         async def checked():  # two whole passes of the restarted scheduler on the next day
-            doc = await complaints.cx.store.scheduler.find_one({"_id": "deadlines"})
+            doc = await complaints.store.scheduler.find_one({"_id": "deadlines"})
             return doc and doc.get("last_pass_day") == "2026-12-02" and doc.get("passes", 0) >= 2 + before
 
         await eventually(checked, timeout=30)
@@ -188,7 +188,7 @@ async def test_deadline_approaching_is_raised_three_days_before(complaints, comp
     c = await _open(complaints, roles["teller"], received_at="2026-11-18T10:00:00+08:00")  # decision due 12-03
     await _do(complaints, roles["handler"], c["id"], "acknowledge")
     await _do(complaints, roles["handler"], c["id"], "contact")
-    complaints.cx.scheduler_job.wake()
+    complaints.service.scheduler_job.wake()
     topic = complaints_env["KAFKA_TOPIC_PREFIX"] + "crm.complaints.cases"
     records = await read_topic(
         complaints_env["KAFKA_BOOTSTRAP_SERVERS"], topic, until=lambda rs: len(of_type(rs, APPROACHING)) >= 1

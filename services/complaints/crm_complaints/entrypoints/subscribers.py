@@ -11,21 +11,21 @@ PROFILE_GROUP = "crm-complaints.profile"
 TIERING_GROUP = "crm-complaints.tiering"
 
 
-def register(cx: Complaints) -> None:
-    size = cx.rt.settings.event_batch_size
-    cx.rt.consume(
+def register(service: Complaints) -> None:
+    size = service.rt.settings.event_batch_size
+    service.rt.consume(
         topic=PROFILE_CUSTOMERS,
         group=PROFILE_GROUP,
         parse=read_known_event,
-        handle=customer_events.handler(cx),
+        handle=customer_events.handler(service),
         max_records=size,
         description="Registrations: the customer's branch and owner (data scope).",
     )
-    cx.rt.consume(
+    service.rt.consume(
         topic=TIERING_CUSTOMERS,
         group=TIERING_GROUP,
         parse=read_known_event,
-        handle=customer_events.handler(cx),
+        handle=customer_events.handler(service),
         max_records=size,
         description="Tier changes (key and vip customers get priority) and owner changes.",
     )

@@ -8,50 +8,23 @@ revision, so the job ends when every such case carries the calendar's revision."
 
 from __future__ import annotations
 
-from pymongo.asynchronous.client_session import AsyncClientSession
-
-from crm_complaints.adapters.store import complaint_from_doc
-from crm_complaints.service.context import SOURCE, Complaints, save_many
-from crm_complaints.service.policy import current
-from crm_contracts.complaints import CalendarChanged
-from crm_contracts.topics import COMPLAINTS_CASES
-from crm_kit.calendar_sync import ServiceCalendar
+from crm_complaints.adapters.repositories import ComplaintsRepositories
+from crm_complaints.service.context import Complaints
 
 CHUNK = 200
 
 
-def service_calendar(cx: Complaints) -> ServiceCalendar:
-    return ServiceCalendar(
-        cx.rt,
-        audit=cx.store.audit,
-        topic=cx.rt.topic(COMPLAINTS_CASES),
-        event_type=CalendarChanged,
-        source=SOURCE,
-        recompute=lambda revision: recompute(cx, revision),
-    )
-
-
-async def recompute(cx: Complaints, revision: str) -> bool:
+async def recompute(service: Complaints, revision: str) -> bool:
     """One chunk of open cases with provisional targets computed under another revision. True while more remain."""
-    cal = cx.rt.calendar
+    cal = service.rt.calendar
 
-    async def txn(s: AsyncClientSession) -> int:
-        policy, _ = await current(cx, s)
-        docs = (
-            await cx.store.complaints.find(
-                {"open": True, "provisional_targets.0": {"$exists": True}, "calendar_revision": {"$ne": revision}},
-                session=s,
-            )
-            .sort("_id", 1)
-            .limit(CHUNK)
-            .to_list()
-        )
-        now, today = cx.now(), cx.today()
-        cases = []
-        for doc in docs:
-            c = complaint_from_doc(doc, calendar=cx.rt.calendar)
-            was = list(c.provisional_targets)
-            moved = c.recompute_targets(
+    async def recompute_chunk(repos: ComplaintsRepositories) -> int:
+        policy, _ = await repos.policy.current()
+        cases = await repos.complaints.provisional_under_other_revision(revision, limit=CHUNK)
+        now, today = service.now(), service.today()
+        for case in cases:
+            was = list(case.provisional_targets)
+            moved = case.recompute_targets(
                 policy,
                 add_working_days=cal.add_working_days,
                 next_workday=cal.next_workday,
@@ -60,24 +33,22 @@ async def recompute(cx: Complaints, revision: str) -> bool:
                 at=now,
                 today=today,
             )
-            if c.events:
-                await cx.store.audit.record(
-                    s,
+            if case.events:
+                await repos.audit.record(
                     staff_id="complaints",
                     role="system",
                     action="complaint.targets_recomputed",
-                    target=c.complaint_id,
+                    target=case.complaint_id,
                     detail={
                         "moved": {k: v.isoformat() for k, v in moved.items()},
                         "provisional_before": was,
-                        "provisional_now": c.provisional_targets,
+                        "provisional_now": case.provisional_targets,
                         "revision": revision,
                     },
                 )
-            cases.append(c)
-        await save_many(cx, s, cases)
-        return len(docs)
+        await repos.complaints.save_many(cases)
+        return len(cases)
 
-    done = await cx.rt.mongo.transaction(txn)
-    cx.rt.outbox.notify()
+    done = await service.uow.run(recompute_chunk)
+    service.published()
     return done == CHUNK

@@ -4,28 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo.asynchronous.client_session import AsyncClientSession
-
+from crm_complaints.adapters.repositories import ComplaintsRepositories
 from crm_complaints.domain.policy import ComplaintsPolicy
 from crm_complaints.service.context import Complaints
 
 
-async def current(cx: Complaints, session: AsyncClientSession | None = None) -> tuple[ComplaintsPolicy, int]:
-    return await cx.policies.current(session)
-
-
-async def read(*, cx: Complaints) -> dict[str, Any]:
-    return await cx.policies.read()
+async def read(*, service: Complaints) -> dict[str, Any]:
+    return await service.uow.reading().policy.read()
 
 
 async def publish_new(
-    *, cx: Complaints, policy: ComplaintsPolicy, by: str, role: str, note: str | None
+    *, service: Complaints, policy: ComplaintsPolicy, by: str, role: str, note: str | None
 ) -> dict[str, Any]:
-    async def txn(s: AsyncClientSession) -> None:
-        number = await cx.policies.add(s, policy, by=by, note=note)
-        await cx.store.audit.record(
-            s, staff_id=by, role=role, action="policy.published", target=f"policy-{number}", detail={"note": note}
+    async def publish(repos: ComplaintsRepositories) -> None:
+        number = await repos.policy.publish(policy, by=by, note=note)
+        await repos.audit.record(
+            staff_id=by, role=role, action="policy.published", target=f"policy-{number}", detail={"note": note}
         )
 
-    await cx.rt.mongo.transaction(txn)
-    return await read(cx=cx)
+    await service.uow.run(publish)
+    return await read(service=service)

@@ -10,7 +10,6 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from crm_complaints.adapters.store import complaint_from_doc
 from crm_complaints.service.cases import COMPLAINTS
 from crm_complaints.service.context import Complaints
 from crm_kit.auth import Principal
@@ -30,44 +29,43 @@ def percentile(values: list[float], pct: float) -> float | None:
 
 
 async def complaints_report(
-    *, cx: Complaints, principal: Principal, start: date, end: date, branch: str | None
+    *, service: Complaints, principal: Principal, start: date, end: date, branch: str | None
 ) -> dict[str, Any]:
     since = datetime.combine(start, time(0), tzinfo=BANK_TZ)
     until = datetime.combine(end + timedelta(days=1), time(0), tzinfo=BANK_TZ)
-    query: dict[str, Any] = {"$and": [COMPLAINTS.query(principal), {"received_at": {"$gte": since, "$lt": until}}]}
+    query: dict[str, Any] = COMPLAINTS.query(principal)
     if branch:
-        query["$and"].append({"branch": branch})
-    docs = await cx.store.complaints.find(query, {"description": 0, "complainant": 0, "history": 0}).to_list()
-    today = cx.today()
+        query = {"$and": [query, {"branch": branch}]}
+    cases = await service.uow.reading().complaints.received_between(query, since, until)
+    today = service.today()
     decided = on_time = open_late = 0
     notified = notified_on_time = untold_late = 0
     days_to_resolve: list[float] = []
     compensation = Decimal("0.00")
-    for d in docs:
-        c = complaint_from_doc(d, calendar=cx.rt.calendar)
-        if c.resolved_at is None and c.state != "closed" and c.decision_due(today=today) < today:
+    for case in cases:
+        if case.resolved_at is None and case.state != "closed" and case.decision_due(today=today) < today:
             open_late += 1  # not decided and already late: counts against the on-time rate
-        if c.resolved_at is not None:
+        if case.resolved_at is not None:
             decided += 1
-            on_time += local_day(c.resolved_at) <= c.decision_due(today=today)
-            days_to_resolve.append(round((c.resolved_at - c.received_at).total_seconds() / 86400, 2))
-            compensation += (c.resolution or {}).get("compensation") or Decimal("0")
-            if c.decision_notice:
+            on_time += local_day(case.resolved_at) <= case.decision_due(today=today)
+            days_to_resolve.append(round((case.resolved_at - case.received_at).total_seconds() / 86400, 2))
+            compensation += (case.resolution or {}).get("compensation") or Decimal("0")
+            if case.decision_notice:
                 notified += 1
-                notified_on_time += bool(c.decision_notice["on_time"])
-            elif c.decision_due(today=today) < today:
+                notified_on_time += bool(case.decision_notice["on_time"])
+            elif case.decision_due(today=today) < today:
                 untold_late += 1  # decided but not told, and the due day has passed: late whenever it is told
-    total = len(docs)
-    repeats = sum(1 for d in docs if d.get("repeat_of"))
+    total = len(cases)
+    repeats = sum(1 for case in cases if case.repeat_of)
     return {
         "from": start,
         "to": end,
         "branch": branch,
         "total": total,
-        "by_category": dict(sorted(Counter(d["category"] for d in docs).items())),
-        "by_channel": dict(sorted(Counter(d["channel"] for d in docs).items())),
-        "by_branch": dict(sorted(Counter(d.get("branch") or "" for d in docs).items())),
-        "by_state": dict(sorted(Counter(d["state"] for d in docs).items())),
+        "by_category": dict(sorted(Counter(case.category for case in cases).items())),
+        "by_channel": dict(sorted(Counter(case.channel for case in cases).items())),
+        "by_branch": dict(sorted(Counter(case.branch or "" for case in cases).items())),
+        "by_state": dict(sorted(Counter(case.state for case in cases).items())),
         "decided": decided,
         "decided_on_time": on_time,
         "open_past_due": open_late,

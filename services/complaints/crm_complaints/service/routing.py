@@ -26,12 +26,10 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from pymongo.asynchronous.client_session import AsyncClientSession
 
-from crm_complaints.adapters.store import complaint_from_doc
+from crm_complaints.adapters.repositories import ComplaintsRepositories
 from crm_complaints.service import handlers
-from crm_complaints.service.context import Complaints, save, save_many
-from crm_complaints.service.policy import current
+from crm_complaints.service.context import Complaints
 from crm_kit.calendar import CalendarYearUnknown
 
 log = structlog.get_logger(__name__)
@@ -40,51 +38,38 @@ MERGE_DEPTH = 5
 """merges followed from a record to its survivor (a survivor merged again, and so on)"""
 
 
-async def catch_up(cx: Complaints, session: AsyncClientSession, customer_ids: Iterable[str]) -> int:
+async def catch_up(service: Complaints, repos: ComplaintsRepositories, customer_ids: Iterable[str]) -> int:
     """Route the waiting cases and raise the priority of the open cases of these customers, from what complaints now
-    knows of them (the `customers` collection, already updated in this transaction). The number of cases changed."""
+    knows of them (the customers' records, already updated in this transaction). The number of cases changed."""
     ids = set(customer_ids)
     if not ids:
         return 0
-    known = await _with_merges(cx, session, ids)
+    known = await _with_merges(repos, ids)
     # A survivor's news reaches the cases of the records merged into it.
-    ids |= {m for cid in list(ids) for m in (known.get(cid) or {}).get("merged_ids", [])}
-    await _owners_of_merged(cx, session, ids, known)
-    docs = (
-        await cx.store.complaints.find(
-            {
-                "customer_id": {"$in": sorted(ids)},
-                "open": True,
-                "$or": [{"routing": "pending_customer"}, {"priority": False}],
-            },
-            {"description": 0, "complainant": 0},
-            session=session,
-        )
-        .sort("_id", 1)
-        .to_list()
-    )
-    if not docs:
+    ids |= {merged for cid in list(ids) for merged in (known.get(cid) or {}).get("merged_ids", [])}
+    await _owners_of_merged(repos, ids, known)
+    waiting = await repos.complaints.open_to_catch_up(ids)
+    if not waiting:
         return 0
-    policy, _ = await current(cx, session)
-    cal = cx.rt.calendar
-    now, today = cx.now(), cx.today()
+    policy, _ = await repos.policy.current()
+    cal = service.rt.calendar
+    now, today = service.now(), service.today()
     changed = 0
-    for doc in docs:
-        c = complaint_from_doc(doc)
-        customer = effective(known, c.customer_id)
+    for case, owner in waiting:
+        customer = effective(known, case.customer_id)
         touched = False
-        if c.waits_for_customer and customer.get("branch"):
-            branch = customer["branch"] if c.takes_customer_branch() else c.branch
+        if case.waits_for_customer and customer.get("branch"):
+            branch = customer["branch"] if case.takes_customer_branch() else case.branch
             handler = (
-                c.handler
-                if branch == c.branch and c.handler
-                else await handlers.route(cx, session, complaint_id=c.complaint_id, branch=branch, category=c.category)
+                case.handler
+                if branch == case.branch and case.handler
+                else await handlers.route(repos, complaint_id=case.complaint_id, branch=branch, category=case.category)
             )
-            c.route(branch=branch, handler=handler, by="complaints", at=now, reason="customer_known")
+            case.route(branch=branch, handler=handler, by="complaints", at=now, reason="customer_known")
             touched = True
         if customer.get("tier"):
             try:
-                touched |= c.raise_priority(
+                touched |= case.raise_priority(
                     tier=customer["tier"],
                     policy=policy,
                     today=today,
@@ -95,30 +80,28 @@ async def catch_up(cx: Complaints, session: AsyncClientSession, customer_ids: It
                     calendar_revision=cal.revision,
                 )
             except CalendarYearUnknown:  # priority is raised; the targets stay as they were
-                log.warning("complaint.priority_targets_kept", complaint_id=c.complaint_id)
+                log.warning("complaint.priority_targets_kept", complaint_id=case.complaint_id)
                 touched = True
         if touched:
-            await save(cx, session, c)
-            if not doc.get("owner") and customer.get("owner"):  # scope, when the consumer did not fill it
-                await cx.store.complaints.update_one(
-                    {"_id": c.complaint_id}, {"$set": {"owner": customer["owner"]}}, session=session
-                )
+            await repos.complaints.save_many([case])
+            if not owner and customer.get("owner"):  # scope, when the consumer did not fill it
+                await repos.complaints.set_owner(case.complaint_id, customer["owner"])
             changed += 1
     return changed
 
 
 def effective(known: dict[str, dict[str, Any]], customer_id: str | None) -> dict[str, Any]:
     """What complaints knows of a customer: the survivor's record for one merged away (followed along a chain)."""
-    doc = known.get(customer_id or "") or {}
+    record = known.get(customer_id or "") or {}
     for _ in range(MERGE_DEPTH):
-        survivor = doc.get("merged_into")
+        survivor = record.get("merged_into")
         if not survivor or survivor not in known:
             break
-        doc = known[survivor]
-    return doc
+        record = known[survivor]
+    return record
 
 
-async def _with_merges(cx: Complaints, session: AsyncClientSession, ids: set[str]) -> dict[str, dict[str, Any]]:
+async def _with_merges(repos: ComplaintsRepositories, ids: set[str]) -> dict[str, dict[str, Any]]:
     """The customers' records, with those they were merged into and those merged into them."""
     known: dict[str, dict[str, Any]] = {}
     wanted = set(ids)
@@ -126,79 +109,48 @@ async def _with_merges(cx: Complaints, session: AsyncClientSession, ids: set[str
         wanted -= known.keys()
         if not wanted:
             break
-        for doc in await cx.store.customers.find({"_id": {"$in": sorted(wanted)}}, session=session).to_list():
-            known[doc["_id"]] = doc
-        wanted = {d["merged_into"] for d in known.values() if d.get("merged_into")} | {
-            m for d in known.values() for m in d.get("merged_ids", [])
+        for record in await repos.customers.get_many(wanted):
+            known[record["_id"]] = record
+        wanted = {r["merged_into"] for r in known.values() if r.get("merged_into")} | {
+            merged for r in known.values() for merged in r.get("merged_ids", [])
         }
     return known
 
 
-async def _owners_of_merged(
-    cx: Complaints, session: AsyncClientSession, ids: set[str], known: dict[str, dict[str, Any]]
-) -> None:
+async def _owners_of_merged(repos: ComplaintsRepositories, ids: set[str], known: dict[str, dict[str, Any]]) -> None:
     """Complaints of a record merged away are in the scope of the survivor's owner."""
     for cid in sorted(ids):
         if not (known.get(cid) or {}).get("merged_into"):
             continue
         owner = effective(known, cid).get("owner")
         if owner:
-            await cx.store.complaints.update_many(
-                {"customer_id": cid, "owner": {"$ne": owner}}, {"$set": {"owner": owner}}, session=session
-            )
+            await repos.complaints.give_customer_cases_to(cid, owner)
 
 
-async def unverified_step(cx: Complaints) -> bool:
+async def unverified_step(service: Complaints) -> bool:
     """Route the waiting cases whose customer became known without their noticing; flag one chunk of those whose
     customer is still unknown after the policy's wait. True while more wait to be flagged."""
-    size = cx.rt.settings.scheduler_chunk_size
+    size = service.rt.settings.scheduler_chunk_size
 
-    async def txn(s: AsyncClientSession) -> int:
-        policy, _ = await current(cx, s)
-        now = cx.now()
+    async def flag(repos: ComplaintsRepositories) -> int:
+        policy, _ = await repos.policy.current()
+        now = service.now()
         # An intake and the customer's registration committed at the same moment do not see each other: the case
         # waits for an event that has already been applied. Young waiting cases whose customer is known are routed
         # here (within ROUTING_INTERVAL_SECONDS), before anything is flagged.
-        young = (
-            await cx.store.complaints.find(
-                {"routing": "pending_customer", "customer_unverified": False, "open": True},
-                {"customer_id": 1},
-                session=s,
-            )
-            .sort("pending_since", 1)
-            .limit(size)
-            .to_list()
-        )
-        ids = sorted({d["customer_id"] for d in young if d.get("customer_id")})
+        ids = await repos.complaints.waiting_customer_ids(limit=size)
         if ids:
-            known = await cx.store.customers.find(
-                {"_id": {"$in": ids}, "branch": {"$ne": None}}, {"_id": 1}, session=s
-            ).to_list()
+            known = await repos.customers.with_branch(ids)
             if known:
-                await catch_up(cx, s, [d["_id"] for d in known])
+                await catch_up(service, repos, known)
         cutoff = now - timedelta(minutes=policy.unverified_customer_after_minutes)
-        docs = (
-            await cx.store.complaints.find(
-                {
-                    "routing": "pending_customer",
-                    "customer_unverified": False,
-                    "open": True,
-                    "pending_since": {"$lte": cutoff},
-                },
-                {"description": 0, "complainant": 0},
-                session=s,
-            )
-            .sort("pending_since", 1)
-            .limit(size)
-            .to_list()
-        )
-        cases = [complaint_from_doc(d) for d in docs]
-        for c in cases:
-            c.flag_unverified(at=now)
-        await save_many(cx, s, [c for c in cases if c.events])
-        return len(docs)
+        cases = await repos.complaints.waiting_since(cutoff, limit=size)
+        for case in cases:
+            case.flag_unverified(at=now)
+        await repos.complaints.save_many([case for case in cases if case.events])
+        return len(cases)
 
-    flagged = await cx.rt.mongo.transaction(txn)
+    flagged = await service.uow.run(flag)
     if flagged:
-        cx.rt.outbox.notify()
+        service.published()
     return flagged == size
