@@ -17,9 +17,11 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from crm_complaints.adapters.store import ComplaintsStore, complaint_from_doc, complaint_state
 from crm_complaints.domain.complaint import Complaint
 from crm_complaints.domain.policy import ComplaintsPolicy
+from crm_kit.auth import Principal
 from crm_kit.calendar import WorkingCalendar
 from crm_kit.outbox import Outbox, outgoing_event
 from crm_kit.policies import PoliciesInTransaction, PolicyVersions
+from crm_kit.scope import DataScope
 from crm_kit.unit_of_work import AuditOut, EventsOut, TransactionAudit, TransactionOutbox
 
 SOURCE = "crm/complaints"
@@ -49,8 +51,19 @@ class CaseRepository(Protocol):
     async def latest_repeat(
         self, customer_ids: list[str], category: str, since: datetime, until: datetime
     ) -> str | None: ...
-    async def listed(self, query: dict[str, Any], *, after: str | None, limit: int) -> list[dict[str, Any]]: ...
-    async def received_between(self, query: dict[str, Any], since: datetime, until: datetime) -> list[Complaint]: ...
+    async def listed(
+        self,
+        scope: DataScope,
+        principal: Principal,
+        *,
+        equal: dict[str, str],
+        customer_unverified: bool | None,
+        after: str | None,
+        limit: int,
+    ) -> list[dict[str, Any]]: ...
+    async def received_between(
+        self, scope: DataScope, principal: Principal, since: datetime, until: datetime, *, branch: str | None
+    ) -> list[Complaint]: ...
     async def open_of_handler(self, staff_id: str, *, outside_branch: str | None) -> list[Complaint]: ...
     async def open_without_handler(self, branch: str) -> list[Complaint]: ...
     async def open_to_catch_up(self, customer_ids: set[str]) -> list[tuple[Complaint, str | None]]: ...
@@ -170,13 +183,34 @@ class MongoCases:
         )
         return earlier["_id"] if earlier else None
 
-    async def listed(self, query: dict[str, Any], *, after: str | None, limit: int) -> list[dict[str, Any]]:
-        """A page in id order (up to `limit`, one more tells the caller there is a next page)."""
+    async def listed(
+        self,
+        scope: DataScope,
+        principal: Principal,
+        *,
+        equal: dict[str, str],
+        customer_unverified: bool | None,
+        after: str | None,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        """The cases `principal` may see with these field values, a page in id order after `after`."""
+        query: dict[str, Any] = scope.query(principal)
+        for name, value in equal.items():
+            query = {"$and": [query, {name: value}]}
+        if customer_unverified is not None:  # cases written before the flag existed have none: not unverified
+            flag = {"customer_unverified": True} if customer_unverified else {"customer_unverified": {"$ne": True}}
+            query = {"$and": [query, flag]}
         if after:
             query = {"$and": [query, {"_id": {"$gt": after}}]}
         return await self.collection.find(query, session=self.session).sort("_id", 1).limit(limit).to_list()
 
-    async def received_between(self, query: dict[str, Any], since: datetime, until: datetime) -> list[Complaint]:
+    async def received_between(
+        self, scope: DataScope, principal: Principal, since: datetime, until: datetime, *, branch: str | None
+    ) -> list[Complaint]:
+        """The cases `principal` may see received in [since, until), of one branch when given."""
+        query: dict[str, Any] = scope.query(principal)
+        if branch:
+            query = {"$and": [query, {"branch": branch}]}
         docs = await self.collection.find(
             {"$and": [query, {"received_at": {"$gte": since, "$lt": until}}]},
             {"description": 0, "complainant": 0, "history": 0},

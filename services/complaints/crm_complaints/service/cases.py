@@ -226,25 +226,21 @@ async def list_cases(
     routing: str | None = None,
     customer_unverified: bool | None = None,
 ) -> dict[str, Any]:
-    query: dict[str, Any] = COMPLAINTS.query(principal)
-    for k, v in (
-        ("state", state),
-        ("branch", branch),
-        ("customer_id", customer_id),
-        ("handler", handler),
-        ("category", category),
-        ("routing", routing),
-    ):
-        if v:
-            query = {"$and": [query, {k: v}]}
-    if customer_unverified is not None:  # cases written before the flag existed have none: not unverified
-        query = {
-            "$and": [
-                query,
-                {"customer_unverified": True} if customer_unverified else {"customer_unverified": {"$ne": True}},
-            ]
-        }
-    docs = await service.uow.reading().complaints.listed(query, after=after, limit=limit + 1)
+    equal = {
+        name: value
+        for name, value in (
+            ("state", state),
+            ("branch", branch),
+            ("customer_id", customer_id),
+            ("handler", handler),
+            ("category", category),
+            ("routing", routing),
+        )
+        if value
+    }
+    docs = await service.uow.reading().complaints.listed(
+        COMPLAINTS, principal, equal=equal, customer_unverified=customer_unverified, after=after, limit=limit + 1
+    )
     more = len(docs) > limit
     docs = docs[:limit]
     return {"items": [view(service, doc) for doc in docs], "next": docs[-1]["_id"] if more else None}

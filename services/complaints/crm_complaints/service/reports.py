@@ -33,10 +33,7 @@ async def complaints_report(
 ) -> dict[str, Any]:
     since = datetime.combine(start, time(0), tzinfo=BANK_TZ)
     until = datetime.combine(end + timedelta(days=1), time(0), tzinfo=BANK_TZ)
-    query: dict[str, Any] = COMPLAINTS.query(principal)
-    if branch:
-        query = {"$and": [query, {"branch": branch}]}
-    cases = await service.uow.reading().complaints.received_between(query, since, until)
+    cases = await service.uow.reading().complaints.received_between(COMPLAINTS, principal, since, until, branch=branch)
     today = service.today()
     decided = on_time = open_late = 0
     notified = notified_on_time = untold_late = 0
