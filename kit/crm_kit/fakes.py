@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -23,9 +23,14 @@ class ListOutbox:
     """Published events, in order."""
 
     messages: list[OutgoingMessage] = field(default_factory=list)
+    numbered: bool = False
+    """number each key's messages as crm_kit.outbox.SubjectSequences does"""
 
     async def add(self, messages: Sequence[OutgoingMessage]) -> None:
-        self.messages.extend(messages)
+        for message in messages:
+            if self.numbered:
+                message = replace(message, key_seq=1 + sum(1 for m in self.messages if m.key == message.key))
+            self.messages.append(message)
 
     def types(self) -> list[str]:
         """The CloudEvents types published, in order."""

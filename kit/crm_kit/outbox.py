@@ -16,8 +16,9 @@ from typing import Any, Protocol
 
 import structlog
 from bson import ObjectId
-from pymongo import ASCENDING
+from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
 
 from crm_contracts.envelope import CloudEvent, EventData
 from crm_kit.db import Mongo, current_fence, fenced_by
@@ -44,6 +45,39 @@ class OutgoingMessage:
 def in_sequence(messages: Sequence[OutgoingMessage], *, first: int) -> list[OutgoingMessage]:
     """Number messages of one key consecutively from `first`."""
     return [replace(m, key_seq=first + i) for i, m in enumerate(messages)]
+
+
+class SubjectSequences:
+    """Per-subject (customer) event numbers for a service whose events are not numbered on a document of its own
+    (profile and tiering keep the counter on the customer's document). Taken in the publishing transaction, so two
+    transactions publishing for one customer conflict and commit one after the other, with increasing numbers:
+    consumers order a customer's events by this number (CloudEvents `sequence`) and skip what they have seen."""
+
+    def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
+        self.collection = collection
+
+    async def number(self, session: AsyncClientSession, messages: Sequence[OutgoingMessage]) -> list[OutgoingMessage]:
+        """The messages, each numbered within its key, in the order given: one write and one read per transaction."""
+        counts: dict[str, int] = defaultdict(int)
+        for message in messages:
+            counts[message.key] += 1
+        if not counts:
+            return list(messages)
+        await self.collection.bulk_write(
+            [UpdateOne({"_id": key}, {"$inc": {"seq": count}}, upsert=True) for key, count in counts.items()],
+            ordered=False,
+            session=session,
+        )
+        after = {
+            doc["_id"]: doc["seq"]
+            for doc in await self.collection.find({"_id": {"$in": sorted(counts)}}, session=session).to_list()
+        }
+        following = {key: after[key] - count + 1 for key, count in counts.items()}
+        numbered = []
+        for message in messages:
+            numbered.append(replace(message, key_seq=following[message.key]))
+            following[message.key] += 1
+        return numbered
 
 
 def publish_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

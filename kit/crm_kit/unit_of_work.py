@@ -20,7 +20,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from crm_kit.audit import AuditTrail
 from crm_kit.db import Mongo
 from crm_kit.messaging import BatchHandler, Incoming, Rejection
-from crm_kit.outbox import Outbox, OutgoingMessage
+from crm_kit.outbox import Outbox, OutgoingMessage, SubjectSequences
 
 Repositories = TypeVar("Repositories")
 Repositories_co = TypeVar("Repositories_co", covariant=True)
@@ -47,14 +47,19 @@ class AuditOut(Protocol):
 
 @dataclass(frozen=True)
 class TransactionOutbox:
-    """The outbox, writing in one transaction."""
+    """The outbox, writing in one transaction; with `sequences`, each customer's events are numbered in it."""
 
     outbox: Outbox
     session: AsyncClientSession | None
+    sequences: SubjectSequences | None = None
 
     async def add(self, messages: Sequence[OutgoingMessage]) -> None:
         if self.session is None:
             raise RuntimeError("events are published only from inside a unit of work's transaction")
+        if not messages:
+            return
+        if self.sequences is not None:
+            messages = await self.sequences.number(self.session, messages)
         await self.outbox.add(self.session, messages)
 
 

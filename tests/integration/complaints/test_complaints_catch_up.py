@@ -64,6 +64,11 @@ async def test_cases_without_a_handler_get_one_when_the_roster_is_filled(complai
         ("roster", "S-CH3", case["id"]),
         ("roster", "S-CH4", case["id"]),
     ]
+    # Every complaint event carries its customer's (here: the case's) number, consecutive from 1 in topic order.
+    numbers: dict[bytes, list[int]] = {}
+    for record in records:
+        numbers.setdefault(record.key, []).append(int(dict(record.headers)["ce_sequence"].decode()))
+    assert numbers and all(seqs == list(range(1, len(seqs) + 1)) for seqs in numbers.values()), numbers
 
 
 async def test_a_merged_away_records_complaints_follow_the_survivor(complaints, complaints_env, roles):

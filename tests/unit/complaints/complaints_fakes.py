@@ -238,7 +238,7 @@ class FakeClockProgress:
 
 
 def fake_repositories(calendar: WorkingCalendar) -> ComplaintsRepositories:
-    outbox = ListOutbox()
+    outbox = ListOutbox(numbered=True)
     return ComplaintsRepositories(
         complaints=FakeCases(outbox, calendar),
         customers=FakeCustomers(),

@@ -431,7 +431,7 @@ class MongoComplaints:
     topic: str
 
     def bind(self, session: AsyncClientSession | None) -> ComplaintsRepositories:
-        outbox = TransactionOutbox(self.outbox_writer, session)
+        outbox = TransactionOutbox(self.outbox_writer, session, sequences=self.store.sequences)
         return ComplaintsRepositories(
             complaints=MongoCases(self.store, session, calendar=self.calendar, outbox=outbox, topic=self.topic),
             customers=MongoCustomers(self.store, session),

@@ -17,6 +17,7 @@ from crm_complaints.domain.workflow import OPEN_STATES
 from crm_kit.audit import AuditTrail
 from crm_kit.calendar import WorkingCalendar
 from crm_kit.db import Mongo
+from crm_kit.outbox import SubjectSequences
 
 _DATES = ("received_on", "acknowledge_due", "first_contact_due", "clock_start")
 
@@ -30,6 +31,8 @@ class ComplaintsStore:
         self.policies = db["policies"]
         self.audit = AuditTrail(db["audit"])
         self.scheduler = db["scheduler"]
+        # Each customer's complaint events are numbered (CloudEvents `sequence`), as every service's are.
+        self.sequences = SubjectSequences(db["event_sequences"])
 
     async def ensure_indexes(self) -> None:
         await self.complaints.create_index(
