@@ -279,7 +279,7 @@ def run() -> None:
                 service_ports[spec.name],
                 service_env,
                 host=host,
-                echo=out,  # type: ignore[arg-type]
+                echo=out,
                 prefix=_prefix(spec.name, width, index),
                 log_path=logs / f"{spec.name}.log",
             )

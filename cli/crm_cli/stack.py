@@ -37,7 +37,7 @@ import time
 import weakref
 from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
-from typing import IO, Any, NamedTuple, TextIO
+from typing import IO, Any, NamedTuple, Protocol
 
 from crm_contracts.topics import (
     COMPLAINTS_CASES,
@@ -46,6 +46,15 @@ from crm_contracts.topics import (
     PROFILE_CUSTOMERS,
     TIERING_CUSTOMERS,
 )
+
+
+class TextSink(Protocol):
+    """Where a process's output is echoed: a text stream, or the CLI's line-atomic terminal writer."""
+
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
+
 
 __all__ = [
     "CONSUMER_GROUPS",
@@ -184,7 +193,7 @@ class ManagedProcess:
         *,
         env: Mapping[str, str] | None = None,
         log_path: str | os.PathLike[str] | None = None,
-        echo: TextIO | None = None,
+        echo: TextSink | None = None,
         prefix: str | None = None,
         cwd: str | os.PathLike[str] | None = None,
     ) -> None:
@@ -392,7 +401,7 @@ class EmbeddedKafka(ListeningProcess):
         *,
         log_path: str | os.PathLike[str] | None = None,
         binary: str | None = None,
-        echo: TextIO | None = None,
+        echo: TextSink | None = None,
         timeout: float = START_TIMEOUT,
     ) -> None:
         self.host = host
@@ -457,7 +466,7 @@ class EmbeddedMongo(ListeningProcess):
         test_commands: bool = False,
         *,
         log_path: str | os.PathLike[str] | None = None,
-        echo: TextIO | None = None,
+        echo: TextSink | None = None,
         timeout: float = START_TIMEOUT,
     ) -> None:
         self.host = host
@@ -572,7 +581,7 @@ class ServiceProcess(ListeningProcess):
         *,
         host: str = "127.0.0.1",
         log_path: str | os.PathLike[str] | None = None,
-        echo: TextIO | None = None,
+        echo: TextSink | None = None,
         prefix: str | None = None,
         timeout: float = SERVICE_READY_TIMEOUT,
         cwd: str | os.PathLike[str] | None = None,

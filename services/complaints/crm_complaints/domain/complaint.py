@@ -185,7 +185,8 @@ class Complaint:
         for name in moved:
             # A target that moved may be approached (and missed) again on its new date.
             self.warned = [w for w in self.warned if w != name]
-            if after[name] is not None and after[name] >= today:  # type: ignore[operator]
+            new_due = after[name]
+            if new_due is not None and new_due >= today:
                 self.breached = [b for b in self.breached if b != name]
         if moved or was_provisional != self.provisional_targets:
             self.history.append(
