@@ -10,6 +10,8 @@ from crm_contracts.topics import COMPLAINTS_CASES, ENGAGEMENT_TASKS, PROFILE_CUS
 from crm_kit.http import create_http_app
 from crm_kit.policies import PolicyVersions
 from crm_kit.runtime import Runtime, docs_settings
+from crm_kit.unit_of_work import MongoUnitOfWork
+from crm_tiering.adapters.repositories import binding
 from crm_tiering.adapters.store import TieringStore
 from crm_tiering.domain.policy import DEFAULT_POLICY, Policy
 from crm_tiering.entrypoints import http, subscribers
@@ -26,23 +28,21 @@ def build(settings: TieringSettings | None = None) -> Tiering:
     settings = settings or TieringSettings()
     rt = Runtime(settings, topics=[TIERING_CUSTOMERS, PROFILE_CUSTOMERS, COMPLAINTS_CASES, ENGAGEMENT_TASKS])
     store = TieringStore(rt.mongo)
-    t = Tiering(
-        rt=rt,
-        store=store,
-        policies=PolicyVersions(store.policies, Policy, DEFAULT_POLICY, note="defaults of BRIEF §3.1"),
-    )
-    rt.startup_hooks += [t.store.ensure_indexes, lambda: policies.ensure_default(t)]
-    t.rollout_job = rt.job("policy-rollout", lambda: policies.rollout_step(t), interval=2.0)
-    rt.job("due-sweep", lambda: sweep.sweep_step(t), interval=settings.sweep_interval_seconds)
-    subscribers.register(t)
+    versions = PolicyVersions(store.policies, Policy, DEFAULT_POLICY, note="defaults of BRIEF §3.1")
+    bind = binding(store, rt.outbox, versions)
+    service = Tiering(rt=rt, uow=MongoUnitOfWork(rt.mongo, bind), store=store)
+    rt.startup_hooks += [store.ensure_indexes, lambda: policies.ensure_default(service)]
+    service.rollout_job = rt.job("policy-rollout", lambda: policies.rollout_step(service), interval=2.0)
+    rt.job("due-sweep", lambda: sweep.sweep_step(service), interval=settings.sweep_interval_seconds)
+    subscribers.register(service, bind)
     rt.publishes(TIERING_CUSTOMERS, EVENTS)
-    return t
+    return service
 
 
 def create_app(settings: TieringSettings | None = None) -> FastAPI:
-    t = build(settings)
-    app = create_http_app(t.rt, title="Bank CRM — tiering", description=DESCRIPTION, routers=[http.router])
-    app.state.tiering = t
+    service = build(settings)
+    app = create_http_app(service.rt, title="Bank CRM — tiering", description=DESCRIPTION, routers=[http.router])
+    app.state.tiering = service
     return app
 
 

@@ -50,7 +50,7 @@ def start_tiering(tiering_env):
         async with running(app) as client:
             client.settings = settings
             client.app = app
-            client.t = app.state.tiering
+            client.service = app.state.tiering
             yield client
 
     return _start

@@ -1,9 +1,18 @@
-"""Kafka consumers of the tiering service."""
+"""Kafka consumers of the tiering service. The kit's consumer applies each batch in its own transaction (with
+its inbox rows and dead letters); the batch's application function works on the repositories bound to it."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from crm_contracts.envelope import CloudEvent
 from crm_contracts.registry import read_known_event
 from crm_contracts.topics import COMPLAINTS_CASES, ENGAGEMENT_TASKS, PROFILE_CUSTOMERS
+from crm_kit.messaging import BatchHandler, Incoming, Rejection
+from crm_tiering.adapters.repositories import TieringRepositories
 from crm_tiering.service import complaint_events, engagement_events, profile_events
 from crm_tiering.service.context import Tiering
 
@@ -11,32 +20,49 @@ PROFILE_GROUP = "crm-tiering.profile"
 COMPLAINTS_GROUP = "crm-tiering.complaints"
 ENGAGEMENT_GROUP = "crm-tiering.engagement"
 
+Items = list[Incoming[CloudEvent[Any] | None]]
 
-def register(t: Tiering) -> None:
-    t.rt.consume(
+
+class ApplyBatch(Protocol):
+    def __call__(self, *, service: Tiering, repos: TieringRepositories, items: Items) -> Awaitable[list[Rejection]]: ...
+
+
+def in_batch(
+    service: Tiering, bind: Callable[[AsyncClientSession | None], TieringRepositories], apply: ApplyBatch
+) -> BatchHandler[CloudEvent[Any] | None]:
+    """The consumer's handler: `apply` on the repositories bound to the batch's transaction."""
+
+    async def handle(session: AsyncClientSession, items: Items) -> list[Rejection]:
+        return await apply(service=service, repos=bind(session), items=items)
+
+    return handle
+
+
+def register(service: Tiering, bind: Callable[[AsyncClientSession | None], TieringRepositories]) -> None:
+    service.rt.consume(
         topic=PROFILE_CUSTOMERS,
         group=PROFILE_GROUP,
         parse=read_known_event,
-        handle=profile_events.handler(t),
-        max_records=t.rt.settings.event_batch_size,
+        handle=in_batch(service, bind, profile_events.apply_profile_events),
+        max_records=service.rt.settings.event_batch_size,
         dedupe="handler",
         description="Profile events: registrations (branch, owner, bands) and assets-changed drive tiers, owners, "
         "lifecycle and churn warning. Invalid events go to crm.profile.customers.dlt.",
     )
-    t.rt.consume(
+    service.rt.consume(
         topic=COMPLAINTS_CASES,
         group=COMPLAINTS_GROUP,
         parse=read_known_event,
-        handle=complaint_events.handler(t),
-        max_records=t.rt.settings.event_batch_size,
+        handle=in_batch(service, bind, complaint_events.apply_complaint_events),
+        max_records=service.rt.settings.event_batch_size,
         description="Complaint opened / closed: an open complaint is a churn-warning reason.",
     )
-    t.rt.consume(
+    service.rt.consume(
         topic=ENGAGEMENT_TASKS,
         group=ENGAGEMENT_GROUP,
         parse=read_known_event,
-        handle=engagement_events.handler(t),
-        max_records=t.rt.settings.event_batch_size,
+        handle=in_batch(service, bind, engagement_events.apply_engagement_events),
+        max_records=service.rt.settings.event_batch_size,
         description="Survey answered: a low CSAT or NPS is a churn-warning reason for a while, a later answer that "
         "is not low clears it. The other engagement events (tasks, contacts, recommendations, points) are skipped.",
     )

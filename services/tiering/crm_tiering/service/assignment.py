@@ -2,46 +2,21 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 import prometheus_client
-from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_kit.logging import get_logger
-from crm_tiering.adapters.store import staff_from_doc
+from crm_tiering.adapters.repositories import Loaded, TieringRepositories
 from crm_tiering.domain.customer import TieredCustomer
 from crm_tiering.domain.policy import Policy
 from crm_tiering.domain.staff import StaffMember, choose_owner, needs_new_owner
-from crm_tiering.service.context import Loaded, Tiering
 
 log = get_logger(__name__)
 UNSTAFFED = prometheus_client.Counter(
     "crm_tiering_unstaffed_total", "Customers who needed a new owner but the branch had no active staff in the role"
 )
-
-
-async def branch_staff(
-    t: Tiering, session: AsyncClientSession | None, branches: Iterable[str | None]
-) -> list[StaffMember]:
-    """The branches' staff."""
-    docs = await t.store.staff.find({"branch": {"$in": sorted({b for b in branches if b})}}, session=session).to_list()
-    return [staff_from_doc(d) for d in docs]
-
-
-async def count_owned(t: Tiering, session: AsyncClientSession | None, staff_ids: Iterable[str]) -> Counter[str]:
-    """Customers owned by each of these staff members (merged records not counted), counted afresh."""
-    rows = await (
-        await t.store.customers.aggregate(
-            [
-                {"$match": {"owner": {"$in": sorted(set(staff_ids))}, "merged_into": None}},
-                {"$group": {"_id": "$owner", "n": {"$sum": 1}}},
-            ],
-            session=session,
-        )
-    ).to_list()
-    return Counter({r["_id"]: r["n"] for r in rows})
 
 
 class Owners:
@@ -53,14 +28,13 @@ class Owners:
 
     def __init__(
         self,
-        t: Tiering,
-        session: AsyncClientSession,
+        repos: TieringRepositories,
         *,
         policy: Policy,
         loaded: Loaded | None = None,
         at: datetime | None = None,
     ) -> None:
-        self.t, self.session, self.policy, self.loaded, self.at = t, session, policy, loaded, at
+        self.repos, self.policy, self.loaded, self.at = repos, policy, loaded, at
         self.last_at: datetime | None = None
         self.staff: list[StaffMember] = []
         self.branches: set[str] = set()
@@ -68,28 +42,34 @@ class Owners:
     async def _read(self, branches: Iterable[str | None]) -> None:
         missing = {b for b in branches if b} - self.branches
         if missing:
-            self.staff += await branch_staff(self.t, self.session, missing)
+            self.staff += await self.repos.staff.in_branches(missing)
             self.branches |= missing
 
     async def settle(self, customers: Iterable[TieredCustomer]) -> None:
         """Customers who entered a tier since the last call go to a responsible owner when theirs is not one.
         Costs one round trip, and only the first time some customer entered a tier (per new branch)."""
         customers = list(customers)
-        entered = [c for c in customers if c.tier_entered and c.tier and not c.merged_into]
-        for c in customers:
-            if c.tier_entered:
-                c.awaiting_owner = False  # set again below if still nobody may own it
-            c.tier_entered = False  # handled: a later entry in the same unit of work is a new one
+        entered = [
+            customer for customer in customers if customer.tier_entered and customer.tier and not customer.merged_into
+        ]
+        for customer in customers:
+            if customer.tier_entered:
+                customer.awaiting_owner = False  # set again below if still nobody may own it
+            customer.tier_entered = False  # handled: a later entry in the same unit of work is a new one
         if not entered:
             return
         # The first time, every branch of the unit of work at once: one round trip for the whole batch.
         everyone = self.loaded.customers.values() if self.loaded is not None else ()
-        await self._read([*(c.branch for c in entered), *(c.branch for c in everyone)])
-        by_id = {s.staff_id: s for s in self.staff}
+        await self._read([*(customer.branch for customer in entered), *(customer.branch for customer in everyone)])
+        by_id = {member.staff_id: member for member in self.staff}
         needing = [
-            c
-            for c in entered
-            if needs_new_owner(by_id.get(c.owner or ""), branch=c.branch, roles=self.policy.responsible_roles(c.tier))
+            customer
+            for customer in entered
+            if needs_new_owner(
+                by_id.get(customer.owner or ""),
+                branch=customer.branch,
+                roles=self.policy.responsible_roles(customer.tier),
+            )
         ]
         if not needing:
             return
@@ -100,32 +80,31 @@ class Owners:
             # latest by `assigned_at` (to the millisecond), and a catch-up feed hands a customer over several times.
             at = self.last_at + timedelta(milliseconds=1)
         self.last_at = at
-        for c in sorted(needing, key=lambda c: c.customer_id):
-            roles = self.policy.responsible_roles(c.tier)
-            choice = choose_owner(self.staff, key=c.choice_key, branch=c.branch, roles=roles)
+        for customer in sorted(needing, key=lambda customer: customer.customer_id):
+            roles = self.policy.responsible_roles(customer.tier)
+            choice = choose_owner(self.staff, key=customer.choice_key, branch=customer.branch, roles=roles)
             if choice is None:
-                c.awaiting_owner = True  # caught up when someone who may own it joins the branch
+                customer.awaiting_owner = True  # caught up when someone who may own it joins the branch
                 UNSTAFFED.inc()
                 log.warning(
                     "no active staff to own customer",
-                    customer_id=c.customer_id,
-                    branch=c.branch,
-                    tier=c.tier,
+                    customer_id=customer.customer_id,
+                    branch=customer.branch,
+                    tier=customer.tier,
                     roles=list(roles),
                 )
                 continue
-            c.assign_owner(
+            customer.assign_owner(
                 choice.staff.staff_id,
                 reason="tier_responsibility",
                 by="tiering",
                 at=at,
-                note=f"{c.tier} customers are owned by {', '.join(roles)}; {choice.explain()}",
+                note=f"{customer.tier} customers are owned by {', '.join(roles)}; {choice.explain()}",
             )
 
 
 async def assign_owners(
-    t: Tiering,
-    session: AsyncClientSession,
+    repos: TieringRepositories,
     customers: list[TieredCustomer],
     *,
     policy: Policy,
@@ -133,4 +112,4 @@ async def assign_owners(
 ) -> None:
     """Customers who entered a tier in this unit of work go to a responsible owner when theirs is not one.
     Costs one round trip, and only when some customer entered a tier."""
-    await Owners(t, session, policy=policy, at=at).settle(customers)
+    await Owners(repos, policy=policy, at=at).settle(customers)

@@ -8,89 +8,88 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from pymongo import ASCENDING
-
 from crm_kit.auth import Principal
 from crm_kit.errors import NotFound
 from crm_kit.scope import CUSTOMERS
-from crm_tiering.adapters.store import customer_from_doc
 from crm_tiering.domain import lifecycle, value
 from crm_tiering.domain.customer import TieredCustomer
 from crm_tiering.domain.policy import TIER_ORDER
-from crm_tiering.service import policies
 from crm_tiering.service.context import Tiering
 
-LIVE = {"merged_into": None}
 TOP_SHARE = Decimal("0.2")
 
 
-async def _visible(t: Tiering, principal: Principal, customer_id: str) -> TieredCustomer:
-    doc = await t.store.customers.find_one({"_id": customer_id, **LIVE, **CUSTOMERS.query(principal)})
-    if doc is None:
+async def _visible(service: Tiering, principal: Principal, customer_id: str) -> TieredCustomer:
+    customer = await service.uow.reading().customers.visible(customer_id, CUSTOMERS.query(principal))
+    if customer is None:
         raise NotFound(f"customer {customer_id} not found")
-    return customer_from_doc(doc)
+    return customer
 
 
-async def tier(*, t: Tiering, principal: Principal, customer_id: str) -> dict[str, Any]:
-    c = await _visible(t, principal, customer_id)
-    policy = await policies.version(t, c.policy_version) if c.policy_version else None
+async def tier(*, service: Tiering, principal: Principal, customer_id: str) -> dict[str, Any]:
+    customer = await _visible(service, principal, customer_id)
+    policy = await service.uow.reading().policies.version(customer.policy_version) if customer.policy_version else None
     pending = None
-    if c.below_since and policy:
+    if customer.below_since and policy:
         # The downgrade's own date: `due_on` is the next date any rule needs a look (a churn or lifecycle
         # check may come sooner than the end of the grace period).
         pending = {
-            "below_since": c.below_since,
-            "due": c.below_since + timedelta(days=policy.downgrade_grace_days),
+            "below_since": customer.below_since,
+            "due": customer.below_since + timedelta(days=policy.downgrade_grace_days),
             "grace_days": policy.downgrade_grace_days,
         }
     return {
-        "customer_id": c.customer_id,
-        "branch": c.branch,
-        "owner": c.owner,
-        "tier": c.tier,
-        "since": c.tier_since,
-        "policy_version": c.policy_version,
-        "aum": c.aum,
-        "as_of": c.as_of,
+        "customer_id": customer.customer_id,
+        "branch": customer.branch,
+        "owner": customer.owner,
+        "tier": customer.tier,
+        "since": customer.tier_since,
+        "policy_version": customer.policy_version,
+        "aum": customer.aum,
+        "as_of": customer.as_of,
         "pending_downgrade": pending,
-        "lifecycle": {"stage": c.stage, "since": c.stage_since} if c.stage else None,
-        "churn_risk": {"since": c.churn_since, "reasons": c.churn} if c.churn else None,
+        "lifecycle": {"stage": customer.stage, "since": customer.stage_since} if customer.stage else None,
+        "churn_risk": {"since": customer.churn_since, "reasons": customer.churn} if customer.churn else None,
         "history": [
             {
-                "from_tier": h["from"],
-                "to_tier": h["to"],
-                "reason": h["reason"],
-                "policy_version": h["policy_version"],
-                "as_of": h["as_of"],
-                "basis_amount": h["basis_amount"],
-                "basis": h["basis"],
+                "from_tier": change["from"],
+                "to_tier": change["to"],
+                "reason": change["reason"],
+                "policy_version": change["policy_version"],
+                "as_of": change["as_of"],
+                "basis_amount": change["basis_amount"],
+                "basis": change["basis"],
             }
-            for h in reversed(c.tier_history)
+            for change in reversed(customer.tier_history)
         ],
     }
 
 
-async def customer_value(*, t: Tiering, principal: Principal, customer_id: str) -> dict[str, Any]:
-    c = await _visible(t, principal, customer_id)
-    policy, number = await policies.current(t)
-    contribution = value.contribution(c.aum, c.breakdown, policy.value)
-    on = c.evaluated_on or c.as_of
-    trend = lifecycle.trend_pct(c.series, as_of=on, days=policy.lifecycle.trend_window_days) if on else None
+async def customer_value(*, service: Tiering, principal: Principal, customer_id: str) -> dict[str, Any]:
+    customer = await _visible(service, principal, customer_id)
+    policy, number = await service.uow.reading().policies.current()
+    contribution = value.contribution(customer.aum, customer.breakdown, policy.value)
+    on = customer.evaluated_on or customer.as_of
+    trend = lifecycle.trend_pct(customer.series, as_of=on, days=policy.lifecycle.trend_window_days) if on else None
     potential = value.potential(
-        trend_pct=trend, income_band=c.income_band, age_band=c.age_band, rules=policy.value, lifecycle=policy.lifecycle
+        trend_pct=trend,
+        income_band=customer.income_band,
+        age_band=customer.age_band,
+        rules=policy.value,
+        lifecycle=policy.lifecycle,
     )
     return {
-        "customer_id": c.customer_id,
-        "as_of": c.as_of,
+        "customer_id": customer.customer_id,
+        "as_of": customer.as_of,
         "policy_version": number,
         "contribution": {
-            "parts": [p.__dict__ for p in contribution],
-            "total": sum((p.amount for p in contribution), Decimal("0.00")),
+            "parts": [part.__dict__ for part in contribution],
+            "total": sum((part.amount for part in contribution), Decimal("0.00")),
             "unit": "CNY per year",
         },
         "potential": {
-            "parts": [p.__dict__ for p in potential],
-            "total": sum((p.amount for p in potential), Decimal(0)),
+            "parts": [part.__dict__ for part in potential],
+            "total": sum((part.amount for part in potential), Decimal(0)),
             "unit": "points of 100",
         },
     }
@@ -98,7 +97,7 @@ async def customer_value(*, t: Tiering, principal: Principal, customer_id: str) 
 
 async def list_customers(
     *,
-    t: Tiering,
+    service: Tiering,
     principal: Principal,
     tier: str | None,
     owner: str | None,
@@ -108,38 +107,16 @@ async def list_customers(
     after: str | None,
     limit: int,
 ) -> dict[str, Any]:
-    query: dict[str, Any] = {**LIVE, **CUSTOMERS.query(principal)}
-    for field, wanted in (("tier", tier), ("owner", owner), ("branch", branch), ("stage", stage)):
-        if wanted is not None:
-            if field in query and query[field] != wanted:
-                return {"items": [], "next_after": None}
-            query[field] = wanted
-    if churn_risk is not None:
-        query["at_risk"] = churn_risk
-    if after:
-        query["_id"] = {"$gt": after}
-    docs = (
-        await t.store.customers.find(
-            query,
-            {"_id": 1, "branch": 1, "owner": 1, "tier": 1, "aum": 1, "as_of": 1, "stage": 1, "churn": 1},
-        )
-        .sort("_id", ASCENDING)
-        .limit(limit)
-        .to_list()
+    items = await service.uow.reading().customers.page(
+        CUSTOMERS.query(principal),
+        tier=tier,
+        owner=owner,
+        branch=branch,
+        stage=stage,
+        at_risk=churn_risk,
+        after=after,
+        limit=limit,
     )
-    items = [
-        {
-            "customer_id": d["_id"],
-            "branch": d.get("branch"),
-            "owner": d.get("owner"),
-            "tier": d.get("tier"),
-            "aum": d.get("aum"),
-            "as_of": d.get("as_of"),
-            "stage": d.get("stage"),
-            "churn_risk": sorted((d.get("churn") or {}).keys()),
-        }
-        for d in docs
-    ]
     return {"items": items, "next_after": items[-1]["customer_id"] if len(items) == limit else None}
 
 
@@ -158,17 +135,14 @@ def _top_share(amounts: list[Decimal]) -> dict[str, Any]:
     }
 
 
-async def concentration(*, t: Tiering, principal: Principal) -> dict[str, Any]:
+async def concentration(*, service: Tiering, principal: Principal) -> dict[str, Any]:
     """80/20 view: the share of AUM held by the top 20% of customers, overall and per branch (customers with a
     balance)."""
     per_branch: dict[str, list[Decimal]] = defaultdict(list)
     everyone: list[Decimal] = []
-    cursor = t.store.customers.find(
-        {**LIVE, **CUSTOMERS.query(principal), "aum": {"$ne": None}}, {"branch": 1, "aum": 1}
-    )
-    async for d in cursor:
-        per_branch[d.get("branch") or "unknown"].append(d["aum"])
-        everyone.append(d["aum"])
+    for branch, aum in await service.uow.reading().customers.balances(CUSTOMERS.query(principal)):
+        per_branch[branch or "unknown"].append(aum)
+        everyone.append(aum)
     return {
         "top_fraction": float(TOP_SHARE),
         "overall": _top_share(everyone),
@@ -176,28 +150,13 @@ async def concentration(*, t: Tiering, principal: Principal) -> dict[str, Any]:
     }
 
 
-async def tier_distribution(*, t: Tiering, principal: Principal) -> dict[str, Any]:
-    rows = await (
-        await t.store.customers.aggregate(
-            [
-                {"$match": {**LIVE, **CUSTOMERS.query(principal)}},
-                {
-                    "$group": {
-                        "_id": {"branch": "$branch", "tier": "$tier"},
-                        "customers": {"$sum": 1},
-                        "aum": {"$sum": {"$ifNull": ["$aum", Decimal(0)]}},
-                    }
-                },
-            ]
-        )
-    ).to_list()
+async def tier_distribution(*, service: Tiering, principal: Principal) -> dict[str, Any]:
+    rows = await service.uow.reading().customers.tier_counts(CUSTOMERS.query(principal))
     branches: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {t: {"customers": 0, "aum": Decimal("0.00")} for t in (*TIER_ORDER, "untiered")}
+        lambda: {name: {"customers": 0, "aum": Decimal("0.00")} for name in (*TIER_ORDER, "untiered")}
     )
-    for r in rows:
-        branch = r["_id"].get("branch") or "unknown"
-        name = r["_id"].get("tier") or "untiered"
-        branches[branch][name] = {"customers": r["customers"], "aum": r["aum"]}
+    for branch, tier_name, customers, aum in rows:
+        branches[branch or "unknown"][tier_name or "untiered"] = {"customers": customers, "aum": aum}
     totals = {
         name: {
             "customers": sum(b[name]["customers"] for b in branches.values()),
@@ -208,19 +167,14 @@ async def tier_distribution(*, t: Tiering, principal: Principal) -> dict[str, An
     return {"branches": dict(sorted(branches.items())), "total": totals}
 
 
-async def watch_list(*, t: Tiering, principal: Principal, owner: str | None, on: date | None) -> dict[str, Any]:
+async def watch_list(*, service: Tiering, principal: Principal, owner: str | None, on: date | None) -> dict[str, Any]:
     """The day's significant AUM changes of 20万+ customers, biggest first. Without a date: the latest day."""
-    query: dict[str, Any] = {**CUSTOMERS.query(principal)}
-    if owner is not None:
-        if "owner" in query and query["owner"] != owner:
-            return {"date": on, "owner": owner, "items": []}
-        query["owner"] = owner
+    scope = CUSTOMERS.query(principal)
+    reading = service.uow.reading()
     if on is None:
-        latest = await t.store.watch.find_one(query, {"as_of": 1}, sort=[("as_of", -1)])
-        on = date.fromisoformat(latest["as_of"]) if latest else None
+        on = await reading.watch.latest_day(scope, owner=owner)
     if on is None:
         return {"date": None, "owner": owner, "items": []}
-    query["as_of"] = on.isoformat()
-    docs = await t.store.watch.find(query).to_list()
-    docs.sort(key=lambda d: (-abs(d["change"]), d["customer_id"]))
-    return {"date": on, "owner": owner, "items": docs}
+    entries = await reading.watch.of_day(scope, owner=owner, on=on)
+    entries.sort(key=lambda entry: (-abs(entry["change"]), entry["customer_id"]))
+    return {"date": on, "owner": owner, "items": entries}

@@ -10,14 +10,12 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
-from pymongo.asynchronous.client_session import AsyncClientSession
-
 from crm_contracts.engagement import SurveyAnswered
 from crm_contracts.envelope import CloudEvent
-from crm_kit.messaging import BatchHandler, Incoming, Rejection
+from crm_kit.messaging import Incoming, Rejection
+from crm_tiering.adapters.repositories import TieringRepositories
 from crm_tiering.domain.churn import SurveyAnswer
-from crm_tiering.service import policies
-from crm_tiering.service.context import Tiering, load, save
+from crm_tiering.service.context import Tiering, save
 
 
 def answer_of(data: SurveyAnswered) -> SurveyAnswer:
@@ -35,31 +33,25 @@ def answer_of(data: SurveyAnswered) -> SurveyAnswer:
 
 
 async def apply_engagement_events(
-    *, t: Tiering, session: AsyncClientSession, items: list[Incoming[CloudEvent[Any] | None]]
+    *, service: Tiering, repos: TieringRepositories, items: list[Incoming[CloudEvent[Any] | None]]
 ) -> list[Rejection]:
+    """One consumed batch, in the consumer's transaction."""
     relevant = [
         (i, i.payload.data) for i in items if i.payload is not None and isinstance(i.payload.data, SurveyAnswered)
     ]
     if not relevant:
         return []
-    policy, _ = await policies.current(t, session)
-    loaded = await load(t, session, {data.customer_id for _, data in relevant})
+    policy, _ = await repos.policies.current()
+    loaded = await repos.customers.load({data.customer_id for _, data in relevant})
     for item, data in relevant:
-        c = loaded.customers.get(data.customer_id)
-        if c is None:
+        customer = loaded.customers.get(data.customer_id)
+        if customer is None:
             # The answer may overtake the registration (another topic): keep it, the registration fills in
             # branch and owner when it arrives.
-            c = loaded.add_new(data.customer_id)
-        if c.survey_answered(answer_of(data), policy=policy):
-            loaded.causes[c.customer_id] = (item.message_id, item.correlation_id)
+            customer = loaded.add_new(data.customer_id)
+        if customer.survey_answered(answer_of(data), policy=policy):
+            loaded.causes[customer.customer_id] = (item.message_id, item.correlation_id)
         # Not applied (older than the answer kept, without a score, a merged record): nothing is written, and
         # no record is made for a customer tiering does not know.
-    await save(t, session, loaded, only=set(loaded.causes))
+    await save(service, repos, loaded, only=set(loaded.causes))
     return []
-
-
-def handler(t: Tiering) -> BatchHandler[CloudEvent[Any] | None]:
-    async def handle(session: AsyncClientSession, items: list[Incoming[CloudEvent[Any] | None]]) -> list[Rejection]:
-        return await apply_engagement_events(t=t, session=session, items=items)
-
-    return handle

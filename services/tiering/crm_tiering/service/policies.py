@@ -10,45 +10,33 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING
-from pymongo.asynchronous.client_session import AsyncClientSession
-
 from crm_kit.errors import NotFound
 from crm_kit.logging import get_logger
+from crm_tiering.adapters.repositories import TieringRepositories
 from crm_tiering.domain.policy import Policy
 from crm_tiering.service.assignment import assign_owners
-from crm_tiering.service.context import Tiering, load, save
+from crm_tiering.service.context import Tiering, save
 
 log = get_logger(__name__)
 
 
-async def ensure_default(t: Tiering) -> None:
-    await t.policies.ensure_default()
+async def ensure_default(service: Tiering) -> None:
+    await service.uow.reading().policies.ensure_default()
 
 
-async def current(t: Tiering, session: AsyncClientSession | None = None) -> tuple[Policy, int]:
-    return await t.policies.current(session)
+async def read(*, service: Tiering) -> dict[str, Any]:
+    return await service.uow.reading().policies.read()
 
 
-async def version(t: Tiering, number: int, session: AsyncClientSession | None = None) -> Policy | None:
-    return await t.policies.version(number, session)
-
-
-async def read(*, t: Tiering) -> dict[str, Any]:
-    return await t.policies.read()
-
-
-async def publish_new(*, t: Tiering, policy: Policy, by: str, role: str, note: str | None) -> dict[str, Any]:
+async def publish_new(*, service: Tiering, policy: Policy, by: str, role: str, note: str | None) -> dict[str, Any]:
     """Store the next version and start its rollout. Earlier unfinished rollouts are superseded: the new
     one visits every customer anyway."""
     now = datetime.now(UTC)
 
-    async def txn(s: AsyncClientSession) -> dict[str, Any]:
-        number = await t.policies.add(s, policy, by=by, note=note)
-        await t.store.rollouts.update_many(
-            {"status": "running"}, {"$set": {"status": "superseded", "finished_at": now}}, session=s
-        )
-        total = await t.store.customers.count_documents({}, session=s)
+    async def work(repos: TieringRepositories) -> dict[str, Any]:
+        number = await repos.policies.add(policy, by=by, note=note)
+        await repos.rollouts.supersede_running(at=now)
+        total = await repos.customers.count()
         rollout = {
             "_id": f"rollout-{number}",
             "policy_version": number,
@@ -62,9 +50,8 @@ async def publish_new(*, t: Tiering, policy: Policy, by: str, role: str, note: s
             "finished_at": None,
             "started_by": by,
         }
-        await t.store.rollouts.insert_one(rollout, session=s)
-        await t.store.audit.record(
-            s,
+        await repos.rollouts.add(rollout)
+        await repos.audit.record(
             staff_id=by,
             role=role,
             action="policy.published",
@@ -73,9 +60,9 @@ async def publish_new(*, t: Tiering, policy: Policy, by: str, role: str, note: s
         )
         return rollout
 
-    rollout = await t.rt.mongo.transaction(txn)
-    if t.rollout_job:
-        t.rollout_job.wake()
+    rollout = await service.uow.run(work)
+    if service.rollout_job:
+        service.rollout_job.wake()
     log.info("policy published", version=rollout["policy_version"], customers=rollout["total"])
     return rollout_view(rollout)
 
@@ -97,84 +84,75 @@ def rollout_view(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def rollout(*, t: Tiering, rollout_id: str) -> dict[str, Any]:
-    doc = await t.store.rollouts.find_one({"_id": rollout_id})
+async def rollout(*, service: Tiering, rollout_id: str) -> dict[str, Any]:
+    doc = await service.uow.reading().rollouts.load(rollout_id)
     if doc is None:
         raise NotFound(f"rollout {rollout_id} not found")
     return rollout_view(doc)
 
 
-async def rollout_step(t: Tiering) -> bool:
+async def rollout_step(service: Tiering) -> bool:
     """Re-tier one chunk of the running rollout. True while there is more to do.
 
     The customers still to visit (ids after the cursor) are listed once per run of the job — a range
     query costs a scan on the database, so one per chunk would make a rollout quadratic — and each
     chunk commits its effects, its events and the new cursor together."""
-    chunk = t.rt.settings.rollout_chunk_size
-    job = await t.store.rollouts.find_one({"status": "running"}, sort=[("policy_version", ASCENDING)])
+    chunk = service.rt.settings.rollout_chunk_size
+    reading = service.uow.reading()
+    job = await reading.rollouts.first_running()
     if job is None:
         return False
     key = f"rollout:{job['_id']}"
 
     async def after_cursor() -> list[str]:
-        return [
-            d["_id"]
-            for d in await t.store.customers.find({"_id": {"$gt": job["cursor"]}}, {"_id": 1})
-            .sort("_id", ASCENDING)
-            .to_list()
-        ]
+        return await reading.customers.ids_after(job["cursor"])
 
-    ids = await t.work_lists.next_chunk(key, size=chunk, fetch=after_cursor, after=job["cursor"])
+    ids = await service.work_lists.next_chunk(key, size=chunk, fetch=after_cursor, after=job["cursor"])
 
-    async def txn(s: AsyncClientSession) -> bool:
-        current = await t.store.rollouts.find_one({"_id": job["_id"]}, session=s)
+    async def work(repos: TieringRepositories) -> bool:
+        current = await repos.rollouts.load(job["_id"])
         if current is None or current["status"] != "running":
             return False
         number = current["policy_version"]
-        policy = await version(t, number, s)
-        previous = await version(t, number - 1, s)
+        policy = await repos.policies.version(number)
+        previous = await repos.policies.version(number - 1)
         assert policy is not None
-        loaded = await load(t, s, ids)
+        loaded = await repos.customers.load(ids)
         changed = 0
         todo: set[str] = set()
         for cid in ids:
-            c = loaded.customers.get(cid)
-            if c is None or c.merged_into or (c.policy_version or 0) >= number:
+            customer = loaded.customers.get(cid)
+            if customer is None or customer.merged_into or (customer.policy_version or 0) >= number:
                 continue
             todo.add(cid)
-            before = c.tier
-            on = c.evaluated_on or c.as_of
+            before = customer.tier
+            on = customer.evaluated_on or customer.as_of
             if on is None:
-                c.policy_version = number  # no balance yet: nothing to tier
+                customer.policy_version = number  # no balance yet: nothing to tier
                 continue
-            c.evaluate(on=on, policy=policy, version=number, policy_changed=True)
-            changed += c.tier != before
+            customer.evaluate(on=on, policy=policy, version=number, policy_changed=True)
+            changed += customer.tier != before
             # New responsible roles for an unchanged tier also call for the right owner.
-            old_rule, new_rule = (previous.rule(c.tier) if previous else None), policy.rule(c.tier)
-            if c.tier and old_rule and new_rule and old_rule.responsible_roles != new_rule.responsible_roles:
-                c.tier_entered = True
-        await assign_owners(t, s, [loaded.customers[i] for i in sorted(todo)], policy=policy)
-        await save(t, s, loaded, only=todo)
-        now = datetime.now(UTC)
-        finished = t.work_lists.is_last(key, ids)
-        await t.store.rollouts.update_one(
-            {"_id": job["_id"]},
-            {
-                "$set": {
-                    "cursor": ids[-1] if ids else current["cursor"],
-                    "updated_at": now,
-                    **({"status": "done", "finished_at": now} if finished else {}),
-                },
-                "$inc": {"done": len(ids), "changed": changed},
-            },
-            session=s,
+            old_rule, new_rule = (previous.rule(customer.tier) if previous else None), policy.rule(customer.tier)
+            if customer.tier and old_rule and new_rule and old_rule.responsible_roles != new_rule.responsible_roles:
+                customer.tier_entered = True
+        await assign_owners(repos, [loaded.customers[i] for i in sorted(todo)], policy=policy)
+        await save(service, repos, loaded, only=todo)
+        finished = service.work_lists.is_last(key, ids)
+        await repos.rollouts.advance(
+            job["_id"],
+            cursor=ids[-1] if ids else current["cursor"],
+            at=datetime.now(UTC),
+            finished=finished,
+            done=len(ids),
+            changed=changed,
         )
         return not finished
 
-    more = await t.rt.mongo.transaction(txn)
-    t.rt.outbox.notify()
+    more = await service.uow.run(work)
+    service.rt.outbox.notify()
     if more and ids:
-        t.work_lists.advance(key, ids[-1])
+        service.work_lists.advance(key, ids[-1])
     else:
-        t.work_lists.forget(key)
+        service.work_lists.forget(key)
     return more

@@ -11,16 +11,14 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from pymongo.asynchronous.client_session import AsyncClientSession
-
 from crm_contracts.envelope import CloudEvent
 from crm_contracts.profile import AssetsChanged, CustomerMerged, CustomerRegistered, CustomerUpdated
-from crm_kit.messaging import BatchHandler, Incoming, Rejection
+from crm_kit.messaging import Incoming, Rejection
+from crm_tiering.adapters.repositories import TieringRepositories
 from crm_tiering.domain.customer import TieredCustomer
 from crm_tiering.domain.policy import Policy
-from crm_tiering.service import policies
 from crm_tiering.service.assignment import Owners
-from crm_tiering.service.context import Tiering, advance_clock, load, save
+from crm_tiering.service.context import Tiering, save
 
 
 def _customer_ids(ev: CloudEvent[Any] | None) -> list[str]:
@@ -58,7 +56,7 @@ def _by_day(items: list[Incoming[CloudEvent[Any] | None]]) -> list[list[Incoming
 
 
 async def _observe(
-    c: TieredCustomer,
+    customer: TieredCustomer,
     *,
     as_of: date,
     aum: Decimal,
@@ -70,21 +68,24 @@ async def _observe(
     """One day's balance of a registered customer, after whatever came due before that day."""
     # The first evaluation under a newer policy than the customer's applies that policy at once, as its
     # rollout would.
-    if c.policy_version is not None and c.policy_version < number and c.as_of is not None:
-        c.evaluate(on=c.evaluated_on or c.as_of, policy=policy, version=number, policy_changed=True)
+    if customer.policy_version is not None and customer.policy_version < number and customer.as_of is not None:
+        customer.evaluate(
+            on=customer.evaluated_on or customer.as_of, policy=policy, version=number, policy_changed=True
+        )
     # Dates that came due before this day (a grace end, dormancy …) on their own dates, each followed by the
     # hand-over it may call for, as the nightly sweep does when the days arrive one a night.
-    while c.catch_up_step(before=as_of, policy=policy, version=number):
-        await owners.settle([c])
-    c.observe_balance(as_of=as_of, aum=aum, breakdown=breakdown, policy=policy, version=number)
+    while customer.catch_up_step(before=as_of, policy=policy, version=number):
+        await owners.settle([customer])
+    customer.observe_balance(as_of=as_of, aum=aum, breakdown=breakdown, policy=policy, version=number)
 
 
 async def apply_profile_events(
-    *, t: Tiering, session: AsyncClientSession, items: list[Incoming[CloudEvent[Any] | None]]
+    *, service: Tiering, repos: TieringRepositories, items: list[Incoming[CloudEvent[Any] | None]]
 ) -> list[Rejection]:
-    policy, number = await policies.current(t, session)
-    loaded = await load(t, session, {cid for i in items for cid in _customer_ids(i.payload)})
-    owners = Owners(t, session, policy=policy, loaded=loaded)
+    """One consumed batch, in the consumer's transaction."""
+    policy, number = await repos.policies.current()
+    loaded = await repos.customers.load({cid for i in items for cid in _customer_ids(i.payload)})
+    owners = Owners(repos, policy=policy, loaded=loaded)
     latest_as_of: str | None = None
     for night in _by_day(items):
         for item in night:
@@ -95,16 +96,16 @@ async def apply_profile_events(
             if subject is not None and item.sequence is not None and item.sequence <= subject.profile_seq:
                 continue  # applied before: a redelivery
             if isinstance(data, CustomerRegistered):
-                c = loaded.customers.get(data.customer_id) or loaded.add_new(data.customer_id)
-                c.branch, c.kind = data.branch, data.kind
-                c.owner = c.owner or data.owner
-                c.registered_on = data.registered_at.date()
-                c.age_band, c.income_band = data.age_band, data.income_band
-                c.core_customer_no = data.core_customer_no or c.core_customer_no
+                customer = loaded.customers.get(data.customer_id) or loaded.add_new(data.customer_id)
+                customer.branch, customer.kind = data.branch, data.kind
+                customer.owner = customer.owner or data.owner
+                customer.registered_on = data.registered_at.date()
+                customer.age_band, customer.income_band = data.age_band, data.income_band
+                customer.core_customer_no = data.core_customer_no or customer.core_customer_no
                 # What overtook the registration now counts, in its order, as if the registration had come first.
-                for held in c.take_held_balances():
+                for held in customer.take_held_balances():
                     await _observe(
-                        c,
+                        customer,
                         as_of=held.as_of,
                         aum=held.aum,
                         breakdown=held.breakdown,
@@ -112,31 +113,33 @@ async def apply_profile_events(
                         number=number,
                         owners=owners,
                     )
-                    await owners.settle([c])
-                    c.close_day()
-                    c.profile_seq = max(c.profile_seq, held.seq or 0)
-                c.registration_arrived(policy=policy)
+                    await owners.settle([customer])
+                    customer.close_day()
+                    customer.profile_seq = max(customer.profile_seq, held.seq or 0)
+                customer.registration_arrived(policy=policy)
             elif isinstance(data, CustomerUpdated):
                 known = loaded.customers.get(data.customer_id)
                 if known is None:
                     continue  # nothing tiering keeps has changed for a customer it does not know yet
-                c = known
-                c.age_band = data.age_band or c.age_band
-                c.income_band = data.income_band or c.income_band
+                customer = known
+                customer.age_band = data.age_band or customer.age_band
+                customer.income_band = data.income_band or customer.income_band
             elif isinstance(data, AssetsChanged):
-                c = loaded.customers.get(data.customer_id) or loaded.add_new(data.customer_id)
-                c.core_customer_no = data.core_customer_no
-                if not c.registered:
+                customer = loaded.customers.get(data.customer_id) or loaded.add_new(data.customer_id)
+                customer.core_customer_no = data.core_customer_no
+                if not customer.registered:
                     # The registration has not arrived (a redelivery or a replay can overtake it): the balance is
                     # kept and evaluated in its turn when it does, never lost.
-                    c.hold_balance(as_of=data.as_of, aum=data.aum, breakdown=dict(data.breakdown), seq=item.sequence)
-                    loaded.causes[c.customer_id] = (item.message_id, item.correlation_id)
+                    customer.hold_balance(
+                        as_of=data.as_of, aum=data.aum, breakdown=dict(data.breakdown), seq=item.sequence
+                    )
+                    loaded.causes[customer.customer_id] = (item.message_id, item.correlation_id)
                     latest_as_of = max(latest_as_of or "", data.as_of.isoformat())
                     # Not counted as applied: the registration, numbered before it, must still be taken.
                     continue
                 else:
                     await _observe(
-                        c,
+                        customer,
                         as_of=data.as_of,
                         aum=data.aum,
                         breakdown=dict(data.breakdown),
@@ -158,16 +161,11 @@ async def apply_profile_events(
                 subject.profile_seq = max(subject.profile_seq, item.sequence)
         # The end of the day: hand-overs for whoever entered a tier, and the day's watch entries closed.
         await owners.settle(loaded.customers.values())
-        for c in loaded.customers.values():
-            c.close_day()
-    await advance_clock(t, session, latest_as_of)
+        for customer in loaded.customers.values():
+            customer.close_day()
+    if latest_as_of:
+        # The latest snapshot date this process has applied; the business date is the latest over all processes.
+        await repos.clock.advance(service.instance, latest_as_of)
     touched = set(loaded.causes) & set(loaded.customers)
-    await save(t, session, loaded, only=touched)
+    await save(service, repos, loaded, only=touched)
     return []
-
-
-def handler(t: Tiering) -> BatchHandler[CloudEvent[Any] | None]:
-    async def handle(session: AsyncClientSession, items: list[Incoming[CloudEvent[Any] | None]]) -> list[Rejection]:
-        return await apply_profile_events(t=t, session=session, items=items)
-
-    return handle

@@ -11,74 +11,64 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pymongo.asynchronous.client_session import AsyncClientSession
-
-from crm_tiering.service import policies
+from crm_tiering.adapters.repositories import TieringRepositories
 from crm_tiering.service.assignment import Owners
-from crm_tiering.service.context import Tiering, business_date, load, save
-
-SWEPT = "swept"  # clock document: the last day the sweep finished
+from crm_tiering.service.context import Tiering, save
 
 
-async def sweep_step(t: Tiering) -> bool:
+async def sweep_step(service: Tiering) -> bool:
     """Evaluate one chunk of the customers due on the last complete day. True while there is more.
 
     Runs once per new business day: the due customers are listed with one query (a range query costs a
     scan, so not one per chunk), then handled chunk by chunk, each in its own transaction; the day is
     marked done at the end. After a crash the list is read again: customers already handled are no
     longer due."""
-    chunk = t.rt.settings.rollout_chunk_size
-    latest = await business_date(t)
+    chunk = service.rt.settings.rollout_chunk_size
+    reading = service.uow.reading()
+    latest = await reading.clock.business_date()
     if latest is None:
         return False
     today = latest - timedelta(days=1)
-    done = await t.store.clock.find_one({"_id": SWEPT})
-    if done is not None and done["through"] >= today.isoformat():
+    through = await reading.clock.swept_through()
+    if through is not None and through >= today.isoformat():
         return False
     key = f"sweep:{today.isoformat()}"
 
     async def due() -> list[str]:
-        return [
-            d["_id"]
-            for d in await t.store.customers.find(
-                {"due_on": {"$ne": None, "$lte": today.isoformat()}, "merged_into": None}, {"_id": 1}
-            ).to_list()
-        ]
+        return await reading.customers.due_by(today)
 
-    ids = await t.work_lists.next_chunk(key, size=chunk, fetch=due)
+    ids = await service.work_lists.next_chunk(key, size=chunk, fetch=due)
 
-    async def txn(s: AsyncClientSession) -> None:
+    async def work(repos: TieringRepositories) -> None:
         if not ids:
-            await t.store.clock.update_one(
-                {"_id": SWEPT}, {"$max": {"through": today.isoformat()}}, upsert=True, session=s
-            )
+            await repos.clock.mark_swept(today.isoformat())
             return
-        policy, number = await policies.current(t, s)
-        loaded = await load(t, s, ids)
-        owners = Owners(t, s, policy=policy, loaded=loaded)
+        policy, number = await repos.policies.current()
+        loaded = await repos.customers.load(ids)
+        owners = Owners(repos, policy=policy, loaded=loaded)
         # Day by day over what came due, each on its own date: a sweep that comes late (the feed jumped several
         # days, a week arrived at once, the process was down) gives what a sweep every night would have.
         while due := sorted(
-            (c.due_on, cid)
-            for cid, c in loaded.customers.items()
-            if c.due_on is not None and c.due_on <= today and not c.merged_into
+            (customer.due_on, cid)
+            for cid, customer in loaded.customers.items()
+            if customer.due_on is not None and customer.due_on <= today and not customer.merged_into
         ):
             on = due[0][0]
             tonight = [loaded.customers[cid] for day, cid in due if day == on]
-            for c in tonight:
-                c.evaluate(
+            for customer in tonight:
+                customer.evaluate(
                     on=on,
                     policy=policy,
                     version=number,
-                    policy_changed=c.policy_version is not None and c.policy_version < number,
+                    policy_changed=customer.policy_version is not None and customer.policy_version < number,
                 )
             await owners.settle(tonight)
-        await save(t, s, loaded)
+        await save(service, repos, loaded)
 
-    await t.rt.mongo.transaction(txn)
-    t.rt.outbox.notify()
+    await service.uow.run(work)
+    service.rt.outbox.notify()
     if ids:
-        t.work_lists.advance(key, ids[-1])
+        service.work_lists.advance(key, ids[-1])
     else:
-        t.work_lists.forget(key)
+        service.work_lists.forget(key)
     return bool(ids)
