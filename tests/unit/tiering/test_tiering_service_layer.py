@@ -6,15 +6,13 @@ leaves everything as it was; a run the database retries gives the same result on
 from __future__ import annotations
 
 import copy
-import importlib.util
-import sys
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from itertools import count
-from pathlib import Path
 from typing import Any
 
 import pytest
+from tiering_fakes import fake_repositories, fake_service
 
 from crm_contracts.complaints import ComplaintClosed, ComplaintOpened
 from crm_contracts.envelope import CloudEvent, EventData
@@ -26,22 +24,6 @@ from crm_tiering.adapters.repositories import TieringRepositories
 from crm_tiering.domain.policy import DEFAULT_POLICY
 from crm_tiering.schemas import StaffUpsert
 from crm_tiering.service import complaint_events, customers, policies, profile_events, staff, sweep
-
-
-def _fakes() -> Any:
-    """tests/unit/tiering/fakes.py under a name of its own: every service's unit tests have a `fakes.py`, and
-    a plain `import fakes` would get whichever was imported first."""
-    name = "tiering_unit_fakes"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("fakes.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-fake_repositories, fake_service = _fakes().fake_repositories, _fakes().fake_service
 
 D0 = date(2026, 3, 2)
 TIER_CHANGED = "crm.tiering.customer.tier-changed.v1"

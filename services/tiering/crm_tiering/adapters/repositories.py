@@ -18,7 +18,7 @@ from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_kit.outbox import Outbox
-from crm_kit.policies import PolicyVersions
+from crm_kit.policies import PoliciesInTransaction, PolicyVersions
 from crm_kit.unit_of_work import AuditOut, EventsOut, TransactionAudit, TransactionOutbox
 from crm_tiering.adapters.store import TieringStore, customer_from_doc, customer_state, staff_from_doc
 from crm_tiering.domain.customer import TieredCustomer
@@ -280,21 +280,15 @@ class Clocks(Protocol):
 
 
 class PolicyBook(Protocol):
-    async def ensure_default(self) -> None: ...
+    """The policy versions (crm_kit.policies.PoliciesInTransaction)."""
 
-    async def current(self) -> tuple[Policy, int]:
-        """The policy in force and its version number."""
-        ...
+    async def current(self) -> tuple[Policy, int]: ...
 
     async def version(self, number: int) -> Policy | None: ...
 
-    async def read(self) -> dict[str, Any]:
-        """The version in force as stored (who, when, why)."""
-        ...
+    async def read(self) -> dict[str, Any]: ...
 
-    async def add(self, policy: Policy, *, by: str, note: str | None) -> int:
-        """Store the next version; its number."""
-        ...
+    async def publish(self, policy: Policy, *, by: str, note: str | None) -> int: ...
 
 
 class AuditLog(Protocol):
@@ -585,30 +579,6 @@ class MongoClocks:
         )
 
 
-class MongoPolicyBook:
-    """The kit's policy versions, read and written in the session's transaction."""
-
-    def __init__(self, versions: PolicyVersions[Policy], session: AsyncClientSession | None = None) -> None:
-        self.versions, self.session = versions, session
-
-    async def ensure_default(self) -> None:
-        await self.versions.ensure_default()
-
-    async def current(self) -> tuple[Policy, int]:
-        return await self.versions.current(self.session)
-
-    async def version(self, number: int) -> Policy | None:
-        return await self.versions.version(number, self.session)
-
-    async def read(self) -> dict[str, Any]:
-        return await self.versions.read()
-
-    async def add(self, policy: Policy, *, by: str, note: str | None) -> int:
-        if self.session is None:
-            raise RuntimeError("a policy version is stored only in a unit of work's transaction")
-        return await self.versions.add(self.session, policy, by=by, note=note)
-
-
 class MongoAuditLog:
     def __init__(self, store: TieringStore) -> None:
         self.trail = store.audit
@@ -629,7 +599,7 @@ def binding(
             staff=MongoStaffDirectory(store, session),
             rollouts=MongoRollouts(store, session),
             clock=MongoClocks(store, session),
-            policies=MongoPolicyBook(policies, session),
+            policies=PoliciesInTransaction(policies, session),
             audit_log=MongoAuditLog(store),
             outbox=TransactionOutbox(outbox, session),
             audit=TransactionAudit(store.audit, session),

@@ -3,10 +3,8 @@ its inbox rows and dead letters); the batch's application function works on the 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any, Protocol
-
-from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_contracts.envelope import CloudEvent
 from crm_contracts.registry import read_known_event
@@ -27,23 +25,21 @@ class ApplyBatch(Protocol):
     def __call__(self, *, service: Tiering, repos: TieringRepositories, items: Items) -> Awaitable[list[Rejection]]: ...
 
 
-def in_batch(
-    service: Tiering, bind: Callable[[AsyncClientSession | None], TieringRepositories], apply: ApplyBatch
-) -> BatchHandler[CloudEvent[Any] | None]:
-    """The consumer's handler: `apply` on the repositories bound to the batch's transaction."""
+def in_batch(service: Tiering, apply: ApplyBatch) -> BatchHandler[CloudEvent[Any] | None]:
+    """The consumer's handler: `apply` on the repositories bound to the batch's transaction (crm_kit.unit_of_work)."""
 
-    async def handle(session: AsyncClientSession, items: Items) -> list[Rejection]:
-        return await apply(service=service, repos=bind(session), items=items)
+    async def handle(repos: TieringRepositories, items: Items) -> list[Rejection]:
+        return await apply(service=service, repos=repos, items=items)
 
-    return handle
+    return service.uow.consumer(handle)
 
 
-def register(service: Tiering, bind: Callable[[AsyncClientSession | None], TieringRepositories]) -> None:
+def register(service: Tiering) -> None:
     service.rt.consume(
         topic=PROFILE_CUSTOMERS,
         group=PROFILE_GROUP,
         parse=read_known_event,
-        handle=in_batch(service, bind, profile_events.apply_profile_events),
+        handle=in_batch(service, profile_events.apply_profile_events),
         max_records=service.rt.settings.event_batch_size,
         dedupe="handler",
         description="Profile events: registrations (branch, owner, bands) and assets-changed drive tiers, owners, "
@@ -53,7 +49,7 @@ def register(service: Tiering, bind: Callable[[AsyncClientSession | None], Tieri
         topic=COMPLAINTS_CASES,
         group=COMPLAINTS_GROUP,
         parse=read_known_event,
-        handle=in_batch(service, bind, complaint_events.apply_complaint_events),
+        handle=in_batch(service, complaint_events.apply_complaint_events),
         max_records=service.rt.settings.event_batch_size,
         description="Complaint opened / closed: an open complaint is a churn-warning reason.",
     )
@@ -61,7 +57,7 @@ def register(service: Tiering, bind: Callable[[AsyncClientSession | None], Tieri
         topic=ENGAGEMENT_TASKS,
         group=ENGAGEMENT_GROUP,
         parse=read_known_event,
-        handle=in_batch(service, bind, engagement_events.apply_engagement_events),
+        handle=in_batch(service, engagement_events.apply_engagement_events),
         max_records=service.rt.settings.event_batch_size,
         description="Survey answered: a low CSAT or NPS is a churn-warning reason for a while, a later answer that "
         "is not low clears it. The other engagement events (tasks, contacts, recommendations, points) are skipped.",

@@ -10,10 +10,9 @@ from dataclasses import dataclass, field
 
 from crm_contracts.envelope import EventData
 from crm_contracts.topics import TIERING_CUSTOMERS
+from crm_kit.context import ServiceContext
 from crm_kit.jobs import LeasedJob
 from crm_kit.outbox import OutgoingMessage, in_sequence, outgoing_event
-from crm_kit.runtime import Runtime
-from crm_kit.unit_of_work import UnitOfWork
 from crm_kit.work_lists import WorkLists
 from crm_tiering.adapters.repositories import Loaded, TieringRepositories
 from crm_tiering.adapters.store import TieringStore
@@ -23,10 +22,7 @@ SOURCE = "crm/tiering"
 
 
 @dataclass
-class Tiering:
-    rt: Runtime[TieringSettings]
-    uow: UnitOfWork[TieringRepositories]
-    """Every read and write of the application goes through it."""
+class Tiering(ServiceContext[TieringSettings, TieringRepositories]):
     store: TieringStore | None = None
     """The collections themselves, for the wiring (indexes) and for tests that look into the database; the
     application never uses them."""

@@ -20,10 +20,6 @@ from crm_tiering.service.context import Tiering, save
 log = get_logger(__name__)
 
 
-async def ensure_default(service: Tiering) -> None:
-    await service.uow.reading().policies.ensure_default()
-
-
 async def read(*, service: Tiering) -> dict[str, Any]:
     return await service.uow.reading().policies.read()
 
@@ -34,7 +30,7 @@ async def publish_new(*, service: Tiering, policy: Policy, by: str, role: str, n
     now = datetime.now(UTC)
 
     async def work(repos: TieringRepositories) -> dict[str, Any]:
-        number = await repos.policies.add(policy, by=by, note=note)
+        number = await repos.policies.publish(policy, by=by, note=note)
         await repos.rollouts.supersede_running(at=now)
         total = await repos.customers.count()
         rollout = {
@@ -150,7 +146,7 @@ async def rollout_step(service: Tiering) -> bool:
         return not finished
 
     more = await service.uow.run(work)
-    service.rt.outbox.notify()
+    service.published()
     if more and ids:
         service.work_lists.advance(key, ids[-1])
     else:

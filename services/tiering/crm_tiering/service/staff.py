@@ -110,7 +110,7 @@ async def redistribute(*, service: Tiering, staff_id: str, by: str, chunk: int =
             return done, len(stuck), stuck, len(ids) == chunk
 
         done, stuck_n, stuck, more = await service.uow.run(work)
-        service.rt.outbox.notify()
+        service.published()
         reassigned += done
         unassigned += stuck_n
         skip += stuck
@@ -141,7 +141,7 @@ async def hand_over_waiting(*, service: Tiering, branch: str, chunk: int = 500) 
             return len(ids) - len(waiting_still), waiting_still, len(ids) == chunk
 
         done, waiting_still, more = await service.uow.run(work)
-        service.rt.outbox.notify()
+        service.published()
         handed += done
         still += waiting_still
         if not more:
@@ -180,5 +180,5 @@ async def reassign(
         return {"customer_id": customer_id, "previous_owner": previous, "owner": new_owner}
 
     result = await service.uow.run(work)
-    service.rt.outbox.notify()
+    service.published()
     return result

@@ -66,7 +66,7 @@ async def sweep_step(service: Tiering) -> bool:
         await save(service, repos, loaded)
 
     await service.uow.run(work)
-    service.rt.outbox.notify()
+    service.published()
     if ids:
         service.work_lists.advance(key, ids[-1])
     else:

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from crm_kit.fakes import FakeUnitOfWork, ListAudit, ListOutbox
+from crm_kit.fakes import FakeUnitOfWork, ListAudit, ListOutbox, ListPolicies
 from crm_kit.runtime import Runtime, docs_settings
 from crm_tiering.adapters.repositories import (
     LIVE,
@@ -24,7 +24,7 @@ from crm_tiering.adapters.repositories import (
 )
 from crm_tiering.adapters.store import customer_from_doc, customer_state, staff_from_doc
 from crm_tiering.domain.customer import TieredCustomer
-from crm_tiering.domain.policy import DEFAULT_POLICY, Policy
+from crm_tiering.domain.policy import DEFAULT_POLICY
 from crm_tiering.domain.staff import StaffMember
 from crm_tiering.service.context import Tiering
 from crm_tiering.settings import TieringSettings
@@ -289,41 +289,6 @@ class FakeClocks:
 
 
 @dataclass
-class FakePolicyBook:
-    versions: dict[int, Doc] = field(default_factory=dict)
-
-    async def ensure_default(self) -> None:
-        if not self.versions:
-            self.versions[1] = {"_id": 1, "policy": DEFAULT_POLICY, "created_by": "default", "note": "defaults"}
-
-    async def current(self) -> tuple[Policy, int]:
-        if not self.versions:
-            return DEFAULT_POLICY, 1
-        number = max(self.versions)
-        return self.versions[number]["policy"], number
-
-    async def version(self, number: int) -> Policy | None:
-        doc = self.versions.get(number)
-        return None if doc is None else doc["policy"]
-
-    async def read(self) -> Doc:
-        await self.ensure_default()
-        doc = self.versions[max(self.versions)]
-        return {
-            "version": doc["_id"],
-            "created_by": doc["created_by"],
-            "created_at": doc.get("created_at"),
-            "note": doc["note"],
-            "policy": doc["policy"].model_dump(mode="json"),
-        }
-
-    async def add(self, policy: Policy, *, by: str, note: str | None) -> int:
-        number = (max(self.versions) if self.versions else 1) + 1
-        self.versions[number] = {"_id": number, "policy": policy, "created_by": by, "note": note}
-        return number
-
-
-@dataclass
 class FakeAuditLog:
     trail: ListAudit
 
@@ -346,7 +311,7 @@ def fake_repositories() -> TieringRepositories:
         staff=FakeStaffDirectory(),
         rollouts=FakeRollouts(),
         clock=FakeClocks(),
-        policies=FakePolicyBook(),
+        policies=ListPolicies(DEFAULT_POLICY),
         audit_log=FakeAuditLog(audit),
         outbox=ListOutbox(),
         audit=audit,
