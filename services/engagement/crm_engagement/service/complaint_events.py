@@ -18,7 +18,9 @@ async def apply_complaint_events(
     *, service: Engagement, repos: EngagementRepositories, items: list[Incoming[CloudEvent[Any] | None]]
 ) -> list[Rejection]:
     closed = [
-        (i, i.payload.data) for i in items if i.payload is not None and isinstance(i.payload.data, ComplaintClosed)
+        (item, item.payload.data)
+        for item in items
+        if item.payload is not None and isinstance(item.payload.data, ComplaintClosed)
     ]
     if not closed:
         return []

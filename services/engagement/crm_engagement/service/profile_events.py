@@ -28,7 +28,7 @@ async def apply_profile_events(
     *, service: Engagement, repos: EngagementRepositories, items: list[Incoming[CloudEvent[Any] | None]]
 ) -> list[Rejection]:
     policy, version = await repos.policies.current()
-    loaded = await load(repos, {cid for i in items for cid in _ids(i.payload)})
+    loaded = await load(repos, {cid for item in items for cid in _ids(item.payload)})
     today, now = service.today(), service.now()
     care: set[str] = set()
     for item in items:

@@ -21,9 +21,9 @@ async def apply_tiering_events(
     *, service: Engagement, repos: EngagementRepositories, items: list[Incoming[CloudEvent[Any] | None]]
 ) -> list[Rejection]:
     relevant = [
-        (i, i.payload)
-        for i in items
-        if i.payload is not None and isinstance(i.payload.data, (TierChanged, OwnerAssigned, ChurnRiskRaised))
+        (item, item.payload)
+        for item in items
+        if item.payload is not None and isinstance(item.payload.data, (TierChanged, OwnerAssigned, ChurnRiskRaised))
     ]
     if not relevant:
         return []
@@ -78,12 +78,12 @@ async def apply_tiering_events(
                 care.add(customer.customer_id)  # care moments wait for an owner
             customer.change_owner(data.new_owner, open_tasks=tasks, now=now, by=data.assigned_by)
         elif isinstance(data, ChurnRiskRaised):
-            rules = [r.rule for r in data.reasons]
+            rules = [reason.rule for reason in data.reasons]
             already = any(task.kind == "retention" and task.status == "open" for task in [*tasks, *customer.new_tasks])
             if not already and not customer.merged_into:
                 counted_from, working_days = service.trigger_day(data.as_of), policy.triggers.retention_working_days
                 due = service.due_in_working_days(counted_from, working_days)
-                detail = "; ".join(f"{r.rule}: {r.detail}" for r in data.reasons)
+                detail = "; ".join(f"{reason.rule}: {reason.detail}" for reason in data.reasons)
                 customer.plan_task(
                     kind="retention",
                     due_on=due,
