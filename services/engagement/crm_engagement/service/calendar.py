@@ -110,5 +110,5 @@ async def recompute(service: Engagement, revision: str) -> bool:
         return len(tasks)
 
     done = await service.uow.run(work)
-    service.rt.outbox.notify()
+    service.published()
     return done == CHUNK

@@ -19,12 +19,11 @@ from crm_engagement.settings import EngagementSettings
 from crm_kit.calendar import CalendarYearUnknown
 from crm_kit.calendar_sync import ServiceCalendar
 from crm_kit.clock import BANK_TZ
+from crm_kit.context import ServiceContext
 from crm_kit.jobs import LeasedJob
 from crm_kit.logging import get_logger
 from crm_kit.metrics import CALENDAR_UNKNOWN
 from crm_kit.outbox import OutgoingMessage, outgoing_event
-from crm_kit.runtime import Runtime
-from crm_kit.unit_of_work import UnitOfWork
 from crm_kit.work_lists import WorkLists
 
 SOURCE = "crm/engagement"
@@ -32,21 +31,13 @@ log = get_logger(__name__)
 
 
 @dataclass
-class Engagement:
-    rt: Runtime[EngagementSettings]
-    uow: UnitOfWork[EngagementRepositories]
-    """Runs application work in one transaction (`run`), or gives the repositories to read (`reading`)."""
+class Engagement(ServiceContext[EngagementSettings, EngagementRepositories]):
+    """The kit's service context (runtime, business date, the unit of work) and engagement's own jobs."""
+
     scheduler_job: LeasedJob | None = None
     calendar: ServiceCalendar | None = None
     work_lists: WorkLists = field(default_factory=WorkLists)
     """The scheduler's ids to visit, read once per run (crm_kit.work_lists)."""
-
-    def today(self) -> date:
-        """The business date: pinned by CLOCK_DATE, else today in the bank's time zone."""
-        return self.rt.clock.today()
-
-    def now(self) -> datetime:
-        return self.rt.clock.now()
 
     def after_public_holiday(self, day: date) -> date:
         """`day`, or the next working day when it is a public holiday (a follow-up due on 国庆 is due after it)."""

@@ -141,7 +141,7 @@ async def log_interaction(*, service: Engagement, principal: Principal, body: In
         ), None
 
     done, blocked = await service.uow.run(work)
-    service.rt.outbox.notify()
+    service.published()
     if blocked:
         raise blocked.error()
     assert done is not None

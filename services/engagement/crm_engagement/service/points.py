@@ -139,5 +139,5 @@ async def redeem(*, service: Engagement, principal: Principal, customer_id: str,
         return {"entry_id": entry_id, "balance": account["balance"], "points": body.points, "replayed": False}
 
     result = await service.uow.run(work)
-    service.rt.outbox.notify()
+    service.published()
     return result

@@ -155,7 +155,7 @@ async def recommend(*, service: Engagement, principal: Principal, body: Recommen
         return doc, blocked
 
     doc, _ = await service.uow.run(work)
-    service.rt.outbox.notify()
+    service.published()
     if not doc["allowed"]:
         raise Conflict(
             f"recommendation blocked by rule {doc['rule']}: {doc['reason']}",

@@ -131,7 +131,7 @@ async def _chunk(service: Engagement, phase: str, key: str, day: date, cursor: s
         return len(ids)
 
     visited = await service.uow.run(work)
-    service.rt.outbox.notify()
+    service.published()
     if last:
         service.work_lists.forget(key)
     else:

@@ -115,5 +115,5 @@ async def answer(*, service: Engagement, principal: Principal, survey_id: str, b
         return view(updated)  # type: ignore[arg-type]
 
     result = await service.uow.run(work)
-    service.rt.outbox.notify()
+    service.published()
     return result

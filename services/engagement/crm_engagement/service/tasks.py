@@ -178,7 +178,7 @@ async def complete(*, service: Engagement, principal: Principal, task_id: str, b
         return await repos.tasks.get(task_id), None
 
     done, blocked = await service.uow.run(work)
-    service.rt.outbox.notify()
+    service.published()
     if blocked:
         raise blocked.error("contact for this task")
     assert done is not None
@@ -237,7 +237,7 @@ async def reassign(*, service: Engagement, principal: Principal, task_id: str, b
         return must_exist(await repos.tasks.get(task_id), f"task {task_id}")
 
     doc = await service.uow.run(work)
-    service.rt.outbox.notify()
+    service.published()
     return view(doc, today=service.today())
 
 
@@ -293,7 +293,7 @@ async def create(*, service: Engagement, principal: Principal, body: TaskCreate)
         return must_exist(await repos.tasks.get(task.task_id), f"task {task.task_id}")
 
     doc = await service.uow.run(work)
-    service.rt.outbox.notify()
+    service.published()
     if "blocked" in doc:
         blocked = doc["blocked"]
         raise Conflict(
