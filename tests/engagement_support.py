@@ -206,7 +206,7 @@ async def wait_customer(client, customer_id: str, check=lambda _doc: True, timeo
     """Engagement's stored view of a customer once `check` holds."""
 
     async def probe():
-        doc = await client.e.store.customers.find_one({"_id": customer_id})
+        doc = await client.store.customers.find_one({"_id": customer_id})
         return doc if doc is not None and check(doc) else None
 
     return await eventually(probe, timeout=timeout)

@@ -78,7 +78,7 @@ async def test_six_days_of_balances_leave_one_open_task_per_occasion(service_env
             r = await profile.post("/v1/balances", json={"snapshots": snapshots}, headers=admin)
             assert r.status_code == 200 and r.json()["accepted"] == CUSTOMERS, r.text
 
-        store = e_app.state.engagement.store
+        store = e_app.state.engagement_store
 
         async def settled():
             # Engagement has every customer's last balance, and tiering's last word on its tier.

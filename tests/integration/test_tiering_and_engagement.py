@@ -103,7 +103,7 @@ async def test_a_new_key_customer_is_welcomed_and_its_birthday_planned_the_day_i
                 json={"name": staff_id, "branch": "BR001", "roles": roles, "active": True},
             )
             assert r.status_code == 200, r.text
-        store = e_app.state.engagement.store
+        store = e_app.state.engagement_store
 
         async def care_run_done():
             return await store.scheduler.find_one({"_id": "care:2026-12-01", "done": True})

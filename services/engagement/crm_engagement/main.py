@@ -7,6 +7,7 @@ from faststream import FastStream
 
 from crm_contracts.engagement import EVENTS
 from crm_contracts.topics import COMPLAINTS_CASES, ENGAGEMENT_TASKS, PROFILE_CUSTOMERS, TIERING_CUSTOMERS
+from crm_engagement.adapters.repositories import bind_to
 from crm_engagement.adapters.store import EngagementStore
 from crm_engagement.domain.policy import DEFAULT_POLICY, EngagementPolicy
 from crm_engagement.entrypoints import http, subscribers
@@ -16,6 +17,7 @@ from crm_engagement.settings import EngagementSettings
 from crm_kit.http import create_http_app
 from crm_kit.policies import PolicyVersions
 from crm_kit.runtime import Runtime, docs_settings
+from crm_kit.unit_of_work import MongoUnitOfWork
 
 DESCRIPTION = """Makes sure the right person contacts each customer at the right time, for the right reason, and
 never in a way the customer refused or the rules forbid: follow-up tasks by tier cadence, care moments, triggers,
@@ -23,34 +25,35 @@ contact rules, suitability, surveys and loyalty points. Consumes `crm.profile.cu
 and `crm.complaints.cases`; publishes on `crm.engagement.tasks`."""
 
 
-def build(settings: EngagementSettings | None = None) -> Engagement:
+def build(settings: EngagementSettings | None = None) -> tuple[Engagement, EngagementStore]:
+    """The service and its store (collections and indexes; tests read the documents through it)."""
     settings = settings or EngagementSettings()
     rt = Runtime(settings, topics=[ENGAGEMENT_TASKS, PROFILE_CUSTOMERS, TIERING_CUSTOMERS, COMPLAINTS_CASES])
     store = EngagementStore(rt.mongo)
-    e = Engagement(
-        rt=rt,
-        store=store,
-        policies=PolicyVersions(store.policies, EngagementPolicy, DEFAULT_POLICY, note="defaults of BRIEF §4"),
+    versions = PolicyVersions(store.policies, EngagementPolicy, DEFAULT_POLICY, note="defaults of BRIEF §4")
+    bind = bind_to(store, rt.outbox, versions)
+    service = Engagement(rt=rt, uow=MongoUnitOfWork(rt.mongo, bind))
+    rt.startup_hooks += [store.ensure_indexes, lambda: policies.ensure_default(service)]
+    service.scheduler_job = rt.job(
+        "scheduler", lambda: scheduler.step(service), interval=settings.scheduler_interval_seconds
     )
-    rt.startup_hooks += [e.store.ensure_indexes, lambda: policies.ensure_default(e)]
-    e.scheduler_job = rt.job("scheduler", lambda: scheduler.step(e), interval=settings.scheduler_interval_seconds)
-    e.calendar = calendar.service_calendar(e)
-    subscribers.register(e)
+    service.calendar = calendar.service_calendar(service, audit=store.audit)
+    subscribers.register(service, bind)
     rt.publishes(ENGAGEMENT_TASKS, EVENTS)
-    return e
+    return service, store
 
 
 def create_app(settings: EngagementSettings | None = None) -> FastAPI:
-    e = build(settings)
+    service, store = build(settings)
     app = create_http_app(
-        e.rt, title="Bank CRM — engagement", description=DESCRIPTION, routers=[http.router, http.calendar_routes]
+        service.rt, title="Bank CRM — engagement", description=DESCRIPTION, routers=[http.router, http.calendar_routes]
     )
-    app.state.engagement = e
+    app.state.engagement = service
+    app.state.engagement_store = store
     return app
 
 
 def asyncapi() -> FastStream:
     """AsyncAPI document: `faststream docs gen --factory crm_engagement.main:asyncapi`."""
-    return build(docs_settings(EngagementSettings)).rt.asyncapi(
-        title="Bank CRM — engagement events", description=DESCRIPTION
-    )
+    service, _ = build(docs_settings(EngagementSettings))
+    return service.rt.asyncapi(title="Bank CRM — engagement events", description=DESCRIPTION)

@@ -36,7 +36,8 @@ def start_engagement(engagement_env):
         app = create_app(settings)
         async with running(app) as client:
             client.settings = settings
-            client.e = app.state.engagement
+            client.service = app.state.engagement
+            client.store = app.state.engagement_store
             yield client
 
     return _start

@@ -59,7 +59,7 @@ async def test_a_provisional_due_date_is_flagged_and_rescheduled_when_the_offici
 
         got = await eventually(rescheduled, timeout=20)
         assert (got["due_on"], got["provisional"]) == ("2027-02-15", False)
-        stored = await engagement.e.store.tasks.find_one({"_id": got["id"]})
+        stored = await engagement.store.tasks.find_one({"_id": got["id"]})
         assert {k: stored["history"][-1][k] for k in ("action", "from", "to")} == {
             "action": "rescheduled",
             "from": "2027-02-11",

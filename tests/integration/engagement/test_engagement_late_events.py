@@ -88,7 +88,7 @@ async def test_a_complaint_on_a_record_merged_afterwards_is_followed_up_on_the_s
     )
     [old] = await _tasks(engagement, head_office, customer_id="C820", kind="complaint_follow_up")
     assert old["status"] == "cancelled"
-    survey = await engagement.e.store.surveys.find_one({"_id": "complaint:CMP-820"})
+    survey = await engagement.store.surveys.find_one({"_id": "complaint:CMP-820"})
     assert (survey["customer_id"], survey["merged_from"]) == ("C821", "C820")
     # The complaint event redelivered, naming the merged record, makes no second call-back.
     await feed.complaints(complaint_closed("C820", "CMP-820"))
@@ -115,7 +115,7 @@ async def test_a_consent_given_after_the_task_was_planned_brings_it_back_to_its_
         return t if t["channel"] == "call" else None
 
     task = await eventually(on_the_phone)
-    stored = await engagement.e.store.tasks.find_one({"_id": task["id"]})
+    stored = await engagement.store.tasks.find_one({"_id": task["id"]})
     assert (stored["asked_channel"], stored["history"][-1]["action"], stored["history"][-1]["reason"]) == (
         "call",
         "channel_changed",

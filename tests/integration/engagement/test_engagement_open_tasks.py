@@ -53,7 +53,7 @@ async def test_idle_funds_crossed_on_two_days_make_one_open_recommendation(engag
     assert task["id"] == "C700:product_recommendation:2026-12-02" and task["occasion"] == "aum_above_100000.00"
     created = await feed.published(TASK_CREATED, "C700", count=2, settle=1.0)
     assert sorted(e["data"]["kind"] for e in created) == ["follow_up", "product_recommendation"]
-    assert await engagement.e.store.open_keys.find_one({"_id": "C700:product_recommendation:aum_above_100000.00"}) == {
+    assert await engagement.store.open_keys.find_one({"_id": "C700:product_recommendation:aum_above_100000.00"}) == {
         "_id": "C700:product_recommendation:aum_above_100000.00",
         "task_id": task["id"],
         "customer_id": "C700",
@@ -75,61 +75,61 @@ async def test_idle_funds_crossed_on_two_days_make_one_open_recommendation(engag
 
     [again] = await eventually(next_one)
     assert again["id"] == "C700:product_recommendation:2026-12-08"
-    assert _duplicates(await engagement.e.store.tasks.find({"status": "open"}).to_list()) == {}
+    assert _duplicates(await engagement.store.tasks.find({"status": "open"}).to_list()) == {}
 
 
 async def test_two_writers_planning_one_occasion_store_one_task(engagement, head_office):
     """Two units of work (as two consumers or replicas would) plan the same occasion under different ids: the second
     is taken out in its own transaction, without an error that would stop its batch, and the cadence rule follows the
     task that is open."""
-    e = engagement.e
+    service = engagement.service
     policy = DEFAULT_POLICY
 
     async def plan(day: str) -> Loaded:
-        async def txn(s):
+        async def work(repos):
             loaded = Loaded()
-            c = loaded.customers["C710"] = EngagedCustomer(
+            customer = loaded.customers["C710"] = EngagedCustomer(
                 customer_id="C710", branch="BR001", owner="S-RM1", tier="vip"
             )
             loaded.open_tasks["C710"] = []
             due = date.fromisoformat(day)
-            task = c.plan_task(
+            task = customer.plan_task(
                 kind="follow_up",
                 due_on=due,
                 channel="visit",
                 policy=policy,
-                now=e.now(),
+                now=service.now(),
                 parts=("monthly_call", day),
                 occasion="monthly_call",
             )
-            c.cadence["monthly_call"] = {"task": task.task_id, "last_done": None}
-            c.plan_task(
+            customer.cadence["monthly_call"] = {"task": task.task_id, "last_done": None}
+            customer.plan_task(
                 kind="product_recommendation",
                 due_on=due,
                 channel="visit",
                 policy=policy,
-                now=e.now(),
+                now=service.now(),
                 parts=(day,),
                 occasion="aum_above_100000.00",
             )
-            c.plan_task(
+            customer.plan_task(
                 kind="product_recommendation",
                 due_on=due,
                 channel="visit",
                 policy=policy,
-                now=e.now(),
+                now=service.now(),
                 parts=(f"{day}-again",),
                 occasion="aum_above_100000.00",
             )
             loaded.causes["C710"] = (None, None)
-            await save(e, s, loaded)
+            await save(service, repos, loaded)
             return loaded
 
-        return await e.rt.mongo.transaction(txn)
+        return await service.uow.run(work)
 
     await plan("2026-12-10")
     second = await plan("2026-12-11")
-    docs = await e.store.tasks.find({"customer_id": "C710"}).to_list()
+    docs = await engagement.store.tasks.find({"customer_id": "C710"}).to_list()
     assert sorted(d["_id"] for d in docs) == [
         "C710:follow_up:monthly_call:2026-12-10",
         "C710:product_recommendation:2026-12-10",
@@ -145,7 +145,7 @@ async def test_two_writers_planning_one_occasion_store_one_task(engagement, head
 async def test_open_tasks_stored_before_the_keys_take_theirs_once(engagement):
     """A database from before the open-task keys: its open tasks claim their keys (the earliest of a pair already
     doubled), so nothing new duplicates them; the claim runs once."""
-    e = engagement.e
+    store = engagement.store
     base = {
         "customer_id": "C720",
         "kind": "product_recommendation",
@@ -159,17 +159,17 @@ async def test_open_tasks_stored_before_the_keys_take_theirs_once(engagement):
         "occasion": "aum_above_100000.00",
         "history": [],
     }
-    await e.store.tasks.insert_many(
+    await store.tasks.insert_many(
         [
             {**base, "_id": "C720:product_recommendation:2026-11-28", "created_at": datetime(2026, 11, 28, tzinfo=UTC)},
             {**base, "_id": "C720:product_recommendation:2026-11-29", "created_at": datetime(2026, 11, 29, tzinfo=UTC)},
         ]
     )
-    await e.store.scheduler.delete_one({"_id": "migration:open_task_keys"})
-    await e.store.claim_keys_of_open_tasks()
-    assert await e.store.open_keys.find_one({"_id": "C720:product_recommendation:aum_above_100000.00"}) == {
+    await store.scheduler.delete_one({"_id": "migration:open_task_keys"})
+    await store.claim_keys_of_open_tasks()
+    assert await store.open_keys.find_one({"_id": "C720:product_recommendation:aum_above_100000.00"}) == {
         "_id": "C720:product_recommendation:aum_above_100000.00",
         "task_id": "C720:product_recommendation:2026-11-28",
         "customer_id": "C720",
     }
-    assert (await e.store.scheduler.find_one({"_id": "migration:open_task_keys"}))["done"] is True
+    assert (await store.scheduler.find_one({"_id": "migration:open_task_keys"}))["done"] is True

@@ -20,13 +20,13 @@ from support import eventually
 
 
 async def _set_day(engagement, day: str) -> None:
-    engagement.e.rt.settings.clock_date = date.fromisoformat(day)
-    engagement.e.scheduler_job.wake()
+    engagement.service.rt.settings.clock_date = date.fromisoformat(day)
+    engagement.service.scheduler_job.wake()
 
 
 async def _day_done(engagement, day: str) -> None:
     async def done():
-        doc = await engagement.e.store.scheduler.find_one({"_id": f"overdue:{day}"})
+        doc = await engagement.store.scheduler.find_one({"_id": f"overdue:{day}"})
         return doc is not None and doc.get("done")
 
     await eventually(done, timeout=30)
@@ -48,7 +48,7 @@ async def test_mid_autumn_task_appears_five_days_ahead_for_vip_and_one_day_for_o
         )
         await wait_customer(engagement, "C400", lambda d: d.get("tier") == "vip")
         await wait_customer(engagement, "C401", lambda d: d.get("tier") == "ordinary")
-        engagement.e.scheduler_job.wake()
+        engagement.service.scheduler_job.wake()
         await _day_done(engagement, "2026-09-19")
         assert await _tasks(engagement, head_office, kind="festival") == []  # 中秋 2026 is 09-25: not yet
 

@@ -18,6 +18,10 @@ from typing import Any
 
 from crm_contracts.engagement import ContactChannel, Purpose
 from crm_engagement.domain.policy import TIER_RANK
+from crm_kit.scope import DataScope
+
+TASKS = DataScope(personal=("assignee", "owner"))
+"""Who sees a task: the staff member it is assigned to, the customer's owner, the branch's roles, head office."""
 
 # Most important first in a staff member's day, after tier and due date.
 KIND_ORDER = (

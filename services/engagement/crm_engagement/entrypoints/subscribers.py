@@ -1,42 +1,68 @@
-"""Kafka consumers of the engagement service."""
+"""Kafka consumers of the engagement service. The batch consumer holds the transaction (the inbox, the events and
+the offsets commit together), so each batch's handler binds the repositories to that transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from crm_contracts.envelope import CloudEvent
 from crm_contracts.registry import read_known_event
 from crm_contracts.topics import COMPLAINTS_CASES, PROFILE_CUSTOMERS, TIERING_CUSTOMERS
+from crm_engagement.adapters.repositories import EngagementRepositories
 from crm_engagement.service import complaint_events, profile_events, tiering_events
 from crm_engagement.service.context import Engagement
+from crm_kit.messaging import BatchHandler, Incoming, Rejection
 
 PROFILE_GROUP = "crm-engagement.profile"
 TIERING_GROUP = "crm-engagement.tiering"
 COMPLAINTS_GROUP = "crm-engagement.complaints"
 
+Items = list[Incoming[CloudEvent[Any] | None]]
 
-def register(e: Engagement) -> None:
-    size = e.rt.settings.event_batch_size
-    e.rt.consume(
+
+class Apply(Protocol):
+    def __call__(
+        self, *, service: Engagement, repos: EngagementRepositories, items: Items
+    ) -> Awaitable[list[Rejection]]: ...
+
+
+def handler(
+    service: Engagement, bind: Callable[[AsyncClientSession | None], EngagementRepositories], apply: Apply
+) -> BatchHandler[CloudEvent[Any] | None]:
+    async def handle(session: AsyncClientSession, items: Items) -> list[Rejection]:
+        return await apply(service=service, repos=bind(session), items=items)
+
+    return handle
+
+
+def register(service: Engagement, bind: Callable[[AsyncClientSession | None], EngagementRepositories]) -> None:
+    size = service.rt.settings.event_batch_size
+    service.rt.consume(
         topic=PROFILE_CUSTOMERS,
         group=PROFILE_GROUP,
         parse=read_known_event,
-        handle=profile_events.handler(e),
+        handle=handler(service, bind, profile_events.apply_profile_events),
         max_records=size,
         description="Registrations (branch, owner, birthday month-day, risk assessment), consent per "
         "channel, merges and AUM crossing the idle-funds amount. Invalid events go to crm.profile.customers.dlt.",
     )
-    e.rt.consume(
+    service.rt.consume(
         topic=TIERING_CUSTOMERS,
         group=TIERING_GROUP,
         parse=read_known_event,
-        handle=tiering_events.handler(e),
+        handle=handler(service, bind, tiering_events.apply_tiering_events),
         max_records=size,
         description="Tier changes re-plan follow-ups (upgrade: welcome call), owner changes move open "
         "tasks, churn warnings bring a retention call.",
     )
-    e.rt.consume(
+    service.rt.consume(
         topic=COMPLAINTS_CASES,
         group=COMPLAINTS_GROUP,
         parse=read_known_event,
-        handle=complaint_events.handler(e),
+        handle=handler(service, bind, complaint_events.apply_complaint_events),
         max_records=size,
         description="A closed complaint brings a follow-up call and a satisfaction survey.",
     )

@@ -9,47 +9,40 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo import UpdateOne
-from pymongo.asynchronous.client_session import AsyncClientSession
-
 from crm_contracts.engagement import CalendarChanged, TaskRescheduled
 from crm_contracts.topics import ENGAGEMENT_TASKS
-from crm_engagement.adapters.store import task_from_doc
+from crm_engagement.adapters.repositories import DueDateRecount, EngagementRepositories
 from crm_engagement.domain.tasks import is_overdue
 from crm_engagement.service.context import SOURCE, Engagement
+from crm_kit.audit import AuditTrail
 from crm_kit.calendar_sync import ServiceCalendar
+from crm_kit.outbox import OutgoingMessage
 
 CHUNK = 200
 
 
-def service_calendar(e: Engagement) -> ServiceCalendar:
+def service_calendar(service: Engagement, *, audit: AuditTrail) -> ServiceCalendar:
+    """The kit's calendar service (loading a year, announcing changes; `audit`: the trail it writes to itself)."""
     return ServiceCalendar(
-        e.rt,
-        audit=e.store.audit,
-        topic=e.rt.topic(ENGAGEMENT_TASKS),
+        service.rt,
+        audit=audit,
+        topic=service.rt.topic(ENGAGEMENT_TASKS),
         event_type=CalendarChanged,
         source=SOURCE,
-        recompute=lambda revision: recompute(e, revision),
+        recompute=lambda revision: recompute(service, revision),
     )
 
 
-async def recompute(e: Engagement, revision: str) -> bool:
+async def recompute(service: Engagement, revision: str) -> bool:
     """One chunk of open tasks with a provisional due date counted under another revision. True while more remain."""
-    cal = e.rt.calendar
+    cal = service.rt.calendar
 
-    async def txn(s: AsyncClientSession) -> int:
-        docs = (
-            await e.store.tasks.find(
-                {"status": "open", "provisional": True, "calendar_revision": {"$ne": revision}}, session=s
-            )
-            .sort("_id", 1)
-            .limit(CHUNK)
-            .to_list()
-        )
-        now, today = e.now(), e.today()
-        writes, messages = [], []
-        for doc in docs:
-            task = task_from_doc(doc)
+    async def work(repos: EngagementRepositories) -> int:
+        tasks = await repos.tasks.provisional_not_under(revision, CHUNK)
+        now, today = service.now(), service.today()
+        writes: list[DueDateRecount] = []
+        messages: list[OutgoingMessage] = []
+        for task in tasks:
             if task.due_counted_from is not None and task.due_working_days is not None:
                 counted_from = task.due_counted_from
                 due = (
@@ -61,30 +54,28 @@ async def recompute(e: Engagement, revision: str) -> bool:
                 counted_from = task.due_planned_on
                 due = cal.next_workday(counted_from) if cal.is_public_holiday(counted_from) else counted_from
             else:
-                writes.append(UpdateOne({"_id": task.task_id}, {"$set": {"calendar_revision": revision}}))
+                writes.append(DueDateRecount(task.task_id, {"calendar_revision": revision}, only_open=False))
                 continue
             provisional = cal.depends_on_provisional(counted_from, due)
-            update: dict[str, Any] = {"$set": {"calendar_revision": revision, "provisional": provisional}}
+            fields: dict[str, Any] = {"calendar_revision": revision, "provisional": provisional}
+            history: dict[str, Any] | None = None
             if due != task.due_on:
                 # A task moved later may fall due (and be flagged overdue) again on its new date.
-                update["$set"].update(
+                fields.update(
                     {
                         "due_on": due.isoformat(),
                         "overdue": is_overdue(status="open", due_on=due, today=today) and task.overdue,
                     }
                 )
-                update["$push"] = {
-                    "history": {
-                        "at": now,
-                        "action": "rescheduled",
-                        "by": "engagement",
-                        "from": task.due_on.isoformat(),
-                        "to": due.isoformat(),
-                        "reason": "calendar_changed",
-                    }
+                history = {
+                    "at": now,
+                    "action": "rescheduled",
+                    "by": "engagement",
+                    "from": task.due_on.isoformat(),
+                    "to": due.isoformat(),
+                    "reason": "calendar_changed",
                 }
-                await e.store.audit.record(
-                    s,
+                await repos.audit.record(
                     staff_id="engagement",
                     role="system",
                     action="task.rescheduled",
@@ -97,7 +88,7 @@ async def recompute(e: Engagement, revision: str) -> bool:
                     },
                 )
                 messages.append(
-                    e.event(
+                    service.event(
                         TaskRescheduled(
                             task_id=task.task_id,
                             customer_id=task.customer_id,
@@ -112,12 +103,12 @@ async def recompute(e: Engagement, revision: str) -> bool:
                         customer_id=task.customer_id,
                     )
                 )
-            writes.append(UpdateOne({"_id": task.task_id, "status": "open"}, update))
+            writes.append(DueDateRecount(task.task_id, fields, history))
         if writes:
-            await e.store.tasks.bulk_write(writes, ordered=False, session=s)
-        await e.rt.outbox.add(s, messages)
-        return len(docs)
+            await repos.tasks.recount(writes)
+        await repos.outbox.add(messages)
+        return len(tasks)
 
-    done = await e.rt.mongo.transaction(txn)
-    e.rt.outbox.notify()
+    done = await service.uow.run(work)
+    service.published()
     return done == CHUNK

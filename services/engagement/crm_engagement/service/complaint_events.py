@@ -6,40 +6,43 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from pymongo.asynchronous.client_session import AsyncClientSession
-
 from crm_contracts.complaints import ComplaintClosed
 from crm_contracts.envelope import CloudEvent
-from crm_engagement.service import policies, surveys
+from crm_engagement.adapters.repositories import EngagementRepositories
+from crm_engagement.service import surveys
 from crm_engagement.service.context import Engagement, load, save
-from crm_kit.messaging import BatchHandler, Incoming, Rejection
+from crm_kit.messaging import Incoming, Rejection
 
 
 async def apply_complaint_events(
-    *, e: Engagement, session: AsyncClientSession, items: list[Incoming[CloudEvent[Any] | None]]
+    *, service: Engagement, repos: EngagementRepositories, items: list[Incoming[CloudEvent[Any] | None]]
 ) -> list[Rejection]:
     closed = [
-        (i, i.payload.data) for i in items if i.payload is not None and isinstance(i.payload.data, ComplaintClosed)
+        (item, item.payload.data)
+        for item in items
+        if item.payload is not None and isinstance(item.payload.data, ComplaintClosed)
     ]
     if not closed:
         return []
-    policy, _ = await policies.current(e, session)
-    loaded = await load(e, session, {data.customer_id for _, data in closed})
+    policy, _ = await repos.policies.current()
+    loaded = await load(repos, {data.customer_id for _, data in closed})
     # A complaint on a record merged away is followed up with the surviving record.
-    survivors = {c.merged_into for c in loaded.customers.values() if c.merged_into} - set(loaded.customers)
+    survivors = {known.merged_into for known in loaded.customers.values() if known.merged_into} - set(loaded.customers)
     if survivors:
-        more = await load(e, session, survivors)
+        more = await load(repos, survivors)
         loaded.customers.update(more.customers)
-        loaded.states.update(more.states)
         loaded.open_tasks.update(more.open_tasks)
-    today, now = e.today(), e.now()
+    today, now = service.today(), service.now()
     for item, data in closed:
-        c = loaded.get_or_new(data.customer_id)
-        if c.merged_into:
-            c = loaded.get_or_new(c.merged_into)
-        counted_from, working_days = e.trigger_day(data.closed_at), policy.triggers.complaint_follow_up_working_days
-        due = e.due_in_working_days(counted_from, working_days)
-        c.plan_task(
+        customer = loaded.get_or_new(data.customer_id)
+        if customer.merged_into:
+            customer = loaded.get_or_new(customer.merged_into)
+        counted_from, working_days = (
+            service.trigger_day(data.closed_at),
+            policy.triggers.complaint_follow_up_working_days,
+        )
+        due = service.due_in_working_days(counted_from, working_days)
+        customer.plan_task(
             kind="complaint_follow_up",
             due_on=due,
             channel="call",
@@ -53,22 +56,14 @@ async def apply_complaint_events(
         )
         if policy.surveys.after_complaint:
             await surveys.open_survey(
-                e,
-                session,
+                repos,
                 survey_id=f"complaint:{data.complaint_id}",
-                customer_id=c.customer_id,
+                customer_id=customer.customer_id,
                 trigger="complaint_closed",
                 complaint_id=data.complaint_id,
                 now=now,
                 expires_on=today + timedelta(days=policy.surveys.expires_days),
             )
-        loaded.causes[c.customer_id] = (item.message_id, item.correlation_id)
-    await save(e, session, loaded, only=set(loaded.causes))
+        loaded.causes[customer.customer_id] = (item.message_id, item.correlation_id)
+    await save(service, repos, loaded, only=set(loaded.causes))
     return []
-
-
-def handler(e: Engagement) -> BatchHandler[CloudEvent[Any] | None]:
-    async def handle(session: AsyncClientSession, items: list[Incoming[CloudEvent[Any] | None]]) -> list[Rejection]:
-        return await apply_complaint_events(e=e, session=session, items=items)
-
-    return handle

@@ -9,9 +9,9 @@ from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
-from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_contracts.engagement import ContactBlocked, ContactChannel, Purpose
+from crm_engagement.adapters.repositories import EngagementRepositories
 from crm_engagement.domain import contact
 from crm_engagement.domain.customer import EngagedCustomer
 from crm_engagement.domain.policy import EngagementPolicy
@@ -32,25 +32,15 @@ class BlockedAttempt:
 
 
 async def marketing_contacts(
-    e: Engagement, session: AsyncClientSession | None, customer_id: str, *, at: datetime, policy: EngagementPolicy
+    repos: EngagementRepositories, customer_id: str, *, at: datetime, policy: EngagementPolicy
 ) -> list[datetime]:
     width = at - contact.window_start(at, policy.contact)  # the busiest window may lie on either side of `at`
-    docs = await e.store.interactions.find(
-        {
-            "customer_id": customer_id,
-            "purpose": "marketing",
-            "direction": "outbound",
-            "occurred_at": {"$gt": at - width, "$lt": at + width},
-        },
-        {"occurred_at": 1},
-        session=session,
-    ).to_list()
-    return [d["occurred_at"] for d in docs]
+    return await repos.interactions.marketing_times(customer_id, after=at - width, before=at + width)
 
 
 async def check(
-    e: Engagement,
-    session: AsyncClientSession,
+    service: Engagement,
+    repos: EngagementRepositories,
     *,
     customer: EngagedCustomer,
     channel: ContactChannel,
@@ -66,8 +56,8 @@ async def check(
     if purpose == "marketing":
         # Two marketing contacts checked at once would each count the other's absence (write skew): touching the
         # customer's document makes the second transaction conflict, retry and count the first.
-        await e.store.customers.update_one({"_id": customer.customer_id}, {"$inc": {"contact_seq": 1}}, session=session)
-        recent = await marketing_contacts(e, session, customer.customer_id, at=at, policy=policy)
+        await repos.customers.mark_contact_checked(customer.customer_id)
+        recent = await marketing_contacts(repos, customer.customer_id, at=at, policy=policy)
     blocked = contact.check(
         channel=channel,
         purpose=purpose,
@@ -75,14 +65,14 @@ async def check(
         consents=customer.consents,
         marketing_contacts=recent,
         rules=policy.contact,
-        is_public_holiday=e.is_public_holiday,
+        is_public_holiday=service.is_public_holiday,
         do_not_contact=customer.do_not_contact,
     )
     if blocked is None:
         return None
     return await record_blocked(
-        e,
-        session,
+        service,
+        repos,
         customer_id=customer.customer_id,
         channel=channel,
         purpose=purpose,
@@ -97,8 +87,8 @@ async def check(
 
 
 async def record_blocked(
-    e: Engagement,
-    session: AsyncClientSession,
+    service: Engagement,
+    repos: EngagementRepositories,
     *,
     customer_id: str,
     channel: str,
@@ -112,7 +102,7 @@ async def record_blocked(
     extra: dict[str, Any] | None = None,
 ) -> BlockedAttempt:
     attempt_id = f"ATT-{ObjectId()}"
-    await e.store.attempts.insert_one(
+    await repos.attempts.add(
         {
             "_id": attempt_id,
             "customer_id": customer_id,
@@ -122,17 +112,15 @@ async def record_blocked(
             "detail": detail,
             "staff_id": staff_id,
             "at": at,
-            "recorded_at": e.now(),
+            "recorded_at": service.now(),
             "context": context,
             "task_id": task_id,
             **(extra or {}),
-        },
-        session=session,
+        }
     )
-    await e.rt.outbox.add(
-        session,
+    await repos.outbox.add(
         [
-            e.event(
+            service.event(
                 ContactBlocked(
                     attempt_id=attempt_id,
                     customer_id=customer_id,

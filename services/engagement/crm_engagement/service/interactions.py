@@ -8,13 +8,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
-from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_contracts.engagement import InteractionLogged
+from crm_engagement.adapters.repositories import EngagementRepositories
 from crm_engagement.domain.customer import EngagedCustomer
 from crm_engagement.domain.policy import EngagementPolicy
 from crm_engagement.schemas import InteractionCreate
-from crm_engagement.service import contacts, policies, surveys
+from crm_engagement.service import contacts, surveys
 from crm_engagement.service.context import Engagement
 from crm_engagement.service.scope import customer_in_scope
 from crm_kit.auth import Principal
@@ -27,8 +27,8 @@ def sampled(interaction_id: str, pct: int) -> bool:
 
 
 async def record(
-    e: Engagement,
-    session: AsyncClientSession,
+    service: Engagement,
+    repos: EngagementRepositories,
     *,
     customer: EngagedCustomer,
     channel: str,
@@ -52,17 +52,16 @@ async def record(
         "direction": direction,
         "staff_id": staff_id,
         "occurred_at": occurred_at,
-        "logged_at": e.now(),
+        "logged_at": service.now(),
         "task_id": task_id,
         "outcome": outcome,
         "notes": notes,
         "branch": customer.branch,
     }
-    await e.store.interactions.insert_one(doc, session=session)
-    await e.rt.outbox.add(
-        session,
+    await repos.interactions.add(doc)
+    await repos.outbox.add(
         [
-            e.event(
+            service.event(
                 InteractionLogged(
                     interaction_id=iid,
                     customer_id=customer.customer_id,
@@ -80,13 +79,12 @@ async def record(
     )
     if direction == "outbound" and sampled(iid, policy.surveys.interaction_sample_pct):
         await surveys.open_survey(
-            e,
-            session,
+            repos,
             survey_id=f"interaction:{iid}",
             customer_id=customer.customer_id,
             trigger="interaction_sample",
             complaint_id=None,
-            now=e.now(),
+            now=service.now(),
             expires_on=local_day(occurred_at) + timedelta(days=policy.surveys.expires_days),
         )
     return view(doc)
@@ -97,26 +95,27 @@ def view(doc: dict[str, Any]) -> dict[str, Any]:
     return {"id": doc["_id"], **out}
 
 
-def _when(e: Engagement, occurred_at: datetime | None) -> datetime:
+def when(service: Engagement, occurred_at: datetime | None) -> datetime:
+    """When a contact being logged happened: given (not in the future, at most 30 days ago) or now."""
     return past_instant(
         occurred_at,
-        now=e.now(),
+        now=service.now(),
         max_age=timedelta(days=30),
         field="occurred_at",
         what="contacts are logged when they happen",
     )
 
 
-async def log_interaction(*, e: Engagement, principal: Principal, body: InteractionCreate) -> dict[str, Any]:
-    at = _when(e, body.occurred_at)
+async def log_interaction(*, service: Engagement, principal: Principal, body: InteractionCreate) -> dict[str, Any]:
+    at = when(service, body.occurred_at)
 
-    async def txn(s: AsyncClientSession) -> tuple[dict[str, Any] | None, contacts.BlockedAttempt | None]:
-        customer = await customer_in_scope(e, principal, body.customer_id, s)
-        policy, _ = await policies.current(e, s)
+    async def work(repos: EngagementRepositories) -> tuple[dict[str, Any] | None, contacts.BlockedAttempt | None]:
+        customer = await customer_in_scope(repos, principal, body.customer_id)
+        policy, _ = await repos.policies.current()
         if body.direction == "outbound":
             blocked = await contacts.check(
-                e,
-                s,
+                service,
+                repos,
                 customer=customer,
                 channel=body.channel,
                 purpose=body.purpose,
@@ -128,8 +127,8 @@ async def log_interaction(*, e: Engagement, principal: Principal, body: Interact
             if blocked:
                 return None, blocked
         return await record(
-            e,
-            s,
+            service,
+            repos,
             customer=customer,
             channel=body.channel,
             purpose=body.purpose,
@@ -141,8 +140,8 @@ async def log_interaction(*, e: Engagement, principal: Principal, body: Interact
             notes=body.notes,
         ), None
 
-    done, blocked = await e.rt.mongo.transaction(txn)
-    e.rt.outbox.notify()
+    done, blocked = await service.uow.run(work)
+    service.published()
     if blocked:
         raise blocked.error()
     assert done is not None
@@ -150,11 +149,8 @@ async def log_interaction(*, e: Engagement, principal: Principal, body: Interact
 
 
 async def history(
-    *, e: Engagement, principal: Principal, customer_id: str, limit: int, before: datetime | None
+    *, service: Engagement, principal: Principal, customer_id: str, limit: int, before: datetime | None
 ) -> list[dict[str, Any]]:
-    await customer_in_scope(e, principal, customer_id)
-    query: dict[str, Any] = {"customer_id": customer_id}
-    if before:
-        query["occurred_at"] = {"$lt": before}
-    docs = await e.store.interactions.find(query).sort("occurred_at", -1).limit(limit).to_list()
-    return [view(d) for d in docs]
+    repos = service.uow.reading()
+    await customer_in_scope(repos, principal, customer_id)
+    return [view(doc) for doc in await repos.interactions.history(customer_id, before=before, limit=limit)]

@@ -5,34 +5,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo.asynchronous.client_session import AsyncClientSession
-
+from crm_engagement.adapters.repositories import EngagementRepositories
 from crm_engagement.domain.policy import EngagementPolicy
 from crm_engagement.service.context import Engagement
 
 
-async def ensure_default(e: Engagement) -> None:
-    await e.policies.ensure_default()
+async def ensure_default(service: Engagement) -> None:
+    await service.uow.reading().policies.ensure_default()
 
 
-async def current(e: Engagement, session: AsyncClientSession | None = None) -> tuple[EngagementPolicy, int]:
-    return await e.policies.current(session)
-
-
-async def read(*, e: Engagement) -> dict[str, Any]:
-    return await e.policies.read()
+async def read(*, service: Engagement) -> dict[str, Any]:
+    return await service.uow.reading().policies.read()
 
 
 async def publish_new(
-    *, e: Engagement, policy: EngagementPolicy, by: str, role: str, note: str | None
+    *, service: Engagement, policy: EngagementPolicy, by: str, role: str, note: str | None
 ) -> dict[str, Any]:
-    async def txn(s: AsyncClientSession) -> None:
-        number = await e.policies.add(s, policy, by=by, note=note)
-        await e.store.audit.record(
-            s, staff_id=by, role=role, action="policy.published", target=f"policy-{number}", detail={"note": note}
+    async def work(repos: EngagementRepositories) -> None:
+        number = await repos.policies.add(policy, by=by, note=note)
+        await repos.audit.record(
+            staff_id=by, role=role, action="policy.published", target=f"policy-{number}", detail={"note": note}
         )
 
-    await e.rt.mongo.transaction(txn)
-    if e.scheduler_job:
-        e.scheduler_job.wake()
-    return await read(e=e)
+    await service.uow.run(work)
+    if service.scheduler_job:
+        service.scheduler_job.wake()
+    return await read(service=service)

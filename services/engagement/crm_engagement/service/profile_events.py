@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo.asynchronous.client_session import AsyncClientSession
-
 from crm_contracts.envelope import CloudEvent
 from crm_contracts.profile import AssetsChanged, ConsentChanged, CustomerMerged, CustomerRegistered, CustomerUpdated
+from crm_engagement.adapters.repositories import EngagementRepositories
 from crm_engagement.domain.triggers import crossed_upward
-from crm_engagement.service import policies
 from crm_engagement.service.context import Engagement, load, save
-from crm_kit.messaging import BatchHandler, Incoming, Rejection
+from crm_kit.messaging import Incoming, Rejection
 
 
 def _ids(ev: CloudEvent[Any] | None) -> list[str]:
@@ -27,11 +25,11 @@ def _ids(ev: CloudEvent[Any] | None) -> list[str]:
 
 
 async def apply_profile_events(
-    *, e: Engagement, session: AsyncClientSession, items: list[Incoming[CloudEvent[Any] | None]]
+    *, service: Engagement, repos: EngagementRepositories, items: list[Incoming[CloudEvent[Any] | None]]
 ) -> list[Rejection]:
-    policy, version = await policies.current(e, session)
-    loaded = await load(e, session, {cid for i in items for cid in _ids(i.payload)})
-    today, now = e.today(), e.now()
+    policy, version = await repos.policies.current()
+    loaded = await load(repos, {cid for item in items for cid in _ids(item.payload)})
+    today, now = service.today(), service.now()
     care: set[str] = set()
     for item in items:
         if item.payload is None:
@@ -41,27 +39,29 @@ async def apply_profile_events(
         if item.sequence is not None and item.sequence <= subject.profile_seq:
             continue  # applied before
         if isinstance(data, CustomerRegistered):
-            c = subject
-            c.kind = data.kind
-            c.change_branch(data.branch, open_tasks=loaded.tasks_of(c.customer_id))
-            if c.owner is None:
-                c.change_owner(data.owner, open_tasks=loaded.tasks_of(c.customer_id), now=now, by="profile")
-            c.customer_since = data.registered_at.date()
-            c.birth_month_day = getattr(data, "birth_month_day", None)
+            customer = subject
+            customer.kind = data.kind
+            customer.change_branch(data.branch, open_tasks=loaded.tasks_of(customer.customer_id))
+            if customer.owner is None:
+                customer.change_owner(
+                    data.owner, open_tasks=loaded.tasks_of(customer.customer_id), now=now, by="profile"
+                )
+            customer.customer_since = data.registered_at.date()
+            customer.birth_month_day = getattr(data, "birth_month_day", None)
             if getattr(data, "risk_tolerance", None) is not None:
-                c.risk_tolerance = data.risk_tolerance
-                c.risk_assessed_on = data.risk_assessed_on
-                c.professional_investor = bool(data.professional_investor)
-            care.add(c.customer_id)
+                customer.risk_tolerance = data.risk_tolerance
+                customer.risk_assessed_on = data.risk_assessed_on
+                customer.professional_investor = bool(data.professional_investor)
+            care.add(customer.customer_id)
         elif isinstance(data, CustomerUpdated):
-            c = subject
+            customer = subject
             if "birthday" in data.changed_fields:
-                c.birth_month_day = getattr(data, "birth_month_day", None)
-                care.add(c.customer_id)
+                customer.birth_month_day = getattr(data, "birth_month_day", None)
+                care.add(customer.customer_id)
             if "risk" in data.changed_fields:
-                c.risk_tolerance = getattr(data, "risk_tolerance", None)
-                c.risk_assessed_on = getattr(data, "risk_assessed_on", None)
-                c.professional_investor = bool(getattr(data, "professional_investor", False))
+                customer.risk_tolerance = getattr(data, "risk_tolerance", None)
+                customer.risk_assessed_on = getattr(data, "risk_assessed_on", None)
+                customer.professional_investor = bool(getattr(data, "professional_investor", False))
         elif isinstance(data, ConsentChanged):
             applied = subject.consent_changed(
                 data.channel,
@@ -74,12 +74,12 @@ async def apply_profile_events(
             if applied and data.granted:
                 care.add(subject.customer_id)  # a greeting blocked for want of this channel can be planned now
         elif isinstance(data, AssetsChanged):
-            c = subject
+            customer = subject
             amount = policy.triggers.idle_funds_amount
-            if crossed_upward(previous=data.previous_aum, current=data.aum, amount=amount) and not c.merged_into:
-                counted_from, working_days = e.trigger_day(data.as_of), policy.triggers.idle_funds_working_days
-                due = e.due_in_working_days(counted_from, working_days)
-                c.plan_task(
+            if crossed_upward(previous=data.previous_aum, current=data.aum, amount=amount) and not customer.merged_into:
+                counted_from, working_days = service.trigger_day(data.as_of), policy.triggers.idle_funds_working_days
+                due = service.due_in_working_days(counted_from, working_days)
+                customer.plan_task(
                     kind="product_recommendation",
                     due_on=due,
                     channel="call",
@@ -90,7 +90,7 @@ async def apply_profile_events(
                     occasion=f"aum_above_{amount}",
                     note=f"AUM reached {data.aum} on {data.as_of} (above {amount}): recommend a wealth product",
                 )
-            c.aum = data.aum
+            customer.aum = data.aum
         elif isinstance(data, CustomerMerged):
             merged = loaded.get_or_new(data.merged_id)
             survivor = loaded.get_or_new(data.survivor_id)
@@ -98,11 +98,7 @@ async def apply_profile_events(
             # call-back they asked for) is not dropped with the record: the survivor takes it over, and their surveys.
             for owed in merged.merged(data.survivor_id, open_tasks=loaded.tasks_of(data.merged_id), now=now):
                 survivor.take_over(owed, policy=policy, now=now)
-            await e.store.surveys.update_many(
-                {"customer_id": data.merged_id, "status": "open"},
-                {"$set": {"customer_id": data.survivor_id, "merged_from": data.merged_id}},
-                session=session,
-            )
+            await repos.surveys.hand_over_open(data.merged_id, data.survivor_id)
             loaded.causes[data.merged_id] = (item.message_id, item.correlation_id)
             loaded.causes[data.survivor_id] = (item.message_id, item.correlation_id)
         else:
@@ -112,25 +108,18 @@ async def apply_profile_events(
         loaded.causes[subject.customer_id] = (item.message_id, item.correlation_id)
     # A registration may have brought the branch and owner a tier was waiting for: plan its follow-ups.
     for cid in loaded.causes:
-        c = loaded.customers[cid]
-        if c.tier and c.owner and not c.merged_into:
-            c.plan_cadence(
+        customer = loaded.customers[cid]
+        if customer.tier and customer.owner and not customer.merged_into:
+            customer.plan_cadence(
                 policy=policy,
                 version=version,
                 today=today,
                 now=now,
                 open_tasks=loaded.tasks_of(cid),
-                working_day=e.after_public_holiday,
+                working_day=service.after_public_holiday,
             )
     # A birthday, anniversary or owner learnt after the tier: the care moments within the lead time are planned now.
     for cid in sorted(care):
         loaded.customers[cid].plan_care(policy=policy, today=today, now=now)
-    await save(e, session, loaded, only=set(loaded.causes))
+    await save(service, repos, loaded, only=set(loaded.causes))
     return []
-
-
-def handler(e: Engagement) -> BatchHandler[CloudEvent[Any] | None]:
-    async def handle(session: AsyncClientSession, items: list[Incoming[CloudEvent[Any] | None]]) -> list[Rejection]:
-        return await apply_profile_events(e=e, session=session, items=items)
-
-    return handle

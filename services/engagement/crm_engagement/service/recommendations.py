@@ -8,12 +8,12 @@ from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
-from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_contracts.engagement import RecommendationRecorded
+from crm_engagement.adapters.repositories import EngagementRepositories
 from crm_engagement.domain.suitability import suitable
 from crm_engagement.schemas import ProductUpsert, RecommendationCreate
-from crm_engagement.service import contacts, interactions, policies
+from crm_engagement.service import contacts, interactions
 from crm_engagement.service.context import Engagement
 from crm_engagement.service.scope import customer_in_scope
 from crm_engagement.service.tasks import SUPERVISORS
@@ -26,15 +26,15 @@ def _product(doc: dict[str, Any]) -> dict[str, Any]:
     return {"code": doc["_id"], **{k: v for k, v in doc.items() if k != "_id"}}
 
 
-async def list_products(*, e: Engagement, risk_level: str | None, active: bool | None) -> list[dict[str, Any]]:
-    query = {k: v for k, v in (("risk_level", risk_level), ("active", active)) if v is not None}
-    return [_product(d) for d in await e.store.products.find(query).sort("_id", 1).to_list()]
+async def list_products(*, service: Engagement, risk_level: str | None, active: bool | None) -> list[dict[str, Any]]:
+    products = await service.uow.reading().products.catalogue(risk_level=risk_level, active=active)
+    return [_product(doc) for doc in products]
 
 
-async def put_product(*, e: Engagement, principal: Principal, code: str, body: ProductUpsert) -> dict[str, Any]:
+async def put_product(*, service: Engagement, principal: Principal, code: str, body: ProductUpsert) -> dict[str, Any]:
     now = datetime.now().astimezone()
 
-    async def txn(s: AsyncClientSession) -> dict[str, Any]:
+    async def work(repos: EngagementRepositories) -> dict[str, Any]:
         doc = {
             "name": body.name,
             "type": body.type,
@@ -43,9 +43,8 @@ async def put_product(*, e: Engagement, principal: Principal, code: str, body: P
             "updated_at": now,
             "updated_by": principal.staff_id,
         }
-        await e.store.products.update_one({"_id": code}, {"$set": doc}, upsert=True, session=s)
-        await e.store.audit.record(
-            s,
+        await repos.products.put(code, doc)
+        await repos.audit.record(
             staff_id=principal.staff_id,
             role=principal.role.value,
             action="product.put",
@@ -54,25 +53,25 @@ async def put_product(*, e: Engagement, principal: Principal, code: str, body: P
         )
         return {"_id": code, **doc}
 
-    return _product(await e.rt.mongo.transaction(txn))
+    return _product(await service.uow.run(work))
 
 
 def _rec_view(doc: dict[str, Any]) -> dict[str, Any]:
     return {"id": doc["_id"], **{k: v for k, v in doc.items() if k != "_id"}}
 
 
-async def recommend(*, e: Engagement, principal: Principal, body: RecommendationCreate) -> dict[str, Any]:
+async def recommend(*, service: Engagement, principal: Principal, body: RecommendationCreate) -> dict[str, Any]:
     staff = body.staff_id or principal.staff_id
     if staff != principal.staff_id and principal.role not in SUPERVISORS:
         raise Forbidden("staff_id: you may record only your own recommendations")
-    now = e.now()
+    now = service.now()
 
-    async def txn(s: AsyncClientSession) -> tuple[dict[str, Any], contacts.BlockedAttempt | None]:
-        customer = await customer_in_scope(e, principal, body.customer_id, s)
-        product = await e.store.products.find_one({"_id": body.product_code}, session=s)
+    async def work(repos: EngagementRepositories) -> tuple[dict[str, Any], contacts.BlockedAttempt | None]:
+        customer = await customer_in_scope(repos, principal, body.customer_id)
+        product = await repos.products.get(body.product_code)
         if product is None or not product.get("active", True):
             raise NotFound(f"product {body.product_code} not found (or no longer sold)")
-        policy, _ = await policies.current(e, s)
+        policy, _ = await repos.policies.current()
         verdict = suitable(
             product_risk=product["risk_level"],
             tolerance=customer.risk_tolerance,
@@ -85,8 +84,8 @@ async def recommend(*, e: Engagement, principal: Principal, body: Recommendation
         blocked = None
         if allowed:
             blocked = await contacts.check(
-                e,
-                s,
+                service,
+                repos,
                 customer=customer,
                 channel=body.channel,
                 purpose="marketing",
@@ -117,11 +116,10 @@ async def recommend(*, e: Engagement, principal: Principal, body: Recommendation
             "branch": customer.branch,
             "note": body.note,
         }
-        await e.store.recommendations.insert_one(doc, session=s)
-        await e.rt.outbox.add(
-            s,
+        await repos.recommendations.add(doc)
+        await repos.outbox.add(
             [
-                e.event(
+                service.event(
                     RecommendationRecorded(
                         recommendation_id=rid,
                         customer_id=customer.customer_id,
@@ -142,8 +140,8 @@ async def recommend(*, e: Engagement, principal: Principal, body: Recommendation
         )
         if allowed:
             await interactions.record(
-                e,
-                s,
+                service,
+                repos,
                 customer=customer,
                 channel=body.channel,
                 purpose="marketing",
@@ -156,8 +154,8 @@ async def recommend(*, e: Engagement, principal: Principal, body: Recommendation
             )
         return doc, blocked
 
-    doc, _ = await e.rt.mongo.transaction(txn)
-    e.rt.outbox.notify()
+    doc, _ = await service.uow.run(work)
+    service.published()
     if not doc["allowed"]:
         raise Conflict(
             f"recommendation blocked by rule {doc['rule']}: {doc['reason']}",
@@ -168,8 +166,8 @@ async def recommend(*, e: Engagement, principal: Principal, body: Recommendation
 
 
 async def list_recommendations(
-    *, e: Engagement, principal: Principal, customer_id: str, limit: int
+    *, service: Engagement, principal: Principal, customer_id: str, limit: int
 ) -> list[dict[str, Any]]:
-    await customer_in_scope(e, principal, customer_id)
-    docs = await e.store.recommendations.find({"customer_id": customer_id}).sort("at", -1).limit(limit).to_list()
-    return [_rec_view(d) for d in docs]
+    repos = service.uow.reading()
+    await customer_in_scope(repos, principal, customer_id)
+    return [_rec_view(doc) for doc in await repos.recommendations.latest(customer_id, limit)]

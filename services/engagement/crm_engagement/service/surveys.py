@@ -6,12 +6,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pymongo import ReturnDocument
-from pymongo.asynchronous.client_session import AsyncClientSession
-
 from crm_contracts.engagement import SurveyAnswered
+from crm_engagement.adapters.repositories import EngagementRepositories
 from crm_engagement.schemas import SurveyResponse
-from crm_engagement.service import points, policies
+from crm_engagement.service import points
 from crm_engagement.service.context import Engagement
 from crm_engagement.service.scope import customer_in_scope
 from crm_kit.auth import Principal
@@ -19,8 +17,7 @@ from crm_kit.errors import Conflict, Forbidden, NotFound
 
 
 async def open_survey(
-    e: Engagement,
-    session: AsyncClientSession,
+    repos: EngagementRepositories,
     *,
     survey_id: str,
     customer_id: str,
@@ -30,22 +27,18 @@ async def open_survey(
     expires_on: date,
 ) -> None:
     """Idempotent: the id is the reason (a complaint, an interaction)."""
-    await e.store.surveys.update_one(
-        {"_id": survey_id},
+    await repos.surveys.open(
+        survey_id,
         {
-            "$setOnInsert": {
-                "customer_id": customer_id,
-                "trigger": trigger,
-                "complaint_id": complaint_id,
-                "status": "open",
-                "created_at": now,
-                "expires_on": expires_on.isoformat(),
-                "csat": None,
-                "nps": None,
-            }
+            "customer_id": customer_id,
+            "trigger": trigger,
+            "complaint_id": complaint_id,
+            "status": "open",
+            "created_at": now,
+            "expires_on": expires_on.isoformat(),
+            "csat": None,
+            "nps": None,
         },
-        upsert=True,
-        session=session,
     )
 
 
@@ -54,21 +47,21 @@ def view(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 async def list_surveys(
-    *, e: Engagement, principal: Principal, customer_id: str, status: str | None
+    *, service: Engagement, principal: Principal, customer_id: str, status: str | None
 ) -> list[dict[str, Any]]:
-    await customer_in_scope(e, principal, customer_id)
-    query: dict[str, Any] = {"customer_id": customer_id, **({"status": status} if status else {})}
-    return [view(d) for d in await e.store.surveys.find(query).sort("created_at", -1).limit(200).to_list()]
+    repos = service.uow.reading()
+    await customer_in_scope(repos, principal, customer_id)
+    return [view(doc) for doc in await repos.surveys.of_customer(customer_id, status)]
 
 
-async def answer(*, e: Engagement, principal: Principal, survey_id: str, body: SurveyResponse) -> dict[str, Any]:
-    now, today = e.now(), e.today()
+async def answer(*, service: Engagement, principal: Principal, survey_id: str, body: SurveyResponse) -> dict[str, Any]:
+    now, today = service.now(), service.today()
 
-    async def txn(s: AsyncClientSession) -> dict[str, Any]:
-        doc = await e.store.surveys.find_one({"_id": survey_id}, session=s)
+    async def work(repos: EngagementRepositories) -> dict[str, Any]:
+        doc = await repos.surveys.get(survey_id)
         if doc is None:
             raise NotFound(f"survey {survey_id} not found")
-        customer = await customer_in_scope(e, principal, doc["customer_id"], s)
+        customer = await customer_in_scope(repos, principal, doc["customer_id"])
         if customer.owner == principal.staff_id:
             raise Forbidden(
                 "the customer's owner may not record the answer about their own service: the call centre, "
@@ -80,26 +73,21 @@ async def answer(*, e: Engagement, principal: Principal, survey_id: str, body: S
             )
         if doc["expires_on"] < today.isoformat():
             raise Conflict(f"survey {survey_id} expired on {doc['expires_on']}", state="expired")
-        updated = await e.store.surveys.find_one_and_update(
-            {"_id": survey_id, "status": "open"},
+        updated = await repos.surveys.record_answer(
+            survey_id,
             {
-                "$set": {
-                    "status": "answered",
-                    "csat": body.csat,
-                    "nps": body.nps,
-                    "comment": body.comment,
-                    "answered_at": now,
-                    "recorded_by": principal.staff_id,
-                    "via": body.via,
-                }
+                "status": "answered",
+                "csat": body.csat,
+                "nps": body.nps,
+                "comment": body.comment,
+                "answered_at": now,
+                "recorded_by": principal.staff_id,
+                "via": body.via,
             },
-            return_document=ReturnDocument.AFTER,
-            session=s,
         )
-        await e.rt.outbox.add(
-            s,
+        await repos.outbox.add(
             [
-                e.event(
+                service.event(
                     SurveyAnswered(
                         survey_id=survey_id,
                         customer_id=doc["customer_id"],
@@ -113,11 +101,11 @@ async def answer(*, e: Engagement, principal: Principal, survey_id: str, body: S
                 )
             ],
         )
-        policy, _ = await policies.current(e, s)
+        policy, _ = await repos.policies.current()
         if policy.points.per_survey:
             await points.credit(
-                e,
-                s,
+                service,
+                repos,
                 customer_id=doc["customer_id"],
                 entry_id=f"{doc['customer_id']}:survey:{survey_id}",
                 points=policy.points.per_survey,
@@ -126,6 +114,6 @@ async def answer(*, e: Engagement, principal: Principal, survey_id: str, body: S
             )
         return view(updated)  # type: ignore[arg-type]
 
-    result = await e.rt.mongo.transaction(txn)
-    e.rt.outbox.notify()
+    result = await service.uow.run(work)
+    service.published()
     return result

@@ -9,57 +9,55 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo.asynchronous.client_session import AsyncClientSession
-
 from crm_contracts.envelope import CloudEvent
 from crm_contracts.tiering import ChurnRiskRaised, OwnerAssigned, TierChanged
+from crm_engagement.adapters.repositories import EngagementRepositories
 from crm_engagement.domain.triggers import retention_is_service
-from crm_engagement.service import policies
 from crm_engagement.service.context import Engagement, load, save
-from crm_kit.messaging import BatchHandler, Incoming, Rejection
+from crm_kit.messaging import Incoming, Rejection
 
 
 async def apply_tiering_events(
-    *, e: Engagement, session: AsyncClientSession, items: list[Incoming[CloudEvent[Any] | None]]
+    *, service: Engagement, repos: EngagementRepositories, items: list[Incoming[CloudEvent[Any] | None]]
 ) -> list[Rejection]:
     relevant = [
-        (i, i.payload)
-        for i in items
-        if i.payload is not None and isinstance(i.payload.data, (TierChanged, OwnerAssigned, ChurnRiskRaised))
+        (item, item.payload)
+        for item in items
+        if item.payload is not None and isinstance(item.payload.data, (TierChanged, OwnerAssigned, ChurnRiskRaised))
     ]
     if not relevant:
         return []
-    policy, version = await policies.current(e, session)
-    loaded = await load(e, session, {ev.subject for _, ev in relevant})
-    today, now = e.today(), e.now()
+    policy, version = await repos.policies.current()
+    loaded = await load(repos, {ev.subject for _, ev in relevant})
+    today, now = service.today(), service.now()
     care: set[str] = set()
     for item, ev in relevant:
-        c = loaded.get_or_new(ev.subject)
-        if item.sequence is not None and item.sequence <= c.tiering_seq:
+        customer = loaded.get_or_new(ev.subject)
+        if item.sequence is not None and item.sequence <= customer.tiering_seq:
             continue  # applied before
-        tasks = loaded.tasks_of(c.customer_id)
+        tasks = loaded.tasks_of(customer.customer_id)
         data = ev.data
         if isinstance(data, TierChanged):
-            c.change_tier(data.to_tier, open_tasks=tasks)
-            if data.branch and c.branch is None:
-                c.change_branch(data.branch, open_tasks=tasks)
+            customer.change_tier(data.to_tier, open_tasks=tasks)
+            if data.branch and customer.branch is None:
+                customer.change_branch(data.branch, open_tasks=tasks)
             # Re-planned at once, so that an owner change later in the batch moves only the tasks that stay.
-            c.plan_cadence(
+            customer.plan_cadence(
                 policy=policy,
                 version=version,
                 today=today,
                 now=now,
                 open_tasks=tasks,
                 reason="tier_change",
-                working_day=e.after_public_holiday,
-                since=e.trigger_day(data.as_of),
+                working_day=service.after_public_holiday,
+                since=service.trigger_day(data.as_of),
             )
-            if c.welcome_due(reason=data.reason, from_tier=data.from_tier, to_tier=data.to_tier, policy=policy):
-                counted_from, working_days = e.trigger_day(data.as_of), policy.triggers.welcome_working_days
-                due = e.due_in_working_days(counted_from, working_days)
+            if customer.welcome_due(reason=data.reason, from_tier=data.from_tier, to_tier=data.to_tier, policy=policy):
+                counted_from, working_days = service.trigger_day(data.as_of), policy.triggers.welcome_working_days
+                due = service.due_in_working_days(counted_from, working_days)
                 upgraded = data.reason == "upgrade"
-                c.supersede("welcome", open_tasks=tasks, now=now)
-                c.plan_task(
+                customer.supersede("welcome", open_tasks=tasks, now=now)
+                customer.plan_task(
                     kind="welcome",
                     due_on=due,
                     channel="call",
@@ -72,21 +70,21 @@ async def apply_tiering_events(
                     if upgraded
                     else f"new {data.to_tier} customer on {data.as_of}",
                 )
-            care.add(c.customer_id)
+            care.add(customer.customer_id)
         elif isinstance(data, OwnerAssigned):
-            if data.branch and c.branch != data.branch:
-                c.change_branch(data.branch, open_tasks=tasks)
-            if c.owner is None:
-                care.add(c.customer_id)  # care moments wait for an owner
-            c.change_owner(data.new_owner, open_tasks=tasks, now=now, by=data.assigned_by)
+            if data.branch and customer.branch != data.branch:
+                customer.change_branch(data.branch, open_tasks=tasks)
+            if customer.owner is None:
+                care.add(customer.customer_id)  # care moments wait for an owner
+            customer.change_owner(data.new_owner, open_tasks=tasks, now=now, by=data.assigned_by)
         elif isinstance(data, ChurnRiskRaised):
-            rules = [r.rule for r in data.reasons]
-            already = any(t.kind == "retention" and t.status == "open" for t in [*tasks, *c.new_tasks])
-            if not already and not c.merged_into:
-                counted_from, working_days = e.trigger_day(data.as_of), policy.triggers.retention_working_days
-                due = e.due_in_working_days(counted_from, working_days)
-                detail = "; ".join(f"{r.rule}: {r.detail}" for r in data.reasons)
-                c.plan_task(
+            rules = [reason.rule for reason in data.reasons]
+            already = any(task.kind == "retention" and task.status == "open" for task in [*tasks, *customer.new_tasks])
+            if not already and not customer.merged_into:
+                counted_from, working_days = service.trigger_day(data.as_of), policy.triggers.retention_working_days
+                due = service.due_in_working_days(counted_from, working_days)
+                detail = "; ".join(f"{reason.rule}: {reason.detail}" for reason in data.reasons)
+                customer.plan_task(
                     kind="retention",
                     due_on=due,
                     channel="call",
@@ -99,18 +97,11 @@ async def apply_tiering_events(
                     purpose="service" if retention_is_service(rules) else policy.purpose_of("retention"),
                 )
         if item.sequence is not None:
-            c.tiering_seq = max(c.tiering_seq, item.sequence)
-        loaded.causes[c.customer_id] = (item.message_id, item.correlation_id)
+            customer.tiering_seq = max(customer.tiering_seq, item.sequence)
+        loaded.causes[customer.customer_id] = (item.message_id, item.correlation_id)
     # Entering a tier (or getting an owner) plans the care moments within the tier's lead time now, not at the next
     # daily run: a birthday three days away would otherwise be planned a day late, or after it passed.
     for cid in sorted(care):
         loaded.customers[cid].plan_care(policy=policy, today=today, now=now)
-    await save(e, session, loaded, only=set(loaded.causes))
+    await save(service, repos, loaded, only=set(loaded.causes))
     return []
-
-
-def handler(e: Engagement) -> BatchHandler[CloudEvent[Any] | None]:
-    async def handle(session: AsyncClientSession, items: list[Incoming[CloudEvent[Any] | None]]) -> list[Rejection]:
-        return await apply_tiering_events(e=e, session=session, items=items)
-
-    return handle
