@@ -11,7 +11,7 @@ from crm_engagement.adapters.repositories import bind_to
 from crm_engagement.adapters.store import EngagementStore
 from crm_engagement.domain.policy import DEFAULT_POLICY, EngagementPolicy
 from crm_engagement.entrypoints import http, subscribers
-from crm_engagement.service import calendar, policies, scheduler
+from crm_engagement.service import calendar, scheduler
 from crm_engagement.service.context import Engagement
 from crm_engagement.settings import EngagementSettings
 from crm_kit.http import create_http_app
@@ -33,12 +33,12 @@ def build(settings: EngagementSettings | None = None) -> tuple[Engagement, Engag
     versions = PolicyVersions(store.policies, EngagementPolicy, DEFAULT_POLICY, note="defaults of BRIEF §4")
     bind = bind_to(store, rt.outbox, versions)
     service = Engagement(rt=rt, uow=MongoUnitOfWork(rt.mongo, bind))
-    rt.startup_hooks += [store.ensure_indexes, lambda: policies.ensure_default(service)]
+    rt.startup_hooks += [store.ensure_indexes, versions.ensure_default]
     service.scheduler_job = rt.job(
         "scheduler", lambda: scheduler.step(service), interval=settings.scheduler_interval_seconds
     )
     service.calendar = calendar.service_calendar(service, audit=store.audit)
-    subscribers.register(service, bind)
+    subscribers.register(service)
     rt.publishes(ENGAGEMENT_TASKS, EVENTS)
     return service, store
 

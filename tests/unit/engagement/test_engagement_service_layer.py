@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 import pytest
-from unit.engagement.fakes import fake_repositories
+from engagement_fakes import fake_repositories
 
 from crm_contracts.complaints import ComplaintClosed
 from crm_contracts.engagement import (

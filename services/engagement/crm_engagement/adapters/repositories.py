@@ -24,7 +24,7 @@ from crm_engagement.domain.policy import EngagementPolicy
 from crm_engagement.domain.tasks import TASKS, Task
 from crm_kit.auth import Principal
 from crm_kit.outbox import Outbox
-from crm_kit.policies import PolicyVersions
+from crm_kit.policies import PoliciesInTransaction, PolicyVersions
 from crm_kit.unit_of_work import AuditOut, EventsOut, TransactionAudit, TransactionOutbox
 
 Doc = dict[str, Any]
@@ -227,13 +227,13 @@ class Points(Protocol):
 
 
 class Policies(Protocol):
-    async def current(self) -> tuple[EngagementPolicy, int]: ...
+    """The policy versions (crm_kit.policies.PoliciesInTransaction)."""
 
-    async def add(self, policy: EngagementPolicy, *, by: str, note: str | None) -> int: ...
+    async def current(self) -> tuple[EngagementPolicy, int]: ...
 
     async def read(self) -> dict[str, Any]: ...
 
-    async def ensure_default(self) -> None: ...
+    async def publish(self, policy: EngagementPolicy, *, by: str, note: str | None) -> int: ...
 
 
 class SchedulerProgress(Protocol):
@@ -676,26 +676,6 @@ class MongoPoints:
         return await found.sort("at", -1).limit(limit).to_list()
 
 
-@dataclass(frozen=True)
-class MongoPolicies:
-    versions: PolicyVersions[EngagementPolicy]
-    session: AsyncClientSession | None
-
-    async def current(self) -> tuple[EngagementPolicy, int]:
-        return await self.versions.current(self.session)
-
-    async def add(self, policy: EngagementPolicy, *, by: str, note: str | None) -> int:
-        if self.session is None:
-            raise RuntimeError("a policy version is added only inside a unit of work's transaction")
-        return await self.versions.add(self.session, policy, by=by, note=note)
-
-    async def read(self) -> dict[str, Any]:
-        return await self.versions.read()
-
-    async def ensure_default(self) -> None:
-        await self.versions.ensure_default()
-
-
 class MongoSchedulerProgress:
     def __init__(self, store: EngagementStore, session: AsyncClientSession | None) -> None:
         self.collection, self.session = store.scheduler, session
@@ -727,7 +707,7 @@ def bind_to(
             recommendations=MongoRecommendations(store, session),
             surveys=MongoSurveys(store, session),
             points=MongoPoints(store, session),
-            policies=MongoPolicies(policies, session),
+            policies=PoliciesInTransaction(policies, session),
             scheduler=MongoSchedulerProgress(store, session),
             outbox=TransactionOutbox(outbox, session),
             audit=TransactionAudit(store.audit, session),

@@ -3,10 +3,8 @@ the offsets commit together), so each batch's handler binds the repositories to 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any, Protocol
-
-from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_contracts.envelope import CloudEvent
 from crm_contracts.registry import read_known_event
@@ -29,22 +27,22 @@ class Apply(Protocol):
     ) -> Awaitable[list[Rejection]]: ...
 
 
-def handler(
-    service: Engagement, bind: Callable[[AsyncClientSession | None], EngagementRepositories], apply: Apply
-) -> BatchHandler[CloudEvent[Any] | None]:
-    async def handle(session: AsyncClientSession, items: Items) -> list[Rejection]:
-        return await apply(service=service, repos=bind(session), items=items)
+def handler(service: Engagement, apply: Apply) -> BatchHandler[CloudEvent[Any] | None]:
+    """The consumer's handler: `apply` on the repositories bound to the batch's transaction (crm_kit.unit_of_work)."""
 
-    return handle
+    async def handle(repos: EngagementRepositories, items: Items) -> list[Rejection]:
+        return await apply(service=service, repos=repos, items=items)
+
+    return service.uow.consumer(handle)
 
 
-def register(service: Engagement, bind: Callable[[AsyncClientSession | None], EngagementRepositories]) -> None:
+def register(service: Engagement) -> None:
     size = service.rt.settings.event_batch_size
     service.rt.consume(
         topic=PROFILE_CUSTOMERS,
         group=PROFILE_GROUP,
         parse=read_known_event,
-        handle=handler(service, bind, profile_events.apply_profile_events),
+        handle=handler(service, profile_events.apply_profile_events),
         max_records=size,
         description="Registrations (branch, owner, birthday month-day, risk assessment), consent per "
         "channel, merges and AUM crossing the idle-funds amount. Invalid events go to crm.profile.customers.dlt.",
@@ -53,7 +51,7 @@ def register(service: Engagement, bind: Callable[[AsyncClientSession | None], En
         topic=TIERING_CUSTOMERS,
         group=TIERING_GROUP,
         parse=read_known_event,
-        handle=handler(service, bind, tiering_events.apply_tiering_events),
+        handle=handler(service, tiering_events.apply_tiering_events),
         max_records=size,
         description="Tier changes re-plan follow-ups (upgrade: welcome call), owner changes move open "
         "tasks, churn warnings bring a retention call.",
@@ -62,7 +60,7 @@ def register(service: Engagement, bind: Callable[[AsyncClientSession | None], En
         topic=COMPLAINTS_CASES,
         group=COMPLAINTS_GROUP,
         parse=read_known_event,
-        handle=handler(service, bind, complaint_events.apply_complaint_events),
+        handle=handler(service, complaint_events.apply_complaint_events),
         max_records=size,
         description="A closed complaint brings a follow-up call and a satisfaction survey.",
     )

@@ -10,10 +10,6 @@ from crm_engagement.domain.policy import EngagementPolicy
 from crm_engagement.service.context import Engagement
 
 
-async def ensure_default(service: Engagement) -> None:
-    await service.uow.reading().policies.ensure_default()
-
-
 async def read(*, service: Engagement) -> dict[str, Any]:
     return await service.uow.reading().policies.read()
 
@@ -22,7 +18,7 @@ async def publish_new(
     *, service: Engagement, policy: EngagementPolicy, by: str, role: str, note: str | None
 ) -> dict[str, Any]:
     async def work(repos: EngagementRepositories) -> None:
-        number = await repos.policies.add(policy, by=by, note=note)
+        number = await repos.policies.publish(policy, by=by, note=note)
         await repos.audit.record(
             staff_id=by, role=role, action="policy.published", target=f"policy-{number}", detail={"note": note}
         )

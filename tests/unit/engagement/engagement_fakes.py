@@ -14,10 +14,10 @@ from crm_engagement.adapters.repositories import DueDateRecount, EngagementRepos
 from crm_engagement.adapters.store import task_doc, task_from_doc
 from crm_engagement.domain.customer import EngagedCustomer
 from crm_engagement.domain.points import Earning
-from crm_engagement.domain.policy import DEFAULT_POLICY, EngagementPolicy
+from crm_engagement.domain.policy import DEFAULT_POLICY
 from crm_engagement.domain.tasks import TASKS, Task
 from crm_kit.auth import Principal
-from crm_kit.fakes import ListAudit, ListOutbox
+from crm_kit.fakes import ListAudit, ListOutbox, ListPolicies
 
 Doc = dict[str, Any]
 
@@ -397,27 +397,6 @@ class FakePoints:
 
 
 @dataclass
-class FakePolicies:
-    versions: list[tuple[EngagementPolicy, str, str | None]] = field(
-        default_factory=lambda: [(DEFAULT_POLICY, "default", "defaults of BRIEF §4")]
-    )
-
-    async def current(self) -> tuple[EngagementPolicy, int]:
-        return self.versions[-1][0], len(self.versions)
-
-    async def add(self, policy: EngagementPolicy, *, by: str, note: str | None) -> int:
-        self.versions.append((policy, by, note))
-        return len(self.versions)
-
-    async def read(self) -> dict[str, Any]:
-        policy, by, note = self.versions[-1]
-        return {"version": len(self.versions), "created_by": by, "note": note, "policy": policy.model_dump(mode="json")}
-
-    async def ensure_default(self) -> None:
-        return None
-
-
-@dataclass
 class FakeSchedulerProgress:
     docs: dict[str, Doc] = field(default_factory=dict)
 
@@ -453,7 +432,7 @@ def fake_repositories() -> EngagementRepositories:
         recommendations=FakeRecommendations(),
         surveys=FakeSurveys(),
         points=FakePoints(),
-        policies=FakePolicies(),
+        policies=ListPolicies(DEFAULT_POLICY),
         scheduler=FakeSchedulerProgress(),
         outbox=ListOutbox(),
         audit=audit,
