@@ -4,6 +4,7 @@ tests); and the check every "when did it happen" field of a request gets."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from crm_kit.errors import Invalid
@@ -11,13 +12,20 @@ from crm_kit.errors import Invalid
 BANK_TZ = ZoneInfo("Asia/Shanghai")
 
 
+class PinnedDate(Protocol):
+    """Where the clock reads a pinned business date (the service's settings: CLOCK_DATE)."""
+
+    @property
+    def clock_date(self) -> date | None: ...
+
+
 class BusinessClock:
-    def __init__(self, settings: object) -> None:
+    def __init__(self, settings: PinnedDate) -> None:
         self._settings = settings  # read on every call: tests move a pinned date forward
 
     @property
     def pinned(self) -> date | None:
-        return getattr(self._settings, "clock_date", None)
+        return self._settings.clock_date
 
     def today(self) -> date:
         return self.pinned or datetime.now(BANK_TZ).date()

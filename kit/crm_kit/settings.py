@@ -7,6 +7,7 @@ MONGODB_URI, CRM_JWT_SECRET …) so one environment file configures the whole st
 from __future__ import annotations
 
 import base64
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -20,6 +21,13 @@ class ServiceSettings(BaseSettings):
     service_name: str
     host: str = "127.0.0.1"
     port: int
+    # Every service names its settings the same way: EVENT_BATCH_SIZE for its consumers of other services' events,
+    # <JOB>_INTERVAL_SECONDS and <JOB>_CHUNK_SIZE for its background jobs, CLOCK_DATE to pin the business date.
+    event_batch_size: int = Field(default=500, ge=1, description="events consumed per transaction")
+    clock_date: date | None = Field(
+        default=None,
+        description="pin the business date (demos, replays, tests); default: today in the bank's time zone",
+    )
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     # The embedded Tansu broker does not implement the idempotent producer; real Kafka does.

@@ -1,5 +1,3 @@
-from datetime import date
-
 from pydantic import AliasChoices, Field
 
 from crm_kit.settings import ServiceSettings
@@ -9,7 +7,6 @@ class ComplaintsSettings(ServiceSettings):
     service_name: str = "complaints"
     port: int = Field(default=8004, validation_alias=AliasChoices("COMPLAINTS_PORT", "port"))
     mongodb_database: str = "crm_complaints"
-    event_batch_size: int = Field(default=500, ge=1, description="events consumed per transaction")
     scheduler_interval_seconds: float = Field(default=60.0, gt=0, description="how often deadlines are checked")
     routing_interval_seconds: float = Field(
         default=30.0,
@@ -17,7 +14,3 @@ class ComplaintsSettings(ServiceSettings):
         description="how often cases waiting for their customer are checked against the unverified wait",
     )
     scheduler_chunk_size: int = Field(default=200, ge=1, description="cases checked per transaction")
-    clock_date: date | None = Field(
-        default=None,
-        description="pin the business date (demos, replays, tests); default: today in the bank's time zone",
-    )

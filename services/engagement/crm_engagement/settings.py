@@ -1,5 +1,3 @@
-from datetime import date
-
 from pydantic import AliasChoices, Field
 
 from crm_kit.settings import ServiceSettings
@@ -9,14 +7,9 @@ class EngagementSettings(ServiceSettings):
     service_name: str = "engagement"
     port: int = Field(default=8003, validation_alias=AliasChoices("ENGAGEMENT_PORT", "port"))
     mongodb_database: str = "crm_engagement"
-    event_batch_size: int = Field(default=500, ge=1, description="events consumed per transaction")
     scheduler_interval_seconds: float = Field(
         default=60.0, gt=0, description="how often the scheduler looks for a new day's work"
     )
     scheduler_chunk_size: int = Field(
         default=200, ge=1, description="customers planned per transaction by the scheduler"
-    )
-    clock_date: date | None = Field(
-        default=None,
-        description="pin the business date (demos, replays, tests); default: today in the bank's time zone",
     )

@@ -7,7 +7,6 @@ class TieringSettings(ServiceSettings):
     service_name: str = "tiering"
     port: int = Field(default=8002, validation_alias=AliasChoices("TIERING_PORT", "port"))
     mongodb_database: str = "crm_tiering"
-    event_batch_size: int = Field(default=500, ge=1, description="profile events consumed per transaction")
     rollout_chunk_size: int = Field(
         default=500, ge=1, description="customers re-tiered per transaction after a policy change"
     )
