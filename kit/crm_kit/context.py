@@ -4,16 +4,23 @@ extends it with what only it has (its leased jobs, its calendar job, its work li
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
+from crm_contracts.envelope import CloudEvent
+from crm_kit.messaging import BatchHandler, Incoming, Rejection
 from crm_kit.runtime import Runtime
 from crm_kit.settings import ServiceSettings
 from crm_kit.unit_of_work import UnitOfWork
 
 Settings = TypeVar("Settings", bound=ServiceSettings)
 Repositories = TypeVar("Repositories")
+Context = TypeVar("Context", bound="ServiceContext[Any, Any]")
+Context_contra = TypeVar("Context_contra", contravariant=True)
+Repositories_contra = TypeVar("Repositories_contra", contravariant=True)
+Messages = list[Incoming[CloudEvent[Any] | None]]
 
 
 @dataclass
@@ -31,3 +38,21 @@ class ServiceContext(Generic[Settings, Repositories]):
     def published(self) -> None:
         """A unit of work committed events: wake the outbox relay now rather than at its next poll."""
         self.rt.outbox.notify()
+
+
+class ApplyBatch(Protocol[Context_contra, Repositories_contra]):
+    """A consumer's application function: one batch of another service's events, through the repositories."""
+
+    def __call__(
+        self, *, service: Context_contra, repos: Repositories_contra, items: Messages
+    ) -> Awaitable[list[Rejection]]: ...
+
+
+def consumer(service: Context, apply: ApplyBatch[Context, Any]) -> BatchHandler[CloudEvent[Any] | None]:
+    """The kit consumer's batch handler for `apply`: the batch's repositories are bound to the consumer's transaction
+    (which also records the batch in the inbox), so a batch is applied whole or not at all."""
+
+    async def handle(repos: Any, items: Messages) -> list[Rejection]:
+        return await apply(service=service, repos=repos, items=items)
+
+    return service.uow.consumer(handle)

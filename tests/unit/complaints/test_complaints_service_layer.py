@@ -21,7 +21,7 @@ from crm_complaints.schemas import (
     Reopen,
     Resolve,
 )
-from crm_complaints.service import cases, customer_events, handlers, routing, scheduler
+from crm_complaints.service import cases, handlers, profile_events, routing, scheduler, tiering_events
 from crm_complaints.service.context import Complaints
 from crm_complaints.settings import ComplaintsSettings
 from crm_contracts.envelope import CloudEvent
@@ -29,6 +29,7 @@ from crm_contracts.profile import CustomerRegistered
 from crm_contracts.tiering import TierChanged
 from crm_contracts.topics import COMPLAINTS_CASES
 from crm_kit.auth import Principal, Role
+from crm_kit.context import consumer
 from crm_kit.errors import RuleBroken
 from crm_kit.fakes import FakeUnitOfWork
 from crm_kit.messaging import Incoming
@@ -216,9 +217,7 @@ async def test_a_complaint_before_its_customer_waits_and_is_routed_when_the_regi
         source="crm/profile",
         subject="C-NEW",
     )
-    handle = service.uow.consumer(
-        lambda repos_, items: customer_events.apply(service=service, repos=repos_, items=items)
-    )
+    handle = consumer(service, profile_events.apply_profile_events)
     await handle(None, [incoming(registered, sequence=None)])
     routed = repos.complaints.docs[case["id"]]
     assert routed["routing"] == "routed" and routed["handler"] == "S-CH1" and routed["owner"] == "S-RM2"
@@ -244,9 +243,7 @@ async def test_an_older_tier_decision_changes_nothing(fake):
             subject="C1",
         )
 
-    apply = service.uow.consumer(
-        lambda repos_, items: customer_events.apply(service=service, repos=repos_, items=items)
-    )
+    apply = consumer(service, tiering_events.apply_tiering_events)
     await apply(None, [incoming(tiered("vip"), sequence=5)])
     await apply(None, [incoming(tiered("key"), sequence=4)])  # a dead letter replayed late
     assert repos.customers.records["C1"]["tier"] == "vip" and repos.customers.records["C1"]["tiering_seq"] == 5
