@@ -9,7 +9,9 @@ from crm_contracts.profile import EVENTS
 from crm_contracts.topics import COREBANK_BALANCES, PROFILE_CUSTOMERS, TIERING_CUSTOMERS
 from crm_kit.http import create_http_app
 from crm_kit.runtime import Runtime, docs_settings
-from crm_profile.adapters.store import ProfileStore
+from crm_kit.unit_of_work import MongoUnitOfWork
+from crm_profile.adapters.repositories import binder
+from crm_profile.adapters.store import ProfileStore, SensitiveFields
 from crm_profile.entrypoints import http, subscribers
 from crm_profile.service.context import Profile
 from crm_profile.settings import ProfileSettings
@@ -21,18 +23,20 @@ relationships, consents and balances from core banking. Publishes on `crm.profil
 def build(settings: ProfileSettings | None = None) -> Profile:
     settings = settings or ProfileSettings()
     rt = Runtime(settings, topics=[PROFILE_CUSTOMERS, COREBANK_BALANCES, TIERING_CUSTOMERS])
-    p = Profile(rt=rt, store=ProfileStore(rt.mongo, rt.cipher))
-    rt.startup_hooks.append(p.store.ensure_indexes)
-    subscribers.register(p)
+    store = ProfileStore(rt.mongo)
+    bind = binder(store, rt.outbox)
+    service = Profile(rt=rt, uow=MongoUnitOfWork(rt.mongo, bind), sensitive=SensitiveFields(rt.cipher))
+    rt.startup_hooks.append(store.ensure_indexes)
+    subscribers.register(service, bind)
     # Documents what the outbox relay publishes (the relay itself publishes through the broker directly).
     rt.publishes(PROFILE_CUSTOMERS, EVENTS)
-    return p
+    return service
 
 
 def create_app(settings: ProfileSettings | None = None) -> FastAPI:
-    p = build(settings)
-    app = create_http_app(p.rt, title="Bank CRM — profile", description=DESCRIPTION, routers=[http.router])
-    app.state.profile = p
+    service = build(settings)
+    app = create_http_app(service.rt, title="Bank CRM — profile", description=DESCRIPTION, routers=[http.router])
+    app.state.profile = service
     return app
 
 

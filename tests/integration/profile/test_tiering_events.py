@@ -97,7 +97,7 @@ async def test_owner_assignment_moves_the_customer_and_older_or_repeated_ones_ch
         settle=1.0,
     )
     assert [e["type"] for e in events(records)] == ["crm.profile.customer.registered.v1"]
-    doc = await profile.app.state.profile.store.customers.find_one({"_id": cid})
+    doc = await profile.app.state.profile.uow.reading().customers.load(cid)
     assert doc["event_seq"] == 1
 
 

@@ -30,7 +30,7 @@ router = APIRouter(prefix="/v1", tags=["customers"])
 CustomerId = Annotated[str, Path(min_length=1, max_length=40)]
 
 
-P = Annotated[Profile, Depends(app_state("profile"))]
+Service = Annotated[Profile, Depends(app_state("profile"))]
 
 
 @router.post(
@@ -39,8 +39,10 @@ P = Annotated[Profile, Depends(app_state("profile"))]
     response_model=Created,
     responses={409: {"description": "ID document already registered; body names existing_id"}},
 )
-async def register(p: P, principal: Writer, body: Annotated[CustomerCreate, Body()], response: Response) -> Created:
-    created = await registration.register_customer(p=p, principal=principal, data=body)
+async def register(
+    service: Service, principal: Writer, body: Annotated[CustomerCreate, Body()], response: Response
+) -> Created:
+    created = await registration.register_customer(service=service, principal=principal, data=body)
     response.headers["Location"] = f"/v1/customers/{created.id}"
     response.headers["ETag"] = customers.etag(created.version)
     return created
@@ -48,16 +50,16 @@ async def register(p: P, principal: Writer, body: Annotated[CustomerCreate, Body
 
 @router.post("/customers/batch", response_model=BatchResult)
 @bulk_request
-async def register_batch(p: P, principal: Writer, body: CustomerBatch) -> dict[str, Any]:
+async def register_batch(service: Service, principal: Writer, body: CustomerBatch) -> dict[str, Any]:
     """Register up to 1,000 customers (imports). Each item is validated on its own: the answer says, in order,
     `created` (with id), `exists` (the ID document is already registered; its customer id) or `rejected` (errors).
     Sending the same batch again creates nothing new."""
-    return await registration.register_batch(p=p, principal=principal, customers=body.customers)
+    return await registration.register_batch(service=service, principal=principal, customers=body.customers)
 
 
 @router.get("/customers", response_model=CustomerPage)
 async def list_customers(
-    p: P,
+    service: Service,
     principal: Reader,
     branch: str | None = None,
     owner: str | None = None,
@@ -69,7 +71,7 @@ async def list_customers(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
     items, next_cursor = await customers.list_customers(
-        p=p,
+        service=service,
         principal=principal,
         branch=branch,
         owner=owner,
@@ -85,7 +87,7 @@ async def list_customers(
 
 @router.get("/customers/{customer_id}", response_model=CustomerRead)
 async def get_customer(
-    p: P,
+    service: Service,
     principal: Reader,
     customer_id: CustomerId,
     response: Response,
@@ -93,7 +95,7 @@ async def get_customer(
     purpose: Annotated[str | None, Query(max_length=200, description="why, required with reveal")] = None,
 ) -> dict[str, Any]:
     doc = await customers.get_customer(
-        p=p, principal=principal, customer_id=customer_id, reveal=reveal, purpose=purpose
+        service=service, principal=principal, customer_id=customer_id, reveal=reveal, purpose=purpose
     )
     response.headers["ETag"] = customers.etag(doc["version"])
     return doc
@@ -105,7 +107,7 @@ async def get_customer(
     responses={412: {"description": "stale If-Match"}, 428: {"description": "If-Match missing"}},
 )
 async def update_customer(
-    p: P,
+    service: Service,
     principal: Writer,
     customer_id: CustomerId,
     body: CustomerUpdate,
@@ -113,81 +115,87 @@ async def update_customer(
     if_match: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     doc = await customers.update_customer(
-        p=p, principal=principal, customer_id=customer_id, patch=body, if_match=if_match
+        service=service, principal=principal, customer_id=customer_id, patch=body, if_match=if_match
     )
     response.headers["ETag"] = customers.etag(doc["version"])
     return doc
 
 
 @router.get("/customers/{customer_id}/history")
-async def history(p: P, principal: Reader, customer_id: CustomerId) -> list[dict[str, Any]]:
-    return await customers.customer_history(p=p, principal=principal, customer_id=customer_id)
+async def history(service: Service, principal: Reader, customer_id: CustomerId) -> list[dict[str, Any]]:
+    return await customers.customer_history(service=service, principal=principal, customer_id=customer_id)
 
 
 @router.get("/customers/{customer_id}/balances")
 async def balance_history(
-    p: P, principal: Reader, customer_id: CustomerId, limit: Annotated[int, Query(ge=1, le=1000)] = 400
+    service: Service, principal: Reader, customer_id: CustomerId, limit: Annotated[int, Query(ge=1, le=1000)] = 400
 ) -> list[dict[str, Any]]:
-    return await customers.balance_history(p=p, principal=principal, customer_id=customer_id, limit=limit)
+    return await customers.balance_history(service=service, principal=principal, customer_id=customer_id, limit=limit)
 
 
 @router.put("/customers/{customer_id}/consents/{channel}")
 async def set_consent(
-    p: P, principal: Writer, customer_id: CustomerId, channel: ConsentChannel, body: ConsentUpdate
+    service: Service, principal: Writer, customer_id: CustomerId, channel: ConsentChannel, body: ConsentUpdate
 ) -> dict[str, Any]:
-    return await customers.set_consent(p=p, principal=principal, customer_id=customer_id, channel=channel, body=body)
+    return await customers.set_consent(
+        service=service, principal=principal, customer_id=customer_id, channel=channel, body=body
+    )
 
 
 @router.get("/customers/{customer_id}/relationships")
-async def list_relationships(p: P, principal: Reader, customer_id: CustomerId) -> list[dict[str, Any]]:
-    return await customers.list_relationships(p=p, principal=principal, customer_id=customer_id)
+async def list_relationships(service: Service, principal: Reader, customer_id: CustomerId) -> list[dict[str, Any]]:
+    return await customers.list_relationships(service=service, principal=principal, customer_id=customer_id)
 
 
 @router.post("/customers/{customer_id}/relationships", status_code=status.HTTP_201_CREATED)
 async def add_relationship(
-    p: P, principal: Writer, customer_id: CustomerId, body: RelationshipCreate
+    service: Service, principal: Writer, customer_id: CustomerId, body: RelationshipCreate
 ) -> dict[str, Any]:
-    return await customers.add_relationship(p=p, principal=principal, customer_id=customer_id, body=body)
+    return await customers.add_relationship(service=service, principal=principal, customer_id=customer_id, body=body)
 
 
 @router.delete("/customers/{customer_id}/relationships/{relationship_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def remove_relationship(
-    p: P, principal: Writer, customer_id: CustomerId, relationship_id: str, channel: SourceChannel = "service_process"
+    service: Service,
+    principal: Writer,
+    customer_id: CustomerId,
+    relationship_id: str,
+    channel: SourceChannel = "service_process",
 ) -> Response:
     await customers.remove_relationship(
-        p=p, principal=principal, customer_id=customer_id, relationship_id=relationship_id, channel=channel
+        service=service, principal=principal, customer_id=customer_id, relationship_id=relationship_id, channel=channel
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/customers/{customer_id}/merge", response_model=CustomerRead)
 async def merge(
-    p: P,
+    service: Service,
     customer_id: CustomerId,
     body: MergeRequest,
     principal: Annotated[
         Principal, Depends(require_roles(Role.BRANCH_MANAGER, Role.RM_SUPERVISOR, Role.HEAD_OFFICE, Role.ADMIN))
     ],
 ) -> dict[str, Any]:
-    return await customers.merge_customers(p=p, principal=principal, survivor_id=customer_id, body=body)
+    return await customers.merge_customers(service=service, principal=principal, survivor_id=customer_id, body=body)
 
 
 @router.post("/balances", response_model=BalanceResult, tags=["balances"])
 @bulk_request
 async def post_balances(
-    p: P,
+    service: Service,
     body: BalanceBatch,
     principal: Annotated[Principal, Depends(require_roles(Role.HEAD_OFFICE, Role.ADMIN))],  # noqa: ARG001 - authorisation only
 ) -> dict[str, Any]:
-    return await balances.post_balances(p=p, snapshots=body.snapshots)
+    return await balances.post_balances(service=service, snapshots=body.snapshots)
 
 
 @router.get("/audit", tags=["audit"])
 async def audit(
-    p: P,
+    service: Service,
     principal: Annotated[Principal, Depends(require_roles(Role.AUDITOR, Role.ADMIN))],  # noqa: ARG001 - authorisation only
     customer_id: str | None = None,
     staff_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[dict[str, Any]]:
-    return await customers.audit_log(p=p, customer_id=customer_id, staff_id=staff_id, limit=limit)
+    return await customers.audit_log(service=service, customer_id=customer_id, staff_id=staff_id, limit=limit)

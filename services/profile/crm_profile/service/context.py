@@ -8,7 +8,9 @@ from crm_contracts.envelope import EventData
 from crm_contracts.topics import PROFILE_CUSTOMERS
 from crm_kit.outbox import OutgoingMessage, in_sequence, outgoing_event
 from crm_kit.runtime import Runtime
-from crm_profile.adapters.store import ProfileStore
+from crm_kit.unit_of_work import UnitOfWork
+from crm_profile.adapters.repositories import ProfileRepositories
+from crm_profile.adapters.store import SensitiveFields
 from crm_profile.settings import ProfileSettings
 
 SOURCE = "crm/profile"
@@ -17,7 +19,8 @@ SOURCE = "crm/profile"
 @dataclass
 class Profile:
     rt: Runtime[ProfileSettings]
-    store: ProfileStore
+    uow: UnitOfWork[ProfileRepositories]
+    sensitive: SensitiveFields
 
     def event(
         self, data: EventData, *, customer_id: str, causationid: str | None = None, correlationid: str | None = None

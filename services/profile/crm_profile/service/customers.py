@@ -6,15 +6,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ASCENDING, ReturnDocument
-from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import DuplicateKeyError
 
 from crm_contracts.profile import AssetsChanged, ConsentChanged, CustomerMerged, CustomerUpdated
 from crm_kit.auth import Principal, Role
 from crm_kit.errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed, PreconditionRequired
 from crm_kit.outbox import OutgoingMessage
 from crm_kit.scope import CUSTOMERS
+from crm_profile.adapters.repositories import KeyTaken, ProfileRepositories
 from crm_profile.domain.bands import age_band, bank_day, birth_month_day, income_band, risk_facts
 from crm_profile.domain.customer import (
     CORE_LINK_FIELDS,
@@ -55,10 +53,8 @@ def _updated(doc: dict[str, Any] | None) -> dict[str, Any]:
     return doc
 
 
-async def _load(
-    p: Profile, principal: Principal, customer_id: str, session: AsyncClientSession | None = None
-) -> dict[str, Any]:
-    doc = await p.store.customers.find_one({"_id": customer_id}, session=session)
+async def _load(repos: ProfileRepositories, principal: Principal, customer_id: str) -> dict[str, Any]:
+    doc = await repos.customers.load(customer_id)
     # Out of scope is answered exactly like missing, so scope cannot be probed.
     if doc is None or not CUSTOMERS.allows(principal, doc):
         raise NotFound(f"customer {customer_id} not found")
@@ -68,10 +64,10 @@ async def _load(
 # --- read -----------------------------------------------------------------------------------------
 
 
-def view(p: Profile, doc: dict[str, Any], *, reveal: bool = False) -> dict[str, Any]:
+def view(service: Profile, doc: dict[str, Any], *, reveal: bool = False) -> dict[str, Any]:
     out = {k: v for k, v in doc.items() if k not in PUBLIC_EXCLUDE and k not in SENSITIVE_FIELDS and k != "_id"}
     out["id"] = doc["_id"]
-    out.update(p.store.open_sensitive(doc, reveal=reveal))
+    out.update(service.sensitive.open_sensitive(doc, reveal=reveal))
     if doc.get("aum"):
         out["aum"] = {
             "amount": doc["aum"]["amount"],
@@ -83,33 +79,30 @@ def view(p: Profile, doc: dict[str, Any], *, reveal: bool = False) -> dict[str, 
 
 
 async def get_customer(
-    *, p: Profile, principal: Principal, customer_id: str, reveal: bool = False, purpose: str | None = None
+    *, service: Profile, principal: Principal, customer_id: str, reveal: bool = False, purpose: str | None = None
 ) -> dict[str, Any]:
-    doc = await _load(p, principal, customer_id)
+    repos = service.uow.reading()
+    doc = await _load(repos, principal, customer_id)
     if reveal:
         if not principal.may_reveal:
             raise Forbidden(f"reveal: role {principal.role.value} may not see full sensitive values")
         if not purpose or not purpose.strip():
             raise Invalid("purpose: say why the full values are needed when reveal=true")
-        # Audited before the values leave the service: no audit row, no reveal.
-        await p.store.audit.insert_one(
-            {
-                "at": _now(),
-                "staff_id": principal.staff_id,
-                "role": principal.role.value,
-                "branch": principal.branch,
-                "action": "reveal",
-                "customer_id": customer_id,
-                "fields": list(SENSITIVE_FIELDS),
-                "purpose": purpose.strip(),
-            }
+        # Audited before the values leave the service: no audit row, no reveal. Written on its own, as
+        # reading needs no transaction.
+        await repos.audit.record(
+            staff_id=principal.staff_id,
+            role=principal.role.value,
+            action="reveal",
+            target=customer_id,
+            detail={"branch": principal.branch, "fields": list(SENSITIVE_FIELDS), "purpose": purpose.strip()},
         )
-    return view(p, doc, reveal=reveal)
+    return view(service, doc, reveal=reveal)
 
 
 async def list_customers(
     *,
-    p: Profile,
+    service: Profile,
     principal: Principal,
     branch: str | None = None,
     owner: str | None = None,
@@ -120,45 +113,40 @@ async def list_customers(
     cursor: str | None = None,
     limit: int = 50,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    query: dict[str, Any] = {}
-    scope = CUSTOMERS.query(principal)
-    for field, value in (("branch", branch), ("owner", owner), ("tier", tier)):
-        if value is not None:
-            query[field] = value
-    if tag is not None:
-        query["tags"] = tag
+    phone_hash = None
     if phone is not None:
         try:
-            query["lookup.phones"] = p.store.phone_lookup(validate_mobile(phone))
+            phone_hash = service.sensitive.phone_lookup(validate_mobile(phone))
         except ValueError as exc:
             raise Invalid(f"phone: {exc}") from exc
-    if not include_merged:
-        query["status"] = "active"
-    if cursor:
-        query["_id"] = {"$gt": cursor}
-    full = {"$and": [query, scope]} if scope else query
-    docs = await p.store.customers.find(full).sort("_id", ASCENDING).limit(limit + 1).to_list()
+    docs = await service.uow.reading().customers.page(
+        principal,
+        branch=branch,
+        owner=owner,
+        tier=tier,
+        tag=tag,
+        phone_hash=phone_hash,
+        include_merged=include_merged,
+        after=cursor,
+        limit=limit + 1,
+    )
     more = len(docs) > limit
     docs = docs[:limit]
-    return [view(p, d) for d in docs], (docs[-1]["_id"] if more else None)
+    return [view(service, doc) for doc in docs], (docs[-1]["_id"] if more else None)
 
 
-async def customer_history(*, p: Profile, principal: Principal, customer_id: str) -> list[dict[str, Any]]:
-    await _load(p, principal, customer_id)
-    rows = await p.store.history.find({"customer_id": customer_id}, {"_id": 0}).sort("at", ASCENDING).to_list()
-    return rows
+async def customer_history(*, service: Profile, principal: Principal, customer_id: str) -> list[dict[str, Any]]:
+    repos = service.uow.reading()
+    await _load(repos, principal, customer_id)
+    return await repos.history.of_customer(customer_id)
 
 
 async def balance_history(
-    *, p: Profile, principal: Principal, customer_id: str, limit: int = 400
+    *, service: Profile, principal: Principal, customer_id: str, limit: int = 400
 ) -> list[dict[str, Any]]:
-    await _load(p, principal, customer_id)
-    return (
-        await p.store.balances.find({"customer_id": customer_id}, {"_id": 0, "customer_id": 0})
-        .sort("as_of", -1)
-        .limit(limit)
-        .to_list()
-    )
+    repos = service.uow.reading()
+    await _load(repos, principal, customer_id)
+    return await repos.balances.latest_of(customer_id, limit=limit)
 
 
 def _must_be_active(doc: dict[str, Any]) -> None:
@@ -170,12 +158,12 @@ def _must_be_active(doc: dict[str, Any]) -> None:
 
 
 async def update_customer(
-    *, p: Profile, principal: Principal, customer_id: str, patch: CustomerUpdate, if_match: str | None
+    *, service: Profile, principal: Principal, customer_id: str, patch: CustomerUpdate, if_match: str | None
 ) -> dict[str, Any]:
     if not if_match:
         raise PreconditionRequired("If-Match: send the ETag of the version you read")
     requested = patch.changes()
-    current = await _load(p, principal, customer_id)
+    current = await _load(service.uow.reading(), principal, customer_id)
     wrong = fields_not_patchable(current["kind"], list(requested))
     if wrong:
         raise Invalid(f"{', '.join(wrong)}: cannot be changed on a {current['kind']} customer with PATCH")
@@ -183,8 +171,8 @@ async def update_customer(
         raise Forbidden("core_customer_no: only head office may link a record to a core-banking customer")
     check_segment(current["kind"], requested.get("segment"))
 
-    async def txn(s: AsyncClientSession) -> dict[str, Any]:
-        doc = await _load(p, principal, customer_id, session=s)
+    async def work(repos: ProfileRepositories) -> dict[str, Any]:
+        doc = await _load(repos, principal, customer_id)
         _must_be_active(doc)
         if if_match.strip() not in (etag(doc["version"]), "*"):
             raise PreconditionFailed(
@@ -192,13 +180,15 @@ async def update_customer(
                 current_etag=etag(doc["version"]),
             )
         plain_new = {k: storable(v) for k, v in requested.items()}
-        before = {k: (p.store.plain_sensitive(doc, k) if k in SENSITIVE_FIELDS else doc.get(k)) for k in plain_new}
+        before = {
+            k: (service.sensitive.plain_sensitive(doc, k) if k in SENSITIVE_FIELDS else doc.get(k)) for k in plain_new
+        }
         after = {k: (requested[k] if k in SENSITIVE_FIELDS else plain_new[k]) for k in plain_new}
         fields = changed_fields(before, after)
         if not fields:
             return doc
         sens = {k: requested[k] for k in fields if k in SENSITIVE_FIELDS}
-        sealed, lookup = p.store.seal(sens)
+        sealed, lookup = service.sensitive.seal(sens)
         update = {
             **{k: plain_new[k] for k in fields if k not in SENSITIVE_FIELDS},
             **sealed,
@@ -207,24 +197,15 @@ async def update_customer(
             "updated_by": principal.staff_id,
         }
         version = doc["version"] + 1
-        unset = {}
+        cleared: list[str] = []
         if "core_customer_no" in update and update["core_customer_no"] is None:
             update.pop("core_customer_no")
-            unset["core_customer_no"] = ""
+            cleared.append("core_customer_no")
         new_doc = _updated(
-            await p.store.customers.find_one_and_update(
-                {"_id": customer_id, "version": doc["version"]},
-                {
-                    "$set": {**update, "version": version},
-                    "$inc": {"event_seq": 1},
-                    **({"$unset": unset} if unset else {}),
-                },
-                session=s,
-                return_document=ReturnDocument.AFTER,
-            )
+            await repos.customers.save_patch(customer_id, version=doc["version"], changes=update, cleared=cleared)
         )
         changes = {k: {"from": before[k], "to": plain_new[k]} for k in fields if k not in SENSITIVE_FIELDS}
-        await p.store.history.insert_one(
+        await repos.history.add(
             history_row(
                 customer_id=customer_id,
                 version=version,
@@ -233,14 +214,12 @@ async def update_customer(
                 channel=patch.channel,
                 fields=fields,
                 changes=storable(changes),
-            ),
-            session=s,
+            )
         )
-        await p.rt.outbox.add(
-            s,
-            p.numbered(
+        await repos.outbox.add(
+            service.numbered(
                 [
-                    p.event(
+                    service.event(
                         CustomerUpdated(
                             customer_id=customer_id,
                             version=version,
@@ -259,15 +238,13 @@ async def update_customer(
         return new_doc
 
     try:
-        doc = await p.rt.mongo.transaction(txn)
-    except DuplicateKeyError as exc:
+        doc = await service.uow.run(work)
+    except KeyTaken as exc:
         # The only unique key PATCH can touch is the core-banking link.
-        other = await p.store.customers.find_one({"core_customer_no": requested.get("core_customer_no")}, {"_id": 1})
-        raise Conflict(
-            "core_customer_no: already linked to another customer", existing_id=other and other["_id"]
-        ) from exc
-    p.rt.outbox.notify()
-    return view(p, doc)
+        other = await service.uow.reading().customers.holder_of_core_no(requested.get("core_customer_no"))
+        raise Conflict("core_customer_no: already linked to another customer", existing_id=other) from exc
+    service.rt.outbox.notify()
+    return view(service, doc)
 
 
 def _changed_bands(requested: dict[str, Any], fields: list[str]) -> dict[str, Any]:
@@ -291,10 +268,10 @@ def _changed_bands(requested: dict[str, Any], fields: list[str]) -> dict[str, An
 
 
 async def set_consent(
-    *, p: Profile, principal: Principal, customer_id: str, channel: str, body: ConsentUpdate
+    *, service: Profile, principal: Principal, customer_id: str, channel: str, body: ConsentUpdate
 ) -> dict[str, Any]:
-    async def txn(s: AsyncClientSession) -> dict[str, Any]:
-        doc = await _load(p, principal, customer_id, session=s)
+    async def work(repos: ProfileRepositories) -> dict[str, Any]:
+        doc = await _load(repos, principal, customer_id)
         _must_be_active(doc)
         current = (doc.get("consents") or {}).get(channel)
         if current and current["granted"] == body.granted:
@@ -303,22 +280,11 @@ async def set_consent(
         entry = {"granted": body.granted, "changed_at": now, "source": body.source, "changed_by": principal.staff_id}
         version = doc["version"] + 1
         new_doc = _updated(
-            await p.store.customers.find_one_and_update(
-                {"_id": customer_id},
-                {
-                    "$set": {
-                        f"consents.{channel}": entry,
-                        "version": version,
-                        "updated_at": now,
-                        "updated_by": principal.staff_id,
-                    },
-                    "$inc": {"event_seq": 1},
-                },
-                session=s,
-                return_document=ReturnDocument.AFTER,
+            await repos.customers.save_consent(
+                customer_id, channel=channel, entry=entry, version=version, at=now, by=principal.staff_id
             )
         )
-        await p.store.history.insert_one(
+        await repos.history.add(
             history_row(
                 customer_id=customer_id,
                 version=version,
@@ -327,14 +293,12 @@ async def set_consent(
                 channel=body.source,
                 fields=[f"consents.{channel}"],
                 changes={f"consents.{channel}": {"from": current and current["granted"], "to": body.granted}},
-            ),
-            session=s,
+            )
         )
-        await p.rt.outbox.add(
-            s,
-            p.numbered(
+        await repos.outbox.add(
+            service.numbered(
                 [
-                    p.event(
+                    service.event(
                         ConsentChanged(
                             customer_id=customer_id,
                             channel=channel,
@@ -351,8 +315,8 @@ async def set_consent(
         )
         return new_doc
 
-    doc = await p.rt.mongo.transaction(txn)
-    p.rt.outbox.notify()
+    doc = await service.uow.run(work)
+    service.rt.outbox.notify()
     consents: dict[str, Any] = doc.get("consents", {})
     return consents
 
@@ -361,38 +325,38 @@ async def set_consent(
 
 
 async def add_relationship(
-    *, p: Profile, principal: Principal, customer_id: str, body: RelationshipCreate
+    *, service: Profile, principal: Principal, customer_id: str, body: RelationshipCreate
 ) -> dict[str, Any]:
-    async def txn(s: AsyncClientSession) -> dict[str, Any]:
-        doc = await _load(p, principal, customer_id, session=s)
+    async def work(repos: ProfileRepositories) -> dict[str, Any]:
+        doc = await _load(repos, principal, customer_id)
         _must_be_active(doc)
         # The other customer must be one the staff member may see; anything else reads as not found,
         # so links cannot be used to probe which customer ids exist.
         try:
-            other = await _load(p, principal, body.other_customer_id, session=s)
+            other = await _load(repos, principal, body.other_customer_id)
             _must_be_active(other)
         except (NotFound, Conflict):
             raise Invalid(f"other_customer_id: customer {body.other_customer_id} not found") from None
         check_relationship(
             body.kind, from_id=customer_id, to_id=other["_id"], from_kind=doc["kind"], to_kind=other["kind"]
         )
-        same_way = {"from_id": customer_id, "to_id": other["_id"], "kind": body.kind}
-        other_way = {"from_id": other["_id"], "to_id": customer_id, "kind": body.kind}
         # Family is one link whichever side records it; a referral has a direction.
-        dup = await p.store.relationships.find_one(
-            {"$or": [same_way, other_way]} if body.kind == "family" else same_way, session=s
+        dup = await repos.relationships.find_link(
+            customer_id, other["_id"], body.kind, either_way=body.kind == "family"
         )
         if dup:
             raise Conflict("relationship already recorded", existing_id=dup["_id"])
         rel = {
             "_id": f"R{ObjectId()}",
-            **same_way,
+            "from_id": customer_id,
+            "to_id": other["_id"],
+            "kind": body.kind,
             "role": body.role,
             "created_at": _now(),
             "created_by": principal.staff_id,
         }
-        await p.store.relationships.insert_one(rel, session=s)
-        await p.store.history.insert_one(
+        await repos.relationships.add(rel)
+        await repos.history.add(
             history_row(
                 customer_id=customer_id,
                 version=doc["version"],
@@ -408,12 +372,11 @@ async def add_relationship(
                         "role": body.role,
                     }
                 },
-            ),
-            session=s,
+            )
         )
         return rel
 
-    return _rel_view(await p.rt.mongo.transaction(txn), customer_id)
+    return _rel_view(await service.uow.run(work), customer_id)
 
 
 def _rel_view(rel: dict[str, Any], perspective: str) -> dict[str, Any]:
@@ -429,27 +392,22 @@ def _rel_view(rel: dict[str, Any], perspective: str) -> dict[str, Any]:
     }
 
 
-async def list_relationships(*, p: Profile, principal: Principal, customer_id: str) -> list[dict[str, Any]]:
-    await _load(p, principal, customer_id)
-    rels = (
-        await p.store.relationships.find({"$or": [{"from_id": customer_id}, {"to_id": customer_id}]})
-        .sort("created_at", ASCENDING)
-        .to_list()
-    )
-    return [_rel_view(r, customer_id) for r in rels]
+async def list_relationships(*, service: Profile, principal: Principal, customer_id: str) -> list[dict[str, Any]]:
+    repos = service.uow.reading()
+    await _load(repos, principal, customer_id)
+    rels = await repos.relationships.of_customer(customer_id)
+    return [_rel_view(rel, customer_id) for rel in rels]
 
 
 async def remove_relationship(
-    *, p: Profile, principal: Principal, customer_id: str, relationship_id: str, channel: str = "service_process"
+    *, service: Profile, principal: Principal, customer_id: str, relationship_id: str, channel: str = "service_process"
 ) -> None:
-    async def txn(s: AsyncClientSession) -> None:
-        doc = await _load(p, principal, customer_id, session=s)
-        rel = await p.store.relationships.find_one_and_delete(
-            {"_id": relationship_id, "$or": [{"from_id": customer_id}, {"to_id": customer_id}]}, session=s
-        )
+    async def work(repos: ProfileRepositories) -> None:
+        doc = await _load(repos, principal, customer_id)
+        rel = await repos.relationships.remove(relationship_id, customer_id=customer_id)
         if rel is None:
             raise NotFound(f"relationship {relationship_id} not found")
-        await p.store.history.insert_one(
+        await repos.history.add(
             history_row(
                 customer_id=customer_id,
                 version=doc["version"],
@@ -464,41 +422,28 @@ async def remove_relationship(
                         "other_customer_id": _rel_view(rel, customer_id)["other_customer_id"],
                     }
                 },
-            ),
-            session=s,
+            )
         )
 
-    await p.rt.mongo.transaction(txn)
+    await service.uow.run(work)
 
 
 # --- merge ------------------------------------------------------------------------------------------
 
 
-async def merge_customers(*, p: Profile, principal: Principal, survivor_id: str, body: MergeRequest) -> dict[str, Any]:
-    async def txn(s: AsyncClientSession) -> dict[str, Any]:
-        survivor = await _load(p, principal, survivor_id, session=s)
-        duplicate = await _load(p, principal, body.duplicate_id, session=s)
+async def merge_customers(
+    *, service: Profile, principal: Principal, survivor_id: str, body: MergeRequest
+) -> dict[str, Any]:
+    async def work(repos: ProfileRepositories) -> dict[str, Any]:
+        survivor = await _load(repos, principal, survivor_id)
+        duplicate = await _load(repos, principal, body.duplicate_id)
         check_merge(
             MergeParty(survivor["_id"], survivor["kind"], survivor["status"], survivor.get("core_customer_no")),
             MergeParty(duplicate["_id"], duplicate["kind"], duplicate["status"], duplicate.get("core_customer_no")),
         )
         now = _now()
         # The duplicate gives up its unique keys first, so the survivor can take them over.
-        await p.store.customers.update_one(
-            {"_id": duplicate["_id"]},
-            {
-                "$set": {
-                    "status": "merged",
-                    "merged_into": survivor["_id"],
-                    "updated_at": now,
-                    "updated_by": principal.staff_id,
-                    "lookup.merged_id": duplicate["lookup"].get("id"),
-                    "version": duplicate["version"] + 1,
-                },
-                "$unset": {"lookup.id": "", "core_customer_no": ""},
-            },
-            session=s,
-        )
+        await repos.customers.mark_merged(duplicate, survivor_id=survivor["_id"], at=now, by=principal.staff_id)
         taken: dict[str, Any] = {}
         events: list[OutgoingMessage] = []
         if duplicate.get("core_customer_no") and not survivor.get("core_customer_no"):
@@ -506,7 +451,7 @@ async def merge_customers(*, p: Profile, principal: Principal, survivor_id: str,
             if duplicate.get("aum"):
                 taken["aum"] = duplicate["aum"]
                 events.append(
-                    p.event(
+                    service.event(
                         AssetsChanged(
                             customer_id=survivor["_id"],
                             core_customer_no=duplicate["core_customer_no"],
@@ -520,19 +465,13 @@ async def merge_customers(*, p: Profile, principal: Principal, survivor_id: str,
                     )
                 )
             # The daily history moves with the core-banking link, re-keyed to the survivor.
-            rows = await p.store.balances.find({"customer_id": duplicate["_id"]}, session=s).to_list()
-            if rows:
-                await p.store.balances.insert_many(
-                    [{**r, "_id": f"{survivor['_id']}:{r['as_of']}", "customer_id": survivor["_id"]} for r in rows],
-                    session=s,
-                )
-                await p.store.balances.delete_many({"customer_id": duplicate["_id"]}, session=s)
+            await repos.balances.move(duplicate["_id"], survivor["_id"])
         consents = merged_consents(survivor.get("consents") or {}, duplicate.get("consents") or {})
         for channel, entry in consents.items():
             before = (survivor.get("consents") or {}).get(channel)
             if before is None or before["granted"] != entry["granted"]:
                 events.append(
-                    p.event(
+                    service.event(
                         ConsentChanged(
                             customer_id=survivor["_id"],
                             channel=channel,
@@ -548,7 +487,7 @@ async def merge_customers(*, p: Profile, principal: Principal, survivor_id: str,
         version = survivor["version"] + 1
         events.insert(
             0,
-            p.event(
+            service.event(
                 CustomerMerged(
                     survivor_id=survivor["_id"], merged_id=duplicate["_id"], merged_by=principal.staff_id, merged_at=now
                 ),
@@ -556,62 +495,46 @@ async def merge_customers(*, p: Profile, principal: Principal, survivor_id: str,
             ),
         )
         new_doc = _updated(
-            await p.store.customers.find_one_and_update(
-                {"_id": survivor["_id"]},
-                {
-                    "$set": {
-                        **taken,
-                        "consents": consents,
-                        "tags": tags,
-                        "version": version,
-                        "updated_at": now,
-                        "updated_by": principal.staff_id,
-                    },
-                    "$inc": {"event_seq": len(events)},
-                    "$addToSet": {"merged_ids": duplicate["_id"]},
+            await repos.customers.absorb(
+                survivor["_id"],
+                duplicate_id=duplicate["_id"],
+                changes={
+                    **taken,
+                    "consents": consents,
+                    "tags": tags,
+                    "version": version,
+                    "updated_at": now,
+                    "updated_by": principal.staff_id,
                 },
-                session=s,
-                return_document=ReturnDocument.AFTER,
+                events=len(events),
             )
         )
-        await p.store.relationships.update_many(
-            {"from_id": duplicate["_id"]}, {"$set": {"from_id": survivor["_id"]}}, session=s
-        )
-        await p.store.relationships.update_many(
-            {"to_id": duplicate["_id"]}, {"$set": {"to_id": survivor["_id"]}}, session=s
-        )
-        await p.store.relationships.delete_many({"from_id": survivor["_id"], "to_id": survivor["_id"]}, session=s)
-        for cid, v, action in (
+        await repos.relationships.repoint(duplicate["_id"], survivor["_id"])
+        for party_id, party_version, action in (
             (survivor["_id"], version, "merged_in"),
             (duplicate["_id"], duplicate["version"] + 1, "merged_away"),
         ):
-            await p.store.history.insert_one(
+            await repos.history.add(
                 history_row(
-                    customer_id=cid,
-                    version=v,
+                    customer_id=party_id,
+                    version=party_version,
                     action=action,
                     principal=principal,
                     channel="service_process",
                     fields=[*sorted(taken), "status"] if action == "merged_away" else sorted(taken),
                     changes={"survivor_id": survivor["_id"], "merged_id": duplicate["_id"]},
                     note=body.reason,
-                ),
-                session=s,
+                )
             )
-        await p.rt.outbox.add(s, p.numbered(events, event_seq_after=new_doc["event_seq"]))
+        await repos.outbox.add(service.numbered(events, event_seq_after=new_doc["event_seq"]))
         return new_doc
 
-    doc = await p.rt.mongo.transaction(txn)
-    p.rt.outbox.notify()
-    return view(p, doc)
+    doc = await service.uow.run(work)
+    service.rt.outbox.notify()
+    return view(service, doc)
 
 
 async def audit_log(
-    *, p: Profile, customer_id: str | None, staff_id: str | None, limit: int = 200
+    *, service: Profile, customer_id: str | None, staff_id: str | None, limit: int = 200
 ) -> list[dict[str, Any]]:
-    q: dict[str, Any] = {}
-    if customer_id:
-        q["customer_id"] = customer_id
-    if staff_id:
-        q["staff_id"] = staff_id
-    return await p.store.audit.find(q, {"_id": 0}).sort("at", -1).limit(limit).to_list()
+    return await service.uow.reading().audit.newest(customer_id=customer_id, staff_id=staff_id, limit=limit)

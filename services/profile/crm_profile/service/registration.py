@@ -12,13 +12,12 @@ from typing import Any
 
 from bson import ObjectId
 from pydantic import TypeAdapter, ValidationError
-from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from crm_contracts.profile import ConsentChanged, CustomerRegistered
 from crm_kit.auth import ALL_SCOPE, Principal
 from crm_kit.errors import Conflict, Forbidden
 from crm_kit.outbox import OutgoingMessage
+from crm_profile.adapters.repositories import KeyTaken, ProfileRepositories
 from crm_profile.domain.bands import age_band, bank_day, birth_month_day, income_band, risk_facts
 from crm_profile.domain.customer import SENSITIVE_FIELDS
 from crm_profile.schemas import CorporateCreate, Created, CustomerCreate, IndividualCreate, problems
@@ -45,12 +44,12 @@ class Outcome:
 
 
 def _new_customer(
-    p: Profile, principal: Principal, data: IndividualCreate | CorporateCreate, now: datetime
+    service: Profile, principal: Principal, data: IndividualCreate | CorporateCreate, now: datetime
 ) -> tuple[dict[str, Any], dict[str, Any], list[OutgoingMessage]]:
     customer_id = f"C{ObjectId()}"
     raw = data.model_dump(mode="python", exclude={"consents", "channel", "owner"})
     sensitive = {k: raw.pop(k) for k in SENSITIVE_FIELDS if k in raw}
-    sealed, lookup = p.store.seal(sensitive)
+    sealed, lookup = service.sensitive.seal(sensitive)
     owner = data.owner or principal.staff_id
     doc: dict[str, Any] = {
         "_id": customer_id,
@@ -62,8 +61,8 @@ def _new_customer(
         "tier": None,
         "aum": None,
         "consents": {
-            ch: {"granted": granted, "changed_at": now, "source": data.channel, "changed_by": principal.staff_id}
-            for ch, granted in data.consents.items()
+            channel: {"granted": granted, "changed_at": now, "source": data.channel, "changed_by": principal.staff_id}
+            for channel, granted in data.consents.items()
         },
         "version": 1,
         "created_at": now,
@@ -82,7 +81,7 @@ def _new_customer(
         fields=sorted(k for k in data.model_fields_set if k != "channel"),
     )
     events = [
-        p.event(
+        service.event(
             CustomerRegistered(
                 customer_id=customer_id,
                 kind=data.kind,
@@ -98,22 +97,22 @@ def _new_customer(
             customer_id=customer_id,
         ),
         *(
-            p.event(
+            service.event(
                 ConsentChanged(
                     customer_id=customer_id,
-                    channel=ch,
-                    granted=g,
+                    channel=channel,
+                    granted=granted,
                     changed_at=now,
                     source=data.channel,
                     changed_by=principal.staff_id,
                 ),
                 customer_id=customer_id,
             )
-            for ch, g in data.consents.items()
+            for channel, granted in data.consents.items()
         ),
     ]
     doc["event_seq"] = len(events)
-    return doc, history, p.numbered(events, event_seq_after=len(events))
+    return doc, history, service.numbered(events, event_seq_after=len(events))
 
 
 def _bands(data: IndividualCreate | CorporateCreate, now: datetime) -> dict[str, Any]:
@@ -137,30 +136,23 @@ def _outside_own_branch(principal: Principal, data: IndividualCreate | Corporate
     return None
 
 
-async def _known(p: Profile, id_hashes: list[str], core_nos: list[str]) -> tuple[dict[str, str], set[str]]:
+async def _known(
+    repos: ProfileRepositories, id_hashes: list[str], core_nos: list[str]
+) -> tuple[dict[str, str], set[str]]:
     """Customers already holding these ID documents (hash → id, a merged record answers with its
     survivor) and the core-banking numbers already taken."""
     known: dict[str, str] = {}
     if id_hashes:
         # Two equality look-ups rather than one $or, so each uses its own index.
-        for doc in await p.store.customers.find(
-            {"lookup.merged_id": {"$in": id_hashes}}, {"lookup.merged_id": 1, "merged_into": 1}
-        ).to_list():
-            known[doc["lookup"]["merged_id"]] = doc["merged_into"]
-        for doc in await p.store.customers.find({"lookup.id": {"$in": id_hashes}}, {"lookup.id": 1}).to_list():
-            known[doc["lookup"]["id"]] = doc["_id"]
+        known.update(await repos.customers.survivors_of_merged_ids(id_hashes))
+        known.update(await repos.customers.holders_of_ids(id_hashes))
     taken: set[str] = set()
     if core_nos:
-        taken = {
-            d["core_customer_no"]
-            for d in await p.store.customers.find(
-                {"core_customer_no": {"$in": core_nos}}, {"core_customer_no": 1}
-            ).to_list()
-        }
+        taken = await repos.customers.core_nos_taken(core_nos)
     return known, taken
 
 
-async def register_many(*, p: Profile, principal: Principal, items: list[Any]) -> list[Outcome]:
+async def register_many(*, service: Profile, principal: Principal, items: list[Any]) -> list[Outcome]:
     """Register validated models or raw dicts; one outcome per item, in order. Within one batch the
     first row of an ID document registers it and later rows answer `exists` with that id."""
     outcomes: list[Outcome | None] = [None] * len(items)
@@ -174,11 +166,13 @@ async def register_many(*, p: Profile, principal: Principal, items: list[Any]) -
         if problem := _outside_own_branch(principal, data):
             outcomes[i] = Outcome("rejected", errors=[{"field": "branch", "problem": problem}])
             continue
-        valid.append((i, data, p.store.id_lookup(data.id_document.type, data.id_document.number)))
+        valid.append((i, data, service.sensitive.id_lookup(data.id_document.type, data.id_document.number)))
 
     for _attempt in range(2):  # a second pass only when a concurrent writer took an ID first
         known, taken = await _known(
-            p, [h for _, _, h in valid], [d.core_customer_no for _, d, _ in valid if d.core_customer_no]
+            service.uow.reading(),
+            [id_hash for _, _, id_hash in valid],
+            [d.core_customer_no for _, d, _ in valid if d.core_customer_no],
         )
         now = datetime.now(UTC)
         docs, histories, events = [], [], []
@@ -193,7 +187,7 @@ async def register_many(*, p: Profile, principal: Principal, items: list[Any]) -
                     "rejected", errors=[{"field": "core_customer_no", "problem": "already linked to another customer"}]
                 )
                 continue
-            doc, history, evs = _new_customer(p, principal, data, now)
+            doc, history, evs = _new_customer(service, principal, data, now)
             docs.append(doc)
             histories.append(history)
             events += evs
@@ -205,16 +199,16 @@ async def register_many(*, p: Profile, principal: Principal, items: list[Any]) -
             break
 
         # Run within this iteration, so the loop's current chunk is the one written.
-        async def txn(s: AsyncClientSession) -> None:
-            await p.store.customers.insert_many(docs, ordered=True, session=s)  # noqa: B023 - this iteration's
-            await p.store.history.insert_many(histories, ordered=True, session=s)  # noqa: B023 - this iteration's
-            await p.rt.outbox.add(s, events)  # noqa: B023 - this iteration's
+        async def work(repos: ProfileRepositories) -> None:
+            await repos.customers.add_many(docs)  # noqa: B023 - this iteration's
+            await repos.history.add_many(histories)  # noqa: B023 - this iteration's
+            await repos.outbox.add(events)  # noqa: B023 - this iteration's
 
         try:
-            await p.rt.mongo.transaction(txn)
-            p.rt.outbox.notify()
+            await service.uow.run(work)
+            service.rt.outbox.notify()
             break
-        except (DuplicateKeyError, BulkWriteError):
+        except KeyTaken:
             # Someone registered one of these between the look-up and the insert: look again.
             continue
     else:
@@ -222,10 +216,12 @@ async def register_many(*, p: Profile, principal: Principal, items: list[Any]) -
     return [o for o in outcomes if o is not None]
 
 
-async def register_customer(*, p: Profile, principal: Principal, data: IndividualCreate | CorporateCreate) -> Created:
+async def register_customer(
+    *, service: Profile, principal: Principal, data: IndividualCreate | CorporateCreate
+) -> Created:
     if problem := _outside_own_branch(principal, data):
         raise Forbidden(f"branch: {problem}")
-    [outcome] = await register_many(p=p, principal=principal, items=[data])
+    [outcome] = await register_many(service=service, principal=principal, items=[data])
     if outcome.status == "exists":
         raise Conflict(EXISTS, existing_id=outcome.id)
     if outcome.status == "rejected":
@@ -234,6 +230,6 @@ async def register_customer(*, p: Profile, principal: Principal, data: Individua
     return Created(id=outcome.id or "", version=1)
 
 
-async def register_batch(*, p: Profile, principal: Principal, customers: list[dict[str, Any]]) -> dict[str, Any]:
-    outcomes = await register_many(p=p, principal=principal, items=customers)
+async def register_batch(*, service: Profile, principal: Principal, customers: list[dict[str, Any]]) -> dict[str, Any]:
+    outcomes = await register_many(service=service, principal=principal, items=customers)
     return {"results": [o.as_dict(i) for i, o in enumerate(outcomes)]}
