@@ -1,0 +1,382 @@
+"""The profile's application functions (the ones the HTTP routes and the consumers call) on in-memory repositories:
+what they save, which events they publish, what they audit and refuse, that a refused or failed unit of work leaves
+nothing behind, and that a unit of work run again after a conflict has the same effect once."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crm_contracts.corebank import BalanceSnapshot
+from crm_contracts.topics import COREBANK_BALANCES, PROFILE_CUSTOMERS, TIERING_CUSTOMERS
+from crm_kit.auth import Principal, Role
+from crm_kit.errors import PreconditionFailed, PreconditionRequired, RuleBroken
+from crm_kit.fakes import FakeUnitOfWork
+from crm_kit.runtime import Runtime, docs_settings
+from crm_profile.adapters.repositories import ProfileRepositories
+from crm_profile.adapters.store import SensitiveFields
+from crm_profile.schemas import ConsentUpdate, CustomerUpdate, MergeRequest, RelationshipCreate
+from crm_profile.service import balances, customers, registration
+from crm_profile.service.context import Profile
+from crm_profile.settings import ProfileSettings
+
+
+def _load_fakes() -> Any:
+    """tests/unit/profile/fakes.py under a name of its own: every service's unit tests have a `fakes` module, and
+    test directories are not packages, so a plain `import fakes` would get whichever was imported first."""
+    spec = importlib.util.spec_from_file_location("profile_unit_fakes", Path(__file__).with_name("fakes.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+fakes = _load_fakes()
+
+REGISTERED = "crm.profile.customer.registered.v1"
+UPDATED = "crm.profile.customer.updated.v1"
+ASSETS = "crm.profile.customer.assets-changed.v1"
+CONSENT = "crm.profile.customer.consent-changed.v1"
+MERGED = "crm.profile.customer.merged.v1"
+
+RM = Principal("S-RM1", Role.RELATIONSHIP_MANAGER, "BR001")
+OTHER_RM = Principal("S-RM2", Role.RELATIONSHIP_MANAGER, "BR001")
+MANAGER = Principal("S-BM1", Role.BRANCH_MANAGER, "BR001")
+HEAD_OFFICE = Principal("S-HO1", Role.HEAD_OFFICE, None)
+
+
+@pytest.fixture
+def uow() -> FakeUnitOfWork[ProfileRepositories]:
+    return FakeUnitOfWork(fakes.fake_repositories())
+
+
+@pytest.fixture
+def service(uow: FakeUnitOfWork[ProfileRepositories]) -> Profile:
+    # A Runtime builds its database client and broker without connecting to either; nothing here reaches them.
+    rt = Runtime(docs_settings(ProfileSettings), topics=[PROFILE_CUSTOMERS, COREBANK_BALANCES, TIERING_CUSTOMERS])
+    return Profile(rt=rt, uow=uow, sensitive=SensitiveFields(rt.cipher))
+
+
+async def _register(service: Profile, data: dict[str, Any], principal: Principal = RM) -> str:
+    [outcome] = (await registration.register_batch(service=service, principal=principal, customers=[data]))["results"]
+    assert outcome["status"] == "created", outcome
+    return str(outcome["id"])
+
+
+def _snapshot(core_no: str, day: str, aum: str) -> BalanceSnapshot:
+    return BalanceSnapshot(core_customer_no=core_no, as_of=date.fromisoformat(day), aum=Decimal(aum))
+
+
+async def test_registering_seals_the_id_document_and_publishes_registered_then_consents(service, uow, people):
+    data = people(consents={"sms": True, "email": False})
+    cid = await _register(service, data)
+
+    repos = uow.repositories
+    doc = repos.customers.docs[cid]
+    assert doc["id_document"]["number"] != data["id_document"]["number"]  # only ciphertext is stored
+    assert doc["lookup"]["id"] == service.sensitive.id_lookup("resident_id", data["id_document"]["number"])
+    assert (doc["version"], doc["event_seq"], doc["owner"], doc["status"]) == (1, 3, "S-RM1", "active")
+    assert repos.outbox.types() == [REGISTERED, CONSENT, CONSENT]
+    assert [m.key_seq for m in repos.outbox.messages] == [1, 2, 3]
+    assert {m.key for m in repos.outbox.messages} == {cid}
+    assert repos.history.actions(cid) == ["registered"]
+    shown = await customers.get_customer(service=service, principal=RM, customer_id=cid)
+    assert shown["id_document"]["number"] != data["id_document"]["number"]  # masked
+    assert shown["id_document"]["number"][-4:] == data["id_document"]["number"][-4:]
+
+
+async def test_the_same_id_document_registers_once(service, uow, people):
+    data = people()
+    cid = await _register(service, data)
+    published = len(uow.repositories.outbox.messages)
+
+    with pytest.raises(RuleBroken) as refused:
+        await registration.register_customer(
+            service=service, principal=RM, data=registration.CUSTOMER.validate_python({**data, "name": "其他"})
+        )
+    assert refused.value.kind == "conflict" and refused.value.extra["existing_id"] == cid
+    again = await registration.register_batch(service=service, principal=RM, customers=[data, {"kind": "individual"}])
+    assert [(r["status"], r.get("id")) for r in again["results"]] == [("exists", cid), ("rejected", None)]
+    assert list(uow.repositories.customers.docs) == [cid]
+    assert len(uow.repositories.outbox.messages) == published
+
+
+async def test_registration_outside_own_branch_is_forbidden(service, uow, people):
+    with pytest.raises(RuleBroken) as refused:
+        await registration.register_customer(
+            service=service, principal=RM, data=registration.CUSTOMER.validate_python(people(branch="BR002"))
+        )
+    assert refused.value.kind == "forbidden"
+    assert uow.repositories.customers.docs == {} and uow.commits == 0
+
+
+async def test_a_patch_takes_the_next_version_records_history_and_one_event_even_when_rerun(service, uow, people):
+    cid = await _register(service, people())
+    uow.repositories.outbox.messages.clear()
+    uow.retry_once = True  # the transaction conflicts once after the work ran, and runs again
+
+    shown = await customers.update_customer(
+        service=service,
+        principal=RM,
+        customer_id=cid,
+        patch=CustomerUpdate(channel="terminal", tags=["vip-candidate"], phones=["13800138000"]),
+        if_match='"v1"',
+    )
+
+    repos = uow.repositories
+    doc = repos.customers.docs[cid]
+    assert shown["version"] == 2 and doc["version"] == 2 and doc["event_seq"] == 2
+    assert doc["tags"] == ["vip-candidate"]
+    assert doc["lookup"]["phones"] == [service.sensitive.phone_lookup("13800138000")]
+    assert repos.outbox.types() == [UPDATED]
+    assert repos.outbox.messages[0].key_seq == 2
+    assert repos.history.actions(cid) == ["registered", "updated"]
+    [row] = [row for row in repos.history.rows if row["action"] == "updated"]
+    assert sorted(row["fields"]) == ["phones", "tags"]
+    assert "phones" not in row["changes"] and row["changes"]["tags"] == {"from": [], "to": ["vip-candidate"]}
+    assert uow.commits == 2  # the registration and the patch, the patch once despite its rerun
+
+
+async def test_a_stale_or_missing_if_match_changes_nothing(service, uow, people):
+    cid = await _register(service, people())
+    before = uow.repositories.customers.docs[cid]
+    patch = CustomerUpdate(channel="terminal", tags=["x"])
+
+    with pytest.raises(PreconditionRequired):
+        await customers.update_customer(service=service, principal=RM, customer_id=cid, patch=patch, if_match=None)
+    await customers.update_customer(service=service, principal=RM, customer_id=cid, patch=patch, if_match='"v1"')
+    with pytest.raises(PreconditionFailed) as stale:
+        await customers.update_customer(
+            service=service,
+            principal=RM,
+            customer_id=cid,
+            patch=CustomerUpdate(channel="terminal", tags=["y"]),
+            if_match='"v1"',
+        )
+
+    assert stale.value.extra["current_etag"] == '"v2"'
+    assert uow.rollbacks == 1
+    doc = uow.repositories.customers.docs[cid]
+    assert doc["tags"] == ["x"] and doc["version"] == before["version"] + 1
+    assert uow.repositories.outbox.types().count(UPDATED) == 1
+
+
+async def test_linking_a_core_number_held_by_another_customer_is_a_conflict_naming_it(service, uow, people):
+    first = await _register(service, people())
+    second = await _register(service, people())
+    held = uow.repositories.customers.docs[first]["core_customer_no"]
+    published = list(uow.repositories.outbox.types())
+
+    with pytest.raises(RuleBroken) as refused:
+        await customers.update_customer(
+            service=service,
+            principal=HEAD_OFFICE,
+            customer_id=second,
+            patch=CustomerUpdate(channel="terminal", core_customer_no=held),
+            if_match="*",
+        )
+    assert refused.value.kind == "conflict" and refused.value.extra["existing_id"] == first
+    assert uow.repositories.customers.docs[second]["version"] == 1
+    assert uow.repositories.history.actions(second) == ["registered"]
+    assert uow.repositories.outbox.types() == published
+    # A relationship manager may not link at all.
+    with pytest.raises(RuleBroken) as forbidden:
+        await customers.update_customer(
+            service=service,
+            principal=RM,
+            customer_id=second,
+            patch=CustomerUpdate(channel="terminal", core_customer_no="CB000"),
+            if_match="*",
+        )
+    assert forbidden.value.kind == "forbidden"
+
+
+async def test_reveal_is_audited_and_out_of_scope_reads_as_missing(service, uow, people):
+    data = people()
+    cid = await _register(service, data)
+
+    with pytest.raises(RuleBroken) as no_purpose:
+        await customers.get_customer(service=service, principal=MANAGER, customer_id=cid, reveal=True, purpose=" ")
+    assert no_purpose.value.kind == "invalid"
+    with pytest.raises(RuleBroken) as not_yours:
+        await customers.get_customer(service=service, principal=OTHER_RM, customer_id=cid)
+    assert not_yours.value.kind == "not_found"
+    assert uow.repositories.audit.rows == []
+
+    shown = await customers.get_customer(
+        service=service, principal=MANAGER, customer_id=cid, reveal=True, purpose=" identity check "
+    )
+    assert shown["revealed"] and shown["id_document"]["number"] == data["id_document"]["number"]
+    assert uow.repositories.audit.rows == [
+        {
+            "staff_id": "S-BM1",
+            "role": "branch_manager",
+            "action": "reveal",
+            "target": cid,
+            "detail": {
+                "branch": "BR001",
+                "fields": ["id_document", "phones", "email", "address", "birthday"],
+                "purpose": "identity check",
+            },
+        }
+    ]
+    [row] = await customers.audit_log(service=service, customer_id=cid, staff_id=None)
+    assert row["action"] == "reveal"
+
+
+async def test_a_consent_change_publishes_once_and_repeating_it_publishes_nothing(service, uow, people):
+    cid = await _register(service, people())
+    uow.repositories.outbox.messages.clear()
+    body = ConsentUpdate(granted=True, source="terminal")
+
+    consents = await customers.set_consent(service=service, principal=RM, customer_id=cid, channel="sms", body=body)
+    again = await customers.set_consent(service=service, principal=RM, customer_id=cid, channel="sms", body=body)
+
+    assert consents["sms"]["granted"] is True and again == consents
+    assert uow.repositories.outbox.types() == [CONSENT]
+    assert uow.repositories.outbox.messages[0].key_seq == 2
+    assert uow.repositories.history.actions(cid) == ["registered", "consent"]
+    assert uow.repositories.customers.docs[cid]["version"] == 2
+
+
+async def test_a_family_link_is_one_link_whichever_side_records_it(service, uow, people):
+    first = await _register(service, people())
+    second = await _register(service, people())
+    body = RelationshipCreate(kind="family", other_customer_id=second, role="spouse")
+
+    link = await customers.add_relationship(service=service, principal=RM, customer_id=first, body=body)
+    with pytest.raises(RuleBroken) as duplicate:
+        await customers.add_relationship(
+            service=service,
+            principal=RM,
+            customer_id=second,
+            body=RelationshipCreate(kind="family", other_customer_id=first),
+        )
+    with pytest.raises(RuleBroken) as itself:
+        await customers.add_relationship(
+            service=service,
+            principal=RM,
+            customer_id=first,
+            body=RelationshipCreate(kind="family", other_customer_id=first),
+        )
+
+    assert duplicate.value.kind == "conflict" and duplicate.value.extra["existing_id"] == link["id"]
+    assert itself.value.kind == "invalid"
+    assert list(uow.repositories.relationships.links) == [link["id"]]
+    seen_from_second = await customers.list_relationships(service=service, principal=RM, customer_id=second)
+    assert [(r["direction"], r["other_customer_id"]) for r in seen_from_second] == [("incoming", first)]
+    await customers.remove_relationship(service=service, principal=RM, customer_id=second, relationship_id=link["id"])
+    assert uow.repositories.relationships.links == {}
+    assert uow.repositories.history.actions(first) == ["registered", "relationship_added"]
+    assert uow.repositories.history.actions(second) == ["registered", "relationship_removed"]
+
+
+async def test_balances_apply_known_customers_reject_the_rest_and_a_rerun_publishes_once(service, uow, people):
+    cid = await _register(service, people(core_customer_no="CB100"))
+    uow.repositories.outbox.messages.clear()
+    uow.retry_once = True
+
+    result = await balances.post_balances(
+        service=service,
+        snapshots=[
+            _snapshot("CB100", "2026-11-02", "1200.00"),
+            _snapshot("CB999", "2026-11-02", "10.00"),
+            _snapshot("CB100", "2026-11-01", "1000.00"),
+        ],
+    )
+
+    assert result["accepted"] == 2
+    assert result["rejected"] == [
+        {"index": 1, "core_customer_no": "CB999", "reason": "core_customer_no: unknown core banking customer CB999"}
+    ]
+    repos = uow.repositories
+    doc = repos.customers.docs[cid]
+    assert doc["aum"]["amount"] == Decimal("1200.00") and doc["aum"]["as_of"] == "2026-11-02"
+    assert doc["event_seq"] == 3  # registered, then one assets-changed per day
+    assert repos.outbox.types() == [ASSETS, ASSETS]
+    assert [m.key_seq for m in repos.outbox.messages] == [2, 3]
+    days = await customers.balance_history(service=service, principal=RM, customer_id=cid)
+    assert [(d["as_of"], d["aum"]) for d in days] == [
+        ("2026-11-02", Decimal("1200.00")),
+        ("2026-11-01", Decimal("1000.00")),
+    ]
+
+    # The same feed again moves nothing and publishes nothing.
+    await balances.post_balances(service=service, snapshots=[_snapshot("CB100", "2026-11-02", "1200.00")])
+    assert repos.outbox.types() == [ASSETS, ASSETS] and repos.customers.docs[cid]["event_seq"] == 3
+
+
+async def test_a_merge_hands_link_balances_consents_and_links_to_the_survivor(service, uow, people):
+    survivor = await _register(service, people(core_customer_no=None, consents={"sms": False}))
+    duplicate_data = people(core_customer_no="CB200", consents={"sms": True}, tags=["x"])
+    duplicate = await _register(service, duplicate_data)
+    third = await _register(service, people())
+    await balances.post_balances(service=service, snapshots=[_snapshot("CB200", "2026-11-02", "500.00")])
+    await customers.add_relationship(
+        service=service,
+        principal=RM,
+        customer_id=duplicate,
+        body=RelationshipCreate(kind="family", other_customer_id=third),
+    )
+    await customers.add_relationship(
+        service=service,
+        principal=RM,
+        customer_id=duplicate,
+        body=RelationshipCreate(kind="family", other_customer_id=survivor),
+    )
+    uow.repositories.outbox.messages.clear()
+    uow.retry_once = True
+
+    shown = await customers.merge_customers(
+        service=service,
+        principal=MANAGER,
+        survivor_id=survivor,
+        body=MergeRequest(duplicate_id=duplicate, reason="same person"),
+    )
+
+    repos = uow.repositories
+    kept, gone = repos.customers.docs[survivor], repos.customers.docs[duplicate]
+    assert (gone["status"], gone["merged_into"], "core_customer_no" in gone, "id" in gone["lookup"]) == (
+        "merged",
+        survivor,
+        False,
+        False,
+    )
+    assert kept["core_customer_no"] == "CB200" and kept["aum"]["amount"] == Decimal("500.00")
+    assert kept["merged_ids"] == [duplicate] and kept["tags"] == ["x"] and shown["version"] == 2
+    assert repos.outbox.types() == [MERGED, ASSETS, CONSENT]
+    assert [m.key_seq for m in repos.outbox.messages] == [
+        kept["event_seq"] - 2,
+        kept["event_seq"] - 1,
+        kept["event_seq"],
+    ]
+    assert {m.key for m in repos.outbox.messages} == {survivor}
+    assert [d["_id"] for d in repos.balances.days.values()] == [f"{survivor}:2026-11-02"]
+    # The link to the third customer moved; the one between the two merged records went with them.
+    assert [(link["from_id"], link["to_id"]) for link in repos.relationships.links.values()] == [(survivor, third)]
+    assert repos.history.actions(survivor)[-1] == "merged_in" and repos.history.actions(duplicate)[-1] == "merged_away"
+    # Registering the duplicate's ID document again answers with the survivor.
+    again = await registration.register_batch(service=service, principal=RM, customers=[duplicate_data])
+    assert again["results"] == [{"index": 0, "status": "exists", "id": survivor}]
+
+
+async def test_customers_are_listed_within_scope_page_by_page(service, uow, people):
+    mine = sorted([await _register(service, people()) for _ in range(3)])
+    theirs = await _register(service, people(owner="S-RM2"))
+
+    first, cursor = await customers.list_customers(service=service, principal=RM, limit=2)
+    rest, end = await customers.list_customers(service=service, principal=RM, cursor=cursor, limit=2)
+    branch, _ = await customers.list_customers(service=service, principal=MANAGER, limit=50)
+
+    assert [c["id"] for c in first + rest] == mine and end is None
+    assert sorted(c["id"] for c in branch) == sorted([*mine, theirs])
+    with pytest.raises(RuleBroken) as bad_phone:
+        await customers.list_customers(service=service, principal=RM, phone="12")
+    assert bad_phone.value.kind == "invalid"
