@@ -106,7 +106,7 @@ async def _settled(p_app, t_app, ids: list[str], latest: date) -> bool:
 
 async def _look(p_app, t_app, ids: list[str], latest: date) -> bool:
     p, t = p_app.state.profile, t_app.state.tiering
-    profile_docs = {d["_id"]: d for d in await p.uow.reading().customers.load_many(ids)}
+    profile_docs = {c.id: c.record for c in await p.uow.reading().customers.load_many(ids)}
     tiering_docs = {d["_id"]: d for d in await t.store.customers.find({"_id": {"$in": ids}}).to_list()}
     if len(tiering_docs) != len(ids):
         return False

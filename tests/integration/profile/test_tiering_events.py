@@ -97,8 +97,8 @@ async def test_owner_assignment_moves_the_customer_and_older_or_repeated_ones_ch
         settle=1.0,
     )
     assert [e["type"] for e in events(records)] == ["crm.profile.customer.registered.v1"]
-    doc = await profile.app.state.profile.uow.reading().customers.load(cid)
-    assert doc["event_seq"] == 1
+    customer = await profile.app.state.profile.uow.reading().customers.load(cid)
+    assert customer.event_seq == 1
 
 
 async def test_unknown_customers_go_to_dead_letters_and_other_tiering_events_are_ignored(profile, people, rm, stack):

@@ -15,7 +15,15 @@ from typing import Any
 from crm_kit.auth import Principal
 from crm_kit.fakes import ListAudit, ListOutbox
 from crm_kit.scope import CUSTOMERS
-from crm_profile.adapters.repositories import POSITION_FIELDS, TIERING_FIELDS, KeyTaken, ProfileRepositories
+from crm_profile.adapters.repositories import (
+    POSITION_FIELDS,
+    TIERING_FIELDS,
+    KeyTaken,
+    ProfileRepositories,
+    customer_of,
+    feed_changes,
+)
+from crm_profile.domain.customer import Customer
 
 Doc = dict[str, Any]
 
@@ -65,12 +73,12 @@ class FakeCustomers:
         self.docs[doc["_id"]] = doc
         return copy.deepcopy(doc)
 
-    async def load(self, customer_id: str) -> Doc | None:
+    async def load(self, customer_id: str) -> Customer | None:
         doc = self.docs.get(customer_id)
-        return copy.deepcopy(doc) if doc is not None else None
+        return customer_of(copy.deepcopy(doc)) if doc is not None else None
 
-    async def load_many(self, customer_ids: Sequence[str]) -> list[Doc]:
-        return [copy.deepcopy(self.docs[cid]) for cid in customer_ids if cid in self.docs]
+    async def load_many(self, customer_ids: Sequence[str]) -> list[Customer]:
+        return [customer_of(copy.deepcopy(self.docs[cid])) for cid in customer_ids if cid in self.docs]
 
     async def page(
         self,
@@ -123,17 +131,17 @@ class FakeCustomers:
                 raise KeyTaken(f"_id {doc['_id']} already registered")
             self._write(copy.deepcopy(doc))
 
-    async def save_patch(self, customer_id: str, *, version: int, changes: Doc, cleared: Sequence[str]) -> Doc | None:
-        stored = self.docs.get(customer_id)
-        if stored is None or stored["version"] != version:
+    async def save(self, customer: Customer) -> Customer | None:
+        stored = self.docs.get(customer.id)
+        if stored is None or stored["version"] != customer.stored_version:
             return None
         doc = copy.deepcopy(stored)
-        for path, value in {**changes, "version": version + 1}.items():
+        for path, value in {**customer.changes, "version": customer.version}.items():
             _set(doc, path, value)
-        doc["event_seq"] = doc.get("event_seq", 0) + 1
-        for path in cleared:
+        doc["event_seq"] = doc.get("event_seq", 0) + len(customer.events)
+        for path in customer.cleared:
             _unset(doc, path)
-        return self._write(doc)
+        return customer_of(self._write(doc))
 
     async def save_consent(
         self, customer_id: str, *, channel: str, entry: Doc, version: int, at: datetime, by: str
@@ -183,17 +191,21 @@ class FakeCustomers:
             doc["merged_ids"].append(duplicate_id)
         return self._write(doc)
 
-    async def positions_of(self, core_nos: Sequence[str]) -> list[Doc]:
-        return [_project(doc, POSITION_FIELDS) for doc in self.docs.values() if doc.get("core_customer_no") in core_nos]
+    async def positions_of(self, core_nos: Sequence[str]) -> list[Customer]:
+        return [
+            customer_of(_project(doc, POSITION_FIELDS))
+            for doc in self.docs.values()
+            if doc.get("core_customer_no") in core_nos
+        ]
 
-    async def tiering_state_of(self, customer_ids: Sequence[str]) -> list[Doc]:
-        return [_project(self.docs[cid], TIERING_FIELDS) for cid in customer_ids if cid in self.docs]
+    async def tiering_state_of(self, customer_ids: Sequence[str]) -> list[Customer]:
+        return [customer_of(_project(self.docs[cid], TIERING_FIELDS)) for cid in customer_ids if cid in self.docs]
 
-    async def set_many(self, changes: Mapping[str, Doc]) -> None:
-        for customer_id, change in changes.items():
-            if customer_id in self.docs:
-                doc = copy.deepcopy(self.docs[customer_id])
-                for path, value in change.items():
+    async def save_many(self, customers: Sequence[Customer]) -> None:
+        for customer in customers:
+            if customer.id in self.docs:
+                doc = copy.deepcopy(self.docs[customer.id])
+                for path, value in feed_changes(customer).items():
                     _set(doc, path, value)
                 self._write(doc)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 
 from crm_contracts.corebank import BalanceSnapshot
+from crm_contracts.envelope import CloudEvent
+from crm_contracts.tiering import OwnerAssigned, TierChanged
 from crm_contracts.topics import COREBANK_BALANCES, PROFILE_CUSTOMERS, TIERING_CUSTOMERS
 from crm_kit.auth import Principal, Role
 from crm_kit.errors import PreconditionFailed, PreconditionRequired, RuleBroken
@@ -22,7 +24,7 @@ from crm_kit.runtime import Runtime, docs_settings
 from crm_profile.adapters.repositories import ProfileRepositories
 from crm_profile.adapters.store import SensitiveFields
 from crm_profile.schemas import ConsentUpdate, CustomerUpdate, MergeRequest, RelationshipCreate
-from crm_profile.service import balances, customers, registration
+from crm_profile.service import balances, customers, registration, tiering_events
 from crm_profile.service.context import Profile
 from crm_profile.settings import ProfileSettings
 
@@ -380,3 +382,61 @@ async def test_customers_are_listed_within_scope_page_by_page(service, uow, peop
     with pytest.raises(RuleBroken) as bad_phone:
         await customers.list_customers(service=service, principal=RM, phone="12")
     assert bad_phone.value.kind == "invalid"
+
+
+async def test_tiering_decisions_set_owner_and_tier_keep_the_newest_and_publish_nothing(service, uow, people):
+    cid = await _register(service, people())
+    uow.repositories.outbox.messages.clear()
+    t0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+    def assigned(owner: str, at: datetime, customer_id: str = cid) -> CloudEvent[OwnerAssigned]:
+        data = OwnerAssigned(
+            customer_id=customer_id, new_owner=owner, reason="manual", assigned_by="S-SUP", assigned_at=at
+        )
+        return CloudEvent.wrap(data, source="crm/tiering", subject=customer_id)
+
+    tier = CloudEvent.wrap(
+        TierChanged(
+            customer_id=cid,
+            from_tier=None,
+            to_tier="vip",
+            reason="first_tier",
+            policy_version=1,
+            as_of=date(2026, 11, 19),
+            basis_amount=Decimal("600000"),
+        ),
+        source="crm/tiering",
+        subject=cid,
+    )
+    batch = [
+        ("a", assigned("S-RM2", t0)),
+        ("b", assigned("S-RM3", t0 - timedelta(seconds=1))),  # older than the one before it: skipped
+        ("c", assigned("S-RM9", t0, customer_id="C-unknown")),
+        ("d", tier),
+    ]
+
+    async def consume(repos: ProfileRepositories) -> list[tuple[Any, str]]:
+        return await tiering_events.apply_tiering_batch(repos=repos, events=batch)
+
+    uow.retry_once = True
+    rejected = await uow.run(consume)
+
+    assert rejected == [("c", "customer_id: unknown customer C-unknown")]
+    doc = uow.repositories.customers.docs[cid]
+    assert (doc["owner"], doc["tier"], doc["tier_since"], doc["tier_policy_version"]) == (
+        "S-RM2",
+        "vip",
+        "2026-11-19",
+        1,
+    )
+    assert (doc["version"], doc["event_seq"]) == (1, 1)  # tiering's decisions take neither
+    assert uow.repositories.outbox.messages == []
+    assert uow.repositories.history.actions(cid) == ["registered", "owner_assigned", "tier_changed"]
+    # Data scope follows the owner at once.
+    new_owner = Principal("S-RM2", Role.RELATIONSHIP_MANAGER, "BR001")
+    assert (await customers.get_customer(service=service, principal=new_owner, customer_id=cid))["owner"] == "S-RM2"
+    with pytest.raises(RuleBroken):
+        await customers.get_customer(service=service, principal=RM, customer_id=cid)
+    # The same decisions again change nothing.
+    assert await uow.run(consume) == [("c", "customer_id: unknown customer C-unknown")]
+    assert uow.repositories.history.actions(cid) == ["registered", "owner_assigned", "tier_changed"]

@@ -3,12 +3,14 @@
 The application layer (service/) sees only the `ProfileRepositories` bundle: `bind(session)` builds it for one
 transaction (session None: reading, or writing on its own, outside one). The repositories' fields are typed with
 the Protocols below, so the in-memory fakes of the unit tests (tests/unit/profile/fakes.py) type-check against
-them. Documents stay the archive's dicts; how they are sealed is adapters/store.py's `SensitiveFields`.
+them. A customer is loaded and saved as the domain's `Customer` (its record, version, event numbering, changes and
+events); the other collections' rows stay the archive's dicts. How sensitive values are sealed is adapters/store.py's
+`SensitiveFields`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +26,7 @@ from crm_kit.outbox import Outbox
 from crm_kit.scope import CUSTOMERS
 from crm_kit.unit_of_work import AuditOut, EventsOut, TransactionOutbox
 from crm_profile.adapters.store import ProfileStore
+from crm_profile.domain.customer import Customer
 
 Doc = dict[str, Any]
 
@@ -41,6 +44,16 @@ TIERING_FIELDS = (
     "tier_decided_at",
 )
 """What tiering's decisions are compared with: the owner and tier held, and when they were decided."""
+
+
+def customer_of(doc: Doc) -> Customer:
+    """The domain's customer from its document (the whole document, or the fields a query read)."""
+    return Customer(id=doc["_id"], record=doc, version=doc.get("version"), event_seq=doc.get("event_seq", 0))
+
+
+def feed_changes(customer: Customer) -> Doc:
+    """What a feed's save sets on a customer: its changes, and the event number reached when it raised events."""
+    return {**customer.changes, **({"event_seq": customer.event_seq} if customer.events else {})}
 
 
 class KeyTaken(Exception):
@@ -65,9 +78,9 @@ def _unique_keys() -> Iterator[None]:
 class Customers(Protocol):
     """The customers' records."""
 
-    async def load(self, customer_id: str) -> Doc | None: ...
+    async def load(self, customer_id: str) -> Customer | None: ...
 
-    async def load_many(self, customer_ids: Sequence[str]) -> list[Doc]: ...
+    async def load_many(self, customer_ids: Sequence[str]) -> list[Customer]: ...
 
     async def page(
         self,
@@ -103,9 +116,10 @@ class Customers(Protocol):
         """Register new records, in order; `KeyTaken` when one's ID document or core-banking number is held."""
         ...
 
-    async def save_patch(self, customer_id: str, *, version: int, changes: Doc, cleared: Sequence[str]) -> Doc | None:
-        """Set `changes` (and unset `cleared`) on the record still at `version`, taking the next version and the
-        next event number; the record as written, None when it changed meanwhile. `KeyTaken` on a held key."""
+    async def save(self, customer: Customer) -> Customer | None:
+        """Write a staff member's change: the customer's changes, cleared fields and new version, on the record
+        only if still at the version read, taking one event number per event raised; the customer as written,
+        None when it changed meanwhile. `KeyTaken` when a unique key is held by another record."""
         ...
 
     async def save_consent(
@@ -123,16 +137,18 @@ class Customers(Protocol):
         written."""
         ...
 
-    async def positions_of(self, core_nos: Sequence[str]) -> list[Doc]:
-        """The customers linked to these core-banking numbers: POSITION_FIELDS only."""
+    async def positions_of(self, core_nos: Sequence[str]) -> list[Customer]:
+        """The customers linked to these core-banking numbers, read for POSITION_FIELDS only."""
         ...
 
-    async def tiering_state_of(self, customer_ids: Sequence[str]) -> list[Doc]:
-        """These customers' TIERING_FIELDS."""
+    async def tiering_state_of(self, customer_ids: Sequence[str]) -> list[Customer]:
+        """These customers, read for TIERING_FIELDS only."""
         ...
 
-    async def set_many(self, changes: Mapping[str, Doc]) -> None:
-        """Set fields on many customers at once: customer id -> fields."""
+    async def save_many(self, customers: Sequence[Customer]) -> None:
+        """Write what feeds changed on many customers at once (no version check: a feed's read and write are in one
+        snapshot transaction, so a racing writer makes it conflict and retry): the changed fields, and the event
+        number reached when events were raised (`feed_changes`)."""
         ...
 
 
@@ -224,11 +240,13 @@ class MongoCustomers:
     collection: AsyncCollection[Doc]
     session: AsyncClientSession | None = None
 
-    async def load(self, customer_id: str) -> Doc | None:
-        return await self.collection.find_one({"_id": customer_id}, session=self.session)
+    async def load(self, customer_id: str) -> Customer | None:
+        doc = await self.collection.find_one({"_id": customer_id}, session=self.session)
+        return customer_of(doc) if doc is not None else None
 
-    async def load_many(self, customer_ids: Sequence[str]) -> list[Doc]:
-        return await self.collection.find({"_id": {"$in": list(customer_ids)}}, session=self.session).to_list()
+    async def load_many(self, customer_ids: Sequence[str]) -> list[Customer]:
+        docs = await self.collection.find({"_id": {"$in": list(customer_ids)}}, session=self.session).to_list()
+        return [customer_of(doc) for doc in docs]
 
     async def page(
         self,
@@ -287,18 +305,19 @@ class MongoCustomers:
         with _unique_keys():
             await self.collection.insert_many(list(docs), ordered=True, session=self.session)
 
-    async def save_patch(self, customer_id: str, *, version: int, changes: Doc, cleared: Sequence[str]) -> Doc | None:
+    async def save(self, customer: Customer) -> Customer | None:
         with _unique_keys():
-            return await self.collection.find_one_and_update(
-                {"_id": customer_id, "version": version},
+            doc = await self.collection.find_one_and_update(
+                {"_id": customer.id, "version": customer.stored_version},
                 {
-                    "$set": {**changes, "version": version + 1},
-                    "$inc": {"event_seq": 1},
-                    **({"$unset": dict.fromkeys(cleared, "")} if cleared else {}),
+                    "$set": {**customer.changes, "version": customer.version},
+                    "$inc": {"event_seq": len(customer.events)},
+                    **({"$unset": dict.fromkeys(customer.cleared, "")} if customer.cleared else {}),
                 },
                 session=self.session,
                 return_document=ReturnDocument.AFTER,
             )
+        return customer_of(doc) if doc is not None else None
 
     async def save_consent(
         self, customer_id: str, *, channel: str, entry: Doc, version: int, at: datetime, by: str
@@ -338,25 +357,27 @@ class MongoCustomers:
             return_document=ReturnDocument.AFTER,
         )
 
-    async def positions_of(self, core_nos: Sequence[str]) -> list[Doc]:
-        return await self.collection.find(
+    async def positions_of(self, core_nos: Sequence[str]) -> list[Customer]:
+        docs = await self.collection.find(
             {"core_customer_no": {"$in": list(core_nos)}},
             dict.fromkeys(POSITION_FIELDS, 1),
             session=self.session,
             batch_size=max(1, len(core_nos)),  # the whole batch in one reply
         ).to_list()
+        return [customer_of(doc) for doc in docs]
 
-    async def tiering_state_of(self, customer_ids: Sequence[str]) -> list[Doc]:
-        return await self.collection.find(
+    async def tiering_state_of(self, customer_ids: Sequence[str]) -> list[Customer]:
+        docs = await self.collection.find(
             {"_id": {"$in": list(customer_ids)}},
             dict.fromkeys(TIERING_FIELDS, 1),
             session=self.session,
             batch_size=max(1, len(customer_ids)),
         ).to_list()
+        return [customer_of(doc) for doc in docs]
 
-    async def set_many(self, changes: Mapping[str, Doc]) -> None:
+    async def save_many(self, customers: Sequence[Customer]) -> None:
         await self.collection.bulk_write(
-            [UpdateOne({"_id": customer_id}, {"$set": change}) for customer_id, change in changes.items()],
+            [UpdateOne({"_id": customer.id}, {"$set": feed_changes(customer)}) for customer in customers],
             ordered=False,
             session=self.session,
         )

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal, TypeVar
 
-from crm_kit.errors import RuleBroken
+from crm_contracts.envelope import EventData
+from crm_kit.errors import Conflict, RuleBroken
 
 CustomerKind = Literal["individual", "corporate"]
 
@@ -153,6 +154,83 @@ def merged_consents(survivor: Mapping[str, Any], duplicate: Mapping[str, Any]) -
         if mine is None or (entry["changed_at"], not entry["granted"]) > (mine["changed_at"], not mine["granted"]):
             out[channel] = entry
     return out
+
+
+# --- the customer's record ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Raised:
+    """An event a customer raised in a unit of work, with the message that caused it when another service's."""
+
+    data: EventData
+    causationid: str | None = None
+    correlationid: str | None = None
+
+
+@dataclass
+class Customer:
+    """One customer as a unit of work holds it: the archive's record as read (sensitive values stay sealed; a
+    partial read holds only the fields read), its version (what If-Match compares; a staff member's change takes
+    the next one), its event numbering (`event_seq`, the number of its last event) and what this unit of work
+    changed on it and the events it raised, in order. The customer repository loads and saves it."""
+
+    id: str
+    record: dict[str, Any]
+    version: int | None
+    """None when the read did not include it (the balances feed reads only what it needs)."""
+    event_seq: int
+    stored_version: int | None = None
+    """The version as read: a save changes the record only if it is still at this version."""
+    changes: dict[str, Any] = field(default_factory=dict)
+    """Fields set by this unit of work, by (dotted) path, in the order set."""
+    cleared: list[str] = field(default_factory=list)
+    events: list[Raised] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.stored_version is None:
+            self.stored_version = self.version
+
+    @property
+    def status(self) -> str:
+        return str(self.record["status"])
+
+    def must_be_active(self) -> None:
+        """A merged record is frozen: it changes no more."""
+        if self.status != "active":
+            raise Conflict(f"customer {self.id} is {self.status}", merged_into=self.record.get("merged_into"))
+
+    def set(self, values: Mapping[str, Any]) -> None:
+        """Set fields (dotted paths reach into sub-documents); the record shows them at once, so later decisions
+        in the same unit of work compare against what this one left."""
+        for path, value in values.items():
+            self.changes[path] = value
+            *parents, last = path.split(".")
+            target = self.record
+            for part in parents:
+                target = target.setdefault(part, {})
+            target[last] = value
+
+    def clear(self, name: str) -> None:
+        """Remove a field (a link given up)."""
+        self.record.pop(name, None)
+        self.cleared.append(name)
+
+    def take_next_version(self) -> int:
+        """A staff member's change: the record's next version, which the next If-Match must name."""
+        if self.version is None:
+            raise ValueError(f"customer {self.id} was read without its version")
+        self.version += 1
+        return self.version
+
+    def raise_event(self, data: EventData, *, causationid: str | None = None, correlationid: str | None = None) -> None:
+        """An event for the customer's stream: it takes the next event number."""
+        self.events.append(Raised(data, causationid, correlationid))
+        self.event_seq += 1
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.changes or self.cleared or self.events)
 
 
 # --- decisions taken by tiering ----------------------------------------------------------------------

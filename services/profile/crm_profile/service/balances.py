@@ -12,6 +12,7 @@ from crm_contracts.profile import AssetsChanged
 from crm_kit.outbox import OutgoingMessage
 from crm_profile.adapters.repositories import ProfileRepositories
 from crm_profile.domain.balances import Position, apply_snapshots
+from crm_profile.domain.customer import Customer
 from crm_profile.service.context import Profile
 
 
@@ -30,7 +31,7 @@ async def apply_balance_batch(
     with each snapshot; the references of those that cannot be applied come back with the reason."""
     core_nos = sorted({snap.core_customer_no for _, snap in snapshots})
     customers = await repos.customers.positions_of(core_nos)
-    by_core = {customer["core_customer_no"]: customer for customer in customers}
+    by_core = {customer.record["core_customer_no"]: customer for customer in customers}
     rejected: list[tuple[Any, str]] = []
     grouped: dict[str, list[Position]] = defaultdict(list)
     causes: dict[tuple[str, date], Any] = {}
@@ -48,18 +49,18 @@ async def apply_balance_batch(
         )
         causes[(snap.core_customer_no, snap.as_of)] = ref
 
-    customer_updates: dict[str, dict[str, Any]] = {}
+    changed: list[Customer] = []
     days: list[dict[str, Any]] = []
     events: list[OutgoingMessage] = []
     now = datetime.now(UTC)
     for core_no, positions in grouped.items():
         customer = by_core[core_no]
-        current = _position(customer.get("aum"))
+        current = _position(customer.record.get("aum"))
         outcome = apply_snapshots(current, positions)
         for day in outcome.history:
             days.append(
                 {
-                    "customer_id": customer["_id"],
+                    "customer_id": customer.id,
                     "as_of": day.as_of.isoformat(),
                     "aum": day.aum,
                     "breakdown": day.breakdown,
@@ -69,43 +70,39 @@ async def apply_balance_batch(
         if outcome.latest is None:
             continue
         latest = outcome.latest
-        change: dict[str, Any] = {
-            "aum": {
-                "amount": latest.aum,
-                "as_of": latest.as_of.isoformat(),
-                "breakdown": latest.breakdown,
-                "updated_at": now,
+        customer.set(
+            {
+                "aum": {
+                    "amount": latest.aum,
+                    "as_of": latest.as_of.isoformat(),
+                    "breakdown": latest.breakdown,
+                    "updated_at": now,
+                }
             }
-        }
-        if outcome.changes:
-            # One event per day whose AUM changed, in `as_of` order, each with the day before it: what the same
-            # days sent one a night would have published, so tiering evaluates every day (grace, owners, churn,
-            # watch). They take the customer's next event numbers, set by the same write.
-            change["event_seq"] = customer.get("event_seq", 0) + len(outcome.changes)
-            events += service.numbered(
-                [
-                    service.event(
-                        AssetsChanged(
-                            customer_id=customer["_id"],
-                            core_customer_no=core_no,
-                            as_of=day.as_of,
-                            aum=day.aum,
-                            previous_aum=prev.aum if prev else None,
-                            previous_as_of=prev.as_of if prev else None,
-                            breakdown=day.breakdown,
-                        ),
-                        customer_id=customer["_id"],
-                        causationid=getattr(causes[(core_no, day.as_of)], "message_id", None),
-                        correlationid=getattr(causes[(core_no, day.as_of)], "correlation_id", None),
-                    )
-                    for prev, day in outcome.changes
-                ],
-                event_seq_after=change["event_seq"],
+        )
+        # One event per day whose AUM changed, in `as_of` order, each with the day before it: what the same days
+        # sent one a night would have published, so tiering evaluates every day (grace, owners, churn, watch).
+        # They take the customer's next event numbers, set by the same write.
+        for prev, day in outcome.changes:
+            cause = causes[(core_no, day.as_of)]
+            customer.raise_event(
+                AssetsChanged(
+                    customer_id=customer.id,
+                    core_customer_no=core_no,
+                    as_of=day.as_of,
+                    aum=day.aum,
+                    previous_aum=prev.aum if prev else None,
+                    previous_as_of=prev.as_of if prev else None,
+                    breakdown=day.breakdown,
+                ),
+                causationid=getattr(cause, "message_id", None),
+                correlationid=getattr(cause, "correlation_id", None),
             )
+        events += service.messages(customer)
         # Read and write happen in one snapshot transaction: a racing writer makes it conflict and retry.
-        customer_updates[customer["_id"]] = change
-    if customer_updates:
-        await repos.customers.set_many(customer_updates)
+        changed.append(customer)
+    if changed:
+        await repos.customers.save_many(changed)
     if days:
         await repos.balances.record_days(days)
     await repos.outbox.add(events)

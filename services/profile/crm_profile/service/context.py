@@ -11,6 +11,7 @@ from crm_kit.runtime import Runtime
 from crm_kit.unit_of_work import UnitOfWork
 from crm_profile.adapters.repositories import ProfileRepositories
 from crm_profile.adapters.store import SensitiveFields
+from crm_profile.domain.customer import Customer
 from crm_profile.settings import ProfileSettings
 
 SOURCE = "crm/profile"
@@ -32,6 +33,22 @@ class Profile:
             customer_id=customer_id,
             causationid=causationid,
             correlationid=correlationid,
+        )
+
+    def messages(self, customer: Customer, *, event_seq_after: int | None = None) -> list[OutgoingMessage]:
+        """The events a customer raised in this unit of work, as messages numbered up to `event_seq_after` (by
+        default the event number the customer reached)."""
+        return self.numbered(
+            [
+                self.event(
+                    raised.data,
+                    customer_id=customer.id,
+                    causationid=raised.causationid,
+                    correlationid=raised.correlationid,
+                )
+                for raised in customer.events
+            ],
+            event_seq_after=customer.event_seq if event_seq_after is None else event_seq_after,
         )
 
     @staticmethod

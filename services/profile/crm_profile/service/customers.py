@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from bson import ObjectId
 
@@ -17,6 +17,7 @@ from crm_profile.domain.bands import age_band, bank_day, birth_month_day, income
 from crm_profile.domain.customer import (
     CORE_LINK_FIELDS,
     SENSITIVE_FIELDS,
+    Customer,
     MergeParty,
     changed_fields,
     check_merge,
@@ -36,6 +37,7 @@ from crm_profile.service.context import Profile
 from crm_profile.service.records import history_row, storable
 
 PUBLIC_EXCLUDE = {"lookup", "event_seq"}
+Written = TypeVar("Written", Customer, dict[str, Any])
 
 
 def _now() -> datetime:
@@ -46,19 +48,19 @@ def etag(version: int) -> str:
     return f'"v{version}"'
 
 
-def _updated(doc: dict[str, Any] | None) -> dict[str, Any]:
-    """The document an update in this transaction returned: None only when a concurrent change won the race."""
-    if doc is None:
+def _updated(written: Written | None) -> Written:
+    """What an update in this transaction wrote: None only when a concurrent change won the race."""
+    if written is None:
         raise Conflict("the customer was changed meanwhile; read it again and retry")
-    return doc
+    return written
 
 
-async def _load(repos: ProfileRepositories, principal: Principal, customer_id: str) -> dict[str, Any]:
-    doc = await repos.customers.load(customer_id)
+async def _load(repos: ProfileRepositories, principal: Principal, customer_id: str) -> Customer:
+    customer = await repos.customers.load(customer_id)
     # Out of scope is answered exactly like missing, so scope cannot be probed.
-    if doc is None or not CUSTOMERS.allows(principal, doc):
+    if customer is None or not CUSTOMERS.allows(principal, customer.record):
         raise NotFound(f"customer {customer_id} not found")
-    return doc
+    return customer
 
 
 # --- read -----------------------------------------------------------------------------------------
@@ -82,7 +84,7 @@ async def get_customer(
     *, service: Profile, principal: Principal, customer_id: str, reveal: bool = False, purpose: str | None = None
 ) -> dict[str, Any]:
     repos = service.uow.reading()
-    doc = await _load(repos, principal, customer_id)
+    doc = (await _load(repos, principal, customer_id)).record
     if reveal:
         if not principal.may_reveal:
             raise Forbidden(f"reveal: role {principal.role.value} may not see full sensitive values")
@@ -149,11 +151,6 @@ async def balance_history(
     return await repos.balances.latest_of(customer_id, limit=limit)
 
 
-def _must_be_active(doc: dict[str, Any]) -> None:
-    if doc["status"] != "active":
-        raise Conflict(f"customer {doc['_id']} is {doc['status']}", merged_into=doc.get("merged_into"))
-
-
 # --- update ---------------------------------------------------------------------------------------
 
 
@@ -163,7 +160,7 @@ async def update_customer(
     if not if_match:
         raise PreconditionRequired("If-Match: send the ETag of the version you read")
     requested = patch.changes()
-    current = await _load(service.uow.reading(), principal, customer_id)
+    current = (await _load(service.uow.reading(), principal, customer_id)).record
     wrong = fields_not_patchable(current["kind"], list(requested))
     if wrong:
         raise Invalid(f"{', '.join(wrong)}: cannot be changed on a {current['kind']} customer with PATCH")
@@ -172,8 +169,9 @@ async def update_customer(
     check_segment(current["kind"], requested.get("segment"))
 
     async def work(repos: ProfileRepositories) -> dict[str, Any]:
-        doc = await _load(repos, principal, customer_id)
-        _must_be_active(doc)
+        customer = await _load(repos, principal, customer_id)
+        customer.must_be_active()
+        doc = customer.record
         if if_match.strip() not in (etag(doc["version"]), "*"):
             raise PreconditionFailed(
                 f"If-Match: the customer changed since you read it; current ETag is {etag(doc['version'])}",
@@ -196,14 +194,25 @@ async def update_customer(
             "updated_at": _now(),
             "updated_by": principal.staff_id,
         }
-        version = doc["version"] + 1
-        cleared: list[str] = []
-        if "core_customer_no" in update and update["core_customer_no"] is None:
+        unlinked = "core_customer_no" in update and update["core_customer_no"] is None
+        if unlinked:
             update.pop("core_customer_no")
-            cleared.append("core_customer_no")
-        new_doc = _updated(
-            await repos.customers.save_patch(customer_id, version=doc["version"], changes=update, cleared=cleared)
+        customer.set(update)
+        if unlinked:
+            customer.clear("core_customer_no")
+        version = customer.take_next_version()
+        customer.raise_event(
+            CustomerUpdated(
+                customer_id=customer_id,
+                version=version,
+                changed_fields=fields,
+                channel=patch.channel,
+                changed_by=principal.staff_id,
+                changed_at=_now(),
+                **_changed_bands(requested, fields),
+            )
         )
+        saved = _updated(await repos.customers.save(customer))
         changes = {k: {"from": before[k], "to": plain_new[k]} for k in fields if k not in SENSITIVE_FIELDS}
         await repos.history.add(
             history_row(
@@ -216,26 +225,8 @@ async def update_customer(
                 changes=storable(changes),
             )
         )
-        await repos.outbox.add(
-            service.numbered(
-                [
-                    service.event(
-                        CustomerUpdated(
-                            customer_id=customer_id,
-                            version=version,
-                            changed_fields=fields,
-                            channel=patch.channel,
-                            changed_by=principal.staff_id,
-                            changed_at=_now(),
-                            **_changed_bands(requested, fields),
-                        ),
-                        customer_id=customer_id,
-                    )
-                ],
-                event_seq_after=new_doc["event_seq"],
-            ),
-        )
-        return new_doc
+        await repos.outbox.add(service.messages(customer, event_seq_after=saved.event_seq))
+        return saved.record
 
     try:
         doc = await service.uow.run(work)
@@ -271,8 +262,9 @@ async def set_consent(
     *, service: Profile, principal: Principal, customer_id: str, channel: str, body: ConsentUpdate
 ) -> dict[str, Any]:
     async def work(repos: ProfileRepositories) -> dict[str, Any]:
-        doc = await _load(repos, principal, customer_id)
-        _must_be_active(doc)
+        customer = await _load(repos, principal, customer_id)
+        customer.must_be_active()
+        doc = customer.record
         current = (doc.get("consents") or {}).get(channel)
         if current and current["granted"] == body.granted:
             return doc
@@ -328,13 +320,15 @@ async def add_relationship(
     *, service: Profile, principal: Principal, customer_id: str, body: RelationshipCreate
 ) -> dict[str, Any]:
     async def work(repos: ProfileRepositories) -> dict[str, Any]:
-        doc = await _load(repos, principal, customer_id)
-        _must_be_active(doc)
+        customer = await _load(repos, principal, customer_id)
+        customer.must_be_active()
+        doc = customer.record
         # The other customer must be one the staff member may see; anything else reads as not found,
         # so links cannot be used to probe which customer ids exist.
         try:
-            other = await _load(repos, principal, body.other_customer_id)
-            _must_be_active(other)
+            other_customer = await _load(repos, principal, body.other_customer_id)
+            other_customer.must_be_active()
+            other = other_customer.record
         except (NotFound, Conflict):
             raise Invalid(f"other_customer_id: customer {body.other_customer_id} not found") from None
         check_relationship(
@@ -403,7 +397,7 @@ async def remove_relationship(
     *, service: Profile, principal: Principal, customer_id: str, relationship_id: str, channel: str = "service_process"
 ) -> None:
     async def work(repos: ProfileRepositories) -> None:
-        doc = await _load(repos, principal, customer_id)
+        doc = (await _load(repos, principal, customer_id)).record
         rel = await repos.relationships.remove(relationship_id, customer_id=customer_id)
         if rel is None:
             raise NotFound(f"relationship {relationship_id} not found")
@@ -435,8 +429,8 @@ async def merge_customers(
     *, service: Profile, principal: Principal, survivor_id: str, body: MergeRequest
 ) -> dict[str, Any]:
     async def work(repos: ProfileRepositories) -> dict[str, Any]:
-        survivor = await _load(repos, principal, survivor_id)
-        duplicate = await _load(repos, principal, body.duplicate_id)
+        survivor = (await _load(repos, principal, survivor_id)).record
+        duplicate = (await _load(repos, principal, body.duplicate_id)).record
         check_merge(
             MergeParty(survivor["_id"], survivor["kind"], survivor["status"], survivor.get("core_customer_no")),
             MergeParty(duplicate["_id"], duplicate["kind"], duplicate["status"], duplicate.get("core_customer_no")),

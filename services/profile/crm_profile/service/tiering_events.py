@@ -14,7 +14,7 @@ from crm_contracts.envelope import CloudEvent, EventData, read_event
 from crm_contracts.tiering import OwnerAssigned, TierChanged
 from crm_kit.logging import get_logger
 from crm_profile.adapters.repositories import ProfileRepositories
-from crm_profile.domain.customer import TierStamp, supersedes
+from crm_profile.domain.customer import Customer, TierStamp, supersedes
 
 log = get_logger(__name__)
 
@@ -38,16 +38,14 @@ def _as_stored(moment: datetime) -> datetime:
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
-def _tier_stamp(customer: dict[str, Any]) -> TierStamp | None:
-    if customer.get("tier_policy_version") is None:
+def _tier_stamp(record: dict[str, Any]) -> TierStamp | None:
+    if record.get("tier_policy_version") is None:
         return None  # never tiered
-    return TierStamp(
-        customer["tier_policy_version"], date.fromisoformat(customer["tier_since"]), customer["tier_decided_at"]
-    )
+    return TierStamp(record["tier_policy_version"], date.fromisoformat(record["tier_since"]), record["tier_decided_at"])
 
 
 def _history_row(
-    customer: dict[str, Any],
+    record: dict[str, Any],
     event: TieringEvent,
     *,
     action: str,
@@ -60,8 +58,8 @@ def _history_row(
     # The shape of service.records.history_row; the version is the customer's current one, since
     # tiering's decisions do not bump it (like balances, they never conflict with a staff member's PATCH).
     return {
-        "customer_id": customer["_id"],
-        "version": customer["version"],
+        "customer_id": record["_id"],
+        "version": record["version"],
         "action": action,
         "at": datetime.now(UTC),
         "by": by,
@@ -75,22 +73,22 @@ def _history_row(
 
 
 def _owner_assigned(
-    customer: dict[str, Any], event: CloudEvent[OwnerAssigned]
+    record: dict[str, Any], event: CloudEvent[OwnerAssigned]
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     decision = event.data
     assigned_at = _as_stored(decision.assigned_at)
-    if not supersedes(assigned_at, customer.get("owner_assigned_at")):
+    if not supersedes(assigned_at, record.get("owner_assigned_at")):
         return {}, None
     change = {"owner": decision.new_owner, "owner_assigned_at": assigned_at}
     row = None
-    if decision.new_owner != customer.get("owner"):
+    if decision.new_owner != record.get("owner"):
         row = _history_row(
-            customer,
+            record,
             event,
             action="owner_assigned",
             by=decision.assigned_by,
             field="owner",
-            before=customer.get("owner"),
+            before=record.get("owner"),
             after=decision.new_owner,
             note=decision.reason + (f": {decision.note}" if decision.note else ""),
         )
@@ -98,11 +96,11 @@ def _owner_assigned(
 
 
 def _tier_changed(
-    customer: dict[str, Any], event: CloudEvent[TierChanged]
+    record: dict[str, Any], event: CloudEvent[TierChanged]
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     decision = event.data
     stamp = TierStamp(decision.policy_version, decision.as_of, _as_stored(event.time))
-    if not supersedes(stamp, _tier_stamp(customer)):
+    if not supersedes(stamp, _tier_stamp(record)):
         return {}, None
     change = {
         "tier": decision.to_tier,
@@ -111,14 +109,14 @@ def _tier_changed(
         "tier_decided_at": stamp.decided_at,
     }
     row = None
-    if decision.to_tier != customer.get("tier"):
+    if decision.to_tier != record.get("tier"):
         row = _history_row(
-            customer,
+            record,
             event,
             action="tier_changed",
             by="tiering",
             field="tier",
-            before=customer.get("tier"),
+            before=record.get("tier"),
             after=decision.to_tier,
             note=f"{decision.reason}: policy v{decision.policy_version}, as of {decision.as_of.isoformat()}",
         )
@@ -132,37 +130,38 @@ async def apply_tiering_batch(
     pairs a caller's reference with each event; the references of those that cannot be applied come back with
     the reason. An older decision than the one held is skipped, not refused."""
     ids = sorted({event.data.customer_id for _, event in events})
-    by_id = {customer["_id"]: customer for customer in await repos.customers.tiering_state_of(ids)}
+    by_id = {customer.id: customer for customer in await repos.customers.tiering_state_of(ids)}
     rejected: list[tuple[Any, str]] = []
-    changes: dict[str, dict[str, Any]] = {}
+    changed: dict[str, Customer] = {}
     history: list[dict[str, Any]] = []
     for ref, event in events:
         customer = by_id.get(event.data.customer_id)
         if customer is None:
             rejected.append((ref, f"customer_id: unknown customer {event.data.customer_id}"))
             continue
-        if customer["status"] != "active":
+        record = customer.record
+        if customer.status != "active":
             # A merged record is frozen; its survivor is tiered in its own right.
             log.info(
                 "tiering event for an inactive customer skipped",
-                customer_id=customer["_id"],
-                status=customer["status"],
+                customer_id=customer.id,
+                status=customer.status,
                 event_type=event.type,
             )
             continue
         if isinstance(event.data, OwnerAssigned):
-            change, row = _owner_assigned(customer, event)
+            change, row = _owner_assigned(record, event)
         else:
-            change, row = _tier_changed(customer, event)
+            change, row = _tier_changed(record, event)
         # Later events of the same batch compare against what this one left.
-        customer.update(change)
-        changes.setdefault(customer["_id"], {}).update(change)
+        customer.set(change)
+        changed.setdefault(customer.id, customer)
         if row:
             history.append(row)
-    updates = {customer_id: change for customer_id, change in changes.items() if change}
+    updates = [customer for customer in changed.values() if customer.changes]
     if updates:
         # Read and write happen in one snapshot transaction: a racing PATCH makes it conflict and retry.
-        await repos.customers.set_many(updates)
+        await repos.customers.save_many(updates)
     if history:
         await repos.history.add_many(history)
     return rejected
