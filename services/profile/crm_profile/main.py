@@ -24,10 +24,11 @@ def build(settings: ProfileSettings | None = None) -> Profile:
     settings = settings or ProfileSettings()
     rt = Runtime(settings, topics=[PROFILE_CUSTOMERS, COREBANK_BALANCES, TIERING_CUSTOMERS])
     store = ProfileStore(rt.mongo)
-    bind = binder(store, rt.outbox)
-    service = Profile(rt=rt, uow=MongoUnitOfWork(rt.mongo, bind), sensitive=SensitiveFields(rt.cipher))
+    service = Profile(
+        rt=rt, uow=MongoUnitOfWork(rt.mongo, binder(store, rt.outbox)), sensitive=SensitiveFields(rt.cipher)
+    )
     rt.startup_hooks.append(store.ensure_indexes)
-    subscribers.register(service, bind)
+    subscribers.register(service)
     # Documents what the outbox relay publishes (the relay itself publishes through the broker directly).
     rt.publishes(PROFILE_CUSTOMERS, EVENTS)
     return service

@@ -297,19 +297,6 @@ class FakeRelationships:
             del self.links[key]
 
 
-@dataclass
-class FakeAudit(ListAudit):
-    """The kit's list of audit rows, read newest first like the profile's audit log."""
-
-    async def newest(self, *, customer_id: str | None, staff_id: str | None, limit: int) -> list[Doc]:
-        rows = [
-            row
-            for row in self.rows
-            if (not customer_id or row["target"] == customer_id) and (not staff_id or row["staff_id"] == staff_id)
-        ]
-        return copy.deepcopy(rows[::-1][:limit])
-
-
 def fake_repositories() -> ProfileRepositories:
     return ProfileRepositories(
         customers=FakeCustomers(),
@@ -317,5 +304,5 @@ def fake_repositories() -> ProfileRepositories:
         balances=FakeBalanceHistory(),
         relationships=FakeRelationships(),
         outbox=ListOutbox(),
-        audit=FakeAudit(),
+        audit=ListAudit(),
     )

@@ -5,6 +5,7 @@ nothing behind, and that a unit of work run again after a conflict has the same 
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -20,9 +21,11 @@ from crm_contracts.topics import COREBANK_BALANCES, PROFILE_CUSTOMERS, TIERING_C
 from crm_kit.auth import Principal, Role
 from crm_kit.errors import PreconditionFailed, PreconditionRequired, RuleBroken
 from crm_kit.fakes import FakeUnitOfWork
+from crm_kit.messaging import Incoming
 from crm_kit.runtime import Runtime, docs_settings
 from crm_profile.adapters.repositories import ProfileRepositories
 from crm_profile.adapters.store import SensitiveFields
+from crm_profile.entrypoints import subscribers
 from crm_profile.schemas import ConsentUpdate, CustomerUpdate, MergeRequest, RelationshipCreate
 from crm_profile.service import balances, customers, registration, tiering_events
 from crm_profile.service.context import Profile
@@ -440,3 +443,42 @@ async def test_tiering_decisions_set_owner_and_tier_keep_the_newest_and_publish_
     # The same decisions again change nothing.
     assert await uow.run(consume) == [("c", "customer_id: unknown customer C-unknown")]
     assert uow.repositories.history.actions(cid) == ["registered", "owner_assigned", "tier_changed"]
+
+
+async def test_the_balances_consumer_dead_letters_what_it_cannot_apply_and_names_the_cause(service, uow, people):
+    cid = await _register(service, people(core_customer_no="CB300"))
+    uow.repositories.outbox.messages.clear()
+
+    def incoming(snapshot: BalanceSnapshot, offset: int) -> Incoming[BalanceSnapshot]:
+        return Incoming(
+            topic="corebank.balances",
+            partition=0,
+            offset=offset,
+            key=snapshot.core_customer_no,
+            value=snapshot.model_dump_json().encode(),
+            message_id=f"m{offset}",
+            payload=snapshot,
+            correlation_id=f"c{offset}",
+        )
+
+    parts_wrong = BalanceSnapshot(
+        core_customer_no="CB300", as_of=date(2026, 11, 4), aum=Decimal("10"), breakdown={"deposit": Decimal("5")}
+    )
+    items = [
+        incoming(_snapshot("CB300", "2026-11-03", "80.00"), 1),
+        incoming(parts_wrong, 2),
+        incoming(_snapshot("CB404", "2026-11-03", "1.00"), 3),
+    ]
+
+    rejections = await subscribers.balances_handler(service)(None, items)
+
+    assert [(r.item.message_id, r.reason.split(":")[0]) for r in rejections] == [
+        ("m2", "breakdown"),
+        ("m3", "core_customer_no"),
+    ]
+    [message] = uow.repositories.outbox.messages
+    event = json.loads(message.value)
+    assert (event["type"], event["causationid"], event["correlationid"]) == (ASSETS, "m1", "c1")
+    assert (message.key, message.key_seq) == (cid, 2)
+    assert uow.repositories.customers.docs[cid]["aum"]["as_of"] == "2026-11-03"
+    assert uow.commits == 2  # the registration, and the batch as one unit of work

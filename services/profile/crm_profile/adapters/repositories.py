@@ -200,12 +200,6 @@ class Relationships(Protocol):
         ...
 
 
-class ProfileAudit(AuditOut, Protocol):
-    """Who saw which customer's full sensitive values, and why."""
-
-    async def newest(self, *, customer_id: str | None, staff_id: str | None, limit: int) -> list[Doc]: ...
-
-
 @dataclass
 class ProfileRepositories:
     customers: Customers
@@ -213,7 +207,8 @@ class ProfileRepositories:
     balances: BalanceHistory
     relationships: Relationships
     outbox: EventsOut
-    audit: ProfileAudit
+    audit: AuditOut
+    """Who saw which customer's full sensitive values, and why (the target is the customer)."""
 
 
 def binder(store: ProfileStore, outbox: Outbox) -> Callable[[AsyncClientSession | None], ProfileRepositories]:
@@ -494,10 +489,11 @@ class MongoAuditLog:
         }
         await self.collection.insert_one(row, session=self.session)
 
-    async def newest(self, *, customer_id: str | None, staff_id: str | None, limit: int) -> list[Doc]:
+    async def read(self, *, target: str | None, staff_id: str | None, limit: int) -> list[Doc]:
+        """Newest first, filtered by customer and/or staff member."""
         query: dict[str, Any] = {}
-        if customer_id:
-            query["customer_id"] = customer_id
+        if target:
+            query["customer_id"] = target
         if staff_id:
             query["staff_id"] = staff_id
         return await self.collection.find(query, {"_id": 0}, session=self.session).sort("at", -1).limit(limit).to_list()

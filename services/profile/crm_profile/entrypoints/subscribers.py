@@ -1,11 +1,7 @@
-"""Kafka consumers of the profile service: each batch is applied with the repositories bound to the consumer's
-transaction (the one that also records the batch in the inbox and sends its dead letters)."""
+"""Kafka consumers of the profile service. The kit's consumer applies each batch in its own transaction (with the
+inbox and the dead letters); the unit of work's `consumer` binds the repositories to it."""
 
 from __future__ import annotations
-
-from collections.abc import Callable
-
-from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_contracts.corebank import BalanceSnapshot
 from crm_contracts.topics import COREBANK_BALANCES, TIERING_CUSTOMERS
@@ -18,34 +14,27 @@ from crm_profile.service.tiering_events import TieringEvent
 BALANCES_GROUP = "crm-profile.balances"
 TIERING_GROUP = "crm-profile.tiering"
 
-Bind = Callable[[AsyncClientSession | None], ProfileRepositories]
+
+def balances_handler(service: Profile) -> BatchHandler[BalanceSnapshot]:
+    async def apply(repos: ProfileRepositories, items: list[Incoming[BalanceSnapshot]]) -> list[Rejection]:
+        return await balances.apply_incoming(service=service, repos=repos, items=items)
+
+    return service.uow.consumer(apply)
 
 
-def balances_handler(service: Profile, bind: Bind) -> BatchHandler[BalanceSnapshot]:
-    async def handle(session: AsyncClientSession, items: list[Incoming[BalanceSnapshot]]) -> list[Rejection]:
-        rejected = await balances.apply_balance_batch(
-            service=service, repos=bind(session), snapshots=[(item, item.payload) for item in items]
-        )
-        return [Rejection(item=item, reason=reason) for item, reason in rejected]
+def tiering_handler(service: Profile) -> BatchHandler[TieringEvent | None]:
+    async def apply(repos: ProfileRepositories, items: list[Incoming[TieringEvent | None]]) -> list[Rejection]:
+        return await tiering_events.apply_incoming(repos=repos, items=items)
 
-    return handle
+    return service.uow.consumer(apply)
 
 
-def tiering_handler(bind: Bind) -> BatchHandler[TieringEvent | None]:
-    async def handle(session: AsyncClientSession, items: list[Incoming[TieringEvent | None]]) -> list[Rejection]:
-        applied = [(item, item.payload) for item in items if item.payload is not None]
-        rejected = await tiering_events.apply_tiering_batch(repos=bind(session), events=applied) if applied else []
-        return [Rejection(item=item, reason=reason) for item, reason in rejected]
-
-    return handle
-
-
-def register(service: Profile, bind: Bind) -> None:
+def register(service: Profile) -> None:
     service.rt.consume(
         topic=COREBANK_BALANCES,
         group=BALANCES_GROUP,
         parse=BalanceSnapshot.model_validate_json,
-        handle=balances_handler(service, bind),
+        handle=balances_handler(service),
         max_records=service.rt.settings.balance_batch_size,
         description="Balance snapshots from core banking: JSON {core_customer_no, as_of, aum, breakdown} "
         "(crm_contracts.corebank.BalanceSnapshot). Unknown customers and invalid snapshots go to "
@@ -55,7 +44,7 @@ def register(service: Profile, bind: Bind) -> None:
         topic=TIERING_CUSTOMERS,
         group=TIERING_GROUP,
         parse=tiering_events.parse_tiering_event,
-        handle=tiering_handler(bind),
+        handle=tiering_handler(service),
         # Idempotent by its own rule (an older or equal decision than the one held is skipped): no inbox needed.
         dedupe="handler",
         description="Tiering's decisions (CloudEvents): owner-assigned sets the customer's owner, so data scope "

@@ -9,6 +9,7 @@ from typing import Any
 
 from crm_contracts.corebank import BalanceSnapshot
 from crm_contracts.profile import AssetsChanged
+from crm_kit.messaging import Incoming, Rejection
 from crm_kit.outbox import OutgoingMessage
 from crm_profile.adapters.repositories import ProfileRepositories
 from crm_profile.domain.balances import Position, apply_snapshots
@@ -109,12 +110,23 @@ async def apply_balance_batch(
     return rejected
 
 
+async def apply_incoming(
+    *, service: Profile, repos: ProfileRepositories, items: list[Incoming[BalanceSnapshot]]
+) -> list[Rejection]:
+    """A batch of the core-banking feed, in the consumer's transaction: the snapshots that cannot be applied go to
+    the dead letters with the reason."""
+    rejected = await apply_balance_batch(
+        service=service, repos=repos, snapshots=[(item, item.payload) for item in items]
+    )
+    return [Rejection(item=item, reason=reason) for item, reason in rejected]
+
+
 async def post_balances(*, service: Profile, snapshots: list[BalanceSnapshot]) -> dict[str, Any]:
     async def work(repos: ProfileRepositories) -> list[tuple[Any, str]]:
         return await apply_balance_batch(service=service, repos=repos, snapshots=list(enumerate(snapshots)))
 
     rejected = await service.uow.run(work)
-    service.rt.outbox.notify()
+    service.published()
     return {
         "accepted": len(snapshots) - len(rejected),
         "rejected": [{"index": i, "core_customer_no": snapshots[i].core_customer_no, "reason": r} for i, r in rejected],

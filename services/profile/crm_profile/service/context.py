@@ -1,4 +1,5 @@
-"""What the profile's application functions work with."""
+"""What the profile's application functions work with: the kit's service context (runtime, the unit of work whose
+repositories own every query: crm_profile.adapters.repositories) and the sealing of sensitive fields."""
 
 from __future__ import annotations
 
@@ -6,9 +7,8 @@ from dataclasses import dataclass
 
 from crm_contracts.envelope import EventData
 from crm_contracts.topics import PROFILE_CUSTOMERS
+from crm_kit.context import ServiceContext
 from crm_kit.outbox import OutgoingMessage, in_sequence, outgoing_event
-from crm_kit.runtime import Runtime
-from crm_kit.unit_of_work import UnitOfWork
 from crm_profile.adapters.repositories import ProfileRepositories
 from crm_profile.adapters.store import SensitiveFields
 from crm_profile.domain.customer import Customer
@@ -18,10 +18,9 @@ SOURCE = "crm/profile"
 
 
 @dataclass
-class Profile:
-    rt: Runtime[ProfileSettings]
-    uow: UnitOfWork[ProfileRepositories]
+class Profile(ServiceContext[ProfileSettings, ProfileRepositories]):
     sensitive: SensitiveFields
+    """How sensitive values are sealed, looked up and opened (the cipher's keys)."""
 
     def event(
         self, data: EventData, *, customer_id: str, causationid: str | None = None, correlationid: str | None = None

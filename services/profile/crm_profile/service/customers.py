@@ -234,7 +234,7 @@ async def update_customer(
         # The only unique key PATCH can touch is the core-banking link.
         other = await service.uow.reading().customers.holder_of_core_no(requested.get("core_customer_no"))
         raise Conflict("core_customer_no: already linked to another customer", existing_id=other) from exc
-    service.rt.outbox.notify()
+    service.published()
     return view(service, doc)
 
 
@@ -308,7 +308,7 @@ async def set_consent(
         return new_doc
 
     doc = await service.uow.run(work)
-    service.rt.outbox.notify()
+    service.published()
     consents: dict[str, Any] = doc.get("consents", {})
     return consents
 
@@ -524,11 +524,11 @@ async def merge_customers(
         return new_doc
 
     doc = await service.uow.run(work)
-    service.rt.outbox.notify()
+    service.published()
     return view(service, doc)
 
 
 async def audit_log(
     *, service: Profile, customer_id: str | None, staff_id: str | None, limit: int = 200
 ) -> list[dict[str, Any]]:
-    return await service.uow.reading().audit.newest(customer_id=customer_id, staff_id=staff_id, limit=limit)
+    return await service.uow.reading().audit.read(target=customer_id, staff_id=staff_id, limit=limit)

@@ -206,7 +206,7 @@ async def register_many(*, service: Profile, principal: Principal, items: list[A
 
         try:
             await service.uow.run(work)
-            service.rt.outbox.notify()
+            service.published()
             break
         except KeyTaken:
             # Someone registered one of these between the look-up and the insert: look again.

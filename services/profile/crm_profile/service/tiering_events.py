@@ -13,6 +13,7 @@ from typing import Any
 from crm_contracts.envelope import CloudEvent, EventData, read_event
 from crm_contracts.tiering import OwnerAssigned, TierChanged
 from crm_kit.logging import get_logger
+from crm_kit.messaging import Incoming, Rejection
 from crm_profile.adapters.repositories import ProfileRepositories
 from crm_profile.domain.customer import Customer, TierStamp, supersedes
 
@@ -165,3 +166,11 @@ async def apply_tiering_batch(
     if history:
         await repos.history.add_many(history)
     return rejected
+
+
+async def apply_incoming(*, repos: ProfileRepositories, items: list[Incoming[TieringEvent | None]]) -> list[Rejection]:
+    """A batch of tiering's events, in the consumer's transaction; the types the archive does not act on (None) are
+    passed over, the events that cannot be applied go to the dead letters with the reason."""
+    applied = [(item, item.payload) for item in items if item.payload is not None]
+    rejected = await apply_tiering_batch(repos=repos, events=applied) if applied else []
+    return [Rejection(item=item, reason=reason) for item, reason in rejected]
