@@ -4,15 +4,13 @@ nothing behind, and that a unit of work run again after a conflict has the same 
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
+from profile_fakes import fake_repositories
 
 from crm_contracts.corebank import BalanceSnapshot
 from crm_contracts.envelope import CloudEvent
@@ -31,20 +29,6 @@ from crm_profile.service import balances, customers, registration, tiering_event
 from crm_profile.service.context import Profile
 from crm_profile.settings import ProfileSettings
 
-
-def _load_fakes() -> Any:
-    """tests/unit/profile/fakes.py under a name of its own: every service's unit tests have a `fakes` module, and
-    test directories are not packages, so a plain `import fakes` would get whichever was imported first."""
-    spec = importlib.util.spec_from_file_location("profile_unit_fakes", Path(__file__).with_name("fakes.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-fakes = _load_fakes()
-
 REGISTERED = "crm.profile.customer.registered.v1"
 UPDATED = "crm.profile.customer.updated.v1"
 ASSETS = "crm.profile.customer.assets-changed.v1"
@@ -59,7 +43,7 @@ HEAD_OFFICE = Principal("S-HO1", Role.HEAD_OFFICE, None)
 
 @pytest.fixture
 def uow() -> FakeUnitOfWork[ProfileRepositories]:
-    return FakeUnitOfWork(fakes.fake_repositories())
+    return FakeUnitOfWork(fake_repositories())
 
 
 @pytest.fixture

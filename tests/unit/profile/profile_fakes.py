@@ -1,4 +1,5 @@
-"""In-memory repositories of the profile service: the Protocols of crm_profile.adapters.repositories, kept in dicts
+"""In-memory repositories of the profile service (a module name of its own: test directories are not packages, so
+every service's fakes need a distinct one): the Protocols of crm_profile.adapters.repositories, kept in dicts
 of the archive's documents, each named query done in Python the way the Mongo repository asks the database.
 
 Reads hand out copies, as a database does, so the application cannot change what is stored without saving it;
