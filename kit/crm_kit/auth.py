@@ -37,6 +37,8 @@ class Role(StrEnum):
 BRANCH_SCOPE = frozenset({Role.LOBBY_MANAGER, Role.RM_SUPERVISOR, Role.BRANCH_MANAGER})
 ALL_SCOPE = frozenset({Role.HEAD_OFFICE, Role.AUDITOR, Role.ADMIN})
 READ_ONLY = frozenset({Role.AUDITOR})
+# Roles that act on other staff members' work: hand a task or a customer to someone else, merge duplicate records.
+SUPERVISING = frozenset({Role.RM_SUPERVISOR, Role.BRANCH_MANAGER, Role.HEAD_OFFICE, Role.ADMIN})
 # Roles whose work needs full sensitive values (identity checks at the counter, calling the customer).
 MAY_REVEAL = frozenset(
     {

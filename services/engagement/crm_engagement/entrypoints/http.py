@@ -28,7 +28,17 @@ from crm_engagement.schemas import (
 )
 from crm_engagement.service import interactions, points, policies, recommendations, reports, surveys, tasks
 from crm_engagement.service.context import Engagement
-from crm_kit.auth import AuditReader, PolicyEditor, Principal, Reader, Role, Writer, app_state, require_roles
+from crm_kit.auth import (
+    SUPERVISING,
+    AuditReader,
+    PolicyEditor,
+    Principal,
+    Reader,
+    Role,
+    Writer,
+    app_state,
+    require_roles,
+)
 from crm_kit.calendar_http import calendar_router
 from crm_kit.calendar_sync import ServiceCalendar
 
@@ -40,9 +50,7 @@ Code = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9._-
 
 Service = Annotated[Engagement, Depends(app_state("engagement"))]
 # Who may hand a task to another staff member.
-TaskAssigner = Annotated[
-    Principal, Depends(require_roles(Role.RM_SUPERVISOR, Role.BRANCH_MANAGER, Role.HEAD_OFFICE, Role.ADMIN))
-]
+TaskAssigner = Annotated[Principal, Depends(require_roles(*SUPERVISING))]
 Overseer = Annotated[
     Principal,
     Depends(require_roles(Role.RM_SUPERVISOR, Role.BRANCH_MANAGER, Role.HEAD_OFFICE, Role.AUDITOR, Role.ADMIN)),

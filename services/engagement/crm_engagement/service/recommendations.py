@@ -16,8 +16,7 @@ from crm_engagement.schemas import ProductUpsert, RecommendationCreate
 from crm_engagement.service import contacts, interactions
 from crm_engagement.service.context import Engagement
 from crm_engagement.service.scope import customer_in_scope
-from crm_engagement.service.tasks import SUPERVISORS
-from crm_kit.auth import Principal
+from crm_kit.auth import SUPERVISING, Principal
 from crm_kit.clock import local_day
 from crm_kit.errors import Conflict, Forbidden, NotFound
 
@@ -62,7 +61,7 @@ def _rec_view(doc: dict[str, Any]) -> dict[str, Any]:
 
 async def recommend(*, service: Engagement, principal: Principal, body: RecommendationCreate) -> dict[str, Any]:
     staff = body.staff_id or principal.staff_id
-    if staff != principal.staff_id and principal.role not in SUPERVISORS:
+    if staff != principal.staff_id and principal.role not in SUPERVISING:
         raise Forbidden("staff_id: you may record only your own recommendations")
     now = service.now()
 

@@ -14,11 +14,9 @@ from crm_engagement.schemas import TaskAssign, TaskComplete, TaskCreate
 from crm_engagement.service import contacts, interactions
 from crm_engagement.service.context import Engagement, load, save
 from crm_engagement.service.scope import TASKS, customer_in_scope
-from crm_kit.auth import ALL_SCOPE, BRANCH_SCOPE, Principal, Role
+from crm_kit.auth import ALL_SCOPE, BRANCH_SCOPE, SUPERVISING, Principal
 from crm_kit.clock import local_day
 from crm_kit.errors import Conflict, Forbidden, Invalid, NotFound, must_exist
-
-SUPERVISORS = frozenset({Role.RM_SUPERVISOR, Role.BRANCH_MANAGER, Role.HEAD_OFFICE, Role.ADMIN})
 
 
 def view(doc: dict[str, Any], *, today: date | None = None) -> dict[str, Any]:
@@ -93,7 +91,7 @@ async def complete(*, service: Engagement, principal: Principal, task_id: str, b
             raise Conflict(
                 f"task {task_id} is {doc['status']}; only an open task can be completed", state=doc["status"]
             )
-        if doc.get("assignee") != principal.staff_id and principal.role not in SUPERVISORS:
+        if doc.get("assignee") != principal.staff_id and principal.role not in SUPERVISING:
             raise Forbidden(f"task {task_id} is assigned to {doc.get('assignee')}; a supervisor may reassign it")
         policy, version = await repos.policies.current()
         loaded = await load(repos, [doc["customer_id"]])
@@ -261,7 +259,7 @@ async def create(*, service: Engagement, principal: Principal, body: TaskCreate)
     now, today = service.now(), service.today()
     if body.due_on < today:
         raise Invalid("due_on: is in the past", field="due_on")
-    if body.assignee and body.assignee != principal.staff_id and principal.role not in SUPERVISORS:
+    if body.assignee and body.assignee != principal.staff_id and principal.role not in SUPERVISING:
         raise Forbidden("only a supervisor may create a task for someone else")
 
     async def work(repos: EngagementRepositories) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response, status
 
 from crm_contracts.profile import ConsentChannel, SourceChannel
-from crm_kit.auth import Principal, Reader, Role, Writer, app_state, require_roles
+from crm_kit.auth import SUPERVISING, Principal, Reader, Role, Writer, app_state, require_roles
 from crm_kit.http import bulk_request
 from crm_profile.schemas import (
     BalanceBatch,
@@ -173,9 +173,7 @@ async def merge(
     service: Service,
     customer_id: CustomerId,
     body: MergeRequest,
-    principal: Annotated[
-        Principal, Depends(require_roles(Role.BRANCH_MANAGER, Role.RM_SUPERVISOR, Role.HEAD_OFFICE, Role.ADMIN))
-    ],
+    principal: Annotated[Principal, Depends(require_roles(*SUPERVISING))],
 ) -> dict[str, Any]:
     return await customers.merge_customers(service=service, principal=principal, survivor_id=customer_id, body=body)
 
