@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from crm_contracts.topics import ENGAGEMENT_TASKS
 from engagement_support import (
     TASK_CREATED,
     TASK_REASSIGNED,
@@ -15,6 +16,7 @@ from engagement_support import (
     wait_customer,
     wait_tasks,
 )
+from support import eventually, of_type, read_topic
 
 
 async def test_upgrade_brings_a_welcome_call_by_the_new_owner(engagement, feed, head_office, token_for):
@@ -63,8 +65,6 @@ async def test_owner_change_replans_open_tasks_without_losing_or_doubling(engage
         items = r.json()["items"]
         return items if items and {t["assignee"] for t in items} == {"S-SUP1"} else None
 
-    from support import eventually
-
     after = await eventually(settled)
     assert sorted(t["id"] for t in after) == before  # none lost, none doubled
     moved = await feed.published(TASK_REASSIGNED, "C200", count=6, settle=1.0)
@@ -74,6 +74,16 @@ async def test_owner_change_replans_open_tasks_without_losing_or_doubling(engage
         ("S-BM1", "S-SUP1"),
     }
     assert date.fromisoformat(after[0]["due_on"]) >= date(2026, 12, 1)
+    # Every engagement event carries its customer's number, consecutive from 1 in topic order.
+    records = await read_topic(
+        feed.bootstrap,
+        feed.topic(ENGAGEMENT_TASKS),
+        until=lambda rs: len(of_type(rs, TASK_REASSIGNED, "C200")) >= len(moved),
+    )
+    numbers: dict[bytes, list[int]] = {}
+    for record in records:
+        numbers.setdefault(record.key, []).append(int(dict(record.headers)["ce_sequence"].decode()))
+    assert numbers and all(seqs == list(range(1, len(seqs) + 1)) for seqs in numbers.values()), numbers
 
 
 async def test_a_follow_up_due_on_a_public_holiday_is_due_the_next_working_day(start_engagement, feed, head_office, rm):

@@ -709,7 +709,7 @@ def bind_to(
             points=MongoPoints(store, session),
             policies=PoliciesInTransaction(policies, session),
             scheduler=MongoSchedulerProgress(store, session),
-            outbox=TransactionOutbox(outbox, session),
+            outbox=TransactionOutbox(outbox, session, sequences=store.sequences),
             audit=TransactionAudit(store.audit, session),
             audit_log=store.audit,
         )

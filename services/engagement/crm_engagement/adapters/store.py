@@ -16,6 +16,7 @@ from crm_engagement.domain.customer import EngagedCustomer
 from crm_engagement.domain.tasks import Task, open_key
 from crm_kit.audit import AuditTrail
 from crm_kit.db import Mongo
+from crm_kit.outbox import SubjectSequences
 
 
 def _d(value: str | None) -> date | None:
@@ -44,6 +45,8 @@ class EngagementStore:
         self.policies = db["policies"]
         self.scheduler = db["scheduler"]
         self.audit = AuditTrail(db["audit"])
+        # Each customer's engagement events are numbered (CloudEvents `sequence`), as every service's are.
+        self.sequences = SubjectSequences(db["event_sequences"])
 
     async def ensure_indexes(self) -> None:
         await self.customers.create_index([("owner", ASCENDING)])
