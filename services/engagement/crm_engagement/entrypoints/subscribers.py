@@ -3,37 +3,15 @@ the offsets commit together), so each batch's handler binds the repositories to 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from typing import Any, Protocol
-
-from crm_contracts.envelope import CloudEvent
 from crm_contracts.registry import read_known_event
 from crm_contracts.topics import COMPLAINTS_CASES, PROFILE_CUSTOMERS, TIERING_CUSTOMERS
-from crm_engagement.adapters.repositories import EngagementRepositories
 from crm_engagement.service import complaint_events, profile_events, tiering_events
 from crm_engagement.service.context import Engagement
-from crm_kit.messaging import BatchHandler, Incoming, Rejection
+from crm_kit.context import consumer
 
 PROFILE_GROUP = "crm-engagement.profile"
 TIERING_GROUP = "crm-engagement.tiering"
 COMPLAINTS_GROUP = "crm-engagement.complaints"
-
-Items = list[Incoming[CloudEvent[Any] | None]]
-
-
-class Apply(Protocol):
-    def __call__(
-        self, *, service: Engagement, repos: EngagementRepositories, items: Items
-    ) -> Awaitable[list[Rejection]]: ...
-
-
-def handler(service: Engagement, apply: Apply) -> BatchHandler[CloudEvent[Any] | None]:
-    """The consumer's handler: `apply` on the repositories bound to the batch's transaction (crm_kit.unit_of_work)."""
-
-    async def handle(repos: EngagementRepositories, items: Items) -> list[Rejection]:
-        return await apply(service=service, repos=repos, items=items)
-
-    return service.uow.consumer(handle)
 
 
 def register(service: Engagement) -> None:
@@ -42,7 +20,7 @@ def register(service: Engagement) -> None:
         topic=PROFILE_CUSTOMERS,
         group=PROFILE_GROUP,
         parse=read_known_event,
-        handle=handler(service, profile_events.apply_profile_events),
+        handle=consumer(service, profile_events.apply_profile_events),
         max_records=size,
         description="Registrations (branch, owner, birthday month-day, risk assessment), consent per "
         "channel, merges and AUM crossing the idle-funds amount. Invalid events go to crm.profile.customers.dlt.",
@@ -51,7 +29,7 @@ def register(service: Engagement) -> None:
         topic=TIERING_CUSTOMERS,
         group=TIERING_GROUP,
         parse=read_known_event,
-        handle=handler(service, tiering_events.apply_tiering_events),
+        handle=consumer(service, tiering_events.apply_tiering_events),
         max_records=size,
         description="Tier changes re-plan follow-ups (upgrade: welcome call), owner changes move open "
         "tasks, churn warnings bring a retention call.",
@@ -60,7 +38,7 @@ def register(service: Engagement) -> None:
         topic=COMPLAINTS_CASES,
         group=COMPLAINTS_GROUP,
         parse=read_known_event,
-        handle=handler(service, complaint_events.apply_complaint_events),
+        handle=consumer(service, complaint_events.apply_complaint_events),
         max_records=size,
         description="A closed complaint brings a follow-up call and a satisfaction survey.",
     )
