@@ -23,7 +23,7 @@ from crm_kit.messaging import Incoming
 from crm_tiering.adapters.repositories import TieringRepositories
 from crm_tiering.domain.policy import DEFAULT_POLICY
 from crm_tiering.schemas import StaffUpsert
-from crm_tiering.service import complaint_events, customers, policies, profile_events, staff, sweep
+from crm_tiering.service import complaint_events, customers, engagement_events, policies, profile_events, staff, sweep
 
 D0 = date(2026, 3, 2)
 TIER_CHANGED = "crm.tiering.customer.tier-changed.v1"
@@ -104,6 +104,12 @@ class World:
     async def complaints(self, *items: Incoming[CloudEvent[Any] | None]) -> None:
         async def work(repos: TieringRepositories) -> None:
             await complaint_events.apply_complaint_events(service=self.service, repos=repos, items=list(items))
+
+        await self.uow.run(work)
+
+    async def engagement(self, *items: Incoming[CloudEvent[Any] | None]) -> None:
+        async def work(repos: TieringRepositories) -> None:
+            await engagement_events.apply_engagement_events(service=self.service, repos=repos, items=list(items))
 
         await self.uow.run(work)
 

@@ -110,6 +110,7 @@ def customer_from_doc(doc: dict[str, Any]) -> TieredCustomer:
         due_on=_d(doc.get("due_on")),
         merged_into=doc.get("merged_into"),
         profile_seq=doc.get("profile_seq") or 0,
+        complaints_seq=doc.get("complaints_seq") or 0,
         outflow_from=doc.get("outflow_from"),
         held_balances=[
             HeldBalance(date.fromisoformat(h["d"]), h["a"], dict(h.get("b") or {}), h.get("s"))
@@ -153,6 +154,7 @@ def customer_state(c: TieredCustomer) -> dict[str, Any]:
         "due_on": _s(c.due_on),
         "merged_into": c.merged_into,
         "profile_seq": c.profile_seq,
+        "complaints_seq": c.complaints_seq,
         "outflow_from": c.outflow_from,
         "held_balances": [
             {"d": h.as_of.isoformat(), "a": h.aum, "b": h.breakdown, "s": h.seq} for h in c.held_balances

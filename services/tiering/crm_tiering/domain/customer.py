@@ -92,6 +92,9 @@ class TieredCustomer:
     outflow_from: Decimal | None = None
     """Peak AUM of the outflow being warned about, until the customer recovers."""
     """Number (CloudEvents sequence) of the last profile event applied: a redelivered one is not applied again."""
+    complaints_seq: int = 0
+    """Number (CloudEvents sequence) of the last complaints event applied: a redelivered or older one (a dead
+    letter replayed late) is not applied, so a complaint closed is not opened again by its own late opening."""
     held_balances: list[HeldBalance] = field(default_factory=list)
     """Balances that overtook the registration, in `as_of` order, until it arrives."""
     core_customer_no: str | None = None
