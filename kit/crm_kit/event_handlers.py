@@ -22,7 +22,10 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from crm_contracts.envelope import CloudEvent, EventData
+from crm_kit.logging import get_logger
 from crm_kit.messaging import Incoming
+
+log = get_logger(__name__)
 
 Batch = TypeVar("Batch")
 Event = TypeVar("Event", bound=EventData)
@@ -70,8 +73,17 @@ class EventHandlers(Generic[Batch]):
                 continue
             handler = self.handlers[type(event.data)]
             if handler.ordered and seen is not None and item.sequence is not None:
-                if item.sequence <= seen.get(event.subject, 0):
-                    continue  # applied before, or older than what was: the publisher's order wins
+                last = seen.get(event.subject, 0)
+                if item.sequence <= last:
+                    if item.sequence < last:  # not a redelivery: an older event arriving late (a replayed dead letter)
+                        log.info(
+                            "event.older_than_applied",
+                            event_type=event.type,
+                            subject=event.subject,
+                            sequence=item.sequence,
+                            applied=last,
+                        )
+                    continue  # the publisher's order wins
                 seen[event.subject] = item.sequence
             await handler.apply(batch, item, event.data)
             applied.append(item)
