@@ -3,14 +3,9 @@ its inbox rows and dead letters); the batch's application function works on the 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from typing import Any, Protocol
-
-from crm_contracts.envelope import CloudEvent
 from crm_contracts.registry import read_known_event
 from crm_contracts.topics import COMPLAINTS_CASES, ENGAGEMENT_TASKS, PROFILE_CUSTOMERS
-from crm_kit.messaging import BatchHandler, Incoming, Rejection
-from crm_tiering.adapters.repositories import TieringRepositories
+from crm_kit.context import consumer
 from crm_tiering.service import complaint_events, engagement_events, profile_events
 from crm_tiering.service.context import Tiering
 
@@ -18,28 +13,13 @@ PROFILE_GROUP = "crm-tiering.profile"
 COMPLAINTS_GROUP = "crm-tiering.complaints"
 ENGAGEMENT_GROUP = "crm-tiering.engagement"
 
-Items = list[Incoming[CloudEvent[Any] | None]]
-
-
-class ApplyBatch(Protocol):
-    def __call__(self, *, service: Tiering, repos: TieringRepositories, items: Items) -> Awaitable[list[Rejection]]: ...
-
-
-def in_batch(service: Tiering, apply: ApplyBatch) -> BatchHandler[CloudEvent[Any] | None]:
-    """The consumer's handler: `apply` on the repositories bound to the batch's transaction (crm_kit.unit_of_work)."""
-
-    async def handle(repos: TieringRepositories, items: Items) -> list[Rejection]:
-        return await apply(service=service, repos=repos, items=items)
-
-    return service.uow.consumer(handle)
-
 
 def register(service: Tiering) -> None:
     service.rt.consume(
         topic=PROFILE_CUSTOMERS,
         group=PROFILE_GROUP,
         parse=read_known_event,
-        handle=in_batch(service, profile_events.apply_profile_events),
+        handle=consumer(service, profile_events.apply_profile_events),
         max_records=service.rt.settings.event_batch_size,
         dedupe="handler",
         description="Profile events: registrations (branch, owner, bands) and assets-changed drive tiers, owners, "
@@ -49,7 +29,7 @@ def register(service: Tiering) -> None:
         topic=COMPLAINTS_CASES,
         group=COMPLAINTS_GROUP,
         parse=read_known_event,
-        handle=in_batch(service, complaint_events.apply_complaint_events),
+        handle=consumer(service, complaint_events.apply_complaint_events),
         max_records=service.rt.settings.event_batch_size,
         description="Complaint opened / closed: an open complaint is a churn-warning reason.",
     )
@@ -57,7 +37,7 @@ def register(service: Tiering) -> None:
         topic=ENGAGEMENT_TASKS,
         group=ENGAGEMENT_GROUP,
         parse=read_known_event,
-        handle=in_batch(service, engagement_events.apply_engagement_events),
+        handle=consumer(service, engagement_events.apply_engagement_events),
         max_records=service.rt.settings.event_batch_size,
         description="Survey answered: a low CSAT or NPS is a churn-warning reason for a while, a later answer that "
         "is not low clears it. The other engagement events (tasks, contacts, recommendations, points) are skipped.",
