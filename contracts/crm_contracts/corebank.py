@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, TypeGuard, get_args
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
@@ -48,6 +48,12 @@ policy (crm_tiering.domain.policy.ValueRules.margins must name exactly these).
 A snapshot naming any other type is refused (dead-lettered with the type named), never valued at a guess.
 A new product type is an additive change of this contract and of the value policy."""
 PRODUCT_TYPES: tuple[str, ...] = get_args(ProductType)
+
+
+def is_product_type(value: str) -> TypeGuard[ProductType]:
+    """A breakdown's key as the contract's product type (breakdowns stored before the closed vocabulary may hold
+    others)."""
+    return value in PRODUCT_TYPES
 
 
 class BalanceSnapshot(BaseModel):

@@ -13,7 +13,7 @@ A due date counted in working days on a year no official schedule covers yet res
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Literal, TypeGuard, get_args
 
 from pydantic import Field
 
@@ -31,6 +31,12 @@ TaskKind = Literal[
     "complaint_follow_up",  # after a complaint is closed
     "manual",  # created by staff
 ]
+
+
+def is_task_kind(value: str) -> TypeGuard[TaskKind]:
+    return value in get_args(TaskKind)
+
+
 Purpose = Literal["service", "marketing"]
 ContactChannel = Literal["call", "visit", "sms", "email", "wechat", "app"]
 TaskStatus = Literal["open", "done", "cancelled"]

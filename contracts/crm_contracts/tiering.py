@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, TypeGuard, get_args
 
 from pydantic import Field
 
 from crm_contracts.envelope import EventData
 
 TierName = Literal["small", "ordinary", "potential", "vip", "key"]
+TIER_NAMES: tuple[TierName, ...] = get_args(TierName)
+
+
+def is_tier_name(value: str | None) -> TypeGuard[TierName]:
+    """A stored tier read back as the contract's name (what a policy's per-tier table is keyed by)."""
+    return value in TIER_NAMES
+
+
 LifecycleStage = Literal["new", "growing", "mature", "declining", "churned"]
 TierChangeReason = Literal["first_tier", "upgrade", "downgrade", "below_minimum", "policy_change"]
 OwnerChangeReason = Literal["tier_responsibility", "manual", "staff_deactivated"]

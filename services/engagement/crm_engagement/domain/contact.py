@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from crm_contracts.engagement import ContactChannel, ContactRule, Purpose
@@ -104,12 +104,12 @@ def busiest_window(times: list[datetime], at: datetime, width: timedelta) -> int
     return best
 
 
-def in_quiet_hours(t: object, rules: ContactRules) -> bool:
+def in_quiet_hours(moment: time, rules: ContactRules) -> bool:
     """Quiet hours may span midnight (21:00–08:00) or not (13:00–14:00); the end is exclusive."""
     start, end = rules.quiet_from, rules.quiet_until
     if start <= end:
-        return start <= t < end  # type: ignore[operator]
-    return t >= start or t < end  # type: ignore[operator]
+        return start <= moment < end
+    return moment >= start or moment < end
 
 
 def window_start(at: datetime, rules: ContactRules) -> datetime:

@@ -28,6 +28,7 @@ from crm_contracts.engagement import (
     TaskReassigned,
 )
 from crm_contracts.envelope import EventData
+from crm_contracts.tiering import is_tier_name
 from crm_engagement.domain import contact
 from crm_engagement.domain.occasions import occasions_between
 from crm_engagement.domain.policy import EngagementPolicy
@@ -185,7 +186,8 @@ class EngagedCustomer:
         on a public holiday moves to `working_day(due)` (the next working day, from the bank's calendar). A rule new
         to the customer counts from `since` (the day of the tier change: the same due date however late the change
         is processed, never before `today`), else from `today`."""
-        rules = {r.name: r for r in policy.cadence.get(self.tier, [])} if self.tier and not self.merged_into else {}  # type: ignore[call-overload]
+        tier = self.tier if is_tier_name(self.tier) and not self.merged_into else None
+        rules = {r.name: r for r in policy.cadence.get(tier, [])} if tier else {}
         live = {t.task_id: t for t in self._live(open_tasks)}
         for name in sorted(set(self.cadence) - set(rules)):
             tid = self.cadence.pop(name).get("task")

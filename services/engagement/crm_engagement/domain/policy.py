@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from crm_contracts.corebank import Money
-from crm_contracts.engagement import ContactChannel, Purpose, TaskKind
+from crm_contracts.engagement import ContactChannel, Purpose, TaskKind, is_task_kind
 
 TierName = Literal["small", "ordinary", "potential", "vip", "key"]
 TIER_RANK: dict[str | None, int] = {"key": 5, "vip": 4, "potential": 3, "ordinary": 2, "small": 1, None: 0}
@@ -184,7 +184,7 @@ class EngagementPolicy(Rules):
         return self
 
     def purpose_of(self, kind: str) -> Purpose:
-        return self.purposes.get(kind, "service")  # type: ignore[call-overload, no-any-return]
+        return self.purposes.get(kind, "service") if is_task_kind(kind) else "service"
 
 
 DEFAULT_POLICY = EngagementPolicy()

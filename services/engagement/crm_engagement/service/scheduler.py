@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date
 
 from crm_contracts.engagement import TaskOverdue
+from crm_contracts.tiering import is_tier_name
 from crm_engagement.adapters.repositories import EngagementRepositories
 from crm_engagement.service import points
 from crm_engagement.service.context import Engagement, load, save
@@ -111,7 +112,7 @@ async def _chunk(service: Engagement, phase: str, key: str, day: date, cursor: s
                 elif phase == "care":
                     customer.plan_care(policy=policy, today=day, now=now)
                 elif phase == "points":
-                    monthly = policy.points.monthly.get(customer.tier, 0)  # type: ignore[call-overload]
+                    monthly = policy.points.monthly.get(customer.tier, 0) if is_tier_name(customer.tier) else 0
                     if monthly:
                         earnings.append(
                             points.Earning(

@@ -13,7 +13,7 @@ from crm_engagement.service import points
 from crm_engagement.service.context import Engagement
 from crm_engagement.service.scope import customer_in_scope
 from crm_kit.auth import Principal
-from crm_kit.errors import Conflict, Forbidden, NotFound
+from crm_kit.errors import Conflict, Forbidden, NotFound, must_exist
 
 
 async def open_survey(
@@ -112,7 +112,8 @@ async def answer(*, service: Engagement, principal: Principal, survey_id: str, b
                 reason="survey",
                 now=now,
             )
-        return view(updated)  # type: ignore[arg-type]
+        # Read open in this transaction, so it is still open: must_exist only narrows the type.
+        return view(must_exist(updated, f"survey {survey_id}"))
 
     result = await service.uow.run(work)
     service.published()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from crm_contracts.corebank import is_product_type
 from crm_tiering.domain.policy import LifecycleRules, ValueRules
 
 CENT = Decimal("0.01")
@@ -27,7 +28,7 @@ def contribution(aum: Decimal | None, breakdown: dict[str, Decimal], rules: Valu
         return [Part("unclassified", f"{aum} × {rules.default_margin}", (aum * rules.default_margin).quantize(CENT))]
     parts = []
     for product, amount in sorted(breakdown.items()):
-        margin = rules.margins.get(product)  # type: ignore[call-overload]
+        margin = rules.margins.get(product) if is_product_type(product) else None
         if margin is None:
             # Only a breakdown kept from before the closed vocabulary: shown, and valued at nothing, not at a guess.
             parts.append(Part(product, f"{amount} × 0 (not a product type of the balance contract)", Decimal("0.00")))
