@@ -4,7 +4,9 @@ nothing behind, and that a unit of work run again after a conflict has the same 
 
 from __future__ import annotations
 
+import copy
 import json
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -14,7 +16,7 @@ from profile_fakes import fake_repositories
 
 from crm_contracts.corebank import BalanceSnapshot
 from crm_contracts.envelope import CloudEvent
-from crm_contracts.tiering import OwnerAssigned, TierChanged
+from crm_contracts.tiering import LifecycleChanged, OwnerAssigned, TierChanged
 from crm_contracts.topics import COREBANK_BALANCES, PROFILE_CUSTOMERS, TIERING_CUSTOMERS
 from crm_kit.auth import Principal, Role
 from crm_kit.errors import PreconditionFailed, PreconditionRequired, RuleBroken
@@ -371,44 +373,58 @@ async def test_customers_are_listed_within_scope_page_by_page(service, uow, peop
     assert bad_phone.value.kind == "invalid"
 
 
-async def test_tiering_decisions_set_owner_and_tier_keep_the_newest_and_publish_nothing(service, uow, people):
+def _assigned(customer_id: str, owner: str, at: datetime) -> CloudEvent[OwnerAssigned]:
+    data = OwnerAssigned(customer_id=customer_id, new_owner=owner, reason="manual", assigned_by="S-SUP", assigned_at=at)
+    return CloudEvent.wrap(data, source="crm/tiering", subject=customer_id)
+
+
+def _tiered(customer_id: str, tier: str, as_of: date = date(2026, 11, 19)) -> CloudEvent[TierChanged]:
+    data = TierChanged(
+        customer_id=customer_id,
+        from_tier=None,
+        to_tier=tier,
+        reason="first_tier",
+        policy_version=1,
+        as_of=as_of,
+        basis_amount=Decimal("600000"),
+    )
+    return CloudEvent.wrap(data, source="crm/tiering", subject=customer_id)
+
+
+def _from_tiering(event: CloudEvent[Any] | None, sequence: int | None, offset: int = 0) -> Incoming[Any]:
+    """A message of tiering's topic as the kit's consumer hands it over: `sequence` is tiering's number for the
+    customer's event (ce_sequence), None for an unnumbered one (a hand-made replay)."""
+    return Incoming(
+        topic=TIERING_CUSTOMERS,
+        partition=0,
+        offset=offset,
+        key=event.subject if event is not None else None,
+        value=event.model_dump_json().encode() if event is not None else b"",
+        message_id=str(event.id) if event is not None else f"m{offset}",
+        payload=event,
+        sequence=sequence,
+    )
+
+
+async def test_tiering_decisions_set_owner_and_tier_in_tiering_order_and_publish_nothing(service, uow, people):
     cid = await _register(service, people())
     uow.repositories.outbox.messages.clear()
     t0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
-
-    def assigned(owner: str, at: datetime, customer_id: str = cid) -> CloudEvent[OwnerAssigned]:
-        data = OwnerAssigned(
-            customer_id=customer_id, new_owner=owner, reason="manual", assigned_by="S-SUP", assigned_at=at
-        )
-        return CloudEvent.wrap(data, source="crm/tiering", subject=customer_id)
-
-    tier = CloudEvent.wrap(
-        TierChanged(
-            customer_id=cid,
-            from_tier=None,
-            to_tier="vip",
-            reason="first_tier",
-            policy_version=1,
-            as_of=date(2026, 11, 19),
-            basis_amount=Decimal("600000"),
-        ),
-        source="crm/tiering",
-        subject=cid,
-    )
     batch = [
-        ("a", assigned("S-RM2", t0)),
-        ("b", assigned("S-RM3", t0 - timedelta(seconds=1))),  # older than the one before it: skipped
-        ("c", assigned("S-RM9", t0, customer_id="C-unknown")),
-        ("d", tier),
+        _from_tiering(_assigned(cid, "S-RM2", t0), 2, offset=1),
+        _from_tiering(_assigned(cid, "S-RM3", t0 - timedelta(seconds=1)), 1, offset=2),  # taken before: skipped
+        _from_tiering(_assigned("C-unknown", "S-RM9", t0), 1, offset=3),
+        _from_tiering(_tiered(cid, "vip"), 3, offset=4),
     ]
 
-    async def consume(repos: ProfileRepositories) -> list[tuple[Any, str]]:
-        return await tiering_events.apply_tiering_batch(repos=repos, events=batch)
+    async def consume(repos: ProfileRepositories) -> list[tuple[int, str]]:
+        rejected = await tiering_events.apply_incoming(repos=repos, items=batch)
+        return [(r.item.offset, r.reason) for r in rejected]
 
     uow.retry_once = True
     rejected = await uow.run(consume)
 
-    assert rejected == [("c", "customer_id: unknown customer C-unknown")]
+    assert rejected == [(3, "customer_id: unknown customer C-unknown")]
     doc = uow.repositories.customers.docs[cid]
     assert (doc["owner"], doc["tier"], doc["tier_since"], doc["tier_policy_version"]) == (
         "S-RM2",
@@ -416,6 +432,7 @@ async def test_tiering_decisions_set_owner_and_tier_keep_the_newest_and_publish_
         "2026-11-19",
         1,
     )
+    assert doc["tiering_seq"] == 3  # the last of tiering's events applied, saved with them
     assert (doc["version"], doc["event_seq"]) == (1, 1)  # tiering's decisions take neither
     assert uow.repositories.outbox.messages == []
     assert uow.repositories.history.actions(cid) == ["registered", "owner_assigned", "tier_changed"]
@@ -425,8 +442,82 @@ async def test_tiering_decisions_set_owner_and_tier_keep_the_newest_and_publish_
     with pytest.raises(RuleBroken):
         await customers.get_customer(service=service, principal=RM, customer_id=cid)
     # The same decisions again change nothing.
-    assert await uow.run(consume) == [("c", "customer_id: unknown customer C-unknown")]
+    assert await uow.run(consume) == [(3, "customer_id: unknown customer C-unknown")]
     assert uow.repositories.history.actions(cid) == ["registered", "owner_assigned", "tier_changed"]
+    assert uow.repositories.customers.docs[cid] == doc
+
+
+async def test_each_tiering_decision_reaches_its_own_function_and_other_types_are_passed_over(
+    service, uow, people, monkeypatch
+):
+    cid = await _register(service, people())
+    reached: list[tuple[str, str]] = []
+
+    async def owner_assigned(_batch: Any, _item: Any, decision: OwnerAssigned) -> None:
+        reached.append(("owner_assigned", decision.new_owner))
+
+    async def tier_changed(_batch: Any, _item: Any, decision: TierChanged) -> None:
+        reached.append(("tier_changed", decision.to_tier))
+
+    handlers = {OwnerAssigned: owner_assigned, TierChanged: tier_changed}
+    for event_type, function in handlers.items():
+        monkeypatch.setitem(
+            tiering_events.TIERING_EVENTS.handlers,
+            event_type,
+            replace(tiering_events.TIERING_EVENTS.handlers[event_type], apply=function),
+        )
+    lifecycle = CloudEvent.wrap(
+        LifecycleChanged(customer_id=cid, to_stage="growing", as_of=date(2026, 11, 20), policy_version=1),
+        source="crm/tiering",
+        subject=cid,
+    )
+    assert tiering_events.parse_tiering_event(lifecycle.model_dump_json().encode()) is None  # not the archive's
+    batch = [
+        _from_tiering(_tiered(cid, "vip"), 1),
+        _from_tiering(None, 2),  # a type the archive does not act on, as the parser hands it over
+        _from_tiering(lifecycle, 3),  # and one that reached the handlers all the same
+        _from_tiering(_assigned(cid, "S-RM2", datetime(2026, 11, 20, 9, 0, tzinfo=UTC)), 4),
+    ]
+
+    assert await uow.run(lambda repos: tiering_events.apply_incoming(repos=repos, items=batch)) == []
+    assert reached == [("tier_changed", "vip"), ("owner_assigned", "S-RM2")]
+    assert uow.repositories.customers.docs[cid].get("tiering_seq") is None  # the functions saved nothing
+
+
+async def test_an_older_or_redelivered_tiering_decision_changes_nothing(service, uow, people):
+    cid = await _register(service, people())
+    t0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+    latest = _assigned(cid, "S-RM2", t0)
+
+    async def consume(items: list[Incoming[Any]]) -> list[Any]:
+        return await uow.run(lambda repos: tiering_events.apply_incoming(repos=repos, items=items))
+
+    assert await consume([_from_tiering(latest, 5), _from_tiering(_tiered(cid, "vip"), 6)]) == []
+    doc = uow.repositories.customers.docs[cid]
+    history = uow.repositories.history.actions(cid)
+    assert (doc["owner"], doc["tier"], doc["tiering_seq"]) == ("S-RM2", "vip", 6)
+
+    # Tiering's earlier decisions delivered late (a dead letter replayed), each newer by its own stamps, and the
+    # last one redelivered: by tiering's order they are all behind what the archive holds.
+    late = [
+        _from_tiering(_assigned(cid, "S-RM3", t0 + timedelta(hours=1)), 4),
+        _from_tiering(_tiered(cid, "key", as_of=date(2026, 11, 20)), 3),
+        _from_tiering(_tiered(cid, "vip"), 6),
+    ]
+    assert await consume(late) == []
+    assert uow.repositories.customers.docs[cid] == doc
+    assert uow.repositories.history.actions(cid) == history
+
+
+async def test_a_tiering_decision_for_a_merged_record_is_passed_over(service, uow, people):
+    cid = await _register(service, people())
+    uow.repositories.customers.docs[cid]["status"] = "merged"
+    before = copy.deepcopy(uow.repositories.customers.docs[cid])
+    items = [_from_tiering(_assigned(cid, "S-RM2", datetime(2026, 11, 20, 9, 0, tzinfo=UTC)), 1)]
+
+    assert await uow.run(lambda repos: tiering_events.apply_incoming(repos=repos, items=items)) == []
+    assert uow.repositories.customers.docs[cid] == before
+    assert uow.repositories.history.actions(cid) == ["registered"]
 
 
 async def test_the_balances_consumer_dead_letters_what_it_cannot_apply_and_names_the_cause(service, uow, people):

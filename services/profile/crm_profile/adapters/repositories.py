@@ -42,8 +42,10 @@ TIERING_FIELDS = (
     "tier_since",
     "tier_policy_version",
     "tier_decided_at",
+    "tiering_seq",
 )
-"""What tiering's decisions are compared with: the owner and tier held, and when they were decided."""
+"""What tiering's decisions are compared with: the owner and tier held, when they were decided, and the number of
+the last of tiering's events applied (its per-customer sequence)."""
 
 
 def customer_of(doc: Doc) -> Customer:

@@ -3,13 +3,15 @@ inbox and the dead letters); the unit of work's `consumer` binds the repositorie
 
 from __future__ import annotations
 
+from typing import Any
+
 from crm_contracts.corebank import BalanceSnapshot
+from crm_contracts.envelope import CloudEvent
 from crm_contracts.topics import COREBANK_BALANCES, TIERING_CUSTOMERS
 from crm_kit.messaging import BatchHandler, Incoming, Rejection
 from crm_profile.adapters.repositories import ProfileRepositories
 from crm_profile.service import balances, tiering_events
 from crm_profile.service.context import Profile
-from crm_profile.service.tiering_events import TieringEvent
 
 BALANCES_GROUP = "crm-profile.balances"
 TIERING_GROUP = "crm-profile.tiering"
@@ -22,8 +24,8 @@ def balances_handler(service: Profile) -> BatchHandler[BalanceSnapshot]:
     return service.uow.consumer(apply)
 
 
-def tiering_handler(service: Profile) -> BatchHandler[TieringEvent | None]:
-    async def apply(repos: ProfileRepositories, items: list[Incoming[TieringEvent | None]]) -> list[Rejection]:
+def tiering_handler(service: Profile) -> BatchHandler[CloudEvent[Any] | None]:
+    async def apply(repos: ProfileRepositories, items: list[Incoming[CloudEvent[Any] | None]]) -> list[Rejection]:
         return await tiering_events.apply_incoming(repos=repos, items=items)
 
     return service.uow.consumer(apply)
@@ -45,9 +47,12 @@ def register(service: Profile) -> None:
         group=TIERING_GROUP,
         parse=tiering_events.parse_tiering_event,
         handle=tiering_handler(service),
-        # Idempotent by its own rule (an older or equal decision than the one held is skipped): no inbox needed.
+        max_records=service.rt.settings.event_batch_size,
+        # Idempotent by its own rule (tiering's per-customer sequence, the last applied kept as the customer's
+        # tiering_seq: an event not above it is skipped): no inbox needed.
         dedupe="handler",
         description="Tiering's decisions (CloudEvents): owner-assigned sets the customer's owner, so data scope "
-        "follows it; tier-changed sets the tier. Older decisions than the one held are skipped; other tiering "
-        "events are ignored. Unknown customers and unreadable events go to crm.tiering.customers.dlt.",
+        "follows it; tier-changed sets the tier. Applied in tiering's per-customer order (ce_sequence): older "
+        "or repeated ones are skipped; other tiering events are ignored. Unknown customers and unreadable events "
+        "go to crm.tiering.customers.dlt.",
     )

@@ -2,34 +2,69 @@
 
 Tiering is the source of both: the archive records them and their history, so data scope follows the
 owner at once, but publishes no event of its own and leaves the customer's event numbering (event_seq)
-alone. One database round trip per step per batch, like the balances feed.
+alone. The decisions are applied in the order tiering took them, its per-customer sequence (CloudEvents
+`sequence`): the last one applied is kept on the customer (`tiering_seq`), so a redelivery or an older decision
+(a dead letter replayed late) changes nothing, as in tiering's other consumers. One database round trip per step
+per batch, like the balances feed.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
 from crm_contracts.envelope import CloudEvent, EventData, read_event
 from crm_contracts.tiering import OwnerAssigned, TierChanged
+from crm_kit.event_handlers import EventHandlers, Message
 from crm_kit.logging import get_logger
-from crm_kit.messaging import Incoming, Rejection
+from crm_kit.messaging import Rejection
 from crm_profile.adapters.repositories import ProfileRepositories
 from crm_profile.domain.customer import Customer, TierStamp, supersedes
 
 log = get_logger(__name__)
 
 TieringEvent = CloudEvent[OwnerAssigned] | CloudEvent[TierChanged]
-# Lifecycle stages and churn warnings are tiering's own view, not the archive's to keep.
-APPLIED: dict[str, type[EventData]] = {OwnerAssigned.event_type: OwnerAssigned, TierChanged.event_type: TierChanged}
 # The SourceChannel closest to a decision taken by the bank's own tiering process (服务过程); the row's
 # `by` and `action` say it was tiering.
 CHANNEL = "service_process"
 
 
-def parse_tiering_event(raw: bytes) -> TieringEvent | None:
-    """The CloudEvent if the archive acts on its type, None for the other tiering events."""
-    return read_event(raw, APPLIED)
+@dataclass
+class TieringBatch:
+    """What one batch of tiering's decisions works on: the customers it is about, as loaded, and what it changes."""
+
+    customers: dict[str, Customer]
+    changed: dict[str, Customer] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+
+    def decided_for(self, item: Message, data: OwnerAssigned | TierChanged) -> Customer | None:
+        """The active customer a decision is about; an unknown one is refused, a merged one passed over."""
+        customer = self.customers.get(data.customer_id)
+        if customer is None:
+            self.rejected.append(Rejection(item=item, reason=f"customer_id: unknown customer {data.customer_id}"))
+            return None
+        if customer.status != "active":
+            # A merged record is frozen; its survivor is tiered in its own right.
+            log.info(
+                "tiering event for an inactive customer skipped",
+                customer_id=customer.id,
+                status=customer.status,
+                event_type=data.event_type,
+            )
+            return None
+        return customer
+
+    def record(self, customer: Customer, item: Message, change: dict[str, Any], row: dict[str, Any] | None) -> None:
+        """Set what a decision changed, with the tiering sequence it reached when numbered; later decisions of the
+        same batch compare against what this one left."""
+        if change and item.sequence is not None:
+            change = {**change, "tiering_seq": item.sequence}
+        customer.set(change)
+        self.changed.setdefault(customer.id, customer)
+        if row:
+            self.history.append(row)
 
 
 def _as_stored(moment: datetime) -> datetime:
@@ -47,7 +82,7 @@ def _tier_stamp(record: dict[str, Any]) -> TierStamp | None:
 
 def _history_row(
     record: dict[str, Any],
-    event: TieringEvent,
+    event: CloudEvent[Any],
     *,
     action: str,
     by: str,
@@ -73,19 +108,20 @@ def _history_row(
     }
 
 
-def _owner_assigned(
-    record: dict[str, Any], event: CloudEvent[OwnerAssigned]
-) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    decision = event.data
+async def owner_assigned(batch: TieringBatch, item: Message, decision: OwnerAssigned) -> None:
+    """Tiering gave the customer to a new owner: data scope follows at once."""
+    customer = batch.decided_for(item, decision)
+    if customer is None or item.payload is None:
+        return
+    record = customer.record
     assigned_at = _as_stored(decision.assigned_at)
     if not supersedes(assigned_at, record.get("owner_assigned_at")):
-        return {}, None
-    change = {"owner": decision.new_owner, "owner_assigned_at": assigned_at}
+        return
     row = None
     if decision.new_owner != record.get("owner"):
         row = _history_row(
             record,
-            event,
+            item.payload,
             action="owner_assigned",
             by=decision.assigned_by,
             field="owner",
@@ -93,27 +129,23 @@ def _owner_assigned(
             after=decision.new_owner,
             note=decision.reason + (f": {decision.note}" if decision.note else ""),
         )
-    return change, row
+    batch.record(customer, item, {"owner": decision.new_owner, "owner_assigned_at": assigned_at}, row)
 
 
-def _tier_changed(
-    record: dict[str, Any], event: CloudEvent[TierChanged]
-) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    decision = event.data
-    stamp = TierStamp(decision.policy_version, decision.as_of, _as_stored(event.time))
+async def tier_changed(batch: TieringBatch, item: Message, decision: TierChanged) -> None:
+    """Tiering counted the customer in a tier, under a policy, as of a snapshot day."""
+    customer = batch.decided_for(item, decision)
+    if customer is None or item.payload is None:
+        return
+    record = customer.record
+    stamp = TierStamp(decision.policy_version, decision.as_of, _as_stored(item.payload.time))
     if not supersedes(stamp, _tier_stamp(record)):
-        return {}, None
-    change = {
-        "tier": decision.to_tier,
-        "tier_since": decision.as_of.isoformat(),
-        "tier_policy_version": decision.policy_version,
-        "tier_decided_at": stamp.decided_at,
-    }
+        return
     row = None
     if decision.to_tier != record.get("tier"):
         row = _history_row(
             record,
-            event,
+            item.payload,
             action="tier_changed",
             by="tiering",
             field="tier",
@@ -121,56 +153,44 @@ def _tier_changed(
             after=decision.to_tier,
             note=f"{decision.reason}: policy v{decision.policy_version}, as of {decision.as_of.isoformat()}",
         )
-    return change, row
+    change = {
+        "tier": decision.to_tier,
+        "tier_since": decision.as_of.isoformat(),
+        "tier_policy_version": decision.policy_version,
+        "tier_decided_at": stamp.decided_at,
+    }
+    batch.record(customer, item, change, row)
 
 
-async def apply_tiering_batch(
-    *, repos: ProfileRepositories, events: list[tuple[Any, TieringEvent]]
-) -> list[tuple[Any, str]]:
-    """Apply tiering's decisions with the repositories of the caller's transaction, in the order given. `events`
-    pairs a caller's reference with each event; the references of those that cannot be applied come back with
-    the reason. An older decision than the one held is skipped, not refused."""
-    ids = sorted({event.data.customer_id for _, event in events})
-    by_id = {customer.id: customer for customer in await repos.customers.tiering_state_of(ids)}
-    rejected: list[tuple[Any, str]] = []
-    changed: dict[str, Customer] = {}
-    history: list[dict[str, Any]] = []
-    for ref, event in events:
-        customer = by_id.get(event.data.customer_id)
-        if customer is None:
-            rejected.append((ref, f"customer_id: unknown customer {event.data.customer_id}"))
-            continue
-        record = customer.record
-        if customer.status != "active":
-            # A merged record is frozen; its survivor is tiered in its own right.
-            log.info(
-                "tiering event for an inactive customer skipped",
-                customer_id=customer.id,
-                status=customer.status,
-                event_type=event.type,
-            )
-            continue
-        if isinstance(event.data, OwnerAssigned):
-            change, row = _owner_assigned(record, event)
-        else:
-            change, row = _tier_changed(record, event)
-        # Later events of the same batch compare against what this one left.
-        customer.set(change)
-        changed.setdefault(customer.id, customer)
-        if row:
-            history.append(row)
-    updates = [customer for customer in changed.values() if customer.changes]
+# Lifecycle stages and churn warnings are tiering's own view, not the archive's to keep.
+TIERING_EVENTS = (
+    EventHandlers[TieringBatch]()
+    .on(OwnerAssigned, owner_assigned, ordered=True)
+    .on(TierChanged, tier_changed, ordered=True)
+)
+APPLIED: dict[str, type[EventData]] = {event.event_type: event for event in TIERING_EVENTS.handlers}
+
+
+def parse_tiering_event(raw: bytes) -> TieringEvent | None:
+    """The CloudEvent if the archive acts on its type, None for the other tiering events."""
+    return read_event(raw, APPLIED)
+
+
+async def apply_incoming(*, repos: ProfileRepositories, items: list[Message]) -> list[Rejection]:
+    """A batch of tiering's decisions, in the consumer's transaction and in the order given: the customers are loaded
+    first, each decision goes to its function, what changed is saved once. The types the archive does not act on
+    (None) are passed over; the decisions that cannot be applied go to the dead letters with the reason."""
+    ids = sorted({item.payload.data.customer_id for item in items if item.payload is not None})
+    if not ids:
+        return []
+    customers = await repos.customers.tiering_state_of(ids)
+    batch = TieringBatch(customers={customer.id: customer for customer in customers})
+    seen = {customer.id: int(customer.record.get("tiering_seq", 0)) for customer in customers}
+    await TIERING_EVENTS.apply(batch, items, seen=seen)
+    updates = [customer for customer in batch.changed.values() if customer.changes]
     if updates:
         # Read and write happen in one snapshot transaction: a racing PATCH makes it conflict and retry.
         await repos.customers.save_many(updates)
-    if history:
-        await repos.history.add_many(history)
-    return rejected
-
-
-async def apply_incoming(*, repos: ProfileRepositories, items: list[Incoming[TieringEvent | None]]) -> list[Rejection]:
-    """A batch of tiering's events, in the consumer's transaction; the types the archive does not act on (None) are
-    passed over, the events that cannot be applied go to the dead letters with the reason."""
-    applied = [(item, item.payload) for item in items if item.payload is not None]
-    rejected = await apply_tiering_batch(repos=repos, events=applied) if applied else []
-    return [Rejection(item=item, reason=reason) for item, reason in rejected]
+    if batch.history:
+        await repos.history.add_many(batch.history)
+    return batch.rejected
