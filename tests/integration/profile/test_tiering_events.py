@@ -3,6 +3,7 @@
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from crm_contracts.envelope import CloudEvent
 from crm_contracts.tiering import LifecycleChanged, OwnerAssigned, TierChanged
@@ -33,13 +34,21 @@ def assignment(cid, new_owner, assigned_at, previous_owner="S-RM1"):
     )
 
 
-async def send(stack, profile, cid, *events):
-    await produce(
-        stack.kafka_bootstrap,
-        profile.settings.topic("crm.tiering.customers"),
-        [e.model_dump_json() for e in events],
-        key=cid.encode(),
-    )
+async def send(stack, profile, cid, *numbered):
+    """Tiering's events as tiering's outbox sends them: keyed by the customer, each with the number tiering gave it
+    in the customer's stream (CloudEvents `sequence`, header ce_sequence)."""
+    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for event, sequence in numbered:
+            await producer.send_and_wait(
+                profile.settings.topic("crm.tiering.customers"),
+                event.model_dump_json().encode(),
+                key=cid.encode(),
+                headers=[("ce_sequence", str(sequence).encode())],
+            )
+    finally:
+        await producer.stop()
 
 
 async def status_for(profile, cid, headers):
@@ -54,7 +63,8 @@ async def test_owner_assignment_moves_the_customer_and_older_or_repeated_ones_ch
     late_rm = {"Authorization": token_for("relationship_manager", "S-RM3", "BR001")}
     assigned = assignment(cid, "S-RM2", ASSIGNED_AT)
 
-    await send(stack, profile, cid, assigned)
+    # Tiering took an earlier assignment (its event 1) before this one (2): the earlier one is delivered late below.
+    await send(stack, profile, cid, (assigned, 2))
     await eventually(lambda: _visible(profile, cid, new_rm))
     assert await status_for(profile, cid, rm) == 404  # the previous owner no longer sees the customer
     got = (await profile.get(f"/v1/customers/{cid}", headers=new_rm)).json()
@@ -75,7 +85,7 @@ async def test_owner_assignment_moves_the_customer_and_older_or_repeated_ones_ch
             basis="average_daily",
         )
     )
-    await send(stack, profile, cid, assigned, older, tier)
+    await send(stack, profile, cid, (assigned, 2), (older, 1), (tier, 3))
     got = await eventually(lambda: _tiered(profile, cid, new_rm))
     assert got["owner"] == "S-RM2" and got["tier"] == "vip"
     assert got["tier_since"] == "2026-11-20" and got["tier_policy_version"] == 1
@@ -99,6 +109,7 @@ async def test_owner_assignment_moves_the_customer_and_older_or_repeated_ones_ch
     assert [e["type"] for e in events(records)] == ["crm.profile.customer.registered.v1"]
     customer = await profile.app.state.profile.uow.reading().customers.load(cid)
     assert customer.event_seq == 1
+    assert customer.record["tiering_seq"] == 3  # the last of tiering's events applied
 
 
 async def test_unknown_customers_go_to_dead_letters_and_other_tiering_events_are_ignored(profile, people, rm, stack):
@@ -118,7 +129,7 @@ async def test_unknown_customers_go_to_dead_letters_and_other_tiering_events_are
             basis_amount="250000.00",
         )
     )
-    await send(stack, profile, cid, lifecycle, nobody, tier)
+    await send(stack, profile, cid, (lifecycle, 1), (nobody, 1), (tier, 2))
     await produce(
         stack.kafka_bootstrap, profile.settings.topic("crm.tiering.customers"), [b"{not json"], key=cid.encode()
     )
