@@ -509,6 +509,25 @@ async def test_an_older_or_redelivered_tiering_decision_changes_nothing(service,
     assert uow.repositories.history.actions(cid) == history
 
 
+async def test_an_unnumbered_tiering_event_is_applied_as_it_comes_and_leaves_the_numbering_alone(service, uow, people):
+    # A hand-made replay carries no ce_sequence: the kit's rule applies it, whatever it decided; the next numbered
+    # event is compared with the last numbered one. Repeated, it writes no second history row.
+    cid = await _register(service, people())
+    t0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+    async def consume(items: list[Incoming[Any]]) -> list[Any]:
+        return await uow.run(lambda repos: tiering_events.apply_incoming(repos=repos, items=items))
+
+    assert await consume([_from_tiering(_assigned(cid, "S-RM2", t0), 4)]) == []
+    replay = _from_tiering(_assigned(cid, "S-RM3", t0 - timedelta(days=1)), None)
+    assert await consume([replay, replay]) == []
+    doc = uow.repositories.customers.docs[cid]
+    assert (doc["owner"], doc["tiering_seq"]) == ("S-RM3", 4)
+    assert uow.repositories.history.actions(cid) == ["registered", "owner_assigned", "owner_assigned"]
+    assert await consume([_from_tiering(_assigned(cid, "S-RM4", t0), 4)]) == []  # tiering's 4 again: applied before
+    assert uow.repositories.customers.docs[cid]["owner"] == "S-RM3"
+
+
 async def test_a_tiering_decision_for_a_merged_record_is_passed_over(service, uow, people):
     cid = await _register(service, people())
     uow.repositories.customers.docs[cid]["status"] = "merged"

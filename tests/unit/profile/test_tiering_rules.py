@@ -1,44 +1,16 @@
-"""Which decision of tiering the archive keeps when events arrive late or twice."""
+"""Which of tiering's events the archive reads: owner and tier, nothing else; what cannot be read is refused.
+(Which decision it keeps when events arrive late or twice is tiering's order: test_profile_service_layer.py.)"""
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import pytest
 
 from crm_contracts.envelope import CloudEvent
 from crm_contracts.tiering import ChurnRiskCleared, OwnerAssigned, TierChanged
-from crm_profile.domain.customer import TierStamp, supersedes
-from crm_profile.service.tiering_events import _as_stored, parse_tiering_event
+from crm_profile.service.tiering_events import parse_tiering_event
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
-
-
-def test_a_later_owner_assignment_supersedes_an_earlier_one_only():
-    assert supersedes(T0, None)
-    assert supersedes(T0 + timedelta(seconds=1), T0)
-    assert not supersedes(T0, T0)  # a repeat changes nothing
-    assert not supersedes(T0 - timedelta(seconds=1), T0)
-
-
-def test_a_newer_policy_outranks_a_later_day_under_the_old_one():
-    held = TierStamp(2, date(2026, 11, 20), T0)
-    assert not supersedes(TierStamp(1, date(2026, 11, 21), T0 + timedelta(hours=1)), held)
-    assert supersedes(TierStamp(3, date(2026, 11, 19), T0 - timedelta(hours=1)), held)
-
-
-def test_under_one_policy_the_later_day_then_the_later_decision_wins():
-    held = TierStamp(2, date(2026, 11, 20), T0)
-    assert supersedes(TierStamp(2, date(2026, 11, 21), T0 - timedelta(hours=1)), held)
-    assert not supersedes(TierStamp(2, date(2026, 11, 19), T0 + timedelta(hours=1)), held)
-    assert supersedes(TierStamp(2, date(2026, 11, 20), T0 + timedelta(milliseconds=1)), held)
-    assert not supersedes(TierStamp(2, date(2026, 11, 20), T0), held)
-    assert supersedes(held, None)
-
-
-def test_times_compare_as_the_database_keeps_them():
-    # MongoDB keeps milliseconds: a repeat of a stored decision must not look newer than itself.
-    assert _as_stored(T0.replace(microsecond=123456)) == T0.replace(microsecond=123000)
-    assert _as_stored(datetime(2026, 11, 20, 9, 0)) == T0  # no zone given: UTC
 
 
 def _event(data):

@@ -37,15 +37,11 @@ TIERING_FIELDS = (
     "status",
     "version",
     "owner",
-    "owner_assigned_at",
     "tier",
-    "tier_since",
-    "tier_policy_version",
-    "tier_decided_at",
     "tiering_seq",
 )
-"""What tiering's decisions are compared with: the owner and tier held, when they were decided, and the number of
-the last of tiering's events applied (its per-customer sequence)."""
+"""What tiering's decisions need of a customer: whether it is active, the owner and tier held (a history row names
+the change), and the number of the last of tiering's events applied (its per-customer sequence)."""
 
 
 def customer_of(doc: Doc) -> Customer:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from crm_contracts.envelope import EventData
 from crm_kit.errors import Conflict, RuleBroken
@@ -231,27 +230,3 @@ class Customer:
     @property
     def changed(self) -> bool:
         return bool(self.changes or self.cleared or self.events)
-
-
-# --- decisions taken by tiering ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, order=True)
-class TierStamp:
-    """Which of two tier decisions for a customer is the newer: a newer policy outranks an older one
-    (a policy change re-tiers everyone, and results of the old policy still in flight are stale), then
-    a later snapshot day, then the later decision on the same day."""
-
-    policy_version: int
-    as_of: date
-    decided_at: datetime
-
-
-Stamp = TypeVar("Stamp", datetime, TierStamp)
-
-
-def supersedes(incoming: Stamp, current: Stamp | None) -> bool:
-    """Whether a decision from tiering (an owner assignment by its `assigned_at`, a tier by its
-    TierStamp) replaces the one the archive holds. Events can arrive late or twice: an older or equal
-    one changes nothing, so the last decision taken wins, not the last one delivered."""
-    return current is None or incoming > current

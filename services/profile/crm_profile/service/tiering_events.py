@@ -11,7 +11,7 @@ per batch, like the balances feed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from crm_contracts.envelope import CloudEvent, EventData, read_event
@@ -20,7 +20,7 @@ from crm_kit.event_handlers import EventHandlers, Message
 from crm_kit.logging import get_logger
 from crm_kit.messaging import Rejection
 from crm_profile.adapters.repositories import ProfileRepositories
-from crm_profile.domain.customer import Customer, TierStamp, supersedes
+from crm_profile.domain.customer import Customer
 
 log = get_logger(__name__)
 
@@ -57,27 +57,15 @@ class TieringBatch:
         return customer
 
     def record(self, customer: Customer, item: Message, change: dict[str, Any], row: dict[str, Any] | None) -> None:
-        """Set what a decision changed, with the tiering sequence it reached when numbered; later decisions of the
-        same batch compare against what this one left."""
-        if change and item.sequence is not None:
+        """Set what a decision changed, with the tiering sequence it reached when numbered (an unnumbered one, a
+        hand-made replay, is applied as it comes and leaves the numbering alone); later decisions of the same batch
+        see what this one left."""
+        if item.sequence is not None:
             change = {**change, "tiering_seq": item.sequence}
         customer.set(change)
         self.changed.setdefault(customer.id, customer)
         if row:
             self.history.append(row)
-
-
-def _as_stored(moment: datetime) -> datetime:
-    """A time as MongoDB gives it back (UTC, milliseconds), so a decision compares equal to itself
-    once stored and a repeat is recognised as one."""
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
-
-
-def _tier_stamp(record: dict[str, Any]) -> TierStamp | None:
-    if record.get("tier_policy_version") is None:
-        return None  # never tiered
-    return TierStamp(record["tier_policy_version"], date.fromisoformat(record["tier_since"]), record["tier_decided_at"])
 
 
 def _history_row(
@@ -114,9 +102,6 @@ async def owner_assigned(batch: TieringBatch, item: Message, decision: OwnerAssi
     if customer is None or item.payload is None:
         return
     record = customer.record
-    assigned_at = _as_stored(decision.assigned_at)
-    if not supersedes(assigned_at, record.get("owner_assigned_at")):
-        return
     row = None
     if decision.new_owner != record.get("owner"):
         row = _history_row(
@@ -129,7 +114,7 @@ async def owner_assigned(batch: TieringBatch, item: Message, decision: OwnerAssi
             after=decision.new_owner,
             note=decision.reason + (f": {decision.note}" if decision.note else ""),
         )
-    batch.record(customer, item, {"owner": decision.new_owner, "owner_assigned_at": assigned_at}, row)
+    batch.record(customer, item, {"owner": decision.new_owner, "owner_assigned_at": decision.assigned_at}, row)
 
 
 async def tier_changed(batch: TieringBatch, item: Message, decision: TierChanged) -> None:
@@ -138,9 +123,6 @@ async def tier_changed(batch: TieringBatch, item: Message, decision: TierChanged
     if customer is None or item.payload is None:
         return
     record = customer.record
-    stamp = TierStamp(decision.policy_version, decision.as_of, _as_stored(item.payload.time))
-    if not supersedes(stamp, _tier_stamp(record)):
-        return
     row = None
     if decision.to_tier != record.get("tier"):
         row = _history_row(
@@ -157,7 +139,7 @@ async def tier_changed(batch: TieringBatch, item: Message, decision: TierChanged
         "tier": decision.to_tier,
         "tier_since": decision.as_of.isoformat(),
         "tier_policy_version": decision.policy_version,
-        "tier_decided_at": stamp.decided_at,
+        "tier_decided_at": item.payload.time,
     }
     batch.record(customer, item, change, row)
 
@@ -180,7 +162,7 @@ async def apply_incoming(*, repos: ProfileRepositories, items: list[Message]) ->
     """A batch of tiering's decisions, in the consumer's transaction and in the order given: the customers are loaded
     first, each decision goes to its function, what changed is saved once. The types the archive does not act on
     (None) are passed over; the decisions that cannot be applied go to the dead letters with the reason."""
-    ids = sorted({item.payload.data.customer_id for item in items if item.payload is not None})
+    ids = sorted({item.payload.data.customer_id for item in items if item.payload and TIERING_EVENTS.handles(item)})
     if not ids:
         return []
     customers = await repos.customers.tiering_state_of(ids)
