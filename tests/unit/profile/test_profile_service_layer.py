@@ -418,7 +418,7 @@ async def test_tiering_decisions_set_owner_and_tier_in_tiering_order_and_publish
     ]
 
     async def consume(repos: ProfileRepositories) -> list[tuple[int, str]]:
-        rejected = await tiering_events.apply_incoming(repos=repos, items=batch)
+        rejected = await tiering_events.apply_tiering_events(service=service, repos=repos, items=batch)
         return [(r.item.offset, r.reason) for r in rejected]
 
     uow.retry_once = True
@@ -479,7 +479,10 @@ async def test_each_tiering_decision_reaches_its_own_function_and_other_types_ar
         _from_tiering(_assigned(cid, "S-RM2", datetime(2026, 11, 20, 9, 0, tzinfo=UTC)), 4),
     ]
 
-    assert await uow.run(lambda repos: tiering_events.apply_incoming(repos=repos, items=batch)) == []
+    assert (
+        await uow.run(lambda repos: tiering_events.apply_tiering_events(service=service, repos=repos, items=batch))
+        == []
+    )
     assert reached == [("tier_changed", "vip"), ("owner_assigned", "S-RM2")]
     assert uow.repositories.customers.docs[cid].get("tiering_seq") is None  # the functions saved nothing
 
@@ -490,7 +493,9 @@ async def test_an_older_or_redelivered_tiering_decision_changes_nothing(service,
     latest = _assigned(cid, "S-RM2", t0)
 
     async def consume(items: list[Incoming[Any]]) -> list[Any]:
-        return await uow.run(lambda repos: tiering_events.apply_incoming(repos=repos, items=items))
+        return await uow.run(
+            lambda repos: tiering_events.apply_tiering_events(service=service, repos=repos, items=items)
+        )
 
     assert await consume([_from_tiering(latest, 5), _from_tiering(_tiered(cid, "vip"), 6)]) == []
     doc = uow.repositories.customers.docs[cid]
@@ -516,7 +521,9 @@ async def test_an_unnumbered_tiering_event_is_applied_as_it_comes_and_leaves_the
     t0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
     async def consume(items: list[Incoming[Any]]) -> list[Any]:
-        return await uow.run(lambda repos: tiering_events.apply_incoming(repos=repos, items=items))
+        return await uow.run(
+            lambda repos: tiering_events.apply_tiering_events(service=service, repos=repos, items=items)
+        )
 
     assert await consume([_from_tiering(_assigned(cid, "S-RM2", t0), 4)]) == []
     replay = _from_tiering(_assigned(cid, "S-RM3", t0 - timedelta(days=1)), None)
@@ -534,7 +541,10 @@ async def test_a_tiering_decision_for_a_merged_record_is_passed_over(service, uo
     before = copy.deepcopy(uow.repositories.customers.docs[cid])
     items = [_from_tiering(_assigned(cid, "S-RM2", datetime(2026, 11, 20, 9, 0, tzinfo=UTC)), 1)]
 
-    assert await uow.run(lambda repos: tiering_events.apply_incoming(repos=repos, items=items)) == []
+    assert (
+        await uow.run(lambda repos: tiering_events.apply_tiering_events(service=service, repos=repos, items=items))
+        == []
+    )
     assert uow.repositories.customers.docs[cid] == before
     assert uow.repositories.history.actions(cid) == ["registered"]
 

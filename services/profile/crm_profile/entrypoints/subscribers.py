@@ -3,11 +3,9 @@ inbox and the dead letters); the unit of work's `consumer` binds the repositorie
 
 from __future__ import annotations
 
-from typing import Any
-
 from crm_contracts.corebank import BalanceSnapshot
-from crm_contracts.envelope import CloudEvent
 from crm_contracts.topics import COREBANK_BALANCES, TIERING_CUSTOMERS
+from crm_kit.context import consumer
 from crm_kit.messaging import BatchHandler, Incoming, Rejection
 from crm_profile.adapters.repositories import ProfileRepositories
 from crm_profile.service import balances, tiering_events
@@ -20,13 +18,6 @@ TIERING_GROUP = "crm-profile.tiering"
 def balances_handler(service: Profile) -> BatchHandler[BalanceSnapshot]:
     async def apply(repos: ProfileRepositories, items: list[Incoming[BalanceSnapshot]]) -> list[Rejection]:
         return await balances.apply_incoming(service=service, repos=repos, items=items)
-
-    return service.uow.consumer(apply)
-
-
-def tiering_handler(service: Profile) -> BatchHandler[CloudEvent[Any] | None]:
-    async def apply(repos: ProfileRepositories, items: list[Incoming[CloudEvent[Any] | None]]) -> list[Rejection]:
-        return await tiering_events.apply_incoming(repos=repos, items=items)
 
     return service.uow.consumer(apply)
 
@@ -46,7 +37,7 @@ def register(service: Profile) -> None:
         topic=TIERING_CUSTOMERS,
         group=TIERING_GROUP,
         parse=tiering_events.parse_tiering_event,
-        handle=tiering_handler(service),
+        handle=consumer(service, tiering_events.apply_tiering_events),
         max_records=service.rt.settings.event_batch_size,
         # Idempotent by its own rule (tiering's per-customer sequence, the last applied kept as the customer's
         # tiering_seq: an event not above it is skipped): no inbox needed.

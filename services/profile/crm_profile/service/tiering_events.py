@@ -21,6 +21,7 @@ from crm_kit.logging import get_logger
 from crm_kit.messaging import Rejection
 from crm_profile.adapters.repositories import ProfileRepositories
 from crm_profile.domain.customer import Customer
+from crm_profile.service.context import Profile
 
 log = get_logger(__name__)
 
@@ -158,7 +159,12 @@ def parse_tiering_event(raw: bytes) -> TieringEvent | None:
     return read_event(raw, APPLIED)
 
 
-async def apply_incoming(*, repos: ProfileRepositories, items: list[Message]) -> list[Rejection]:
+async def apply_tiering_events(
+    *,
+    service: Profile,  # noqa: ARG001 - every consumer's one signature (crm_kit.context.ApplyBatch)
+    repos: ProfileRepositories,
+    items: list[Message],
+) -> list[Rejection]:
     """A batch of tiering's decisions, in the consumer's transaction and in the order given: the customers are loaded
     first, each decision goes to its function, what changed is saved once. The types the archive does not act on
     (None) are passed over; the decisions that cannot be applied go to the dead letters with the reason."""
