@@ -188,13 +188,13 @@ async def wait_known(
 
 async def stored(client, customer_id: str) -> dict[str, Any] | None:
     """The customer's document in tiering's database (for what the API does not show, e.g. evaluated_on)."""
-    return await client.service.store.customers.find_one({"_id": customer_id})
+    return await client.store.customers.find_one({"_id": customer_id})
 
 
 async def sweep_caught_up(client, latest: date) -> bool:
     """True once the latest snapshot date seen is `latest` and the sweep has evaluated every customer due by the
     last complete day (the day before `latest`, see crm_tiering.service.sweep): none is left due by then."""
-    customers = client.service.store.customers
+    customers = client.store.customers
     newest = await customers.find_one({"as_of": {"$ne": None}}, {"as_of": 1}, sort=[("as_of", -1)])
     if newest is None or newest["as_of"] != latest.isoformat():
         return False

@@ -28,6 +28,7 @@ from crm_contracts.topics import COREBANK_BALANCES, TIERING_CUSTOMERS
 from crm_kit.rendezvous import highest
 from crm_profile.main import create_app as profile_app
 from crm_profile.settings import ProfileSettings
+from crm_tiering.adapters.store import TieringStore
 from crm_tiering.domain.policy import DEFAULT_POLICY
 from crm_tiering.main import create_app as tiering_app
 from crm_tiering.settings import TieringSettings
@@ -105,9 +106,10 @@ async def _settled(p_app, t_app, ids: list[str], latest: date) -> bool:
 
 
 async def _look(p_app, t_app, ids: list[str], latest: date) -> bool:
-    p, t = p_app.state.profile, t_app.state.tiering
-    profile_docs = {c.id: c.record for c in await p.uow.reading().customers.load_many(ids)}
-    tiering_docs = {d["_id"]: d for d in await t.store.customers.find({"_id": {"$in": ids}}).to_list()}
+    profile, tiering = p_app.state.profile, t_app.state.tiering
+    tiering_store = TieringStore(tiering.rt.mongo)
+    profile_docs = {c.id: c.record for c in await profile.uow.reading().customers.load_many(ids)}
+    tiering_docs = {d["_id"]: d for d in await tiering_store.customers.find({"_id": {"$in": ids}}).to_list()}
     if len(tiering_docs) != len(ids):
         return False
     for cid in ids:
@@ -119,16 +121,16 @@ async def _look(p_app, t_app, ids: list[str], latest: date) -> bool:
         if profile_docs[cid].get("owner") != tiering_docs[cid].get("owner"):
             UNSETTLED.append(f"{cid}: owner")
             return False
-    for rt in (p.rt, t.rt):
+    for rt in (profile.rt, tiering.rt):
         if await rt.outbox.collection.count_documents({"sent_at": None}):
             UNSETTLED.append("outbox")
             return False
-    clock = [d["as_of"] for d in await t.store.clock.find({"as_of": {"$exists": True}}).to_list()]
+    clock = [d["as_of"] for d in await tiering_store.clock.find({"as_of": {"$exists": True}}).to_list()]
     if not clock or max(clock) != latest.isoformat():
         UNSETTLED.append(f"clock {clock}")
         return False
     complete = (latest - timedelta(days=1)).isoformat()
-    due = await t.store.customers.count_documents({"due_on": {"$ne": None, "$lte": complete}})
+    due = await tiering_store.customers.count_documents({"due_on": {"$ne": None, "$lte": complete}})
     UNSETTLED.append(f"{due} due")
     return due == 0
 
@@ -219,7 +221,11 @@ async def run_week(make_service_env, token_for, customers: list[dict[str, Any]],
 
 
 async def _registered(t_app, ids: list[str]) -> bool:
-    docs = await t_app.state.tiering.store.customers.find({"_id": {"$in": ids}, "branch": "BR001"}).to_list()
+    docs = (
+        await TieringStore(t_app.state.tiering.rt.mongo)
+        .customers.find({"_id": {"$in": ids}, "branch": "BR001"})
+        .to_list()
+    )
     return len(docs) == len(ids)
 
 

@@ -14,6 +14,7 @@ from itertools import pairwise
 import httpx
 
 from crm_cli.seed import seed
+from crm_engagement.adapters.store import EngagementStore
 from crm_engagement.main import create_app as engagement_app
 from crm_engagement.settings import EngagementSettings
 from crm_profile.main import create_app as profile_app
@@ -78,7 +79,7 @@ async def test_six_days_of_balances_leave_one_open_task_per_occasion(service_env
             r = await profile.post("/v1/balances", json={"snapshots": snapshots}, headers=admin)
             assert r.status_code == 200 and r.json()["accepted"] == CUSTOMERS, r.text
 
-        store = e_app.state.engagement_store
+        store = EngagementStore(e_app.state.engagement.rt.mongo)
 
         async def settled():
             # Engagement has every customer's last balance, and tiering's last word on its tier.

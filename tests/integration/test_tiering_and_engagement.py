@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from crm_contracts.complaints import ComplaintClosed
+from crm_engagement.adapters.store import EngagementStore
 from crm_engagement.main import create_app as engagement_app
 from crm_engagement.settings import EngagementSettings
 from crm_tiering.main import create_app as tiering_app
@@ -103,7 +104,7 @@ async def test_a_new_key_customer_is_welcomed_and_its_birthday_planned_the_day_i
                 json={"name": staff_id, "branch": "BR001", "roles": roles, "active": True},
             )
             assert r.status_code == 200, r.text
-        store = e_app.state.engagement_store
+        store = EngagementStore(e_app.state.engagement.rt.mongo)
 
         async def care_run_done():
             return await store.scheduler.find_one({"_id": "care:2026-12-01", "done": True})

@@ -25,8 +25,7 @@ contact rules, suitability, surveys and loyalty points. Consumes `crm.profile.cu
 and `crm.complaints.cases`; publishes on `crm.engagement.tasks`."""
 
 
-def build(settings: EngagementSettings | None = None) -> tuple[Engagement, EngagementStore]:
-    """The service and its store (collections and indexes; tests read the documents through it)."""
+def build(settings: EngagementSettings | None = None) -> Engagement:
     settings = settings or EngagementSettings()
     rt = Runtime(settings, topics=[ENGAGEMENT_TASKS, PROFILE_CUSTOMERS, TIERING_CUSTOMERS, COMPLAINTS_CASES])
     store = EngagementStore(rt.mongo)
@@ -40,20 +39,19 @@ def build(settings: EngagementSettings | None = None) -> tuple[Engagement, Engag
     service.calendar = calendar.service_calendar(service, audit=store.audit)
     subscribers.register(service)
     rt.publishes(ENGAGEMENT_TASKS, EVENTS)
-    return service, store
+    return service
 
 
 def create_app(settings: EngagementSettings | None = None) -> FastAPI:
-    service, store = build(settings)
+    service = build(settings)
     app = create_http_app(
         service.rt, title="Bank CRM — engagement", description=DESCRIPTION, routers=[http.router, http.calendar_routes]
     )
     app.state.engagement = service
-    app.state.engagement_store = store
     return app
 
 
 def asyncapi() -> FastStream:
     """AsyncAPI document: `faststream docs gen --factory crm_engagement.main:asyncapi`."""
-    service, _ = build(docs_settings(EngagementSettings))
+    service = build(docs_settings(EngagementSettings))
     return service.rt.asyncapi(title="Bank CRM — engagement events", description=DESCRIPTION)

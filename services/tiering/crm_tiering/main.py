@@ -30,7 +30,7 @@ def build(settings: TieringSettings | None = None) -> Tiering:
     store = TieringStore(rt.mongo)
     versions = PolicyVersions(store.policies, Policy, DEFAULT_POLICY, note="defaults of BRIEF §3.1")
     bind = binding(store, rt.outbox, versions)
-    service = Tiering(rt=rt, uow=MongoUnitOfWork(rt.mongo, bind), store=store)
+    service = Tiering(rt=rt, uow=MongoUnitOfWork(rt.mongo, bind))
     rt.startup_hooks += [store.ensure_indexes, versions.ensure_default]
     service.rollout_job = rt.job("policy-rollout", lambda: policies.rollout_step(service), interval=2.0)
     rt.job("due-sweep", lambda: sweep.sweep_step(service), interval=settings.sweep_interval_seconds)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from crm_engagement.adapters.store import EngagementStore
 from crm_engagement.main import create_app
 from crm_engagement.settings import EngagementSettings
 from engagement_support import Feed
@@ -37,7 +38,7 @@ def start_engagement(engagement_env):
         async with running(app) as client:
             client.settings = settings
             client.service = app.state.engagement
-            client.store = app.state.engagement_store
+            client.store = EngagementStore(app.state.engagement.rt.mongo)  # the test's own look into the database
             yield client
 
     return _start

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from crm_tiering.adapters.store import TieringStore
 from crm_tiering.main import create_app
 from crm_tiering.settings import TieringSettings
 from support import running, settings_kwargs
@@ -51,6 +52,7 @@ def start_tiering(tiering_env):
             client.settings = settings
             client.app = app
             client.service = app.state.tiering
+            client.store = TieringStore(client.service.rt.mongo)  # the test's own look into the database
             yield client
 
     return _start

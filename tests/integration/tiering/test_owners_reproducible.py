@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from crm_kit.rendezvous import highest
+from crm_tiering.adapters.store import TieringStore
 from crm_tiering.domain.policy import DEFAULT_POLICY
 from crm_tiering.main import create_app
 from crm_tiering.settings import TieringSettings
@@ -67,7 +68,7 @@ async def run(make_service_env, token_for, deliveries: list[list[Any]]) -> dict[
             assert r.status_code == 200, r.text
         for delivery in deliveries:
             await feed.profile(*delivery)
-        store = app.state.tiering.store
+        store = TieringStore(app.state.tiering.rt.mongo)
 
         async def done():
             docs = await store.customers.find({"as_of": DAYS[-1].isoformat(), "branch": {"$ne": None}}).to_list()

@@ -15,7 +15,6 @@ from crm_kit.jobs import LeasedJob
 from crm_kit.outbox import OutgoingMessage, in_sequence, outgoing_event
 from crm_kit.work_lists import WorkLists
 from crm_tiering.adapters.repositories import Loaded, TieringRepositories
-from crm_tiering.adapters.store import TieringStore
 from crm_tiering.settings import TieringSettings
 
 SOURCE = "crm/tiering"
@@ -23,9 +22,6 @@ SOURCE = "crm/tiering"
 
 @dataclass
 class Tiering(ServiceContext[TieringSettings, TieringRepositories]):
-    store: TieringStore | None = None
-    """The collections themselves, for the wiring (indexes) and for tests that look into the database; the
-    application never uses them."""
     rollout_job: LeasedJob | None = None
     instance: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     work_lists: WorkLists = field(default_factory=WorkLists)
