@@ -20,6 +20,7 @@ from crm_kit.calendar import CalendarYearUnknown
 from crm_kit.calendar_sync import ServiceCalendar
 from crm_kit.clock import BANK_TZ
 from crm_kit.context import ServiceContext
+from crm_kit.event_handlers import Message
 from crm_kit.jobs import LeasedJob
 from crm_kit.logging import get_logger
 from crm_kit.metrics import CALENDAR_UNKNOWN
@@ -199,3 +200,21 @@ async def _insert_tasks(repos: EngagementRepositories, loaded: Loaded, new_tasks
             loaded.customers[task.customer_id].already_open(task, holders.get(key))
         log.info("task not planned: its occasion has an open task already", count=len(refused))
     return inserted
+
+
+@dataclass
+class CustomerEvents:
+    """What a consumer's functions share for one batch of another service's events: the service, the customers the
+    batch is about (loaded with their open tasks; each remembers the event that last changed it) and the customers
+    whose care moments (birthday, anniversary) may now be planned."""
+
+    service: Engagement
+    loaded: Loaded
+
+    def customer(self, item: Message) -> EngagedCustomer:
+        """The customer the event is about (its subject)."""
+        assert item.payload is not None  # the kit hands a handler parsed events only
+        return self.loaded.get_or_new(item.payload.subject)
+
+    def caused(self, item: Message, customer_id: str) -> None:
+        self.loaded.causes[customer_id] = (item.message_id, item.correlation_id)

@@ -14,34 +14,23 @@ from typing import Any
 from crm_contracts.envelope import CloudEvent
 from crm_contracts.profile import AssetsChanged, ConsentChanged, CustomerMerged, CustomerRegistered, CustomerUpdated
 from crm_engagement.adapters.repositories import EngagementRepositories
-from crm_engagement.domain.customer import EngagedCustomer
 from crm_engagement.domain.policy import EngagementPolicy
 from crm_engagement.domain.triggers import crossed_upward
-from crm_engagement.service.context import Engagement, Loaded, load, save
+from crm_engagement.service.context import CustomerEvents, Engagement, load, save
 from crm_kit.event_handlers import EventHandlers, Message
 from crm_kit.messaging import Rejection
 
 
 @dataclass
-class ProfileNews:
+class ProfileNews(CustomerEvents):
     """What one batch of the profile's events works on: the policy in force, the customers it is about (loaded
     with their open tasks, and the event that last changed each), and the customers whose care moments (birthday,
     anniversary) may now be planned."""
 
-    service: Engagement
     repos: EngagementRepositories
     policy: EngagementPolicy
-    loaded: Loaded
     now: datetime
     care: set[str] = field(default_factory=set)
-
-    def customer(self, item: Message) -> EngagedCustomer:
-        """The customer the event is about (its subject)."""
-        assert item.payload is not None  # the kit hands a handler parsed events only
-        return self.loaded.get_or_new(item.payload.subject)
-
-    def caused(self, item: Message, customer_id: str) -> None:
-        self.loaded.causes[customer_id] = (item.message_id, item.correlation_id)
 
 
 def _ids(ev: CloudEvent[Any] | None) -> list[str]:

@@ -12,35 +12,24 @@ from datetime import date, datetime
 
 from crm_contracts.tiering import ChurnRiskRaised, OwnerAssigned, TierChanged
 from crm_engagement.adapters.repositories import EngagementRepositories
-from crm_engagement.domain.customer import EngagedCustomer
 from crm_engagement.domain.policy import EngagementPolicy
 from crm_engagement.domain.triggers import retention_is_service
-from crm_engagement.service.context import Engagement, Loaded, load, save
+from crm_engagement.service.context import CustomerEvents, Engagement, load, save
 from crm_kit.event_handlers import EventHandlers, Message
 from crm_kit.messaging import Rejection
 
 
 @dataclass
-class TieringNews:
+class TieringNews(CustomerEvents):
     """What one batch of tiering's events works on: the policy in force (and its version, for the follow-up plan),
     the customers it is about (loaded with their open tasks, and the event that last changed each), and the
     customers whose care moments may now be planned."""
 
-    service: Engagement
     policy: EngagementPolicy
     version: int
-    loaded: Loaded
     today: date
     now: datetime
     care: set[str] = field(default_factory=set)
-
-    def customer(self, item: Message) -> EngagedCustomer:
-        """The customer the event is about (its subject)."""
-        assert item.payload is not None  # the kit hands a handler parsed events only
-        return self.loaded.get_or_new(item.payload.subject)
-
-    def caused(self, item: Message, customer_id: str) -> None:
-        self.loaded.causes[customer_id] = (item.message_id, item.correlation_id)
 
 
 async def _tier_changed(news: TieringNews, item: Message, data: TierChanged) -> None:
