@@ -205,8 +205,7 @@ async def _insert_tasks(repos: EngagementRepositories, loaded: Loaded, new_tasks
 @dataclass
 class CustomerEvents:
     """What a consumer's functions share for one batch of another service's events: the service, the customers the
-    batch is about (loaded with their open tasks; each remembers the event that last changed it) and the customers
-    whose care moments (birthday, anniversary) may now be planned."""
+    batch is about (loaded with their open tasks; each remembers the event that last changed it)."""
 
     service: Engagement
     loaded: Loaded
