@@ -408,19 +408,6 @@ class FakeSchedulerProgress:
         doc.update({"cursor": cursor, "done": done, "updated_at": now, "visited": doc["visited"] + visited})
 
 
-@dataclass
-class FakeAuditLog:
-    audit: ListAudit
-
-    async def read(self, *, target: str | None, staff_id: str | None, limit: int) -> list[Doc]:
-        rows = [
-            row
-            for row in self.audit.rows
-            if (not target or row["target"] == target) and (not staff_id or row["staff_id"] == staff_id)
-        ]
-        return list(reversed(rows))[:limit]
-
-
 def fake_repositories() -> EngagementRepositories:
     audit = ListAudit()
     return EngagementRepositories(
@@ -436,5 +423,4 @@ def fake_repositories() -> EngagementRepositories:
         scheduler=FakeSchedulerProgress(),
         outbox=ListOutbox(),
         audit=audit,
-        audit_log=FakeAuditLog(audit),
     )

@@ -195,7 +195,7 @@ async def test_a_supervisor_reassigns_a_customer_with_its_event_and_audit_row(wo
             "detail": {"from": previous, "to": new_owner, "reason": "moved house"},
         }
     ]
-    assert await world.repos.audit_log.read(target="C1", staff_id=None, limit=10) == world.repos.audit.rows
+    assert await world.repos.audit.read(target="C1", staff_id=None, limit=10) == world.repos.audit.rows
 
 
 async def test_reassigning_to_an_inactive_member_is_refused_and_leaves_everything_as_it_was(world: World):

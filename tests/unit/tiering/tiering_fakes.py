@@ -288,19 +288,6 @@ class FakeClocks:
         doc["through"] = max(doc.get("through") or "", through)
 
 
-@dataclass
-class FakeAuditLog:
-    trail: ListAudit
-
-    async def read(self, *, target: str | None, staff_id: str | None, limit: int) -> list[Doc]:
-        rows = [
-            row
-            for row in reversed(self.trail.rows)
-            if (target is None or row["target"] == target) and (staff_id is None or row["staff_id"] == staff_id)
-        ]
-        return rows[:limit]
-
-
 def fake_repositories() -> TieringRepositories:
     """Empty fake repositories. Keep the bundle, not its parts: a rolled back or retried run puts copies of the
     parts as they were into the bundle."""
@@ -312,7 +299,6 @@ def fake_repositories() -> TieringRepositories:
         rollouts=FakeRollouts(),
         clock=FakeClocks(),
         policies=ListPolicies(DEFAULT_POLICY),
-        audit_log=FakeAuditLog(audit),
         outbox=ListOutbox(),
         audit=audit,
     )

@@ -242,10 +242,6 @@ class SchedulerProgress(Protocol):
     async def save_progress(self, key: str, *, cursor: str, done: bool, visited: int, now: datetime) -> None: ...
 
 
-class AuditLog(Protocol):
-    async def read(self, *, target: str | None, staff_id: str | None, limit: int) -> list[Doc]: ...
-
-
 @dataclass
 class EngagementRepositories:
     """Everything one unit of work of engagement reads and writes."""
@@ -262,7 +258,6 @@ class EngagementRepositories:
     scheduler: SchedulerProgress
     outbox: EventsOut
     audit: AuditOut
-    audit_log: AuditLog
 
 
 # --- on MongoDB ------------------------------------------------------------------------------------------------
@@ -711,7 +706,6 @@ def bind_to(
             scheduler=MongoSchedulerProgress(store, session),
             outbox=TransactionOutbox(outbox, session, sequences=store.sequences),
             audit=TransactionAudit(store.audit, session),
-            audit_log=store.audit,
         )
 
     return bind

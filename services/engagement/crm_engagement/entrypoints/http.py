@@ -270,7 +270,7 @@ async def get_audit(
     limit: int = Query(200, ge=1, le=1000),
 ) -> list[dict[str, Any]]:
     """Who changed the policy or the product catalogue or reassigned a task, newest first."""
-    return await service.uow.reading().audit_log.read(target=target, staff_id=staff_id, limit=limit)
+    return await service.uow.reading().audit.read(target=target, staff_id=staff_id, limit=limit)
 
 
 def engagement_calendar(service: Service) -> ServiceCalendar:

@@ -291,12 +291,6 @@ class PolicyBook(Protocol):
     async def publish(self, policy: Policy, *, by: str, note: str | None) -> int: ...
 
 
-class AuditLog(Protocol):
-    async def read(self, *, target: str | None, staff_id: str | None, limit: int) -> list[dict[str, Any]]:
-        """Rows newest first."""
-        ...
-
-
 @dataclass
 class TieringRepositories:
     customers: Customers
@@ -305,7 +299,6 @@ class TieringRepositories:
     rollouts: Rollouts
     clock: Clocks
     policies: PolicyBook
-    audit_log: AuditLog
     outbox: EventsOut
     audit: AuditOut
 
@@ -579,14 +572,6 @@ class MongoClocks:
         )
 
 
-class MongoAuditLog:
-    def __init__(self, store: TieringStore) -> None:
-        self.trail = store.audit
-
-    async def read(self, *, target: str | None, staff_id: str | None, limit: int) -> list[dict[str, Any]]:
-        return await self.trail.read(target=target, staff_id=staff_id, limit=limit)
-
-
 def binding(
     store: TieringStore, outbox: Outbox, policies: PolicyVersions[Policy]
 ) -> Callable[[AsyncClientSession | None], TieringRepositories]:
@@ -600,7 +585,6 @@ def binding(
             rollouts=MongoRollouts(store, session),
             clock=MongoClocks(store, session),
             policies=PoliciesInTransaction(policies, session),
-            audit_log=MongoAuditLog(store),
             outbox=TransactionOutbox(outbox, session),
             audit=TransactionAudit(store.audit, session),
         )

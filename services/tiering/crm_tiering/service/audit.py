@@ -9,4 +9,4 @@ from crm_tiering.service.context import Tiering
 
 async def read(*, service: Tiering, target: str | None, staff_id: str | None, limit: int) -> list[dict[str, Any]]:
     """Newest first, filtered by target and/or staff member."""
-    return await service.uow.reading().audit_log.read(target=target, staff_id=staff_id, limit=limit)
+    return await service.uow.reading().audit.read(target=target, staff_id=staff_id, limit=limit)
