@@ -145,9 +145,10 @@ class MongoCases:
 
     async def add(self, case: Complaint, personal: dict[str, Any]) -> None:
         """A new case, with what it holds beside the process (who took it in, the owner, the encrypted details)."""
-        await self.collection.insert_one({"_id": case.complaint_id, **complaint_state(case)}, session=self.session)
+        await self.collection.insert_one(
+            {"_id": case.complaint_id, **complaint_state(case), **personal}, session=self.session
+        )
         await self._publish([case])
-        await self.collection.update_one({"_id": case.complaint_id}, {"$set": personal}, session=self.session)
 
     async def save_many(self, cases: list[Complaint]) -> None:
         """Stored cases and their events: one bulk write and one outbox insert, however many cases."""

@@ -82,8 +82,8 @@ async def _roster_changed(
         if handler == case.handler:
             continue
         case.hand_to(handler, by=by, at=at, reason="roster")
-        await repos.complaints.save_many([case])
         changed.append(case)
+    await repos.complaints.save_many(changed)
     return len(changed)
 
 

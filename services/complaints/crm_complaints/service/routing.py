@@ -54,7 +54,8 @@ async def catch_up(service: Complaints, repos: ComplaintsRepositories, customer_
     policy, _ = await repos.policy.current()
     cal = service.rt.calendar
     now, today = service.now(), service.today()
-    changed = 0
+    changed = []
+    owners: dict[str, str] = {}
     for case, owner in waiting:
         customer = effective(known, case.customer_id)
         touched = False
@@ -83,11 +84,13 @@ async def catch_up(service: Complaints, repos: ComplaintsRepositories, customer_
                 log.warning("complaint.priority_targets_kept", complaint_id=case.complaint_id)
                 touched = True
         if touched:
-            await repos.complaints.save_many([case])
+            changed.append(case)
             if not owner and customer.get("owner"):  # scope, when the consumer did not fill it
-                await repos.complaints.set_owner(case.complaint_id, customer["owner"])
-            changed += 1
-    return changed
+                owners[case.complaint_id] = customer["owner"]
+    await repos.complaints.save_many(changed)  # one write and one outbox insert for the batch's cases
+    for complaint_id, owner in owners.items():
+        await repos.complaints.set_owner(complaint_id, owner)
+    return len(changed)
 
 
 def effective(known: dict[str, dict[str, Any]], customer_id: str | None) -> dict[str, Any]:
